@@ -1,0 +1,76 @@
+"""billsync's configuration: a TOML file, with environment variables overriding it.
+
+`BILLSYNC_DATABASE_URL` overrides `database_url`; nested keys use `__`, so
+`BILLSYNC_FIRMS__ACME__CAPTURE__REVIEW=flagged` overrides `[firms.acme.capture] review`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from core.errors import ConfigError
+from core.policy import CapturePolicy, RuleSets
+
+DEFAULT_DATABASE_URL = "sqlite:///billsync.db"
+
+
+class FirmSettings(BaseModel):
+    """One firm: who it is, what it captures, which rules it applies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    capture: CapturePolicy = Field(default_factory=CapturePolicy)
+    rules: RuleSets = Field(default_factory=RuleSets)
+
+
+class BillsyncSettings(BaseSettings):
+    """The whole configuration: a database and one or more firms, isolated from each other."""
+
+    model_config = SettingsConfigDict(env_prefix="BILLSYNC_", env_nested_delimiter="__", extra="forbid", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    firms: dict[str, FirmSettings] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment overrides the file's values (passed in as init values)."""
+        return env_settings, init_settings
+
+    def firm(self, firm_id: str) -> FirmSettings:
+        """One firm's settings, or a clear error naming the firms that exist."""
+        try:
+            return self.firms[firm_id]
+        except KeyError:
+            known = ", ".join(sorted(self.firms)) or "none"
+            raise ConfigError(f"no firm {firm_id!r} in the configuration (firms: {known})") from None
+
+
+def load_settings(path: Path | None) -> BillsyncSettings:
+    """Read the TOML file (if any), apply environment overrides and validate everything."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return BillsyncSettings(**data)
+    except ValidationError as exc:
+        where = f" in {path}" if path else ""
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid configuration{where}: {problems}") from None

@@ -1,0 +1,1 @@
+"""lawpay connector (see its issue); the folder fixes its place in the layout."""

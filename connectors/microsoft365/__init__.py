@@ -1,0 +1,1 @@
+"""microsoft365 connector (see its issue); the folder fixes its place in the layout."""

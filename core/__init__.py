@@ -1,0 +1,1 @@
+"""billsync's vendor-free engine, store and runtime."""

@@ -1,0 +1,381 @@
+"""The capture engine: from "an activity happened" to "this is the entry we would write, and why".
+
+For each activity, in order: firm opt-in and kind policy; actor -> timekeeper (permission
+aware); matter resolution; duration (raw seconds kept, rounded up per entry); cross-source
+overlap (one entry per stretch of work); narrative; rating; rules; state. Activities, entries
+and outbox writes of a batch are stored in one transaction, so a crash loses nothing and
+repeats nothing: an activity already stored is never captured again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.matching import MatterResolver, ReferenceData
+from core.models import (
+    Activity,
+    ActivityKind,
+    ActivityStatus,
+    BillingMethod,
+    EntryState,
+    Finding,
+    Matter,
+    Severity,
+    TimeEntry,
+    Timekeeper,
+)
+from core.narrative import narrative_for
+from core.policy import CapturePolicy, ReviewMode
+from core.rating import MatterCaps, rate_entry
+from core.rules import EntryFacts, RuleRunner
+from core.store.store import ActivityRecord, DayEntry, OutboxItem, Store
+from core.units import billed_seconds
+
+# UTBMS activity codes by kind (billing-domain.md §4); a firm can override each in its policy.
+DEFAULT_ACTIVITY_CODES: dict[ActivityKind, str] = {
+    ActivityKind.CALL: "A106",
+    ActivityKind.SMS: "A106",
+    ActivityKind.EMAIL: "A106",
+    ActivityKind.DOCUMENT: "A103",
+    ActivityKind.NOTE: "A103",
+    ActivityKind.EVENT: "A106",
+    ActivityKind.TASK: "A101",
+}
+_APPEARANCE_WORDS = ("hearing", "trial", "court", "deposition", "mediation", "arbitration")
+_POSTABLE = (EntryState.NEEDS_REVIEW, EntryState.APPROVED)
+_DAY = timedelta(days=1)
+
+
+def new_id() -> str:
+    """A 32-character hex id that sorts by creation time.
+
+    Time-ordered ids keep index inserts at the right edge of each B-tree, which makes bulk
+    capture much faster than random ids; the process id and 56 random bits keep ids made
+    in the same microsecond apart.
+    """
+    return f"{time.time_ns() // 1000:014x}{os.getpid() & 0xFFFF:04x}{os.urandom(7).hex()}"
+
+
+def decide_state(findings: Iterable[Finding], review: ReviewMode) -> EntryState:
+    """Block wins; then the review mode decides what waits for a person."""
+    severities = {f.severity for f in findings}
+    if Severity.BLOCK in severities:
+        return EntryState.BLOCKED
+    if review is ReviewMode.ALL or Severity.REVIEW in severities:
+        return EntryState.NEEDS_REVIEW
+    if review is ReviewMode.FLAGGED and Severity.WARN in severities:
+        return EntryState.NEEDS_REVIEW
+    return EntryState.APPROVED
+
+
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    """Whether two stretches of work overlap; an instant (start == end) counts if inside the other."""
+    if a_start == a_end and b_start == b_end:
+        return a_start == b_start
+    if a_start == a_end:
+        return b_start <= a_start < b_end
+    if b_start == b_end:
+        return a_start <= b_start < a_end
+    return a_start < b_end and b_start < a_end
+
+
+@dataclass
+class CaptureResult:
+    """What one capture run did, in counts (entries themselves are in the store)."""
+
+    seen: int = 0
+    already_known: int = 0
+    statuses: Counter[ActivityStatus] = field(default_factory=Counter)
+    states: Counter[EntryState] = field(default_factory=Counter)
+    unassigned: list[tuple[str, str, str]] = field(default_factory=list)  # source, id, reason
+
+    def merge(self, other: CaptureResult) -> None:
+        """Add another run's counts to this one."""
+        self.seen += other.seen
+        self.already_known += other.already_known
+        self.statuses.update(other.statuses)
+        self.states.update(other.states)
+        self.unassigned.extend(other.unassigned)
+
+
+class _Day:
+    """One timekeeper's live entries on one work date, indexed by matter, with their total."""
+
+    __slots__ = ("by_matter", "seconds")
+
+    def __init__(self, entries: Iterable[DayEntry] = ()) -> None:
+        self.seconds = 0
+        self.by_matter: dict[str, list[DayEntry]] = {}
+        for entry in entries:
+            self.add(entry)
+
+    def add(self, entry: DayEntry) -> None:
+        """Count a new entry in the day."""
+        self.seconds += entry.billed_seconds
+        self.by_matter.setdefault(entry.matter_id, []).append(entry)
+
+    def on_matter(self, matter_id: str) -> list[DayEntry]:
+        """The day's entries on one matter."""
+        return self.by_matter.get(matter_id, [])
+
+
+class _DayLedger:
+    """Each timekeeper's entries per work date, loaded from the store once and kept current."""
+
+    def __init__(self, load: Callable[[date, date], dict[tuple[str, date], list[DayEntry]]]) -> None:
+        self._load = load  # every entry with a work date in [first, last], grouped by day
+        self._days: dict[tuple[str, date], _Day] = {}
+        self._loaded: tuple[date, date] | None = None
+
+    def cover(self, first: date, last: date) -> None:
+        """Make sure the days from `first` to `last` are loaded, querying only the missing ones."""
+        if self._loaded is None:
+            gaps = [(first, last)]
+        else:
+            low, high = self._loaded
+            gaps = [(first, low - _DAY)] if first < low else []
+            gaps += [(high + _DAY, last)] if last > high else []
+            first, last = min(first, low), max(last, high)
+        for gap_first, gap_last in gaps:
+            for key, entries in self._load(gap_first, gap_last).items():
+                self._days.setdefault(key, _Day(entries))
+        self._loaded = (first, last)
+
+    def day(self, timekeeper_id: str, day: date) -> _Day:
+        """The timekeeper's entries on one date (within the covered range), kept up to date."""
+        key = (timekeeper_id, day)
+        found = self._days.get(key)
+        if found is None:
+            found = self._days[key] = _Day()
+        return found
+
+
+class CaptureEngine:
+    """Turns activities into time entries for one firm; every dependency is passed in."""
+
+    def __init__(
+        self,
+        *,
+        firm: str,
+        policy: CapturePolicy,
+        rules: RuleRunner,
+        reference: ReferenceData,
+        store: Store,
+        make_id: Callable[[], str] = new_id,
+    ) -> None:
+        self.firm = firm
+        self.policy = policy
+        self._rules = rules
+        self._ref = reference
+        self._store = store
+        self._make_id = make_id
+        self._resolver = MatterResolver(reference, policy)
+        self._increment = policy.increment_minutes * 60
+        self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
+        self._caps = MatterCaps(lambda matter_id: store.matter_billable_total(firm, matter_id))
+        self._zones: dict[str, ZoneInfo] = {}
+        allowed = policy.timekeepers
+        self._allowed = None if allowed == "all" else frozenset(allowed)
+
+    def capture(self, activities: Iterable[Activity], *, batch_size: int = 2000) -> CaptureResult:
+        """Capture every activity not seen before; safe to call again with the same input."""
+        result = CaptureResult()
+        if not self.policy.enabled:
+            for _ in activities:
+                result.seen += 1
+                result.statuses[ActivityStatus.CAPTURE_OFF] += 1
+            return result
+        for batch in _batches(activities, batch_size):
+            result.merge(self._capture_batch(batch))
+        return result
+
+    def _capture_batch(self, batch: list[Activity]) -> CaptureResult:
+        result = CaptureResult(seen=len(batch))
+        unique: dict[tuple[str, str], Activity] = {}
+        for activity in batch:
+            unique.setdefault((activity.source, activity.external_id), activity)
+        known = self._store.known_activities(self.firm, list(unique))
+        # One query for every day this batch can touch: a day either side covers time zones.
+        starts = [a.started_at.date() for a in unique.values()]
+        self._ledger.cover(min(starts) - timedelta(days=2), max(starts) + timedelta(days=1))
+        result.already_known = len(batch) - len(unique) + len(known)
+        records: list[ActivityRecord] = []
+        entries: list[TimeEntry] = []
+        outbox: list[OutboxItem] = []
+        for key, activity in unique.items():
+            if key in known:
+                continue
+            record, entry = self._capture_one(activity)
+            records.append(record)
+            result.statuses[record.status] += 1
+            if record.status is ActivityStatus.UNASSIGNED:
+                result.unassigned.append((activity.source, activity.external_id, record.reason))
+            if entry is not None:
+                entries.append(entry)
+                result.states[entry.state] += 1
+                if entry.state in _POSTABLE:
+                    outbox.append(OutboxItem(self._make_id(), entry.id, "create", f"billsync-{entry.id}"))
+        self._store.save_capture(self.firm, records, entries, outbox, store_payload=self.policy.store_raw_payload)
+        return result
+
+    def _capture_one(self, activity: Activity) -> tuple[ActivityRecord, TimeEntry | None]:
+        record_id = self._make_id()
+
+        def outcome(status: ActivityStatus, reason: str, **ids: str | None) -> ActivityRecord:
+            return ActivityRecord(record_id, activity, status, reason, **ids)
+
+        kind_policy = self.policy.kind(activity.kind)
+        if not kind_policy.enabled:
+            return outcome(ActivityStatus.KIND_DISABLED, f"{activity.kind.value} capture is off"), None
+        timekeeper = self._ref.timekeeper_for(activity.actor)
+        why_not = self._why_not_timekeeper(timekeeper)
+        if why_not or timekeeper is None:
+            return outcome(ActivityStatus.NOT_TIMEKEEPER, why_not), None
+        if activity.covered_by_time_entry:
+            reason = "already has a time entry logged by hand"
+            return outcome(ActivityStatus.COVERED, reason, timekeeper_id=timekeeper.id), None
+        match = self._resolver.resolve(activity)
+        matter = match.matter
+        if matter is None:
+            return outcome(ActivityStatus.UNASSIGNED, match.reason, timekeeper_id=timekeeper.id), None
+
+        actual = activity.actual_seconds
+        raw = actual if kind_policy.duration == "actual" and actual is not None else kind_policy.minutes * 60
+        ended_at = activity.ended_at or activity.started_at
+        work_date = activity.started_at.astimezone(self._zone(timekeeper.time_zone)).date()
+        day = self._ledger.day(timekeeper.id, work_date)
+        survivor = self._overlapping(timekeeper.id, matter.id, work_date, activity.started_at, ended_at)
+        if survivor is not None:
+            reason = f"overlaps entry {survivor.id} on the same matter: one entry for both"
+            ids = {"timekeeper_id": timekeeper.id, "matter_id": matter.id, "entry_id": survivor.id}
+            return outcome(ActivityStatus.MERGED, reason, **ids), None
+
+        entry, facts = self._draft_entry(
+            activity=activity,
+            timekeeper=timekeeper,
+            matter=matter,
+            suggested=match.suggested,
+            raw=raw,
+            work_date=work_date,
+            day=day,
+        )
+        findings = self._rules.findings(entry, facts)
+        entry = entry.model_copy(update={"findings": findings, "state": decide_state(findings, self.policy.review)})
+        if entry.state is not EntryState.BLOCKED:
+            day.add(DayEntry(entry.id, matter.id, activity.started_at, ended_at, entry.billed_seconds, entry.narrative))
+        ids = {"timekeeper_id": timekeeper.id, "matter_id": matter.id, "entry_id": entry.id}
+        return outcome(ActivityStatus.CAPTURED, "", **ids), entry
+
+    def _draft_entry(
+        self,
+        *,
+        activity: Activity,
+        timekeeper: Timekeeper,
+        matter: Matter,
+        suggested: bool,
+        raw: int,
+        work_date: date,
+        day: _Day,
+    ) -> tuple[TimeEntry, EntryFacts]:
+        kind_policy = self.policy.kind(activity.kind)
+        seconds = billed_seconds(raw, self._increment)
+        client = self._ref.clients.get(matter.client_id)
+        category = self._ref.categories.get(kind_policy.category_id) if kind_policy.category_id else None
+        rated = rate_entry(
+            timekeeper=timekeeper,
+            matter=matter,
+            client=client,
+            category=category,
+            custom_rate=activity.custom_rate,
+            billed_seconds=seconds,
+        )
+        billable = matter.billable and matter.billing_method is BillingMethod.HOURLY
+        amount, capped = self._caps.apply(matter, rated.amount) if billable else (rated.amount, False)
+        narrative = narrative_for(activity, matter.number)
+        entry = TimeEntry(
+            id=self._make_id(),
+            activity_key=(activity.source, activity.external_id),
+            timekeeper_id=timekeeper.id,
+            matter_id=matter.id,
+            client_id=matter.client_id,
+            work_date=work_date,
+            started_at=activity.started_at,
+            ended_at=activity.ended_at or activity.started_at,
+            raw_seconds=raw,
+            billed_seconds=seconds,
+            rate=rated.rate,
+            amount=amount,
+            billable=billable,
+            narrative=narrative,
+            kind=activity.kind,
+            category_id=category.id if category else None,
+            task_code=matter.task_code,
+            activity_code=self._activity_code(activity),
+            suggested_matter=suggested,
+        )
+        duplicate_of = next(
+            (d.id for d in day.on_matter(matter.id) if d.narrative == narrative and d.billed_seconds == seconds),
+            None,
+        )
+        facts = EntryFacts(
+            timekeeper=timekeeper,
+            matter=matter,
+            client=client,
+            day_seconds=day.seconds + seconds,
+            duplicate_of=duplicate_of,
+            capped=capped,
+            suggested=suggested,
+        )
+        return entry, facts
+
+    def _why_not_timekeeper(self, timekeeper: Timekeeper | None) -> str:
+        if timekeeper is None:
+            return "actor is not a known user of the system of record"
+        if not timekeeper.enabled:
+            return f"user {timekeeper.id} is disabled"
+        if not timekeeper.may_record_time:
+            return f"user {timekeeper.id} may not record time"
+        if self._allowed is not None and timekeeper.id not in self._allowed:
+            return f"user {timekeeper.id} is not on the firm's timekeeper list"
+        return ""
+
+    def _overlapping(
+        self, timekeeper_id: str, matter_id: str, work_date: date, start: datetime, end: datetime
+    ) -> DayEntry | None:
+        # Work that crosses midnight is filed under its start date: look at the day before too.
+        for day in (work_date, work_date - timedelta(days=1)):
+            for entry in self._ledger.day(timekeeper_id, day).on_matter(matter_id):
+                if overlaps(start, end, entry.started_at, entry.ended_at):
+                    return entry
+        return None
+
+    def _activity_code(self, activity: Activity) -> str:
+        configured = self.policy.kind(activity.kind).activity_code
+        if configured:
+            return configured
+        if activity.kind is ActivityKind.EVENT and any(w in activity.title.lower() for w in _APPEARANCE_WORDS):
+            return "A109"  # appear for/attend
+        return DEFAULT_ACTIVITY_CODES[activity.kind]
+
+    def _zone(self, name: str) -> ZoneInfo:
+        zone = self._zones.get(name)
+        if zone is None:
+            zone = self._zones[name] = ZoneInfo(name)
+        return zone
+
+
+def _batches(items: Iterable[Activity], size: int) -> Iterator[list[Activity]]:
+    batch: list[Activity] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

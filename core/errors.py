@@ -1,0 +1,31 @@
+"""Exceptions named for what the caller should do about them."""
+
+from __future__ import annotations
+
+
+class BillsyncError(Exception):
+    """Base of every error billsync raises on purpose."""
+
+
+class ConfigError(BillsyncError):
+    """The configuration is wrong; the message says which setting and why."""
+
+
+class Retryable(BillsyncError):
+    """A passing failure (timeout, 429, 5xx): try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthFailed(BillsyncError):
+    """Credentials are missing, expired or revoked: a person must reconnect."""
+
+
+class Fatal(BillsyncError):
+    """The request can never succeed as sent; retrying would not help."""
+
+
+class InvalidSignature(BillsyncError):
+    """A webhook or ingest request failed verification and must be rejected."""

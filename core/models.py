@@ -1,0 +1,229 @@
+"""Canonical, vendor-free models: what every connector maps its vendor's JSON into.
+
+Models are frozen pydantic models: they are validated once at the edge (a connector's
+mapping or the ingest endpoint) and then passed around as values.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Frozen(BaseModel):
+    """Base for canonical models: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ActivityKind(enum.StrEnum):
+    """What an attorney did; decides the default duration, narrative and UTBMS activity code."""
+
+    CALL = "call"
+    SMS = "sms"
+    EMAIL = "email"
+    DOCUMENT = "document"
+    NOTE = "note"  # a matter note or an interaction report
+    EVENT = "event"  # a calendar event that has ended
+    TASK = "task"  # a task marked complete
+
+
+class BillingMethod(enum.StrEnum):
+    """How a matter is billed; only hourly matters bill incremental entries."""
+
+    HOURLY = "hourly"
+    FLAT = "flat"
+    CONTINGENCY = "contingency"
+
+
+class MatterStatus(enum.StrEnum):
+    """Matter lifecycle as the practice-management systems report it."""
+
+    OPEN = "open"
+    PENDING = "pending"
+    CLOSED = "closed"
+
+
+class EntryState(enum.StrEnum):
+    """Where a time entry is in its life; see docs in the README."""
+
+    DRAFT = "draft"
+    NEEDS_REVIEW = "needs_review"
+    APPROVED = "approved"
+    BLOCKED = "blocked"
+    REJECTED = "rejected"
+    POSTED = "posted"
+    BILLED = "billed"
+    DELETED_REMOTELY = "deleted_remotely"
+
+
+class ActivityStatus(enum.StrEnum):
+    """What capture made of an activity; each non-entry status is a leak in the capture funnel."""
+
+    CAPTURED = "captured"  # became a time entry
+    MERGED = "merged"  # overlapped another activity's entry and was linked to it
+    UNASSIGNED = "unassigned"  # no matter found: waits in the unassigned queue
+    NOT_TIMEKEEPER = "not_timekeeper"  # actor unknown or may not record time
+    KIND_DISABLED = "kind_disabled"  # the firm does not capture this kind of activity
+    COVERED = "covered"  # someone already logged time for it by hand
+    CAPTURE_OFF = "capture_off"  # the firm has not opted in
+
+
+class Severity(enum.StrEnum):
+    """What a rule finding does to an entry. Ordered from strongest to weakest."""
+
+    BLOCK = "block"
+    REVIEW = "review"
+    WARN = "warn"
+    OFF = "off"
+
+
+class Activity(Frozen):
+    """One thing an attorney did, as a source reported it."""
+
+    source: str = Field(min_length=1, max_length=64)
+    external_id: str = Field(min_length=1, max_length=255)
+    kind: ActivityKind
+    actor: str = Field(min_length=1, description="source user id or e-mail of whoever did it")
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_seconds: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    title: str = Field(default="", max_length=500, description="safe title: subject, file name")
+    counterpart: str | None = Field(default=None, max_length=200, description="who it was with")
+    counterpart_addresses: tuple[str, ...] = ()  # e-mail addresses or phone numbers
+    matter_id: str | None = None  # an explicit link made in the source
+    client_id: str | None = None
+    workspace: str | None = Field(default=None, max_length=500)  # DMS workspace/folder name
+    covered_by_time_entry: bool = False  # someone already logged it by hand
+    custom_rate: Decimal | None = Field(default=None, ge=0)
+    body: str | None = Field(default=None, repr=False, exclude=True)
+    """Message body or transcript. Privileged: never copied into an entry, a log or the store."""
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Activity:
+        if self.ended_at is not None and self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+    @property
+    def actual_seconds(self) -> int | None:
+        """The activity's real length, from the source's duration or its interval."""
+        if self.duration_seconds is not None:
+            return self.duration_seconds
+        if self.ended_at is not None:
+            return int((self.ended_at - self.started_at).total_seconds())
+        return None
+
+
+class Timekeeper(Frozen):
+    """A user of the system of record who may (or may not) record time."""
+
+    id: str
+    name: str
+    email: str | None = None
+    aliases: tuple[str, ...] = ()  # other ids the same person has in other sources
+    default_rate: Decimal = Field(default=Decimal("0"), ge=0)
+    may_record_time: bool = True
+    enabled: bool = True
+    classification: str = "OTH"  # LEDES timekeeper classification: PARTNR, ASSOC, PRLGL, ...
+    time_zone: str = "UTC"
+
+
+class Discount(Frozen):
+    """An agreed reduction: a percentage of each entry, or a fixed amount off each hour."""
+
+    kind: str = Field(pattern="^(percent|fixed_per_hour)$")
+    value: Decimal = Field(ge=0)
+
+
+class MatterRate(Frozen):
+    """A matter's custom rate, optionally for one timekeeper or one activity category."""
+
+    rate: Decimal = Field(ge=0)
+    timekeeper_id: str | None = None
+    category_id: str | None = None
+
+
+class Client(Frozen):
+    """A client contact with what matching and rating need."""
+
+    id: str
+    name: str
+    emails: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    rates: dict[str, Decimal] = Field(default_factory=dict)  # timekeeper id -> client rate
+    approved_rates: dict[str, Decimal] | None = None  # timekeeper id -> highest approved rate
+    discount: Discount | None = None
+    ledes_client_id: str | None = None
+
+
+class Matter(Frozen):
+    """A client matter with its billing arrangement."""
+
+    id: str
+    client_id: str
+    number: str  # the display number people type: "00123-Smith" or "ACME-0042"
+    name: str = ""
+    status: MatterStatus = MatterStatus.OPEN
+    billing_method: BillingMethod = BillingMethod.HOURLY
+    billable: bool = True
+    updated_at: datetime
+    rates: tuple[MatterRate, ...] = ()
+    discount: Discount | None = None
+    cap_amount: Decimal | None = Field(default=None, ge=0)  # not-to-exceed
+    ebilling: bool = False  # bills by LEDES: UTBMS codes required
+    task_code: str | None = None  # current UTBMS phase/task code, e.g. L120
+
+
+class ActivityCategory(Frozen):
+    """An activity category (Clio: activity description) with its hourly or flat rate."""
+
+    id: str
+    name: str
+    rate: Decimal | None = Field(default=None, ge=0)
+    flat: bool = False
+
+
+class Finding(Frozen):
+    """What one rule said about one entry."""
+
+    rule: str
+    severity: Severity
+    message: str
+
+
+class TimeEntry(Frozen):
+    """The entry billsync would write for an activity, and why."""
+
+    id: str
+    activity_key: tuple[str, str]  # (source, external_id) of the activity it came from
+    timekeeper_id: str
+    matter_id: str
+    client_id: str
+    work_date: date
+    started_at: datetime
+    ended_at: datetime
+    raw_seconds: int
+    billed_seconds: int
+    rate: Decimal
+    amount: Decimal
+    billable: bool
+    narrative: str
+    kind: ActivityKind
+    category_id: str | None = None
+    task_code: str | None = None
+    activity_code: str | None = None
+    suggested_matter: bool = False
+    state: EntryState = EntryState.DRAFT
+    findings: tuple[Finding, ...] = ()

@@ -1,0 +1,114 @@
+"""A firm's capture policy and billing-rule configuration, as the engine consumes it.
+
+`config/settings.py` loads these from the firm's TOML file and the environment; the engine
+never reads files or the environment itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.models import ActivityKind, Severity
+
+
+class Strict(BaseModel):
+    """Configuration models reject unknown keys, so a typo in the TOML file is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReviewMode(enum.StrEnum):
+    """Which captured entries wait for a person before they become billable."""
+
+    ALL = "all"  # every entry (the default: nothing is billable until approved)
+    FLAGGED = "flagged"  # only entries with a Review finding or a suggested matter
+    NONE = "none"  # entries without findings are approved at once
+
+
+class KindPolicy(Strict):
+    """Whether and how one kind of activity becomes time."""
+
+    enabled: bool = True
+    duration: Literal["fixed", "actual"] = "fixed"
+    minutes: int = Field(default=15, ge=0, le=24 * 60)
+    category_id: str | None = None  # activity category used for rating and the PMS
+    activity_code: str | None = None  # UTBMS A-code; None means the built-in default
+
+
+def _default_kinds() -> dict[ActivityKind, KindPolicy]:
+    # Calls and meetings have a real length worth keeping; the rest are fixed blocks.
+    actual = {ActivityKind.CALL, ActivityKind.EVENT}
+    return {kind: KindPolicy(duration="actual" if kind in actual else "fixed") for kind in ActivityKind}
+
+
+class ContactRule(Strict):
+    """Routes activity with a counterpart address to a client (and optionally one matter)."""
+
+    match: Literal["email", "domain", "phone"]
+    value: str = Field(min_length=1)
+    client_id: str
+    matter_id: str | None = None
+
+
+class CapturePolicy(Strict):
+    """What turns activity into entries, for one firm."""
+
+    enabled: bool = False  # a firm opts in explicitly
+    increment_minutes: int = Field(default=6, ge=1, le=60)
+    review: ReviewMode = ReviewMode.ALL
+    timekeepers: Literal["all"] | list[str] = "all"  # or an explicit allow-list of ids
+    kinds: dict[ActivityKind, KindPolicy] = Field(default_factory=_default_kinds)
+    suggest_recent_matter: bool = True
+    contact_rules: list[ContactRule] = Field(default_factory=list)
+    store_raw_payload: bool = False
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _fill_kinds(cls, value: object) -> object:
+        # A firm that configures only `sms` keeps the defaults for every other kind.
+        if isinstance(value, dict):
+            merged: dict[Any, Any] = dict(_default_kinds())
+            merged.update(value)
+            return merged
+        return value
+
+    def kind(self, kind: ActivityKind) -> KindPolicy:
+        """The policy for one kind of activity."""
+        return self.kinds[kind]
+
+
+class RuleConfig(Strict):
+    """One rule's severity and parameters at one level; unset fields inherit from the level above."""
+
+    severity: Severity | None = None
+    minutes: int | None = Field(default=None, ge=1)  # increment: the client's billing increment
+    hours: Decimal | None = Field(default=None, gt=0)  # max hours per entry or per day
+    words: list[str] | None = None  # vague words
+
+
+class RuleSets(Strict):
+    """Rule sets at three levels; the most specific level that sets a field wins."""
+
+    firm: dict[str, RuleConfig] = Field(default_factory=dict)
+    clients: dict[str, dict[str, RuleConfig]] = Field(default_factory=dict)
+    matters: dict[str, dict[str, RuleConfig]] = Field(default_factory=dict)
+
+    def resolve(self, rule: str, client_id: str, matter_id: str, default: RuleConfig) -> RuleConfig:
+        """The rule's effective configuration: default < firm < client < matter, field by field."""
+        merged = default.model_dump()
+        for level in (
+            self.firm.get(rule),
+            self.clients.get(client_id, {}).get(rule),
+            self.matters.get(matter_id, {}).get(rule),
+        ):
+            if level is not None:
+                merged.update(level.model_dump(exclude_none=True))
+        return RuleConfig(**merged)
+
+
+DEFAULT_HOURS_PER_ENTRY = Decimal("24")
+DEFAULT_HOURS_PER_DAY = Decimal("12")

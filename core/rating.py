@@ -1,0 +1,117 @@
+"""What an entry costs: Clio's rate hierarchy, agreed discounts and matter caps.
+
+Rate hierarchy, highest priority first (as Clio documents it): a custom rate on the entry;
+a flat-rate activity category; the matter's rate; the client's rate; the activity category's
+hourly rate; the timekeeper's default rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.models import ActivityCategory, Client, Discount, Matter, Timekeeper
+from core.units import amount_for, cents
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """A rate, the amount it gives, and which level of the hierarchy produced it."""
+
+    rate: Decimal
+    amount: Decimal
+    level: str  # custom, flat, matter, client, category, timekeeper
+
+
+def _matter_rate(matter: Matter, timekeeper_id: str, category_id: str | None) -> Decimal | None:
+    best: tuple[int, Decimal] | None = None
+    for entry in matter.rates:
+        if entry.timekeeper_id not in (None, timekeeper_id):
+            continue
+        if entry.category_id not in (None, category_id):
+            continue
+        # The most specific matter rate wins: timekeeper and category, then either, then neither.
+        specificity = (entry.timekeeper_id is not None) * 2 + (entry.category_id is not None)
+        if best is None or specificity > best[0]:
+            best = (specificity, entry.rate)
+    return best[1] if best else None
+
+
+def hourly_rate(
+    *,
+    timekeeper: Timekeeper,
+    matter: Matter,
+    client: Client | None,
+    category: ActivityCategory | None,
+    custom_rate: Decimal | None,
+) -> tuple[Decimal, str]:
+    """The hourly rate before discounts and the hierarchy level it came from (not flat)."""
+    if custom_rate is not None:
+        return custom_rate, "custom"
+    matter_rate = _matter_rate(matter, timekeeper.id, category.id if category else None)
+    if matter_rate is not None:
+        return matter_rate, "matter"
+    if client is not None:
+        client_rate = client.rates.get(timekeeper.id, client.rates.get("*"))
+        if client_rate is not None:
+            return client_rate, "client"
+    if category is not None and category.rate is not None:
+        return category.rate, "category"
+    return timekeeper.default_rate, "timekeeper"
+
+
+def apply_discount(rate: Decimal, amount: Decimal, discount: Discount | None, seconds: int) -> tuple[Decimal, Decimal]:
+    """Apply a percentage (of the amount) or a fixed reduction per hour (of the rate)."""
+    if discount is None:
+        return rate, amount
+    if discount.kind == "percent":
+        return rate, cents(amount * (HUNDRED - min(discount.value, HUNDRED)) / HUNDRED)
+    reduced = max(rate - discount.value, ZERO)
+    return reduced, amount_for(seconds, reduced)
+
+
+def rate_entry(
+    *,
+    timekeeper: Timekeeper,
+    matter: Matter,
+    client: Client | None,
+    category: ActivityCategory | None,
+    custom_rate: Decimal | None,
+    billed_seconds: int,
+) -> Rated:
+    """Rate one entry: hierarchy first, then the matter's (or else the client's) discount."""
+    discount = matter.discount or (client.discount if client else None)
+    if custom_rate is None and category is not None and category.flat and category.rate is not None:
+        # A flat-rate category charges its amount whatever the time; only a percentage applies.
+        flat = category.rate
+        if discount is not None and discount.kind == "percent":
+            _, flat = apply_discount(flat, flat, discount, billed_seconds)
+        return Rated(category.rate, cents(flat), "flat")
+    rate, level = hourly_rate(
+        timekeeper=timekeeper, matter=matter, client=client, category=category, custom_rate=custom_rate
+    )
+    rate, amount = apply_discount(rate, amount_for(billed_seconds, rate), discount, billed_seconds)
+    return Rated(rate, amount, level)
+
+
+class MatterCaps:
+    """Keeps each capped matter's billed total under its not-to-exceed amount."""
+
+    def __init__(self, billed_so_far: Callable[[str], Decimal]) -> None:
+        self._billed_so_far = billed_so_far  # loads a matter's total from the store, once
+        self._totals: dict[str, Decimal] = {}
+
+    def apply(self, matter: Matter, amount: Decimal) -> tuple[Decimal, bool]:
+        """The amount that still fits under the cap, and whether it had to be reduced."""
+        if matter.cap_amount is None:
+            return amount, False
+        total = self._totals.get(matter.id)
+        if total is None:
+            total = self._billed_so_far(matter.id)
+        allowed = min(amount, max(matter.cap_amount - total, ZERO))
+        self._totals[matter.id] = total + allowed
+        return allowed, allowed < amount

@@ -1,0 +1,389 @@
+"""The state store: SQLite file by default (WAL), PostgreSQL by URL.
+
+All SQL lives here. Callers pass and get canonical models or small row records; nothing
+outside this package builds a query.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event, func, select, update
+from sqlalchemy.engine import Connection
+
+from core.matching import ReferenceData
+from core.models import (
+    Activity,
+    ActivityCategory,
+    ActivityStatus,
+    Client,
+    EntryState,
+    Finding,
+    Matter,
+    TimeEntry,
+    Timekeeper,
+)
+from core.store import migrate
+from core.store.schema import activities, outbox, reference_records, time_entries
+
+_CHUNK = 500  # keys per IN (...) query: well under every database's parameter limit
+# Entries in these states no longer count toward caps, daily totals or duplicates.
+_INACTIVE = (EntryState.REJECTED.value, EntryState.DELETED_REMOTELY.value, EntryState.BLOCKED.value)
+_REFERENCE_MODELS: dict[str, type[Timekeeper | Client | Matter | ActivityCategory]] = {
+    "timekeeper": Timekeeper,
+    "client": Client,
+    "matter": Matter,
+    "category": ActivityCategory,
+}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes under WAL
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache: bulk capture touches many index pages
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for `url`, with SQLite tuned for one writer and many readers."""
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+@dataclass(frozen=True, slots=True)
+class DayEntry:
+    """The parts of an existing entry that overlap, daily-cap and duplicate checks need."""
+
+    id: str
+    matter_id: str
+    started_at: datetime
+    ended_at: datetime
+    billed_seconds: int
+    narrative: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRecord:
+    """What capture decided about one activity."""
+
+    id: str
+    activity: Activity
+    status: ActivityStatus
+    reason: str = ""
+    timekeeper_id: str | None = None
+    matter_id: str | None = None
+    entry_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A pending write to the system of record, stored in the entry's own transaction."""
+
+    id: str
+    entry_id: str
+    operation: str
+    idempotency_key: str
+
+
+class Store:
+    """Reads and writes billsync's state for any number of firms."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True) -> Store:
+        """Connect to `url` and, by default, bring its schema up to date."""
+        engine = make_engine(url)
+        if upgrade:
+            migrate.upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    # Reference data -----------------------------------------------------------------------
+
+    def save_reference(self, firm: str, records: Iterable[Timekeeper | Client | Matter | ActivityCategory]) -> None:
+        """Insert or replace reference records (timekeepers, clients, matters, categories)."""
+        kinds = {model: kind for kind, model in _REFERENCE_MODELS.items()}
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            for record in records:
+                kind = kinds[type(record)]
+                key = {"firm_id": firm, "kind": kind, "id": record.id}
+                data = json.loads(record.model_dump_json())
+                conn.execute(reference_records.delete().filter_by(**key))
+                conn.execute(reference_records.insert().values(**key, data=data, updated_at=now))
+
+    def load_reference(self, firm: str) -> ReferenceData:
+        """The firm's reference data, indexed for capture."""
+        loaded: dict[str, list[Any]] = {kind: [] for kind in _REFERENCE_MODELS}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(reference_records.c.kind, reference_records.c.data).where(reference_records.c.firm_id == firm)
+            )
+            for kind, data in rows:
+                loaded[kind].append(_REFERENCE_MODELS[kind].model_validate(data))
+        return ReferenceData(loaded["timekeeper"], loaded["client"], loaded["matter"], loaded["category"])
+
+    # Capture ------------------------------------------------------------------------------
+
+    def known_activities(self, firm: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (source, external_id) keys this firm has already captured, whatever became of them."""
+        by_source: dict[str, list[str]] = {}
+        for source, external_id in keys:
+            by_source.setdefault(source, []).append(external_id)
+        a = activities.c
+        known: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for source, ids in by_source.items():
+                for start in range(0, len(ids), _CHUNK):
+                    rows = conn.execute(
+                        select(a.external_id).where(
+                            a.firm_id == firm, a.source == source, a.external_id.in_(ids[start : start + _CHUNK])
+                        )
+                    )
+                    known.update((source, external_id) for (external_id,) in rows)
+        return known
+
+    def entries_by_day(self, firm: str, first: date, last: date) -> dict[tuple[str, date], list[DayEntry]]:
+        """Live entries with a work date from `first` to `last`, by (timekeeper, work date)."""
+        t = time_entries.c
+        days: dict[tuple[str, date], list[DayEntry]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    t.timekeeper_id,
+                    t.work_date,
+                    t.id,
+                    t.matter_id,
+                    t.started_at,
+                    t.ended_at,
+                    t.billed_seconds,
+                    t.narrative,
+                ).where(t.firm_id == firm, t.work_date.between(first, last), t.state.not_in(_INACTIVE))
+            )
+            for timekeeper_id, work_date, *entry in rows:
+                days.setdefault((timekeeper_id, work_date), []).append(DayEntry(*entry))
+        return days
+
+    def matter_billable_total(self, firm: str, matter_id: str) -> Decimal:
+        """The sum of a matter's live billable entry amounts (what counts toward its cap)."""
+        t = time_entries.c
+        with self.engine.connect() as conn:
+            total = conn.execute(  # SUM keeps the column's Money type: it comes back as Decimal
+                select(func.sum(t.amount)).where(
+                    t.firm_id == firm, t.matter_id == matter_id, t.billable.is_(True), t.state.not_in(_INACTIVE)
+                )
+            ).scalar_one()
+        return total if total is not None else Decimal("0.00")
+
+    def save_capture(
+        self,
+        firm: str,
+        records: Sequence[ActivityRecord],
+        entries: Sequence[TimeEntry],
+        outbox_items: Sequence[OutboxItem],
+        *,
+        store_payload: bool = False,
+    ) -> None:
+        """Store activities, their entries and the outbox writes in one transaction."""
+        now = datetime.now(UTC)
+        entry_activity = {r.entry_id: r.id for r in records if r.status is ActivityStatus.CAPTURED}
+        with self.engine.begin() as conn:
+            shared = {"firm_id": firm, "captured_at": now}
+            _bulk_insert(conn, activities, [_activity_row(r, store_payload) for r in records], shared)
+            shared = {"firm_id": firm, "created_at": now, "updated_at": now, "remote_id": None}
+            _bulk_insert(conn, time_entries, [_entry_row(e, entry_activity[e.id]) for e in entries], shared)
+            shared = {"firm_id": firm, "created_at": now, "status": "pending", "attempts": 0, "last_error": None}
+            _bulk_insert(conn, outbox, [_outbox_row(item) for item in outbox_items], shared)
+
+    # Entries ------------------------------------------------------------------------------
+
+    def entries(self, firm: str, states: Iterable[EntryState] | None = None) -> list[TimeEntry]:
+        """The firm's time entries, oldest first, optionally only in some states."""
+        query = select(time_entries, activities.c.source, activities.c.external_id).join(
+            activities,
+            (activities.c.firm_id == time_entries.c.firm_id) & (activities.c.id == time_entries.c.activity_id),
+        )
+        query = query.where(time_entries.c.firm_id == firm).order_by(time_entries.c.started_at, time_entries.c.id)
+        if states is not None:
+            query = query.where(time_entries.c.state.in_([s.value for s in states]))
+        with self.engine.connect() as conn:
+            return [_entry_from_row(row._mapping) for row in conn.execute(query)]
+
+    def activity_statuses(self, firm: str) -> dict[str, int]:
+        """How many activities ended in each status."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(activities.c.status, func.count())
+                .where(activities.c.firm_id == firm)
+                .group_by(activities.c.status)
+            )
+            return {status: count for status, count in rows}
+
+    def unassigned(self, firm: str) -> list[tuple[str, str, str, str]]:
+        """The unassigned queue: (activity id, kind, title, reason), oldest first."""
+        a = activities.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(a.id, a.kind, a.title, a.reason)
+                .where(a.firm_id == firm, a.status == ActivityStatus.UNASSIGNED.value)
+                .order_by(a.started_at)
+            )
+            return [(activity_id, kind, title, reason) for activity_id, kind, title, reason in rows]
+
+    def set_entry_state(self, firm: str, entry_id: str, state: EntryState) -> None:
+        """Move an entry to `state`; a tombstone (deleted remotely) never changes again."""
+        t = time_entries.c
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(time_entries)
+                .where(t.firm_id == firm, t.id == entry_id, t.state != EntryState.DELETED_REMOTELY.value)
+                .values(state=state.value, updated_at=datetime.now(UTC))
+            )
+            if result.rowcount == 0:
+                _require_entry(conn, firm, entry_id)
+
+    def iter_tables(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Every table's rows as dicts: for audits such as the privilege canary test."""
+        with self.engine.connect() as conn:
+            for table in (reference_records, activities, time_entries, outbox):
+                yield table.name, [dict(r._mapping) for r in conn.execute(select(table))]
+
+
+def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]], constants: dict[str, Any]) -> None:
+    """Insert many rows with one executemany; `constants` are the values every row shares.
+
+    On SQLite the column types' own bind processors convert each value exactly as
+    `conn.execute` would, but shared values are converted once and SQLAlchemy's per-row
+    parameter assembly is skipped: together that halves the cost of storing a capture batch.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        # PostgreSQL drivers adapt JSON and friends themselves and SQLAlchemy batches the
+        # rows into multi-row INSERTs ("insertmanyvalues"): the ordinary path is the fast one.
+        conn.execute(table.insert(), [constants | row for row in rows])
+        return
+    compiled = table.insert().compile(dialect=dialect)
+    names = list(compiled.positiontup or [])  # SQLite's paramstyle is positional ("qmark")
+
+    def processed(name: str, value: Any) -> Any:
+        proc = table.c[name].type.bind_processor(dialect)
+        return proc(value) if proc else value
+
+    shared = {name: processed(name, value) for name, value in constants.items()}
+    plan = [(name, shared.get(name), name in shared, table.c[name].type.bind_processor(dialect)) for name in names]
+    params = [
+        tuple(
+            [const if is_shared else (proc(row[name]) if proc else row[name]) for name, const, is_shared, proc in plan]
+        )
+        for row in rows
+    ]
+    conn.exec_driver_sql(compiled.string, params)
+
+
+def _require_entry(conn: Connection, firm: str, entry_id: str) -> None:
+    t = time_entries.c
+    found = conn.execute(select(t.state).where(t.firm_id == firm, t.id == entry_id)).scalar_one_or_none()
+    if found is None:
+        raise KeyError(f"no entry {entry_id} for firm {firm}")
+
+
+def _activity_row(record: ActivityRecord, store_payload: bool) -> dict[str, Any]:
+    a = record.activity
+    payload = None
+    if store_payload:
+        payload = json.loads(a.model_dump_json()) | {"body": a.body}
+    return {
+        "id": record.id,
+        "source": a.source,
+        "external_id": a.external_id,
+        "kind": a.kind.value,
+        "actor": a.actor,
+        "started_at": a.started_at,
+        "ended_at": a.ended_at,
+        "raw_seconds": a.actual_seconds,
+        "title": a.title,
+        "status": record.status.value,
+        "reason": record.reason,
+        "timekeeper_id": record.timekeeper_id,
+        "matter_id": record.matter_id,
+        "entry_id": record.entry_id,
+        "payload": payload,
+    }
+
+
+def _entry_row(e: TimeEntry, activity_id: str) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "activity_id": activity_id,
+        "timekeeper_id": e.timekeeper_id,
+        "matter_id": e.matter_id,
+        "client_id": e.client_id,
+        "work_date": e.work_date,
+        "started_at": e.started_at,
+        "ended_at": e.ended_at,
+        "raw_seconds": e.raw_seconds,
+        "billed_seconds": e.billed_seconds,
+        "rate": e.rate,
+        "amount": e.amount,
+        "billable": e.billable,
+        "narrative": e.narrative,
+        "kind": e.kind.value,
+        "category_id": e.category_id,
+        "task_code": e.task_code,
+        "activity_code": e.activity_code,
+        "suggested_matter": e.suggested_matter,
+        "state": e.state.value,
+        "findings": [{"rule": f.rule, "severity": f.severity.value, "message": f.message} for f in e.findings],
+    }
+
+
+def _outbox_row(item: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "entry_id": item.entry_id,
+        "operation": item.operation,
+        "idempotency_key": item.idempotency_key,
+    }
+
+
+def _entry_from_row(row: Any) -> TimeEntry:
+    return TimeEntry(
+        id=row["id"],
+        activity_key=(row["source"], row["external_id"]),
+        timekeeper_id=row["timekeeper_id"],
+        matter_id=row["matter_id"],
+        client_id=row["client_id"],
+        work_date=row["work_date"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        raw_seconds=row["raw_seconds"],
+        billed_seconds=row["billed_seconds"],
+        rate=row["rate"],
+        amount=row["amount"],
+        billable=row["billable"],
+        narrative=row["narrative"],
+        kind=row["kind"],
+        category_id=row["category_id"],
+        task_code=row["task_code"],
+        activity_code=row["activity_code"],
+        suggested_matter=row["suggested_matter"],
+        state=row["state"],
+        findings=tuple(Finding.model_validate(f) for f in row["findings"]),
+    )

@@ -1,0 +1,109 @@
+"""The command line as IT staff use it: demo, capture from a file, review, config check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.factories import T0, activity, client, matter, timekeeper
+
+
+def billsync(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-c", "from core.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "billsync.toml"
+    path.write_text(
+        f'database_url = "sqlite:///{tmp_path / "cli.db"}"\n'
+        '[firms.acme]\nname = "Acme Law"\n[firms.acme.capture]\nenabled = true\n'
+    )
+    return path
+
+
+def test_demo_captures_a_month_and_a_second_run_creates_nothing() -> None:
+    run = billsync("demo", "--activities", "400")
+    assert run.returncode == 0, run.stderr
+    assert "400 activities seen" in run.stdout
+    assert "activity captured" in run.stdout and "entry needs_review" in run.stdout
+    assert "Second run over the same activities: 0 new entries, 400 already known." in run.stdout
+
+
+def test_capture_from_a_file_reports_bad_records_and_keeps_the_good(tmp_path: Path, config: Path) -> None:
+    good = json.loads(activity().model_dump_json())
+    bad_time = good | {"external_id": "bad-1", "started_at": "yesterday"}
+    bad_kind = good | {"external_id": "bad-2", "kind": "fax"}
+    data = {
+        "timekeepers": [json.loads(timekeeper().model_dump_json())],
+        "clients": [json.loads(client().model_dump_json())],
+        "matters": [json.loads(matter().model_dump_json())],
+        "activities": [good, bad_time, bad_kind],
+    }
+    source = tmp_path / "activities.json"
+    source.write_text(json.dumps(data))
+    run = billsync("capture", str(source), "--config", str(config))
+    assert run.returncode == 2  # some records were refused
+    assert "activities[1]: started_at" in run.stdout and "activities[2]: kind" in run.stdout
+    assert "activity captured" in run.stdout
+    listed = billsync("entries", "--config", str(config))
+    assert "Telephone call with P. Jones re: settlement terms" in listed.stdout
+    assert T0.date().isoformat() in listed.stdout
+
+
+def test_review_approve_and_reject(tmp_path: Path, config: Path) -> None:
+    from config.settings import load_settings
+    from core.models import EntryState
+    from core.store.store import Store
+
+    data = {
+        "timekeepers": [json.loads(timekeeper().model_dump_json())],
+        "clients": [json.loads(client().model_dump_json())],
+        "matters": [json.loads(matter().model_dump_json())],
+        "activities": [
+            json.loads(activity().model_dump_json()),
+            json.loads(activity(external_id="a2", title="offer", started_at=T0.replace(hour=18)).model_dump_json()),
+        ],
+    }
+    source = tmp_path / "a.json"
+    source.write_text(json.dumps(data))
+    assert billsync("capture", str(source), "--config", str(config)).returncode == 0
+    store = Store.open(load_settings(config).database_url)
+    first, second = store.entries("acme")
+    assert "2 entries to review" in billsync("review", "list", "--config", str(config)).stdout
+    assert billsync("review", "approve", first.id, "--config", str(config)).returncode == 0
+    assert billsync("review", "reject", second.id, "--config", str(config)).returncode == 0
+    assert [e.state for e in store.entries("acme")] == [EntryState.APPROVED, EntryState.REJECTED]
+    missing = billsync("review", "approve", "no-such-entry", "--config", str(config))
+    assert missing.returncode == 2 and "no entry no-such-entry" in missing.stdout
+
+
+def test_config_errors_are_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[firms.a]\nname = "A"\n[firms.a.capture]\nreveiw = "all"\n')
+    run = billsync("check-config", "--config", str(bad))
+    assert run.returncode == 2
+    assert "firms.a.capture.reveiw" in run.stdout and "Traceback" not in run.stdout + run.stderr
+
+
+def test_check_config_summarises_the_example() -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "examples" / "billsync.toml"
+    run = billsync("check-config", "--config", str(example))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "firm acme (Acme Law LLP): capture on, increment 6 min, review all" in run.stdout

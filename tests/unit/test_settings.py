@@ -1,0 +1,67 @@
+"""Configuration: the TOML file, environment overrides, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import load_settings
+from core.errors import ConfigError
+from core.models import ActivityKind, Severity
+from core.policy import ReviewMode
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "billsync.toml"
+
+
+def test_the_example_file_is_valid_and_means_what_its_comments_say() -> None:
+    settings = load_settings(EXAMPLE)
+    acme = settings.firm("acme")
+    assert acme.capture.enabled and acme.capture.increment_minutes == 6
+    assert acme.capture.review is ReviewMode.ALL
+    assert acme.capture.kind(ActivityKind.SMS).minutes == 6
+    assert not acme.capture.kind(ActivityKind.TASK).enabled
+    assert acme.capture.kind(ActivityKind.NOTE).minutes == 15  # unset kinds keep the default
+    assert acme.rules.clients["c-harbor"]["increment"].severity is Severity.BLOCK
+    assert acme.rules.matters["m-smith-divorce"]["block_billing"].severity is Severity.OFF
+
+
+def test_defaults_without_a_file() -> None:
+    settings = load_settings(None)
+    assert settings.database_url == "sqlite:///billsync.db" and settings.firms == {}
+
+
+def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLSYNC_DATABASE_URL", "postgresql+psycopg://db/billsync")
+    monkeypatch.setenv("BILLSYNC_FIRMS__ACME__CAPTURE__REVIEW", "flagged")
+    settings = load_settings(EXAMPLE)
+    assert settings.database_url == "postgresql+psycopg://db/billsync"
+    assert settings.firm("acme").capture.review is ReviewMode.FLAGGED
+    assert settings.firm("acme").capture.increment_minutes == 6  # the rest of the file still applies
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            '[firms.a]\nname = "A"\n[firms.a.capture]\nincrement_minute = 6\n',
+            "firms.a.capture.increment_minute: Extra inputs",
+        ),
+        ('[firms.a]\nname = "A"\n[firms.a.capture]\nreview = "sometimes"\n', "firms.a.capture.review"),
+        ('[firms.a]\nname = "A"\n[firms.a.capture.kinds.fax]\nminutes = 6\n', "firms.a.capture.kinds.fax"),
+        ("[firms.a]\n", "firms.a.name: Field required"),
+        ("this is = = not toml", "is not valid TOML"),
+    ],
+)
+def test_mistakes_are_reported_with_where_and_why(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_settings(path)
+
+
+def test_missing_file_and_unknown_firm_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match=r"no firm 'x' in the configuration \(firms: acme\)"):
+        load_settings(EXAMPLE).firm("x")

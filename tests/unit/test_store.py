@@ -1,0 +1,89 @@
+"""The store: migrations match the tables, money and times round-trip exactly, errors are clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from core.models import EntryState
+from core.store.schema import Money, metadata, time_entries
+from core.store.store import Store
+from tests.factories import T0, client, matter, timekeeper
+
+
+def test_migrations_create_exactly_the_declared_tables(store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_every_table_carries_the_firm_id(store) -> None:
+    tables = set(inspect(store.engine).get_table_names()) - {"alembic_version"}
+    assert tables == set(metadata.tables)
+    for table in metadata.tables.values():
+        assert "firm_id" in table.c and not table.c.firm_id.nullable
+        assert "firm_id" in table.primary_key.columns
+
+
+def test_opening_twice_migrates_once(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    Store.open(url).close()
+    Store.open(url).close()  # already at head: nothing to do, no error
+
+
+def test_sqlite_uses_write_ahead_logging(tmp_path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'wal.db'}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_money_refuses_fractions_of_a_cent() -> None:
+    money = Money()
+    assert money.process_bind_param(Decimal("12.34"), None) == 1234  # type: ignore[arg-type]
+    assert money.process_result_value(1234, None) == Decimal("12.34")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="whole number of cents"):
+        money.process_bind_param(Decimal("0.005"), None)  # type: ignore[arg-type]
+
+
+def test_reference_data_round_trips(store, firm_id) -> None:
+    store.save_reference(
+        firm_id, [timekeeper(), client(rates={"u1": Decimal("250.50")}), matter(cap_amount=Decimal("999.99"))]
+    )
+    store.save_reference(firm_id, [matter(name="renamed", cap_amount=Decimal("999.99"))])  # replaces, never duplicates
+    ref = store.load_reference(firm_id)
+    assert ref.clients["c1"].rates == {"u1": Decimal("250.50")}
+    assert ref.matters["m1"].name == "renamed" and ref.matters["m1"].cap_amount == Decimal("999.99")
+    assert ref.matters["m1"].updated_at == T0 - timedelta(days=10)
+
+
+def test_times_come_back_aware_and_in_utc(store, firm_id) -> None:
+    from core.engine import CaptureEngine
+    from core.policy import CapturePolicy, RuleSets
+    from core.rules import BUILTIN_RULES, RuleRunner
+    from tests.factories import activity
+
+    store.save_reference(firm_id, [timekeeper(), client(), matter()])
+    new_york = timezone(timedelta(hours=-4))
+    start = datetime(2026, 10, 5, 10, 0, tzinfo=new_york)
+    CaptureEngine(
+        firm=firm_id,
+        policy=CapturePolicy(enabled=True),
+        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
+        reference=store.load_reference(firm_id),
+        store=store,
+    ).capture([activity(started_at=start)])
+    [entry] = store.entries(firm_id)
+    assert entry.started_at == start and entry.started_at.tzinfo == UTC
+    with store.engine.connect() as conn:
+        assert conn.execute(select(time_entries.c.amount)).scalar() == Decimal("80.00")
+
+
+def test_unknown_entry_is_a_clear_error(store, firm_id) -> None:
+    with pytest.raises(KeyError, match="no entry nope"):
+        store.set_entry_state(firm_id, "nope", EntryState.APPROVED)
