@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from core.logging import configure_logging
 from core.matching import ReferenceData
 from core.models import Activity, ActivityCategory, Client, EntryState, Matter, Timekeeper
 from core.policy import CapturePolicy
+from core.process import tune_garbage_collector
 from core.store.store import Store
 from core.units import hours
 
@@ -83,7 +83,9 @@ def capture(
     store = Store.open(settings.database_url)
     if records["reference"]:
         store.save_reference(firm_id, records["reference"])
-    result = engine_for(firm_id, firm_settings, store).capture(records["activities"])
+    engine = engine_for(firm_id, firm_settings, store)
+    tune_garbage_collector()
+    result = engine.capture(records["activities"])
     _print_result(result)
     for error in errors:
         console.print(f"[red]skipped[/red] {error}")
@@ -175,7 +177,7 @@ def demo(
             f"{len(firm.matters)} matters, {len(firm.activities)} activities in October 2026"
         )
         engine = engine_for("demo", settings, store)
-        gc.freeze()  # the reference data lives as long as the run: keep the collector off it
+        tune_garbage_collector()
         result = engine.capture(firm.activities)
         _print_result(result)
         captured = store.entries("demo")

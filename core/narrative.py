@@ -53,10 +53,29 @@ def short_name(full_name: str) -> str:
     return f"{parts[0][0].upper()}. {parts[-1]}"
 
 
+def _without_number(title: str, number: str) -> str:
+    """The title with the matter number (and brackets or a colon around it) taken out."""
+    lowered, target = title.lower(), number.lower()
+    at = lowered.find(target)
+    while at >= 0:
+        end = at + len(target)
+        before_ok = at == 0 or not title[at - 1].isalnum()
+        after_ok = end == len(title) or not title[end].isalnum()
+        if before_ok and after_ok:
+            start = at - 1 if at > 0 and title[at - 1] in "[(" else at
+            stop = end + 1 if end < len(title) and title[end] in "])" else end
+            stop = stop + 1 if stop < len(title) and title[stop] == ":" else stop
+            title, lowered = title[:start] + " " + title[stop:], lowered[:start] + " " + lowered[stop:]
+            at = lowered.find(target, start)
+        else:
+            at = lowered.find(target, at + 1)
+    return title
+
+
 def _clean(title: str, matter_number: str | None) -> str:
     if matter_number:
         # The matter number routed the activity; on the entry it is noise (the entry has a matter).
-        title = re.sub(rf"[\[(]?\b{re.escape(matter_number)}\b[\])]?:?", " ", title, flags=re.IGNORECASE)
+        title = _without_number(title, matter_number)
     return _REPLY_PREFIX.sub("", _SPACES.sub(" ", title).strip()).strip(" -:")
 
 

@@ -154,7 +154,7 @@ time_entries = Table(
     # One entry per activity, ever: a tombstoned entry keeps its row so it is never recreated.
     UniqueConstraint("firm_id", "activity_id"),
     ForeignKeyConstraint(["firm_id", "activity_id"], ["activities.firm_id", "activities.id"]),
-    Index(None, "firm_id", "timekeeper_id", "work_date"),
+    Index(None, "firm_id", "work_date"),  # capture loads each batch's days with one range query
     Index(None, "firm_id", "matter_id"),
     Index(None, "firm_id", "state"),
 )

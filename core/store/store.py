@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, Table, create_engine, event, func, select, update
 from sqlalchemy.engine import Connection
@@ -60,9 +60,12 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-@dataclass(frozen=True, slots=True)
-class DayEntry:
-    """The parts of an existing entry that overlap, daily-cap and duplicate checks need."""
+class DayEntry(NamedTuple):
+    """The parts of an existing entry that overlap, daily-cap and duplicate checks need.
+
+    A tuple of plain values: the garbage collector stops tracking it, which matters because a
+    long capture run keeps tens of thousands of them.
+    """
 
     id: str
     matter_id: str

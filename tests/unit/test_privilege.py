@@ -70,3 +70,15 @@ def test_activity_repr_and_dump_leave_the_body_out() -> None:
     with_body = next(a for a in activity if a.body)
     assert CANARY not in repr(with_body)
     assert CANARY not in with_body.model_dump_json()
+
+
+def test_matter_numbers_are_taken_out_of_narratives_but_nothing_else() -> None:
+    from core.narrative import narrative_for
+    from tests.factories import activity
+
+    def said(title: str, kind: str = "call") -> str:
+        return narrative_for(activity(title=title, kind=kind), "HARB-0001")
+
+    assert said("RE: [HARB-0001] settlement terms") == "Telephone call with P. Jones re: settlement terms"
+    assert said("Motion to compel (harb-0001):", kind="document") == "Drafted: Motion to compel"
+    assert said("HARB-00012 is another matter") == "Telephone call with P. Jones re: HARB-00012 is another matter"

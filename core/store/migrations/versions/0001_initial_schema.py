@@ -104,11 +104,7 @@ def upgrade() -> None:
     with op.batch_alter_table("time_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_time_entries_firm_id_matter_id"), ["firm_id", "matter_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_time_entries_firm_id_state"), ["firm_id", "state"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_time_entries_firm_id_timekeeper_id_work_date"),
-            ["firm_id", "timekeeper_id", "work_date"],
-            unique=False,
-        )
+        batch_op.create_index(batch_op.f("ix_time_entries_firm_id_work_date"), ["firm_id", "work_date"], unique=False)
 
     op.create_table(
         "outbox",
@@ -140,7 +136,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     with op.batch_alter_table("time_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_time_entries_firm_id_timekeeper_id_work_date"))
+        batch_op.drop_index(batch_op.f("ix_time_entries_firm_id_work_date"))
         batch_op.drop_index(batch_op.f("ix_time_entries_firm_id_state"))
         batch_op.drop_index(batch_op.f("ix_time_entries_firm_id_matter_id"))
 
