@@ -19,7 +19,7 @@ demo: $(STAMP)
 test: lint unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check core config bench tests
+	$(BIN)/ruff check core config connectors bench tests
 	$(BIN)/mypy core
 
 unit: $(STAMP)

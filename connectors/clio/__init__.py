@@ -1,0 +1,1 @@
+"""Clio Manage connector: system of record, activity source and webhooks."""

@@ -1,0 +1,68 @@
+"""Clocks for sandboxes: the real one, and a fake one tests move by hand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+# A Monday during US peak hours, so sandbox timestamps look like a working day.
+DEFAULT_FAKE_START = datetime(2026, 4, 6, 15, 0, 0, tzinfo=UTC)
+
+
+class Clock(Protocol):
+    """What sandboxes need from time: the current instant and a way to wait."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait for the given number of seconds."""
+        ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> datetime:
+        """Return the current UTC time."""
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        """Block the calling thread for the given number of seconds."""
+        time.sleep(seconds)
+
+
+class FakeClock:
+    """A clock that only moves when told to; sleeping advances it instantly."""
+
+    def __init__(self, start: datetime = DEFAULT_FAKE_START) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FakeClock needs a timezone-aware start time")
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """Return the fake current time."""
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+
+    def set(self, when: datetime) -> None:
+        """Jump to a given time (forwards only)."""
+        with self._lock:
+            if when < self._now:
+                raise ValueError("a clock cannot go backwards")
+            self._now = when
+
+    def sleep(self, seconds: float) -> None:
+        """Advance instead of waiting, so tests never sleep for real."""
+        self.advance(seconds)
