@@ -27,6 +27,9 @@ class FirmSettings(BaseModel):
     name: str
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     rules: RuleSets = Field(default_factory=RuleSets)
+    system_of_record: str = "clio"  # the connector entries are written to
+    # Each connector's own settings, validated by that connector's Settings model when it is built.
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class BillsyncSettings(BaseSettings):

@@ -29,3 +29,7 @@ class Fatal(BillsyncError):
 
 class InvalidSignature(BillsyncError):
     """A webhook or ingest request failed verification and must be rejected."""
+
+
+class Indeterminate(Retryable):
+    """A write whose outcome is unknown (timeout or 5xx after sending): look it up before re-sending."""

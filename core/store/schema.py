@@ -187,3 +187,35 @@ sync_cursors = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("firm_id", "connector", "stream"),
 )
+
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    _firm(),
+    Column("connector", String(64), nullable=False),
+    Column("ciphertext", Text, nullable=False),  # Fernet token of the JSON credentials
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("firm_id", "connector"),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    _firm(),
+    Column("connector", String(64), nullable=False),
+    Column("subscription_id", String(128), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("secret_ciphertext", Text),  # the shared signing secret, encrypted
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("firm_id", "connector"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _firm(),
+    Column("connector", String(64), nullable=False),
+    Column("delivery_id", String(255), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("firm_id", "connector", "delivery_id"),  # a redelivery is a no-op
+)

@@ -1,0 +1,157 @@
+"""What a connector offers core, and what core gives a connector. Readable in one sitting.
+
+A connector is a thin adapter over its vendor's plain API client: it lists its streams
+explicitly, maps vendor JSON to core models, and (for a system of record) writes entries back.
+Core never imports a connector; connectors import only core's public contract (this module,
+`core.models`, `core.http`, `core.tokens`, `core.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+import structlog
+from pydantic import BaseModel
+
+from core.http import HttpClient
+from core.models import Activity, ActivityCategory, Client, Matter, Timekeeper, TimeEntry
+from core.tokens import TokenStore
+
+Cursor = Mapping[str, Any] | None
+"""A stream's resume point as JSON; None means "from the beginning". Core stores it verbatim."""
+
+Record = Activity | Timekeeper | Client | Matter | ActivityCategory
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a connector may use, injected: never global."""
+
+    firm: str
+    http: HttpClient  # timeouts, the one retry policy, rate limits, redaction
+    tokens: TokenStore  # persisted, lock-guarded, encrypted OAuth tokens
+    log: structlog.stdlib.BoundLogger
+
+
+@dataclass(frozen=True)
+class Page:
+    """Records read in one request, and where to resume after them.
+
+    Core stores the records and the cursor in one transaction, so the cursor never runs ahead
+    of the data. A cursor must never move backwards.
+    """
+
+    records: Sequence[Record]
+    cursor: Cursor
+    errors: Sequence[str] = ()  # per-record problems: reported, never a stopped sync
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    """A time entry as the system of record holds it now (for the review round-trip)."""
+
+    ref: str  # the entry's id in the system of record
+    idempotency_key: str | None  # billsync's marker, when the entry carries one
+    narrative: str
+    billed_seconds: int
+    matter_id: str
+    billable: bool
+    deleted: bool = False
+    billed: bool = False  # on an issued bill: locked
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """A webhook delivery exactly as received: raw body bytes, lower-cased header names."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What a verified delivery asks for: streams to re-poll, an id to dedupe, a handshake reply."""
+
+    streams: Sequence[str] = ()
+    delivery_id: str | None = None
+    reply_status: int = 200
+    reply_headers: Mapping[str, str] = field(default_factory=dict)
+    reply_body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A webhook subscription at the vendor, as billsync must remember it."""
+
+    id: str
+    expires_at: datetime
+    secret: str | None = None  # shared secret for signatures, kept encrypted by core
+
+
+class Stream(Protocol):
+    """One kind of record read incrementally from a vendor."""
+
+    name: ClassVar[str]
+
+    def read(self, since: Cursor) -> Iterator[Page]:
+        """Pages of records after `since`; re-reading from the last cursor yields nothing new."""
+        ...
+
+
+class WebhookHandler(Protocol):
+    """Verifies and interprets deliveries; a delivery is a doorbell that triggers a re-poll."""
+
+    def handle(self, request: InboundRequest, subscription: Subscription | None) -> WebhookResult:
+        """Verify (raise InvalidSignature) and parse a delivery."""
+        ...
+
+    def ensure(self, callback_url: str, current: Subscription | None) -> Subscription | None:
+        """Create or renew the subscription before it expires; None when webhooks are off."""
+        ...
+
+
+class Writer(Protocol):
+    """Writes time entries to a system of record, exactly once per idempotency key."""
+
+    def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
+        """Create the entry; returns its id in the system of record. The key is made before the first try."""
+        ...
+
+    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+        """Change an entry billsync wrote (approval makes it billable)."""
+        ...
+
+    def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
+        """Look for an entry written under `key` (recovery after a lost response)."""
+        ...
+
+    def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
+        """The current state of entries billsync wrote, deleted ones included."""
+        ...
+
+
+class Connector(Protocol):
+    """One vendor. `name` equals the folder name and never changes."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[BaseModel]]  # secrets typed SecretStr
+
+    def check(self) -> None:
+        """Raise AuthFailed or Retryable with a clear message when the vendor cannot be used."""
+        ...
+
+    def streams(self) -> Sequence[Stream]:
+        """The explicit list of streams this connector reads."""
+        ...
+
+    def webhooks(self) -> WebhookHandler | None:
+        """The webhook handler, or None for a vendor without webhooks."""
+        ...
+
+    def writer(self) -> Writer | None:
+        """The writer, for a system of record; None for an activity source."""
+        ...

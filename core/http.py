@@ -1,0 +1,189 @@
+"""The one HTTP client every connector uses: timeouts, one retry policy, rate limits.
+
+Retries live here and nowhere else. Only requests that are safe to repeat are retried: GET,
+HEAD, PUT, DELETE and OPTIONS, anything the caller marks idempotent (it carries a key the vendor
+honours), and any request the server refused without doing it (429, or a connection that never
+opened). A POST whose outcome is unknown (a timeout after sending, a 5xx) is never re-sent
+blindly: it raises `Indeterminate`, and the caller looks the write up before trying again.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Full-jitter exponential backoff, bounded; a server's Retry-After wins (up to the cap)."""
+
+    attempts: int = 6
+    base_seconds: float = 1.0
+    cap_seconds: float = 120.0
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date), if any."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        try:
+            return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
+        except (TypeError, ValueError):
+            return None
+
+
+class RateLimiter:
+    """Slows down before a vendor says 429, from its X-RateLimit-* headers, per token.
+
+    Thread-safe; one instance per vendor so every stream and writer using a token shares it.
+    """
+
+    def __init__(self, *, reserve: int = 1, clock: Callable[[], float] = time.time) -> None:
+        self._reserve = reserve  # requests kept back for other work in the same window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._blocked_until: dict[str, float] = {}
+
+    def wait_seconds(self, key: str) -> float:
+        """How long a request with this key must wait before it may go."""
+        with self._lock:
+            return max(self._blocked_until.get(key, 0.0) - self._clock(), 0.0)
+
+    def observe(self, key: str, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from a response: an empty window or a 429 blocks the key until its reset."""
+        now = self._clock()
+        until: float | None = None
+        if status == 429:
+            delay = retry_after_seconds(headers, now)
+            until = now + (delay if delay is not None else 60.0)
+        remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
+        if remaining is not None and reset is not None:
+            try:
+                if int(remaining) <= self._reserve:
+                    until = max(until or 0.0, float(reset))  # a Unix time: the window's end
+            except ValueError:
+                pass
+        if until is not None:
+            with self._lock:
+                self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+
+
+class HttpClient:
+    """A requests session with the firm's retry policy and a rate limiter per vendor token."""
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        on_response: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.session = session or requests.Session()
+        self.policy = policy or RetryPolicy()
+        self.timeout = timeout
+        self.limiter = limiter or RateLimiter(clock=clock)
+        self._sleep = sleep
+        self._clock = clock
+        self._on_response = on_response  # metrics hook: (method, status)
+        self._random = random.Random()  # noqa: S311 - jitter, not secrecy
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        rate_key: str = "",
+        idempotent: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send with retries; returns a 2xx/3xx response or raises a classified error."""
+        method = method.upper()
+        repeatable = method in SAFE_METHODS or idempotent
+        kwargs.setdefault("timeout", self.timeout)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: isinstance(exc, Retryable) and not isinstance(exc, Indeterminate)),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(self._send_once, method, url, rate_key, repeatable, kwargs)
+
+    def _send_once(
+        self, method: str, url: str, rate_key: str, repeatable: bool, kwargs: dict[str, Any]
+    ) -> requests.Response:
+        pause = self.limiter.wait_seconds(rate_key)
+        if pause > 0:
+            self._sleep(pause)
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.ConnectionError as exc:
+            # A refused connection sent nothing; anything else may have reached the server.
+            if repeatable or _never_sent(exc):
+                raise Retryable(f"{method} {_path(url)}: connection failed ({type(exc).__name__})") from None
+            raise Indeterminate(f"{method} {_path(url)}: connection lost, outcome unknown") from None
+        except requests.Timeout:
+            if repeatable:
+                raise Retryable(f"{method} {_path(url)}: timed out") from None
+            raise Indeterminate(f"{method} {_path(url)}: timed out, outcome unknown") from None
+        self.limiter.observe(rate_key, response.status_code, response.headers)
+        if self._on_response is not None:
+            self._on_response(method, response.status_code)
+        status = response.status_code
+        if status < 400:
+            return response
+        detail = f"{method} {_path(url)}: HTTP {status}"
+        if status == 401:
+            raise AuthFailed(f"{detail}: credentials rejected; reconnect the account")
+        if status in RETRY_STATUSES:
+            retry_after = retry_after_seconds(response.headers, self._clock())
+            if status == 429 or repeatable:  # a 429 was refused, not done: always safe to repeat
+                raise Retryable(detail, retry_after=retry_after)
+            raise Indeterminate(f"{detail}, outcome unknown")
+        raise Fatal(f"{detail}: {_snippet(response)}")
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        cap = self.policy.cap_seconds
+        if isinstance(exc, Retryable) and exc.retry_after is not None:
+            return min(exc.retry_after, cap) + self._random.uniform(0, 0.25)
+        # Full jitter: uniform between 0 and the exponential ceiling.
+        ceiling = min(cap, self.policy.base_seconds * 2 ** (state.attempt_number - 1))
+        return self._random.uniform(0, ceiling)
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    text = str(exc)
+    return "Connection refused" in text or "NewConnectionError" in text or "Name or service not known" in text
+
+
+def _path(url: str) -> str:
+    # Only the path: query strings can carry tokens or personal data.
+    return url.split("?", 1)[0]
+
+
+def _snippet(response: requests.Response) -> str:
+    text = response.text[:200].replace("\n", " ")
+    return text or response.reason or "no body"
