@@ -167,8 +167,9 @@ outbox = Table(
     Column("entry_id", String(32), nullable=False),
     Column("operation", String(16), nullable=False),  # create, update
     Column("idempotency_key", String(64), nullable=False),  # made before the first attempt
-    Column("status", String(16), nullable=False),  # pending, done, failed
+    Column("status", String(16), nullable=False),  # pending, sending (outcome unknown), done, failed
     Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),  # a failed attempt waits until then
     Column("last_error", Text),
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("firm_id", "id"),

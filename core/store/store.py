@@ -210,7 +210,14 @@ class Store:
             _bulk_insert(conn, activities, [_activity_row(r, store_payload) for r in records], shared)
             shared = {"firm_id": firm, "created_at": now, "updated_at": now, "remote_id": None}
             _bulk_insert(conn, time_entries, [_entry_row(e, entry_activity[e.id]) for e in entries], shared)
-            shared = {"firm_id": firm, "created_at": now, "status": "pending", "attempts": 0, "last_error": None}
+            shared = {
+                "firm_id": firm,
+                "created_at": now,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": None,
+                "last_error": None,
+            }
             _bulk_insert(conn, outbox, [_outbox_row(item) for item in outbox_items], shared)
 
     # Entries ------------------------------------------------------------------------------
