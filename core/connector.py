@@ -17,7 +17,7 @@ import structlog
 from pydantic import BaseModel
 
 from core.http import HttpClient
-from core.models import Activity, ActivityCategory, Client, Matter, Timekeeper, TimeEntry
+from core.models import Activity, ActivityCategory, Client, Matter, TimeEntry, Timekeeper
 from core.tokens import TokenStore
 
 Cursor = Mapping[str, Any] | None

@@ -9,14 +9,13 @@ repeats nothing: an activity already stored is never captured again.
 
 from __future__ import annotations
 
-import os
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.ids import new_id
 from core.matching import MatterResolver, ReferenceData
 from core.models import (
     Activity,
@@ -50,16 +49,6 @@ DEFAULT_ACTIVITY_CODES: dict[ActivityKind, str] = {
 _APPEARANCE_WORDS = ("hearing", "trial", "court", "deposition", "mediation", "arbitration")
 _POSTABLE = (EntryState.NEEDS_REVIEW, EntryState.APPROVED)
 _DAY = timedelta(days=1)
-
-
-def new_id() -> str:
-    """A 32-character hex id that sorts by creation time.
-
-    Time-ordered ids keep index inserts at the right edge of each B-tree, which makes bulk
-    capture much faster than random ids; the process id and 56 random bits keep ids made
-    in the same microsecond apart.
-    """
-    return f"{time.time_ns() // 1000:014x}{os.getpid() & 0xFFFF:04x}{os.urandom(7).hex()}"
 
 
 def decide_state(findings: Iterable[Finding], review: ReviewMode) -> EntryState:

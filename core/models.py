@@ -227,3 +227,4 @@ class TimeEntry(Frozen):
     suggested_matter: bool = False
     state: EntryState = EntryState.DRAFT
     findings: tuple[Finding, ...] = ()
+    remote_id: str | None = None  # the entry's id in the system of record, once written

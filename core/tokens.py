@@ -60,7 +60,9 @@ def fernet_from_key(key: str | bytes) -> Fernet:
 class TokenStore:
     """Encrypted tokens per (firm, connector), with one refresh at a time per account."""
 
-    def __init__(self, engine: Engine, cipher: Fernet, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, engine: Engine, cipher: Fernet, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._engine = engine
         self._cipher = cipher
         self._clock = clock

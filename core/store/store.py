@@ -396,4 +396,5 @@ def _entry_from_row(row: Any) -> TimeEntry:
         suggested_matter=row["suggested_matter"],
         state=row["state"],
         findings=tuple(Finding.model_validate(f) for f in row["findings"]),
+        remote_id=row["remote_id"],
     )

@@ -1,0 +1,219 @@
+"""One sync cycle for one firm: poll every stream, capture, write back, reconcile.
+
+The connector does the vendor's talking; this module decides what happens to what it reads
+and writes, with the store as the single source of truth:
+
+- Records and cursors: a page's records are stored before its cursor, so a crash in between
+  re-reads the page and finds every activity already known. The cursor never runs ahead.
+- Write-back: an outbox row is marked "sending" before each attempt. A row found in "sending"
+  had an outcome nobody saw, so the entry is looked up at the vendor before anything is sent
+  again: one activity gives at most one remote entry, ever.
+- Review round-trip: the PMS is the user interface. Edits made there flow back; an entry made
+  billable there counts as approval; an entry deleted there becomes a tombstone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from core.connector import Connector, RemoteEntry, Stream, Writer
+from core.engine import CaptureEngine, CaptureResult
+from core.errors import Fatal, Indeterminate, Retryable
+from core.models import EntryState, TimeEntry
+from core.store.store import Store
+from core.store.sync_state import OutboxRow, SyncState
+from core.units import amount_for
+
+REFERENCE_STREAMS = frozenset({"users", "contacts", "matters", "activity_descriptions", "categories"})
+
+
+@dataclass
+class SyncReport:
+    """What one cycle did, for the summary line and the CLI."""
+
+    records_read: Counter[str] = field(default_factory=Counter)
+    record_errors: list[str] = field(default_factory=list)
+    capture: CaptureResult = field(default_factory=CaptureResult)
+    written: int = 0
+    recovered: int = 0  # writes found at the vendor after a lost response
+    updated: int = 0
+    write_failures: list[str] = field(default_factory=list)
+    deferred: int = 0  # writes that will be retried later
+    remote_edits: int = 0
+    tombstones: int = 0
+    approvals_from_pms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing needs a person's attention."""
+        return not self.write_failures
+
+
+class SyncRunner:
+    """Runs cycles for one firm against one connector (its system of record and activity source)."""
+
+    def __init__(
+        self,
+        *,
+        firm: str,
+        connector: Connector,
+        store: Store,
+        make_engine: Callable[[], CaptureEngine],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retry_delay: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.firm = firm
+        self.connector = connector
+        self.store = store
+        self.state = SyncState(store.engine, clock)
+        self._make_engine = make_engine  # rebuilt after reference data changes
+        self._clock = clock
+        self._retry_delay = retry_delay
+        self._log = structlog.get_logger().bind(firm=firm, connector=connector.name)
+
+    def run_once(self, *, only_streams: Iterable[str] | None = None) -> SyncReport:
+        """Poll, capture, drain the outbox, reconcile: one whole cycle."""
+        report = SyncReport()
+        self.poll(report, only_streams=only_streams)
+        writer = self.connector.writer()
+        if writer is not None:
+            self.drain_outbox(writer, report)
+            self.reconcile(writer, report)
+        self._log.info(
+            "sync cycle",
+            read=sum(report.records_read.values()),
+            entries=sum(report.capture.states.values()),
+            written=report.written,
+            recovered=report.recovered,
+            deferred=report.deferred,
+            failures=len(report.write_failures),
+            tombstones=report.tombstones,
+        )
+        return report
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def poll(self, report: SyncReport, *, only_streams: Iterable[str] | None = None) -> None:
+        """Read every stream from its cursor; reference streams first, then activity."""
+        wanted = set(only_streams) if only_streams is not None else None
+        streams = [s for s in self.connector.streams() if wanted is None or s.name in wanted]
+        for stream in (s for s in streams if s.name in REFERENCE_STREAMS):
+            self._read_stream(stream, report, self._store_reference)
+        engine = self._make_engine()  # sees the reference data just stored
+        for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
+            self._read_stream(stream, report, lambda records: report.capture.merge(engine.capture(records)))
+
+    def _read_stream(self, stream: Stream, report: SyncReport, store_records: Callable[[list[Any]], None]) -> None:
+        name = self.connector.name
+        cursor = self.state.cursor(self.firm, name, stream.name)
+        for page in stream.read(cursor):
+            records = list(page.records)
+            if records:
+                store_records(records)  # before the cursor: a crash here re-reads, never skips
+            self.state.save_cursor(self.firm, name, stream.name, page.cursor)
+            report.records_read[stream.name] += len(records)
+            report.record_errors.extend(f"{stream.name}: {error}" for error in page.errors)
+
+    def _store_reference(self, records: list[Any]) -> None:
+        self.store.save_reference(self.firm, records)
+
+    # Writing ---------------------------------------------------------------------------------
+
+    def drain_outbox(self, writer: Writer, report: SyncReport) -> None:
+        """Attempt every due write once; failures are rescheduled or held, never re-sent blindly."""
+        entries = {e.id: e for e in self.store.entries(self.firm)}
+        for row in self.state.due(self.firm):
+            entry = entries.get(row.entry_id)
+            if entry is None or entry.state in (EntryState.DELETED_REMOTELY, EntryState.REJECTED, EntryState.BLOCKED):
+                self.state.complete(self.firm, row, None, None)  # nothing to write any more
+                continue
+            try:
+                self._attempt(writer, row, entry, report)
+            except Indeterminate as exc:
+                # The vendor may have done it: next time, look before sending.
+                report.deferred += 1
+                self.state.mark_retry(
+                    self.firm, row.id, str(exc), self._clock() + self._retry_delay, outcome_known=False
+                )
+            except Retryable as exc:
+                report.deferred += 1
+                self.state.mark_retry(self.firm, row.id, str(exc), self._next_attempt(exc), outcome_known=True)
+            except Fatal as exc:
+                report.write_failures.append(f"entry {entry.id}: {exc}")
+                self.state.mark_failed(self.firm, row.id, str(exc))
+
+    def _attempt(self, writer: Writer, row: OutboxRow, entry: TimeEntry, report: SyncReport) -> None:
+        billable = entry.state is EntryState.APPROVED and entry.billable
+        after = EntryState.POSTED if entry.state is EntryState.APPROVED else None
+        if row.operation == "update":
+            if entry.remote_id is None:
+                return  # its create is still queued and will carry the latest state
+            self.state.mark_sending(self.firm, row.id)
+            writer.update_time_entry(entry.remote_id, entry, billable=billable)
+            self.state.complete(self.firm, row, None, after)
+            report.updated += 1
+            return
+        if entry.remote_id is not None:
+            self.state.complete(self.firm, row, None, None)
+            return
+        unknown_outcome = row.status == "sending"
+        self.state.mark_sending(self.firm, row.id)  # the recovery point, stored before the request
+        if unknown_outcome:
+            found = writer.find_time_entry(row.idempotency_key, entry)
+            if found is not None:
+                self.state.complete(self.firm, row, found, after)
+                report.recovered += 1
+                return
+        remote_id = writer.write_time_entry(entry, row.idempotency_key, billable=billable)
+        self.state.complete(self.firm, row, remote_id, after)
+        report.written += 1
+
+    def _next_attempt(self, exc: Retryable) -> datetime:
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else self._retry_delay
+        return self._clock() + wait
+
+    # Review round-trip -----------------------------------------------------------------------
+
+    def reconcile(self, writer: Writer, report: SyncReport) -> None:
+        """Pull edits, approvals and deletions made in the PMS into the store."""
+        refs = self.state.remote_refs(self.firm)
+        if not refs:
+            return
+        entries = {e.id: e for e in self.store.entries(self.firm)}
+        for remote in _in_chunks(writer, list(refs)):
+            entry = entries.get(refs.get(remote.ref, ""))
+            if entry is not None:
+                self._apply(entry, remote, report)
+
+    def _apply(self, entry: TimeEntry, remote: RemoteEntry, report: SyncReport) -> None:
+        if remote.deleted:
+            self.state.apply_remote(self.firm, entry.id, {"state": EntryState.DELETED_REMOTELY.value})
+            report.tombstones += 1
+            return
+        changes: dict[str, object] = {}
+        if remote.billed:
+            changes["state"] = EntryState.BILLED.value
+        elif remote.billable and entry.state is EntryState.NEEDS_REVIEW:
+            changes["state"] = EntryState.POSTED.value  # made billable in the PMS: approved there
+            report.approvals_from_pms += 1
+        if remote.narrative != entry.narrative:
+            changes["narrative"] = remote.narrative
+        if remote.billed_seconds != entry.billed_seconds:
+            changes["billed_seconds"] = remote.billed_seconds
+            changes["amount"] = amount_for(remote.billed_seconds, entry.rate)
+        if remote.matter_id != entry.matter_id:
+            changes["matter_id"] = remote.matter_id
+        if changes:
+            self.state.apply_remote(self.firm, entry.id, changes)
+            report.remote_edits += 1
+
+
+def _in_chunks(writer: Writer, refs: Sequence[str], size: int = 200) -> Iterable[RemoteEntry]:
+    for start in range(0, len(refs), size):
+        yield from writer.read_time_entries(refs[start : start + size])

@@ -1,0 +1,242 @@
+"""The sync cycle against an in-memory vendor: exactly-once writes, retries, the review round-trip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import pytest
+from pydantic import BaseModel
+
+from core.connector import Cursor, Page, RemoteEntry
+from core.engine import CaptureEngine
+from core.errors import Fatal, Indeterminate, Retryable
+from core.models import Activity, EntryState, TimeEntry
+from core.policy import CapturePolicy, ReviewMode, RuleSets
+from core.rules import BUILTIN_RULES, RuleRunner
+from core.store.sync_state import SyncState
+from core.sync import SyncRunner
+from tests.factories import T0, activity, client, matter, timekeeper
+
+
+@dataclass
+class Remote:
+    """What the fake vendor holds for one entry."""
+
+    key: str
+    narrative: str
+    seconds: int
+    matter_id: str
+    billable: bool
+    billed: bool = False
+
+
+@dataclass
+class FakeWriter:
+    """A system of record with no idempotency keys, whose responses can get lost."""
+
+    entries: dict[str, Remote] = field(default_factory=dict)
+    lose_next: int = 0  # do the write, then fail as if the response never came
+    refuse_next: int = 0  # fail before doing anything (a 429, say)
+    reject_all: bool = False
+    calls: list[str] = field(default_factory=list)
+
+    def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
+        self.calls.append("write")
+        if self.reject_all:
+            raise Fatal("422: matter is closed")
+        if self.refuse_next:
+            self.refuse_next -= 1
+            raise Retryable("429", retry_after=30)
+        ref = f"r{len(self.entries) + 1}"
+        self.entries[ref] = Remote(key, entry.narrative, entry.billed_seconds, entry.matter_id, billable)
+        if self.lose_next:
+            self.lose_next -= 1
+            raise Indeterminate("read timed out, outcome unknown")
+        return ref
+
+    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+        self.calls.append("update")
+        self.entries[ref] = replace(self.entries[ref], narrative=entry.narrative, billable=billable)
+
+    def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
+        self.calls.append("find")
+        return next((ref for ref, r in self.entries.items() if r.key == key), None)
+
+    def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
+        found = []
+        for ref in refs:
+            r = self.entries.get(ref)
+            if r is None:
+                found.append(RemoteEntry(ref, None, "", 0, "", False, deleted=True))
+            else:
+                found.append(RemoteEntry(ref, r.key, r.narrative, r.seconds, r.matter_id, r.billable, billed=r.billed))
+        return found
+
+
+@dataclass
+class ListStream:
+    """A stream over a fixed list; the cursor is how many records were read."""
+
+    name: str
+    records: list[object]
+    page_size: int = 2
+
+    def read(self, since: Cursor) -> Iterator[Page]:
+        start = int(since["read"]) if since else 0
+        for at in range(start, len(self.records), self.page_size):
+            chunk = self.records[at : at + self.page_size]
+            yield Page(records=chunk, cursor={"read": at + len(chunk)})  # type: ignore[arg-type]
+
+
+class FakeConnector:
+    name: ClassVar[str] = "fake"
+    Settings: ClassVar[type[BaseModel]] = BaseModel
+
+    def __init__(self, activities: list[Activity], writer: FakeWriter) -> None:
+        self.reference = ListStream("users", [timekeeper(), client(), matter()])
+        self.activity_stream = ListStream("communications", list(activities))
+        self._writer = writer
+
+    def check(self) -> None:
+        return None
+
+    def streams(self):
+        return [self.reference, self.activity_stream]
+
+    def webhooks(self):
+        return None
+
+    def writer(self) -> FakeWriter:
+        return self._writer
+
+
+def calls(n: int) -> list[Activity]:
+    return [activity(external_id=f"c{i}", started_at=T0 + timedelta(hours=i), title=f"topic {i}") for i in range(n)]
+
+
+@pytest.fixture
+def runner_for(store, firm_id):
+    clock = {"now": datetime(2026, 11, 2, 9, tzinfo=UTC)}
+
+    def build(connector: FakeConnector, review: ReviewMode = ReviewMode.ALL) -> SyncRunner:
+        def make_engine() -> CaptureEngine:
+            return CaptureEngine(
+                firm=firm_id,
+                policy=CapturePolicy(enabled=True, review=review),
+                rules=RuleRunner(BUILTIN_RULES, RuleSets()),
+                reference=store.load_reference(firm_id),
+                store=store,
+            )
+
+        return SyncRunner(
+            firm=firm_id, connector=connector, store=store, make_engine=make_engine, clock=lambda: clock["now"]
+        )
+
+    build.clock = clock  # type: ignore[attr-defined]
+    return build
+
+
+def test_a_cycle_writes_each_entry_once_as_non_billable_until_reviewed(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    runner = runner_for(FakeConnector(calls(3), writer))
+    report = runner.run_once()
+    assert report.written == 3 and report.capture.states == {EntryState.NEEDS_REVIEW: 3}
+    assert all(not r.billable for r in writer.entries.values())  # review = "all"
+    assert all(e.remote_id for e in store.entries(firm_id))
+    again = runner.run_once()
+    assert again.written == 0 and sum(again.records_read.values()) == 0 and len(writer.entries) == 3
+
+
+def test_a_lost_response_is_found_not_resent(runner_for, store, firm_id) -> None:
+    writer = FakeWriter(lose_next=1)
+    runner = runner_for(FakeConnector(calls(2), writer))
+    first = runner.run_once()
+    assert first.written == 1 and first.deferred == 1 and len(writer.entries) == 2
+    runner_for.clock["now"] += timedelta(minutes=5)
+    second = runner.run_once()
+    assert second.recovered == 1 and second.written == 0
+    assert len(writer.entries) == 2  # exactly one remote entry per activity
+    assert sorted(e.remote_id for e in store.entries(firm_id)) == ["r1", "r2"]
+
+
+def test_a_refused_write_waits_for_retry_after_then_goes(runner_for, store, firm_id) -> None:
+    writer = FakeWriter(refuse_next=1)
+    runner = runner_for(FakeConnector(calls(1), writer))
+    assert runner.run_once().deferred == 1 and writer.entries == {}
+    runner_for.clock["now"] += timedelta(seconds=10)
+    assert runner.run_once().written == 0  # Retry-After (30 s) has not passed
+    runner_for.clock["now"] += timedelta(seconds=30)
+    assert runner.run_once().written == 1
+    assert writer.calls == ["write", "write"]  # a refused request needs no lookup
+
+
+def test_a_write_that_can_never_succeed_is_held_with_its_reason(runner_for, store, firm_id) -> None:
+    writer = FakeWriter(reject_all=True)
+    report = runner_for(FakeConnector(calls(1), writer)).run_once()
+    assert report.write_failures and "matter is closed" in report.write_failures[0]
+    assert SyncState(store.engine).counts(firm_id) == {"failed": 1}
+
+
+def test_approval_in_billsync_makes_the_remote_entry_billable(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    runner = runner_for(FakeConnector(calls(1), writer))
+    runner.run_once()
+    [entry] = store.entries(firm_id)
+    store.set_entry_state(firm_id, entry.id, EntryState.APPROVED)
+    SyncState(store.engine).enqueue_update(firm_id, entry.id)
+    assert runner.run_once().updated == 1
+    assert writer.entries["r1"].billable and store.entries(firm_id)[0].state is EntryState.POSTED
+
+
+def test_edits_approvals_and_deletions_in_the_pms_flow_back(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    runner = runner_for(FakeConnector(calls(3), writer))
+    runner.run_once()
+    writer.entries["r1"] = replace(
+        writer.entries["r1"], narrative="Call with opposing counsel re: settlement", seconds=1800
+    )
+    writer.entries["r2"] = replace(writer.entries["r2"], billable=True)  # an attorney approved it in the PMS
+    del writer.entries["r3"]  # an attorney deleted it in the PMS
+    report = runner.run_once()
+    assert (report.remote_edits, report.approvals_from_pms, report.tombstones) == (2, 1, 1)
+    first, second, third = store.entries(firm_id)
+    assert first.narrative == "Call with opposing counsel re: settlement"
+    assert (first.billed_seconds, first.amount) == (1800, first.rate / 2)
+    assert second.state is EntryState.POSTED
+    assert third.state is EntryState.DELETED_REMOTELY
+
+
+def test_a_deleted_entry_is_never_recreated_by_sync_or_backfill(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    activities = calls(2)
+    runner = runner_for(FakeConnector(activities, writer))
+    runner.run_once()
+    del writer.entries["r1"]
+    runner.run_once()
+    # A backfill reads everything again from the beginning.
+    SyncState(store.engine).save_cursor(firm_id, "fake", "communications", None)
+    report = runner.run_once()
+    assert report.capture.already_known == 2 and report.written == 0
+    assert list(writer.entries) == ["r2"]
+    assert [e.state for e in store.entries(firm_id)] == [EntryState.DELETED_REMOTELY, EntryState.NEEDS_REVIEW]
+
+
+def test_a_crash_between_records_and_cursor_rereads_without_duplicates(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    connector = FakeConnector(calls(4), writer)
+    runner = runner_for(connector)
+    runner.run_once()
+    # Simulate a crash after the last page's records were stored but before its cursor was.
+    SyncState(store.engine).save_cursor(firm_id, "fake", "communications", {"read": 2})
+    report = runner.run_once()
+    assert report.capture.already_known == 2 and report.written == 0 and len(writer.entries) == 4
+
+
+def test_entries_approved_at_capture_are_written_billable(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    runner_for(FakeConnector(calls(1), writer), review=ReviewMode.NONE).run_once()
+    assert writer.entries["r1"].billable
+    assert store.entries(firm_id)[0].state is EntryState.POSTED
