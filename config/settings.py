@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -38,6 +38,9 @@ class BillsyncSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BILLSYNC_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Encrypts OAuth tokens at rest: BILLSYNC_SECRET_KEY, or a file holding the key.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
     firms: dict[str, FirmSettings] = Field(default_factory=dict)
 
     @classmethod
@@ -51,6 +54,17 @@ class BillsyncSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The environment overrides the file's values (passed in as init values)."""
         return env_settings, init_settings
+
+    def encryption_key(self) -> str:
+        """The Fernet key for tokens at rest, from the environment or the key file."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.secret_key_file is not None:
+            try:
+                return self.secret_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read secret_key_file {self.secret_key_file}: {exc.strerror}") from None
+        raise ConfigError("no secret key: set BILLSYNC_SECRET_KEY or secret_key_file (tokens are stored encrypted)")
 
     def firm(self, firm_id: str) -> FirmSettings:
         """One firm's settings, or a clear error naming the firms that exist."""

@@ -21,7 +21,10 @@ from core.models import Activity, ActivityCategory, Client, Matter, TimeEntry, T
 from core.tokens import TokenStore
 
 Cursor = Mapping[str, Any] | None
-"""A stream's resume point as JSON; None means "from the beginning". Core stores it verbatim."""
+"""A stream's resume point as JSON; None means "from the beginning". Core stores it verbatim.
+
+Every stream also accepts {"updated_since": "<ISO 8601 datetime>"} as a cursor: that is how a
+backfill reads the past without touching the stored cursors."""
 
 Record = Activity | Timekeeper | Client | Matter | ActivityCategory
 

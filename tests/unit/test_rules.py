@@ -184,3 +184,33 @@ def test_unknown_rule_names_in_configuration_are_an_error() -> None:
 def test_state_from_findings_and_review_mode(severities, mode, state) -> None:
     found = [Finding(rule="r", severity=s, message="m") for s in severities]
     assert decide_state(found, mode) is state
+
+
+def _level_sets(rule: str, level: str, severity: Severity) -> RuleSets:
+    cfg = {rule: RuleConfig(severity=severity)}
+    if level == "firm":
+        return RuleSets(firm=cfg)
+    if level == "client":
+        return RuleSets(clients={"c1": cfg})
+    return RuleSets(matters={"m1": cfg})
+
+
+@pytest.mark.parametrize("level", ["firm", "client", "matter"])
+@pytest.mark.parametrize("severity", list(Severity))
+@pytest.mark.parametrize(("entry_kw", "facts_kw", "rule", "_default"), CASES, ids=[c[2] for c in CASES])
+def test_every_rule_at_every_severity_and_level_decides_the_state(entry_kw, facts_kw, rule, _default, level, severity):
+    """The full matrix: each rule, set at each level to each severity, gives that finding and state."""
+    sets = _level_sets(rule, level, severity)
+    found = RuleRunner(BUILTIN_RULES, sets).findings(entry(**entry_kw), facts(**facts_kw))
+    mine = [f for f in found if f.rule == rule]
+    if severity is Severity.OFF:
+        assert mine == []
+        return
+    assert [f.severity for f in mine] == [severity]
+    state = decide_state(mine, ReviewMode.NONE)
+    expected = {
+        Severity.BLOCK: EntryState.BLOCKED,
+        Severity.REVIEW: EntryState.NEEDS_REVIEW,
+        Severity.WARN: EntryState.APPROVED,
+    }[severity]
+    assert state is expected

@@ -1,0 +1,19 @@
+# billsync: a small image that runs the daemon as an unprivileged user.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY core ./core
+COPY connectors ./connectors
+COPY config ./config
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /var/lib/billsync --create-home billsync
+COPY --from=build /install /usr/local
+USER billsync
+WORKDIR /var/lib/billsync
+# Configuration and secrets come from mounted files or the environment, never the image:
+#   -v ./billsync.toml:/etc/billsync/billsync.toml:ro -e BILLSYNC_SECRET_KEY=...
+ENV BILLSYNC_DATABASE_URL=sqlite:////var/lib/billsync/billsync.db
+ENTRYPOINT ["billsync"]
+CMD ["check-config", "--config", "/etc/billsync/billsync.toml"]
