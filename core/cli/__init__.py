@@ -1,0 +1,23 @@
+"""The `billsync` command line: what a firm's IT staff run.
+
+Each module registers its commands on the shared app; importing them here is the explicit list.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from core.cli import demo, local  # noqa: F401 - registers the commands
+from core.cli.common import app, console
+from core.errors import BillsyncError
+from core.logging import configure_logging
+
+
+def main() -> None:
+    """Console entry point: clear one-line errors instead of tracebacks for expected failures."""
+    configure_logging()
+    try:
+        app()  # standalone: usage errors and --help exit here with click's own messages
+    except BillsyncError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)

@@ -1,0 +1,108 @@
+"""Shared pieces of the command line: the app, its options, settings and table output."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from config.settings import BillsyncSettings, FirmSettings, load_settings
+from core.engine import CaptureResult
+from core.errors import BillsyncError
+from core.matching import ReferenceData
+from core.units import hours
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Billing automation for law firms.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+review_app = typer.Typer(no_args_is_help=True, help="Review captured entries.")
+app.add_typer(db_app, name="db")
+app.add_typer(review_app, name="review")
+# Off a terminal (CI logs, `make demo | less`) rich would assume 80 columns; tables need more.
+console = Console(width=None if sys.stdout.isatty() else 200)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
+FirmOption = Annotated[str | None, typer.Option("--firm", help="Firm id (needed when the file has several).")]
+
+
+def settings_from(config: Path | None) -> BillsyncSettings:
+    """Load and validate the configuration."""
+    return load_settings(config)
+
+
+def pick_firm(settings: BillsyncSettings, firm: str | None) -> tuple[str, FirmSettings]:
+    """The named firm, or the only one in the file."""
+    if firm is None:
+        if len(settings.firms) != 1:
+            raise BillsyncError("the configuration has several firms (or none): name one with --firm")
+        firm = next(iter(settings.firms))
+    return firm, settings.firm(firm)
+
+
+def print_result(result: CaptureResult) -> None:
+    """Counts of what a capture run did, and the unassigned queue by reason."""
+    table = Table(title=f"{result.seen} activities seen, {result.already_known} already known")
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    for status, count in result.statuses.most_common():
+        table.add_row(f"activity {status.value}", str(count))
+    for state, count in result.states.most_common():
+        table.add_row(f"entry {state.value}", str(count))
+    console.print(table)
+    reasons = Counter(reason for _, _, reason in result.unassigned)
+    if reasons:
+        unassigned = Table(title="Unassigned queue, by reason")
+        unassigned.add_column("reason")
+        unassigned.add_column("count", justify="right")
+        for reason, count in reasons.most_common(5):
+            unassigned.add_row(reason, str(count))
+        console.print(unassigned)
+
+
+def print_findings(entries: list[Any]) -> None:
+    """How often each rule fired, by severity."""
+    counts = Counter((f.rule, f.severity.value) for e in entries for f in e.findings)
+    table = Table(title="Rule findings (an entry can have several)")
+    table.add_column("rule")
+    table.add_column("severity")
+    table.add_column("entries", justify="right")
+    for (rule, severity), count in counts.most_common():
+        table.add_row(rule, severity, str(count))
+    console.print(table)
+
+
+def print_entries(entries: list[Any], ref: ReferenceData, *, title: str, reasons: bool = False) -> None:
+    """A table of entries with names instead of ids."""
+    table = Table(title=title)
+    for column in ("id", "date", "timekeeper", "matter", "hours", "rate", "amount", "narrative", "state"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("hours", "rate", "amount") else "left")
+    if reasons:
+        table.add_column("reasons", overflow="fold")
+    for e in entries:
+        timekeeper = ref.timekeepers.get(e.timekeeper_id)
+        matter = ref.matters.get(e.matter_id)
+        row = [
+            e.id,
+            str(e.work_date),
+            timekeeper.name if timekeeper else e.timekeeper_id,
+            matter.number if matter else e.matter_id,
+            f"{hours(e.billed_seconds):.1f}",
+            str(e.rate),
+            str(e.amount) + ("" if e.billable else " (nb)"),
+            e.narrative,
+            e.state.value,
+        ]
+        if reasons:
+            row.append("; ".join(f"{f.severity.value}: {f.message}" for f in e.findings))
+        table.add_row(*row)
+    console.print(table)
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to print: no password."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,167 @@
+"""Commands that work on the store alone: capture from a file, entries, review, schema, config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+
+from core.capture import engine_for
+from core.cli.common import (
+    ConfigOption,
+    FirmOption,
+    app,
+    console,
+    db_app,
+    pick_firm,
+    print_entries,
+    print_result,
+    review_app,
+    safe_url,
+    settings_from,
+)
+from core.errors import BillsyncError
+from core.models import Activity, ActivityCategory, Client, EntryState, Matter, Timekeeper
+from core.process import tune_garbage_collector
+from core.store.store import Store
+from core.store.sync_state import SyncState
+
+_REFERENCE_MODELS: dict[str, Any] = {
+    "timekeepers": Timekeeper,
+    "clients": Client,
+    "matters": Matter,
+    "categories": ActivityCategory,
+}
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the database named by the configuration."""
+    settings = settings_from(config)
+    Store.open(settings.database_url).close()
+    console.print(f"database is up to date: {safe_url(settings.database_url)}")
+
+
+@app.command()
+def capture(
+    input_file: Annotated[Path, typer.Argument(help="JSON with reference data and activities.")],
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+) -> None:
+    """Capture activities from a JSON file: {"timekeepers", "clients", "matters", "categories", "activities"}."""
+    settings = settings_from(config)
+    firm_id, firm_settings = pick_firm(settings, firm)
+    try:
+        data = json.loads(input_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BillsyncError(f"cannot read {input_file}: {exc}") from None
+    records, errors = _parse_input(data)
+    store = Store.open(settings.database_url)
+    if records["reference"]:
+        store.save_reference(firm_id, records["reference"])
+    engine = engine_for(firm_id, firm_settings, store)
+    tune_garbage_collector()
+    result = engine.capture(records["activities"])
+    print_result(result)
+    for error in errors:
+        console.print(f"[red]skipped[/red] {error}")
+    if errors:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def entries(
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    state: Annotated[EntryState | None, typer.Option(help="Only entries in this state.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+) -> None:
+    """List captured time entries."""
+    settings = settings_from(config)
+    firm_id, _ = pick_firm(settings, firm)
+    store = Store.open(settings.database_url)
+    found = store.entries(firm_id, [state] if state else None)
+    print_entries(
+        found[:limit],
+        store.load_reference(firm_id),
+        title=f"{len(found)} entries" + (f" in state {state.value}" if state else ""),
+    )
+
+
+@review_app.command("list")
+def review_list(config: ConfigOption = None, firm: FirmOption = None) -> None:
+    """Entries waiting for a person, with the reasons."""
+    settings = settings_from(config)
+    firm_id, _ = pick_firm(settings, firm)
+    store = Store.open(settings.database_url)
+    waiting = store.entries(firm_id, [EntryState.NEEDS_REVIEW, EntryState.BLOCKED])
+    print_entries(waiting, store.load_reference(firm_id), title=f"{len(waiting)} entries to review", reasons=True)
+
+
+@review_app.command("approve")
+def review_approve(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
+    """Approve entries: they become billable."""
+    _review(entry_ids, config, firm, EntryState.APPROVED)
+
+
+@review_app.command("reject")
+def review_reject(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
+    """Reject entries: they are never billed."""
+    _review(entry_ids, config, firm, EntryState.REJECTED)
+
+
+def _review(entry_ids: list[str], config: Path | None, firm: str | None, state: EntryState) -> None:
+    settings = settings_from(config)
+    firm_id, _ = pick_firm(settings, firm)
+    store = Store.open(settings.database_url)
+    waiting = {e.id: e for e in store.entries(firm_id, [EntryState.NEEDS_REVIEW])}
+    for entry_id in entry_ids:
+        entry = waiting.get(entry_id)
+        if entry is None:
+            known = {e.id: e for e in store.entries(firm_id)}.get(entry_id)
+            why = f"it is {known.state.value}" if known else "there is no such entry"
+            verb = "approve" if state is EntryState.APPROVED else "reject"
+            raise BillsyncError(f"cannot {verb} {entry_id}: {why}, not needs_review")
+        store.set_entry_state(firm_id, entry_id, state)
+        if state is EntryState.APPROVED and entry.remote_id is not None:
+            # Already in the PMS as non-billable: the next sync makes it billable there.
+            SyncState(store.engine).enqueue_update(firm_id, entry_id)
+        console.print(f"{entry_id}: {state.value}")
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = None) -> None:
+    """Validate the configuration file and the environment overrides."""
+    settings = settings_from(config)
+    console.print(f"database: {safe_url(settings.database_url)}")
+    for firm_id, firm in settings.firms.items():
+        policy = firm.capture
+        kinds = ", ".join(k.value for k, p in policy.kinds.items() if p.enabled)
+        console.print(
+            f"firm {firm_id} ({firm.name}): capture {'on' if policy.enabled else 'off'}, "
+            f"increment {policy.increment_minutes} min, review {policy.review.value}, kinds: {kinds}"
+        )
+
+
+def _parse_input(data: Any) -> tuple[dict[str, list[Any]], list[str]]:
+    """Validate each record on its own, so one bad record is reported and the rest still count."""
+    if not isinstance(data, dict):
+        raise BillsyncError("input must be a JSON object with lists of records")
+    parsed: dict[str, list[Any]] = {"reference": [], "activities": []}
+    errors: list[str] = []
+    kinds: dict[str, Any] = {**_REFERENCE_MODELS, "activities": Activity}
+    for key in data:
+        if key not in kinds:
+            errors.append(f"unknown section {key!r}")
+    for key, model in kinds.items():
+        adapter = TypeAdapter(model)
+        for index, record in enumerate(data.get(key) or []):
+            try:
+                parsed["activities" if key == "activities" else "reference"].append(adapter.validate_python(record))
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                errors.append(f"{key}[{index}]: {problems}")
+    return parsed, errors
