@@ -8,7 +8,7 @@ from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.store import Store
 
 
-def engine_for(firm_id: str, firm: FirmSettings, store: Store) -> CaptureEngine:
+def engine_for(firm_id: str, firm: FirmSettings, store: Store, *, persist: bool = True) -> CaptureEngine:
     """A capture engine for `firm_id` with the firm's policy and rules and its stored reference data."""
     return CaptureEngine(
         firm=firm_id,
@@ -16,4 +16,5 @@ def engine_for(firm_id: str, firm: FirmSettings, store: Store) -> CaptureEngine:
         rules=RuleRunner(BUILTIN_RULES, firm.rules),
         reference=store.load_reference(firm_id),
         store=store,
+        persist=persist,
     )

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from core.http import HttpClient
 from core.models import Activity, ActivityCategory, Client, Matter, TimeEntry, Timekeeper
-from core.tokens import TokenStore
+from core.tokens import OAuthToken, TokenStore
 
 Cursor = Mapping[str, Any] | None
 """A stream's resume point as JSON; None means "from the beginning". Core stores it verbatim.
@@ -134,6 +134,18 @@ class Writer(Protocol):
 
     def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
         """The current state of entries billsync wrote, deleted ones included."""
+        ...
+
+
+class OAuthConnector(Protocol):
+    """A connector whose account is connected with OAuth 2's authorization-code flow."""
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        """Where to send the person who grants access."""
+        ...
+
+    def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
+        """Trade the authorization code for tokens (core stores them encrypted)."""
         ...
 
 

@@ -157,6 +157,7 @@ class CaptureEngine:
         reference: ReferenceData,
         store: Store,
         make_id: Callable[[], str] = new_id,
+        persist: bool = True,
     ) -> None:
         self.firm = firm
         self.policy = policy
@@ -164,6 +165,7 @@ class CaptureEngine:
         self._ref = reference
         self._store = store
         self._make_id = make_id
+        self._persist = persist  # False: decide and count, store nothing (a dry run)
         self._resolver = MatterResolver(reference, policy)
         self._increment = policy.increment_minutes * 60
         self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
@@ -210,7 +212,8 @@ class CaptureEngine:
                 result.states[entry.state] += 1
                 if entry.state in _POSTABLE:
                     outbox.append(OutboxItem(self._make_id(), entry.id, "create", f"billsync-{entry.id}"))
-        self._store.save_capture(self.firm, records, entries, outbox, store_payload=self.policy.store_raw_payload)
+        if self._persist:
+            self._store.save_capture(self.firm, records, entries, outbox, store_payload=self.policy.store_raw_payload)
         return result
 
     def _capture_one(self, activity: Activity) -> tuple[ActivityRecord, TimeEntry | None]:

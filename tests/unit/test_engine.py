@@ -325,3 +325,20 @@ def test_firms_are_isolated(make_engine, store, firm_id) -> None:
     make_engine().capture([activity()])
     assert store.entries(firm_id + "-other") == []
     assert store.known_activities(firm_id + "-other", [("test", "a1")]) == set()
+
+
+def test_a_dry_run_decides_everything_and_stores_nothing(make_engine, store, firm_id) -> None:
+    from core.engine import CaptureEngine
+
+    make_engine()  # stores the reference data
+    dry = CaptureEngine(
+        firm=firm_id,
+        policy=CapturePolicy(enabled=True),
+        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
+        reference=store.load_reference(firm_id),
+        store=store,
+        persist=False,
+    )
+    result = dry.capture([activity(), activity(external_id="a2", matter_id=None, counterpart_addresses=())])
+    assert result.statuses == {ActivityStatus.CAPTURED: 1, ActivityStatus.UNASSIGNED: 1}
+    assert store.entries(firm_id) == [] and store.activity_statuses(firm_id) == {}
