@@ -93,7 +93,9 @@ def test_review_approve_and_reject(tmp_path: Path, config: Path) -> None:
     missing = billsync("review", "approve", "no-such-entry", "--config", str(config))
     assert missing.returncode == 2 and "there is no such entry" in missing.stdout
     twice = billsync("review", "reject", first.id, "--config", str(config))
-    assert twice.returncode == 2 and "cannot reject" in twice.stdout and "it is approved, not needs_review" in twice.stdout
+    assert (
+        twice.returncode == 2 and "cannot reject" in twice.stdout and "it is approved, not needs_review" in twice.stdout
+    )
 
 
 def test_config_errors_are_one_clear_line(tmp_path: Path) -> None:
