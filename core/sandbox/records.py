@@ -150,12 +150,8 @@ class RecordCollection:
     def _etag(self, record: Mapping[str, Any]) -> str:
         # The version counter makes every write produce a fresh etag, even a no-op one.
         self._version += 1
-        payload = json.dumps(
-            {k: v for k, v in record.items() if k != "etag"}, sort_keys=True, default=str
-        )
-        digest = hashlib.blake2b(
-            f"{self.name}:{self._version}:{payload}".encode(), digest_size=16
-        ).hexdigest()
+        payload = json.dumps({k: v for k, v in record.items() if k != "etag"}, sort_keys=True, default=str)
+        digest = hashlib.blake2b(f"{self.name}:{self._version}:{payload}".encode(), digest_size=16).hexdigest()
         return f'"{digest}"'
 
 

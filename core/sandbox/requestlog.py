@@ -104,6 +104,4 @@ class RequestLogMiddleware:
 
 def _dropped(fault: str | None) -> bool:
     # Connection-level faults never deliver a complete response, so they have no status.
-    return fault is not None and fault in FaultKind.__members__.values() and (
-        FaultKind(fault).status is None
-    )
+    return fault is not None and fault in FaultKind.__members__.values() and (FaultKind(fault).status is None)

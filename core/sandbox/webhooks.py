@@ -29,9 +29,7 @@ class DeliveryResult:
         return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
 
-def deliver_with(
-    deliver: Deliver, url: str, headers: Mapping[str, str], body: bytes
-) -> DeliveryResult:
+def deliver_with(deliver: Deliver, url: str, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
     """Call a Deliver function and normalise its answer; exceptions count as unreachable."""
     try:
         raw = deliver(url, headers, body)

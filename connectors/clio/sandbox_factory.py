@@ -1,0 +1,42 @@
+"""Build the Clio sandbox for `billsync sandbox` / `billsync demo`, and the settings that reach it.
+
+Registered as the `clio` entry point of the `billsync.sandboxes` group; core's sandbox server
+mounts what it returns at /clio (API) and /_sandbox/clio (admin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.clio.sandbox import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_RATE_LIMIT_PER_MINUTE,
+    ClioSandbox,
+)
+
+MOUNT_PATH = "/clio"
+
+
+def build_sandbox(
+    seed: Mapping[str, Any], *, rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+) -> ClioSandbox:
+    """Return a Clio sandbox loaded with seed, using the sandbox's fixed client id and secret."""
+    return ClioSandbox(
+        seed,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+        rate_limit_per_minute=rate_limit_per_minute,
+        # The daemon's webhook receiver listens on plain http on loopback; real Clio needs https.
+        allow_http_webhooks=True,
+    )
+
+
+def connector_settings(base_url: str) -> dict[str, Any]:
+    """Return the Clio connector settings that point at a sandbox server at base_url."""
+    return {
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+        "base_url": base_url.rstrip("/") + MOUNT_PATH,
+    }
