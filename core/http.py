@@ -148,6 +148,11 @@ class HttpClient:
             if repeatable:
                 raise Retryable(f"{method} {_path(url)}: timed out") from None
             raise Indeterminate(f"{method} {_path(url)}: timed out, outcome unknown") from None
+        except requests.RequestException as exc:
+            # The answer broke off mid-body (ChunkedEncodingError and friends): the server acted.
+            if repeatable:
+                raise Retryable(f"{method} {_path(url)}: answer cut off ({type(exc).__name__})") from None
+            raise Indeterminate(f"{method} {_path(url)}: answer cut off, outcome unknown") from None
         self.limiter.observe(rate_key, response.status_code, response.headers)
         if self._on_response is not None:
             self._on_response(method, response.status_code)

@@ -1,53 +1,89 @@
-"""`billsync demo`: a synthetic firm's month through the engine."""
+"""`billsync demo`: a synthetic firm's month through the sandboxes and one sync cycle."""
 
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from config.settings import FirmSettings
-from core.capture import engine_for
-from core.cli.common import app, console, print_entries, print_findings, print_result
+from config.settings import load_settings
+from core.cli.common import app, console, print_entries, print_findings
+from core.cli.vendors import connect_account, print_sync_report, write_sandbox_config
 from core.demo_data import generate_firm
-from core.models import EntryState
-from core.policy import CapturePolicy
+from core.models import EntryState, TimeEntry
+from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
+from core.runtime import build_runtime
+from core.sandbox.server import build_server_app, run_in_thread
 from core.store.store import Store
+
+MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
+# The demo reads a whole month through the sandbox: its rate limit is scaled up to keep it short
+# (the connector still obeys whatever limit the headers announce).
+DEMO_RATE_LIMIT = 100_000
 
 
 @app.command()
 def demo(
-    database: Annotated[str | None, typer.Option(help="Database URL (default: a temporary SQLite file).")] = None,
     activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = 1500,
+    keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,
 ) -> None:
-    """Run the capture engine on a synthetic firm's month and show what it would write."""
-    with tempfile.TemporaryDirectory() as tmp:
-        url = database or f"sqlite:///{Path(tmp) / 'demo.db'}"
-        firm = generate_firm(activities=activities)
-        store = Store.open(url)
-        store.save_reference("demo", [*firm.timekeepers, *firm.clients, *firm.matters, *firm.categories])
-        settings = FirmSettings(name="Demo Law LLP", capture=CapturePolicy(enabled=True))
-        console.print(
-            f"[bold]Demo Law LLP[/bold]: {len(firm.timekeepers)} users, {len(firm.clients)} clients, "
-            f"{len(firm.matters)} matters, {len(firm.activities)} activities in October 2026"
-        )
-        engine = engine_for("demo", settings, store)
-        tune_garbage_collector()
-        result = engine.capture(firm.activities)
-        print_result(result)
-        captured = store.entries("demo")
-        ref = store.load_reference("demo")
-        print_findings(captured)
-        print_entries(captured[:12], ref, title="First entries (all wait for review: review mode 'all')")
-        blocked = [e for e in captured if e.state is EntryState.BLOCKED]
-        if blocked:
-            print_entries(blocked[:5], ref, title=f"{len(blocked)} blocked entries", reasons=True)
-        again = engine.capture(firm.activities)
-        console.print(
-            f"Second run over the same activities: {sum(again.states.values())} new entries, "
-            f"{again.already_known} already known."
-        )
-        store.close()
+    """Start the sandboxes with a realistic firm, run one sync cycle, and show what it did."""
+    firm = generate_firm(timekeepers=12, clients=40, matters=120, activities=activities, month_start=MONTH_START)
+    vendor = "clio"
+    seed = load(DEMO_SEEDS, vendor)(firm, now=datetime(2026, 11, 1, tzinfo=UTC))
+    sandbox = load(SANDBOXES, vendor)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT)
+    port, stop = run_in_thread(build_server_app({vendor: sandbox}))
+    console.print(
+        f"[bold]Sandbox Law LLP[/bold] on a local {vendor} at http://127.0.0.1:{port}: {len(firm.timekeepers)} users, "
+        f"{len(firm.clients)} clients, {len(firm.matters)} matters, a month of activity (October 2026)"
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = keep or Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            config = folder / "billsync.toml"
+            write_sandbox_config(config, f"http://127.0.0.1:{port}", [vendor])
+            settings = load_settings(config)
+            store = Store.open(settings.database_url)
+            runtime = build_runtime(settings, "demo", store)
+            connect_account(runtime, auto_approve=True)
+            tune_garbage_collector()
+            report = runtime.runner.run_once()
+            print_sync_report(report)
+            entries = store.entries("demo")
+            ref = store.load_reference("demo")
+            print_findings(entries)
+            suggested = sum(1 for e in entries if e.suggested_matter)
+            console.print(
+                f"{suggested} entries carry a suggested matter (the client's most recent): each waits for review"
+            )
+            print_entries(entries[:10], ref, title="First entries, as written to the PMS (non-billable until approved)")
+            blocked = [e for e in entries if e.state is EntryState.BLOCKED]
+            if blocked:
+                print_entries(blocked[:8], ref, title=f"{len(blocked)} blocked entries (never written)", reasons=True)
+            _print_states(entries)
+            again = runtime.runner.run_once()
+            console.print(
+                f"Second cycle: {sum(again.capture.states.values())} new entries, {again.written} writes "
+                f"(nothing new happened at the firm)."
+            )
+            if keep:
+                console.print(f"config and database kept in {folder}")
+            store.close()
+    finally:
+        stop()
+
+
+def _print_states(entries: list[TimeEntry]) -> None:
+    table = Table(title="Entries by state")
+    table.add_column("state")
+    table.add_column("entries", justify="right")
+    for state, count in Counter(e.state.value for e in entries).most_common():
+        table.add_row(state, str(count))
+    console.print(table)

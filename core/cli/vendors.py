@@ -23,7 +23,7 @@ from core.errors import AuthFailed, BillsyncError, Retryable
 from core.matching import MatterResolver
 from core.models import Activity
 from core.plugins import SANDBOX_SETTINGS, SANDBOXES, load
-from core.runtime import build_runtime
+from core.runtime import FirmRuntime, build_runtime
 from core.store.store import Store
 from core.sync import REFERENCE_STREAMS, SyncReport
 
@@ -46,15 +46,19 @@ def connect(
     runtime = build_runtime(settings, firm_id, Store.open(settings.database_url))
     if runtime.connector.name != connector:
         raise BillsyncError(f"firm {firm_id} uses {runtime.connector.name} as its system of record, not {connector}")
+    connect_account(runtime, port=port, auto_approve=auto_approve)
+    console.print(f"{connector} connected for firm {firm_id}; tokens stored encrypted")
+
+
+def connect_account(runtime: FirmRuntime, *, port: int = 8765, auto_approve: bool = False) -> None:
+    """Run the authorization-code flow for the firm's connector and store the tokens."""
     oauth = cast(OAuthConnector, runtime.connector)
     redirect_uri = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
     state = secrets.token_urlsafe(16)
     url = oauth.authorize_url(redirect_uri, state)
     code = _code_by_redirect(url, state) if auto_approve else _code_by_browser(url, state, port)
-    token = oauth.exchange_code(code, redirect_uri)
-    runtime.tokens.save(firm_id, connector, token)
+    runtime.tokens.save(runtime.firm_id, runtime.connector.name, oauth.exchange_code(code, redirect_uri))
     runtime.connector.check()
-    console.print(f"{connector} connected for firm {firm_id}; tokens stored encrypted")
 
 
 def _code_by_redirect(url: str, state: str) -> str:
