@@ -77,17 +77,17 @@ def test_a_post_refused_with_429_is_safe_to_repeat() -> None:
 
 
 def test_a_keyed_post_may_be_retried() -> None:
-    http, session, _ = client([502, 201])
+    http, _session, _ = client([502, 201])
     assert http.request("POST", "https://x.example/charges", idempotent=True).status_code == 201
 
 
 def test_refused_connection_is_retried_even_for_a_post() -> None:
-    http, session, _ = client([requests.ConnectionError("Connection refused"), 201])
+    http, _session, _ = client([requests.ConnectionError("Connection refused"), 201])
     assert http.request("POST", "https://x.example/a").status_code == 201
 
 
 def test_client_errors_are_final_and_401_asks_for_reconnection() -> None:
-    http, session, _ = client([422])
+    http, _session, _ = client([422])
     with pytest.raises(Fatal, match="HTTP 422"):
         http.request("GET", "https://x.example/a?token=secret")
     http, _, _ = client([401])
@@ -115,7 +115,7 @@ def test_the_rate_limiter_slows_down_before_the_vendor_says_429() -> None:
 
 def test_requests_wait_for_the_window_to_reset() -> None:
     clock = {"now": 1000.0}
-    http, session, waits = client(
+    http, _session, waits = client(
         [(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1030"}), 200], now=lambda: clock["now"]
     )
     http.limiter = RateLimiter(clock=lambda: clock["now"])
