@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 from pydantic import ValidationError
@@ -31,7 +32,11 @@ class FirmRuntime:
 
 
 def build_runtime(
-    settings: BillsyncSettings, firm_id: str, store: Store, http: HttpClient | None = None
+    settings: BillsyncSettings,
+    firm_id: str,
+    store: Store,
+    http: HttpClient | None = None,
+    retry_delay: timedelta = timedelta(minutes=2),
 ) -> FirmRuntime:
     """Wire the firm's system-of-record connector and its sync runner."""
     firm = settings.firm(firm_id)
@@ -54,6 +59,10 @@ def build_runtime(
     )
     connector: Connector = connector_class(connector_settings, ctx)
     runner = SyncRunner(
-        firm=firm_id, connector=connector, store=store, make_engine=lambda: engine_for(firm_id, firm, store)
+        firm=firm_id,
+        connector=connector,
+        store=store,
+        make_engine=lambda: engine_for(firm_id, firm, store),
+        retry_delay=retry_delay,
     )
     return FirmRuntime(firm_id, firm, store, tokens, connector, runner)

@@ -128,25 +128,31 @@ class SyncRunner:
     def drain_outbox(self, writer: Writer, report: SyncReport) -> None:
         """Attempt every due write once; failures are rescheduled or held, never re-sent blindly."""
         entries = {e.id: e for e in self.store.entries(self.firm)}
-        for row in self.state.due(self.firm):
-            entry = entries.get(row.entry_id)
-            if entry is None or entry.state in (EntryState.DELETED_REMOTELY, EntryState.REJECTED, EntryState.BLOCKED):
-                self.state.complete(self.firm, row, None, None)  # nothing to write any more
-                continue
-            try:
-                self._attempt(writer, row, entry, report)
-            except Indeterminate as exc:
-                # The vendor may have done it: next time, look before sending.
-                report.deferred += 1
-                self.state.mark_retry(
-                    self.firm, row.id, str(exc), self._clock() + self._retry_delay, outcome_known=False
-                )
-            except Retryable as exc:
-                report.deferred += 1
-                self.state.mark_retry(self.firm, row.id, str(exc), self._next_attempt(exc), outcome_known=True)
-            except Fatal as exc:
-                report.write_failures.append(f"entry {entry.id}: {exc}")
-                self.state.mark_failed(self.firm, row.id, str(exc))
+        attempted: set[str] = set()
+        while True:
+            rows = [row for row in self.state.due(self.firm) if row.id not in attempted]
+            if not rows:
+                return
+            for row in rows:
+                attempted.add(row.id)
+                self._drain_one(writer, row, entries.get(row.entry_id), report)
+
+    def _drain_one(self, writer: Writer, row: OutboxRow, entry: TimeEntry | None, report: SyncReport) -> None:
+        if entry is None or entry.state in (EntryState.DELETED_REMOTELY, EntryState.REJECTED, EntryState.BLOCKED):
+            self.state.complete(self.firm, row, None, None)  # nothing to write any more
+            return
+        try:
+            self._attempt(writer, row, entry, report)
+        except Indeterminate as exc:
+            # The vendor may have done it: next time, look before sending.
+            report.deferred += 1
+            self.state.mark_retry(self.firm, row.id, str(exc), self._clock() + self._retry_delay, outcome_known=False)
+        except Retryable as exc:
+            report.deferred += 1
+            self.state.mark_retry(self.firm, row.id, str(exc), self._next_attempt(exc), outcome_known=True)
+        except Fatal as exc:
+            report.write_failures.append(f"entry {entry.id}: {exc}")
+            self.state.mark_failed(self.firm, row.id, str(exc))
 
     def _attempt(self, writer: Writer, row: OutboxRow, entry: TimeEntry, report: SyncReport) -> None:
         billable = entry.state is EntryState.APPROVED and entry.billable

@@ -15,6 +15,7 @@ from config.settings import load_settings
 from core.cli.common import app, console, print_entries, print_findings
 from core.cli.vendors import connect_account, print_sync_report, write_sandbox_config
 from core.demo_data import generate_firm
+from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
@@ -34,6 +35,7 @@ def demo(
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,
 ) -> None:
     """Start the sandboxes with a realistic firm, run one sync cycle, and show what it did."""
+    configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
     firm = generate_firm(timekeepers=12, clients=40, matters=120, activities=activities, month_start=MONTH_START)
     vendor = "clio"
     seed = load(DEMO_SEEDS, vendor)(firm, now=datetime(2026, 11, 1, tzinfo=UTC))

@@ -240,3 +240,11 @@ def test_entries_approved_at_capture_are_written_billable(runner_for, store, fir
     runner_for(FakeConnector(calls(1), writer), review=ReviewMode.NONE).run_once()
     assert writer.entries["r1"].billable
     assert store.entries(firm_id)[0].state is EntryState.POSTED
+
+
+def test_one_cycle_drains_more_writes_than_one_outbox_page(runner_for, store, firm_id, monkeypatch) -> None:
+    state_due = SyncState.due
+    monkeypatch.setattr(SyncState, "due", lambda self, firm, limit=500: state_due(self, firm, limit=2))
+    writer = FakeWriter()
+    report = runner_for(FakeConnector(calls(5), writer)).run_once()
+    assert report.written == 5 and len(writer.entries) == 5

@@ -1,0 +1,357 @@
+"""A plain client for Clio Manage's REST API v4, on core.http: OAuth refresh, paging, errors.
+
+It knows HTTP and Clio, and nothing of billsync's models (that is mapping.py's job). Vendor facts
+are cited from ../shared/reference/clio.md as "clio.md §n".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from pydantic import SecretStr
+
+from core.connector import Context
+from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
+from core.tokens import OAuthToken
+
+CONNECTOR = "clio"
+# clio.md §2 "API versioning": pin the version we test against; 4.0.13 is the 2026-04 default.
+API_VERSION = "4.0.13"
+# clio.md §2 "Pagination": 200 is the default and maximum for the endpoints billsync lists.
+MAX_PAGE_LIMIT = 200
+# clio.md §1 "Regions": one host per region serves both OAuth and the API, and a token only
+# works in its own region.
+REGION_HOSTS: Mapping[str, str] = MappingProxyType(
+    {
+        "us": "https://app.clio.com",
+        "eu": "https://eu.app.clio.com",
+        "ca": "https://ca.app.clio.com",
+        "au": "https://au.app.clio.com",
+    }
+)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+Json = dict[str, Any]
+Params = Mapping[str, str | Sequence[str]]  # a sequence repeats the parameter: ids[]=1&ids[]=2
+
+
+class ClioNotFound(Fatal):
+    """404 (or 405): the record or route does not exist."""
+
+
+class ClioForbidden(Fatal):
+    """403: the app's permissions or the connecting user's role do not allow this (clio.md §1)."""
+
+
+class ClioRejected(Fatal):
+    """422: Clio refused the request as invalid, e.g. a change to an activity on a bill."""
+
+
+class ClioVersionGone(Fatal):
+    """410: the pinned X-API-VERSION is invalid or retired (clio.md §2)."""
+
+
+class ClioConflict(Retryable):
+    """412: the record changed since it was read (If-Match); read it again and retry."""
+
+
+class ClioClient:
+    """Talks to one firm's Clio Manage account through the firm's HttpClient and TokenStore."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        region: str = "us",
+        base_url: str | None = None,
+        page_limit: int = MAX_PAGE_LIMIT,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if base_url is None and region not in REGION_HOSTS:
+            raise ValueError(f"unknown Clio region {region!r}; expected one of {sorted(REGION_HOSTS)}")
+        if not 1 <= page_limit <= MAX_PAGE_LIMIT:
+            raise ValueError(f"page_limit must be between 1 and {MAX_PAGE_LIMIT}")
+        self._ctx = ctx
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._page_limit = page_limit
+        self._clock = clock or (lambda: datetime.now(UTC))
+        host = (base_url or REGION_HOSTS[region]).rstrip("/")
+        self.api_root = f"{host}/api/v4"
+        self.token_url = f"{host}/oauth/token"
+        self.authorize_endpoint = f"{host}/oauth/authorize"
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(
+        self, path: str, *, fields: str, params: Mapping[str, str] | None = None, etag: str | None = None
+    ) -> Json | None:
+        """One record (`data`), or None when `etag` still matches (304, clio.md §2 "ETags")."""
+        headers = {"If-None-Match": etag} if etag else None
+        response = self._send("GET", self._url(path), params={**(params or {}), "fields": fields}, headers=headers)
+        if response.status_code == 304:
+            return None
+        return _data_object(self._json(response, "GET"))
+
+    def pages(self, path: str, *, fields: str, params: Params | None = None) -> Iterator[list[Json]]:
+        """Every page of a list, by cursor: order=id(asc), no offset, following meta.paging.next."""
+        # clio.md §2 "Pagination": cursor paging only with an explicit order=id(asc) and no
+        # offset; offset paging stops at 10,000 records with a 422.
+        query: dict[str, str | Sequence[str]] | None = {
+            **(params or {}),
+            "fields": fields,
+            "order": "id(asc)",
+            "limit": str(self._page_limit),
+        }
+        url: str | None = self._url(path)
+        followed: set[str] = set()
+        while url is not None:
+            body = self._json(self._send("GET", url, params=query), "GET")
+            records = body.get("data")
+            if not isinstance(records, list):
+                raise Fatal(f"GET {path}: Clio answered a list request without a data list")
+            yield [record for record in records if isinstance(record, dict)]
+            url = self._next_url(body, path, followed)
+            # The next link is a full URL that already carries the query (clio.md §2); keep
+            # `fields` on it regardless, since without it Clio returns only id and etag.
+            query = None if url is None or "fields" in parse_qs(urlsplit(url).query) else {"fields": fields}
+
+    def who_am_i(self, fields: str = "id,name,email") -> Json:
+        """The user the token belongs to (GET /users/who_am_i)."""
+        found = self.get("users/who_am_i", fields=fields)
+        if found is None:  # no etag was sent, so a 304 cannot happen
+            raise Fatal("GET users/who_am_i answered 304 without a conditional request")
+        return found
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def create(self, path: str, data: Mapping[str, Any], *, fields: str) -> Json:
+        """POST {"data": ...}. Not idempotent at Clio: an unknown outcome raises Indeterminate."""
+        # clio.md §6: no idempotency key is documented and Clio is not known to dedupe POSTs,
+        # so core.http must never re-send this blindly.
+        response = self._send("POST", self._url(path), params={"fields": fields}, json_body={"data": dict(data)})
+        return _data_object(self._json(response, "POST"))
+
+    def update(self, path: str, data: Mapping[str, Any], *, fields: str, if_match: str | None = None) -> Json:
+        """PATCH {"data": ...}; with `if_match`, a concurrent change gives ClioConflict (412)."""
+        headers = {"If-Match": if_match} if if_match else None
+        response = self._send(
+            "PATCH", self._url(path), params={"fields": fields}, json_body={"data": dict(data)}, headers=headers
+        )
+        return _data_object(self._json(response, "PATCH"))
+
+    def put(self, path: str, *, headers: Mapping[str, str]) -> None:
+        """PUT without a body, at the path exactly as documented (the webhook activation, clio.md §3.16)."""
+        self._send("PUT", f"{self.api_root}/{path.strip('/')}", headers=headers)
+
+    def delete(self, path: str) -> None:
+        """DELETE one record."""
+        self._send("DELETE", self._url(path))
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        # clio.md §2: paths are /api/v4/<resource>.json.
+        return f"{self.api_root}/{path.strip('/')}.json"
+
+    def _next_url(self, body: Json, path: str, followed: set[str]) -> str | None:
+        meta = body.get("meta")
+        paging = meta.get("paging") if isinstance(meta, dict) else None
+        next_url = paging.get("next") if isinstance(paging, dict) else None
+        if not next_url:
+            return None
+        if not isinstance(next_url, str) or not next_url.startswith(self.api_root + "/"):
+            # The bearer token goes with every request: never follow a link to another host.
+            raise Fatal(f"GET {path}: refusing to follow a paging link outside {self.api_root}")
+        if next_url in followed:
+            raise Fatal(f"GET {path}: Clio repeated a paging link; stopping instead of looping")
+        followed.add(next_url)
+        return next_url
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        """Clio's consent page for the authorization-code grant (clio.md §1)."""
+        query = urlencode(
+            {"response_type": "code", "client_id": self._client_id, "redirect_uri": redirect_uri, "state": state}
+        )
+        return f"{self.authorize_endpoint}?{query}"
+
+    def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
+        """Trade an authorization code for tokens (clio.md §1: form-encoded POST to /oauth/token)."""
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+        }
+        try:
+            # Not repeatable: an authorization code works once. A lost answer means connecting again.
+            response = self._ctx.http.request(
+                "POST", self.token_url, rate_key="clio-oauth", data=form, headers={"Accept": "application/json"}
+            )
+        except Fatal as exc:
+            raise AuthFailed(f"Clio refused the authorization code: {exc}") from None
+        return OAuthToken.from_response(self._json(response, "POST"), self._clock())
+
+    def _token(self, *, force: bool) -> OAuthToken:
+        return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)
+
+    def _refresh(self, token: OAuthToken) -> OAuthToken:
+        """Exchange the refresh token for a new access token (clio.md §1)."""
+        if not token.refresh_token:
+            raise AuthFailed("the stored Clio token has no refresh token: run `billsync connect clio`")
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": token.refresh_token,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+        }
+        try:
+            # Safe to repeat: Manage refresh tokens are reusable and never rotated (clio.md §1),
+            # so a second try only mints another access token.
+            response = self._ctx.http.request(
+                "POST",
+                self.token_url,
+                rate_key="clio-oauth",
+                idempotent=True,
+                data=form,
+                headers={"Accept": "application/json"},
+            )
+        except Fatal:
+            # invalid_grant (400): the refresh token was revoked, or belongs to another region.
+            raise AuthFailed(
+                "Clio refused the refresh token (revoked or another region): run `billsync connect clio`"
+            ) from None
+        except requests.RequestException as exc:
+            raise Retryable(
+                f"POST oauth/token: connection lost while reading the answer ({type(exc).__name__})"
+            ) from None
+        body = self._json(response, "GET")  # a lost refresh answer is harmless to repeat
+        # A refresh token missing from the answer is kept (clio.md §1: never rotated).
+        return OAuthToken.from_response(body, self._clock(), previous=token)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        token = self._token(force=False)
+        try:
+            return self._send_once(method, url, token, params=params, json_body=json_body, headers=headers)
+        except AuthFailed:
+            # clio.md §4 item 16: refresh once on 401, then give up. A 401 means the request
+            # was refused, not done, so repeating even a POST is safe.
+            token = self._token(force=True)
+        try:
+            return self._send_once(method, url, token, params=params, json_body=json_body, headers=headers)
+        except AuthFailed:
+            raise AuthFailed(
+                "Clio rejected a freshly refreshed access token (HTTP 401): the app was disconnected or the "
+                "token belongs to another region; run `billsync connect clio`"
+            ) from None
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        token: OAuthToken,
+        *,
+        params: Params | None,
+        json_body: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> requests.Response:
+        seen: list[requests.Response] = []
+
+        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+            seen.append(response)
+            return response
+
+        all_headers = {
+            "Authorization": f"Bearer {token.access_token}",
+            "X-API-VERSION": API_VERSION,
+            "Accept": "application/json",
+            **(headers or {}),
+        }
+        short = _short(url)
+        try:
+            return self._ctx.http.request(
+                method,
+                url,
+                rate_key=rate_key(token.access_token),
+                idempotent=False,  # only safe methods are retried by core.http; POST/PATCH never
+                params=dict(params) if params else None,
+                json=dict(json_body) if json_body is not None else None,
+                headers=all_headers,
+                hooks={"response": [remember]},
+            )
+        except Fatal as exc:
+            status = seen[-1].status_code if seen else None
+            raise _classified(status, method, short, exc) from None
+        except (AuthFailed, Retryable):
+            raise
+        except requests.RequestException as exc:
+            # core.http classifies refused connections and timeouts; a connection dropped while
+            # the body was read (ChunkedEncodingError and friends) reaches us here.
+            if method in _SAFE_METHODS:
+                raise Retryable(f"{method} {short}: connection lost mid-answer ({type(exc).__name__})") from None
+            raise Indeterminate(f"{method} {short}: connection lost mid-answer, outcome unknown") from None
+
+    def _json(self, response: requests.Response, method: str) -> Json:
+        try:
+            body = response.json()
+        except ValueError:
+            detail = f"{method} {_short(response.url or '')}: HTTP {response.status_code} with an unreadable body"
+            if method in _SAFE_METHODS:
+                raise Retryable(detail) from None
+            # The write may have happened even though its answer is garbled.
+            raise Indeterminate(f"{detail}, outcome unknown") from None
+        if not isinstance(body, dict):
+            raise Fatal(f"{method} {_short(response.url or '')}: expected a JSON object")
+        return body
+
+
+def rate_key(access_token: str) -> str:
+    """The rate-limit bucket of a token (clio.md §2: limits are per token), without the token."""
+    return "clio:" + hashlib.sha256(access_token.encode()).hexdigest()[:16]
+
+
+def _classified(status: int | None, method: str, path: str, exc: Fatal) -> Fatal | ClioConflict:
+    detail = str(exc)
+    if status == 412:
+        return ClioConflict(f"{method} {path}: the record changed since it was read (HTTP 412)")
+    if status in (404, 405):
+        return ClioNotFound(detail)
+    if status == 403:
+        return ClioForbidden(
+            f"{detail}: the Clio app lacks a permission or the connected user's role forbids it; "
+            "re-authorize after adding permissions (clio.md §1)"
+        )
+    if status == 410:
+        return ClioVersionGone(f"{method} {path}: Clio no longer serves X-API-VERSION {API_VERSION} (HTTP 410)")
+    if status == 422:
+        return ClioRejected(detail)
+    return exc
+
+
+def _data_object(body: Json) -> Json:
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise Fatal("Clio answered without a data object")
+    return data
+
+
+def _short(url: str) -> str:
+    # Paths only in messages and logs: query strings can carry personal data.
+    return urlsplit(url).path or url.split("?", 1)[0]

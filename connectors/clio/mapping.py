@@ -1,0 +1,554 @@
+"""Clio JSON <-> billsync's core models. Pure functions: no I/O, no state.
+
+Privilege rule: a record's body, detail or description is privileged. The streams never request
+those fields, and nothing here copies them into a title, a note or an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from core.connector import RemoteEntry
+from core.models import (
+    Activity,
+    ActivityCategory,
+    ActivityKind,
+    BillingMethod,
+    Client,
+    Matter,
+    MatterRate,
+    MatterStatus,
+    TimeEntry,
+    Timekeeper,
+)
+
+SOURCE = "clio"
+TITLE_MAX = 500
+COUNTERPART_MAX = 200
+# clio.md §6 / §4 item 13: Clio has no idempotency key, so billsync leaves this marker in the
+# activity's note and searches for it after a lost response.
+_MARKER = re.compile(r" ?\[bs:([0-9a-f]{16})\]")
+# Public mailbox providers say nothing about which client a sender works for.
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.net",
+        "mail.com",
+        "yandex.com",
+        "zoho.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+    }
+)
+# Activity links Clio accepts on a time entry, by billsync external-id prefix (clio.md §3.1).
+SOURCE_LINKS: Mapping[str, str] = {
+    "communication": "communication",
+    "calendar_entry": "calendar_entry",
+    "task": "task",
+    "note": "matter_note",
+}
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class MappingError(ValueError):
+    """A Clio record billsync cannot use; the message is safe to show (no record content)."""
+
+
+# -- the idempotency marker ---------------------------------------------------------------------
+
+
+def marker_hash(key: str) -> str:
+    """The 16-hex-digit hash of an idempotency key that the note marker carries."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def marker(key: str) -> str:
+    """The marker written into a Clio note for an idempotency key: `[bs:<hash>]`."""
+    return f"[bs:{marker_hash(key)}]"
+
+
+def note_with_marker(narrative: str, key: str) -> str:
+    """The narrative followed by the key's marker."""
+    narrative = _MARKER.sub("", narrative).rstrip()
+    return f"{narrative} {marker(key)}" if narrative else marker(key)
+
+
+def split_note(note: str | None) -> tuple[str, str | None]:
+    """(narrative without the marker, marker hash or None)."""
+    text = note or ""
+    found = _MARKER.findall(text)
+    if not found:
+        return text, None
+    return _MARKER.sub("", text).strip(), found[-1]
+
+
+def has_marker(note: str | None) -> bool:
+    """Whether a note carries any billsync marker (i.e. billsync wrote the entry)."""
+    return bool(_MARKER.search(note or ""))
+
+
+# -- reference data -----------------------------------------------------------------------------
+
+
+def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
+    """A Clio user -> Timekeeper."""
+    user_id = _id(raw.get("id"), "user")
+    enabled = raw.get("enabled") is not False
+    # clio.md §3.7: every Manage user is an Attorney or NonAttorney subscription; roles are
+    # permissions (admin, accounts, billing, reports), not time recording, so they are not used.
+    # Conservative: a disabled user, a Clio Connect (external) user or an unknown subscription
+    # type is not trusted to record time.
+    may_record = bool(
+        enabled and not raw.get("clio_connect") and raw.get("subscription_type") in ("Attorney", "NonAttorney")
+    )
+    name = _text(raw.get("name")) or " ".join(
+        p for p in (_text(raw.get("first_name")), _text(raw.get("last_name"))) if p
+    )
+    return _build(
+        Timekeeper,
+        id=user_id,
+        name=name or f"Clio user {user_id}",
+        email=_text(raw.get("email")) or None,
+        default_rate=_money(raw.get("rate")) or Decimal("0"),
+        may_record_time=may_record,
+        enabled=enabled,
+        time_zone=_text(raw.get("time_zone")) or "UTC",
+    )
+
+
+def client(raw: Mapping[str, Any]) -> Client | None:
+    """A Clio contact -> Client, or None when the contact is not a client."""
+    if not raw.get("is_client"):
+        return None
+    emails = _unique(
+        e.lower()
+        for e in [
+            _text(raw.get("primary_email_address")),
+            _text(raw.get("secondary_email_address")),
+            *(_text(item.get("address")) for item in _objects(raw.get("email_addresses"))),
+        ]
+        if e and "@" in e
+    )
+    phones = _unique(
+        p
+        for p in [
+            _text(raw.get("primary_phone_number")),
+            _text(raw.get("secondary_phone_number")),
+            *(_text(item.get("number")) for item in _objects(raw.get("phone_numbers"))),
+        ]
+        if p
+    )
+    # Conservative: only a company's own mail domains identify it. A person's address says
+    # where they work, which may be another client, and free-mail domains say nothing.
+    domains: tuple[str, ...] = ()
+    if raw.get("type") == "Company":
+        domains = _unique(e.rsplit("@", 1)[1] for e in emails if e.rsplit("@", 1)[1] not in FREE_MAIL_DOMAINS)
+    name = _text(raw.get("name")) or " ".join(
+        p for p in (_text(raw.get("first_name")), _text(raw.get("last_name"))) if p
+    )
+    return _build(
+        Client,
+        id=_id(raw.get("id"), "contact"),
+        name=name or f"Clio contact {raw.get('id')}",
+        emails=emails,
+        domains=domains,
+        phones=phones,
+        ledes_client_id=_text(raw.get("ledes_client_id")) or None,
+    )
+
+
+def matter(raw: Mapping[str, Any]) -> Matter:
+    """A Clio matter -> Matter."""
+    matter_id = _id(raw.get("id"), "matter")
+    client_ref = _ref(raw.get("client"))
+    if client_ref is None:
+        raise MappingError(f"matter {matter_id} has no client")
+    status_text = _text(raw.get("status")).lower()  # clio.md §4 item 8: "Open" on read
+    try:
+        status = MatterStatus(status_text)
+    except ValueError:
+        raise MappingError(f"matter {matter_id} has an unknown status") from None
+    custom = object_of(raw.get("custom_rate"))
+    return _build(
+        Matter,
+        id=matter_id,
+        client_id=client_ref,
+        number=_text(raw.get("display_number")) or _text(raw.get("number")) or matter_id,
+        name=_text(raw.get("description"))[:TITLE_MAX],
+        status=status,
+        billing_method=_billing_method(raw, custom),
+        billable=raw.get("billable") is not False,
+        updated_at=_timestamp(raw.get("updated_at"), "updated_at"),
+        rates=_matter_rates(custom),
+    )
+
+
+def _billing_method(raw: Mapping[str, Any], custom: Mapping[str, Any]) -> BillingMethod:
+    # clio.md §3.5: billing_method is flat|contingency|hourly on read, and custom_rate.type is
+    # HourlyRate|FlatRate|ContingencyFee. Conservative: any sign of a non-hourly arrangement
+    # wins, so incremental hourly entries are never billed on a flat or contingency matter.
+    signals = {
+        str(raw.get("billing_method") or "").lower(),
+        {"FlatRate": "flat", "ContingencyFee": "contingency"}.get(str(custom.get("type")), ""),
+    }
+    if "flat" in signals:
+        return BillingMethod.FLAT
+    if "contingency" in signals:
+        return BillingMethod.CONTINGENCY
+    return BillingMethod.HOURLY
+
+
+def _matter_rates(custom: Mapping[str, Any]) -> tuple[MatterRate, ...]:
+    if custom.get("type") != "HourlyRate":
+        return ()  # flat amounts and contingency percentages are not hourly rates
+    rates: list[MatterRate] = []
+    for row in _objects(custom.get("rates")):
+        amount = _money(row.get("rate"))
+        if amount is None:
+            continue  # clio.md §2: a second-level list may come back as {id, etag} only
+        if row.get("group") and not row.get("user"):
+            continue  # a group rate cannot be pinned to one timekeeper: never guess
+        rates.append(
+            MatterRate(
+                rate=amount, timekeeper_id=_ref(row.get("user")), category_id=_ref(row.get("activity_description"))
+            )
+        )
+    return tuple(rates)
+
+
+def activity_category(raw: Mapping[str, Any]) -> ActivityCategory:
+    """A Clio activity description -> ActivityCategory."""
+    rate = object_of(raw.get("rate"))
+    # clio.md §3.2: rate.type is User|FlatRate|Custom; a FlatRate amount is the whole price.
+    flat = rate.get("type") == "FlatRate" or "flat" in str(raw.get("category_type") or "").lower()
+    return _build(
+        ActivityCategory,
+        id=_id(raw.get("id"), "activity_description"),
+        name=_text(raw.get("name")) or f"Clio category {raw.get('id')}",
+        rate=_money(rate.get("amount")),
+        flat=flat,
+    )
+
+
+# -- activity -----------------------------------------------------------------------------------
+
+
+def communication_activity(raw: Mapping[str, Any]) -> Activity | None:
+    """A phone call, or an e-mail sent by a firm user -> Activity; other communications -> None."""
+    record_id = _id(raw.get("id"), "communication")
+    senders, receivers = _objects(raw.get("senders")), _objects(raw.get("receivers"))
+    kind_name = raw.get("type")
+    if kind_name == "EmailCommunication":
+        # Only mail a firm user sent counts as work; received mail is not billed automatically.
+        actor = next((_ref(p) for p in senders if p.get("type") == "User"), None)
+        kind = ActivityKind.EMAIL
+    elif kind_name == "PhoneCommunication":
+        actor = _ref(raw.get("user")) or next(
+            (_ref(p) for p in [*senders, *receivers] if p.get("type") == "User"), None
+        )
+        kind = ActivityKind.CALL
+    else:
+        return None
+    if actor is None:
+        return None
+    others = [p for p in [*receivers, *senders] if p.get("type") != "User"]
+    return _activity(
+        raw,
+        external_id=f"communication:{record_id}",
+        kind=kind,
+        actor=actor,
+        # clio.md §3.8: received_at is the date-time; communications carry no duration.
+        started_at=_timestamp(raw.get("received_at"), "received_at"),
+        title=raw.get("subject"),
+        counterpart=next((_text(p.get("name")) for p in others if _text(p.get("name"))), None),
+        counterpart_addresses=_addresses(others, ("identifier", "secondary_identifier")),
+    )
+
+
+def calendar_activity(raw: Mapping[str, Any], owner_user_id: str | None, now: datetime) -> Activity | None:
+    """A calendar entry that has ended -> Activity; all-day, unfinished or unowned ones -> None."""
+    record_id = _text(raw.get("id"))  # clio.md §3.9: calendar entry ids are strings
+    if not record_id:
+        raise MappingError("calendar entry without an id")
+    if raw.get("all_day"):
+        return None  # no real duration: deadlines, out-of-office days
+    started = _timestamp(raw.get("start_at"), "start_at")
+    ended = _timestamp(raw.get("end_at"), "end_at")
+    if ended > now or owner_user_id is None:
+        return None
+    attendees = [a for a in _objects(raw.get("attendees")) if a.get("type") == "Contact"]
+    return _activity(
+        raw,
+        external_id=f"calendar_entry:{record_id}",
+        kind=ActivityKind.EVENT,
+        actor=owner_user_id,
+        started_at=started,
+        ended_at=ended,
+        duration_seconds=max(int((ended - started).total_seconds()), 0),
+        title=raw.get("summary"),
+        counterpart=next((_text(a.get("name")) for a in attendees if _text(a.get("name"))), None),
+        counterpart_addresses=_addresses(attendees, ("email",)),
+    )
+
+
+def task_activity(raw: Mapping[str, Any]) -> Activity | None:
+    """A completed task assigned to a firm user -> Activity; anything else -> None."""
+    record_id = _id(raw.get("id"), "task")
+    assignee = object_of(raw.get("assignee"))
+    if raw.get("status") != "complete" or not raw.get("completed_at") or assignee.get("type") != "User":
+        return None
+    actor = _ref(assignee)
+    if actor is None:
+        return None
+    return _activity(
+        raw,
+        external_id=f"task:{record_id}",
+        kind=ActivityKind.TASK,
+        actor=actor,
+        started_at=_timestamp(raw.get("completed_at"), "completed_at"),
+        title=raw.get("name"),
+    )
+
+
+def document_activity(raw: Mapping[str, Any]) -> Activity | None:
+    """A document a firm user created on a matter -> Activity; anything else -> None."""
+    record_id = _id(raw.get("id"), "document")
+    creator = object_of(raw.get("creator"))
+    # The spec's ClioCreator type is ManageUser (firm) or ClientUser (a client's upload).
+    if _ref(raw.get("matter")) is None or creator.get("type") != "ManageUser" or _ref(creator) is None:
+        return None
+    return _activity(
+        raw,
+        external_id=f"document:{record_id}",
+        kind=ActivityKind.DOCUMENT,
+        actor=str(_ref(creator)),
+        started_at=_timestamp(raw.get("created_at"), "created_at"),
+        title=raw.get("name") or raw.get("filename"),
+    )
+
+
+def note_activity(raw: Mapping[str, Any]) -> Activity | None:
+    """A matter note written by a firm user -> Activity; anything else -> None."""
+    record_id = _id(raw.get("id"), "note")
+    author = _ref(raw.get("author"))
+    if raw.get("type") != "Matter" or _ref(raw.get("matter")) is None or author is None:
+        return None
+    return _activity(
+        raw,
+        external_id=f"note:{record_id}",
+        kind=ActivityKind.NOTE,
+        actor=author,
+        started_at=_timestamp(raw.get("created_at"), "created_at"),
+        title=raw.get("subject"),
+    )
+
+
+def covered_by_time_entry(raw: Mapping[str, Any]) -> bool:
+    """Whether someone already logged time against this record in Clio (not billsync).
+
+    clio.md §3.1: an activity links back to its communication, calendar entry, task or note,
+    and those list it in `time_entries`. Entries billsync wrote carry its marker and do not count.
+    """
+    linked = _objects(raw.get("time_entries"))
+    if linked:
+        return any(not has_marker(_text(entry.get("note"))) for entry in linked)
+    # Only a count came back: assume the entries are someone else's (conservative).
+    count = raw.get("time_entries_count")
+    return isinstance(count, int) and count > 0
+
+
+def _activity(raw: Mapping[str, Any], **fields: Any) -> Activity:
+    title = _text(fields.pop("title", None)).strip()[:TITLE_MAX]
+    counterpart = fields.pop("counterpart", None)
+    return _build(
+        Activity,
+        source=SOURCE,
+        title=title,
+        counterpart=counterpart[:COUNTERPART_MAX] if counterpart else None,
+        matter_id=_ref(raw.get("matter")),
+        covered_by_time_entry=covered_by_time_entry(raw),
+        **fields,
+    )
+
+
+# -- time entries -------------------------------------------------------------------------------
+
+
+def source_link(activity_key: tuple[str, str]) -> tuple[str, int] | None:
+    """The Clio association to link a time entry to its source record, when there is one."""
+    source, external_id = activity_key
+    prefix, _, record_id = external_id.partition(":")
+    link = SOURCE_LINKS.get(prefix)
+    # The write schema types these ids as integers (clio.md §3.1); calendar entry ids are
+    # strings and may be composite for recurring events (§3.9), so those are not linked.
+    if source != SOURCE or link is None or not record_id.isdigit():
+        return None
+    return link, int(record_id)
+
+
+def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, Any]:
+    """The `data` of POST /activities for an entry (clio.md §3.1)."""
+    body: dict[str, Any] = {
+        "type": "TimeEntry",
+        "date": entry.work_date.isoformat(),  # clio.md §4 item 10: always send the date
+        "quantity": entry.billed_seconds,  # seconds since 4.0.4 (clio.md §4 item 1)
+        # clio.md §3.1: without an explicit price Clio may reset it from the rate hierarchy.
+        "price": _price(entry.rate),
+        "note": note_with_marker(entry.narrative, key),
+        "matter": {"id": api_id(entry.matter_id, "matter")},
+        "user": {"id": api_id(entry.timekeeper_id, "user")},
+        "non_billable": not billable,
+    }
+    if entry.category_id:
+        body["activity_description"] = {"id": api_id(entry.category_id, "activity description")}
+    link = source_link(entry.activity_key)
+    if link is not None:
+        body[link[0]] = {"id": link[1]}
+    return body
+
+
+def time_entry_changes(entry: TimeEntry, key_hash: str | None, *, billable: bool) -> dict[str, Any]:
+    """The `data` of PATCH /activities/{id}: narrative, length, price and billability."""
+    narrative = _MARKER.sub("", entry.narrative).rstrip()
+    note = f"{narrative} [bs:{key_hash}]".strip() if key_hash else narrative
+    return {
+        "note": note,
+        "quantity": entry.billed_seconds,
+        "price": _price(entry.rate),  # always: a PATCH without price may reset it (clio.md §3.1)
+        "non_billable": not billable,
+    }
+
+
+def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
+    """A Clio activity -> RemoteEntry; `idempotency_key` is the marker's key hash."""
+    record_id = _id(raw.get("id"), "activity")
+    quantity = raw.get("quantity")
+    if quantity is None or raw.get("quantity_redacted"):
+        # clio.md §4 item 4: hours can be hidden from the connecting user.
+        raise MappingError(f"activity {record_id}: quantity is redacted for the connected user")
+    narrative, key_hash = split_note(_text(raw.get("note")))
+    return RemoteEntry(
+        ref=record_id,
+        idempotency_key=key_hash,
+        narrative=narrative,
+        billed_seconds=round(float(quantity)),
+        matter_id=_ref(raw.get("matter")) or "",
+        billable=not raw.get("non_billable"),
+        # clio.md §3.1: on_bill covers draft..paid bills, billed only issued ones; both lock it.
+        billed=bool(raw.get("billed") or raw.get("on_bill")),
+    )
+
+
+def api_id(value: str, what: str) -> int:
+    """A billsync id as the integer Clio's write schema wants."""
+    if not value.isdigit():
+        raise MappingError(f"{what} id {value!r} is not a Clio id")
+    return int(value)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _build(model: type[_Model], **fields: Any) -> _Model:
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        # Messages without input values: those could be record content.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        raise MappingError(f"{model.__name__}: {problems}") from None
+
+
+def _id(value: Any, what: str) -> str:
+    if value is None or isinstance(value, bool) or str(value).strip() == "":
+        raise MappingError(f"{what} without an id")
+    return str(value)
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, dict) and value.get("id") is not None:
+        return str(value["id"])
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def object_of(value: Any) -> Mapping[str, Any]:
+    """A nested Clio object, or an empty mapping when absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def _addresses(participants: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> tuple[str, ...]:
+    found: list[str] = []
+    for participant in participants:
+        for key in keys:
+            value = _text(participant.get(key)).strip()
+            if "@" in value:
+                found.append(value.lower())
+            elif value and sum(ch.isdigit() for ch in value) >= 7:
+                found.append(value)  # a phone number
+    return _unique(found)
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))  # via str: floats carry binary noise
+    except InvalidOperation:
+        raise MappingError("not a number where an amount was expected") from None
+    return amount if amount.is_finite() else None
+
+
+def _price(rate: Decimal) -> float:
+    # JSON has only one number type; a cent-exact Decimal round-trips through float's repr.
+    return float(rate)
+
+
+def _timestamp(value: Any, name: str) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise MappingError(f"{name} is missing")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MappingError(f"{name} is not an ISO-8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise MappingError(f"{name} has no time zone")
+    return parsed
+
+
+def parse_timestamp(value: Any, name: str = "updated_at") -> datetime:
+    """A Clio ISO-8601 timestamp with its offset (clio.md §4 item 10)."""
+    return _timestamp(value, name)

@@ -1,0 +1,135 @@
+"""Writes billsync's time entries to Clio as TimeEntry activities, exactly once per key.
+
+Clio has no idempotency key (clio.md §6), so the note carries a marker `[bs:<hash of the key>]`.
+A POST is never re-sent blindly (core.http raises Indeterminate when its outcome is unknown);
+core then calls find_time_entry, which looks for the marker before anything is sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from connectors.clio import mapping
+from connectors.clio.client import ClioClient, ClioNotFound
+from core.connector import RemoteEntry
+from core.errors import AuthFailed, Fatal
+from core.models import TimeEntry
+
+ACTIVITY_FIELDS = (
+    "id,etag,type,date,quantity,quantity_redacted,price,note,non_billable,billed,on_bill,matter{id},user{id}"
+)
+# URLs stay short enough for any proxy with this many ids[] per request.
+IDS_PER_REQUEST = 100
+
+
+class ClioWriter:
+    """core.connector.Writer for Clio activities."""
+
+    def __init__(self, client: ClioClient, *, log: structlog.stdlib.BoundLogger | None = None) -> None:
+        self._client = client
+        self._log = log
+
+    def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
+        """POST the entry once; returns the Clio activity id. Indeterminate means: look it up first."""
+        body = self._body(lambda: mapping.time_entry_body(entry, key, billable=billable))
+        created = self._client.create("activities", body, fields="id,etag")
+        if created.get("id") is None:
+            raise Fatal("POST activities: Clio answered without an id")
+        if self._log is not None:
+            self._log.debug("clio time entry created", entry=entry.id, ref=str(created["id"]))
+        return str(created["id"])
+
+    def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
+        """The activity whose note carries this key's marker, or None."""
+        wanted = mapping.marker(key)
+        # The marker is matched exactly in the note. Clio's `query` is a wildcard text search
+        # whose tokenising is undocumented, so it is not trusted to find "[bs:…]"; the entry's
+        # own matter and date narrow the list instead (clio.md §3.1 filters). A day either
+        # side covers a date Clio shifted across midnight (§4 item 10, UNCONFIRMED).
+        params = {
+            "type": "TimeEntry",
+            "matter_id": entry.matter_id,
+            "start_date": (entry.work_date - timedelta(days=1)).isoformat(),
+            "end_date": (entry.work_date + timedelta(days=1)).isoformat(),
+        }
+        for page in self._client.pages("activities", fields="id,note", params=params):
+            for activity in page:
+                note = activity.get("note")
+                if isinstance(note, str) and wanted in note and activity.get("id") is not None:
+                    return str(activity["id"])
+        return None
+
+    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+        """PATCH note, quantity, price and billability; the marker stays in the note."""
+        path = _activity_path(ref)
+        current = self._client.get(path, fields="id,etag,note,billed,on_bill")
+        if current is None:  # no etag was sent, so a 304 cannot happen
+            raise Fatal(f"GET {path}: unexpected 304")
+        if current.get("billed") or current.get("on_bill"):
+            # clio.md §3.13: an activity on a bill is locked until the bill is voided or deleted.
+            raise Fatal(f"Clio activity {ref} is on a bill and locked; void or delete the bill to change it")
+        _, key_hash = mapping.split_note(current.get("note") if isinstance(current.get("note"), str) else None)
+        changes = self._body(lambda: mapping.time_entry_changes(entry, key_hash, billable=billable))
+        etag = current.get("etag") if isinstance(current.get("etag"), str) else None
+        # If-Match: a person editing the entry meanwhile gives 412 (ClioConflict, retried later).
+        self._client.update(path, changes, fields="id,etag", if_match=etag)
+
+    def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
+        """The current state of the given activities; a missing one is confirmed deleted by a 404."""
+        found: dict[str, RemoteEntry] = {}
+        ids = list(dict.fromkeys(refs))
+        for ref in ids:
+            _activity_path(ref)  # refuses anything that is not a Clio id before any request
+        for start in range(0, len(ids), IDS_PER_REQUEST):
+            params = {"ids[]": ids[start : start + IDS_PER_REQUEST]}
+            for page in self._client.pages("activities", fields=ACTIVITY_FIELDS, params=params):
+                for raw in page:
+                    entry = self._remote(raw)
+                    found[entry.ref] = entry
+        result: list[RemoteEntry] = []
+        for ref in ids:
+            known = found.get(ref)
+            result.append(known if known is not None else self._confirm(ref))
+        return result
+
+    def _confirm(self, ref: str) -> RemoteEntry:
+        # Absent from a list can also mean "not visible to this user" (clio.md §4 item 5): only
+        # a 404 on the record itself makes it a deletion, since a deletion is a tombstone.
+        try:
+            raw = self._client.get(_activity_path(ref), fields=ACTIVITY_FIELDS)
+        except ClioNotFound:
+            return RemoteEntry(
+                ref=ref,
+                idempotency_key=None,
+                narrative="",
+                billed_seconds=0,
+                matter_id="",
+                billable=False,
+                deleted=True,
+            )
+        if raw is None:
+            raise Fatal(f"GET activities/{ref}: unexpected 304")
+        return self._remote(raw)
+
+    def _remote(self, raw: dict[str, Any]) -> RemoteEntry:
+        try:
+            return mapping.remote_entry(raw)
+        except mapping.MappingError as exc:
+            # Redacted hours (clio.md §4 item 4) need a user who may see them: a person must act.
+            raise AuthFailed(f"{exc}; connect Clio as a user who can see activity hours") from None
+
+    def _body(self, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return build()
+        except mapping.MappingError as exc:
+            raise Fatal(f"cannot write to Clio: {exc}") from None
+
+
+def _activity_path(ref: str) -> str:
+    if not ref.isdigit():
+        raise Fatal(f"{ref!r} is not a Clio activity id")
+    return f"activities/{ref}"

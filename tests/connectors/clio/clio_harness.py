@@ -1,0 +1,328 @@
+"""A ClioConnector wired to the in-process Clio sandbox through a requests transport adapter.
+
+The adapter hands each PreparedRequest to Starlette's TestClient, so the connector runs its real
+code path (core.http.HttpClient, requests.Session) with no network and no real sleeps.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import requests
+import structlog
+import vcr
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
+
+from connectors.clio.connector import ClioConnector
+from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
+from core.connector import Context
+from core.http import HttpClient, RateLimiter
+from core.models import ActivityKind, TimeEntry
+from core.sandbox import ConnectionDropped, FakeClock
+from core.store.schema import metadata, oauth_tokens
+from core.tokens import OAuthToken, TokenStore
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+SEED_FILE = Path(__file__).parent / "fixtures" / "clio_seed.json"
+FIRM = "firm-clio-test"
+BASE = "http://testserver"
+CASSETTES = Path(__file__).parent / "cassettes"
+# Set to 1 to record missing cassettes against the sandbox served by uvicorn on LIVE_PORT.
+RECORD_ENV = "BILLSYNC_RECORD_CLIO_CASSETTES"
+LIVE_PORT = 8765
+SECRET_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "shared_secret", "code", "id_token"})
+# Planted in every privileged field of the seed; it must never reach a title, a write or a log.
+CANARY = "CANARY-PRIVILEGED-7f3a91"
+
+
+def seed() -> dict[str, Any]:
+    """The shared Clio seed, plus what the connector needs and a privilege canary everywhere."""
+    data: dict[str, Any] = json.loads(SEED_FILE.read_text())
+    data["users"][0]["default_calendar_id"] = 11  # the calendar owner of entry 9001
+    for record in data["communications"]:
+        record["body"] = f"{record['body']} {CANARY}"
+    for record in data["notes"]:
+        record["detail"] = f"{record['detail']} {CANARY}"
+    for record in data["calendar_entries"]:
+        record["description"] = f"{record['description']} {CANARY}"
+    for record in data["tasks"]:
+        record["description"] = f"{record['description']} {CANARY}"
+    for record in data["documents"]:
+        record["creator"] = {"id": 345, "type": "ManageUser", "name": "Jane Doe"}
+        record["content"] = f"Document text {CANARY}"  # stored, never served: documents are not downloaded
+    return data
+
+
+class SandboxAdapter(BaseAdapter):
+    """A requests transport that answers from an ASGI app, with connection drops made real."""
+
+    def __init__(self, client: TestClient) -> None:
+        super().__init__()
+        self._client = client
+        self.sent: list[requests.PreparedRequest] = []  # everything the connector sent, for assertions
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        """Send through the TestClient; a dropped or cut-off answer raises as requests would."""
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        self.sent.append(request.copy())
+        try:
+            answer = self._client.request(
+                str(request.method), str(request.url), headers=dict(request.headers), content=body
+            )
+        except ConnectionDropped:
+            # Over a socket the sandbox's `reset` fault shows up like this (test_clio_sandbox_live.py).
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)") from None
+        declared = answer.headers.get("content-length")
+        if declared is not None and int(declared) > len(answer.content):
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response._content = answer.content
+        response.url = str(request.url)
+        response.reason = answer.reason_phrase
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def token_store(clock: Callable[[], datetime]) -> TokenStore:
+    """An encrypted TokenStore on a private in-memory SQLite database."""
+    engine: Engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    metadata.create_all(engine, tables=[oauth_tokens])
+    return TokenStore(engine, Fernet(Fernet.generate_key()), clock=clock)
+
+
+@dataclass
+class ClioEnv:
+    """A sandboxed Clio account and a connector pointed at it."""
+
+    sandbox: ClioSandbox
+    clock: FakeClock
+    app: TestClient
+    tokens: TokenStore
+    ctx: Context
+    connector: ClioConnector
+    adapter: SandboxAdapter
+    sleeps: list[float] = field(default_factory=list)
+
+    def admin(self, method: str, path: str, payload: Any = None) -> Any:
+        """Call the sandbox admin API (no auth, no faults)."""
+        response = self.app.request(method, f"/_sandbox/clio/{path.strip('/')}", json=payload)
+        assert response.status_code < 400, response.text
+        return response.json() if response.content else None
+
+    def faults(self, *rules: Mapping[str, Any]) -> None:
+        """Replace the sandbox's fault rules (none clears them)."""
+        if rules:
+            self.admin("POST", "faults", {"rules": list(rules), "seed": 1})
+        else:
+            self.admin("DELETE", "faults")
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        """The sandbox's log of API and OAuth requests, paths without the /clio mount."""
+        return [entry | {"path": entry["path"].removeprefix("/clio")} for entry in self.admin("GET", "requests")]
+
+    def activities(self) -> list[dict[str, Any]]:
+        """Every activity the sandbox holds, in Clio's full shape."""
+        return self.sandbox.records("activities")
+
+
+def make_env(
+    data: dict[str, Any] | None = None,
+    *,
+    page_limit: int = 200,
+    rate_limit_per_minute: int = 10_000,
+    deliver: Callable[[str, Mapping[str, str], bytes], Any] | None = None,
+    connected: bool = True,
+) -> ClioEnv:
+    """A fresh sandbox seeded with `data` (default: seed()) and a connected ClioConnector."""
+    clock = FakeClock()
+    sandbox = ClioSandbox(
+        copy.deepcopy(data) if data is not None else seed(),
+        clock=clock,
+        rng_seed=1,
+        rate_limit_per_minute=rate_limit_per_minute,
+        deliver=deliver or (lambda url, headers, body: 200),
+    )
+    app = TestClient(create_app(sandbox), base_url=BASE)
+    session = requests.Session()
+    adapter = SandboxAdapter(app)
+    session.mount(BASE, adapter)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds)  # waiting moves simulated time, never real time
+
+    def now_ts() -> float:
+        return clock.now().timestamp()
+
+    http = HttpClient(session=session, sleep=sleep, clock=now_ts, limiter=RateLimiter(clock=now_ts))
+    tokens = token_store(clock.now)
+    if connected:
+        tokens.save(FIRM, "clio", OAuthToken.from_response(sandbox.issue_token(), clock.now()))
+    ctx = Context(firm=FIRM, http=http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
+    settings = ClioConnector.Settings(
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
+        base_url=f"{BASE}/clio",
+        page_limit=page_limit,
+    )
+    connector = ClioConnector(settings, ctx, clock=clock.now)
+    return ClioEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
+
+
+def time_entry(**overrides: Any) -> TimeEntry:
+    """A six-minute, non-billable review entry for Jane Doe's e-mail 4001 on matter 1001."""
+    base: dict[str, Any] = {
+        "id": "entry-1",
+        "activity_key": ("clio", "communication:4001"),
+        "timekeeper_id": "345",
+        "matter_id": "1001",
+        "client_id": "501",
+        "work_date": date(2026, 3, 30),
+        "started_at": datetime(2026, 3, 30, 16, 0, tzinfo=UTC),
+        "ended_at": datetime(2026, 3, 30, 16, 6, tzinfo=UTC),
+        "raw_seconds": 300,
+        "billed_seconds": 360,
+        "rate": Decimal("350.00"),
+        "amount": Decimal("35.00"),
+        "billable": True,
+        "narrative": "Email to Acme Corp: Draft motion",
+        "kind": ActivityKind.EMAIL,
+        "category_id": "77",
+    }
+    return TimeEntry(**(base | overrides))
+
+
+def _scrub(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: "REDACTED" if k in SECRET_FIELDS and v else _scrub(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_scrub(item) for item in node]
+    return node
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """Drop cookies and replace token values in JSON bodies before a response is recorded."""
+    response["headers"] = {k: v for k, v in response["headers"].items() if k.lower() not in ("set-cookie", "cookie")}
+    raw = response["body"].get("string")
+    if raw:
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            return response
+        response["body"]["string"] = json.dumps(_scrub(decoded)).encode()
+    return response
+
+
+def clio_vcr(*, record: bool) -> vcr.VCR:
+    """vcrpy for Clio cassettes: replay only (record_mode none) unless recording was asked for."""
+    return vcr.VCR(
+        cassette_library_dir=str(CASSETTES),
+        record_mode="once" if record else "none",
+        filter_headers=[("authorization", "REDACTED"), ("cookie", None)],
+        filter_query_parameters=[("access_token", "REDACTED"), ("client_secret", "REDACTED")],
+        filter_post_data_parameters=[
+            ("client_secret", "REDACTED"),
+            ("refresh_token", "REDACTED"),
+            ("code", "REDACTED"),
+        ],
+        before_record_response=scrub_response,
+        decode_compressed_response=True,
+        # The body too: a write cassette proves exactly what was sent (style-anchors §8.1).
+        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
+    )
+
+
+class ClioContractHarness:
+    """What the shared contract suite needs from Clio's sandbox (tests/contract)."""
+
+    callback_url = "https://billsync.example.test/hooks/clio"
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self.env = make_env(deliver=self._deliver)
+        self.connector = self.env.connector
+
+    def _deliver(self, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str]]:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if "x-hook-secret" in lowered:  # the handshake: echo, as a live receiver does
+            return 200, {"X-Hook-Secret": lowered["x-hook-secret"]}
+        self.deliveries.append((lowered, body))
+        return 200, {}
+
+    def reject_credentials(self) -> None:
+        """Every API call and every refresh from now on gets Clio's 401."""
+        from connectors.clio.sandbox_errors import OAuthError
+
+        def refuse(header: str | None) -> Any:
+            raise OAuthError(
+                401, "invalid_token", "The access token provided is expired, revoked, malformed or invalid"
+            )
+
+        self.env.sandbox.tokens.authenticate = refuse  # type: ignore[method-assign]
+
+    def lose_write_answers(self, *, applied: bool) -> None:
+        """Creates lose their answer: after Clio stored the entry (applied) or before."""
+        self.env.faults(
+            {
+                "route": "/api/v4/activities*",
+                "kind": "truncate" if applied else "reset",
+                "methods": ["POST"],
+                "probability": 1.0,
+            }
+        )
+
+    def restore(self) -> None:
+        """Clear injected faults."""
+        self.env.faults()
+
+    def remote_entries_with_key(self, key: str) -> int:
+        """How many entries at the vendor carry billsync's marker for `key`."""
+        from connectors.clio.mapping import marker
+
+        return sum(marker(key) in (a.get("note") or "") for a in self.env.activities())
+
+    def sample_entry(self) -> TimeEntry:
+        """A time entry the vendor accepts."""
+        return time_entry()
+
+    def signed_delivery(self) -> tuple[Any, Any]:
+        """A genuine delivery from the sandbox, and the subscription that verifies it."""
+        from core.connector import InboundRequest
+
+        handler = self.connector.webhooks()
+        subscription = handler.ensure(self.callback_url, None)
+        self.env.sandbox.update("matters", 1002, {"status": "Open"})
+        self.env.sandbox.flush_webhooks()
+        headers, body = self.deliveries[-1]
+        return InboundRequest(headers=headers, body=body), subscription

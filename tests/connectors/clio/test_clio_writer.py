@@ -1,0 +1,149 @@
+"""ClioWriter against the sandbox: what is sent, exactly-once recovery, updates, the review round-trip."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.clio import mapping
+from connectors.clio.client import ClioConflict
+from core.errors import Fatal, Indeterminate
+from tests.connectors.clio.clio_harness import ClioEnv, make_env, time_entry
+
+KEY = "firm-clio-test|clio|communication:4001|create"
+
+
+def marked(env: ClioEnv, key: str = KEY) -> list[dict[str, Any]]:
+    return [a for a in env.activities() if mapping.marker(key) in (a.get("note") or "")]
+
+
+def sent(env: ClioEnv, method: str, path_part: str = "/api/v4/activities") -> list[requests.PreparedRequest]:
+    return [r for r in env.adapter.sent if r.method == method and path_part in str(r.url)]
+
+
+def test_a_time_entry_is_posted_once_in_seconds_with_an_explicit_price(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    flags: list[tuple[str, bool]] = []
+    original = env.ctx.http.request
+
+    def spy(method: str, url: str, **kwargs: Any) -> requests.Response:
+        flags.append((method, kwargs["idempotent"]))
+        return original(method, url, **kwargs)
+
+    monkeypatch.setattr(env.ctx.http, "request", spy)
+    ref = env.connector.writer().write_time_entry(time_entry(), KEY, billable=False)
+    assert ("POST", False) in flags  # never retried blindly by core.http
+    [stored] = marked(env)
+    assert str(stored["id"]) == ref
+    assert stored["type"] == "TimeEntry" and stored["date"] == "2026-03-30"
+    assert stored["quantity"] == 360.0 and stored["price"] == 350.0  # seconds; the price we computed
+    assert stored["note"] == f"Email to Acme Corp: Draft motion {mapping.marker(KEY)}"
+    assert stored["matter"]["id"] == 1001 and stored["user"]["id"] == 345
+    assert stored["non_billable"] is True and stored["activity_description"]["id"] == 77
+    assert stored["communication"] == {"id": 4001}
+
+
+@pytest.mark.parametrize("fault", ["truncate", "reset"])
+def test_the_same_key_never_creates_twice_after_a_lost_answer(fault: str) -> None:
+    """truncate: Clio wrote it and the answer was cut off; reset: the connection dropped first."""
+    env = make_env()
+    writer = env.connector.writer()
+    env.faults({"route": "/api/v4/activities*", "kind": fault, "methods": ["POST"], "probability": 1.0})
+    with pytest.raises(Indeterminate):
+        writer.write_time_entry(time_entry(), KEY, billable=False)
+    env.faults()
+    # What core does with an unknown outcome: look before sending again.
+    found = writer.find_time_entry(KEY, time_entry())
+    if found is None:
+        found = writer.write_time_entry(time_entry(), KEY, billable=False)
+    assert [str(a["id"]) for a in marked(env)] == [found]
+    assert writer.find_time_entry(KEY, time_entry()) == found
+
+
+def test_find_matches_the_exact_marker_only() -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    assert writer.find_time_entry(KEY, time_entry()) is None
+    other = writer.write_time_entry(time_entry(), "another-key", billable=False)
+    assert writer.find_time_entry(KEY, time_entry()) is None
+    assert writer.find_time_entry("another-key", time_entry()) == other
+    query = sent(env, "GET")[-1].url
+    assert "matter_id=1001" in str(query) and "start_date=2026-03-29" in str(query) and "type=TimeEntry" in str(query)
+
+
+def test_an_update_keeps_the_marker_sends_the_price_and_guards_with_if_match() -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    writer.update_time_entry(ref, time_entry(narrative="Email: Draft motion", billed_seconds=720), billable=True)
+    [patch] = sent(env, "PATCH")
+    assert patch.headers["If-Match"].startswith('"')
+    assert json.loads(patch.body or b"{}")["data"] == {
+        "note": f"Email: Draft motion {mapping.marker(KEY)}",
+        "quantity": 720,
+        "price": 350.0,
+        "non_billable": False,
+    }
+    [stored] = marked(env)
+    assert stored["quantity"] == 720.0 and stored["non_billable"] is False
+
+
+def test_a_concurrent_edit_in_clio_is_a_conflict_to_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    original = env.connector.client.get
+
+    def read_then_someone_edits(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        env.sandbox.update("activities", int(ref), {"note": f"Edited by Jane {mapping.marker(KEY)}"})
+        return found
+
+    monkeypatch.setattr(env.connector.client, "get", read_then_someone_edits)
+    with pytest.raises(ClioConflict):
+        writer.update_time_entry(ref, time_entry(), billable=True)
+
+
+def test_an_entry_on_a_bill_is_locked() -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    ref = writer.write_time_entry(time_entry(), KEY, billable=True)
+    env.sandbox.generate_bill(1001, activity_ids=[int(ref)])
+    with pytest.raises(Fatal, match="on a bill"):
+        writer.update_time_entry(ref, time_entry(narrative="late edit"), billable=True)
+    assert sent(env, "PATCH") == []
+
+
+def test_reading_back_edits_approvals_bills_and_deletions() -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    edited = writer.write_time_entry(time_entry(), KEY, billable=False)
+    billed = writer.write_time_entry(time_entry(id="entry-2"), "key-2", billable=True)
+    deleted = writer.write_time_entry(time_entry(id="entry-3"), "key-3", billable=False)
+    env.sandbox.update(
+        "activities",
+        int(edited),
+        {"note": f"Reviewed draft motion {mapping.marker(KEY)}", "non_billable": False, "quantity": 900.0},
+    )
+    env.sandbox.generate_bill(1001, activity_ids=[int(billed)])
+    env.sandbox.delete("activities", int(deleted))
+    remote = {r.ref: r for r in writer.read_time_entries([edited, billed, deleted])}
+    assert remote[edited].narrative == "Reviewed draft motion"
+    assert remote[edited].idempotency_key == mapping.marker_hash(KEY)
+    assert (remote[edited].billable, remote[edited].billed_seconds, remote[edited].billed) == (True, 900, False)
+    assert remote[edited].matter_id == "1001" and not remote[edited].deleted
+    assert remote[billed].billed and not remote[billed].deleted  # a draft bill already locks it
+    assert remote[deleted].deleted
+    assert len(sent(env, "GET", f"/api/v4/activities/{deleted}")) == 1  # the 404 that proves it
+
+
+def test_non_clio_ids_are_refused_before_any_request() -> None:
+    env = make_env()
+    with pytest.raises(Fatal, match="not a Clio"):
+        env.connector.writer().read_time_entries(["entry-1"])
+    with pytest.raises(Fatal, match="not a Clio id"):
+        env.connector.writer().write_time_entry(time_entry(matter_id="HARB-1"), KEY, billable=False)
+    assert env.adapter.sent == []

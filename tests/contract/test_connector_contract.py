@@ -1,0 +1,206 @@
+"""The contract every connector passes (docs/architecture.md "Connector contract").
+
+One suite, parametrized over connectors. To add one, append a ContractCase to CASES with a
+harness factory built on that connector's sandbox; the harness protocol below says what it needs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from connectors.clio.connector import ClioConnector
+from core.connector import Connector, Cursor, InboundRequest, Page, Subscription
+from core.errors import AuthFailed, Indeterminate, InvalidSignature
+from core.models import Activity, ActivityCategory, Client, Matter, TimeEntry, Timekeeper
+from tests.connectors.clio.clio_harness import ClioContractHarness
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD_TYPES = (Activity, Timekeeper, Client, Matter, ActivityCategory)
+SECRET_HINTS = ("secret", "password", "token", "api_key", "private_key")
+
+
+class Harness(Protocol):
+    """A connector wired to its sandbox, plus the levers the contract pulls."""
+
+    connector: Connector
+
+    def reject_credentials(self) -> None:
+        """Make the vendor answer 401 to everything from now on."""
+
+    def lose_write_answers(self, *, applied: bool) -> None:
+        """Make creates lose their answer, after the vendor applied them or before."""
+
+    def restore(self) -> None:
+        """Clear injected faults."""
+
+    def remote_entries_with_key(self, key: str) -> int:
+        """How many remote entries carry the marker of `key`."""
+
+    def sample_entry(self) -> TimeEntry:
+        """A time entry the vendor accepts."""
+
+    def signed_delivery(self) -> tuple[InboundRequest, Subscription | None]:
+        """A genuine webhook delivery and the subscription that verifies it."""
+
+
+@dataclass(frozen=True)
+class ContractCase:
+    """A connector class and how to build its harness."""
+
+    connector_class: type[Any]
+    harness: Callable[[], Harness]
+
+
+CASES = [
+    pytest.param(ContractCase(ClioConnector, ClioContractHarness), id="clio"),
+]
+
+
+@pytest.fixture(params=CASES)
+def case(request: pytest.FixtureRequest) -> ContractCase:
+    return typing.cast(ContractCase, request.param)
+
+
+@pytest.fixture
+def harness(case: ContractCase) -> Harness:
+    return case.harness()
+
+
+def test_name_equals_the_folder_name(case: ContractCase) -> None:
+    cls = case.connector_class
+    folder = Path(inspect.getfile(cls)).resolve().parent
+    assert folder.parent == ROOT / "connectors"
+    assert cls.name == folder.name
+    assert isinstance(cls.Settings, type) and issubclass(cls.Settings, BaseModel)
+
+
+def test_every_secret_setting_is_a_secretstr(case: ContractCase) -> None:
+    settings = case.connector_class.Settings
+    secrets = [name for name in settings.model_fields if any(hint in name for hint in SECRET_HINTS)]
+    assert secrets, "a connector with credentials declares them in Settings"
+    for name in secrets:
+        annotation = settings.model_fields[name].annotation
+        assert annotation is SecretStr or SecretStr in typing.get_args(annotation), name
+
+
+def test_check_fails_cleanly_on_401(harness: Harness) -> None:
+    harness.connector.check()  # works before
+    harness.reject_credentials()
+    with pytest.raises(AuthFailed) as raised:
+        harness.connector.check()
+    message = str(raised.value)
+    assert message and "Traceback" not in message and "Bearer" not in message
+
+
+def read_stream(stream: Any, since: Cursor) -> list[Page]:
+    return list(stream.read(since))
+
+
+def cursor_times(cursor: Cursor) -> dict[str, datetime]:
+    found: dict[str, datetime] = {}
+    for key, value in (cursor or {}).items():
+        if isinstance(value, str):
+            try:
+                found[key] = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+    return found
+
+
+def assert_not_backwards(before: Cursor, after: Cursor, where: str) -> None:
+    if before is None:
+        return
+    assert after is not None, f"{where}: the cursor went back to the beginning"
+    old, new = cursor_times(before), cursor_times(after)
+    for key, moment in old.items():
+        assert key in new and new[key] >= moment, f"{where}: cursor {key} moved backwards"
+
+
+def identity(record: Any) -> tuple[str, str]:
+    return type(record).__name__, str(getattr(record, "external_id", None) or record.id)
+
+
+def test_streams_yield_valid_models_and_cursors_never_move_backwards(harness: Harness) -> None:
+    streams = harness.connector.streams()
+    assert streams and len({s.name for s in streams}) == len(streams)
+    for stream in streams:
+        cursor: Cursor = None
+        for page in read_stream(stream, None):
+            for record in page.records:
+                assert isinstance(record, RECORD_TYPES), stream.name
+                assert type(record).model_validate(record.model_dump()) == record, stream.name
+            assert all(isinstance(e, str) for e in page.errors)
+            assert_not_backwards(cursor, page.cursor, stream.name)
+            cursor = page.cursor
+
+
+def test_rereading_from_the_last_cursor_yields_nothing_new(harness: Harness) -> None:
+    for stream in harness.connector.streams():
+        first = read_stream(stream, None)
+        seen = {identity(r): r for page in first for r in page.records}
+        last = first[-1].cursor if first else None
+        again = read_stream(stream, last)
+        for page in again:
+            for record in page.records:
+                # The overlap window may repeat records; it must never bring anything new.
+                assert identity(record) in seen and seen[identity(record)] == record, (stream.name, identity(record))
+                if isinstance(record, Matter) and last and "updated_since" in cursor_times(last):
+                    assert record.updated_at <= cursor_times(last)["updated_since"]
+            assert_not_backwards(last, page.cursor, stream.name)
+
+
+def test_a_bad_webhook_signature_is_rejected(harness: Harness) -> None:
+    handler = harness.connector.webhooks()
+    if handler is None:
+        pytest.skip("this connector has no webhooks")
+    request, subscription = harness.signed_delivery()
+    assert handler.handle(request, subscription).delivery_id  # the genuine one verifies
+    tampered_body = replace(request, body=request.body.replace(b"}", b" }", 1))
+    wrong_signature = replace(
+        request, headers={k: ("0" * 64 if "signature" in k else v) for k, v in request.headers.items()}
+    )
+    unsigned = replace(request, headers={k: v for k, v in request.headers.items() if "signature" not in k})
+    for bad in (tampered_body, wrong_signature, unsigned):
+        with pytest.raises(InvalidSignature):
+            handler.handle(bad, subscription)
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["answer-lost-after-write", "connection-lost-before-write"])
+def test_the_same_idempotency_key_never_creates_twice(harness: Harness, applied: bool) -> None:
+    writer = harness.connector.writer()
+    if writer is None:
+        pytest.skip("this connector is not a system of record")
+    entry, key = harness.sample_entry(), "contract|firm|source|activity-1|create"
+    harness.lose_write_answers(applied=applied)
+    with pytest.raises(Indeterminate):
+        writer.write_time_entry(entry, key, billable=False)
+    harness.restore()
+
+    def recover() -> str:
+        # Core's rule for an unknown outcome: look before sending again.
+        found = writer.find_time_entry(key, entry)
+        return found if found is not None else writer.write_time_entry(entry, key, billable=False)
+
+    first = recover()
+    assert recover() == first  # a second recovery (say, after a crash) finds the same entry
+    assert harness.remote_entries_with_key(key) == 1
+
+
+def _iter_cases() -> Iterator[ContractCase]:
+    for param in CASES:
+        yield typing.cast(ContractCase, param.values[0])
+
+
+def test_every_connector_folder_with_a_connector_module_is_in_the_suite() -> None:
+    listed = {case.connector_class.name for case in _iter_cases()}
+    present = {p.parent.name for p in (ROOT / "connectors").glob("*/connector.py")}
+    assert present <= listed, f"add a ContractCase for {sorted(present - listed)}"
