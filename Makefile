@@ -27,6 +27,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.clio_sync
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

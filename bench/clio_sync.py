@@ -21,6 +21,7 @@ import requests
 from config.settings import load_settings
 from core.cli.vendors import connect_account, write_sandbox_config
 from core.demo_data import generate_firm
+from core.logging import configure_logging
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
 from core.runtime import build_runtime
@@ -34,6 +35,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--activities", type=int, default=1500)
     parser.add_argument("--rate-limit", type=int, default=1500, help="requests per minute per token")
     args = parser.parse_args(argv)
+    configure_logging(level="warning")
     firm = generate_firm(timekeepers=12, clients=40, matters=120, activities=args.activities, seed=3)
     seed = load(DEMO_SEEDS, "clio")(firm, now=datetime(2026, 11, 1, tzinfo=UTC))
     sandbox = load(SANDBOXES, "clio")(seed, rate_limit_per_minute=args.rate_limit)
