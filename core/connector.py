@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 import structlog
@@ -18,7 +17,9 @@ from pydantic import BaseModel
 
 from core.http import HttpClient
 from core.models import Activity, ActivityCategory, Client, Matter, TimeEntry, Timekeeper
-from core.tokens import OAuthToken, TokenStore
+from core.tokens import OAuthToken, Subscription, TokenStore
+
+__all__ = ["OAuthToken", "Subscription"]  # part of the contract, defined beside the secrets they hold
 
 Cursor = Mapping[str, Any] | None
 """A stream's resume point as JSON; None means "from the beginning". Core stores it verbatim.
@@ -84,15 +85,6 @@ class WebhookResult:
     reply_status: int = 200
     reply_headers: Mapping[str, str] = field(default_factory=dict)
     reply_body: bytes = b""
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """A webhook subscription at the vendor, as billsync must remember it."""
-
-    id: str
-    expires_at: datetime
-    secret: str | None = None  # shared secret for signatures, kept encrypted by core
 
 
 class Stream(Protocol):

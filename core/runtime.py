@@ -64,5 +64,6 @@ def build_runtime(
         store=store,
         make_engine=lambda: engine_for(firm_id, firm, store),
         retry_delay=retry_delay,
+        tokens=tokens,
     )
     return FirmRuntime(firm_id, firm, store, tokens, connector, runner)

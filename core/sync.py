@@ -22,12 +22,13 @@ from typing import Any
 
 import structlog
 
-from core.connector import Connector, RemoteEntry, Stream, Writer
+from core.connector import Connector, InboundRequest, RemoteEntry, Stream, WebhookResult, Writer
 from core.engine import CaptureEngine, CaptureResult
-from core.errors import Fatal, Indeterminate, Retryable
+from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
 from core.models import EntryState, TimeEntry
 from core.store.store import Store
 from core.store.sync_state import OutboxRow, SyncState
+from core.tokens import Subscription, TokenStore
 from core.units import amount_for
 
 REFERENCE_STREAMS = frozenset({"users", "contacts", "matters", "activity_descriptions", "categories"})
@@ -67,8 +68,10 @@ class SyncRunner:
         make_engine: Callable[[], CaptureEngine],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retry_delay: timedelta = timedelta(minutes=2),
+        tokens: TokenStore | None = None,
     ) -> None:
         self.firm = firm
+        self.tokens = tokens  # holds the webhook subscription's signing secret, encrypted
         self.connector = connector
         self.store = store
         self.state = SyncState(store.engine, clock)
@@ -122,6 +125,36 @@ class SyncRunner:
 
     def _store_reference(self, records: list[Any]) -> None:
         self.store.save_reference(self.firm, records)
+
+    # Webhooks: a delivery is a doorbell ---------------------------------------------------------
+
+    def ensure_webhooks(self, callback_url: str) -> Subscription | None:
+        """Create or renew the vendor's webhook subscription and remember it (secret encrypted)."""
+        handler = self.connector.webhooks()
+        if handler is None or self.tokens is None:
+            return None
+        name = self.connector.name
+        current = self.tokens.subscription(self.firm, name)
+        fresh = handler.ensure(callback_url, current)
+        if fresh != current:
+            self.tokens.save_subscription(self.firm, name, fresh)
+        return fresh
+
+    def receive_webhook(self, request: InboundRequest) -> tuple[WebhookResult, list[str]]:
+        """Verify a delivery (InvalidSignature when it fails) and say which streams to re-poll.
+
+        A redelivery of a delivery already seen asks for nothing. The caller answers the vendor
+        with the result at once and re-polls (`poll(only_streams=...)`) in the background.
+        """
+        handler = self.connector.webhooks()
+        if handler is None:
+            raise InvalidSignature(f"{self.connector.name} does not send webhooks")
+        name = self.connector.name
+        subscription = self.tokens.subscription(self.firm, name) if self.tokens is not None else None
+        result = handler.handle(request, subscription)
+        if result.delivery_id is not None and not self.state.first_delivery(self.firm, name, result.delivery_id):
+            return result, []
+        return result, list(result.streams)
 
     # Writing ---------------------------------------------------------------------------------
 

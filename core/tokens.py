@@ -1,4 +1,7 @@
-"""OAuth tokens are state, not configuration: stored encrypted, refreshed under a lock, saved before use."""
+"""Vendor credentials are state, not configuration: stored encrypted, refreshed under a lock, saved before use.
+
+OAuth tokens, and the shared secrets that sign webhook deliveries, both live here.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, select
 
 from core.errors import AuthFailed, ConfigError
-from core.store.schema import oauth_tokens
+from core.store.schema import oauth_tokens, webhook_subscriptions
 
 # Refresh a little before expiry, so a token never expires between check and use.
 EXPIRY_MARGIN = timedelta(minutes=5)
@@ -44,6 +47,15 @@ class OAuthToken:
             expires_at=now + timedelta(seconds=float(expires_in)) if expires_in is not None else None,
             extra=previous.extra if previous else {},
         )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A webhook subscription at the vendor, as billsync must remember it."""
+
+    id: str
+    expires_at: datetime
+    secret: str | None = field(default=None, repr=False)  # signs deliveries; stored encrypted
 
 
 def fernet_from_key(key: str | bytes) -> Fernet:
@@ -79,10 +91,7 @@ class TokenStore:
             ).scalar_one_or_none()
         if ciphertext is None:
             return None
-        try:
-            data = json.loads(self._cipher.decrypt(ciphertext.encode()))
-        except InvalidToken:
-            raise ConfigError(f"stored {connector} token cannot be decrypted: wrong secret key?") from None
+        data = json.loads(self._decrypt(ciphertext, connector))
         expires = data.get("expires_at")
         return OAuthToken(
             access_token=data["access_token"],
@@ -116,6 +125,43 @@ class TokenStore:
             fresh = refresh(latest or token)
             self.save(firm, connector, fresh)
             return fresh
+
+    def subscription(self, firm: str, connector: str) -> Subscription | None:
+        """The webhook subscription billsync holds at the vendor, its secret decrypted."""
+        w = webhook_subscriptions.c
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(w.subscription_id, w.expires_at, w.secret_ciphertext).where(
+                    w.firm_id == firm, w.connector == connector
+                )
+            ).first()
+        if row is None:
+            return None
+        secret = self._decrypt(row.secret_ciphertext, connector).decode() if row.secret_ciphertext else None
+        return Subscription(id=row.subscription_id, expires_at=row.expires_at, secret=secret)
+
+    def save_subscription(self, firm: str, connector: str, subscription: Subscription | None) -> None:
+        """Remember (or forget, with None) the vendor's webhook subscription; the secret is encrypted."""
+        key = {"firm_id": firm, "connector": connector}
+        with self._engine.begin() as conn:
+            conn.execute(webhook_subscriptions.delete().filter_by(**key))
+            if subscription is not None:
+                secret = subscription.secret
+                conn.execute(
+                    webhook_subscriptions.insert().values(
+                        **key,
+                        subscription_id=subscription.id,
+                        expires_at=subscription.expires_at,
+                        secret_ciphertext=self._cipher.encrypt(secret.encode()).decode() if secret else None,
+                        updated_at=self._clock(),
+                    )
+                )
+
+    def _decrypt(self, ciphertext: str, connector: str) -> bytes:
+        try:
+            return self._cipher.decrypt(ciphertext.encode())
+        except InvalidToken:
+            raise ConfigError(f"stored {connector} secret cannot be decrypted: wrong secret key?") from None
 
     def _lock(self, firm: str, connector: str) -> threading.Lock:
         with self._locks_guard:

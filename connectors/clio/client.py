@@ -131,6 +131,17 @@ class ClioClient:
             raise Fatal("GET users/who_am_i answered 304 without a conditional request")
         return found
 
+    def utbms_codes(self, fields: str = "id,code,name,type,utbms_set_id") -> list[Json]:
+        """Every UTBMS code the account offers (GET /utbms/codes, clio.md §3.15)."""
+        return [code for page in self.pages("utbms/codes", fields=fields) for code in page]
+
+    def billing_settings(self, fields: str = "rounding,use_decimal_rounding") -> Json:
+        """The firm's billing settings (GET /settings/billing, clio.md §3.15): one record."""
+        found = self.get("settings/billing", fields=fields)
+        if found is None:  # no etag was sent, so a 304 cannot happen
+            raise Fatal("GET settings/billing answered 304 without a conditional request")
+        return found
+
     # -- writes ---------------------------------------------------------------------------------
 
     def create(self, path: str, data: Mapping[str, Any], *, fields: str) -> Json:

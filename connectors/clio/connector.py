@@ -60,6 +60,51 @@ class ClioConnector:
         except ClioForbidden as exc:
             raise AuthFailed(f"Clio ({self._where()}) denied access: {exc}") from None
 
+    def billing_rounding_minutes(self) -> int | None:
+        """Clio's time-rounding increment in minutes (settings/billing `rounding`), None if not given."""
+        minutes, _ = self._rounding()
+        return minutes
+
+    def rounding_mismatch(self, increment_minutes: int) -> str | None:
+        """A warning sentence when Clio's time rounding differs from billsync's, else None."""
+        if increment_minutes < 1:
+            raise ValueError("the billsync increment must be at least 1 minute")
+        minutes, decimal = self._rounding()
+        if minutes is None:
+            return None  # Clio did not say: no claim either way
+        billsync_seconds = increment_minutes * 60
+        # clio.md §4 item 2: Clio rounds each entry's quantity up to its increment, and with
+        # use_decimal_rounding up to 0.01 h (36 s), and computes `total` from the rounded value.
+        # billsync sends already rounded seconds, so Clio keeps them when they are multiples.
+        kept = (minutes == 0 or billsync_seconds % (minutes * 60) == 0) and (not decimal or billsync_seconds % 36 == 0)
+        if minutes == increment_minutes and kept:
+            return None
+        clio = "Clio does not round time" if minutes == 0 else f"Clio rounds time to {minutes}-minute increments"
+        if decimal:
+            clio += " and to hundredths of an hour"
+        outcome = (
+            "entries keep billsync's rounding"
+            if kept
+            else "Clio rounds billsync's entries up again, so its totals can exceed billsync's amounts"
+        )
+        sentence = f"{clio}; billsync is configured for {increment_minutes}: {outcome}"
+        self._ctx.log.warning(
+            "clio rounding differs from billsync",
+            clio_minutes=minutes,
+            clio_decimal=decimal,
+            billsync_minutes=increment_minutes,
+            kept=kept,
+        )
+        return sentence
+
+    def _rounding(self) -> tuple[int | None, bool]:
+        # clio.md §3.15: settings/billing carries `rounding` (minute increment) and
+        # `use_decimal_rounding`; anything but a non-negative whole number is "not given".
+        settings = self.client.billing_settings("rounding,use_decimal_rounding")
+        value = settings.get("rounding")
+        minutes = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+        return minutes, settings.get("use_decimal_rounding") is True
+
     def streams(self) -> Sequence[Stream]:
         """Reference streams first (users, categories, clients, matters), then activity."""
         overlap = timedelta(minutes=self.settings.overlap_minutes)

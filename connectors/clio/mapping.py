@@ -68,6 +68,16 @@ SOURCE_LINKS: Mapping[str, str] = {
     "task": "task",
     "note": "matter_note",
 }
+# clio.md §3.1 write body: UTBMS codes ride on activity_description as these keys, each naming
+# a code of this type from GET /utbms/codes (§3.15). Entry field -> (write key, Clio type).
+UTBMS_FIELDS: Mapping[str, tuple[str, str]] = {
+    "task_code": ("utbms_task_id", "UtbmsTask"),
+    "activity_code": ("utbms_activity_id", "UtbmsActivity"),
+}
+# A code string like L120 or A106; anything else is reported without repeating it.
+_UTBMS_CODE = re.compile(r"[A-Z][A-Z0-9]{1,7}")
+UTBMS_FIELDS_ORDER = tuple(write_key for write_key, _ in UTBMS_FIELDS.values())
+_UTBMS_WRITE_KEYS = frozenset(UTBMS_FIELDS_ORDER)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -409,8 +419,10 @@ def source_link(activity_key: tuple[str, str]) -> tuple[str, int] | None:
     return link, int(record_id)
 
 
-def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, Any]:
-    """The `data` of POST /activities for an entry (clio.md §3.1)."""
+def time_entry_body(
+    entry: TimeEntry, key: str, *, billable: bool, utbms: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """The `data` of POST /activities for an entry (clio.md §3.1); `utbms` from resolve_utbms."""
     body: dict[str, Any] = {
         "type": "TimeEntry",
         "date": entry.work_date.isoformat(),  # clio.md §4 item 10: always send the date
@@ -422,24 +434,89 @@ def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, 
         "user": {"id": api_id(entry.timekeeper_id, "user")},
         "non_billable": not billable,
     }
-    if entry.category_id:
-        body["activity_description"] = {"id": api_id(entry.category_id, "activity description")}
+    description = activity_description(entry, utbms or {})
+    if description is not None:
+        body["activity_description"] = description
     link = source_link(entry.activity_key)
     if link is not None:
         body[link[0]] = {"id": link[1]}
     return body
 
 
-def time_entry_changes(entry: TimeEntry, key_hash: str | None, *, billable: bool) -> dict[str, Any]:
-    """The `data` of PATCH /activities/{id}: narrative, length, price and billability."""
+def time_entry_changes(
+    entry: TimeEntry, key_hash: str | None, *, billable: bool, utbms: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """The `data` of PATCH /activities/{id}: narrative, length, price, billability and UTBMS codes."""
     narrative = _MARKER.sub("", entry.narrative).rstrip()
     note = f"{narrative} [bs:{key_hash}]".strip() if key_hash else narrative
-    return {
+    changes: dict[str, Any] = {
         "note": note,
         "quantity": entry.billed_seconds,
         "price": _price(entry.rate),  # always: a PATCH without price may reset it (clio.md §3.1)
         "non_billable": not billable,
     }
+    # The category is only re-sent to carry codes; `price` above keeps the rate (clio.md §3.1).
+    description = activity_description(entry, utbms) if utbms else None
+    if description is not None:
+        changes["activity_description"] = description
+    return changes
+
+
+def activity_description(entry: TimeEntry, utbms: Mapping[str, int]) -> dict[str, int] | None:
+    """`activity_description{id, utbms_task_id, utbms_activity_id}`, or None without a category."""
+    if not entry.category_id:
+        # clio.md §3.1 lists the codes as keys of the activity description reference, beside its
+        # id; conservative: codes are never sent without the category they belong to.
+        return None
+    description = {"id": api_id(entry.category_id, "activity description")}
+    description.update({key: value for key, value in utbms.items() if key in _UTBMS_WRITE_KEYS})
+    return description
+
+
+def utbms_index(raw_codes: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[tuple[int, int | None], ...]]:
+    """Clio's UTBMS codes (GET /utbms/codes) by (type, code) -> ((id, utbms_set_id), ...)."""
+    index: dict[tuple[str, str], list[tuple[int, int | None]]] = {}
+    for raw in raw_codes:
+        code_id, set_id = raw.get("id"), raw.get("utbms_set_id")
+        code, kind = _text(raw.get("code")).strip().upper(), _text(raw.get("type"))
+        if not code or not isinstance(code_id, int) or isinstance(code_id, bool):
+            continue  # unusable rows are skipped, never guessed
+        usable_set = set_id if isinstance(set_id, int) and not isinstance(set_id, bool) else None
+        index.setdefault((kind, code), []).append((code_id, usable_set))
+    return {key: tuple(dict.fromkeys(found)) for key, found in index.items()}
+
+
+def resolve_utbms(
+    entry: TimeEntry, index: Mapping[tuple[str, str], Sequence[tuple[int, int | None]]]
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """(write key -> Clio UTBMS id, reasons for codes left out); reasons name codes, never narrative."""
+    wanted: dict[str, tuple[str, str, Sequence[tuple[int, int | None]]]] = {}
+    problems: list[str] = []
+    for field, (write_key, kind) in UTBMS_FIELDS.items():
+        value = getattr(entry, field)
+        if not value:
+            continue
+        code = value.strip().upper()
+        label = field.replace("_", " ")
+        if not _UTBMS_CODE.fullmatch(code):
+            problems.append(f"{label} is not a UTBMS code")  # the value itself is not repeated
+            continue
+        wanted[write_key] = (label, code, index.get((kind, code), ()))
+    chosen: dict[str, tuple[int, int | None]] = {k: found[0] for k, (_, _, found) in wanted.items() if len(found) == 1}
+    for write_key, (label, code, found) in wanted.items():
+        if write_key in chosen:
+            continue
+        if not found:
+            problems.append(f"{label} {code} is not a UTBMS code in Clio")
+            continue
+        # The same code in several UTBMS sets: take the one in the other code's set, else none.
+        sets = {set_id for _, set_id in chosen.values() if set_id is not None}
+        same_set = [candidate for candidate in found if candidate[1] in sets]
+        if len(same_set) == 1:
+            chosen[write_key] = same_set[0]
+        else:
+            problems.append(f"{label} {code} is in {len(found)} UTBMS sets in Clio")
+    return {key: chosen[key][0] for key in UTBMS_FIELDS_ORDER if key in chosen}, tuple(problems)
 
 
 def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from connectors.clio import mapping
-from connectors.clio.client import ClioClient, ClioNotFound
+from connectors.clio.client import ClioClient, ClioForbidden, ClioNotFound
 from core.connector import RemoteEntry
 from core.errors import AuthFailed, Fatal
 from core.models import TimeEntry
@@ -24,6 +24,7 @@ ACTIVITY_FIELDS = (
 )
 # URLs stay short enough for any proxy with this many ids[] per request.
 IDS_PER_REQUEST = 100
+UtbmsIndex = dict[tuple[str, str], tuple[tuple[int, int | None], ...]]
 
 
 class ClioWriter:
@@ -32,10 +33,15 @@ class ClioWriter:
     def __init__(self, client: ClioClient, *, log: structlog.stdlib.BoundLogger | None = None) -> None:
         self._client = client
         self._log = log
+        # Clio's UTBMS codes (clio.md §3.15), read on first need and kept for this writer's life;
+        # an empty index after a refused read means "write without codes".
+        self._utbms: UtbmsIndex | None = None
+        self._utbms_refused = False
 
     def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
         """POST the entry once; returns the Clio activity id. Indeterminate means: look it up first."""
-        body = self._body(lambda: mapping.time_entry_body(entry, key, billable=billable))
+        utbms = self._utbms_ids(entry)
+        body = self._body(lambda: mapping.time_entry_body(entry, key, billable=billable, utbms=utbms))
         created = self._client.create("activities", body, fields="id,etag")
         if created.get("id") is None:
             raise Fatal("POST activities: Clio answered without an id")
@@ -73,7 +79,8 @@ class ClioWriter:
             # clio.md §3.13: an activity on a bill is locked until the bill is voided or deleted.
             raise Fatal(f"Clio activity {ref} is on a bill and locked; void or delete the bill to change it")
         _, key_hash = mapping.split_note(current.get("note") if isinstance(current.get("note"), str) else None)
-        changes = self._body(lambda: mapping.time_entry_changes(entry, key_hash, billable=billable))
+        utbms = self._utbms_ids(entry)
+        changes = self._body(lambda: mapping.time_entry_changes(entry, key_hash, billable=billable, utbms=utbms))
         etag = current.get("etag") if isinstance(current.get("etag"), str) else None
         # If-Match: a person editing the entry meanwhile gives 412 (ClioConflict, retried later).
         self._client.update(path, changes, fields="id,etag", if_match=etag)
@@ -121,6 +128,37 @@ class ClioWriter:
         except mapping.MappingError as exc:
             # Redacted hours (clio.md §4 item 4) need a user who may see them: a person must act.
             raise AuthFailed(f"{exc}; connect Clio as a user who can see activity hours") from None
+
+    def _utbms_ids(self, entry: TimeEntry) -> dict[str, int]:
+        """Clio's ids for the entry's UTBMS codes; a code Clio cannot take is left out with a warning."""
+        if not (entry.task_code or entry.activity_code):
+            return {}
+        if not entry.category_id:
+            # clio.md §3.1: the codes are keys of the activity_description reference, next to its id.
+            self._warn("clio utbms codes left out", entry=entry.id, reason="the entry has no activity category")
+            return {}
+        if self._utbms is None:
+            self._utbms = self._read_utbms()
+        if self._utbms_refused:
+            return {}  # warned once when the read was refused
+        ids, problems = mapping.resolve_utbms(entry, self._utbms)
+        for problem in problems:
+            self._warn("clio utbms code left out", entry=entry.id, reason=problem)
+        return ids
+
+    def _read_utbms(self) -> UtbmsIndex:
+        try:
+            return mapping.utbms_index(self._client.utbms_codes())
+        except (ClioForbidden, ClioNotFound) as exc:
+            # The entry is still worth writing without codes; a person can add them in Clio.
+            # Retryable and AuthFailed errors propagate: the write is tried again later.
+            self._warn("clio utbms codes unreadable; entries are written without them", reason=type(exc).__name__)
+            self._utbms_refused = True
+            return {}
+
+    def _warn(self, event: str, **fields: str) -> None:
+        if self._log is not None:
+            self._log.warning(event, **fields)
 
     def _body(self, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:

@@ -106,6 +106,9 @@ def sync(
     config: ConfigOption = None,
     firm: FirmOption = None,
     once: Annotated[bool, typer.Option("--once", help="Run one whole cycle and exit.")] = False,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Public URL of this firm's webhook endpoint: create or renew the subscription.")
+    ] = None,
 ) -> None:
     """Poll every source, capture, write back and drain the outbox (one cycle with --once)."""
     if not once:
@@ -114,6 +117,12 @@ def sync(
     firm_id, _ = pick_firm(settings, firm)
     runtime = build_runtime(settings, firm_id, Store.open(settings.database_url))
     try:
+        if webhook_url is not None:
+            subscription = runtime.runner.ensure_webhooks(webhook_url)
+            if subscription is not None:
+                console.print(
+                    f"webhooks subscribed at {webhook_url} until {subscription.expires_at:%Y-%m-%d %H:%M} UTC"
+                )
         report = runtime.runner.run_once()
     except AuthFailed as exc:
         raise BillsyncError(f"{exc} (run `billsync connect {runtime.connector.name}`)") from None

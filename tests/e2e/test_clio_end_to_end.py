@@ -34,8 +34,13 @@ class Firm:
     def __init__(self, tmp: Path, activities: int = 150) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         synthetic = generate_firm(
-            timekeepers=5, clients=8, matters=16, activities=activities, seed=11,
-            month_start=datetime(2026, 10, 1, tzinfo=UTC), body=f"Client admitted: {CANARY}",
+            timekeepers=5,
+            clients=8,
+            matters=16,
+            activities=activities,
+            seed=11,
+            month_start=datetime(2026, 10, 1, tzinfo=UTC),
+            body=f"Client admitted: {CANARY}",
         )
         seed = load(DEMO_SEEDS, "clio")(synthetic, now=datetime(2026, 11, 1, tzinfo=UTC))
         self.sandbox = load(SANDBOXES, "clio")(seed, rate_limit_per_minute=100_000)

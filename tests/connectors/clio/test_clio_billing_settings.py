@@ -1,0 +1,117 @@
+"""Clio's billing settings (settings/billing): the rounding increment, compared with billsync's."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from structlog.testing import capture_logs
+
+from tests.connectors.clio.clio_harness import ClioEnv, make_env, time_entry
+from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, spec, spec_path
+
+
+def with_settings(**settings: Any) -> ClioEnv:
+    env = make_env()
+    env.admin("PATCH", "billing_settings/1", settings)
+    return env
+
+
+def test_the_rounding_increment_is_read_from_settings_billing() -> None:
+    env = make_env()  # the shared seed rounds to 6 minutes
+    assert env.connector.billing_rounding_minutes() == 6
+    [request] = [r for r in env.adapter.sent if "/settings/billing" in str(r.url)]
+    assert request.method == "GET"
+    assert parse_qs(urlsplit(str(request.url)).query)["fields"] == ["rounding,use_decimal_rounding"]
+    assert with_settings(rounding=15).connector.billing_rounding_minutes() == 15
+
+
+@pytest.mark.parametrize("value", [None, "6", -1, 1.5, True])
+def test_a_missing_or_odd_rounding_is_not_given(value: Any) -> None:
+    env = with_settings(rounding=value)
+    assert env.connector.billing_rounding_minutes() is None
+    assert env.connector.rounding_mismatch(6) is None  # no claim without Clio's figure
+
+
+def test_the_same_increment_is_no_mismatch() -> None:
+    env = make_env()
+    with capture_logs() as events:
+        assert env.connector.rounding_mismatch(6) is None
+    assert events == []
+
+
+def test_a_finer_clio_increment_keeps_billsyncs_rounding_and_warns() -> None:
+    env = with_settings(rounding=1)
+    with capture_logs() as events:
+        message = env.connector.rounding_mismatch(6)
+    assert (
+        message
+        == "Clio rounds time to 1-minute increments; billsync is configured for 6: entries keep billsync's rounding"
+    )
+    [warning] = events
+    assert warning["log_level"] == "warning"
+    assert (warning["clio_minutes"], warning["billsync_minutes"], warning["kept"]) == (1, 6, True)
+    token = env.tokens.current("firm-clio-test", "clio", lambda t: t, force=False).access_token
+    assert token not in repr(events) and "client_secret" not in repr(events)
+
+
+def test_a_coarser_clio_increment_says_clio_rounds_again() -> None:
+    env = with_settings(rounding=15)
+    message = env.connector.rounding_mismatch(6)
+    assert message == (
+        "Clio rounds time to 15-minute increments; billsync is configured for 6: "
+        "Clio rounds billsync's entries up again, so its totals can exceed billsync's amounts"
+    )
+    # The sandbox agrees: a 6-minute entry is shown as 15 minutes, and billed so.
+    ref = env.connector.writer().write_time_entry(time_entry(billed_seconds=360), "key-1", billable=True)
+    stored = env.admin("GET", f"activities/{ref}")
+    assert stored["quantity"] == 360.0 and stored["rounded_quantity"] == 900.0
+
+
+def test_a_coarser_increment_that_divides_billsyncs_is_kept() -> None:
+    env = with_settings(rounding=3)
+    assert env.connector.rounding_mismatch(6) == (
+        "Clio rounds time to 3-minute increments; billsync is configured for 6: entries keep billsync's rounding"
+    )
+    assert with_settings(rounding=6).connector.rounding_mismatch(12) is not None  # differs, though kept
+
+
+def test_decimal_rounding_counts() -> None:
+    kept = with_settings(rounding=6, use_decimal_rounding=True)
+    assert kept.connector.rounding_mismatch(6) is None  # 0.1 h is already a whole hundredth
+    changed = with_settings(rounding=1, use_decimal_rounding=True)
+    assert changed.connector.rounding_mismatch(1) == (
+        "Clio rounds time to 1-minute increments and to hundredths of an hour; billsync is configured for 1: "
+        "Clio rounds billsync's entries up again, so its totals can exceed billsync's amounts"
+    )
+
+
+def test_no_rounding_in_clio() -> None:
+    env = with_settings(rounding=0)
+    assert env.connector.billing_rounding_minutes() == 0
+    assert env.connector.rounding_mismatch(6) == (
+        "Clio does not round time; billsync is configured for 6: entries keep billsync's rounding"
+    )
+
+
+def test_a_billsync_increment_below_one_minute_is_refused_before_any_request() -> None:
+    env = make_env()
+    with pytest.raises(ValueError, match="at least 1 minute"):
+        env.connector.rounding_mismatch(0)
+    assert env.adapter.sent == []
+
+
+@pytest.mark.skipif(not SPEC_FILE.exists(), reason=f"Clio OpenAPI spec not found at {SPEC_FILE}")
+def test_the_settings_read_matches_the_spec() -> None:
+    env = make_env()
+    env.connector.billing_rounding_minutes()
+    [request] = [r for r in env.adapter.sent if "/settings/billing" in str(r.url)]
+    path = spec_path(str(request.url))
+    operation = spec()["paths"][path]["get"]
+    declared = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    query = parse_qs(urlsplit(str(request.url)).query)
+    assert set(query) <= declared
+    properties = spec()["components"]["schemas"]["BillingSetting_base"]["properties"]
+    assert set(query["fields"][0].split(",")) <= set(properties)
+    assert properties["rounding"]["type"] == "integer"

@@ -1,0 +1,89 @@
+"""The command line as IT staff run it: sandbox, connect, sync, backfill, review, as processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+RUN = [sys.executable, "-c", "from core.cli import main; main()"]
+
+
+def billsync(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RUN, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path):
+    """`billsync sandbox` on a free port with the demo firm's Clio records; stopped with SIGTERM."""
+    seed = tmp_path / "seed.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import json, sys; from datetime import datetime, UTC;"
+                "from core.demo_data import generate_firm; from core.plugins import load, DEMO_SEEDS;"
+                "firm = generate_firm(timekeepers=5, clients=8, matters=16, activities=150, seed=2);"
+                "json.dump({'clio': load(DEMO_SEEDS, 'clio')(firm, now=datetime(2026, 11, 1, tzinfo=UTC))},"
+                " open(sys.argv[1], 'w'))"
+            ),
+            str(seed),
+        ],
+        check=True,
+        timeout=120,
+    )
+    config = tmp_path / "sandbox.toml"
+    process = subprocess.Popen(
+        [*RUN, "sandbox", "--port", "0", "--seed", str(seed), "--write-config", str(config), "--rate-limit", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    line = ""
+    deadline = time.monotonic() + 60
+    while "sandboxes clio at" not in line and time.monotonic() < deadline:
+        line = process.stdout.readline() if process.stdout else ""
+    assert "sandboxes clio at" in line, line
+    yield config
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0  # SIGTERM is a clean stop
+
+
+def test_connect_sync_review_and_backfill_twice(sandbox: Path) -> None:
+    connected = billsync("connect", "clio", "--config", str(sandbox), "--auto-approve")
+    assert connected.returncode == 0, connected.stdout + connected.stderr
+    synced = billsync("sync", "--once", "--config", str(sandbox))
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    written = int(re.search(r"written (\d+)", synced.stdout).group(1))
+    assert written > 20
+
+    listed = billsync("review", "list", "--config", str(sandbox))
+    entry_id = re.search(r"│ ([0-9a-f]{32}) │", listed.stdout).group(1)
+    assert billsync("review", "approve", entry_id, "--config", str(sandbox)).returncode == 0
+    after = billsync("sync", "--once", "--config", str(sandbox))
+    assert "updated 1" in after.stdout and "written 0" in after.stdout
+
+    first = billsync("backfill", "--config", str(sandbox), "--since", "2026-10-01")
+    second = billsync("backfill", "--config", str(sandbox), "--since", "2026-10-01")
+    assert first.returncode == 0 and second.returncode == 0, first.stdout + first.stderr
+    assert "backfill created 0 entries" in first.stdout  # sync already captured everything
+    assert "backfill created 0 entries" in second.stdout
+    assert "already known" in second.stdout
+
+    dry = billsync("backfill", "--config", str(sandbox), "--since", "2026-10-01", "--dry-run")
+    assert "backfill would create 0 entries" in dry.stdout
+
+
+def test_sync_without_connecting_says_what_to_do(sandbox: Path) -> None:
+    run = billsync("sync", "--once", "--config", str(sandbox))
+    assert run.returncode == 2
+    assert "billsync connect clio" in run.stdout and "Traceback" not in run.stdout + run.stderr
