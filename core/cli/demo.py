@@ -27,6 +27,12 @@ MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 # The demo reads a whole month through the sandbox: its rate limit is scaled up to keep it short
 # (the connector still obeys whatever limit the headers announce).
 DEMO_RATE_LIMIT = 100_000
+# The demo firm refuses to send vague narratives to its clients: such entries are held in
+# billsync with the reason, and never written to the PMS, until someone rewrites them.
+DEMO_RULES = """
+[firms.demo.rules.firm.vague_narrative]
+severity = "block"
+"""
 
 
 @app.command()
@@ -50,7 +56,7 @@ def demo(
             folder = keep or Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
             config = folder / "billsync.toml"
-            write_sandbox_config(config, f"http://127.0.0.1:{port}", [vendor])
+            write_sandbox_config(config, f"http://127.0.0.1:{port}", [vendor], extra=DEMO_RULES)
             settings = load_settings(config)
             store = Store.open(settings.database_url)
             runtime = build_runtime(settings, "demo", store)
@@ -67,8 +73,8 @@ def demo(
             )
             print_entries(entries[:10], ref, title="First entries, as written to the PMS (non-billable until approved)")
             blocked = [e for e in entries if e.state is EntryState.BLOCKED]
-            if blocked:
-                print_entries(blocked[:8], ref, title=f"{len(blocked)} blocked entries (never written)", reasons=True)
+            title = f"{len(blocked)} blocked entries, held in billsync and never written (first 8)"
+            print_entries(blocked[:8], ref, title=title, reasons=True)
             _print_states(entries)
             again = runtime.runner.run_once()
             console.print(

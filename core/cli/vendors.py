@@ -223,8 +223,13 @@ def sandbox(
     serve(server, port=port, on_ready=ready)  # returns on SIGTERM or SIGINT
 
 
-def write_sandbox_config(path: Path, base_url: str, vendors: list[str], firm: str = "demo") -> None:
-    """A config for a firm on the sandboxes: its own SQLite file and secret key beside the config."""
+def write_sandbox_config(
+    path: Path, base_url: str, vendors: list[str], firm: str = "demo", extra: str = ""
+) -> None:
+    """A config for a firm on the sandboxes: its own SQLite file and secret key beside the config.
+
+    `extra` is more TOML for the firm (rules, capture settings), appended as it is.
+    """
     key_file = path.with_suffix(".key")
     if not key_file.exists():
         key_file.write_text(Fernet.generate_key().decode())
@@ -244,4 +249,4 @@ def write_sandbox_config(path: Path, base_url: str, vendors: list[str], firm: st
         lines += ["", f"[firms.{firm}.connectors.{vendor}]"]
         for key, value in load(SANDBOX_SETTINGS, vendor)(base_url).items():
             lines.append(f"{key} = {json.dumps(value)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
