@@ -15,7 +15,7 @@ and writes, with the store as the single source of truth:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -160,12 +160,12 @@ class SyncRunner:
 
     def drain_outbox(self, writer: Writer, report: SyncReport) -> None:
         """Attempt every due write once; failures are rescheduled or held, never re-sent blindly."""
-        entries = {e.id: e for e in self.store.entries(self.firm)}
         attempted: set[str] = set()
         while True:
             rows = [row for row in self.state.due(self.firm) if row.id not in attempted]
             if not rows:
                 return
+            entries = {e.id: e for e in self.store.entries(self.firm, ids=[row.entry_id for row in rows])}
             for row in rows:
                 attempted.add(row.id)
                 self._drain_one(writer, row, entries.get(row.entry_id), report)
@@ -222,13 +222,15 @@ class SyncRunner:
     def reconcile(self, writer: Writer, report: SyncReport) -> None:
         """Pull edits, approvals and deletions made in the PMS into the store."""
         refs = self.state.remote_refs(self.firm)
-        if not refs:
-            return
-        entries = {e.id: e for e in self.store.entries(self.firm)}
-        for remote in _in_chunks(writer, list(refs)):
-            entry = entries.get(refs.get(remote.ref, ""))
-            if entry is not None:
-                self._apply(entry, remote, report)
+        chunk = 200
+        remote_ids = list(refs)
+        for start in range(0, len(remote_ids), chunk):
+            batch = remote_ids[start : start + chunk]
+            entries = {e.id: e for e in self.store.entries(self.firm, ids=[refs[r] for r in batch])}
+            for remote in writer.read_time_entries(batch):
+                entry = entries.get(refs.get(remote.ref, ""))
+                if entry is not None:
+                    self._apply(entry, remote, report)
 
     def _apply(self, entry: TimeEntry, remote: RemoteEntry, report: SyncReport) -> None:
         if remote.deleted:
@@ -251,8 +253,3 @@ class SyncRunner:
         if changes:
             self.state.apply_remote(self.firm, entry.id, changes)
             report.remote_edits += 1
-
-
-def _in_chunks(writer: Writer, refs: Sequence[str], size: int = 200) -> Iterable[RemoteEntry]:
-    for start in range(0, len(refs), size):
-        yield from writer.read_time_entries(refs[start : start + size])

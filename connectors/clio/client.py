@@ -241,10 +241,6 @@ class ClioClient:
             raise AuthFailed(
                 "Clio refused the refresh token (revoked or another region): run `billsync connect clio`"
             ) from None
-        except requests.RequestException as exc:
-            raise Retryable(
-                f"POST oauth/token: connection lost while reading the answer ({type(exc).__name__})"
-            ) from None
         body = self._json(response, "GET")  # a lost refresh answer is harmless to repeat
         # A refresh token missing from the answer is kept (clio.md §1: never rotated).
         return OAuthToken.from_response(body, self._clock(), previous=token)
@@ -310,14 +306,7 @@ class ClioClient:
         except Fatal as exc:
             status = seen[-1].status_code if seen else None
             raise _classified(status, method, short, exc) from None
-        except (AuthFailed, Retryable):
-            raise
-        except requests.RequestException as exc:
-            # core.http classifies refused connections and timeouts; a connection dropped while
-            # the body was read (ChunkedEncodingError and friends) reaches us here.
-            if method in _SAFE_METHODS:
-                raise Retryable(f"{method} {short}: connection lost mid-answer ({type(exc).__name__})") from None
-            raise Indeterminate(f"{method} {short}: connection lost mid-answer, outcome unknown") from None
+        # Refused connections, timeouts and answers cut off mid-body are classified by core.http.
 
     def _json(self, response: requests.Response, method: str) -> Json:
         try:

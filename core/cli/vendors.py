@@ -223,9 +223,7 @@ def sandbox(
     serve(server, port=port, on_ready=ready)  # returns on SIGTERM or SIGINT
 
 
-def write_sandbox_config(
-    path: Path, base_url: str, vendors: list[str], firm: str = "demo", extra: str = ""
-) -> None:
+def write_sandbox_config(path: Path, base_url: str, vendors: list[str], firm: str = "demo", extra: str = "") -> None:
     """A config for a firm on the sandboxes: its own SQLite file and secret key beside the config.
 
     `extra` is more TOML for the firm (rules, capture settings), appended as it is.

@@ -222,8 +222,10 @@ class Store:
 
     # Entries ------------------------------------------------------------------------------
 
-    def entries(self, firm: str, states: Iterable[EntryState] | None = None) -> list[TimeEntry]:
-        """The firm's time entries, oldest first, optionally only in some states."""
+    def entries(
+        self, firm: str, states: Iterable[EntryState] | None = None, ids: Sequence[str] | None = None
+    ) -> list[TimeEntry]:
+        """The firm's time entries, oldest first; optionally only some states or some ids."""
         query = select(time_entries, activities.c.source, activities.c.external_id).join(
             activities,
             (activities.c.firm_id == time_entries.c.firm_id) & (activities.c.id == time_entries.c.activity_id),
@@ -231,8 +233,15 @@ class Store:
         query = query.where(time_entries.c.firm_id == firm).order_by(time_entries.c.started_at, time_entries.c.id)
         if states is not None:
             query = query.where(time_entries.c.state.in_([s.value for s in states]))
+        if ids is None:
+            with self.engine.connect() as conn:
+                return [_entry_from_row(row._mapping) for row in conn.execute(query)]
+        found: list[TimeEntry] = []
         with self.engine.connect() as conn:
-            return [_entry_from_row(row._mapping) for row in conn.execute(query)]
+            for start in range(0, len(ids), _CHUNK):
+                chunk = query.where(time_entries.c.id.in_(ids[start : start + _CHUNK]))
+                found.extend(_entry_from_row(row._mapping) for row in conn.execute(chunk))
+        return found
 
     def activity_statuses(self, firm: str) -> dict[str, int]:
         """How many activities ended in each status."""
