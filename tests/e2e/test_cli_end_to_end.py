@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import load_settings
+from core.runtime import build_runtime
+from core.store.store import Store
+from core.sync import SyncReport
+
 pytestmark = pytest.mark.e2e
 RUN = [sys.executable, "-c", "from core.cli import main; main()"]
 
@@ -87,3 +92,26 @@ def test_sync_without_connecting_says_what_to_do(sandbox: Path) -> None:
     run = billsync("sync", "--once", "--config", str(sandbox))
     assert run.returncode == 2
     assert "billsync connect clio" in run.stdout and "Traceback" not in run.stdout + run.stderr
+
+
+def test_backfill_of_one_matter_then_all_then_again(sandbox: Path) -> None:
+    assert billsync("connect", "clio", "--config", str(sandbox), "--auto-approve").returncode == 0
+    # Reference data only (a sync would capture all activity), to learn a matter's id.
+    settings = load_settings(sandbox)
+    store = Store.open(settings.database_url)
+    runtime = build_runtime(settings, "demo", store)
+    runtime.runner.poll(SyncReport(), only_streams=["users", "contacts", "matters", "activity_descriptions"])
+    matter_id = next(iter(store.load_reference("demo").matters))
+    store.close()
+
+    def created(*args: str) -> int:
+        run = billsync("backfill", "--config", str(sandbox), "--since", "2026-10-01", *args)
+        assert run.returncode == 0, run.stdout + run.stderr
+        return int(re.search(r"backfill (?:would create|created) (\d+) entries", run.stdout).group(1))
+
+    one_matter = created("--matter", matter_id, "--dry-run")
+    everything = created("--dry-run")
+    assert 0 < one_matter < everything
+    assert created("--matter", matter_id) == one_matter
+    assert created() == everything - one_matter  # that matter's entries exist already
+    assert created() == 0
