@@ -169,7 +169,8 @@ class CaptureEngine:
         self._resolver = MatterResolver(reference, policy)
         self._increment = policy.increment_minutes * 60
         self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
-        self._caps = MatterCaps(lambda matter_id: store.matter_billable_total(firm, matter_id))
+        capped = [m.id for m in reference.matters.values() if m.cap_amount is not None]
+        self._caps = MatterCaps(lambda: store.billable_totals(firm, capped))
         self._zones: dict[str, ZoneInfo] = {}
         allowed = policy.timekeepers
         self._allowed = None if allowed == "all" else frozenset(allowed)

@@ -8,6 +8,7 @@ and an invoice is read by people outside the firm.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from core.models import Activity, ActivityKind
 
@@ -42,6 +43,7 @@ _COMPANY_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)  # the same counterparts come back all day
 def short_name(full_name: str) -> str:
     """'Jane Q. Smith' -> 'J. Smith'; a company, or anything that is not plainly a name, stays whole."""
     parts = full_name.split()

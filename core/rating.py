@@ -101,17 +101,17 @@ def rate_entry(
 class MatterCaps:
     """Keeps each capped matter's billed total under its not-to-exceed amount."""
 
-    def __init__(self, billed_so_far: Callable[[str], Decimal]) -> None:
-        self._billed_so_far = billed_so_far  # loads a matter's total from the store, once
-        self._totals: dict[str, Decimal] = {}
+    def __init__(self, billed_so_far: Callable[[], dict[str, Decimal]]) -> None:
+        self._billed_so_far = billed_so_far  # every capped matter's total, loaded once on first use
+        self._totals: dict[str, Decimal] | None = None
 
     def apply(self, matter: Matter, amount: Decimal) -> tuple[Decimal, bool]:
         """The amount that still fits under the cap, and whether it had to be reduced."""
         if matter.cap_amount is None:
             return amount, False
-        total = self._totals.get(matter.id)
-        if total is None:
-            total = self._billed_so_far(matter.id)
+        if self._totals is None:
+            self._totals = self._billed_so_far()
+        total = self._totals.get(matter.id, ZERO)
         allowed = min(amount, max(matter.cap_amount - total, ZERO))
         self._totals[matter.id] = total + allowed
         return allowed, allowed < amount

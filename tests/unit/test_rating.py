@@ -101,16 +101,17 @@ def test_percentage_discount_rounds_once() -> None:
 
 def test_matter_cap_reduces_the_entry_that_crosses_it_and_zeroes_the_rest() -> None:
     capped = matter(cap_amount=D("1000"))
-    caps = MatterCaps(lambda matter_id: D("900"))  # already billed
+    caps = MatterCaps(lambda: {"m1": D("900")})  # already billed
     assert caps.apply(capped, D("60.00")) == (D("60.00"), False)
     assert caps.apply(capped, D("60.00")) == (D("40.00"), True)
     assert caps.apply(capped, D("60.00")) == (D("0"), True)
     assert caps.apply(matter(), D("60.00")) == (D("60.00"), False)  # no cap, no change
 
 
-def test_cap_total_is_loaded_once_per_matter() -> None:
+def test_cap_totals_are_loaded_once() -> None:
     calls = []
-    caps = MatterCaps(lambda matter_id: calls.append(matter_id) or D("0"))
+    caps = MatterCaps(lambda: calls.append("load") or {})
     for _ in range(3):
         caps.apply(matter(cap_amount=D("5000")), D("10.00"))
-    assert calls == ["m1"]
+        caps.apply(matter(id="m2", cap_amount=D("5000")), D("10.00"))
+    assert calls == ["load"]
