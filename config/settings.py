@@ -28,6 +28,8 @@ class FirmSettings(BaseModel):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     rules: RuleSets = Field(default_factory=RuleSets)
     system_of_record: str = "clio"  # the connector entries are written to
+    # Standard Webhooks secret ("whsec_...") for the generic signed ingest endpoint; None: off.
+    ingest_secret: SecretStr | None = None
     # Each connector's own settings, validated by that connector's Settings model when it is built.
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
