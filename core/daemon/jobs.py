@@ -1,0 +1,112 @@
+"""The work of each scheduled job, and the one summary line every run ends with.
+
+A job is a plain function of one firm's runtime returning its counts; `run_job` binds the
+run's context, times it and turns any exception into an `outcome=error` line, so a failing
+job can never take the scheduler (or another firm) down with it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+
+import structlog
+
+from core.errors import AuthFailed
+from core.runtime import FirmRuntime
+from core.sync import SyncReport
+
+Counts = dict[str, int]
+Job = Callable[[FirmRuntime], Counts]
+
+_MAX_ERROR_CHARS = 500  # an error message is for a person; a vendor's whole response body is not
+
+
+def poll(runtime: FirmRuntime) -> Counts:
+    """Read every stream from its cursor and capture what is new."""
+    report = SyncReport()
+    runtime.runner.poll(report)
+    return {
+        "read": sum(report.records_read.values()),
+        "record_errors": len(report.record_errors),
+        "entries": sum(report.capture.states.values()),
+    }
+
+
+def drain(runtime: FirmRuntime) -> Counts:
+    """Attempt every due write in the firm's outbox once."""
+    writer = runtime.connector.writer()
+    if writer is None:
+        return {}
+    report = SyncReport()
+    runtime.runner.drain_outbox(writer, report)
+    return _write_counts(report)
+
+
+def reconcile(runtime: FirmRuntime) -> Counts:
+    """Pull edits, approvals and deletions made in the PMS, then send any write that must go again."""
+    writer = runtime.connector.writer()
+    if writer is None:
+        return {}
+    report = SyncReport()
+    runtime.runner.reconcile(writer, report)
+    # Reconciling can queue writes again (lost ones among them): send them now, not in a minute.
+    runtime.runner.drain_outbox(writer, report)
+    return {
+        "remote_edits": report.remote_edits,
+        "tombstones": report.tombstones,
+        "approvals_from_pms": report.approvals_from_pms,
+        **_write_counts(report),
+    }
+
+
+def renew_webhooks(callback_url: str) -> Job:
+    """A job that creates or renews the firm's webhook subscription at `callback_url`."""
+
+    def renew(runtime: FirmRuntime) -> Counts:
+        subscription = runtime.runner.ensure_webhooks(callback_url)
+        return {"subscribed": int(subscription is not None)}
+
+    return renew
+
+
+def _write_counts(report: SyncReport) -> Counts:
+    return {
+        "written": report.written,
+        "recovered": report.recovered,
+        "updated": report.updated,
+        "deferred": report.deferred,
+        "failures": len(report.write_failures),
+    }
+
+
+def run_job(runtime: FirmRuntime, name: str, job: Job) -> bool:
+    """Run one job for one firm and log exactly one summary line; True when it succeeded."""
+    run_id = secrets.token_hex(4)
+    started = time.monotonic()
+    # Bound through contextvars, so every line the runner and connector log during the run
+    # carries the same firm, job and run id as the summary.
+    with structlog.contextvars.bound_contextvars(
+        firm=runtime.firm_id, connector=runtime.connector.name, job=name, run_id=run_id
+    ):
+        log = structlog.get_logger()
+        try:
+            counts = job(runtime)
+        except Exception as exc:  # a job's failure is reported, never allowed to reach the scheduler
+            log.error(
+                "job",
+                duration_ms=_elapsed_ms(started),
+                outcome="error",
+                error_type=type(exc).__name__,
+                # The message only, no traceback: tracebacks can quote request data.
+                error=str(exc)[:_MAX_ERROR_CHARS],
+                needs_reconnect=isinstance(exc, AuthFailed),
+            )
+            return False
+        log.info("job", duration_ms=_elapsed_ms(started), outcome="ok", **counts)
+        return True
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

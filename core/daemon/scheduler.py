@@ -1,0 +1,220 @@
+"""The scheduling half of `billsync run`: one in-memory APScheduler, explicit jobs per firm.
+
+Correctness lives in the store, not here: every job's work is transactional in SyncRunner,
+so an extra, missed or interrupted run does no harm. The job store is APScheduler's default
+in-memory one on purpose: job stores must never be shared between replicas.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
+from apscheduler.jobstores.memory import MemoryJobStore  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+
+from config.settings import BillsyncSettings
+from core.daemon import jobs
+from core.daemon.health import WebhookHealth
+from core.runtime import FirmRuntime, build_runtime
+from core.store.store import Store
+
+JOBS_PER_FIRM = 4  # poll, drain, renew_webhooks, reconcile
+_LOCK_WAIT = 0.2  # seconds between looks at the stop flag while waiting for a firm's other job
+
+
+@dataclass(frozen=True, slots=True)
+class Intervals:
+    """How often each job runs; the defaults are production's, tests pass short ones."""
+
+    poll_healthy: timedelta = timedelta(minutes=2)  # webhooks ring the doorbell; polling is the safety net
+    poll_unhealthy: timedelta = timedelta(seconds=30)
+    webhook_fresh: timedelta = timedelta(minutes=15)  # a delivery this recent means webhooks work
+    drain: timedelta = timedelta(minutes=1)
+    renew_webhooks: timedelta = timedelta(hours=6)
+    reconcile: time | timedelta = time(2, 0)  # a local time of day (nightly), or an interval
+    # A nightly run delayed by a busy or suspended host still runs that night, once (coalesced).
+    reconcile_grace: timedelta = timedelta(hours=4)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _interval(every: timedelta) -> IntervalTrigger:
+    return IntervalTrigger(seconds=every.total_seconds())
+
+
+def _grace(every: timedelta) -> int:
+    # Late by less than one period: still worth running; later than that, the next run is due anyway.
+    return max(1, int(every.total_seconds()))
+
+
+class Daemon:
+    """Runs every firm's poll, drain, webhook renewal and reconcile jobs on one scheduler."""
+
+    def __init__(
+        self,
+        settings: BillsyncSettings,
+        store: Store,
+        *,
+        public_url: str | None = None,
+        intervals: Intervals | None = None,
+        build: Callable[[BillsyncSettings, str, Store], FirmRuntime] = build_runtime,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.intervals = intervals or Intervals()
+        # One store for all firms is fine: every row is keyed by firm id.
+        self.runtimes: dict[str, FirmRuntime] = {firm: build(settings, firm, store) for firm in settings.firms}
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._health = WebhookHealth(self.intervals.webhook_fresh, clock)
+        # One firm's jobs run one at a time: two drains of one outbox could both send a row
+        # (no lease in-process), and the connector's session is not shared across threads.
+        self._firm_locks = {firm: threading.Lock() for firm in self.runtimes}
+        self._poll_healthy: dict[str, bool] = {}  # the mode each poll job is scheduled in
+        self._mode_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._idle = threading.Condition()
+        self._running = 0
+        self._log = structlog.get_logger()
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            # A worker for every job of every firm: a hung job of one firm never starves another firm.
+            executors={"default": ThreadPoolExecutor(max_workers=max(1, JOBS_PER_FIRM * len(self.runtimes)))},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    # Lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule every firm's jobs and start the scheduler thread; polls and drains run at once."""
+        now = datetime.now(UTC)
+        every = self.intervals
+        for firm in self.runtimes:
+            with self._mode_lock:
+                healthy = self._health.healthy(firm)
+                self._poll_healthy[firm] = healthy
+                trigger = _interval(self._poll_every(healthy))
+                self._add(firm, "poll", jobs.poll, trigger, grace=_grace(every.poll_unhealthy), first=now)
+            self._add(firm, "drain", jobs.drain, _interval(every.drain), grace=_grace(every.drain), first=now)
+            if self._public_url is not None:
+                renew = jobs.renew_webhooks(self.callback_url(firm))
+                self._add(firm, "renew_webhooks", renew, _interval(every.renew_webhooks), grace=3600, first=now)
+            if isinstance(every.reconcile, timedelta):
+                trigger = _interval(every.reconcile)
+            else:
+                # The scheduler's time zone is the server's local one, so 02:00 means local 02:00.
+                trigger = CronTrigger(hour=every.reconcile.hour, minute=every.reconcile.minute)
+            self._add(firm, "reconcile", jobs.reconcile, trigger, grace=_grace(every.reconcile_grace))
+        self._scheduler.start()
+        self._log.info("daemon started", firms=sorted(self.runtimes), webhooks=self._public_url is not None)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Take no new work, wait up to `timeout` seconds for running jobs; True when all finished."""
+        with self._mode_lock:
+            first = not self._stopping.is_set()
+            with self._idle:
+                self._stopping.set()
+            if first and self._scheduler.running:
+                self._scheduler.pause()  # nothing new is submitted from here on
+                self._scheduler.shutdown(wait=False)  # the waiting happens below, bounded
+        with self._idle:
+            finished = self._idle.wait_for(lambda: self._running == 0, timeout=timeout)
+            unfinished = self._running
+        # Whatever was cut short is safe: each step is transactional and resumes from the store.
+        self._log.info("daemon stopped", finished=finished, unfinished=unfinished)
+        return finished
+
+    # What the HTTP server reports and asks ----------------------------------------------------
+
+    def webhook_seen(self, firm: str) -> None:
+        """A verified delivery for `firm` arrived: webhooks work, so polling relaxes."""
+        if firm not in self.runtimes:
+            raise KeyError(f"no firm {firm!r}")
+        self._health.seen(firm)
+        self._apply_poll_mode(firm)
+
+    def run_soon(self, firm: str, job: str) -> None:
+        """Run one of a firm's jobs now instead of at its next time (skipped if it is running)."""
+        if not self._stopping.is_set():
+            self._scheduler.modify_job(self.job_id(firm, job), next_run_time=datetime.now(UTC))
+
+    def callback_url(self, firm: str) -> str:
+        """Where the vendor delivers this firm's webhooks."""
+        connector = self.runtimes[firm].connector.name
+        return f"{self._public_url}/hooks/{connector}/{firm}"
+
+    def poll_interval(self, firm: str) -> timedelta:
+        """The interval the firm's poll job is scheduled at right now."""
+        with self._mode_lock:
+            return self._poll_every(self._poll_healthy.get(firm, False))
+
+    def schedule(self) -> dict[str, str]:
+        """Every scheduled job's id and trigger, for health pages and tests."""
+        return {job.id: str(job.trigger) for job in self._scheduler.get_jobs()}
+
+    @staticmethod
+    def job_id(firm: str, job: str) -> str:
+        """The scheduler's id for one firm's job."""
+        return f"{firm}:{job}"
+
+    # Internals --------------------------------------------------------------------------------
+
+    def _poll_every(self, healthy: bool) -> timedelta:
+        return self.intervals.poll_healthy if healthy else self.intervals.poll_unhealthy
+
+    def _add(
+        self, firm: str, name: str, job: jobs.Job, trigger: Any, *, grace: int, first: datetime | None = None
+    ) -> None:
+        options: dict[str, Any] = {"next_run_time": first} if first is not None else {}
+        self._scheduler.add_job(
+            self._execute,
+            trigger=trigger,
+            args=(firm, name, job),
+            id=self.job_id(firm, name),
+            name=self.job_id(firm, name),
+            misfire_grace_time=grace,
+            coalesce=True,  # after a stall, one catch-up run, not a burst
+            max_instances=1,  # a job never overlaps itself
+            replace_existing=True,
+            **options,
+        )
+
+    def _execute(self, firm: str, name: str, job: jobs.Job) -> None:
+        with self._idle:
+            if self._stopping.is_set():
+                return  # queued before stop, never started: nothing to finish
+            self._running += 1
+        try:
+            lock = self._firm_locks[firm]
+            while not lock.acquire(timeout=_LOCK_WAIT):
+                if self._stopping.is_set():
+                    return
+            try:
+                jobs.run_job(self.runtimes[firm], name, job)
+            finally:
+                lock.release()
+            if name == "poll":
+                # Webhooks go stale without any event saying so: look after every poll.
+                self._apply_poll_mode(firm)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _apply_poll_mode(self, firm: str) -> None:
+        healthy = self._health.healthy(firm)
+        with self._mode_lock:
+            if self._stopping.is_set() or firm not in self._poll_healthy or self._poll_healthy[firm] == healthy:
+                return  # not started, stopping, or already right
+            self._poll_healthy[firm] = healthy
+            every = self._poll_every(healthy)
+            self._scheduler.reschedule_job(self.job_id(firm, "poll"), trigger=_interval(every))
+        self._log.info("poll interval", firm=firm, webhooks_healthy=healthy, seconds=every.total_seconds())
