@@ -70,7 +70,7 @@ class ClioWriter:
         return None
 
     def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
-        """PATCH note, quantity, price and billability; the marker stays in the note."""
+        """PATCH note, quantity, price and billability; an entry made billable loses the marker."""
         path = _activity_path(ref)
         current = self._client.get(path, fields="id,etag,note,billed,on_bill")
         if current is None:  # no etag was sent, so a 304 cannot happen
@@ -79,6 +79,10 @@ class ClioWriter:
             # clio.md §3.13: an activity on a bill is locked until the bill is voided or deleted.
             raise Fatal(f"Clio activity {ref} is on a bill and locked; void or delete the bill to change it")
         _, key_hash = mapping.split_note(current.get("note") if isinstance(current.get("note"), str) else None)
+        if billable:
+            # The marker only guards the create (its id is stored by now); a billable entry's note
+            # may be printed on the client's bill, so it goes.
+            key_hash = None
         utbms = self._utbms_ids(entry)
         changes = self._body(lambda: mapping.time_entry_changes(entry, key_hash, billable=billable, utbms=utbms))
         etag = current.get("etag") if isinstance(current.get("etag"), str) else None

@@ -78,8 +78,10 @@ def test_ids_follow_the_canonical_ids(firm: SyntheticFirm, seed: dict[str, list[
         assert clio_matter["status"] == matter.status.value.capitalize()
         assert clio_matter["billable"] is matter.billable
     assert all(isinstance(e["id"], str) for e in seed["calendar_entries"])
-    assert all(e["calendar_owner_id"] == calendar_id(e["calendar_owner"]["id"] - CALENDAR_ID_OFFSET)
-               for e in seed["calendar_entries"])
+    assert all(
+        e["calendar_owner_id"] == calendar_id(e["calendar_owner"]["id"] - CALENDAR_ID_OFFSET)
+        for e in seed["calendar_entries"]
+    )
     assert clio_seed(firm, now=NOW) == seed  # deterministic
 
 
@@ -89,7 +91,11 @@ def test_users_say_who_may_record_time(firm: SyntheticFirm, seed: dict[str, list
         user = users[clio_id(tk.id)]
         assert user["subscription_type"] == ("Attorney" if tk.may_record_time else "NonAttorney")
         assert (user["name"], user["email"], user["rate"], user["time_zone"]) == (
-            tk.name, tk.email, float(tk.default_rate), tk.time_zone)
+            tk.name,
+            tk.email,
+            float(tk.default_rate),
+            tk.time_zone,
+        )
     assert [u["account_owner"] for u in seed["users"]].count(True) == 1
 
 
@@ -159,7 +165,9 @@ def test_covered_activities_have_a_hand_made_linked_entry(
     covered = {
         clio_id(a.external_id)
         for a in firm.activities
-        if a.covered_by_time_entry and a.kind is not ActivityKind.SMS and a.actor in may_record
+        if a.covered_by_time_entry
+        and a.kind is not ActivityKind.SMS
+        and a.actor in may_record
         and not (a.kind is ActivityKind.NOTE and clio_id(a.external_id) not in {n["id"] for n in seed["notes"]})
     }
     entries = {e["id"]: e for e in seed["activities"]}
@@ -191,8 +199,11 @@ def test_linked_entries_are_found_through_the_api(sandbox: ClioSandbox, seed: di
     app = TestClient(create_app(sandbox))
     auth = {"Authorization": f"Bearer {sandbox.issue_token()['access_token']}"}
     entry = next(e for e in seed["activities"] if "communication" in e)
-    response = app.get(f"{API}/activities.json?fields=id,communication{{id,subject}},quantity"
-                       f"&communication_id={entry['communication']['id']}", headers=auth)
+    response = app.get(
+        f"{API}/activities.json?fields=id,communication{{id,subject}},quantity"
+        f"&communication_id={entry['communication']['id']}",
+        headers=auth,
+    )
     assert response.status_code == 200, response.text
     assert [a["id"] for a in response.json()["data"]] == [entry["id"]]
 
@@ -234,14 +245,14 @@ def test_every_rendered_record_matches_the_spec(
         validator.validate(body)
         seen.extend(record["id"] for record in body["data"])
         url = body["meta"]["paging"].get("next")
-    wanted = [r["id"] for r in seed[collection]
-              if collection != "notes" or r["type"] == extra.rsplit("=", 1)[-1]]
+    wanted = [r["id"] for r in seed[collection] if collection != "notes" or r["type"] == extra.rsplit("=", 1)[-1]]
     assert seen == wanted
 
 
 @pytest.mark.skipif(not SPEC_FILE.exists(), reason=f"Clio OpenAPI spec not found at {SPEC_FILE}")
-@pytest.mark.parametrize("collection", ["users", "contacts", "matters", "activity_descriptions",
-                                        *ACTIVITY_COLLECTIONS, "activities"])
+@pytest.mark.parametrize(
+    "collection", ["users", "contacts", "matters", "activity_descriptions", *ACTIVITY_COLLECTIONS, "activities"]
+)
 def test_every_full_record_matches_its_spec_schema(sandbox: ClioSandbox, collection: str) -> None:
     # The API answers above show nested objects by their default fields only; the admin API's
     # full shape also puts participants, attendees, custom rates and versions to the schema.
@@ -264,8 +275,11 @@ def test_build_sandbox_uses_the_fixed_credentials_and_allows_http_webhooks() -> 
     app = TestClient(create_app(sandbox))
     auth = {"Authorization": f"Bearer {sandbox.issue_token(1)['access_token']}"}
     # The daemon's receiver is plain http on loopback; port 9 refuses, so the handshake just fails.
-    hook = app.post(f"{API}/webhooks.json?fields=id,url", headers=auth,
-                    json={"data": {"url": "http://127.0.0.1:9/hooks/clio", "model": "activity", "fields": "id"}})
+    hook = app.post(
+        f"{API}/webhooks.json?fields=id,url",
+        headers=auth,
+        json={"data": {"url": "http://127.0.0.1:9/hooks/clio", "model": "activity", "fields": "id"}},
+    )
     assert hook.status_code == 201, hook.text
     assert connector_settings("http://127.0.0.1:8765/") == {
         "client_id": DEFAULT_CLIENT_ID,

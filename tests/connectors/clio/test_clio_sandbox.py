@@ -24,9 +24,7 @@ API = "/clio/api/v4"
 ADMIN = "/_sandbox/clio"
 INVALID_TOKEN_BODY = {
     "error": "invalid_token",
-    "error_description": (
-        "The access token provided is expired, revoked, malformed or invalid for other reasons."
-    ),
+    "error_description": ("The access token provided is expired, revoked, malformed or invalid for other reasons."),
 }
 
 
@@ -71,8 +69,15 @@ def add_activities(sandbox: ClioSandbox, count: int) -> None:
     for n in range(count):
         sandbox.add(
             "activities",
-            {"type": "TimeEntry", "date": "2026-04-01", "quantity": 60.0 * (n + 1), "price": 100.0,
-             "note": f"entry {n}", "matter": {"id": 1001}, "user": {"id": 345}},
+            {
+                "type": "TimeEntry",
+                "date": "2026-04-01",
+                "quantity": 60.0 * (n + 1),
+                "price": 100.0,
+                "note": f"entry {n}",
+                "matter": {"id": 1001},
+                "user": {"id": 345},
+            },
         )
 
 
@@ -94,8 +99,11 @@ def test_cursor_paging_walks_every_record_exactly_once(env: Env) -> None:
             # Changes mid-walk: an update to a seen record must not re-surface it,
             # and a new record (higher id) must still be reached.
             env.send("PATCH", f"/activities/{seen[0]}.json", json={"data": {"note": "edited"}})
-            created = env.send("POST", "/activities.json", json={
-                "data": {"type": "TimeEntry", "date": "2026-04-05", "matter": {"id": 1001}}})
+            created = env.send(
+                "POST",
+                "/activities.json",
+                json={"data": {"type": "TimeEntry", "date": "2026-04-05", "matter": {"id": 1001}}},
+            )
             expected.add(created.json()["data"]["id"])
         next_url = response.json()["meta"]["paging"].get("next")
         if next_url:
@@ -141,8 +149,16 @@ def test_limit_above_maximum_is_refused(env: Env) -> None:
 
 
 def test_communications_default_to_date_order(env: Env) -> None:
-    env.sandbox.add("communications", {"type": "EmailCommunication", "subject": "early", "body": "b",
-                                        "date": "2026-01-01", "received_at": "2026-01-01T00:00:00+00:00"})
+    env.sandbox.add(
+        "communications",
+        {
+            "type": "EmailCommunication",
+            "subject": "early",
+            "body": "b",
+            "date": "2026-01-01",
+            "received_at": "2026-01-01T00:00:00+00:00",
+        },
+    )
     ids = [r["id"] for r in env.get("/communications.json?fields=id,date").json()["data"]]
     assert ids[0] == max(ids)  # the newest id has the oldest date
     by_id = [r["id"] for r in env.get("/communications.json?order=id(asc)").json()["data"]]
@@ -191,9 +207,14 @@ def test_quantity_in_seconds_and_rounded_total(env: Env) -> None:
         "rounded_quantity_in_hours,price,total,billed,on_bill"
     ).json()["data"]
     assert data == {
-        "quantity": 1260.0, "rounded_quantity": 1440.0, "quantity_in_hours": 0.35,
-        "rounded_quantity_in_hours": 0.4, "price": 350.0, "total": 140.0,
-        "billed": False, "on_bill": False,
+        "quantity": 1260.0,
+        "rounded_quantity": 1440.0,
+        "quantity_in_hours": 0.35,
+        "rounded_quantity_in_hours": 0.4,
+        "price": 350.0,
+        "total": 140.0,
+        "billed": False,
+        "on_bill": False,
     }
     expense = env.get("/activities/125565938.json?fields=total,rounded_quantity").json()["data"]
     assert expense == {"total": 45.5, "rounded_quantity": None}
@@ -215,8 +236,9 @@ def test_updated_since_is_strictly_after(env: Env) -> None:
     env.clock.advance(3600)
     before_change = env.clock.now().isoformat()
     env.clock.advance(5)
-    patched = env.send("PATCH", "/activities/125565938.json?fields=id,updated_at",
-                       json={"data": {"note": "Courier (rush)"}}).json()["data"]
+    patched = env.send(
+        "PATCH", "/activities/125565938.json?fields=id,updated_at", json={"data": {"note": "Courier (rush)"}}
+    ).json()["data"]
     found = env.get("/activities.json", params={"updated_since": before_change}).json()["data"]
     assert [r["id"] for r in found] == [125565938]
     exact = env.get("/activities.json", params={"updated_since": patched["updated_at"]})
@@ -269,11 +291,11 @@ def test_etag_304_and_change_on_update(env: Env) -> None:
 
 def test_if_match_mismatch_is_412(env: Env) -> None:
     etag = env.get("/activities/125565936.json").headers["ETag"]
-    stale = env.send("PATCH", "/activities/125565936.json", headers={"If-Match": '"stale"'},
-                     json={"data": {"note": "x"}})
+    stale = env.send(
+        "PATCH", "/activities/125565936.json", headers={"If-Match": '"stale"'}, json={"data": {"note": "x"}}
+    )
     assert stale.status_code == 412
-    fresh = env.send("PATCH", "/activities/125565936.json", headers={"If-Match": etag},
-                     json={"data": {"note": "x"}})
+    fresh = env.send("PATCH", "/activities/125565936.json", headers={"If-Match": etag}, json={"data": {"note": "x"}})
     assert fresh.status_code == 200
 
 
@@ -316,8 +338,7 @@ def test_authorize_and_exchange_code() -> None:
     redirect = "https://billsync.example.test/callback"
     response = env.client.get(
         "/clio/oauth/authorize",
-        params={"response_type": "code", "client_id": env.sandbox.client_id,
-                "redirect_uri": redirect, "state": "xyz"},
+        params={"response_type": "code", "client_id": env.sandbox.client_id, "redirect_uri": redirect, "state": "xyz"},
         follow_redirects=False,
     )
     assert response.status_code == 302
@@ -325,15 +346,21 @@ def test_authorize_and_exchange_code() -> None:
     query = parse_qs(location.query)
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect
     assert query["state"] == ["xyz"]
-    form = {"grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect,
-            "client_id": env.sandbox.client_id, "client_secret": env.sandbox.client_secret}
+    form = {
+        "grant_type": "authorization_code",
+        "code": query["code"][0],
+        "redirect_uri": redirect,
+        "client_id": env.sandbox.client_id,
+        "client_secret": env.sandbox.client_secret,
+    }
     token = env.client.post("/clio/oauth/token", data=form)
     assert token.status_code == 200
     body = token.json()
     assert set(body) == {"token_type", "access_token", "expires_in", "refresh_token"}
     assert body["token_type"] == "bearer"
-    me = env.client.get(f"{API}/users/who_am_i.json?fields=id,name",
-                        headers={"Authorization": f"Bearer {body['access_token']}"})
+    me = env.client.get(
+        f"{API}/users/who_am_i.json?fields=id,name", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert me.json()["data"] == {"id": 345, "name": "Jane Doe"}
     reused = env.client.post("/clio/oauth/token", data=form)
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
@@ -357,8 +384,12 @@ def test_missing_unknown_and_expired_tokens_are_401() -> None:
 def test_refresh_issues_new_access_token_and_keeps_refresh_token() -> None:
     env = make_env(token_ttl_seconds=3600)
     env.clock.advance(4000)
-    form = {"grant_type": "refresh_token", "refresh_token": env.token["refresh_token"],
-            "client_id": env.sandbox.client_id, "client_secret": env.sandbox.client_secret}
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": env.token["refresh_token"],
+        "client_id": env.sandbox.client_id,
+        "client_secret": env.sandbox.client_secret,
+    }
     first = env.client.post("/clio/oauth/token", data=form).json()
     second = env.client.post("/clio/oauth/token", data=form).json()
     # clio.md §1: Manage refresh tokens are reusable and not rotated.
@@ -397,8 +428,13 @@ def test_create_activity_fills_price_from_rate_hierarchy(env: Env) -> None:
     by_matter = post_activity(env, {**base, "matter": {"id": 1002}, "activity_description": {"id": 77}})
     assert by_matter.json()["data"]["price"] == 400.0
     flat = post_activity(env, {**base, "matter": {"id": 1001}, "activity_description": {"id": 78}})
-    assert flat.json()["data"] | {} == {"id": flat.json()["data"]["id"], "price": 125.0,
-                                         "flat_rate": True, "total": 125.0, "user": {"id": 345}}
+    assert flat.json()["data"] | {} == {
+        "id": flat.json()["data"]["id"],
+        "price": 125.0,
+        "flat_rate": True,
+        "total": 125.0,
+        "user": {"id": 345},
+    }
     by_user = post_activity(env, {**base, "matter": {"id": 1001}, "user": {"id": 346}})
     assert by_user.json()["data"]["price"] == 180.0
     explicit = post_activity(env, {**base, "matter": {"id": 1001}, "price": 275})
@@ -416,8 +452,7 @@ def test_create_activity_fills_price_from_rate_hierarchy(env: Env) -> None:
         ({"type": "TimeEntry", "date": "2026-04-06", "matter": {"id": 999}}, 422),
         ({"type": "ExpenseEntry", "date": "2026-04-06", "non_billable": True}, 422),
         ({"type": "TimeEntry", "date": "2026-04-06", "quantity": -5}, 422),
-        ({"type": "TimeEntry", "date": "2026-04-06",
-          "activity_description": {"id": 77, "utbms_task_id": 7002}}, 422),
+        ({"type": "TimeEntry", "date": "2026-04-06", "activity_description": {"id": 77, "utbms_task_id": 7002}}, 422),
     ],
 )
 def test_create_activity_validation(env: Env, data: dict[str, Any], status: int) -> None:
@@ -457,9 +492,13 @@ def test_read_only_and_missing_routes(env: Env) -> None:
 
 
 def test_simple_resources_accept_writes(env: Env) -> None:
-    created = env.send("POST", "/matters.json?fields=id,status,client{name},display_number",
-                       json={"data": {"client": {"id": 502}, "description": "Will", "status": "pending",
-                                      "display_number": "00015-Smith"}})
+    created = env.send(
+        "POST",
+        "/matters.json?fields=id,status,client{name},display_number",
+        json={
+            "data": {"client": {"id": 502}, "description": "Will", "status": "pending", "display_number": "00015-Smith"}
+        },
+    )
     assert created.status_code == 201
     assert created.json()["data"]["status"] == "Pending"
     assert created.json()["data"]["client"] == {"name": "Bob Smith"}
@@ -606,8 +645,9 @@ def test_admin_api_lists_adds_and_deletes(env: Env) -> None:
     assert env.client.get(f"{ADMIN}/contacts/{contact['id']}").status_code == 404
     assert env.client.get(f"{ADMIN}/nonsense").status_code == 404
     minted = env.client.post(f"{ADMIN}/tokens", json={"user_id": 346}).json()
-    me = env.client.get(f"{API}/users/who_am_i.json?fields=id",
-                        headers={"Authorization": f"Bearer {minted['access_token']}"})
+    me = env.client.get(
+        f"{API}/users/who_am_i.json?fields=id", headers={"Authorization": f"Bearer {minted['access_token']}"}
+    )
     assert me.json()["data"] == {"id": 346}
 
 

@@ -64,15 +64,19 @@ def test_end_to_end_over_http(servers: tuple[str, str, list[dict[str, Any]]]) ->
     base, receiver_url, received = servers
     token = requests.post(f"{base}/_sandbox/clio/tokens", json={}, timeout=5).json()
     auth = {"Authorization": f"Bearer {token['access_token']}"}
-    listed = requests.get(f"{base}/clio/api/v4/activities.json?fields=id&order=id(asc)&limit=2",
-                          headers=auth, timeout=5)
+    listed = requests.get(
+        f"{base}/clio/api/v4/activities.json?fields=id&order=id(asc)&limit=2", headers=auth, timeout=5
+    )
     assert listed.status_code == 200
     assert listed.headers["X-RateLimit-Limit"] == "50"
     assert listed.json()["meta"]["paging"]["next"].startswith(f"{base}/clio/api/v4/activities.json")
 
-    hook = requests.post(f"{base}/clio/api/v4/webhooks.json?fields=id", headers=auth, timeout=5,
-                         json={"data": {"url": f"{receiver_url}/hook", "model": "activity",
-                                        "fields": "id,etag"}})
+    hook = requests.post(
+        f"{base}/clio/api/v4/webhooks.json?fields=id",
+        headers=auth,
+        timeout=5,
+        json={"data": {"url": f"{receiver_url}/hook", "model": "activity", "fields": "id,etag"}},
+    )
     assert hook.status_code == 201
     hook_url = f"{base}/clio/api/v4/webhooks/{hook.json()['data']['id']}.json?fields=status"
     # The handshake runs after the create answer; events only flow once it is enabled.
@@ -81,9 +85,12 @@ def test_end_to_end_over_http(servers: tuple[str, str, list[dict[str, Any]]]) ->
         if requests.get(hook_url, headers=auth, timeout=5).json()["data"]["status"] == "enabled":
             break
         time.sleep(0.02)
-    created = requests.post(f"{base}/clio/api/v4/activities.json", headers=auth, timeout=5,
-                            json={"data": {"type": "TimeEntry", "date": "2026-04-06",
-                                           "quantity": 600, "matter": {"id": 1001}}})
+    created = requests.post(
+        f"{base}/clio/api/v4/activities.json",
+        headers=auth,
+        timeout=5,
+        json={"data": {"type": "TimeEntry", "date": "2026-04-06", "quantity": 600, "matter": {"id": 1001}}},
+    )
     assert created.status_code == 201
     deadline = time.monotonic() + 5
     while len(received) < 2 and time.monotonic() < deadline:
@@ -92,8 +99,7 @@ def test_end_to_end_over_http(servers: tuple[str, str, list[dict[str, Any]]]) ->
     assert "x-hook-signature" in received[1]["headers"]
     assert json.loads(received[1]["body"])["data"]["id"] == created.json()["data"]["id"]
 
-    requests.post(f"{base}/_sandbox/clio/faults", timeout=5,
-                  json={"route": "/api/v4/matters*", "kind": "reset"})
+    requests.post(f"{base}/_sandbox/clio/faults", timeout=5, json={"route": "/api/v4/matters*", "kind": "reset"})
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{base}/clio/api/v4/matters.json", headers=auth, timeout=5)
     log = requests.get(f"{base}/_sandbox/clio/requests", timeout=5).json()

@@ -28,15 +28,11 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SPEC_FILE = (
-    REPO_ROOT.parent / "shared" / "reference" / "specs" / "clio-manage-v4-openapi-2026-04-08.json"
-)
+SPEC_FILE = REPO_ROOT.parent / "shared" / "reference" / "specs" / "clio-manage-v4-openapi-2026-04-08.json"
 SEED = json.loads((Path(__file__).parent / "fixtures" / "clio_seed.json").read_text())
 API = "/clio/api/v4"
 
-pytestmark = pytest.mark.skipif(
-    not SPEC_FILE.exists(), reason=f"Clio OpenAPI spec not found at {SPEC_FILE}"
-)
+pytestmark = pytest.mark.skipif(not SPEC_FILE.exists(), reason=f"Clio OpenAPI spec not found at {SPEC_FILE}")
 
 # Spec schema behind each resource's records.
 SCHEMAS = {
@@ -126,14 +122,20 @@ def all_fields(resource: Resource) -> str:
 
 @pytest.fixture(scope="module")
 def client() -> tuple[TestClient, dict[str, str]]:
-    sandbox = ClioSandbox(json.loads(json.dumps(SEED)), clock=FakeClock(),
-                          deliver=lambda url, headers, body: (200, {"X-Hook-Secret": headers.get("X-Hook-Secret", "")}),
-                          rate_limit_per_minute=10_000)
+    sandbox = ClioSandbox(
+        json.loads(json.dumps(SEED)),
+        clock=FakeClock(),
+        deliver=lambda url, headers, body: (200, {"X-Hook-Secret": headers.get("X-Hook-Secret", "")}),
+        rate_limit_per_minute=10_000,
+    )
     token = sandbox.issue_token()
     app_client = TestClient(create_app(sandbox))
     auth = {"Authorization": f"Bearer {token['access_token']}"}
-    app_client.post(f"{API}/webhooks.json", headers=auth, json={"data": {
-        "url": "https://billsync.example.test/hooks", "model": "activity", "fields": "id,etag"}})
+    app_client.post(
+        f"{API}/webhooks.json",
+        headers=auth,
+        json={"data": {"url": "https://billsync.example.test/hooks", "model": "activity", "fields": "id,etag"}},
+    )
     sandbox.generate_bill(1001, activity_ids=[125565936])
     return app_client, auth
 
@@ -207,9 +209,7 @@ def test_list_responses_match_the_spec(client: Any, path: str, resource_name: st
 
 
 @pytest.mark.parametrize(("path", "resource_name", "record_id"), SHOW_ROUTES)
-def test_show_responses_match_the_spec(
-    client: Any, path: str, resource_name: str, record_id: str | None
-) -> None:
+def test_show_responses_match_the_spec(client: Any, path: str, resource_name: str, record_id: str | None) -> None:
     app_client, auth = client
     url = API + path.replace("{id}", record_id or "")
     response = app_client.get(f"{url}?fields={all_fields(BY_NAME[resource_name])}", headers=auth)
@@ -235,12 +235,21 @@ def test_error_bodies_match_the_spec(client: Any) -> None:
 
 def test_activity_post_body_matches_the_spec_and_is_accepted(client: Any) -> None:
     app_client, auth = client
-    body = {"data": {
-        "type": "TimeEntry", "date": "2026-04-02", "quantity": 5400, "price": 350,
-        "note": "Draft motion", "matter": {"id": 1001}, "user": {"id": 345},
-        "activity_description": {"id": 77, "utbms_task_id": 7001, "utbms_activity_id": 7002},
-        "communication": {"id": 4001}, "task": {"id": 6001}, "non_billable": False,
-    }}
+    body = {
+        "data": {
+            "type": "TimeEntry",
+            "date": "2026-04-02",
+            "quantity": 5400,
+            "price": 350,
+            "note": "Draft motion",
+            "matter": {"id": 1001},
+            "user": {"id": 345},
+            "activity_description": {"id": 77, "utbms_task_id": 7001, "utbms_activity_id": 7002},
+            "communication": {"id": 4001},
+            "task": {"id": 6001},
+            "non_billable": False,
+        }
+    }
     validator_for(request_schema("/activities.json", "post")).validate(body)
     response = app_client.post(f"{API}/activities.json?fields={all_fields(ACTIVITIES)}", headers=auth, json=body)
     assert response.status_code == 201, response.text

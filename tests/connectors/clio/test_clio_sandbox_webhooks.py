@@ -61,8 +61,9 @@ class Env:
 
     def hook(self, **data: Any) -> dict[str, Any]:
         body = {"url": HOOK_URL, "model": "activity", "fields": "id,etag,quantity", **data}
-        response = self.send("POST", "/webhooks.json?fields=id,status,shared_secret,expires_at,events,model",
-                             json={"data": body})
+        response = self.send(
+            "POST", "/webhooks.json?fields=id,status,shared_secret,expires_at,events,model", json={"data": body}
+        )
         assert response.status_code == 201, response.text
         return response.json()["data"]
 
@@ -70,16 +71,15 @@ class Env:
 def make_env(receiver: Receiver | None = None) -> Env:
     clock = FakeClock()
     receiver = receiver or Receiver()
-    sandbox = ClioSandbox(json.loads(json.dumps(SEED)), clock=clock, deliver=receiver,
-                          rate_limit_per_minute=10_000)
+    sandbox = ClioSandbox(json.loads(json.dumps(SEED)), clock=clock, deliver=receiver, rate_limit_per_minute=10_000)
     token = sandbox.issue_token()
-    return Env(sandbox, TestClient(create_app(sandbox)), clock, receiver,
-               {"Authorization": f"Bearer {token['access_token']}"})
+    return Env(
+        sandbox, TestClient(create_app(sandbox)), clock, receiver, {"Authorization": f"Bearer {token['access_token']}"}
+    )
 
 
 def new_entry(env: Env, **extra: Any) -> int:
-    data = {"type": "TimeEntry", "date": "2026-04-06", "quantity": 600, "price": 300,
-            "matter": {"id": 1001}, **extra}
+    data = {"type": "TimeEntry", "date": "2026-04-06", "quantity": 600, "price": 300, "matter": {"id": 1001}, **extra}
     response = env.send("POST", "/activities.json", json={"data": data})
     assert response.status_code == 201
     return int(response.json()["data"]["id"])
@@ -146,8 +146,11 @@ def test_expiry_defaults_and_limits() -> None:
     assert rejected(model="invoice") == 422
     assert rejected(events=["matter_opened"]) == 422  # matter-only event
     assert env.send("POST", "/webhooks.json", json={"data": {"url": HOOK_URL, "model": "activity"}}).status_code == 422
-    too_far = env.send("PATCH", f"/webhooks/{default['id']}.json",
-                       json={"data": {"expires_at": (now + timedelta(days=40)).isoformat()}})
+    too_far = env.send(
+        "PATCH",
+        f"/webhooks/{default['id']}.json",
+        json={"data": {"expires_at": (now + timedelta(days=40)).isoformat()}},
+    )
     assert too_far.status_code == 422
 
 
@@ -157,8 +160,11 @@ def test_expired_webhooks_stop_delivering_until_extended() -> None:
     env.clock.advance(3 * 24 * 3600 + 1)
     new_entry(env)
     assert env.receiver.events() == []
-    extended = env.send("PATCH", f"/webhooks/{hook['id']}.json",
-                        json={"data": {"expires_at": (env.clock.now() + timedelta(days=10)).isoformat()}})
+    extended = env.send(
+        "PATCH",
+        f"/webhooks/{hook['id']}.json",
+        json={"data": {"expires_at": (env.clock.now() + timedelta(days=10)).isoformat()}},
+    )
     assert extended.status_code == 200
     new_entry(env)
     assert [e["meta"]["event"] for e in env.receiver.events()] == ["created"]
@@ -181,8 +187,7 @@ def test_updated_fires_only_for_watched_fields_after_the_first() -> None:
 def test_url_change_needs_a_new_handshake() -> None:
     env = make_env()
     hook = env.hook()
-    changed = env.send("PATCH", f"/webhooks/{hook['id']}.json?fields=status",
-                       json={"data": {"url": HOOK_URL + "/v2"}})
+    changed = env.send("PATCH", f"/webhooks/{hook['id']}.json?fields=status", json={"data": {"url": HOOK_URL + "/v2"}})
     assert changed.json()["data"]["status"] == "pending"
     assert [c["url"] for c in env.receiver.handshakes()] == [HOOK_URL, HOOK_URL + "/v2"]
     assert env.send("GET", f"/webhooks/{hook['id']}.json?fields=status").json()["data"]["status"] == "enabled"

@@ -74,21 +74,24 @@ def test_find_matches_the_exact_marker_only() -> None:
     assert "matter_id=1001" in str(query) and "start_date=2026-03-29" in str(query) and "type=TimeEntry" in str(query)
 
 
-def test_an_update_keeps_the_marker_sends_the_price_and_guards_with_if_match() -> None:
+def test_an_update_sends_the_price_guards_with_if_match_and_drops_the_marker_once_billable() -> None:
     env = make_env()
     writer = env.connector.writer()
     ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    writer.update_time_entry(ref, time_entry(narrative="Email: Draft", billed_seconds=360), billable=False)
     writer.update_time_entry(ref, time_entry(narrative="Email: Draft motion", billed_seconds=720), billable=True)
-    [patch] = sent(env, "PATCH")
-    assert patch.headers["If-Match"].startswith('"')
-    assert json.loads(patch.body or b"{}")["data"] == {
-        "note": f"Email: Draft motion {mapping.marker(KEY)}",
+    still_review, approved = sent(env, "PATCH")
+    assert approved.headers["If-Match"].startswith('"')
+    assert json.loads(still_review.body or b"{}")["data"]["note"] == f"Email: Draft {mapping.marker(KEY)}"
+    # Approved: the note may print on the client's bill, so billsync's marker is gone.
+    assert json.loads(approved.body or b"{}")["data"] == {
+        "note": "Email: Draft motion",
         "quantity": 720,
         "price": 350.0,
         "non_billable": False,
     }
-    [stored] = marked(env)
-    assert stored["quantity"] == 720.0 and stored["non_billable"] is False
+    [stored] = [a for a in env.activities() if a["id"] == int(ref)]
+    assert stored["quantity"] == 720.0 and stored["non_billable"] is False and stored["note"] == "Email: Draft motion"
 
 
 def test_a_concurrent_edit_in_clio_is_a_conflict_to_retry(monkeypatch: pytest.MonkeyPatch) -> None:

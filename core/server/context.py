@@ -1,0 +1,24 @@
+"""What every endpoint of one server instance shares: firms, the worker, metrics, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from core.runtime import FirmRuntime
+from core.server.metrics import ServerMetrics
+from core.server.worker import BackgroundWork
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    """The dependencies of one app instance, injected into its endpoints."""
+
+    firms: Mapping[str, FirmRuntime]
+    ingest_keys: Mapping[str, bytes]  # firm -> Standard Webhooks HMAC key; absent: ingest is off
+    worker: BackgroundWork
+    metrics: ServerMetrics
+    clock: Callable[[], float]  # Unix seconds, for webhook-timestamp tolerance
+    log: structlog.stdlib.BoundLogger

@@ -1,0 +1,82 @@
+"""POST /hooks/{connector}/{firm}: verify a vendor's delivery, answer at once, re-poll in the background."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core.connector import InboundRequest, WebhookResult
+from core.errors import InvalidSignature
+from core.runtime import FirmRuntime
+from core.server.body import BodyRejected, read_body
+from core.server.context import ServerContext
+from core.sync import SyncReport
+
+
+async def receive(ctx: ServerContext, connector: str, firm: str, request: Request) -> Response:
+    """Answer a webhook delivery with the connector's reply; queue the re-poll it asks for."""
+    started = time.perf_counter()
+    runtime = ctx.firms.get(firm)
+    known = runtime is not None and runtime.connector.name == connector
+    label = connector if known else "unknown"  # path text never becomes a label: bounded cardinality
+    outcome = "error"
+    try:
+        if runtime is None or not known:
+            outcome = "not_found"
+            return _error(404, f"no webhook endpoint for connector {connector!r} and firm {firm!r}")
+        try:
+            body = await read_body(request)
+        except BodyRejected as exc:
+            outcome = "too_large" if exc.status == 413 else "bad_request"
+            return _error(exc.status, str(exc))
+        inbound = InboundRequest(
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            query=dict(request.query_params),
+        )
+        try:
+            result, streams = await run_in_threadpool(runtime.runner.receive_webhook, inbound)
+        except InvalidSignature as exc:
+            outcome = "rejected"
+            ctx.log.warning("webhook rejected", connector=connector, firm=firm, reason=str(exc))
+            return _error(401, "webhook verification failed")
+        except Exception as exc:  # e.g. the database: the vendor retries a 503, so nothing is lost
+            ctx.log.error("webhook not recorded", connector=connector, firm=firm, error=type(exc).__name__)
+            return _error(503, "the delivery could not be recorded; retry later")
+        outcome = _outcome(result, streams)
+        if streams:
+            ctx.worker.repoll(firm, streams, _poller(ctx, runtime))
+        return Response(result.reply_body, status_code=result.reply_status, headers=dict(result.reply_headers))
+    finally:
+        ctx.metrics.webhooks.labels(connector=label, outcome=outcome).inc()
+        ctx.metrics.webhook_seconds.labels(connector=label).observe(time.perf_counter() - started)
+
+
+def _outcome(result: WebhookResult, streams: list[str]) -> str:
+    if streams:
+        return "accepted"
+    if result.streams:
+        return "duplicate"  # verified, but already seen: a redelivery asks for nothing
+    return "no_action"  # a handshake, or an event no stream follows
+
+
+def _poller(ctx: ServerContext, runtime: FirmRuntime) -> Callable[[frozenset[str]], None]:
+    def poll(streams: frozenset[str]) -> None:
+        report = SyncReport()
+        ok = False
+        try:
+            runtime.runner.poll(report, only_streams=streams)
+            ok = True
+        finally:
+            ctx.metrics.count_statuses(report.capture.statuses)
+            ctx.metrics.job_done("repoll", ok)
+
+    return poll
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
