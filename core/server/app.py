@@ -75,6 +75,7 @@ def build_app(
     settings: BillsyncSettings,
     worker: BackgroundWork,
     clock: Callable[[], float] = time.time,
+    doorbell: Callable[[str, frozenset[str]], None] | None = None,
 ) -> FastAPI:
     """The daemon's HTTP app over already-built firm runtimes; the caller owns and closes `worker`."""
     unknown = sorted(set(firms) - set(settings.firms))
@@ -88,6 +89,7 @@ def build_app(
         metrics=metrics,
         clock=clock,
         log=structlog.get_logger().bind(component="server"),
+        doorbell=doorbell,
     )
     app = FastAPI(title="billsync", docs_url=None, redoc_url=None)
     _add_error_handlers(app)

@@ -22,3 +22,7 @@ class ServerContext:
     metrics: ServerMetrics
     clock: Callable[[], float]  # Unix seconds, for webhook-timestamp tolerance
     log: structlog.stdlib.BoundLogger
+    # Called for every verified delivery (firm, streams to re-poll). The daemon passes one that
+    # records webhook health and runs the firm's scheduled poll, serialised with its other jobs;
+    # without it, re-polls go through the background worker.
+    doorbell: Callable[[str, frozenset[str]], None] | None = None

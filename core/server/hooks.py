@@ -48,7 +48,9 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
             ctx.log.error("webhook not recorded", connector=connector, firm=firm, error=type(exc).__name__)
             return _error(503, "the delivery could not be recorded; retry later")
         outcome = _outcome(result, streams)
-        if streams:
+        if ctx.doorbell is not None:
+            ctx.doorbell(firm, frozenset(streams))
+        elif streams:
             ctx.worker.repoll(firm, streams, _poller(ctx, runtime))
         return Response(result.reply_body, status_code=result.reply_status, headers=dict(result.reply_headers))
     finally:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,51 +12,13 @@ from config.settings import load_settings
 from core.runtime import build_runtime
 from core.store.store import Store
 from core.sync import SyncReport
+from tests.e2e.conftest import RUN
 
 pytestmark = pytest.mark.e2e
-RUN = [sys.executable, "-c", "from core.cli import main; main()"]
 
 
 def billsync(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*RUN, *args], capture_output=True, text=True, timeout=300, check=False)
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    """`billsync sandbox` on a free port with the demo firm's Clio records; stopped with SIGTERM."""
-    seed = tmp_path / "seed.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            (
-                "import json, sys; from datetime import datetime, UTC;"
-                "from core.demo_data import generate_firm; from core.plugins import load, DEMO_SEEDS;"
-                "firm = generate_firm(timekeepers=5, clients=8, matters=16, activities=150, seed=2);"
-                "json.dump({'clio': load(DEMO_SEEDS, 'clio')(firm, now=datetime(2026, 11, 1, tzinfo=UTC))},"
-                " open(sys.argv[1], 'w'))"
-            ),
-            str(seed),
-        ],
-        check=True,
-        timeout=120,
-    )
-    config = tmp_path / "sandbox.toml"
-    process = subprocess.Popen(
-        [*RUN, "sandbox", "--port", "0", "--seed", str(seed), "--write-config", str(config), "--rate-limit", "100000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    line = ""
-    deadline = time.monotonic() + 60
-    while "sandboxes clio at" not in line and time.monotonic() < deadline:
-        line = process.stdout.readline() if process.stdout else ""
-    assert "sandboxes clio at" in line, line
-    yield config
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0  # SIGTERM is a clean stop
 
 
 def test_connect_sync_review_and_backfill_twice(sandbox: Path) -> None:

@@ -1,0 +1,47 @@
+"""`billsync run`: the long-running daemon, a scheduler and an HTTP server in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from core.cli.common import ConfigOption, app, console, settings_from
+from core.daemon.scheduler import Daemon
+from core.sandbox.server import serve
+from core.server.app import build_app
+from core.server.worker import BackgroundWork
+from core.store.store import Store
+
+SHUTDOWN_SECONDS = 30.0
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Address the HTTP server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the HTTP server (webhooks, ingest, health, metrics).")] = 8080,
+    public_url: Annotated[
+        str | None, typer.Option(help="Public base URL vendors reach this server at; enables webhooks.")
+    ] = None,
+) -> None:
+    """Run the daemon: scheduled polls, write-back, reconciliation, and the webhook server, until SIGTERM."""
+    settings = settings_from(config)
+    store = Store.open(settings.database_url)
+    daemon = Daemon(settings, store, public_url=public_url)  # refuses to start without a secret key
+
+    def doorbell(firm: str, streams: frozenset[str]) -> None:
+        daemon.webhook_seen(firm)
+        if streams:
+            daemon.run_soon(firm, "poll")  # the scheduled poll: never alongside the firm's other jobs
+
+    worker = BackgroundWork()
+    server = build_app(daemon.runtimes, settings=settings, worker=worker, doorbell=doorbell)
+    daemon.start()
+    try:
+        serve(server, host=host, port=port, on_ready=lambda p: console.print(f"billsync running on {host}:{p}"))
+    finally:
+        finished = daemon.stop(timeout=SHUTDOWN_SECONDS)
+        worker.close(timeout=5)
+        store.close()
+        console.print("billsync stopped" + ("" if finished else ": some work was cut short and resumes on restart"))

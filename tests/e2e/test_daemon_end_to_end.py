@@ -1,0 +1,105 @@
+"""`billsync run` as IT staff deploy it: webhooks from the local Clio reach it and become entries fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import RUN
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def entries_for(config: Path) -> int:
+    from config.settings import load_settings
+    from core.store.store import Store
+
+    store = Store.open(load_settings(config).database_url)
+    try:
+        return len(store.entries("demo"))
+    finally:
+        store.close()
+
+
+def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_cleanly(sandbox: Path) -> None:
+    connect = subprocess.run(
+        [*RUN, "connect", "clio", "--config", str(sandbox), "--auto-approve"],
+        timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert connect.returncode == 0, connect.stdout + connect.stderr
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    daemon = subprocess.Popen(
+        [*RUN, "run", "--config", str(sandbox), "--port", str(port), "--public-url", public],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            try:
+                ready = requests.get(f"{public}/readyz", timeout=1).status_code == 200
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert ready, "daemon did not become ready"
+        clio_url = tomllib.loads(sandbox.read_text())["firms"]["demo"]["connectors"]["clio"]["base_url"]
+        base = clio_url.removesuffix("/clio")
+        # The first poll and the webhook subscription happen at start; wait until both are done.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            hooks = requests.get(f"{base}/_sandbox/clio/webhooks", timeout=5).json()
+            if hooks and all(h["status"] == "enabled" for h in hooks) and entries_for(sandbox) > 0:
+                break
+            time.sleep(0.2)
+        assert hooks and all(h["status"] == "enabled" for h in hooks), hooks
+        before = entries_for(sandbox)
+        time.sleep(0.5)
+        assert entries_for(sandbox) == before  # settled
+
+        users = requests.get(f"{base}/_sandbox/clio/users", timeout=5).json()
+        matters = [m for m in requests.get(f"{base}/_sandbox/clio/matters", timeout=5).json() if m["status"] == "Open"]
+        call = {
+            "type": "PhoneCommunication",
+            "subject": "settlement position",
+            "date": "2026-10-30",
+            "received_at": "2026-10-30T15:00:00Z",
+            "user": {"id": users[0]["id"]},
+            "matter": {"id": matters[0]["id"]},
+            "senders": [],
+            "receivers": [],
+        }
+        started = time.monotonic()
+        requests.post(f"{base}/_sandbox/clio/communications", json=call, timeout=5).raise_for_status()
+        while entries_for(sandbox) == before and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        assert entries_for(sandbox) == before + 1
+        assert elapsed < 2.0, f"event to entry took {elapsed:.2f} s"
+        metrics = requests.get(f"{public}/metrics", timeout=5).text
+        assert "billsync" in metrics
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=35)
+    output = daemon.stdout.read() if daemon.stdout else ""
+    assert code == 0, output
+    assert "billsync stopped" in output
