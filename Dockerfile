@@ -15,5 +15,10 @@ WORKDIR /var/lib/billsync
 # Configuration and secrets come from mounted files or the environment, never the image:
 #   -v ./billsync.toml:/etc/billsync/billsync.toml:ro -e BILLSYNC_SECRET_KEY=...
 ENV BILLSYNC_DATABASE_URL=sqlite:////var/lib/billsync/billsync.db
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"
+# SIGTERM (docker stop) ends the daemon gracefully: it finishes or releases its work within 30 s.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["billsync"]
-CMD ["check-config", "--config", "/etc/billsync/billsync.toml"]
+CMD ["run", "--config", "/etc/billsync/billsync.toml", "--host", "0.0.0.0", "--port", "8080"]

@@ -99,6 +99,7 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         on_response: Callable[[str, int], None] | None = None,
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
         self.session = session or requests.Session()
         self.policy = policy or RetryPolicy()
@@ -107,6 +108,7 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._on_response = on_response  # metrics hook: (method, status)
+        self._on_wait = on_wait  # metrics hook: seconds slept because of the vendor's rate limit
         self._random = random.Random()  # noqa: S311 - jitter, not secrecy
 
     def request(
@@ -136,6 +138,8 @@ class HttpClient:
     ) -> requests.Response:
         pause = self.limiter.wait_seconds(rate_key)
         if pause > 0:
+            if self._on_wait is not None:
+                self._on_wait(pause)
             self._sleep(pause)
         try:
             response = self.session.request(method, url, **kwargs)

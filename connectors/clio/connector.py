@@ -53,6 +53,8 @@ class ClioConnector:
 
     def check(self) -> None:
         """Raise AuthFailed or Retryable with a clear message when Clio cannot be used."""
+        if self._ctx.tokens.get(self._ctx.firm, self.name) is None:
+            raise AuthFailed(f"Clio is not connected for firm {self._ctx.firm}: run `billsync connect clio`")
         try:
             self.client.who_am_i()
         except AuthFailed as exc:

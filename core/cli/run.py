@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
+from config.settings import BillsyncSettings
 from core.cli.common import ConfigOption, app, console, settings_from
+from core.daemon.metrics import DaemonMetrics
 from core.daemon.scheduler import Daemon
+from core.runtime import FirmRuntime, build_runtime
 from core.sandbox.server import serve
 from core.server.app import build_app
 from core.server.worker import BackgroundWork
@@ -28,7 +31,14 @@ def run(
     """Run the daemon: scheduled polls, write-back, reconciliation, and the webhook server, until SIGTERM."""
     settings = settings_from(config)
     store = Store.open(settings.database_url)
-    daemon = Daemon(settings, store, public_url=public_url)  # refuses to start without a secret key
+    metrics = DaemonMetrics()
+
+    def build(settings: BillsyncSettings, firm: str, store: Store) -> FirmRuntime:
+        vendor = settings.firm(firm).system_of_record
+        return build_runtime(settings, firm, store, http=metrics.http_client(vendor))
+
+    daemon = Daemon(settings, store, public_url=public_url, build=build)  # refuses to start without a key
+    metrics.watch_store(store, list(daemon.runtimes), daemon.webhook_lag_seconds)
 
     def doorbell(firm: str, streams: frozenset[str]) -> None:
         daemon.webhook_seen(firm)
@@ -36,7 +46,7 @@ def run(
             daemon.run_soon(firm, "poll")  # the scheduled poll: never alongside the firm's other jobs
 
     worker = BackgroundWork()
-    server = build_app(daemon.runtimes, settings=settings, worker=worker, doorbell=doorbell)
+    server = build_app(daemon.runtimes, settings=settings, worker=worker, doorbell=doorbell, registry=metrics.registry)
     daemon.start()
     try:
         serve(server, host=host, port=port, on_ready=lambda p: console.print(f"billsync running on {host}:{p}"))

@@ -248,3 +248,28 @@ def write_sandbox_config(path: Path, base_url: str, vendors: list[str], firm: st
         for key, value in load(SANDBOX_SETTINGS, vendor)(base_url).items():
             lines.append(f"{key} = {json.dumps(value)}")
     path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Test every firm's connector: credentials, reachability and settings; say exactly what is wrong."""
+    settings = settings_from(config)
+    store = Store.open(settings.database_url)
+    problems = 0
+    for firm_id in settings.firms:
+        try:
+            runtime = build_runtime(settings, firm_id, store)
+            runtime.connector.check()
+        except (BillsyncError, requests.RequestException) as exc:
+            problems += 1
+            console.print(f"[red]firm {firm_id}: {exc}[/red]")
+            continue
+        console.print(f"firm {firm_id}: {runtime.connector.name} reachable, credentials accepted")
+        advise = getattr(runtime.connector, "rounding_mismatch", None)  # vendors that round time themselves
+        if callable(advise):
+            advice = advise(runtime.settings.capture.increment_minutes)
+            if advice:
+                console.print(f"[yellow]firm {firm_id}: {advice}[/yellow]")
+    store.close()
+    if problems:
+        raise typer.Exit(code=1)

@@ -21,6 +21,11 @@ class WebhookHealth:
         with self._lock:
             self._last_seen[firm] = self._clock()
 
+    def last_seen(self, firm: str) -> datetime | None:
+        """When `firm` last received a verified delivery, if ever."""
+        with self._lock:
+            return self._last_seen.get(firm)
+
     def healthy(self, firm: str) -> bool:
         """Whether `firm` received a delivery within the freshness window."""
         with self._lock:

@@ -141,6 +141,11 @@ class Daemon:
         self._health.seen(firm)
         self._apply_poll_mode(firm)
 
+    def webhook_lag_seconds(self, firm: str) -> float | None:
+        """Seconds since the firm's last verified webhook delivery, or None before the first."""
+        last = self._health.last_seen(firm)
+        return None if last is None else (datetime.now(UTC) - last).total_seconds()
+
     def run_soon(self, firm: str, job: str) -> None:
         """Run one of a firm's jobs now instead of at its next time (skipped if it is running)."""
         if not self._stopping.is_set():

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -76,12 +77,13 @@ def build_app(
     worker: BackgroundWork,
     clock: Callable[[], float] = time.time,
     doorbell: Callable[[str, frozenset[str]], None] | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The daemon's HTTP app over already-built firm runtimes; the caller owns and closes `worker`."""
     unknown = sorted(set(firms) - set(settings.firms))
     if unknown:
         raise ConfigError(f"firms not in the configuration: {', '.join(unknown)}")
-    metrics = ServerMetrics(worker.depth)
+    metrics = ServerMetrics(worker.depth, registry)
     ctx = ServerContext(
         firms=dict(firms),
         ingest_keys=_ingest_keys(firms),

@@ -18,8 +18,8 @@ class ServerMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, queue_depth: Callable[[], float]) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+    def __init__(self, queue_depth: Callable[[], float], registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
         self.webhooks = Counter(
             "billsync_webhook_deliveries",
             "Webhook deliveries received, by connector and outcome.",

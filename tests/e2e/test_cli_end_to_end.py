@@ -46,10 +46,17 @@ def test_connect_sync_review_and_backfill_twice(sandbox: Path) -> None:
     assert "backfill would create 0 entries" in dry.stdout
 
 
-def test_sync_without_connecting_says_what_to_do(sandbox: Path) -> None:
+def test_sync_and_check_without_connecting_say_what_to_do_then_check_passes(sandbox: Path) -> None:
     run = billsync("sync", "--once", "--config", str(sandbox))
     assert run.returncode == 2
     assert "billsync connect clio" in run.stdout and "Traceback" not in run.stdout + run.stderr
+    checked = billsync("check", "--config", str(sandbox))
+    assert checked.returncode == 1 and "firm demo: Clio is not connected" in checked.stdout
+    assert billsync("connect", "clio", "--config", str(sandbox), "--auto-approve").returncode == 0
+    checked = billsync("check", "--config", str(sandbox))
+    assert checked.returncode == 0, checked.stdout
+    assert "firm demo: clio reachable, credentials accepted" in checked.stdout
+    assert "rounds time" in checked.stdout  # the sandbox rounds to 1 minute, billsync to 6
 
 
 def test_backfill_of_one_matter_then_all_then_again(sandbox: Path) -> None:

@@ -96,7 +96,14 @@ def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_c
         assert entries_for(sandbox) == before + 1
         assert elapsed < 2.0, f"event to entry took {elapsed:.2f} s"
         metrics = requests.get(f"{public}/metrics", timeout=5).text
-        assert "billsync" in metrics
+        for family in (
+            'billsync_vendor_http_requests_total{status="200",vendor="clio"}',
+            'billsync_entries{firm="demo",state="needs_review"}',
+            'billsync_webhook_lag_seconds{firm="demo"}',
+            'billsync_webhook_deliveries_total{connector="clio",outcome="accepted"}',
+            "billsync_webhook_handling_seconds_bucket",
+        ):
+            assert family in metrics, family
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=35)
