@@ -87,3 +87,17 @@ def test_times_come_back_aware_and_in_utc(store, firm_id) -> None:
 def test_unknown_entry_is_a_clear_error(store, firm_id) -> None:
     with pytest.raises(KeyError, match="no entry nope"):
         store.set_entry_state(firm_id, "nope", EntryState.APPROVED)
+
+
+def test_the_capture_insert_writes_every_column_of_its_tables() -> None:
+    from core.store.schema import activities, outbox
+    from core.store.store import ACTIVITY_COLUMNS, ENTRY_COLUMNS, OUTBOX_COLUMNS
+
+    shared = {
+        "activities": {"firm_id", "captured_at"},
+        "time_entries": {"firm_id", "created_at", "updated_at", "remote_id"},
+        "outbox": {"firm_id", "created_at", "status", "attempts", "next_attempt_at", "last_error"},
+    }
+    for table, columns in ((activities, ACTIVITY_COLUMNS), (time_entries, ENTRY_COLUMNS), (outbox, OUTBOX_COLUMNS)):
+        assert len(set(columns)) == len(columns)
+        assert set(columns) | shared[table.name] == {c.name for c in table.c}, table.name
