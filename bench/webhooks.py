@@ -35,8 +35,9 @@ from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
 from core.runtime import FirmRuntime, build_runtime
 from core.sandbox import hmac_sha256_hex
-from core.sandbox.server import build_server_app, run_in_thread, serve
+from core.sandbox.server import build_server_app
 from core.server import BackgroundWork, build_app
+from core.serving import run_in_thread, serve
 from core.store.store import Store
 
 ACK_P99_FLOOR_SECONDS = 0.050

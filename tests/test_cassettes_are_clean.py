@@ -21,9 +21,7 @@ PRIVILEGE_CANARY = "CANARY-PRIVILEGED"
 
 BEARER = re.compile(r"Bearer\s+(?!REDACTED\b)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
 SECRET_VALUE = re.compile(
-    r"""["']?\b(?P<name>"""
-    + "|".join(SECRET_NAMES)
-    + r""")\b["']?\s*(?::|=)\s*["']?(?P<value>[^"'&\s,}\]]+)"""
+    r"""["']?\b(?P<name>""" + "|".join(SECRET_NAMES) + r""")\b["']?\s*(?::|=)\s*["']?(?P<value>[^"'&\s,}\]]+)"""
 )
 # An OAuth authorization code in a form body or query (vcr's own `code: 200` is a status).
 AUTH_CODE = re.compile(r"(?:^|[?&\s'])code=(?!REDACTED\b)[^&\s']+")

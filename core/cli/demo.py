@@ -20,7 +20,8 @@ from core.models import EntryState, TimeEntry
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
 from core.runtime import build_runtime
-from core.sandbox.server import build_server_app, run_in_thread
+from core.sandbox.server import build_server_app
+from core.serving import run_in_thread
 from core.store.store import Store
 
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)

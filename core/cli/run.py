@@ -11,9 +11,9 @@ from core.cli.common import ConfigOption, app, console, settings_from
 from core.daemon.metrics import DaemonMetrics
 from core.daemon.scheduler import Daemon
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.server import serve
 from core.server.app import build_app
 from core.server.worker import BackgroundWork
+from core.serving import serve
 from core.store.store import Store
 
 SHUTDOWN_SECONDS = 30.0

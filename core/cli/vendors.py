@@ -24,6 +24,8 @@ from core.matching import MatterResolver
 from core.models import Activity
 from core.plugins import SANDBOX_SETTINGS, SANDBOXES, load
 from core.runtime import FirmRuntime, build_runtime
+from core.sandbox.server import build_server_app
+from core.serving import serve
 from core.store.store import Store
 from core.sync import REFERENCE_STREAMS, SyncReport
 
@@ -201,8 +203,6 @@ def sandbox(
     rate_limit: Annotated[int, typer.Option(help="Clio requests per minute per token.")] = 50,
 ) -> None:
     """Serve every vendor sandbox in the seed on one loopback port until SIGTERM."""
-    from core.sandbox.server import build_server_app, serve  # noqa: PLC0415 - web stack loads only here
-
     try:
         data = json.loads(seed.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

@@ -21,7 +21,8 @@ from core.http import HttpClient, RetryPolicy
 from core.models import EntryState
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.server import build_server_app, run_in_thread
+from core.sandbox.server import build_server_app
+from core.serving import run_in_thread
 from core.store.store import Store
 
 CANARY = "CANARY-e2e-privileged-4411"

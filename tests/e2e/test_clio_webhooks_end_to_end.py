@@ -23,7 +23,8 @@ from core.errors import InvalidSignature
 from core.http import HttpClient, RetryPolicy
 from core.plugins import DEMO_SEEDS, load
 from core.runtime import build_runtime
-from core.sandbox.server import build_server_app, run_in_thread
+from core.sandbox.server import build_server_app
+from core.serving import run_in_thread
 from core.store.schema import webhook_subscriptions
 from core.store.store import Store
 from core.sync import SyncReport

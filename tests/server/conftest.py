@@ -20,9 +20,10 @@ from core.demo_data import generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.server import build_server_app, run_in_thread
+from core.sandbox.server import build_server_app
 from core.server import BackgroundWork, build_app
 from core.server.signing import sign
+from core.serving import run_in_thread
 from core.store.store import Store
 
 INGEST_KEY = bytes(range(32))

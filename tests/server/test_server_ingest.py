@@ -7,8 +7,8 @@ import time
 
 import requests
 
-from core.sandbox.server import run_in_thread
 from core.server import BackgroundWork, build_app
+from core.serving import run_in_thread
 from tests.server.conftest import ServedFirm, signed_ingest, wait_for, with_ingest_secret
 
 

@@ -20,7 +20,8 @@ from connectors.clio.sandbox_resources import BY_NAME
 from core.demo_data import PRIVILEGED_BODY, SyntheticFirm, generate_firm
 from core.models import ActivityKind, BillingMethod
 from core.sandbox import FakeClock
-from core.sandbox.server import build_server_app, run_in_thread
+from core.sandbox.server import build_server_app
+from core.serving import run_in_thread
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")

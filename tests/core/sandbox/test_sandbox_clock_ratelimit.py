@@ -64,4 +64,3 @@ def test_limit_can_change_and_keys_can_be_forgotten() -> None:
     assert limiter.hit("a").remaining == 2
     with pytest.raises(ValueError):
         limiter.set_limit(0)
-

@@ -35,8 +35,7 @@ BODY = {"data": [{"id": n, "note": "x" * 20} for n in range(20)]}
 
 def test_rule_from_dict_and_back() -> None:
     rule = FaultRule.from_dict(
-        {"route": "/api/*", "kind": "timeout", "probability": 0.25, "methods": ["get"],
-         "delay_seconds": 5}
+        {"route": "/api/*", "kind": "timeout", "probability": 0.25, "methods": ["get"], "delay_seconds": 5}
     )
     assert rule.kind is FaultKind.TIMEOUT and rule.methods == frozenset({"GET"})
     assert FaultRule.from_dict(rule.to_dict()) == rule
@@ -112,8 +111,14 @@ def make_app(clock: FakeClock) -> Starlette:
     def timeout(request: Request) -> Response:
         return DroppedConnection(clock, delay_seconds=120)
 
-    return Starlette(routes=[Route("/whole", whole), Route("/truncated", truncated),
-                             Route("/reset", reset), Route("/timeout", timeout)])
+    return Starlette(
+        routes=[
+            Route("/whole", whole),
+            Route("/truncated", truncated),
+            Route("/reset", reset),
+            Route("/timeout", timeout),
+        ]
+    )
 
 
 def test_dropping_responses_in_process() -> None:

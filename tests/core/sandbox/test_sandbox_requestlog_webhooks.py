@@ -42,8 +42,9 @@ def make_client(log: RequestLog, clock: FakeClock) -> TestClient:
         note(request.scope, fault="502")
         return JSONResponse({}, status_code=502)
 
-    app = Starlette(routes=[Route("/ok", ok, methods=["POST"]), Route("/dropped", dropped),
-                            Route("/injected", injected)])
+    app = Starlette(
+        routes=[Route("/ok", ok, methods=["POST"]), Route("/dropped", dropped), Route("/injected", injected)]
+    )
     app.add_middleware(RequestLogMiddleware, log=log, clock=clock)
     return TestClient(app)
 

@@ -14,7 +14,8 @@ import pytest
 import requests
 from fastapi import FastAPI, Request
 
-from core.sandbox.server import VendorSandbox, build_server_app, run_in_thread, serve
+from core.sandbox.server import VendorSandbox, build_server_app
+from core.serving import run_in_thread, serve
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -119,7 +120,8 @@ SERVE_SCRIPT = textwrap.dedent(
     """
     import sys
     from fastapi import FastAPI
-    from core.sandbox.server import build_server_app, serve
+    from core.sandbox.server import build_server_app
+    from core.serving import serve
 
     class Dummy:
         def api_app(self):
