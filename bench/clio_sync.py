@@ -18,16 +18,13 @@ from pathlib import Path
 
 import requests
 
-from config.settings import load_settings
-from core.cli.vendors import connect_account, write_sandbox_config
+from core.cli.vendors import connect_to_sandbox
 from core.demo_data import generate_firm
 from core.logging import configure_logging
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
-from core.runtime import build_runtime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
-from core.store.store import Store
 
 
 def main(argv: list[str]) -> None:
@@ -44,12 +41,8 @@ def main(argv: list[str]) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = Path(tmp) / "billsync.toml"
-            write_sandbox_config(config, base, ["clio"])
-            settings = load_settings(config)
-            store = Store.open(settings.database_url)
-            runtime = build_runtime(settings, "demo", store)
-            connect_account(runtime, auto_approve=True)
+            runtime = connect_to_sandbox(Path(tmp) / "billsync.toml", base, ["clio"])
+            store = runtime.store
             requests.delete(f"{base}/_sandbox/clio/requests", timeout=10)  # count the sync alone
             tune_garbage_collector()
             started = time.perf_counter()

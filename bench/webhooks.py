@@ -28,17 +28,16 @@ from typing import Any
 import requests
 
 from config.settings import load_settings
-from core.cli.vendors import connect_account, write_sandbox_config
+from core.cli.vendors import connect_to_sandbox
 from core.demo_data import generate_firm
 from core.logging import configure_logging
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
-from core.runtime import FirmRuntime, build_runtime
+from core.runtime import FirmRuntime
 from core.sandbox import hmac_sha256_hex
 from core.sandbox.server import build_server_app
 from core.server import BackgroundWork, build_app
 from core.serving import run_in_thread, serve
-from core.store.store import Store
 
 ACK_P99_FLOOR_SECONDS = 0.050
 HOST = "127.0.0.1"
@@ -175,11 +174,8 @@ def main(argv: list[str]) -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "billsync.toml"
-            write_sandbox_config(config, sandbox_base, ["clio"])
-            settings = load_settings(config)
-            store = Store.open(settings.database_url)
-            runtime = build_runtime(settings, "demo", store)
-            connect_account(runtime, auto_approve=True)
+            runtime = connect_to_sandbox(config, sandbox_base, ["clio"])
+            settings, store = load_settings(config), runtime.store
             runtime.runner.run_once()
             app_port, stop_app = run_in_thread(build_app({"demo": runtime}, settings=settings, worker=worker))
             try:

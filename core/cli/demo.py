@@ -11,18 +11,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from config.settings import load_settings
 from core.cli.common import app, console, print_entries, print_findings
-from core.cli.vendors import connect_account, print_sync_report, write_sandbox_config
+from core.cli.vendors import connect_to_sandbox, print_sync_report
 from core.demo_data import generate_firm
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
-from core.runtime import build_runtime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
-from core.store.store import Store
 
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 # The demo reads a whole month through the sandbox: its rate limit is scaled up to keep it short
@@ -56,12 +53,10 @@ def demo(
         with tempfile.TemporaryDirectory() as tmp:
             folder = keep or Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            config = folder / "billsync.toml"
-            write_sandbox_config(config, f"http://127.0.0.1:{port}", [vendor], extra=DEMO_RULES)
-            settings = load_settings(config)
-            store = Store.open(settings.database_url)
-            runtime = build_runtime(settings, "demo", store)
-            connect_account(runtime, auto_approve=True)
+            runtime = connect_to_sandbox(
+                folder / "billsync.toml", f"http://127.0.0.1:{port}", [vendor], extra=DEMO_RULES
+            )
+            store = runtime.store
             tune_garbage_collector()
             report = runtime.runner.run_once()
             print_sync_report(report)

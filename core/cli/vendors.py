@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.parse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -15,11 +15,13 @@ import typer
 from cryptography.fernet import Fernet
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from config.settings import load_settings
 from core.capture import engine_for
 from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, print_result, settings_from
 from core.connector import OAuthConnector
 from core.engine import CaptureResult
 from core.errors import AuthFailed, BillsyncError, Retryable
+from core.http import HttpClient
 from core.matching import MatterResolver
 from core.models import Activity
 from core.plugins import SANDBOX_SETTINGS, SANDBOXES, load
@@ -221,6 +223,23 @@ def sandbox(
         )
 
     serve(server, port=port, on_ready=ready)  # returns on SIGTERM or SIGINT
+
+
+def connect_to_sandbox(
+    config: Path,
+    base_url: str,
+    vendors: list[str],
+    *,
+    extra: str = "",
+    http: HttpClient | None = None,
+    retry_delay: timedelta = timedelta(minutes=2),
+) -> FirmRuntime:
+    """The sandbox firm ready to sync: config written, store opened, runtime built, account connected."""
+    write_sandbox_config(config, base_url, vendors, extra=extra)
+    settings = load_settings(config)
+    runtime = build_runtime(settings, "demo", Store.open(settings.database_url), http=http, retry_delay=retry_delay)
+    connect_account(runtime, auto_approve=True)
+    return runtime
 
 
 def write_sandbox_config(path: Path, base_url: str, vendors: list[str], firm: str = "demo", extra: str = "") -> None:

@@ -14,16 +14,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from config.settings import load_settings
-from core.cli.vendors import connect_account, write_sandbox_config
+from core.cli.vendors import connect_to_sandbox
 from core.demo_data import generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.models import EntryState
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
-from core.runtime import FirmRuntime, build_runtime
+from core.runtime import FirmRuntime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
-from core.store.store import Store
 
 CANARY = "CANARY-e2e-privileged-4411"
 pytestmark = pytest.mark.e2e
@@ -47,16 +45,12 @@ class Firm:
         self.sandbox = load(SANDBOXES, "clio")(seed, rate_limit_per_minute=100_000)
         self.port, self._stop = run_in_thread(build_server_app({"clio": self.sandbox}))
         self.base = f"http://127.0.0.1:{self.port}"
-        config = tmp / "billsync.toml"
-        write_sandbox_config(config, self.base, ["clio"])
-        self.settings = load_settings(config)
-        self.store = Store.open(self.settings.database_url)
         # No real sleeping in tests: backoff waits are skipped, bounded attempts stay.
         http = HttpClient(policy=RetryPolicy(attempts=6), sleep=lambda _: None, timeout=(2.0, 5.0))
-        self.runtime: FirmRuntime = build_runtime(
-            self.settings, "demo", self.store, http=http, retry_delay=timedelta(0)
+        self.runtime: FirmRuntime = connect_to_sandbox(
+            tmp / "billsync.toml", self.base, ["clio"], http=http, retry_delay=timedelta(0)
         )
-        connect_account(self.runtime, auto_approve=True)
+        self.store = self.runtime.store
 
     def admin(self, method: str, path: str, **kwargs) -> requests.Response:
         response = requests.request(method, f"{self.base}/_sandbox/clio/{path}", timeout=10, **kwargs)
