@@ -181,8 +181,11 @@ class SyncRunner:
             report.deferred += 1
             self.state.mark_retry(self.firm, row.id, str(exc), self._clock() + self._retry_delay, outcome_known=False)
         except Retryable as exc:
+            # A row already in "sending" keeps its unknown outcome even when this attempt (the
+            # lookup, say) was refused: the next attempt must look before it sends.
             report.deferred += 1
-            self.state.mark_retry(self.firm, row.id, str(exc), self._next_attempt(exc), outcome_known=True)
+            known = row.status != "sending"
+            self.state.mark_retry(self.firm, row.id, str(exc), self._next_attempt(exc), outcome_known=known)
         except Fatal as exc:
             report.write_failures.append(f"entry {entry.id}: {exc}")
             self.state.mark_failed(self.firm, row.id, str(exc))

@@ -41,6 +41,7 @@ class FakeWriter:
     lose_next: int = 0  # do the write, then fail as if the response never came
     refuse_next: int = 0  # fail before doing anything (a 429, say)
     reject_all: bool = False
+    refuse_find: int = 0  # the lookup itself is refused (a 429) this many times
     calls: list[str] = field(default_factory=list)
 
     def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
@@ -63,6 +64,9 @@ class FakeWriter:
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
         self.calls.append("find")
+        if self.refuse_find:
+            self.refuse_find -= 1
+            raise Retryable("429 during the lookup", retry_after=1)
         return next((ref for ref, r in self.entries.items() if r.key == key), None)
 
     def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
@@ -248,3 +252,15 @@ def test_one_cycle_drains_more_writes_than_one_outbox_page(runner_for, store, fi
     writer = FakeWriter()
     report = runner_for(FakeConnector(calls(5), writer)).run_once()
     assert report.written == 5 and len(writer.entries) == 5
+
+
+def test_a_refused_lookup_after_a_lost_response_still_looks_before_sending(runner_for, store, firm_id) -> None:
+    writer = FakeWriter(lose_next=1, refuse_find=1)
+    runner = runner_for(FakeConnector(calls(1), writer))
+    runner.run_once()  # the write happened, its answer was lost
+    runner_for.clock["now"] += timedelta(minutes=5)
+    assert runner.run_once().deferred == 1  # the lookup was refused
+    runner_for.clock["now"] += timedelta(minutes=5)
+    report = runner.run_once()
+    assert report.recovered == 1 and report.written == 0
+    assert writer.calls == ["write", "find", "find"] and len(writer.entries) == 1
