@@ -114,6 +114,8 @@ REF_TARGETS: Mapping[str, str] = {
     "billed_by_user_ref": "users",
     "item_ref": "items",
 }
+# Sandbox bookkeeping never served: the etag, and the user's default rate PP keeps internally.
+_HIDDEN = frozenset({"etag", "default_rate"})
 _ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$", re.IGNORECASE)
 
 
@@ -152,11 +154,12 @@ def field_values(record: Mapping[str, Any], path: str) -> list[Any]:
 
 def render(record: Record, collections: Mapping[str, Any]) -> Record:
     """A stored record as PP answers it: refs resolved, zone-less timestamps, no sandbox etag."""
-    out = {key: value for key, value in record.items() if key != "etag"}
+    out = {key: value for key, value in record.items() if key not in _HIDDEN}
     for key in ("created_at", "updated_at"):
         out[key] = pp_timestamp(out.get(key))
     for ref_field, target in REF_TARGETS.items():
-        out[ref_field] = _resolved(out.get(ref_field), collections.get(target))
+        if ref_field in out:
+            out[ref_field] = _resolved(out.get(ref_field), collections.get(target))
     for list_field in ("assigned_to_users",):
         refs = out.get(list_field)
         if isinstance(refs, list):

@@ -18,10 +18,12 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from connectors.clio.connector import ClioConnector
+from connectors.practicepanther.connector import PracticePantherConnector
 from core.connector import Connector, Cursor, InboundRequest, Page, Subscription
 from core.errors import AuthFailed, Indeterminate, InvalidSignature
 from core.models import Activity, ActivityCategory, Client, Matter, TimeEntry, Timekeeper
 from tests.connectors.clio.clio_harness import ClioContractHarness
+from tests.connectors.practicepanther.pp_harness import PracticePantherContractHarness
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD_TYPES = (Activity, Timekeeper, Client, Matter, ActivityCategory)
@@ -62,6 +64,7 @@ class ContractCase:
 
 CASES = [
     pytest.param(ContractCase(ClioConnector, ClioContractHarness), id="clio"),
+    pytest.param(ContractCase(PracticePantherConnector, PracticePantherContractHarness), id="practicepanther"),
 ]
 
 

@@ -1,0 +1,274 @@
+"""A plain client for PracticePanther's REST API v2, on core.http: OAuth refresh, paging, errors.
+
+It knows HTTP and PracticePanther, nothing of billsync's models (that is mapping.py's job). Vendor
+facts are cited from ../shared/reference/practicepanther.md as "pp.md §n".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from pydantic import SecretStr
+
+from core.connector import Context
+from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
+from core.tokens import OAuthToken
+
+CONNECTOR = "practicepanther"
+DEFAULT_HOST = "https://app.practicepanther.com"  # pp.md §3
+# pp.md §4: no documented maximum; third-party clients bound $top to 1-200.
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 100
+# A deterministic order that updates cannot reshuffle (pp.md §4: always send $orderby).
+ORDER_BY = "created_at asc,id asc"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+Json = dict[str, Any]
+
+
+class PPNotFound(Fatal):
+    """404: the record or route does not exist."""
+
+
+class PPRejected(Fatal):
+    """400: PP refused the request as invalid (its modelState names the fields)."""
+
+
+class PPNotAllowed(Fatal):
+    """405: the resource has no such verb (invoices and payments are read-only, pp.md §11)."""
+
+
+class PracticePantherClient:
+    """Talks to one firm's PracticePanther account through the firm's HttpClient and TokenStore."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        base_url: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self._ctx = ctx
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self.page_size = page_size
+        self._clock = clock or (lambda: datetime.now(UTC))
+        host = (base_url or DEFAULT_HOST).rstrip("/")
+        self.api_root = f"{host}/api/v2"
+        self.token_url = f"{host}/oauth/token"
+        self.authorize_endpoint = f"{host}/oauth/authorize"
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, path: str, record_id: str) -> Json:
+        """One record: GET /{path}/{id}."""
+        return self._object(self._send("GET", f"{self._url(path)}/{record_id}"), "GET")
+
+    def me(self) -> Json:
+        """The user the token belongs to (GET /users/me)."""
+        return self._object(self._send("GET", self._url("users/me")), "GET")
+
+    def pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[list[Json]]:
+        """Every page of a list: $top/$skip with a fixed $orderby until a short page (pp.md §4)."""
+        skip = 0
+        seen: set[str] = set()
+        while True:
+            query = {**(params or {}), "$top": str(self.page_size), "$skip": str(skip), "$orderby": ORDER_BY}
+            body = self._json(self._send("GET", self._url(path), params=query), "GET")
+            if not isinstance(body, list):
+                raise Fatal(f"GET {path}: PracticePanther answered a list request without a JSON array")
+            page = [record for record in body if isinstance(record, dict)]
+            ids = {str(record.get("id")) for record in page}
+            if page and ids <= seen:
+                # A full page of records already seen: $skip was ignored; stop instead of looping.
+                raise Fatal(f"GET {path}: PracticePanther repeated a page; $skip seems ignored")
+            seen |= ids
+            yield page
+            if len(body) < self.page_size:
+                return
+            skip += len(body)
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def create(self, path: str, body: Mapping[str, Any]) -> Json:
+        """POST the object. Not idempotent at PP: an unknown outcome raises Indeterminate."""
+        return self._object(self._send("POST", self._url(path), json_body=body), "POST")
+
+    def replace(self, path: str, record_id: str, body: Mapping[str, Any]) -> Json:
+        """PUT /{path}?id=: a full replace (pp.md §3); callers GET and merge first."""
+        return self._object(self._send("PUT", self._url(path), params={"id": record_id}, json_body=body), "PUT")
+
+    def delete(self, path: str, record_id: str) -> None:
+        """DELETE /{path}?id=."""
+        self._send("DELETE", self._url(path), params={"id": record_id})
+
+    # -- OAuth (pp.md §2) -----------------------------------------------------------------------
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        """PP's consent page for the authorization-code grant."""
+        query = urlencode(
+            {"response_type": "code", "client_id": self._client_id, "redirect_uri": redirect_uri, "state": state}
+        )
+        return f"{self.authorize_endpoint}?{query}"
+
+    def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
+        """Trade an authorization code for tokens (form-encoded POST to /oauth/token)."""
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+        }
+        try:
+            response = self._ctx.http.request(
+                "POST", self.token_url, rate_key=self._rate_key(), data=form, headers={"Accept": "application/json"}
+            )
+        except Fatal as exc:
+            raise AuthFailed(f"PracticePanther refused the authorization code: {exc}") from None
+        return OAuthToken.from_response(self._dict(response, "POST"), self._clock())
+
+    def _token(self, *, force: bool) -> OAuthToken:
+        return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)
+
+    def _refresh(self, token: OAuthToken) -> OAuthToken:
+        """Spend the refresh token for a new pair; TokenStore saves it before use (pp.md §2)."""
+        if not token.refresh_token:
+            raise AuthFailed(
+                "the stored PracticePanther token has no refresh token: run `billsync connect practicepanther`"
+            )
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": token.refresh_token,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+        }
+        try:
+            # Not repeatable: refresh tokens reportedly rotate (pp.md §2), so a second try with the
+            # same one would be refused. TokenStore serialises refreshes per firm.
+            response = self._ctx.http.request(
+                "POST", self.token_url, rate_key=self._rate_key(), data=form, headers={"Accept": "application/json"}
+            )
+        except Fatal:
+            # invalid_grant / invalid_client: spent, expired or revoked (pp.md §2).
+            raise AuthFailed(
+                "PracticePanther refused the refresh token (spent, expired or revoked): "
+                "run `billsync connect practicepanther`"
+            ) from None
+        # A refresh answer without a refresh token keeps the old one (as PP-MCP-A does, pp.md §2).
+        return OAuthToken.from_response(self._dict(response, "POST"), self._clock(), previous=token)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.api_root}/{path.strip('/')}"
+
+    def _rate_key(self) -> str:
+        # pp.md §5: the limit's scope is unknown; one bucket per firm survives token rotation.
+        return "practicepanther:" + hashlib.sha256(self._ctx.firm.encode()).hexdigest()[:16]
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        token = self._token(force=False)
+        try:
+            return self._send_once(method, url, token, params=params, json_body=json_body)
+        except AuthFailed:
+            # pp.md §6: a 401 (or 400 invalid_grant) means refresh and retry once. The request was
+            # refused, not done, so repeating even a POST is safe.
+            token = self._token(force=True)
+        try:
+            return self._send_once(method, url, token, params=params, json_body=json_body)
+        except AuthFailed:
+            raise AuthFailed(
+                "PracticePanther rejected a freshly refreshed access token (HTTP 401): the app was revoked; "
+                "run `billsync connect practicepanther`"
+            ) from None
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        token: OAuthToken,
+        *,
+        params: Mapping[str, str] | None,
+        json_body: Mapping[str, Any] | None,
+    ) -> requests.Response:
+        seen: list[requests.Response] = []
+
+        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+            seen.append(response)
+            return response
+
+        try:
+            return self._ctx.http.request(
+                method,
+                url,
+                rate_key=self._rate_key(),
+                idempotent=False,  # only safe methods (GET, PUT, DELETE) are retried by core.http
+                params=dict(params) if params else None,
+                json=dict(json_body) if json_body is not None else None,
+                headers={"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"},
+                hooks={"response": [remember]},
+            )
+        except Fatal as exc:
+            last = seen[-1] if seen else None
+            raise _classified(last, method, _short(url), exc) from None
+
+    def _json(self, response: requests.Response, method: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            detail = f"{method} {_short(response.url or '')}: HTTP {response.status_code} with an unreadable body"
+            if method in _SAFE_METHODS:
+                raise Retryable(detail) from None
+            raise Indeterminate(f"{detail}, outcome unknown") from None
+
+    def _object(self, response: requests.Response, method: str) -> Json:
+        return self._dict(response, method)
+
+    def _dict(self, response: requests.Response, method: str) -> Json:
+        body = self._json(response, method)
+        if not isinstance(body, dict):
+            raise Fatal(f"{method} {_short(response.url or '')}: expected a JSON object")
+        return body
+
+
+def _classified(response: requests.Response | None, method: str, path: str, exc: Fatal) -> Fatal:
+    status = response.status_code if response is not None else None
+    if status == 400 and response is not None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("error") == "invalid_grant":
+            # pp.md §2: PP-MCP-R reports 400 invalid_grant when the access token needs a refresh.
+            raise AuthFailed(f"{method} {path}: access token refused (invalid_grant)")
+        fields = sorted(body.get("modelState") or {}) if isinstance(body, dict) else []
+        # Field names only: modelState messages may echo record content.
+        return PPRejected(f"{method} {path}: HTTP 400, invalid fields {fields}")
+    if status == 404:
+        return PPNotFound(str(exc))
+    if status == 405:
+        return PPNotAllowed(str(exc))
+    return exc
+
+
+def _short(url: str) -> str:
+    # Paths only in messages and logs: query strings can carry personal data.
+    return urlsplit(url).path or url.split("?", 1)[0]

@@ -1,0 +1,424 @@
+"""PracticePanther JSON <-> billsync's core models. Pure functions; no HTTP.
+
+Titles are subjects only: bodies, notes and message texts are privileged and never leave here.
+Vendor facts are cited from ../shared/reference/practicepanther.md as "pp.md §n".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from core.connector import RemoteEntry
+from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, MatterStatus, TimeEntry, Timekeeper
+
+SOURCE = "practicepanther"
+SECONDS_PER_HOUR = Decimal(3600)
+_MARKER = re.compile(r"\[bs:([0-9a-f]{16})\]")
+_Model = TypeVar("_Model", bound=BaseModel)
+
+# pp.md §9 "Matter billing type": the billing method lives in the matter's `rate` string.
+_BILLING: Mapping[str, BillingMethod] = {
+    "flat rate": BillingMethod.FLAT,
+    "item price": BillingMethod.FLAT,  # billed by fixed item prices, not by the hour
+    "contingency": BillingMethod.CONTINGENCY,
+}
+_STATUS: Mapping[str, MatterStatus] = {
+    "open": MatterStatus.OPEN,
+    "pending": MatterStatus.PENDING,
+    "closed": MatterStatus.CLOSED,
+    "archived": MatterStatus.CLOSED,
+}
+
+
+class MappingError(ValueError):
+    """A PP record billsync cannot use; the message is safe to show (no record content)."""
+
+
+# -- units ------------------------------------------------------------------------------------
+
+
+def hours_to_seconds(hours: Any) -> int:
+    """PP's decimal hours (pp.md §9) as whole seconds, rounded half-up."""
+    if hours is None or isinstance(hours, bool):
+        raise MappingError("hours is missing")
+    try:
+        value = Decimal(str(hours))  # via str: floats carry binary noise
+    except InvalidOperation:
+        raise MappingError("hours is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise MappingError("hours must be a non-negative number")
+    return int((value * SECONDS_PER_HOUR).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def seconds_to_hours(seconds: int) -> Decimal:
+    """Whole seconds as decimal hours: billed_seconds / 3600 with Decimal."""
+    if seconds < 0:
+        raise MappingError("a duration cannot be negative")
+    return Decimal(seconds) / SECONDS_PER_HOUR
+
+
+def hours_json(seconds: int) -> float:
+    """The `hours` JSON number for seconds; it converts back to exactly the same seconds."""
+    hours = float(seconds_to_hours(seconds))
+    if hours_to_seconds(hours) != seconds:  # cannot happen below 10**12 s; guard anyway
+        raise MappingError("the duration does not survive conversion to hours")
+    return hours
+
+
+# -- the idempotency marker (kept in private_notes: never on the client's invoice, pp.md §9) -----
+
+
+def marker_hash(key: str) -> str:
+    """The 16-hex-digit hash of an idempotency key that the marker carries."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def marker(key: str) -> str:
+    """The marker billsync writes into a time entry's private notes: `[bs:<hash>]`."""
+    return f"[bs:{marker_hash(key)}]"
+
+
+def marker_in(text: Any) -> str | None:
+    """The key hash of the last marker in a text, or None."""
+    found = _MARKER.findall(text) if isinstance(text, str) else []
+    return found[-1] if found else None
+
+
+# -- timestamps ---------------------------------------------------------------------------------
+
+
+def parse_timestamp(value: Any, name: str = "updated_at") -> datetime:
+    """A PP timestamp; zone-less ones are taken as UTC (pp.md §3, UNCONFIRMED)."""
+    if not isinstance(value, str) or not value:
+        raise MappingError(f"{name} is missing")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise MappingError(f"{name} is not an ISO-8601 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def query_time(moment: datetime) -> str:
+    """A datetime query literal: always with a zone, or PP answers 400 (pp.md §3)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def entry_date(day: date) -> str:
+    """A time entry's `date` as the spec's example writes it (pp.md §10)."""
+    return query_time(datetime.combine(day, time(0), tzinfo=UTC))
+
+
+# -- reference data -----------------------------------------------------------------------------
+
+
+def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
+    """A PP user -> Timekeeper. PP exposes no user rates (pp.md §9), so default_rate stays 0."""
+    name = _text(raw.get("display_name")) or " ".join(
+        part for part in (_text(raw.get("first_name")), _text(raw.get("last_name"))) if part
+    )
+    return _build(
+        Timekeeper,
+        id=_id(raw.get("id"), "user"),
+        name=name or _id(raw.get("id"), "user"),
+        email=_text(raw.get("email")) or None,
+        enabled=raw.get("is_active") is not False,
+    )
+
+
+def client(raw: Mapping[str, Any]) -> Client:
+    """A PP account (a client with its contacts) -> Client."""
+    contacts = [_object(raw.get("primary_contact")), *_objects(raw.get("other_contacts"))]
+    emails = _unique(_text(c.get("email")).lower() for c in contacts)
+    phones = _unique(_text(c.get(key)) for c in contacts for key in ("phone_mobile", "phone_work", "phone_home"))
+    name = _text(raw.get("display_name")) or _text(raw.get("company_name"))
+    return _build(
+        Client,
+        id=_id(raw.get("id"), "account"),
+        name=name or _id(raw.get("id"), "account"),
+        emails=emails,
+        domains=_unique(e.rsplit("@", 1)[1] for e in emails if "@" in e) if _text(raw.get("company_name")) else (),
+        phones=phones,
+    )
+
+
+def matter(raw: Mapping[str, Any]) -> Matter:
+    """A PP matter -> Matter; flat-fee and contingency come from the `rate` string (pp.md §9)."""
+    record_id = _id(raw.get("id"), "matter")
+    account = _ref(raw.get("account_ref"))
+    if account is None:
+        raise MappingError(f"matter {record_id} has no account")
+    status = _STATUS.get(_text(raw.get("status")).lower())
+    if status is None:
+        raise MappingError(f"matter {record_id} has an unknown status")
+    number = raw.get("number")
+    return _build(
+        Matter,
+        id=record_id,
+        client_id=account,
+        number=str(number) if number is not None else _text(raw.get("display_name")) or record_id,
+        name=_text(raw.get("name")),
+        status=status,
+        billing_method=billing_method(raw.get("rate")),
+        updated_at=parse_timestamp(raw.get("updated_at")),
+    )
+
+
+def billing_method(rate: Any) -> BillingMethod:
+    """The billing method in a matter's `rate` string; anything else (hourly kinds) is hourly."""
+    return _BILLING.get(_text(rate).lower(), BillingMethod.HOURLY)
+
+
+# -- activities ---------------------------------------------------------------------------------
+
+
+def call_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity:
+    """A call log -> a call. `duration` units are UNCONFIRMED (pp.md §9), so it is not used."""
+    return _activity(raw, "calllog", ActivityKind.CALL, _first_user(raw), raw.get("date"), covered=covered)
+
+
+def message_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity | None:
+    """A text message a firm user sent -> an SMS; received and secure-portal messages are skipped."""
+    if raw.get("sent_by_contact") is not False or _text(raw.get("type")) != "Text":
+        return None
+    sender = _ref(raw.get("sender"))
+    if sender is None:
+        raise MappingError(f"message {raw.get('id')} has no sender")
+    contact = _object(raw.get("contact"))
+    return _activity(
+        raw,
+        "message",
+        ActivityKind.SMS,
+        sender,
+        raw.get("sent_date") or raw.get("created_at"),
+        covered=covered,
+        counterpart=_text(contact.get("display_name")) or None,
+        matter_id=_text(raw.get("matter_id")) or None,
+        client_id=_text(raw.get("account_id")) or None,
+    )
+
+
+def email_activity(raw: Mapping[str, Any], users_by_email: Mapping[str, str], covered: bool = False) -> Activity | None:
+    """An e-mail sent by a firm user -> an e-mail activity; mail from anyone else is skipped."""
+    sender = _text(_object(raw.get("from")).get("address")).lower()
+    actor = users_by_email.get(sender)
+    if actor is None:
+        return None
+    recipients = [*_objects(raw.get("to")), *_objects(raw.get("cc"))]
+    first = recipients[0] if recipients else {}
+    return _activity(
+        raw,
+        "email",
+        ActivityKind.EMAIL,
+        actor,
+        raw.get("date") or raw.get("created_at"),
+        covered=covered,
+        counterpart=_text(first.get("display_name")) or _text(first.get("address")) or None,
+        counterpart_addresses=_unique(_text(r.get("address")).lower() for r in recipients),
+    )
+
+
+def event_activity(raw: Mapping[str, Any], now: datetime, covered: bool = False) -> Activity | None:
+    """A timed event that has ended -> an event; all-day and future events are skipped."""
+    if raw.get("is_all_day"):
+        return None
+    ended = parse_timestamp(raw.get("end_date_time"), "end_date_time")
+    if ended > now:
+        return None
+    return _activity(
+        raw,
+        "event",
+        ActivityKind.EVENT,
+        _first_user(raw),
+        raw.get("start_date_time"),
+        covered=covered,
+        ended_at=ended,
+    )
+
+
+def task_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity | None:
+    """A completed task -> a task. PP has no completion time, so updated_at stands in for it."""
+    if _text(raw.get("status")) != "Completed":
+        return None
+    return _activity(raw, "task", ActivityKind.TASK, _first_user(raw), raw.get("updated_at"), covered=covered)
+
+
+def note_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity:
+    """A note -> a note activity (its text stays behind)."""
+    return _activity(
+        raw, "note", ActivityKind.NOTE, _first_user(raw), raw.get("date") or raw.get("created_at"), covered=covered
+    )
+
+
+def covered_by(raw: Mapping[str, Any], actor: str | None, started: Any, entries: CoverIndex) -> bool:
+    """Whether a time entry already covers an activity (see CoverIndex)."""
+    subject = _text(raw.get("subject")).lower()
+    matter_id = _ref(raw.get("matter_ref")) or _text(raw.get("matter_id")) or None
+    if not subject or actor is None or matter_id is None:
+        return False
+    try:
+        day = parse_timestamp(started, "date").date()
+    except MappingError:
+        return False
+    return any(subject in text for text in entries.get((actor, matter_id, day), ()))
+
+
+CoverIndex = Mapping[tuple[str, str, date], tuple[str, ...]]
+"""(user id, matter id, day) -> lower-cased time-entry descriptions.
+
+PP time entries carry no link to the activity they bill (pp.md §9), so an activity counts as
+covered when a time entry by the same user, on the same matter and day, names its subject."""
+
+
+def cover_index(raw_entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, date], tuple[str, ...]]:
+    """Index time entries for covered_by()."""
+    index: dict[tuple[str, str, date], tuple[str, ...]] = {}
+    for raw in raw_entries:
+        user, matter_id = _ref(raw.get("billed_by_user_ref")), _ref(raw.get("matter_ref"))
+        description = _text(raw.get("description")).lower()
+        try:
+            day = parse_timestamp(raw.get("date"), "date").date()
+        except MappingError:
+            continue
+        if user and matter_id and description:
+            key = (user, matter_id, day)
+            index[key] = (*index.get(key, ()), description)
+    return index
+
+
+def actor_of(raw: Mapping[str, Any]) -> str | None:
+    """The firm user an activity record belongs to, if any."""
+    sender = _ref(raw.get("sender"))
+    return sender or _ref(next(iter(_objects(raw.get("assigned_to_users"))), None))
+
+
+# -- time entries -------------------------------------------------------------------------------
+
+
+def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, Any]:
+    """The POST body for an entry (pp.md §9, §10): hours, an explicit rate, the marker in private notes."""
+    body: dict[str, Any] = {
+        "date": entry_date(entry.work_date),
+        "hours": hours_json(entry.billed_seconds),
+        "rate": float(entry.rate),  # JSON has one number type; a cent-exact Decimal survives float
+        "is_billable": billable,
+        "description": entry.narrative,
+        "private_notes": marker(key),
+        "matter_ref": {"id": entry.matter_id},
+        "billed_by_user_ref": {"id": entry.timekeeper_id},
+    }
+    if entry.task_code:
+        body["task_code"] = entry.task_code
+    return body
+
+
+def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable: bool) -> dict[str, Any]:
+    """GET, merge, PUT (pp.md §3): the current record with billsync's fields changed, read-only keys dropped."""
+    merged = {k: v for k, v in current.items() if k not in ("id", "created_at", "updated_at", "display_name")}
+    merged.update(
+        {
+            "date": entry_date(entry.work_date),
+            "hours": hours_json(entry.billed_seconds),
+            "rate": float(entry.rate),
+            "is_billable": billable,
+            "description": entry.narrative,
+            "matter_ref": {"id": entry.matter_id},
+            "billed_by_user_ref": {"id": entry.timekeeper_id},
+        }
+    )
+    if entry.task_code:
+        merged["task_code"] = entry.task_code
+    return merged
+
+
+def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
+    """A PP time entry -> RemoteEntry; `idempotency_key` is the marker's key hash."""
+    return RemoteEntry(
+        ref=_id(raw.get("id"), "time entry"),
+        idempotency_key=marker_in(raw.get("private_notes")),
+        narrative=_text(raw.get("description")),
+        billed_seconds=hours_to_seconds(raw.get("hours")),
+        matter_id=_ref(raw.get("matter_ref")) or "",
+        billable=raw.get("is_billable") is True,
+        billed=raw.get("is_billed") is True,
+    )
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _activity(
+    raw: Mapping[str, Any],
+    prefix: str,
+    kind: ActivityKind,
+    actor: str | None,
+    started: Any,
+    *,
+    covered: bool,
+    **fields: Any,
+) -> Activity:
+    record_id = _id(raw.get("id"), prefix)
+    if actor is None:
+        raise MappingError(f"{prefix} {record_id} has no firm user")
+    base: dict[str, Any] = {
+        "matter_id": _ref(raw.get("matter_ref")),
+        "client_id": _ref(raw.get("account_ref")),
+    }
+    return _build(
+        Activity,
+        source=SOURCE,
+        external_id=f"{prefix}:{record_id}",
+        kind=kind,
+        actor=actor,
+        started_at=parse_timestamp(started, "date"),
+        title=_text(raw.get("subject"))[:500],  # the subject only: never notes or bodies
+        covered_by_time_entry=covered,
+        **(base | fields),
+    )
+
+
+def _first_user(raw: Mapping[str, Any]) -> str | None:
+    return _ref(next(iter(_objects(raw.get("assigned_to_users"))), None))
+
+
+def _build(model: type[_Model], **fields: Any) -> _Model:
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        # Messages without input values: those could be record content.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        raise MappingError(f"{model.__name__}: {problems}") from None
+
+
+def _id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise MappingError(f"{what} without an id")
+    return value
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str) and value["id"]:
+        return str(value["id"])
+    return None
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))

@@ -1,0 +1,101 @@
+"""The sandbox's own admin API (mounted at /_sandbox/practicepanther): seed, act as a person, faults."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Body, FastAPI
+from starlette.responses import JSONResponse, Response
+
+from connectors.practicepanther.sandbox_oauth import PPError
+from core.sandbox import FaultRule
+
+if TYPE_CHECKING:
+    from connectors.practicepanther.sandbox import PracticePantherSandbox
+
+JsonBody = Annotated[dict[str, Any], Body()]
+OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
+
+
+def build_admin_app(sandbox: PracticePantherSandbox) -> FastAPI:
+    """Build the admin app; it is not rate-limited, authenticated or fault-injected."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(PPError)
+    def pp_error(_: object, error: Exception) -> Response:
+        assert isinstance(error, PPError)
+        return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(ValueError)
+    def value_error(_: object, error: Exception) -> Response:
+        return JSONResponse({"message": str(error)}, 422)
+
+    @app.get("/faults")
+    def get_faults() -> Response:
+        return JSONResponse({"rules": [rule.to_dict() for rule in sandbox.faults.rules]})
+
+    @app.post("/faults")
+    def set_faults(payload: JsonBody) -> Response:
+        raw_rules = payload.get("rules", [payload])
+        if not isinstance(raw_rules, list):
+            raise ValueError("rules must be a list")
+        rules = [FaultRule.from_dict(raw) for raw in raw_rules]
+        seed = payload.get("seed")
+        sandbox.faults.set_rules(rules, seed=int(seed) if seed is not None else None)
+        return JSONResponse({"rules": [rule.to_dict() for rule in rules]})
+
+    @app.delete("/faults")
+    def clear_faults() -> Response:
+        sandbox.faults.clear()
+        return Response(status_code=204)
+
+    @app.put("/rate_limit")
+    def set_rate_limit(payload: JsonBody) -> Response:
+        sandbox.rate_limiter.set_limit(int(payload["per_window"]))
+        return JSONResponse({"per_window": sandbox.rate_limiter.limit})
+
+    @app.get("/requests")
+    def get_requests() -> Response:
+        return JSONResponse([entry.to_dict() for entry in sandbox.request_log.entries()])
+
+    @app.delete("/requests")
+    def clear_requests() -> Response:
+        sandbox.request_log.clear()
+        return Response(status_code=204)
+
+    @app.post("/tokens")
+    def mint_token(payload: OptionalJsonBody = None) -> Response:
+        user_id = (payload or {}).get("user_id")
+        return JSONResponse(sandbox.issue_token(str(user_id) if user_id is not None else None))
+
+    @app.post("/tokens/revoke")
+    def revoke_tokens() -> Response:
+        with sandbox.lock:
+            sandbox.tokens.revoke_all()
+        return Response(status_code=204)
+
+    @app.get("/{collection}")
+    def list_records(collection: str) -> Response:
+        return JSONResponse(sandbox.records(collection))
+
+    @app.post("/{collection}")
+    def add_record(collection: str, payload: JsonBody) -> Response:
+        return JSONResponse(sandbox.add(collection, payload), 201)
+
+    @app.get("/{collection}/{record_id}")
+    def get_record(collection: str, record_id: str) -> Response:
+        found = [r for r in sandbox.records(collection) if str(r["id"]) == record_id.lower()]
+        if not found:
+            return JSONResponse({"message": "no such record"}, 404)
+        return JSONResponse(found[0])
+
+    @app.patch("/{collection}/{record_id}")
+    def update_record(collection: str, record_id: str, payload: JsonBody) -> Response:
+        return JSONResponse(sandbox.update(collection, record_id, payload))
+
+    @app.delete("/{collection}/{record_id}")
+    def delete_record(collection: str, record_id: str) -> Response:
+        sandbox.delete(collection, record_id)
+        return Response(status_code=204)
+
+    return app

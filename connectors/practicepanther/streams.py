@@ -1,0 +1,327 @@
+"""The streams billsync reads from PracticePanther, each an explicit class over one list endpoint.
+
+Cursor: {"updated_since": ISO timestamp} (events add "ended_until"). PP has no webhooks (pp.md §7),
+so every stream polls. Each read starts an overlap window before the stored cursor, because
+`updated_since` may match strictly after the given time. Pages come in created_at order
+($top/$skip, pp.md §4), not updated_at order, so only the last page of a walk advances the cursor,
+to the highest updated_at seen; earlier pages repeat the starting cursor. A crash mid-walk
+therefore re-reads, never skips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import structlog
+
+from connectors.practicepanther import mapping
+from connectors.practicepanther.client import PracticePantherClient
+from core.connector import Cursor, Page, Record
+
+DEFAULT_OVERLAP = timedelta(minutes=15)
+# How far before the cursor to look for time entries that cover an activity (by their date).
+COVER_LOOKBACK = timedelta(days=7)
+# Events longer than this that ended since the last read may be missed by the second pass.
+LONGEST_EVENT = timedelta(days=1)
+
+
+class PPStream:
+    """One PP list endpoint read incrementally by `updated_since`."""
+
+    name: ClassVar[str]
+    path: ClassVar[str]
+    params: ClassVar[Mapping[str, str]] = {}
+    server_filters: ClassVar[bool] = True  # False: the endpoint ignores filters (messages)
+
+    def __init__(
+        self,
+        client: PracticePantherClient,
+        *,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        clock: Callable[[], datetime] | None = None,
+        log: structlog.stdlib.BoundLogger | None = None,
+    ) -> None:
+        self._client = client
+        self._overlap = overlap
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._log = log
+        self._now = self._clock()
+
+    def read(self, since: Cursor) -> Iterator[Page]:
+        """Pages of records changed after `since` (less the overlap); the last page moves the cursor."""
+        self._now = self._clock()
+        start = cursor_time(since, "updated_since")
+        floor = start - self._overlap if start is not None else None
+        params = dict(self.params)
+        if floor is not None and self.server_filters:
+            params["updated_since"] = mapping.query_time(floor)
+        self._prepare(start)
+        walk = _Walk(self.name, since, floor)
+        yield from walk.pages(self._client.pages(self.path, params), self.map)
+        yield from self._more(since, walk)
+        self._summary(walk)
+        yield walk.last(self._final_cursor(since, walk))
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """One PP record -> a core model, or None when it is not billsync's business."""
+        raise NotImplementedError
+
+    def _prepare(self, start: datetime | None) -> None:
+        """Fetch what mapping needs before the walk (nothing by default)."""
+
+    def _more(self, since: Cursor, walk: _Walk) -> Iterator[Page]:
+        """Further passes of the same read (none by default)."""
+        yield from ()
+
+    def _final_cursor(self, since: Cursor, walk: _Walk) -> Cursor:
+        return {**(since or {}), "updated_since": walk.newest.isoformat()} if walk.newest is not None else since
+
+    def _summary(self, walk: _Walk) -> None:
+        # Counts only: never record content (subjects can be client-confidential).
+        if self._log is not None:
+            self._log.debug("practicepanther stream read", stream=self.name, **walk.counts)
+
+
+class _Walk:
+    """Maps pages, collects per-record errors, and holds each page back until the next arrives."""
+
+    def __init__(self, stream: str, since: Cursor, floor: datetime | None) -> None:
+        self._stream = stream
+        self._since = since  # repeated verbatim on every page but the last
+        self.floor = floor  # records not updated after this are old news (client-side filter)
+        self.newest = cursor_time(since, "updated_since")
+        self._held: tuple[list[Record], list[str]] | None = None
+        self._seen: set[str] = set()
+        self.counts = {"records": 0, "skipped": 0, "errors": 0}
+
+    def pages(
+        self, raw_pages: Iterator[list[dict[str, Any]]], map_one: Callable[[Mapping[str, Any]], Record | None]
+    ) -> Iterator[Page]:
+        for raw_page in raw_pages:
+            if self._held is not None:
+                records, errors = self._held
+                yield Page(records=records, cursor=self._since, errors=errors)
+            self._held = self._map_page(raw_page, map_one)
+
+    def last(self, cursor: Cursor) -> Page:
+        records, errors = self._held or ([], [])
+        self._held = None
+        return Page(records=records, cursor=cursor, errors=errors)
+
+    def _map_page(
+        self, raw_page: list[dict[str, Any]], map_one: Callable[[Mapping[str, Any]], Record | None]
+    ) -> tuple[list[Record], list[str]]:
+        records: list[Record] = []
+        errors: list[str] = []
+        for raw in raw_page:
+            label = f"{self._stream} {raw.get('id')}"
+            key = str(raw.get("id"))
+            if key in self._seen:
+                continue  # $skip paging can meet a record twice when others are inserted meanwhile
+            self._seen.add(key)
+            try:
+                updated = mapping.parse_timestamp(raw.get("updated_at"))
+                if self.floor is not None and updated <= self.floor:
+                    self.counts["skipped"] += 1
+                    continue
+                if self.newest is None or updated > self.newest:
+                    self.newest = updated
+                record = map_one(raw)
+            except ValueError as exc:  # MappingError and pydantic's ValidationError
+                errors.append(f"{label}: {exc}")
+                self.counts["errors"] += 1
+                continue
+            if record is not None:
+                records.append(record)
+            self.counts["records" if record is not None else "skipped"] += 1
+        return records, errors
+
+
+def cursor_time(cursor: Cursor, key: str) -> datetime | None:
+    """A timestamp from a cursor, or None when absent or unreadable."""
+    if not cursor or not isinstance(cursor.get(key), str):
+        return None
+    try:
+        return mapping.parse_timestamp(cursor[key], key)
+    except ValueError:
+        return None
+
+
+# -- reference streams --------------------------------------------------------------------------
+
+
+class Users(PPStream):
+    """PP users -> Timekeeper."""
+
+    name = "users"
+    path = "users"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A user -> Timekeeper."""
+        return mapping.timekeeper(raw)
+
+
+class Accounts(PPStream):
+    """PP accounts -> Client."""
+
+    name = "accounts"
+    path = "accounts"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """An account -> Client."""
+        return mapping.client(raw)
+
+
+class Matters(PPStream):
+    """PP matters -> Matter."""
+
+    name = "matters"
+    path = "matters"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A matter -> Matter."""
+        return mapping.matter(raw)
+
+
+# -- activity streams ---------------------------------------------------------------------------
+
+
+class ActivityStream(PPStream):
+    """An activity list; time entries are read first to mark activities already covered."""
+
+    _cover: mapping.CoverIndex
+
+    def _prepare(self, start: datetime | None) -> None:
+        params: dict[str, str] = {}
+        if start is not None:
+            params["date_from"] = mapping.query_time(start - self._overlap - COVER_LOOKBACK)
+        entries = (entry for page in self._client.pages("timeentries", params) for entry in page)
+        self._cover = mapping.cover_index(entries)
+
+    def covered(self, raw: Mapping[str, Any], started: Any) -> bool:
+        """Whether a time entry by the same user on the same matter and day names this subject."""
+        return mapping.covered_by(raw, mapping.actor_of(raw), started, self._cover)
+
+
+class CallLogs(ActivityStream):
+    """Call logs -> calls (never the notes)."""
+
+    name = "calllogs"
+    path = "calllogs"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A call log -> Activity."""
+        return mapping.call_activity(raw, self.covered(raw, raw.get("date")))
+
+
+class Messages(ActivityStream):
+    """Text messages sent by firm users -> SMS (never the body).
+
+    /messages declares no filters (pp.md §9): every read walks the whole list and keeps what
+    changed since the cursor (less the overlap) on this side.
+    """
+
+    name = "messages"
+    path = "messages"
+    server_filters = False
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A sent text -> Activity, or None."""
+        return mapping.message_activity(raw, self.covered(raw, raw.get("sent_date")))
+
+
+class Emails(ActivityStream):
+    """E-mails sent by firm users (the sender is a user's address) -> Activity (never the body)."""
+
+    name = "emails"
+    path = "emails"
+    _users: dict[str, str]
+
+    def _prepare(self, start: datetime | None) -> None:
+        super()._prepare(start)
+        users = (user for page in self._client.pages("users") for user in page)
+        self._users = {
+            str(u["email"]).lower(): str(u["id"]) for u in users if isinstance(u.get("email"), str) and u.get("id")
+        }
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A sent e-mail -> Activity, or None for mail from anyone else."""
+        sender = mapping.email_activity(raw, self._users)
+        if sender is None:
+            return None
+        covered = mapping.covered_by(raw, sender.actor, raw.get("date"), self._cover)
+        return sender.model_copy(update={"covered_by_time_entry": covered})
+
+
+class Events(ActivityStream):
+    """Timed events that have ended -> Activity (never the notes).
+
+    Ending does not update an event, so `updated_since` alone never brings it back: a second pass
+    asks for events that started in the window that can hold events which ended since the last
+    read (`date_from`/`date_to` on the start, pp.md §8); the cursor remembers that point as
+    "ended_until".
+    """
+
+    name = "events"
+    path = "events"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """An ended event -> Activity, or None."""
+        return mapping.event_activity(raw, self._now, self.covered(raw, raw.get("start_date_time")))
+
+    def _more(self, since: Cursor, walk: _Walk) -> Iterator[Page]:
+        ended_from = cursor_time(since, "ended_until")
+        if ended_from is None:
+            return
+        window = {
+            "date_from": mapping.query_time(ended_from - self._overlap - LONGEST_EVENT),
+            "date_to": mapping.query_time(self._now),
+        }
+        walk.floor = None  # this pass selects by date, not by change
+        yield from walk.pages(self._client.pages(self.path, window), self.map)
+
+    def _final_cursor(self, since: Cursor, walk: _Walk) -> Cursor:
+        ended_from = cursor_time(since, "ended_until")
+        cursor: dict[str, str] = {"ended_until": max(self._now, ended_from or self._now).isoformat()}
+        if walk.newest is not None:
+            cursor["updated_since"] = walk.newest.isoformat()
+        return cursor
+
+
+class Tasks(ActivityStream):
+    """Completed tasks -> Activity (never the notes). Completing a task updates it."""
+
+    name = "tasks"
+    path = "tasks"
+    params: ClassVar[Mapping[str, str]] = {"status": "Completed"}
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A completed task -> Activity."""
+        return mapping.task_activity(raw, self.covered(raw, raw.get("updated_at")))
+
+
+class Notes(ActivityStream):
+    """Notes -> Activity (never the note text)."""
+
+    name = "notes"
+    path = "notes"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A note -> Activity."""
+        return mapping.note_activity(raw, self.covered(raw, raw.get("date") or raw.get("created_at")))
+
+
+STREAM_CLASSES: tuple[type[PPStream], ...] = (
+    Users,
+    Accounts,
+    Matters,
+    CallLogs,
+    Messages,
+    Emails,
+    Events,
+    Tasks,
+    Notes,
+)
+"""Reference streams first: activity mapping in core needs the timekeepers and matters."""

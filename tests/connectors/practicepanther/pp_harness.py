@@ -1,0 +1,218 @@
+"""A PracticePantherConnector wired to the in-process sandbox through a requests transport adapter.
+
+The adapter hands each PreparedRequest to Starlette's TestClient, so the connector runs its real
+code path (core.http.HttpClient, requests.Session) with no network and no real sleeps.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import requests
+import structlog
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
+
+from connectors.practicepanther.connector import PracticePantherConnector
+from connectors.practicepanther.mapping import marker
+from connectors.practicepanther.sandbox import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    PracticePantherSandbox,
+    create_app,
+)
+from core.connector import Context
+from core.http import HttpClient, RateLimiter
+from core.models import ActivityKind, TimeEntry
+from core.sandbox import ConnectionDropped, FakeClock
+from core.store.schema import metadata, oauth_tokens
+from core.tokens import OAuthToken, TokenStore
+from tests.connectors.practicepanther.pp_seed import HOURLY, JANE, seed
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+FIRM = "firm-pp-test"
+BASE = "http://testserver"
+
+
+class SandboxAdapter(BaseAdapter):
+    """A requests transport that answers from an ASGI app, with connection drops made real."""
+
+    def __init__(self, client: TestClient) -> None:
+        super().__init__()
+        self._client = client
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        self.sent.append(request.copy())
+        try:
+            answer = self._client.request(
+                str(request.method), str(request.url), headers=dict(request.headers), content=body
+            )
+        except ConnectionDropped:
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)") from None
+        declared = answer.headers.get("content-length")
+        if declared is not None and int(declared) > len(answer.content):
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response._content = answer.content
+        response.url = str(request.url)
+        response.reason = answer.reason_phrase
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
+class PPEnv:
+    """A sandboxed PP firm and a connector pointed at it."""
+
+    sandbox: PracticePantherSandbox
+    clock: FakeClock
+    app: TestClient
+    tokens: TokenStore
+    ctx: Context
+    connector: PracticePantherConnector
+    adapter: SandboxAdapter
+    sleeps: list[float] = field(default_factory=list)
+
+    def admin(self, method: str, path: str, payload: Any = None) -> Any:
+        response = self.app.request(method, f"/_sandbox/practicepanther/{path.strip('/')}", json=payload)
+        assert response.status_code < 400, response.text
+        return response.json() if response.content else None
+
+    def faults(self, *rules: Mapping[str, Any]) -> None:
+        if rules:
+            self.admin("POST", "faults", {"rules": list(rules), "seed": 1})
+        else:
+            self.admin("DELETE", "faults")
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        return [e | {"path": e["path"].removeprefix("/practicepanther")} for e in self.admin("GET", "requests")]
+
+    def entries(self) -> list[dict[str, Any]]:
+        return self.sandbox.records("timeentries")
+
+
+def make_env(
+    data: dict[str, Any] | None = None, *, page_size: int = 100, rate_limit: int = 10_000, connected: bool = True
+) -> PPEnv:
+    clock = FakeClock()
+    sandbox = PracticePantherSandbox(
+        copy.deepcopy(data) if data is not None else seed(), clock=clock, rng_seed=1, rate_limit=rate_limit
+    )
+    app = TestClient(create_app(sandbox), base_url=BASE)
+    session = requests.Session()
+    adapter = SandboxAdapter(app)
+    session.mount(BASE, adapter)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds)  # waiting moves simulated time, never real time
+
+    def now_ts() -> float:
+        return clock.now().timestamp()
+
+    http = HttpClient(session=session, sleep=sleep, clock=now_ts, limiter=RateLimiter(clock=now_ts))
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    metadata.create_all(engine, tables=[oauth_tokens])
+    tokens = TokenStore(engine, Fernet(Fernet.generate_key()), clock=clock.now)
+    if connected:
+        tokens.save(FIRM, "practicepanther", OAuthToken.from_response(sandbox.issue_token(), clock.now()))
+    ctx = Context(firm=FIRM, http=http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
+    settings = PracticePantherConnector.Settings(
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
+        base_url=f"{BASE}/practicepanther",
+        page_size=page_size,
+    )
+    connector = PracticePantherConnector(settings, ctx, clock=clock.now)
+    return PPEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
+
+
+def time_entry(**overrides: Any) -> TimeEntry:
+    """A six-minute review entry for Jane Doe on the hourly matter."""
+    base: dict[str, Any] = {
+        "id": "entry-1",
+        "activity_key": ("practicepanther", "email:7a7a7a7a-0000-4000-8000-000000000001"),
+        "timekeeper_id": JANE,
+        "matter_id": HOURLY,
+        "client_id": "1a1a1a1a-0000-4000-8000-000000000001",
+        "work_date": date(2026, 3, 30),
+        "started_at": datetime(2026, 3, 30, 16, 0, tzinfo=UTC),
+        "ended_at": datetime(2026, 3, 30, 16, 6, tzinfo=UTC),
+        "raw_seconds": 300,
+        "billed_seconds": 360,
+        "rate": Decimal("350.00"),
+        "amount": Decimal("35.00"),
+        "billable": True,
+        "narrative": "Email to Acme Corp: Draft motion",
+        "kind": ActivityKind.EMAIL,
+    }
+    return TimeEntry(**(base | overrides))
+
+
+class PracticePantherContractHarness:
+    """What the shared contract suite needs from PracticePanther's sandbox (tests/contract)."""
+
+    def __init__(self) -> None:
+        self.env = make_env()
+        self.connector = self.env.connector
+
+    def reject_credentials(self) -> None:
+        """Every API call and every refresh from now on gets PP's 401 / invalid_grant."""
+        self.env.admin("POST", "tokens/revoke")
+
+    def lose_write_answers(self, *, applied: bool) -> None:
+        """Creates lose their answer: after PP stored the entry (applied) or before."""
+        self.env.faults(
+            {
+                "route": "/api/v2/timeentries*",
+                "kind": "truncate" if applied else "reset",
+                "methods": ["POST"],
+                "probability": 1.0,
+            }
+        )
+
+    def restore(self) -> None:
+        """Clear injected faults."""
+        self.env.faults()
+
+    def remote_entries_with_key(self, key: str) -> int:
+        """How many entries at the vendor carry billsync's marker for `key`."""
+        return sum(marker(key) in (e.get("private_notes") or "") for e in self.env.entries())
+
+    def sample_entry(self) -> TimeEntry:
+        """A time entry the vendor accepts."""
+        return time_entry()
+
+    def signed_delivery(self) -> tuple[Any, Any]:
+        """PracticePanther has no webhooks (pp.md §7)."""
+        raise NotImplementedError("PracticePanther has no webhooks")

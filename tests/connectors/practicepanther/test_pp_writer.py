@@ -1,0 +1,125 @@
+"""The writer against the sandbox: one POST in hours, lost-answer recovery, GET-merge-PUT, read-back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.practicepanther import mapping
+from core.errors import Fatal, Indeterminate
+from tests.connectors.practicepanther.pp_harness import PPEnv, make_env, time_entry
+from tests.connectors.practicepanther.pp_seed import CANARY, COVERING_ENTRY, HOURLY, JANE
+from tests.connectors.practicepanther.pp_swagger import properties
+
+KEY = "firm-pp-test|practicepanther|email:7a7a7a7a|create"
+
+
+def marked(env: PPEnv, key: str = KEY) -> list[dict[str, Any]]:
+    return [e for e in env.entries() if mapping.marker(key) in (e.get("private_notes") or "")]
+
+
+def sent(env: PPEnv, method: str) -> list[requests.PreparedRequest]:
+    return [r for r in env.adapter.sent if r.method == method and "/api/v2/timeentries" in str(r.url)]
+
+
+def test_a_time_entry_is_posted_once_in_decimal_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = make_env()
+    flags: list[tuple[str, bool]] = []
+    original = env.ctx.http.request
+
+    def spy(method: str, url: str, **kwargs: Any) -> requests.Response:
+        flags.append((method, kwargs.get("idempotent", False)))
+        return original(method, url, **kwargs)
+
+    monkeypatch.setattr(env.ctx.http, "request", spy)
+    ref = env.connector.writer().write_time_entry(time_entry(), KEY, billable=False)
+    assert ("POST", False) in flags  # never retried blindly by core.http
+    [stored] = marked(env)
+    assert stored["id"] == ref and stored["hours"] == 0.1 and stored["rate"] == 350.0
+    assert stored["description"] == "Email to Acme Corp: Draft motion"  # no marker on the invoice text
+    assert stored["private_notes"] == mapping.marker(KEY)
+    assert stored["is_billable"] is False and stored["matter_ref"]["id"] == HOURLY
+    assert stored["billed_by_user_ref"]["id"] == JANE and stored["date"] == "2026-03-30T00:00:00Z"
+
+
+def test_the_post_body_uses_only_swagger_time_entry_fields() -> None:
+    env = make_env()
+    env.connector.writer().write_time_entry(time_entry(task_code="L110"), KEY, billable=True)
+    [post] = sent(env, "POST")
+    body = json.loads(post.body or b"{}")
+    assert set(body) <= properties("TimeEntry")
+    assert body["task_code"] == "L110"
+
+
+@pytest.mark.parametrize("fault", ["reset", "truncate"])
+def test_a_lost_answer_then_find_gives_exactly_one_entry(fault: str) -> None:
+    """reset: the connection dropped before PP stored it; truncate: stored, answer cut off."""
+    env = make_env()
+    writer = env.connector.writer()
+    env.faults({"route": "/api/v2/timeentries*", "kind": fault, "methods": ["POST"], "probability": 1.0})
+    with pytest.raises(Indeterminate):
+        writer.write_time_entry(time_entry(), KEY, billable=False)
+    env.faults()
+    assert len(sent(env, "POST")) == 1  # not re-sent by core.http
+    found = writer.find_time_entry(KEY, time_entry())
+    assert (found is None) == (fault == "reset")
+    ref = found or writer.write_time_entry(time_entry(), KEY, billable=False)
+    assert writer.find_time_entry(KEY, time_entry()) == ref
+    assert len(marked(env)) == 1
+
+
+def test_update_gets_merges_and_puts_the_whole_record() -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    item = env.admin("POST", "items", {"name": "Review", "rate": 100})
+    env.admin(
+        "PATCH", f"timeentries/{ref}", {"item_ref": {"id": item["id"]}, "private_notes": "kept " + mapping.marker(KEY)}
+    )
+    writer.update_time_entry(ref, time_entry(billed_seconds=720, narrative="Revised"), billable=True)
+    [put] = sent(env, "PUT")
+    assert f"id={ref}" in str(put.url)
+    body = json.loads(put.body or b"{}")
+    assert not {"id", "created_at", "updated_at"} & set(body)
+    [stored] = marked(env)
+    assert stored["hours"] == 0.2 and stored["description"] == "Revised" and stored["is_billable"] is True
+    assert stored["item_ref"] == {"id": item["id"], "name": "Review"} and stored["private_notes"].startswith(
+        "kept "
+    )  # merged, not nulled
+
+
+def test_a_billed_entry_is_not_changed() -> None:
+    env = make_env()
+    env.admin("PATCH", f"timeentries/{COVERING_ENTRY}", {"is_billed": True})
+    with pytest.raises(Fatal):
+        env.connector.writer().update_time_entry(COVERING_ENTRY, time_entry(), billable=True)
+    assert sent(env, "PUT") == []
+
+
+def test_read_time_entries_reports_state_and_deletions() -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    env.admin("DELETE", f"timeentries/{COVERING_ENTRY}")
+    live, gone = writer.read_time_entries([ref, COVERING_ENTRY])
+    assert live.billed_seconds == 360 and live.idempotency_key == mapping.marker_hash(KEY)
+    assert live.narrative == "Email to Acme Corp: Draft motion" and live.billable is False
+    assert gone.deleted is True
+    with pytest.raises(Fatal):
+        writer.read_time_entries(["not-a-uuid"])
+
+
+def test_no_privileged_body_is_in_any_request_the_writer_sends() -> None:
+    env = make_env()
+    writer = env.connector.writer()
+    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    writer.update_time_entry(ref, time_entry(), billable=True)
+    writer.find_time_entry(KEY, time_entry())
+    writer.read_time_entries([ref])
+    assert env.adapter.sent
+    for request in env.adapter.sent:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        assert CANARY not in body and CANARY not in str(request.url)
