@@ -37,11 +37,14 @@ severity = "block"
 def demo(
     activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = 1500,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,
+    system_of_record: Annotated[
+        str, typer.Option(help="The practice-management system the demo firm uses (clio, practicepanther).")
+    ] = "clio",
 ) -> None:
     """Start the sandboxes with a realistic firm, run one sync cycle, and show what it did."""
     configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
     firm = generate_firm(timekeepers=12, clients=40, matters=120, activities=activities, month_start=MONTH_START)
-    vendor = "clio"
+    vendor = system_of_record
     seed = load(DEMO_SEEDS, vendor)(firm, now=datetime(2026, 11, 1, tzinfo=UTC))
     sandbox = load(SANDBOXES, vendor)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT)
     port, stop = run_in_thread(build_server_app({vendor: sandbox}))
