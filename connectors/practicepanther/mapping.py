@@ -302,17 +302,22 @@ def actor_of(raw: Mapping[str, Any]) -> str | None:
 
 
 def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, Any]:
-    """The POST body for an entry (pp.md §9, §10): hours, an explicit rate, the marker in private notes."""
+    """The POST body for an entry (pp.md §9, §10): hours, the rate when known, the marker in private notes.
+
+    PP exposes no user rates (pp.md §9), so an entry rated from PP's data alone has rate 0; that
+    rate is left blank, and PP applies its default rate for the user and matter instead of $0.
+    """
     body: dict[str, Any] = {
         "date": entry_date(entry.work_date),
         "hours": hours_json(entry.billed_seconds),
-        "rate": float(entry.rate),  # JSON has one number type; a cent-exact Decimal survives float
         "is_billable": billable,
         "description": entry.narrative,
         "private_notes": marker(key),
         "matter_ref": {"id": entry.matter_id},
         "billed_by_user_ref": {"id": entry.timekeeper_id},
     }
+    if entry.rate > 0:
+        body["rate"] = float(entry.rate)  # JSON has one number type; a cent-exact Decimal survives float
     if entry.task_code:
         body["task_code"] = entry.task_code
     return body
@@ -325,13 +330,14 @@ def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable:
         {
             "date": entry_date(entry.work_date),
             "hours": hours_json(entry.billed_seconds),
-            "rate": float(entry.rate),
             "is_billable": billable,
             "description": entry.narrative,
             "matter_ref": {"id": entry.matter_id},
             "billed_by_user_ref": {"id": entry.timekeeper_id},
         }
     )
+    if entry.rate > 0:
+        merged["rate"] = float(entry.rate)  # else the rate PP holds stays (see time_entry_body)
     if entry.task_code:
         merged["task_code"] = entry.task_code
     return merged

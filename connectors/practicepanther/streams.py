@@ -166,7 +166,7 @@ class Users(PPStream):
 class Accounts(PPStream):
     """PP accounts -> Client."""
 
-    name = "accounts"
+    name = "contacts"  # core reads the "contacts" stream as reference data (core.sync.REFERENCE_STREAMS)
     path = "accounts"
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
