@@ -9,7 +9,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from connectors.clio.sandbox_errors import ClioError
-from core.sandbox import FaultRule
+from core.sandbox.admin import add_control_routes
 
 if TYPE_CHECKING:
     from connectors.clio.sandbox import ClioSandbox
@@ -35,33 +35,12 @@ def build_admin_app(sandbox: ClioSandbox) -> FastAPI:
         # Webhooks fire after the answer, as they would after a click in Clio's UI.
         return JSONResponse(body, status, background=BackgroundTask(sandbox.flush_webhooks))
 
-    @app.get("/faults")
-    def get_faults() -> Response:
-        return JSONResponse({"rules": [rule.to_dict() for rule in sandbox.faults.rules]})
-
-    @app.post("/faults")
-    def set_faults(payload: JsonBody) -> Response:
-        raw_rules = payload.get("rules", [payload])
-        if not isinstance(raw_rules, list):
-            raise ValueError("rules must be a list")
-        rules = [FaultRule.from_dict(raw) for raw in raw_rules]
-        seed = payload.get("seed")
-        sandbox.faults.set_rules(rules, seed=int(seed) if seed is not None else None)
-        return JSONResponse({"rules": [rule.to_dict() for rule in rules]})
-
-    @app.delete("/faults")
-    def clear_faults() -> Response:
-        sandbox.faults.clear()
-        return Response(status_code=204)
+    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
 
     @app.put("/rate_limit")
     def set_rate_limit(payload: JsonBody) -> Response:
         sandbox.rate_limiter.set_limit(int(payload["per_minute"]))
         return JSONResponse({"per_minute": sandbox.rate_limiter.limit})
-
-    @app.get("/requests")
-    def get_requests() -> Response:
-        return JSONResponse([entry.to_dict() for entry in sandbox.request_log.entries()])
 
     @app.delete("/requests")
     def clear_requests() -> Response:
