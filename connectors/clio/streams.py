@@ -17,7 +17,9 @@ import structlog
 
 from connectors.clio import mapping
 from connectors.clio.client import ClioClient
+from core import paging
 from core.connector import Cursor, Page, Record
+from core.paging import PageWalk
 
 DEFAULT_OVERLAP = timedelta(minutes=15)
 # The time-entry links covered_by_time_entry needs (clio.md §3.1, §3.8-3.11): one nested level.
@@ -52,7 +54,7 @@ class ClioStream:
         if start is not None:
             params["updated_since"] = (start - self._overlap).isoformat()
         self._prepare()
-        walk = _Walk(self.name, since)
+        walk = PageWalk(self.name, since, mapping.parse_timestamp)
         yield from walk.pages(self._client.pages(self.path, fields=self.fields, params=params), self.map)
         self._summary(walk)
         yield walk.last(self._final_cursor(since, walk.newest))
@@ -64,7 +66,7 @@ class ClioStream:
     def _prepare(self) -> None:
         """Fetch what mapping needs before the walk (nothing by default)."""
 
-    def _summary(self, walk: _Walk) -> None:
+    def _summary(self, walk: PageWalk) -> None:
         # Counts only: never record content (titles can be client-confidential).
         if self._log is not None:
             self._log.debug("clio stream read", stream=self.name, **walk.counts)
@@ -73,74 +75,9 @@ class ClioStream:
         return {"updated_since": newest.isoformat()} if newest is not None else since
 
 
-class _Walk:
-    """Maps pages, collects per-record errors, and holds each page back until the next arrives."""
-
-    def __init__(self, stream: str, since: Cursor) -> None:
-        self._stream = stream
-        self._since = since  # repeated verbatim on every page but the last
-        self.newest = cursor_time(since, "updated_since")
-        self._held: tuple[list[Record], list[str]] | None = None
-        self._seen: set[str] = set()
-        self.counts = {"records": 0, "skipped": 0, "errors": 0}
-
-    def pages(
-        self, raw_pages: Iterator[list[dict[str, Any]]], map_one: Callable[[Mapping[str, Any]], Record | None]
-    ) -> Iterator[Page]:
-        for raw_page in raw_pages:
-            if self._held is not None:
-                records, errors = self._held
-                # Not the last page yet: the cursor cannot move (see the module docstring).
-                yield Page(records=records, cursor=self._since, errors=errors)
-            self._held = self._map_page(raw_page, map_one)
-
-    def last(self, cursor: Cursor) -> Page:
-        records, errors = self._held or ([], [])
-        self._held = None
-        return Page(records=records, cursor=cursor, errors=errors)
-
-    def _map_page(
-        self, raw_page: list[dict[str, Any]], map_one: Callable[[Mapping[str, Any]], Record | None]
-    ) -> tuple[list[Record], list[str]]:
-        records: list[Record] = []
-        errors: list[str] = []
-        for raw in raw_page:
-            label = f"{self._stream} {raw.get('id')}"
-            key = str(raw.get("id"))
-            if key in self._seen:
-                continue  # a second pass (calendar entries) can meet a record again
-            self._seen.add(key)
-            try:
-                updated = mapping.parse_timestamp(raw.get("updated_at"))
-                if self.newest is None or updated > self.newest:
-                    self.newest = updated
-                record = map_one(raw)
-            except ValueError as exc:  # MappingError and pydantic's ValidationError
-                errors.append(f"{label}: {exc}")
-                self.counts["errors"] += 1
-                continue
-            if record is not None:
-                records.append(record)
-            self.counts["records" if record is not None else "skipped"] += 1
-        return records, errors
-
-    def continue_from(self, other: _Walk) -> None:
-        """Carry a finished walk's state into this one (two passes, one read)."""
-        self.newest = other.newest
-        self._seen = other._seen
-        self._held = other._held
-        self.counts = other.counts
-        other._held = None
-
-
 def cursor_time(cursor: Cursor, key: str) -> datetime | None:
     """A timestamp from a cursor, or None when absent or unreadable."""
-    if not cursor or not isinstance(cursor.get(key), str):
-        return None
-    try:
-        return mapping.parse_timestamp(cursor[key], key)
-    except ValueError:
-        return None
+    return paging.cursor_time(cursor, key, mapping.parse_timestamp)
 
 
 # -- reference streams --------------------------------------------------------------------------
@@ -258,9 +195,9 @@ class CalendarEntries(ClioStream):
         changed = dict(self.params)
         if start is not None:
             changed["updated_since"] = (start - self._overlap).isoformat()
-        first = _Walk(self.name, since)
+        first = PageWalk(self.name, since, mapping.parse_timestamp)
         yield from first.pages(self._client.pages(self.path, fields=self.fields, params=changed), self.map)
-        second = _Walk(self.name, since)
+        second = PageWalk(self.name, since, mapping.parse_timestamp)
         second.continue_from(first)
         if ended_from is not None:
             # from/to select entries overlapping the window: those that ended inside it are new.

@@ -18,7 +18,9 @@ import structlog
 
 from connectors.practicepanther import mapping
 from connectors.practicepanther.client import PracticePantherClient
+from core import paging
 from core.connector import Cursor, Page, Record
+from core.paging import PageWalk
 
 DEFAULT_OVERLAP = timedelta(minutes=15)
 # How far before the cursor to look for time entries that cover an activity (by their date).
@@ -58,7 +60,7 @@ class PPStream:
         if floor is not None and self.server_filters:
             params["updated_since"] = mapping.query_time(floor)
         self._prepare(start)
-        walk = _Walk(self.name, since, floor)
+        walk = PageWalk(self.name, since, mapping.parse_timestamp, floor)
         yield from walk.pages(self._client.pages(self.path, params), self.map)
         yield from self._more(since, walk)
         self._summary(walk)
@@ -71,82 +73,22 @@ class PPStream:
     def _prepare(self, start: datetime | None) -> None:
         """Fetch what mapping needs before the walk (nothing by default)."""
 
-    def _more(self, since: Cursor, walk: _Walk) -> Iterator[Page]:
+    def _more(self, since: Cursor, walk: PageWalk) -> Iterator[Page]:
         """Further passes of the same read (none by default)."""
         yield from ()
 
-    def _final_cursor(self, since: Cursor, walk: _Walk) -> Cursor:
+    def _final_cursor(self, since: Cursor, walk: PageWalk) -> Cursor:
         return {**(since or {}), "updated_since": walk.newest.isoformat()} if walk.newest is not None else since
 
-    def _summary(self, walk: _Walk) -> None:
+    def _summary(self, walk: PageWalk) -> None:
         # Counts only: never record content (subjects can be client-confidential).
         if self._log is not None:
             self._log.debug("practicepanther stream read", stream=self.name, **walk.counts)
 
 
-class _Walk:
-    """Maps pages, collects per-record errors, and holds each page back until the next arrives."""
-
-    def __init__(self, stream: str, since: Cursor, floor: datetime | None) -> None:
-        self._stream = stream
-        self._since = since  # repeated verbatim on every page but the last
-        self.floor = floor  # records not updated after this are old news (client-side filter)
-        self.newest = cursor_time(since, "updated_since")
-        self._held: tuple[list[Record], list[str]] | None = None
-        self._seen: set[str] = set()
-        self.counts = {"records": 0, "skipped": 0, "errors": 0}
-
-    def pages(
-        self, raw_pages: Iterator[list[dict[str, Any]]], map_one: Callable[[Mapping[str, Any]], Record | None]
-    ) -> Iterator[Page]:
-        for raw_page in raw_pages:
-            if self._held is not None:
-                records, errors = self._held
-                yield Page(records=records, cursor=self._since, errors=errors)
-            self._held = self._map_page(raw_page, map_one)
-
-    def last(self, cursor: Cursor) -> Page:
-        records, errors = self._held or ([], [])
-        self._held = None
-        return Page(records=records, cursor=cursor, errors=errors)
-
-    def _map_page(
-        self, raw_page: list[dict[str, Any]], map_one: Callable[[Mapping[str, Any]], Record | None]
-    ) -> tuple[list[Record], list[str]]:
-        records: list[Record] = []
-        errors: list[str] = []
-        for raw in raw_page:
-            label = f"{self._stream} {raw.get('id')}"
-            key = str(raw.get("id"))
-            if key in self._seen:
-                continue  # $skip paging can meet a record twice when others are inserted meanwhile
-            self._seen.add(key)
-            try:
-                updated = mapping.parse_timestamp(raw.get("updated_at"))
-                if self.floor is not None and updated <= self.floor:
-                    self.counts["skipped"] += 1
-                    continue
-                if self.newest is None or updated > self.newest:
-                    self.newest = updated
-                record = map_one(raw)
-            except ValueError as exc:  # MappingError and pydantic's ValidationError
-                errors.append(f"{label}: {exc}")
-                self.counts["errors"] += 1
-                continue
-            if record is not None:
-                records.append(record)
-            self.counts["records" if record is not None else "skipped"] += 1
-        return records, errors
-
-
 def cursor_time(cursor: Cursor, key: str) -> datetime | None:
     """A timestamp from a cursor, or None when absent or unreadable."""
-    if not cursor or not isinstance(cursor.get(key), str):
-        return None
-    try:
-        return mapping.parse_timestamp(cursor[key], key)
-    except ValueError:
-        return None
+    return paging.cursor_time(cursor, key, mapping.parse_timestamp)
 
 
 # -- reference streams --------------------------------------------------------------------------
@@ -271,7 +213,7 @@ class Events(ActivityStream):
         """An ended event -> Activity, or None."""
         return mapping.event_activity(raw, self._now, self.covered(raw, raw.get("start_date_time")))
 
-    def _more(self, since: Cursor, walk: _Walk) -> Iterator[Page]:
+    def _more(self, since: Cursor, walk: PageWalk) -> Iterator[Page]:
         ended_from = cursor_time(since, "ended_until")
         if ended_from is None:
             return
@@ -282,7 +224,7 @@ class Events(ActivityStream):
         walk.floor = None  # this pass selects by date, not by change
         yield from walk.pages(self._client.pages(self.path, window), self.map)
 
-    def _final_cursor(self, since: Cursor, walk: _Walk) -> Cursor:
+    def _final_cursor(self, since: Cursor, walk: PageWalk) -> Cursor:
         ended_from = cursor_time(since, "ended_until")
         cursor: dict[str, str] = {"ended_until": max(self._now, ended_from or self._now).isoformat()}
         if walk.newest is not None:
