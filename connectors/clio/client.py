@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from pydantic import SecretStr
 
+from core import oauth
 from core.connector import Context
 from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
 from core.tokens import OAuthToken
@@ -189,28 +190,21 @@ class ClioClient:
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """Clio's consent page for the authorization-code grant (clio.md §1)."""
-        query = urlencode(
-            {"response_type": "code", "client_id": self._client_id, "redirect_uri": redirect_uri, "state": state}
-        )
-        return f"{self.authorize_endpoint}?{query}"
+        return oauth.authorization_url(self.authorize_endpoint, self._client_id, redirect_uri, state)
 
     def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
-        """Trade an authorization code for tokens (clio.md §1: form-encoded POST to /oauth/token)."""
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": self._client_id,
-            "client_secret": self._client_secret.get_secret_value(),
-        }
-        try:
-            # Not repeatable: an authorization code works once. A lost answer means connecting again.
-            response = self._ctx.http.request(
-                "POST", self.token_url, rate_key="clio-oauth", data=form, headers={"Accept": "application/json"}
-            )
-        except Fatal as exc:
-            raise AuthFailed(f"Clio refused the authorization code: {exc}") from None
-        return OAuthToken.from_response(self._json(response, "POST"), self._clock())
+        """Trade an authorization code for tokens (form-encoded POST to /oauth/token)."""
+        return oauth.exchange_code(
+            self._ctx.http,
+            vendor="Clio",
+            token_url=self.token_url,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            code=code,
+            redirect_uri=redirect_uri,
+            rate_key="clio-oauth",
+            now=self._clock(),
+        )
 
     def _token(self, *, force: bool) -> OAuthToken:
         return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)

@@ -10,11 +10,12 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
 
+from core import oauth
 from core.connector import Context
 from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
 from core.tokens import OAuthToken
@@ -116,27 +117,21 @@ class PracticePantherClient:
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """PP's consent page for the authorization-code grant."""
-        query = urlencode(
-            {"response_type": "code", "client_id": self._client_id, "redirect_uri": redirect_uri, "state": state}
-        )
-        return f"{self.authorize_endpoint}?{query}"
+        return oauth.authorization_url(self.authorize_endpoint, self._client_id, redirect_uri, state)
 
     def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
         """Trade an authorization code for tokens (form-encoded POST to /oauth/token)."""
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": self._client_id,
-            "client_secret": self._client_secret.get_secret_value(),
-        }
-        try:
-            response = self._ctx.http.request(
-                "POST", self.token_url, rate_key=self._rate_key(), data=form, headers={"Accept": "application/json"}
-            )
-        except Fatal as exc:
-            raise AuthFailed(f"PracticePanther refused the authorization code: {exc}") from None
-        return OAuthToken.from_response(self._dict(response, "POST"), self._clock())
+        return oauth.exchange_code(
+            self._ctx.http,
+            vendor="PracticePanther",
+            token_url=self.token_url,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            code=code,
+            redirect_uri=redirect_uri,
+            rate_key=self._rate_key(),
+            now=self._clock(),
+        )
 
     def _token(self, *, force: bool) -> OAuthToken:
         return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)
