@@ -228,3 +228,72 @@ class TimeEntry(Frozen):
     state: EntryState = EntryState.DRAFT
     findings: tuple[Finding, ...] = ()
     remote_id: str | None = None  # the entry's id in the system of record, once written
+
+
+class BillState(enum.StrEnum):
+    """A bill's state in the system of record (Clio's states; PracticePanther's are derived)."""
+
+    DRAFT = "draft"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    VOID = "void"
+    DELETED = "deleted"
+
+
+class BillLine(Frozen):
+    """One line of a bill made in the system of record."""
+
+    work_date: date | None = None
+    description: str = ""
+    timekeeper: str | None = None  # a user id where the vendor gives one, else the printed name
+    hours: Decimal = Decimal("0")
+    rate: Decimal = Decimal("0")
+    amount: Decimal = Decimal("0")
+    kind: str = "time"  # time, expense, flat_fee
+    entry_ref: str | None = None  # the time entry billed, where the vendor links it
+
+
+class RemoteBill(Frozen):
+    """A bill (invoice) made by a person in the system of record: read-only for billsync."""
+
+    id: str
+    number: str | None = None  # PracticePanther invoices carry none
+    client_id: str
+    matter_ids: tuple[str, ...] = ()
+    state: BillState
+    kind: str = "sale"  # sale, refund, credit
+    issued_on: date | None = None
+    due_on: date | None = None
+    subtotal: Decimal = Decimal("0")
+    discount: Decimal = Decimal("0")
+    tax: Decimal = Decimal("0")
+    total: Decimal
+    paid: Decimal = Decimal("0")
+    outstanding: Decimal = Decimal("0")
+    lines: tuple[BillLine, ...] = ()
+    updated_at: datetime
+
+
+class PaymentAccount(enum.StrEnum):
+    """Which money a payment landed in: trust (client money) is never operating money."""
+
+    OPERATING = "operating"
+    TRUST = "trust"
+    CREDIT_CARD = "credit_card"
+
+
+class RemotePayment(Frozen):
+    """A payment recorded in the system of record: read-only for billsync."""
+
+    id: str
+    client_id: str
+    matter_id: str | None = None
+    received_on: date
+    amount: Decimal
+    unapplied: Decimal = Decimal("0")  # not yet applied to any bill
+    refunded: Decimal = Decimal("0")
+    account: PaymentAccount
+    status: str = "succeeded"  # succeeded, pending, failed, refunded, refund_pending, canceled
+    reference: str | None = None  # the vendor's payment number or memo
+    updated_at: datetime

@@ -31,7 +31,10 @@ from core.store.sync_state import OutboxRow, SyncState
 from core.tokens import Subscription, TokenStore
 from core.units import amount_for
 
-REFERENCE_STREAMS = frozenset({"users", "contacts", "matters", "activity_descriptions", "categories"})
+# Streams stored as reference data (read before activity streams); bills and payments are read-only ledger copies.
+REFERENCE_STREAMS = frozenset(
+    {"users", "contacts", "matters", "activity_descriptions", "categories", "bills", "invoices", "payments"}
+)
 
 
 @dataclass

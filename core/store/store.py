@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event, func, select, update
 from sqlalchemy.engine import Connection
@@ -25,6 +25,8 @@ from core.models import (
     EntryState,
     Finding,
     Matter,
+    RemoteBill,
+    RemotePayment,
     TimeEntry,
     Timekeeper,
 )
@@ -40,6 +42,9 @@ _REFERENCE_MODELS: dict[str, type[Timekeeper | Client | Matter | ActivityCategor
     "matter": Matter,
     "category": ActivityCategory,
 }
+# What the system of record says was billed and paid: read-only copies, kept beside the reference data.
+_Ledger = TypeVar("_Ledger", RemoteBill, RemotePayment)
+_LEDGER_MODELS: dict[str, type[RemoteBill | RemotePayment]] = {"bill": RemoteBill, "payment": RemotePayment}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -118,9 +123,13 @@ class Store:
 
     # Reference data -----------------------------------------------------------------------
 
-    def save_reference(self, firm: str, records: Iterable[Timekeeper | Client | Matter | ActivityCategory]) -> None:
-        """Insert or replace reference records (timekeepers, clients, matters, categories)."""
-        kinds = {model: kind for kind, model in _REFERENCE_MODELS.items()}
+    def save_reference(
+        self,
+        firm: str,
+        records: Iterable[Timekeeper | Client | Matter | ActivityCategory | RemoteBill | RemotePayment],
+    ) -> None:
+        """Insert or replace reference records (timekeepers, clients, matters, categories, bills, payments)."""
+        kinds: dict[type, str] = {model: kind for kind, model in (_REFERENCE_MODELS | _LEDGER_MODELS).items()}
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             for record in records:
@@ -135,11 +144,27 @@ class Store:
         loaded: dict[str, list[Any]] = {kind: [] for kind in _REFERENCE_MODELS}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(reference_records.c.kind, reference_records.c.data).where(reference_records.c.firm_id == firm)
+                select(reference_records.c.kind, reference_records.c.data).where(
+                    reference_records.c.firm_id == firm, reference_records.c.kind.in_(list(_REFERENCE_MODELS))
+                )
             )
             for kind, data in rows:
                 loaded[kind].append(_REFERENCE_MODELS[kind].model_validate(data))
         return ReferenceData(loaded["timekeeper"], loaded["client"], loaded["matter"], loaded["category"])
+
+    def load_bills(self, firm: str) -> list[RemoteBill]:
+        """Bills read from the system of record, oldest first."""
+        return sorted(self._load_ledger(firm, "bill", RemoteBill), key=lambda b: (b.issued_on or date.min, b.id))
+
+    def load_payments(self, firm: str) -> list[RemotePayment]:
+        """Payments read from the system of record, oldest first."""
+        return sorted(self._load_ledger(firm, "payment", RemotePayment), key=lambda p: (p.received_on, p.id))
+
+    def _load_ledger(self, firm: str, kind: str, model: type[_Ledger]) -> list[_Ledger]:
+        r = reference_records.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(r.data).where(r.firm_id == firm, r.kind == kind))
+            return [model.model_validate(data) for (data,) in rows]
 
     # Capture ------------------------------------------------------------------------------
 
