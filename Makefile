@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test lint unit bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+# The long forms of tests/reliability (200+ kill points, 10,000+ fuzzed requests, ...), figures printed.
+# `make test` runs the same tests in their short forms.
+reliability: $(STAMP)
+	BILLSYNC_RELIABILITY=full $(BIN)/pytest tests/reliability -m reliability -s -q
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine

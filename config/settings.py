@@ -13,6 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from config.billing import BillingSettings
+from config.daemon import DaemonSettings
+from config.payments import PaymentsSettings
+from config.reports import ReportsSettings
 from core.errors import ConfigError
 from core.policy import CapturePolicy, RuleSets
 
@@ -27,11 +31,17 @@ class FirmSettings(BaseModel):
     name: str
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     rules: RuleSets = Field(default_factory=RuleSets)
+    billing: BillingSettings = Field(default_factory=BillingSettings)  # pre-bills, LEDES, PMS bills
     system_of_record: str = "clio"  # the connector entries are written to
+    # Further activity sources polled beside the system of record (e.g. "netdocuments", "microsoft365"),
+    # an explicit list: each needs its own [firms.<id>.connectors.<name>] settings.
+    sources: list[str] = Field(default_factory=list)
     # Standard Webhooks secret ("whsec_...") for the generic signed ingest endpoint; None: off.
     ingest_secret: SecretStr | None = None
     # Each connector's own settings, validated by that connector's Settings model when it is built.
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    payments: PaymentsSettings | None = None  # [firms.<id>.payments]: LawPay collection, trust, plans
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)  # [firms.<id>.reports]: metrics, review pages
 
 
 class BillsyncSettings(BaseSettings):
@@ -43,6 +53,7 @@ class BillsyncSettings(BaseSettings):
     # Encrypts OAuth tokens at rest: BILLSYNC_SECRET_KEY, or a file holding the key.
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # [daemon]: job intervals, claim leases
     firms: dict[str, FirmSettings] = Field(default_factory=dict)
 
     @classmethod

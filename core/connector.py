@@ -10,13 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, ClassVar, Protocol
 
 import structlog
 from pydantic import BaseModel
 
 from core.http import HttpClient
-from core.models import Activity, ActivityCategory, Client, Matter, TimeEntry, Timekeeper
+from core.models import (
+    Activity,
+    ActivityCategory,
+    BillState,
+    Client,
+    Matter,
+    RemoteBill,
+    RemotePayment,
+    TimeEntry,
+    Timekeeper,
+)
 from core.tokens import OAuthToken, Subscription, TokenStore
 
 __all__ = ["OAuthToken", "Subscription"]  # part of the contract, defined beside the secrets they hold
@@ -27,7 +38,7 @@ Cursor = Mapping[str, Any] | None
 Every stream also accepts {"updated_since": "<ISO 8601 datetime>"} as a cursor: that is how a
 backfill reads the past without touching the stored cursors."""
 
-Record = Activity | Timekeeper | Client | Matter | ActivityCategory
+Record = Activity | Timekeeper | Client | Matter | ActivityCategory | RemoteBill | RemotePayment
 
 
 @dataclass(frozen=True)
@@ -124,8 +135,13 @@ class Writer(Protocol):
         """Look for an entry written under `key` (recovery after a lost response)."""
         ...
 
-    def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
-        """The current state of entries billsync wrote, deleted ones included."""
+    def read_time_entries(
+        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+    ) -> Sequence[RemoteEntry]:
+        """The current state of entries billsync wrote, deleted ones included.
+
+        `work_dates` (first, last) bounds the entries' work dates, so a vendor without a read-by-ids
+        call can scan one list window for all of them instead of asking for each one."""
         ...
 
 
@@ -161,4 +177,25 @@ class Connector(Protocol):
 
     def writer(self) -> Writer | None:
         """The writer, for a system of record; None for an activity source."""
+        ...
+
+
+class BillMemoWriter(Protocol):
+    """A system of record that can show a note on an issued bill (Clio: the bill's memo)."""
+
+    def set_bill_memo(self, bill_id: str, memo: str) -> None:
+        """Replace the memo printed on the bill."""
+        ...
+
+
+# Bills made in the PMS ---------------------------------------------------------------------------
+# Neither Clio nor PracticePanther lets an API client create a bill; a person generates it in the
+# PMS. What billsync may do is move that bill along its states once it matches the pre-bill.
+
+
+class BillWriter(Protocol):
+    """A system of record whose bills' states billsync may change (Clio: PATCH /bills/{id} state)."""
+
+    def move_bill(self, bill_id: str, state: BillState) -> BillState:
+        """Move a bill to `state` if the PMS offers that transition now; Fatal with the reason if not."""
         ...

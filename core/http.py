@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
@@ -50,11 +50,30 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
             return None
 
 
+_LIMITER_ASKS = 3
+
+
+class Limiter(Protocol):
+    """Paces requests per rate key: in this process (RateLimiter) or shared by replicas (core.store.rate_windows)."""
+
+    shared: bool  # True: other processes take from the same window
+
+    def wait_seconds(self, key: str) -> float:
+        """0 when a request with this key may go now, else seconds to wait before asking again."""
+        ...
+
+    def observe(self, key: str, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from a response's status and rate-limit headers."""
+        ...
+
+
 class RateLimiter:
     """Slows down before a vendor says 429, from its X-RateLimit-* headers, per token.
 
     Thread-safe; one instance per vendor so every stream and writer using a token shares it.
     """
+
+    shared = False
 
     def __init__(self, *, reserve: int = 1, clock: Callable[[], float] = time.time) -> None:
         self._reserve = reserve  # requests kept back for other work in the same window
@@ -95,7 +114,7 @@ class HttpClient:
         session: requests.Session | None = None,
         policy: RetryPolicy | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         on_response: Callable[[str, int], None] | None = None,
@@ -104,7 +123,7 @@ class HttpClient:
         self.session = session or requests.Session()
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
-        self.limiter = limiter or RateLimiter(clock=clock)
+        self.limiter: Limiter = limiter or RateLimiter(clock=clock)
         self._sleep = sleep
         self._clock = clock
         self._on_response = on_response  # metrics hook: (method, status)
@@ -136,8 +155,13 @@ class HttpClient:
     def _send_once(
         self, method: str, url: str, rate_key: str, repeatable: bool, kwargs: dict[str, Any]
     ) -> requests.Response:
-        pause = self.limiter.wait_seconds(rate_key)
-        if pause > 0:
+        # A limiter shared by replicas is asked again after a wait (another replica may have
+        # taken the window meanwhile). Bounded: past that, the vendor's 429 and the retry policy
+        # take over.
+        for _ in range(_LIMITER_ASKS if self.limiter.shared else 1):
+            pause = self.limiter.wait_seconds(rate_key)
+            if pause <= 0:
+                break
             if self._on_wait is not None:
                 self._on_wait(pause)
             self._sleep(pause)

@@ -126,12 +126,12 @@ class MatterResolver:
         if activity.matter_id is not None and activity.matter_id in ref.matters:
             return self._open_or_unassigned(ref.matters[activity.matter_id], "link")
 
-        for text in (activity.title, activity.workspace or ""):
+        for where, text in (("title", activity.title), ("workspace", activity.workspace or "")):
             ids = ref.matters_in_text(text)
             if len(ids) == 1:
                 return self._open_or_unassigned(ref.matters[ids.pop()], "code")
             if len(ids) > 1:
-                return MatterMatch(None, "none", reason="several matter numbers in the title")
+                return MatterMatch(None, "none", reason=f"several matter numbers in the {where}")
 
         client_ids: set[str] = set()
         if activity.client_id is not None and activity.client_id in ref.clients:
@@ -146,6 +146,10 @@ class MatterResolver:
         if len(client_ids) > 1:
             return MatterMatch(None, "none", reason="counterparts belong to several clients")
         if not client_ids:
+            if activity.workspace:
+                # A source named where the work belongs (a DMS workspace, a profile's client and
+                # matter), and no matter has that number: say which, so someone can map it.
+                return MatterMatch(None, "none", reason=f"workspace {activity.workspace!r} names no known matter")
             return MatterMatch(None, "none", reason="no matter link, matter number or known contact")
 
         client_id = client_ids.pop()

@@ -15,6 +15,8 @@ from core.models import Activity, ActivityKind
 MAX_NARRATIVE = 250
 _SPACES = re.compile(r"\s+")
 _REPLY_PREFIX = re.compile(r"^(?:(?:re|fw|fwd|aw|sv)\s*:\s*)+", re.IGNORECASE)
+# A document source that already says what was done ("Revised: Motion to compel") keeps its words.
+_DOCUMENT_ACTION = re.compile(r"^(?:created|drafted|revised|edited|new version|reviewed)\s*:", re.IGNORECASE)
 
 
 _COMPANY_WORDS = frozenset(
@@ -94,7 +96,7 @@ def narrative_for(activity: Activity, matter_number: str | None = None) -> str:
         case ActivityKind.EMAIL:
             text = f"E-mail{' to ' + who if who else ''}" + (f" re: {title}" if title else "")
         case ActivityKind.DOCUMENT:
-            text = f"Drafted: {title}" if title else "Drafted document"
+            text = title if _DOCUMENT_ACTION.match(title) else f"Drafted: {title}" if title else "Drafted document"
         case ActivityKind.NOTE:
             text = f"Prepared note: {title}" if title else "Prepared matter note"
         case ActivityKind.EVENT:

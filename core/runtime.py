@@ -9,11 +9,13 @@ import structlog
 from pydantic import ValidationError
 
 from config.settings import BillsyncSettings, FirmSettings
+from core.billing.lifecycle import follow_new_bills
 from core.capture import engine_for
 from core.connector import Connector, Context
 from core.errors import ConfigError
-from core.http import HttpClient
+from core.http import HttpClient, Limiter
 from core.plugins import CONNECTORS, load
+from core.store.rate_windows import SharedRateLimiter
 from core.store.store import Store
 from core.sync import SyncRunner
 from core.tokens import TokenStore, fernet_from_key
@@ -38,26 +40,19 @@ def build_runtime(
     http: HttpClient | None = None,
     retry_delay: timedelta = timedelta(minutes=2),
 ) -> FirmRuntime:
-    """Wire the firm's system-of-record connector and its sync runner."""
+    """Wire the firm's system-of-record connector, its activity sources and its sync runner."""
     firm = settings.firm(firm_id)
     tokens = TokenStore(store.engine, fernet_from_key(settings.encryption_key()))
-    name = firm.system_of_record
-    connector_class = load(CONNECTORS, name)
-    raw = firm.connectors.get(name)
-    if raw is None:
-        raise ConfigError(f"firm {firm_id}: no [firms.{firm_id}.connectors.{name}] settings for its system of record")
-    try:
-        connector_settings = connector_class.Settings(**raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"firm {firm_id}, connector {name}: {problems}") from None
-    ctx = Context(
-        firm=firm_id,
-        http=http or HttpClient(),
-        tokens=tokens,
-        log=structlog.get_logger().bind(firm=firm_id, connector=name),
+    shared_http = http or HttpClient(limiter=limiter_for(store, firm_id))
+    if firm.system_of_record in firm.sources:
+        raise ConfigError(f"firm {firm_id}: {firm.system_of_record} is the system of record; drop it from sources")
+    connector = _connector(
+        firm_id, firm, firm.system_of_record, tokens=tokens, http=shared_http, role="its system of record"
     )
-    connector: Connector = connector_class(connector_settings, ctx)
+    sources = [
+        _connector(firm_id, firm, name, tokens=tokens, http=shared_http, role="a source")
+        for name in dict.fromkeys(firm.sources)
+    ]
     runner = SyncRunner(
         firm=firm_id,
         connector=connector,
@@ -65,5 +60,32 @@ def build_runtime(
         make_engine=lambda: engine_for(firm_id, firm, store),
         retry_delay=retry_delay,
         tokens=tokens,
+        sources=sources,
+        after_poll=lambda report: follow_new_bills(store, firm_id, firm.billing, connector, report),
+        claim_lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
     )
     return FirmRuntime(firm_id, firm, store, tokens, connector, runner)
+
+
+def limiter_for(store: Store, firm_id: str) -> Limiter | None:
+    """The rate limiter replicas share through the database (PostgreSQL); None: the in-process one.
+
+    SQLite means one process, whose own limiter already sees every request."""
+    return SharedRateLimiter(store.engine, firm_id) if store.engine.dialect.name != "sqlite" else None
+
+
+def _connector(
+    firm_id: str, firm: FirmSettings, name: str, *, tokens: TokenStore, http: HttpClient, role: str
+) -> Connector:
+    connector_class = load(CONNECTORS, name)
+    raw = firm.connectors.get(name)
+    if raw is None:
+        raise ConfigError(f"firm {firm_id}: no [firms.{firm_id}.connectors.{name}] settings for {role}")
+    try:
+        connector_settings = connector_class.Settings(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"firm {firm_id}, connector {name}: {problems}") from None
+    ctx = Context(firm=firm_id, http=http, tokens=tokens, log=structlog.get_logger().bind(firm=firm_id, connector=name))
+    built: Connector = connector_class(connector_settings, ctx)
+    return built

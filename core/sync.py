@@ -1,5 +1,10 @@
 """One sync cycle for one firm: poll every stream, capture, write back, reconcile.
 
+A firm has one system of record (it gives the reference data and takes the entries) and may
+have further activity sources (`FirmSettings.sources`): their streams are polled after the
+system of record's, through the same capture engine, and their stream names are qualified as
+"<connector>:<stream>" wherever one name must say which connector it belongs to.
+
 The connector does the vendor's talking; this module decides what happens to what it reads
 and writes, with the store as the single source of truth:
 
@@ -15,7 +20,7 @@ and writes, with the store as the single source of truth:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,14 +32,13 @@ from core.engine import CaptureEngine, CaptureResult
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
 from core.models import EntryState, TimeEntry
 from core.store.store import Store
-from core.store.sync_state import OutboxRow, SyncState
+from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
 from core.tokens import Subscription, TokenStore
 from core.units import amount_for
 
 # Streams stored as reference data (read before activity streams); bills and payments are read-only ledger copies.
-REFERENCE_STREAMS = frozenset(
-    {"users", "contacts", "matters", "activity_descriptions", "categories", "bills", "invoices", "payments"}
-)
+LEDGER_STREAMS = frozenset({"bills", "invoices", "payments"})
+REFERENCE_STREAMS = frozenset({"users", "contacts", "matters", "activity_descriptions", "categories"}) | LEDGER_STREAMS
 
 
 @dataclass
@@ -72,12 +76,17 @@ class SyncRunner:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retry_delay: timedelta = timedelta(minutes=2),
         tokens: TokenStore | None = None,
+        sources: Sequence[Connector] = (),
+        after_poll: Callable[[SyncReport], object] | None = None,
+        claim_lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.firm = firm
         self.tokens = tokens  # holds the webhook subscription's signing secret, encrypted
-        self.connector = connector
+        self.connector = connector  # the system of record
+        self.sources = tuple(sources)  # further activity sources, polled after it
+        self._after_poll = after_poll  # e.g. follow the PMS bills a poll brought in
         self.store = store
-        self.state = SyncState(store.engine, clock)
+        self.state = SyncState(store.engine, clock, lease=claim_lease)
         self._make_engine = make_engine  # rebuilt after reference data changes
         self._clock = clock
         self._retry_delay = retry_delay
@@ -106,58 +115,107 @@ class SyncRunner:
     # Reading ---------------------------------------------------------------------------------
 
     def poll(self, report: SyncReport, *, only_streams: Iterable[str] | None = None) -> None:
-        """Read every stream from its cursor; reference streams first, then activity."""
-        wanted = set(only_streams) if only_streams is not None else None
-        streams = [s for s in self.connector.streams() if wanted is None or s.name in wanted]
-        for stream in (s for s in streams if s.name in REFERENCE_STREAMS):
-            self._read_stream(stream, report, self._store_reference)
-        engine = self._make_engine()  # sees the reference data just stored
-        for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
-            self._read_stream(stream, report, lambda records: report.capture.merge(engine.capture(records)))
+        """Read every stream from its cursor: reference streams first, then activity streams.
 
-    def _read_stream(self, stream: Stream, report: SyncReport, store_records: Callable[[list[Any]], None]) -> None:
-        name = self.connector.name
+        `only_streams` names streams to read; a source's streams are named "<connector>:<stream>",
+        the system of record's by their plain name.
+        """
+        wanted = set(only_streams) if only_streams is not None else None
+        if wanted is not None:
+            # Activity is matched against the reference data: a re-poll of a few streams (a
+            # webhook's) reads the people, clients and matters first, or a call by someone not yet
+            # read would be stored as "not a timekeeper" and, being known, never captured again.
+            wanted |= REFERENCE_STREAMS - LEDGER_STREAMS
+
+        def chosen(connector: Connector, qualify: bool) -> list[Stream]:
+            def asked(stream: Stream) -> bool:
+                qualified = f"{connector.name}:{stream.name}"
+                return wanted is None or qualified in wanted or (not qualify and stream.name in wanted)
+
+            return [s for s in connector.streams() if asked(s)]
+
+        record = self.connector
+        streams = chosen(record, qualify=False)
+        for stream in (s for s in streams if s.name in REFERENCE_STREAMS):
+            self._read_stream(record, stream, report, self._store_reference)
+        engine = self._make_engine()  # sees the reference data just stored
+        capture = lambda records: report.capture.merge(engine.capture(records))  # noqa: E731
+        for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
+            self._read_stream(record, stream, report, capture)
+        for source in self.sources:
+            for stream in chosen(source, qualify=True):
+                self._read_stream(source, stream, report, capture, qualify=True)
+        if self._after_poll is not None:
+            self._after_poll(report)
+
+    def _read_stream(
+        self,
+        connector: Connector,
+        stream: Stream,
+        report: SyncReport,
+        store_records: Callable[[list[Any]], None],
+        *,
+        qualify: bool = False,
+    ) -> None:
+        name = connector.name
+        label = f"{name}:{stream.name}" if qualify else stream.name
         cursor = self.state.cursor(self.firm, name, stream.name)
         for page in stream.read(cursor):
             records = list(page.records)
             if records:
                 store_records(records)  # before the cursor: a crash here re-reads, never skips
             self.state.save_cursor(self.firm, name, stream.name, page.cursor)
-            report.records_read[stream.name] += len(records)
-            report.record_errors.extend(f"{stream.name}: {error}" for error in page.errors)
+            report.records_read[label] += len(records)
+            report.record_errors.extend(f"{label}: {error}" for error in page.errors)
 
     def _store_reference(self, records: list[Any]) -> None:
         self.store.save_reference(self.firm, records)
 
     # Webhooks: a delivery is a doorbell ---------------------------------------------------------
 
-    def ensure_webhooks(self, callback_url: str) -> Subscription | None:
-        """Create or renew the vendor's webhook subscription and remember it (secret encrypted)."""
-        handler = self.connector.webhooks()
+    @property
+    def connectors(self) -> tuple[Connector, ...]:
+        """The system of record, then the activity sources."""
+        return (self.connector, *self.sources)
+
+    def ensure_webhooks(self, callback_url: str, connector: str | None = None) -> Subscription | None:
+        """Create or renew a connector's webhook subscription (the system of record's by default)."""
+        chosen = self._named(connector)
+        handler = chosen.webhooks()
         if handler is None or self.tokens is None:
             return None
-        name = self.connector.name
-        current = self.tokens.subscription(self.firm, name)
+        current = self.tokens.subscription(self.firm, chosen.name)
         fresh = handler.ensure(callback_url, current)
         if fresh != current:
-            self.tokens.save_subscription(self.firm, name, fresh)
+            self.tokens.save_subscription(self.firm, chosen.name, fresh)
         return fresh
 
-    def receive_webhook(self, request: InboundRequest) -> tuple[WebhookResult, list[str]]:
+    def receive_webhook(self, request: InboundRequest, connector: str | None = None) -> tuple[WebhookResult, list[str]]:
         """Verify a delivery (InvalidSignature when it fails) and say which streams to re-poll.
 
         A redelivery of a delivery already seen asks for nothing. The caller answers the vendor
         with the result at once and re-polls (`poll(only_streams=...)`) in the background.
         """
-        handler = self.connector.webhooks()
+        chosen = self._named(connector)
+        handler = chosen.webhooks()
         if handler is None:
-            raise InvalidSignature(f"{self.connector.name} does not send webhooks")
-        name = self.connector.name
+            raise InvalidSignature(f"{chosen.name} does not send webhooks")
+        name = chosen.name
         subscription = self.tokens.subscription(self.firm, name) if self.tokens is not None else None
         result = handler.handle(request, subscription)
         if result.delivery_id is not None and not self.state.first_delivery(self.firm, name, result.delivery_id):
             return result, []
-        return result, list(result.streams)
+        if chosen is self.connector:
+            return result, list(result.streams)
+        return result, [f"{name}:{stream}" for stream in result.streams]
+
+    def _named(self, connector: str | None) -> Connector:
+        if connector is None:
+            return self.connector
+        for candidate in self.connectors:
+            if candidate.name == connector:
+                return candidate
+        raise InvalidSignature(f"{connector} is not connected for firm {self.firm}")
 
     # Writing ---------------------------------------------------------------------------------
 
@@ -165,13 +223,26 @@ class SyncRunner:
         """Attempt every due write once; failures are rescheduled or held, never re-sent blindly."""
         attempted: set[str] = set()
         while True:
-            rows = [row for row in self.state.due(self.firm) if row.id not in attempted]
+            claimed = self.state.claim(self.firm)
+            rows = [row for row in claimed if row.id not in attempted]
+            # A row due again already (a retry with no wait) waits for the next run: hand it back.
+            self.state.release(self.firm, [row for row in claimed if row.id in attempted])
             if not rows:
                 return
             entries = {e.id: e for e in self.store.entries(self.firm, ids=[row.entry_id for row in rows])}
-            for row in rows:
-                attempted.add(row.id)
-                self._drain_one(writer, row, entries.get(row.entry_id), report)
+            try:
+                for row in rows:
+                    attempted.add(row.id)
+                    try:
+                        self._drain_one(writer, row, entries.get(row.entry_id), report)
+                    except LeaseLost:
+                        # Another replica took the row over after this one's lease ran out: its
+                        # writes are now that replica's to finish (it looks before re-sending).
+                        self._log.warning("outbox row taken over by another worker", row=row.id)
+            finally:
+                # Whatever this run claimed and did not settle (it stopped on an error) is handed
+                # back at once; a row left in "sending" is still looked up before anything is sent.
+                self.state.release(self.firm, rows)
 
     def _drain_one(self, writer: Writer, row: OutboxRow, entry: TimeEntry | None, report: SyncReport) -> None:
         if entry is None or entry.state in (EntryState.DELETED_REMOTELY, EntryState.REJECTED, EntryState.BLOCKED):
@@ -182,16 +253,16 @@ class SyncRunner:
         except Indeterminate as exc:
             # The vendor may have done it: next time, look before sending.
             report.deferred += 1
-            self.state.mark_retry(self.firm, row.id, str(exc), self._clock() + self._retry_delay, outcome_known=False)
+            self.state.mark_retry(self.firm, row, str(exc), self._clock() + self._retry_delay, outcome_known=False)
         except Retryable as exc:
             # A row already in "sending" keeps its unknown outcome even when this attempt (the
             # lookup, say) was refused: the next attempt must look before it sends.
             report.deferred += 1
             known = row.status != "sending"
-            self.state.mark_retry(self.firm, row.id, str(exc), self._next_attempt(exc), outcome_known=known)
+            self.state.mark_retry(self.firm, row, str(exc), self._next_attempt(exc), outcome_known=known)
         except Fatal as exc:
             report.write_failures.append(f"entry {entry.id}: {exc}")
-            self.state.mark_failed(self.firm, row.id, str(exc))
+            self.state.mark_failed(self.firm, row, str(exc))
 
     def _attempt(self, writer: Writer, row: OutboxRow, entry: TimeEntry, report: SyncReport) -> None:
         billable = entry.state is EntryState.APPROVED and entry.billable
@@ -199,7 +270,7 @@ class SyncRunner:
         if row.operation == "update":
             if entry.remote_id is None:
                 return  # its create is still queued and will carry the latest state
-            self.state.mark_sending(self.firm, row.id)
+            self.state.mark_sending(self.firm, row)
             writer.update_time_entry(entry.remote_id, entry, billable=billable)
             self.state.complete(self.firm, row, None, after)
             report.updated += 1
@@ -208,7 +279,7 @@ class SyncRunner:
             self.state.complete(self.firm, row, None, None)
             return
         unknown_outcome = row.status == "sending"
-        self.state.mark_sending(self.firm, row.id)  # the recovery point, stored before the request
+        self.state.mark_sending(self.firm, row)  # the recovery point, stored before the request
         if unknown_outcome:
             found = writer.find_time_entry(row.idempotency_key, entry)
             if found is not None:
@@ -228,13 +299,13 @@ class SyncRunner:
     def reconcile(self, writer: Writer, report: SyncReport) -> None:
         """Pull edits, approvals and deletions made in the PMS into the store."""
         refs = self.state.remote_refs(self.firm)
-        chunk = 200
-        remote_ids = list(refs)
-        for start in range(0, len(remote_ids), chunk):
-            batch = remote_ids[start : start + chunk]
-            entries = {e.id: e for e in self.store.entries(self.firm, ids=[refs[r] for r in batch])}
-            for remote in writer.read_time_entries(batch):
-                entry = entries.get(refs.get(remote.ref, ""))
+        live = sorted(self.store.entries(self.firm, ids=list(refs.values())), key=lambda e: (e.work_date, e.id))
+        chunk = 200  # in work-date order, so each batch spans a short window of days
+        for start in range(0, len(live), chunk):
+            batch = {e.remote_id: e for e in live[start : start + chunk] if e.remote_id is not None}
+            days = [e.work_date for e in batch.values()]
+            for remote in writer.read_time_entries(list(batch), work_dates=(min(days), max(days))):
+                entry = batch.get(remote.ref)
                 if entry is not None:
                     self._apply(entry, remote, report)
 

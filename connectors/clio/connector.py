@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from connectors.clio.bills import ClioBills
 from connectors.clio.client import MAX_PAGE_LIMIT, ClioClient, ClioForbidden
 from connectors.clio.streams import STREAM_CLASSES
 from connectors.clio.webhooks import ClioWebhooks
@@ -119,6 +120,14 @@ class ClioConnector:
     def writer(self) -> ClioWriter:
         """The time-entry writer: Clio is a system of record."""
         return ClioWriter(self.client, log=self._ctx.log)
+
+    def bills(self) -> ClioBills:
+        """Moves bills a person generated along their states (core.connector.BillWriter)."""
+        return ClioBills(self.client, log=self._ctx.log)
+
+    def set_bill_memo(self, bill_id: str, memo: str) -> None:
+        """Write the memo on a bill, e.g. its payment link (core.connector.BillMemoWriter)."""
+        self.bills().set_bill_memo(bill_id, memo)
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """Where the person who grants billsync access goes (OAuth authorization code)."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,10 +21,13 @@ from core.models import (
     ActivityCategory,
     ActivityKind,
     BillingMethod,
+    BillLine,
+    BillState,
     Client,
     Matter,
     MatterRate,
     MatterStatus,
+    RemoteBill,
     TimeEntry,
     Timekeeper,
 )
@@ -537,6 +540,79 @@ def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
         # clio.md §3.1: on_bill covers draft..paid bills, billed only issued ones; both lock it.
         billed=bool(raw.get("billed") or raw.get("on_bill")),
     )
+
+
+# -- bills (read-only: clio.md §3.13, no POST /bills) ---------------------------------------------
+
+# Clio's bill kinds: revenue (and its summary/aggregate views) are sales; a trust bill asks for a
+# retainer deposit, which is not a pre-bill's business.
+_BILL_KINDS: Mapping[str, str] = {"trust_kind": "trust"}
+
+
+def bill(raw: Mapping[str, Any], line_items: Sequence[Mapping[str, Any]]) -> RemoteBill:
+    """A Clio bill and its line items -> RemoteBill; each line names the activity it bills."""
+    bill_id = _id(raw.get("id"), "bill")
+    client_ref = _ref(raw.get("client"))
+    if client_ref is None:
+        raise MappingError(f"bill {bill_id} has no client")
+    try:
+        state = BillState(_text(raw.get("state")))
+    except ValueError:
+        raise MappingError(f"bill {bill_id} has an unknown state") from None
+    subtotal = _cents(raw.get("sub_total"))
+    tax = _cents(raw.get("total_tax"))
+    total = _cents(raw.get("total"))
+    paid = _cents(raw.get("paid"))
+    return _build(
+        RemoteBill,
+        id=bill_id,
+        number=_text(raw.get("number")) or None,
+        client_id=client_ref,
+        matter_ids=_unique(ref for ref in (_ref(m) for m in _objects(raw.get("matters"))) if ref),
+        state=state,
+        kind=_BILL_KINDS.get(_text(raw.get("kind")), "sale"),
+        issued_on=_date(raw.get("issued_at")),
+        due_on=_date(raw.get("due_at")),
+        subtotal=subtotal,
+        # Clio gives the discount's rate, not its amount: what the subtotal and tax do not explain.
+        discount=max(subtotal + tax - total, Decimal("0.00")),
+        tax=tax,
+        total=total,
+        paid=paid,
+        outstanding=_cents(raw.get("balance")),
+        lines=tuple(bill_line(item) for item in line_items),
+        updated_at=_timestamp(raw.get("updated_at"), "updated_at"),
+    )
+
+
+def bill_line(raw: Mapping[str, Any]) -> BillLine:
+    """A Clio line item -> BillLine; `quantity` is hours here (clio.md §4 item 1)."""
+    hours = _money(raw.get("quantity")) or Decimal("0")
+    return _build(
+        BillLine,
+        work_date=_date(raw.get("date")),
+        timekeeper=_ref(raw.get("user")),
+        hours=hours,
+        rate=_cents(raw.get("price")),
+        amount=_cents(raw.get("total")),
+        kind="expense" if raw.get("kind") == "Expense" else "time",
+        entry_ref=_ref(raw.get("activity")),
+    )
+
+
+def _cents(value: Any) -> Decimal:
+    # Clio sends money as JSON floats: via str, then half-up to cents (never float arithmetic).
+    amount = _money(value)
+    return Decimal("0.00") if amount is None else amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise MappingError("a date is not ISO-8601") from None
 
 
 def api_id(value: str, what: str) -> int:

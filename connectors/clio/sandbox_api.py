@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from connectors.clio.sandbox_billing import patch_bill
 from connectors.clio.sandbox_errors import (
     ClioError,
     OAuthError,
@@ -29,6 +30,7 @@ from connectors.clio.sandbox_query import paginate, select
 from connectors.clio.sandbox_resources import (
     ACTIVITIES,
     BILLING_SETTINGS,
+    BILLS,
     LISTED,
     USERS,
     WEBHOOKS,
@@ -272,7 +274,7 @@ class _Api:
     def _check_write(self, call: Call, resource: Resource) -> None:
         if call.method in resource.not_simulated:
             raise not_simulated(call.method, f"/api/v4/{resource.path}")
-        if resource.writes != "rw":
+        if resource.writes == "ro" or (resource.writes == "partial" and call.method == "POST"):
             raise not_found(f"No route matches {call.method} /api/v4/{resource.path}")
 
     def _list(self, call: Call, resource: Resource) -> Response:
@@ -322,6 +324,8 @@ class _Api:
             self.sandbox.check_unlocked(existing)
             changes = self.sandbox.activity_writer.for_update(existing, data)
             stored = self.sandbox.change_record(resource, existing["id"], changes)
+        elif resource is BILLS:
+            stored = patch_bill(self.sandbox, existing, data)
         else:
             changes = self.sandbox.generic_writer.for_update(resource, data)
             stored = self.sandbox.change_record(resource, existing["id"], changes)

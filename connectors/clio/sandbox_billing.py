@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.clio.sandbox_activities import ON_BILL_STATES
-from connectors.clio.sandbox_errors import not_found, unprocessable
+from connectors.clio.sandbox_errors import bad_request, not_found, not_simulated, unprocessable
 from connectors.clio.sandbox_resources import ACTIVITIES, BILLS, LINE_ITEMS
 from core.sandbox import Record
 
@@ -24,6 +24,12 @@ STATE_TRANSITIONS: Mapping[str, list[str]] = {
     "deleted": [],
 }
 UNLOCKING_STATES = frozenset({"void", "deleted"})
+# clio.md §3.13 "PATCH a bill": the documented write keys. The sandbox keeps the plain ones as
+# given, moves `state` along the offered transitions, and answers 501 for the rest.
+PLAIN_BILL_KEYS = frozenset({"issued_at", "due_at", "subject", "memo", "number", "purchase_order", "use_grace_period"})
+UNSIMULATED_BILL_KEYS = frozenset(
+    {"tax_rate", "secondary_tax_rate", "discount", "interest", "bill_theme", "currency_id"}
+)
 
 
 def generate_bill(
@@ -188,3 +194,32 @@ def _line_item(
         "matter": activity.get("matter"),
         "user": activity.get("user"),
     }
+
+
+def patch_bill(sandbox: ClioSandbox, bill: Record, data: Mapping[str, Any]) -> Record:
+    """PATCH /bills/{id}: a state from `available_state_transitions`, or plain fields of an open bill.
+
+    What Clio refuses is refused: a state the bill does not offer now, and any change to a bill
+    that cannot be updated (paid, void, deleted). The 422 wording is the sandbox's own (UNCONFIRMED).
+    """
+    unknown = set(data) - PLAIN_BILL_KEYS - UNSIMULATED_BILL_KEYS - {"state"}
+    if unknown:
+        raise bad_request(f"Unknown bill field(s): {', '.join(sorted(unknown))}")
+    unsimulated = set(data) & UNSIMULATED_BILL_KEYS
+    if unsimulated:
+        raise not_simulated("PATCH", f"/api/v4/bills/{{id}} with {', '.join(sorted(unsimulated))}")
+    if not bill.get("can_update", True):
+        raise unprocessable(f"Bill {bill['id']} is {bill.get('state')} and can no longer be updated")
+    state = data.get("state")
+    if state is not None and state != bill.get("state"):
+        offered = list(bill.get("available_state_transitions") or [])
+        if state not in offered:
+            raise unprocessable(
+                f"Bill {bill['id']} cannot move from {bill.get('state')} to {state}; "
+                f"available_state_transitions: {', '.join(offered) or 'none'}"
+            )
+        bill = change_bill_state(sandbox, bill["id"], str(state))
+    plain = {key: value for key, value in data.items() if key in PLAIN_BILL_KEYS}
+    if plain:
+        bill = sandbox.change_record(BILLS, bill["id"], plain)
+    return bill

@@ -401,9 +401,10 @@ BILLS = Resource(
         legal_aid_uk_bill=_ONE,
         split_invoice=_ONE,
     ),
-    # clio.md §3.13: no POST /bills; PATCH/DELETE exist in Clio but are not simulated.
+    # clio.md §3.13: no POST /bills; PATCH is simulated (state transitions, plain fields);
+    # DELETE exists in Clio but is not simulated (a person deletes bills via the admin API).
     writes="partial",
-    not_simulated=frozenset({"PATCH", "DELETE"}),
+    not_simulated=frozenset({"DELETE"}),
     webhook_model="bill",
 )
 

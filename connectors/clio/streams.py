@@ -270,6 +270,36 @@ class Notes(ClioStream):
         return mapping.note_activity(raw)
 
 
+# -- bills a person generated (read-only: clio.md §3.13) ---------------------------------------------
+
+
+class Bills(ClioStream):
+    """Clio bills with their line items -> RemoteBill; each line names the activity it bills.
+
+    A bill's line items are one more list per changed bill (`line_items?bill_id=`): the bill
+    endpoint cannot nest them. Descriptions are not asked for: matching needs the activity ids,
+    and the narratives are billsync's own entries'.
+    """
+
+    name = "bills"
+    path = "bills"
+    fields = (
+        "id,etag,number,state,kind,type,issued_at,due_at,start_at,end_at,sub_total,total,total_tax,paid,"
+        "balance,updated_at,client{id},matters{id}"
+    )
+    line_fields = "id,type,kind,date,quantity,price,total,activity{id},user{id}"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A bill and its line items -> RemoteBill."""
+        bill_id = mapping.api_id(str(raw.get("id")), "bill")
+        items = [
+            item
+            for page in self._client.pages("line_items", fields=self.line_fields, params={"bill_id": str(bill_id)})
+            for item in page
+        ]
+        return mapping.bill(raw, items)
+
+
 def _ended(raw: Mapping[str, Any], now: datetime) -> bool:
     try:
         return not raw.get("all_day") and mapping.parse_timestamp(raw.get("end_at"), "end_at") <= now
@@ -287,5 +317,7 @@ STREAM_CLASSES: tuple[type[ClioStream], ...] = (
     Tasks,
     Documents,
     Notes,
+    Bills,
 )
-"""Reference streams first: activity mapping in core needs the timekeepers and matters."""
+"""Reference streams first: activity mapping in core needs the timekeepers and matters. Bills come
+last: core stores them as read-only ledger copies whatever their place (core.sync.REFERENCE_STREAMS)."""

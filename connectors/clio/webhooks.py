@@ -36,6 +36,7 @@ WATCHED_MODELS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "calendar_entry": ("calendar_entries",),
         "task": ("tasks",),
         "document": ("documents",),
+        "bill": ("bills",),  # a person generated, changed or voided a bill
     }
 )
 EVENTS = ("created", "updated", "deleted")

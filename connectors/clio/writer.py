@@ -8,7 +8,7 @@ core then calls find_time_entry, which looks for the marker before anything is s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import structlog
@@ -89,8 +89,12 @@ class ClioWriter:
         # If-Match: a person editing the entry meanwhile gives 412 (ClioConflict, retried later).
         self._client.update(path, changes, fields="id,etag", if_match=etag)
 
-    def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
-        """The current state of the given activities; a missing one is confirmed deleted by a 404."""
+    def read_time_entries(
+        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+    ) -> Sequence[RemoteEntry]:
+        """The current state of the given activities; a missing one is confirmed deleted by a 404.
+
+        Clio reads by ids (`ids[]`), so the work-date window is not needed."""
         found: dict[str, RemoteEntry] = {}
         ids = list(dict.fromkeys(refs))
         for ref in ids:
@@ -139,7 +143,10 @@ class ClioWriter:
             return {}
         if not entry.category_id:
             # clio.md §3.1: the codes are keys of the activity_description reference, next to its id.
-            self._warn("clio utbms codes left out", entry=entry.id, reason="the entry has no activity category")
+            # Usual for work from other sources (documents, calendars); the e-billing rules flag
+            # entries whose matter needs the codes, so this is information, not a warning.
+            if self._log is not None:
+                self._log.info("clio utbms codes left out", entry=entry.id, reason="the entry has no activity category")
             return {}
         if self._utbms is None:
             self._utbms = self._read_utbms()

@@ -1,1 +1,1 @@
-"""lawpay connector (see its issue); the folder fixes its place in the layout."""
+"""LawPay (AffiniPay / 8am payment gateway) connector: payment links, charges, plans and events."""

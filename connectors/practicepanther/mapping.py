@@ -16,7 +16,21 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from core.connector import RemoteEntry
-from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, MatterStatus, TimeEntry, Timekeeper
+from core.models import (
+    Activity,
+    ActivityKind,
+    BillingMethod,
+    BillLine,
+    BillState,
+    Client,
+    Matter,
+    MatterStatus,
+    PaymentAccount,
+    RemoteBill,
+    RemotePayment,
+    TimeEntry,
+    Timekeeper,
+)
 
 SOURCE = "practicepanther"
 SECONDS_PER_HOUR = Decimal(3600)
@@ -35,6 +49,24 @@ _STATUS: Mapping[str, MatterStatus] = {
     "closed": MatterStatus.CLOSED,
     "archived": MatterStatus.CLOSED,
 }
+# pp.md §9 Payment: `bank_account.type` tells trust from operating money.
+_ACCOUNT: Mapping[str, PaymentAccount] = {
+    "operating": PaymentAccount.OPERATING,
+    "trust": PaymentAccount.TRUST,
+    "creditcard": PaymentAccount.CREDIT_CARD,
+}
+_PAYMENT_STATUS: Mapping[str, str] = {
+    "pending": "pending",
+    "failed": "failed",
+    "success": "succeeded",
+    "refunded": "refunded",
+    "refundpending": "refund_pending",
+    "canceled": "canceled",
+}
+_INVOICE_KINDS = {"sale", "refund", "credit"}
+# (invoice field holding the lines, BillLine.kind)
+_LINE_FIELDS = (("items_time_entries", "time"), ("items_expenses", "expense"), ("items_flat_fees", "flat_fee"))
+CENT = Decimal("0.01")
 
 
 class MappingError(ValueError):
@@ -175,6 +207,119 @@ def billing_method(rate: Any) -> BillingMethod:
     return _BILLING.get(_text(rate).lower(), BillingMethod.HOURLY)
 
 
+# -- invoices and payments (read-only through the API, pp.md §11) -------------------------------
+
+
+def money(value: Any, name: str) -> Decimal:
+    """A PP money number as Decimal cents, half-up (via str: JSON floats carry binary noise)."""
+    if value is None:
+        return Decimal("0.00")
+    if isinstance(value, bool):
+        raise MappingError(f"{name} is not a number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise MappingError(f"{name} is not a number") from None
+    if not amount.is_finite():
+        raise MappingError(f"{name} is not a number")
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def invoice(raw: Mapping[str, Any]) -> RemoteBill:
+    """A PP invoice -> RemoteBill.
+
+    PP invoices carry no number and no status (pp.md §9): every invoice the API returns is taken
+    as issued (UNCONFIRMED whether drafts are listed), paid once nothing is outstanding. Lines
+    name their timekeeper by printed name and link no time entry.
+    """
+    record_id = _id(raw.get("id"), "invoice")
+    account = _ref(raw.get("account_ref"))
+    if account is None:
+        raise MappingError(f"invoice {record_id} has no account")
+    total = money(raw.get("total"), "total")
+    outstanding = money(raw.get("total_outstanding"), "total_outstanding")
+    kind = _text(raw.get("invoice_type")).lower() or "sale"
+    if kind not in _INVOICE_KINDS:
+        raise MappingError(f"invoice {record_id} has an unknown invoice_type")
+    matter_id = _ref(raw.get("matter_ref"))
+    return _build(
+        RemoteBill,
+        id=record_id,
+        client_id=account,
+        matter_ids=(matter_id,) if matter_id else (),
+        state=BillState.PAID if outstanding <= 0 < total else BillState.AWAITING_PAYMENT,
+        kind=kind,
+        issued_on=_day(raw.get("issue_date"), "issue_date"),
+        due_on=_day(raw.get("due_date"), "due_date"),
+        subtotal=money(raw.get("subtotal"), "subtotal"),
+        discount=money(raw.get("discount"), "discount"),
+        tax=money(raw.get("tax"), "tax"),
+        total=total,
+        paid=money(raw.get("total_paid"), "total_paid"),
+        outstanding=outstanding,
+        lines=tuple(_bill_line(item, kind) for key, kind in _LINE_FIELDS for item in _objects(raw.get(key))),
+        updated_at=parse_timestamp(raw.get("updated_at")),
+    )
+
+
+def _bill_line(raw: Mapping[str, Any], kind: str) -> BillLine:
+    name = _text(raw.get("item_name"))
+    description = _text(raw.get("item_description"))
+    return _build(
+        BillLine,
+        work_date=_day(raw.get("date"), "date"),
+        description=description or name,
+        timekeeper=_text(raw.get("billed_by")) or None,
+        hours=Decimal(str(raw.get("quantity") or 0)),
+        rate=money(raw.get("rate"), "rate"),
+        amount=money(raw.get("total"), "line total"),
+        kind=kind,
+    )
+
+
+def payment(raw: Mapping[str, Any]) -> RemotePayment:
+    """A PP payment -> RemotePayment; which invoices it paid is not visible (pp.md §9)."""
+    record_id = _id(raw.get("id"), "payment")
+    account = _ref(raw.get("account_ref"))
+    if account is None:
+        raise MappingError(f"payment {record_id} has no account")
+    bank = _object(raw.get("bank_account"))
+    money_account = _ACCOUNT.get(_text(bank.get("type")).lower())
+    if money_account is None:
+        raise MappingError(f"payment {record_id} has no known bank account type")
+    status = _PAYMENT_STATUS.get(_text(raw.get("status")).lower() or "success")
+    if status is None:
+        raise MappingError(f"payment {record_id} has an unknown status")
+    amount = money(raw.get("total_amount"), "total_amount")
+    # `refundedAmount` comes only from GET-by-id (pp.md §9); a list row marked Refunded without it
+    # is taken as refunded in full, the conservative reading for what was collected.
+    refunded = money(raw["refundedAmount"], "refundedAmount") if "refundedAmount" in raw else None
+    if refunded is None:
+        refunded = amount if status == "refunded" else Decimal("0.00")
+    received = _day(raw.get("date"), "date")
+    if received is None:
+        raise MappingError(f"payment {record_id} has no date")  # required by the spec (pp.md §9)
+    number = raw.get("number")
+    return _build(
+        RemotePayment,
+        id=record_id,
+        client_id=account,
+        matter_id=_ref(raw.get("matter_ref")),
+        received_on=received,
+        amount=amount,
+        unapplied=money(raw.get("unapplied_amount"), "unapplied_amount"),
+        refunded=refunded,
+        account=money_account,
+        status=status,
+        reference=str(number) if number not in (None, "") else None,
+        updated_at=parse_timestamp(raw.get("updated_at")),
+    )
+
+
+def _day(value: Any, name: str) -> date | None:
+    return parse_timestamp(value, name).date() if value not in (None, "") else None
+
+
 # -- activities ---------------------------------------------------------------------------------
 
 
@@ -260,34 +405,45 @@ def covered_by(raw: Mapping[str, Any], actor: str | None, started: Any, entries:
     """Whether a time entry already covers an activity (see CoverIndex)."""
     subject = _text(raw.get("subject")).lower()
     matter_id = _ref(raw.get("matter_ref")) or _text(raw.get("matter_id")) or None
-    if not subject or actor is None or matter_id is None:
+    account_id = _ref(raw.get("account_ref")) or _text(raw.get("account_id")) or None
+    scope = f"matter:{matter_id}" if matter_id else f"account:{account_id}" if account_id else None
+    if not subject or actor is None or scope is None:
         return False
     try:
         day = parse_timestamp(started, "date").date()
     except MappingError:
         return False
-    return any(subject in text for text in entries.get((actor, matter_id, day), ()))
+    return any(subject in text for text in entries.get((actor, scope, day), ()))
 
 
 CoverIndex = Mapping[tuple[str, str, date], tuple[str, ...]]
-"""(user id, matter id, day) -> lower-cased time-entry descriptions.
+"""(user id, "matter:<id>" or "account:<id>", day) -> lower-cased time-entry descriptions.
 
 PP time entries carry no link to the activity they bill (pp.md §9), so an activity counts as
-covered when a time entry by the same user, on the same matter and day, names its subject."""
+covered when a time entry by the same user on the same day names its subject, on the same
+matter, or, for an activity linked only to an account, on any matter of that account. Entries
+billsync wrote itself (they carry its marker) never count: they are already tied to their activity."""
 
 
 def cover_index(raw_entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, date], tuple[str, ...]]:
     """Index time entries for covered_by()."""
     index: dict[tuple[str, str, date], tuple[str, ...]] = {}
     for raw in raw_entries:
+        if marker_in(raw.get("private_notes")) is not None:
+            continue
         user, matter_id = _ref(raw.get("billed_by_user_ref")), _ref(raw.get("matter_ref"))
+        account_id = _ref(raw.get("account_ref"))
         description = _text(raw.get("description")).lower()
         try:
             day = parse_timestamp(raw.get("date"), "date").date()
         except MappingError:
             continue
-        if user and matter_id and description:
-            key = (user, matter_id, day)
+        if not (user and description):
+            continue
+        scopes = [f"matter:{matter_id}"] if matter_id else []
+        scopes += [f"account:{account_id}"] if account_id else []
+        for scope in scopes:
+            key = (user, scope, day)
             index[key] = (*index.get(key, ()), description)
     return index
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
+from connectors.practicepanther.sandbox_billing import generate_invoice, record_payment
 from connectors.practicepanther.sandbox_oauth import PPError
 from core.sandbox.admin import add_control_routes
 
@@ -52,6 +54,21 @@ def build_admin_app(sandbox: PracticePantherSandbox) -> FastAPI:
         with sandbox.lock:
             sandbox.tokens.revoke_all()
         return Response(status_code=204)
+
+    @app.post("/actions/generate_invoice")
+    def invoice_matter(payload: JsonBody) -> Response:
+        issued = payload.get("issue_date")
+        invoice = generate_invoice(
+            sandbox,
+            str(payload["matter_id"]),
+            issue_date=date.fromisoformat(str(issued)) if issued else None,
+            due_days=int(payload.get("due_days", 30)),
+        )
+        return JSONResponse(invoice, 201)
+
+    @app.post("/actions/record_payment")
+    def receive_payment(payload: JsonBody) -> Response:
+        return JSONResponse(record_payment(sandbox, payload), 201)
 
     @app.get("/{collection}")
     def list_records(collection: str) -> Response:

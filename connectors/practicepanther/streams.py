@@ -127,6 +127,28 @@ class Matters(PPStream):
         return mapping.matter(raw)
 
 
+class Invoices(PPStream):
+    """PP invoices -> RemoteBill: read-only copies for reconciliation and reports (pp.md §11)."""
+
+    name = "invoices"
+    path = "invoices"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """An invoice -> RemoteBill."""
+        return mapping.invoice(raw)
+
+
+class Payments(PPStream):
+    """PP payments -> RemotePayment: trust or operating by their bank account (pp.md §9)."""
+
+    name = "payments"
+    path = "payments"
+
+    def map(self, raw: Mapping[str, Any]) -> Record | None:
+        """A payment -> RemotePayment."""
+        return mapping.payment(raw)
+
+
 # -- activity streams ---------------------------------------------------------------------------
 
 
@@ -259,6 +281,8 @@ STREAM_CLASSES: tuple[type[PPStream], ...] = (
     Users,
     Accounts,
     Matters,
+    Invoices,
+    Payments,
     CallLogs,
     Messages,
     Emails,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
@@ -69,27 +69,38 @@ class PracticePantherWriter:
         body = _built(lambda: mapping.merged_time_entry(current, entry, billable=billable))
         self._client.replace(PATH, ref, body)
 
-    def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
-        """The current state of the given entries; a 404 means deleted."""
-        result: list[RemoteEntry] = []
-        for ref in dict.fromkeys(refs):
-            try:
-                raw = self._client.get(PATH, _checked(ref))
-            except PPNotFound:
-                result.append(
-                    RemoteEntry(
-                        ref=ref,
-                        idempotency_key=None,
-                        narrative="",
-                        billed_seconds=0,
-                        matter_id="",
-                        billable=False,
-                        deleted=True,
-                    )
-                )
-                continue
-            result.append(_remote(raw))
-        return result
+    def read_time_entries(
+        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+    ) -> Sequence[RemoteEntry]:
+        """The current state of the given entries, found by an id scan; a 404 confirms a deletion.
+
+        PP has no webhooks and no read-by-ids call (pp.md §7, §8), so deletions are found by
+        scanning: one list walk over the entries' work-date window (a day of margin either side,
+        for dates PP shifts across midnight) finds every entry still there. Only the refs the
+        scan did not see are asked for one by one, and only a 404 makes one a deletion: absent
+        from a list could also mean not visible to this user.
+        """
+        wanted = list(dict.fromkeys(_checked(ref) for ref in refs))
+        found: dict[str, RemoteEntry] = {}
+        if work_dates is not None and len(wanted) > 1:
+            first, last = work_dates
+            window = {
+                "date_from": mapping.query_time(datetime.combine(first, time(0), tzinfo=UTC) - timedelta(days=1)),
+                "date_to": mapping.query_time(datetime.combine(last, time(0), tzinfo=UTC) + timedelta(days=2)),
+            }
+            want = set(wanted)
+            for page in self._client.pages(PATH, window):
+                for raw in page:
+                    if raw.get("id") in want:
+                        found[str(raw["id"])] = _remote(raw)
+        return [found.get(ref) or self._read_one(ref) for ref in wanted]
+
+    def _read_one(self, ref: str) -> RemoteEntry:
+        try:
+            return _remote(self._client.get(PATH, ref))
+        except PPNotFound:
+            gone = {"narrative": "", "billed_seconds": 0, "matter_id": "", "billable": False}
+            return RemoteEntry(ref=ref, idempotency_key=None, deleted=True, **gone)
 
 
 def _built(build: Callable[[], Any]) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli import demo, local, run, vendors  # noqa: F401 - registers the commands
+from core.cli import billing, demo, local, payments, reports, run, vendors  # noqa: F401 - registers the commands
 from core.cli.common import app, console
 from core.errors import BillsyncError
 from core.logging import configure_logging

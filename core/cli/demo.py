@@ -11,12 +11,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from config.settings import load_settings
 from core.cli.common import app, console, print_entries, print_findings
+from core.cli.demo_month_end import MONTH_END_SETTINGS, month_end
 from core.cli.vendors import connect_to_sandbox, print_sync_report
 from core.demo_data import generate_firm
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
-from core.plugins import DEMO_SEEDS, SANDBOXES, load
+from core.plugins import DEMO_SEEDS, SANDBOXES, load, names
 from core.process import tune_garbage_collector
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
@@ -25,6 +27,9 @@ MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 # The demo reads a whole month through the sandbox: its rate limit is scaled up to keep it short
 # (the connector still obeys whatever limit the headers announce).
 DEMO_RATE_LIMIT = 100_000
+DEMO_LIMIT = {"rate_limit_per_minute": DEMO_RATE_LIMIT}
+DEFAULT_SOURCES = ("netdocuments", "microsoft365")
+PAYMENT_GATEWAYS = ("lawpay",)
 # The demo firm refuses to send vague narratives to its clients: such entries are held in
 # billsync with the reason, and never written to the PMS, until someone rewrites them.
 DEMO_RULES = """
@@ -40,25 +45,38 @@ def demo(
     system_of_record: Annotated[
         str, typer.Option(help="The practice-management system the demo firm uses (clio, practicepanther).")
     ] = "clio",
+    sources: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Activity sources beside it (repeat; default: netdocuments, microsoft365)."),
+    ] = None,
 ) -> None:
     """Start the sandboxes with a realistic firm, run one sync cycle, and show what it did."""
     configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
     firm = generate_firm(timekeepers=12, clients=40, matters=120, activities=activities, month_start=MONTH_START)
     vendor = system_of_record
-    seed = load(DEMO_SEEDS, vendor)(firm, now=datetime(2026, 11, 1, tzinfo=UTC))
-    sandbox = load(SANDBOXES, vendor)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT)
-    port, stop = run_in_thread(build_server_app({vendor: sandbox}))
+    chosen = [s for s in (DEFAULT_SOURCES if sources is None else sources) if s and s != vendor]
+    # LawPay collects the month's invoices (the month end runs on Clio, whose bills billsync can follow).
+    gateways = [name for name in PAYMENT_GATEWAYS if name in names(SANDBOXES)]
+    sandboxes = {
+        name: load(SANDBOXES, name)(load(DEMO_SEEDS, name)(firm, now=_seed_time(name, vendor)), **DEMO_LIMIT)
+        for name in (vendor, *chosen, *gateways)
+    }
+    port, stop = run_in_thread(build_server_app(sandboxes))
     console.print(
         f"[bold]Sandbox Law LLP[/bold] on a local {vendor} at http://127.0.0.1:{port}: {len(firm.timekeepers)} users, "
         f"{len(firm.clients)} clients, {len(firm.matters)} matters, a month of activity (October 2026)"
+        + (f"; activity sources: {', '.join(chosen)}" if chosen else "")
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = keep or Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            runtime = connect_to_sandbox(
-                folder / "billsync.toml", f"http://127.0.0.1:{port}", [vendor], extra=DEMO_RULES
-            )
+            base = f"http://127.0.0.1:{port}"
+            config = folder / "billsync.toml"
+            collects = vendor == "clio" and "lawpay" in sandboxes
+            extra = DEMO_RULES + (MONTH_END_SETTINGS.format(lawpay=f"{base}/lawpay") if collects else "")
+            vendors = [vendor, *chosen, *(["lawpay"] if collects else [])]
+            runtime = connect_to_sandbox(config, base, vendors, extra=extra, sources=chosen)
             store = runtime.store
             tune_garbage_collector()
             report = runtime.runner.run_once()
@@ -80,11 +98,21 @@ def demo(
                 f"Second cycle: {sum(again.capture.states.values())} new entries, {again.written} writes "
                 f"(nothing new happened at the firm)."
             )
+            if collects:
+                month_end(runtime, load_settings(config), base, keep)
             if keep:
                 console.print(f"config and database kept in {folder}")
             store.close()
     finally:
         stop()
+
+
+def _seed_time(vendor: str, system_of_record: str) -> datetime:
+    """When a seed is made: the system of record at the month's end; sources now.
+
+    Sources keep only recent history (Teams call records 30 days), so their seeds place the
+    firm's work in the days before today."""
+    return datetime(2026, 11, 1, tzinfo=UTC) if vendor == system_of_record else datetime.now(UTC)
 
 
 def _print_states(entries: list[TimeEntry]) -> None:

@@ -10,7 +10,7 @@ from config.settings import BillsyncSettings
 from core.cli.common import ConfigOption, app, console, settings_from
 from core.daemon.metrics import DaemonMetrics
 from core.daemon.scheduler import Daemon
-from core.runtime import FirmRuntime, build_runtime
+from core.runtime import FirmRuntime, build_runtime, limiter_for
 from core.server.app import build_app
 from core.server.worker import BackgroundWork
 from core.serving import serve
@@ -35,7 +35,7 @@ def run(
 
     def build(settings: BillsyncSettings, firm: str, store: Store) -> FirmRuntime:
         vendor = settings.firm(firm).system_of_record
-        return build_runtime(settings, firm, store, http=metrics.http_client(vendor))
+        return build_runtime(settings, firm, store, http=metrics.http_client(vendor, limiter_for(store, firm)))
 
     daemon = Daemon(settings, store, public_url=public_url, build=build)  # refuses to start without a key
     metrics.watch_store(store, list(daemon.runtimes), daemon.webhook_lag_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.parse
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -48,21 +49,27 @@ def connect(
     settings = settings_from(config)
     firm_id, _ = pick_firm(settings, firm)
     runtime = build_runtime(settings, firm_id, Store.open(settings.database_url))
-    if runtime.connector.name != connector:
-        raise BillsyncError(f"firm {firm_id} uses {runtime.connector.name} as its system of record, not {connector}")
-    connect_account(runtime, port=port, auto_approve=auto_approve)
+    named = {c.name: c for c in runtime.runner.connectors}
+    if connector not in named:
+        raise BillsyncError(f"firm {firm_id} does not use {connector} (connectors: {', '.join(named)})")
+    if not callable(getattr(named[connector], "authorize_url", None)):
+        raise BillsyncError(f"{connector} is not connected with a browser sign-in: its settings hold its credentials")
+    connect_account(runtime, port=port, auto_approve=auto_approve, connector=connector)
     console.print(f"{connector} connected for firm {firm_id}; tokens stored encrypted")
 
 
-def connect_account(runtime: FirmRuntime, *, port: int = 8765, auto_approve: bool = False) -> None:
-    """Run the authorization-code flow for the firm's connector and store the tokens."""
-    oauth = cast(OAuthConnector, runtime.connector)
+def connect_account(
+    runtime: FirmRuntime, *, port: int = 8765, auto_approve: bool = False, connector: str | None = None
+) -> None:
+    """Run the authorization-code flow for one of the firm's connectors (its system of record by default)."""
+    chosen = next((c for c in runtime.runner.connectors if c.name == connector), runtime.connector)
+    oauth = cast(OAuthConnector, chosen)
     redirect_uri = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
     state = secrets.token_urlsafe(16)
     url = oauth.authorize_url(redirect_uri, state)
     code = _code_by_redirect(url, state) if auto_approve else _code_by_browser(url, state, port)
-    runtime.tokens.save(runtime.firm_id, runtime.connector.name, oauth.exchange_code(code, redirect_uri))
-    runtime.connector.check()
+    runtime.tokens.save(runtime.firm_id, chosen.name, oauth.exchange_code(code, redirect_uri))
+    chosen.check()
 
 
 def _code_by_redirect(url: str, state: str) -> str:
@@ -174,7 +181,13 @@ def backfill(
     engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
     resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
     total = CaptureResult()
-    streams = [s for s in runtime.connector.streams() if s.name not in REFERENCE_STREAMS]
+    # Every activity stream: the system of record's and each source's (all accept an updated_since cursor).
+    streams = [
+        s
+        for connector in runtime.runner.connectors
+        for s in connector.streams()
+        if connector is not runtime.connector or s.name not in REFERENCE_STREAMS
+    ]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
         task = progress.add_task("scanning", total=None)
         for stream in streams:
@@ -233,18 +246,27 @@ def connect_to_sandbox(
     extra: str = "",
     http: HttpClient | None = None,
     retry_delay: timedelta = timedelta(minutes=2),
+    sources: Sequence[str] = (),
 ) -> FirmRuntime:
     """The sandbox firm ready to sync: config written, store opened, runtime built, account connected."""
-    write_sandbox_config(config, base_url, vendors, extra=extra)
+    write_sandbox_config(config, base_url, vendors, extra=extra, sources=sources)
     settings = load_settings(config)
     runtime = build_runtime(settings, "demo", Store.open(settings.database_url), http=http, retry_delay=retry_delay)
     connect_account(runtime, auto_approve=True)
     return runtime
 
 
-def write_sandbox_config(path: Path, base_url: str, vendors: list[str], firm: str = "demo", extra: str = "") -> None:
+def write_sandbox_config(
+    path: Path,
+    base_url: str,
+    vendors: list[str],
+    firm: str = "demo",
+    extra: str = "",
+    sources: Sequence[str] = (),
+) -> None:
     """A config for a firm on the sandboxes: its own SQLite file and secret key beside the config.
 
+    The first vendor is the system of record; `sources` (among `vendors`) are polled beside it.
     `extra` is more TOML for the firm (rules, capture settings), appended as it is.
     """
     key_file = path.with_suffix(".key")
@@ -258,6 +280,7 @@ def write_sandbox_config(path: Path, base_url: str, vendors: list[str], firm: st
         f"[firms.{firm}]",
         'name = "Sandbox Law LLP"',
         f'system_of_record = "{vendors[0]}"',
+        f"sources = {json.dumps([v for v in sources if v in vendors and v != vendors[0]])}",
         "",
         f"[firms.{firm}.capture]",
         "enabled = true",
@@ -278,14 +301,22 @@ def check(config: ConfigOption = None) -> None:
     for firm_id in settings.firms:
         try:
             runtime = build_runtime(settings, firm_id, store)
-            runtime.connector.check()
-        except (BillsyncError, requests.RequestException) as exc:
+        except BillsyncError as exc:
             problems += 1
             console.print(f"[red]firm {firm_id}: {exc}[/red]")
             continue
-        console.print(f"firm {firm_id}: {runtime.connector.name} reachable, credentials accepted")
+        failed = set()
+        for connector in runtime.runner.connectors:
+            try:
+                connector.check()
+            except (BillsyncError, requests.RequestException) as exc:
+                problems += 1
+                failed.add(connector.name)
+                console.print(f"[red]firm {firm_id}: {exc}[/red]")
+                continue
+            console.print(f"firm {firm_id}: {connector.name} reachable, credentials accepted")
         advise = getattr(runtime.connector, "rounding_mismatch", None)  # vendors that round time themselves
-        if callable(advise):
+        if callable(advise) and runtime.connector.name not in failed:
             advice = advise(runtime.settings.capture.increment_minutes)
             if advice:
                 console.print(f"[yellow]firm {firm_id}: {advice}[/yellow]")

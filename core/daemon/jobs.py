@@ -10,10 +10,15 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
 
+from core.billing.cycle import run_scheduled_cycle
 from core.errors import AuthFailed
+from core.payments.cycle import run_payments_cycle
+from core.payments.firm import FirmPayments
+from core.reports.snapshot import run_report_snapshot
 from core.runtime import FirmRuntime
 from core.sync import SyncReport
 
@@ -61,14 +66,50 @@ def reconcile(runtime: FirmRuntime) -> Counts:
     }
 
 
-def renew_webhooks(callback_url: str) -> Job:
-    """A job that creates or renews the firm's webhook subscription at `callback_url`."""
+def renew_webhooks(callback_url: Callable[[str], str]) -> Job:
+    """A job that creates or renews the webhook subscription of each of the firm's connectors that has them.
+
+    `callback_url` gives a connector's delivery address by connector name."""
 
     def renew(runtime: FirmRuntime) -> Counts:
-        subscription = runtime.runner.ensure_webhooks(callback_url)
-        return {"subscribed": int(subscription is not None)}
+        subscribed = 0
+        for connector in runtime.runner.connectors:
+            if connector.webhooks() is not None:
+                subscription = runtime.runner.ensure_webhooks(callback_url(connector.name), connector.name)
+                subscribed += int(subscription is not None)
+        return {"subscribed": subscribed}
 
     return renew
+
+
+def bill(runtime: FirmRuntime) -> Counts:
+    """Run the billing cycle when the firm's schedule says it is due (a no-op on other hours)."""
+    result = run_scheduled_cycle(runtime.store, runtime.firm_id, runtime.settings.billing, datetime.now(UTC))
+    if result is None:
+        return {"due": 0}
+    return {"due": 1, "prebills": len(result.prebills), "kept": len(result.kept), "waiting": len(result.waiting)}
+
+
+def snapshot_reports(runtime: FirmRuntime) -> Counts:
+    """Write the firm's report snapshot (this month's metrics by timekeeper, client and matter)."""
+    written = run_report_snapshot(runtime.store, runtime.firm_id, runtime.settings, datetime.now(UTC))
+    return {"files": len(written)}
+
+
+def collect_payments(build: Callable[[FirmRuntime], FirmPayments]) -> Job:
+    """A job that polls the payment gateway's events and reconciles them (lookups only, never a charge)."""
+
+    def collect(runtime: FirmRuntime) -> Counts:
+        report = run_payments_cycle(build(runtime))
+        return {
+            "events": report.events.events,
+            "transactions": report.events.transactions,
+            "charges_resolved": report.resolved,
+            "transfers": len(report.transfers),
+            "open_tasks": report.open_tasks,
+        }
+
+    return collect
 
 
 def _write_counts(report: SyncReport) -> Counts:

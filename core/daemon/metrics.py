@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from core.http import HttpClient
+from core.http import HttpClient, Limiter
 from core.store.schema import outbox, time_entries
 from core.store.store import Store
 
@@ -32,9 +32,10 @@ class DaemonMetrics:
             registry=self.registry,
         )
 
-    def http_client(self, vendor: str) -> HttpClient:
+    def http_client(self, vendor: str, limiter: Limiter | None = None) -> HttpClient:
         """An HTTP client whose calls and waits are counted under `vendor`."""
         return HttpClient(
+            limiter=limiter,
             on_response=lambda _method, status: self.vendor_calls.labels(vendor=vendor, status=str(status)).inc(),
             on_wait=lambda seconds: self.rate_limit_waits.labels(vendor=vendor).inc(seconds),
         )

@@ -7,6 +7,7 @@ in-memory one on purpose: job stores must never be shared between replicas.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,13 +21,18 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
+from config.daemon import DaemonSettings
 from config.settings import BillsyncSettings
 from core.daemon import jobs
 from core.daemon.health import WebhookHealth
+from core.payments.firm import FirmPayments, build_firm_payments
 from core.runtime import FirmRuntime, build_runtime
+from core.store.leases import JobLeases
 from core.store.store import Store
+from core.store.sync_state import worker_name
 
-JOBS_PER_FIRM = 4  # poll, drain, renew_webhooks, reconcile
+JOBS_PER_FIRM = 7  # poll, drain, renew_webhooks, reconcile, billing, payments, report_snapshot
+JOB_LEASE = timedelta(minutes=30)  # longer than any one run; a dead replica's jobs wait this long
 _LOCK_WAIT = 0.2  # seconds between looks at the stop flag while waiting for a firm's other job
 
 
@@ -42,6 +48,18 @@ class Intervals:
     reconcile: time | timedelta = time(2, 0)  # a local time of day (nightly), or an interval
     # A nightly run delayed by a busy or suspended host still runs that night, once (coalesced).
     reconcile_grace: timedelta = timedelta(hours=4)
+    payments: timedelta = timedelta(minutes=5)  # gateway events (their webhooks are only a doorbell)
+    billing: timedelta = timedelta(hours=1)  # looks whether the firm's billing schedule is due
+    report_snapshot: time = time(3, 0)  # local time, nightly, after the reconcile
+
+
+def _intervals_from(settings: DaemonSettings) -> Intervals:
+    return Intervals(
+        poll_healthy=timedelta(seconds=settings.poll_with_webhooks_seconds),
+        poll_unhealthy=timedelta(seconds=settings.poll_seconds),
+        drain=timedelta(seconds=settings.drain_seconds),
+        reconcile=settings.reconcile_at,
+    )
 
 
 def _utcnow() -> datetime:
@@ -70,7 +88,12 @@ class Daemon:
         build: Callable[[BillsyncSettings, str, Store], FirmRuntime] = build_runtime,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self.intervals = intervals or Intervals()
+        self.intervals = intervals or _intervals_from(settings.daemon)
+        self._settings = settings
+        # Several replicas may run against one database: a firm's periodic job runs on one of
+        # them at a time (drains need no lease: outbox rows are claimed one by one).
+        self._leases = JobLeases(store.engine, worker_name()) if store is not None else None
+        self._forced: set[tuple[str, str]] = set()  # jobs asked for now (a doorbell): no minimum gap
         # One store for all firms is fine: every row is keyed by firm id.
         self.runtimes: dict[str, FirmRuntime] = {firm: build(settings, firm, store) for firm in settings.firms}
         self._public_url = public_url.rstrip("/") if public_url else None
@@ -105,7 +128,7 @@ class Daemon:
                 self._add(firm, "poll", jobs.poll, trigger, grace=_grace(every.poll_unhealthy), first=now)
             self._add(firm, "drain", jobs.drain, _interval(every.drain), grace=_grace(every.drain), first=now)
             if self._public_url is not None:
-                renew = jobs.renew_webhooks(self.callback_url(firm))
+                renew = jobs.renew_webhooks(functools.partial(self.callback_url, firm))
                 self._add(firm, "renew_webhooks", renew, _interval(every.renew_webhooks), grace=3600, first=now)
             if isinstance(every.reconcile, timedelta):
                 trigger = _interval(every.reconcile)
@@ -113,6 +136,15 @@ class Daemon:
                 # The scheduler's time zone is the server's local one, so 02:00 means local 02:00.
                 trigger = CronTrigger(hour=every.reconcile.hour, minute=every.reconcile.minute)
             self._add(firm, "reconcile", jobs.reconcile, trigger, grace=_grace(every.reconcile_grace))
+            if self.runtimes[firm].settings.billing.schedule.enabled:
+                self._add(firm, "billing", jobs.bill, _interval(every.billing), grace=_grace(every.billing), first=now)
+            if self.runtimes[firm].settings.reports.snapshot_folder is not None:
+                at = every.report_snapshot
+                nightly = CronTrigger(hour=at.hour, minute=at.minute)
+                self._add(firm, "report_snapshot", jobs.snapshot_reports, nightly, grace=_grace(every.reconcile_grace))
+            if self.runtimes[firm].settings.payments is not None:
+                collect = jobs.collect_payments(self._payments_for)
+                self._add(firm, "payments", collect, _interval(every.payments), grace=_grace(every.payments), first=now)
         self._scheduler.start()
         self._log.info("daemon started", firms=sorted(self.runtimes), webhooks=self._public_url is not None)
 
@@ -149,12 +181,16 @@ class Daemon:
     def run_soon(self, firm: str, job: str) -> None:
         """Run one of a firm's jobs now instead of at its next time (skipped if it is running)."""
         if not self._stopping.is_set():
+            self._forced.add((firm, job))
             self._scheduler.modify_job(self.job_id(firm, job), next_run_time=datetime.now(UTC))
 
-    def callback_url(self, firm: str) -> str:
-        """Where the vendor delivers this firm's webhooks."""
-        connector = self.runtimes[firm].connector.name
-        return f"{self._public_url}/hooks/{connector}/{firm}"
+    def _payments_for(self, runtime: FirmRuntime) -> FirmPayments:
+        return build_firm_payments(self._settings, runtime.firm_id, runtime.store)
+
+    def callback_url(self, firm: str, connector: str | None = None) -> str:
+        """Where a vendor delivers this firm's webhooks (its system of record's by default)."""
+        name = connector or self.runtimes[firm].connector.name
+        return f"{self._public_url}/hooks/{name}/{firm}"
 
     def poll_interval(self, firm: str) -> timedelta:
         """The interval the firm's poll job is scheduled at right now."""
@@ -203,7 +239,12 @@ class Daemon:
                 if self._stopping.is_set():
                     return
             try:
-                jobs.run_job(self.runtimes[firm], name, job)
+                if self._lease(firm, name):
+                    try:
+                        jobs.run_job(self.runtimes[firm], name, job)
+                    finally:
+                        if self._leases is not None and name != "drain":
+                            self._leases.finish(firm, name)
             finally:
                 lock.release()
             if name == "poll":
@@ -213,6 +254,35 @@ class Daemon:
             with self._idle:
                 self._running -= 1
                 self._idle.notify_all()
+
+    def _lease(self, firm: str, name: str) -> bool:
+        """Whether this replica runs the job now: it holds the job's lease and no replica ran it just now."""
+        if self._leases is None or name == "drain":
+            return True
+        forced = (firm, name) in self._forced
+        self._forced.discard((firm, name))
+        gap = timedelta(0) if forced else self._min_gap(firm, name)
+        if self._leases.try_start(firm, name, lease=JOB_LEASE, min_gap=gap):
+            return True
+        if forced and not self._stopping.is_set():
+            # A doorbell on this replica while another one runs the job: ask again shortly.
+            self._forced.add((firm, name))
+            self._scheduler.modify_job(self.job_id(firm, name), next_run_time=datetime.now(UTC) + timedelta(seconds=1))
+        self._log.debug("job left to another replica", firm=firm, job=name)
+        return False
+
+    def _min_gap(self, firm: str, name: str) -> timedelta:
+        # Half a period: replicas' schedules drift apart, and a run by any of them counts.
+        every = self.intervals
+        periods = {
+            "poll": self.poll_interval(firm),
+            "renew_webhooks": every.renew_webhooks,
+            "payments": every.payments,
+            "reconcile": every.reconcile if isinstance(every.reconcile, timedelta) else timedelta(hours=24),
+            "report_snapshot": timedelta(hours=24),
+        }
+        period = periods.get(name)
+        return period / 2 if period is not None else timedelta(0)
 
     def _apply_poll_mode(self, firm: str) -> None:
         healthy = self._health.healthy(firm)

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from config.settings import BillsyncSettings
 from core.errors import ConfigError
 from core.runtime import FirmRuntime
-from core.server import hooks, ingest
+from core.server import hooks, ingest, reports
 from core.server.context import ServerContext
 from core.server.metrics import ServerMetrics
 from core.server.signing import secret_key
@@ -125,6 +125,8 @@ def build_app(
     def prometheus() -> Response:
         """Prometheus text exposition."""
         return Response(metrics.render(), media_type=metrics.content_type)
+
+    app.include_router(reports.reports_router(ctx), include_in_schema=False)  # /reports: dashboard, review
 
     original_openapi = app.openapi
 

@@ -21,7 +21,7 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
     """Answer a webhook delivery with the connector's reply; queue the re-poll it asks for."""
     started = time.perf_counter()
     runtime = ctx.firms.get(firm)
-    known = runtime is not None and runtime.connector.name == connector
+    known = runtime is not None and connector in {c.name for c in runtime.runner.connectors}
     label = connector if known else "unknown"  # path text never becomes a label: bounded cardinality
     outcome = "error"
     try:
@@ -39,7 +39,7 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
             query=dict(request.query_params),
         )
         try:
-            result, streams = await run_in_threadpool(runtime.runner.receive_webhook, inbound)
+            result, streams = await run_in_threadpool(runtime.runner.receive_webhook, inbound, connector)
         except InvalidSignature as exc:
             outcome = "rejected"
             ctx.log.warning("webhook rejected", connector=connector, firm=firm, reason=str(exc))

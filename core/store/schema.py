@@ -172,6 +172,11 @@ outbox = Table(
     Column("next_attempt_at", UtcDateTime),  # a failed attempt waits until then
     Column("last_error", Text),
     Column("created_at", UtcDateTime, nullable=False),
+    # A worker claims a row for a while; each claim bumps the fence, and every later change must
+    # name the fence it holds, so a worker whose lease ran out is fenced out (several replicas).
+    Column("claimed_by", String(64)),
+    Column("lease_until", UtcDateTime),
+    Column("fence", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("firm_id", "id"),
     UniqueConstraint("firm_id", "idempotency_key"),
     ForeignKeyConstraint(["firm_id", "entry_id"], ["time_entries.firm_id", "time_entries.id"]),
@@ -220,3 +225,29 @@ webhook_deliveries = Table(
     Column("received_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("firm_id", "connector", "delivery_id"),  # a redelivery is a no-op
 )
+
+job_leases = Table(
+    "job_leases",
+    metadata,
+    _firm(),
+    Column("job", String(64), nullable=False),
+    Column("holder", String(64)),  # the replica running it now, or None
+    Column("lease_until", UtcDateTime),  # a holder that dies loses the job when this passes
+    Column("last_finished_at", UtcDateTime),  # the end of the last run, by any replica
+    PrimaryKeyConstraint("firm_id", "job"),
+)
+
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    _firm(),
+    Column("rate_key", String(128), nullable=False),  # one vendor token, hashed: shared by every replica
+    Column("remaining", Integer, nullable=False),  # requests left in the vendor's current window
+    Column("reset_at", UtcDateTime, nullable=False),  # when the vendor's window resets
+    Column("blocked_until", UtcDateTime),  # after a 429, nobody sends before it
+    PrimaryKeyConstraint("firm_id", "rate_key"),
+)
+
+# Tables kept in modules of their own (billing, payments) register on the same metadata whenever
+# this module is imported, so the migrations and the test comparing them always see every table.
+from core.store import schema_billing, schema_payments  # noqa: E402, F401

@@ -252,6 +252,9 @@ class Store:
                 "attempts": 0,
                 "next_attempt_at": None,
                 "last_error": None,
+                "claimed_by": None,
+                "lease_until": None,
+                "fence": 0,
             }
             _bulk_insert(conn, outbox, OUTBOX_COLUMNS, rows, shared)
 

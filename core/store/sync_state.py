@@ -6,9 +6,12 @@ read from and written to the vendors.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
@@ -20,6 +23,22 @@ from core.store.schema import outbox, sync_cursors, time_entries, webhook_delive
 # An outbox row in "sending" was attempted and its outcome is unknown: it must be looked up
 # at the vendor before anything is sent again.
 PENDING, SENDING, DONE, FAILED = "pending", "sending", "done", "failed"
+# How long a claimed outbox row stays a worker's. It must be far longer than one write can take
+# (the HTTP timeouts times the retry attempts): a vendor cannot be fenced, so a worker must never
+# still be sending when its lease runs out and another worker looks the write up.
+DEFAULT_LEASE = timedelta(minutes=10)
+
+
+_RELEASED: Mapping[str, Any] = {"claimed_by": None, "lease_until": None}
+
+
+class LeaseLost(Exception):
+    """Another worker claimed the row after this worker's lease ran out: leave it alone."""
+
+
+def worker_name() -> str:
+    """This process's name in claims and leases: host, pid and a random part (pids get reused)."""
+    return f"{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +51,24 @@ class OutboxRow:
     idempotency_key: str
     status: str
     attempts: int
+    fence: int = 0  # the claim this worker holds; every change names it
 
 
 class SyncState:
     """Cursors, outbox and remote state for every firm, on the store's database."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        worker: str | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> None:
         self._engine = engine
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.worker = worker or worker_name()
+        self._lease = lease
 
     # Cursors ---------------------------------------------------------------------------------
 
@@ -79,17 +108,58 @@ class SyncState:
             )
             return [OutboxRow(*row) for row in rows]
 
-    def mark_sending(self, firm: str, row_id: str) -> None:
-        """Record that an attempt starts (the recovery point: after this, look before re-sending)."""
-        self._set(firm, row_id, status=SENDING, attempts=outbox.c.attempts + 1)
+    def claim(self, firm: str, limit: int = 25) -> list[OutboxRow]:
+        """Claim due writes for this worker, oldest first, skipping rows another worker holds.
 
-    def mark_retry(self, firm: str, row_id: str, error: str, at: datetime, *, outcome_known: bool) -> None:
+        On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED while the claim is made, so
+        replicas never claim the same row; a claim whose lease ran out may be taken over, and
+        taking it bumps the fence, which shuts the old holder out. SQLite runs one writer at a time.
+        """
+        o = outbox.c
+        now = self._clock()
+        with self._engine.begin() as conn:
+            found = conn.execute(
+                select(o.id, o.entry_id, o.operation, o.idempotency_key, o.status, o.attempts, o.fence)
+                .where(
+                    o.firm_id == firm,
+                    o.status.in_([PENDING, SENDING]),
+                    or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+                    or_(o.lease_until.is_(None), o.lease_until <= now),
+                )
+                .order_by(o.created_at, o.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not found:
+                return []
+            conn.execute(
+                update(outbox)
+                .where(o.firm_id == firm, o.id.in_([row.id for row in found]))
+                .values(claimed_by=self.worker, lease_until=now + self._lease, fence=o.fence + 1)
+            )
+        return [OutboxRow(*row[:6], fence=row.fence + 1) for row in found]
+
+    def release(self, firm: str, rows: list[OutboxRow]) -> None:
+        """Hand back claims this worker still holds (rows settled since then are left alone)."""
+        with self._engine.begin() as conn:
+            for row in rows:
+                conn.execute(update(outbox).where(*self._held(firm, row)).values(**_RELEASED))
+
+    def mark_sending(self, firm: str, row: OutboxRow) -> None:
+        """Record that an attempt starts (the recovery point: after this, look before re-sending).
+
+        Raises LeaseLost when the claim is gone: then nothing may be sent."""
+        now = self._clock()
+        self._set_claimed(firm, row, status=SENDING, attempts=outbox.c.attempts + 1, lease_until=now + self._lease)
+
+    def mark_retry(self, firm: str, row: OutboxRow, error: str, at: datetime, *, outcome_known: bool) -> None:
         """A passing failure: try again at `at`; an unknown outcome keeps the row in "sending"."""
-        self._set(firm, row_id, status=SENDING if not outcome_known else PENDING, next_attempt_at=at, last_error=error)
+        status = SENDING if not outcome_known else PENDING
+        self._set_claimed(firm, row, status=status, next_attempt_at=at, last_error=error, **_RELEASED)
 
-    def mark_failed(self, firm: str, row_id: str, error: str) -> None:
+    def mark_failed(self, firm: str, row: OutboxRow, error: str) -> None:
         """A write that can never succeed as it is: held for a person."""
-        self._set(firm, row_id, status=FAILED, last_error=error)
+        self._set_claimed(firm, row, status=FAILED, last_error=error, **_RELEASED)
 
     def complete(self, firm: str, row: OutboxRow, remote_id: str | None, state: EntryState | None) -> None:
         """The write is done: remember the remote id (and the entry's new state) with the row, atomically."""
@@ -100,12 +170,24 @@ class SyncState:
             values["state"] = state.value
         t = time_entries.c
         with self._engine.begin() as conn:
-            conn.execute(update(time_entries).where(t.firm_id == firm, t.id == row.entry_id).values(**values))
-            conn.execute(
+            done = conn.execute(
                 update(outbox)
-                .where(outbox.c.firm_id == firm, outbox.c.id == row.id)
-                .values(status=DONE, last_error=None)
+                .where(*self._held(firm, row))
+                .values(status=DONE, last_error=None, **_RELEASED)
             )
+            if done.rowcount != 1:
+                raise LeaseLost(f"outbox row {row.id} was claimed by another worker")  # rolls back
+            conn.execute(update(time_entries).where(t.firm_id == firm, t.id == row.entry_id).values(**values))
+
+    def _set_claimed(self, firm: str, row: OutboxRow, **values: Any) -> None:
+        with self._engine.begin() as conn:
+            changed = conn.execute(update(outbox).where(*self._held(firm, row)).values(**values))
+            if changed.rowcount != 1:
+                raise LeaseLost(f"outbox row {row.id} was claimed by another worker")
+
+    def _held(self, firm: str, row: OutboxRow) -> tuple[Any, ...]:
+        o = outbox.c
+        return (o.firm_id == firm, o.id == row.id, o.claimed_by == self.worker, o.fence == row.fence)
 
     def enqueue_update(self, firm: str, entry_id: str) -> None:
         """Queue an update of an entry already in the system of record (unless one is waiting)."""
@@ -186,6 +268,3 @@ class SyncState:
             )
             return True
 
-    def _set(self, firm: str, row_id: str, **values: Any) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.firm_id == firm, outbox.c.id == row_id).values(**values))

@@ -50,6 +50,13 @@ class FakeConnector:
         return None
 
 
+class HookedConnector(FakeConnector):
+    """A vendor that sends webhooks (the handler itself is never called by the daemon)."""
+
+    def webhooks(self) -> object:  # type: ignore[override]
+        return object()
+
+
 class FakeRunner:
     """Records calls; a job can be made to fail (`fail[name]`) or to block until `release` is set."""
 
@@ -61,6 +68,7 @@ class FakeRunner:
         self.active = 0
         self.max_active = 0
         self.callbacks: list[str] = []
+        self.connectors = (HookedConnector(),)
         self._lock = threading.Lock()
 
     def _work(self, name: str) -> None:
@@ -91,7 +99,7 @@ class FakeRunner:
         report.remote_edits += 3
         report.tombstones += 1
 
-    def ensure_webhooks(self, callback_url: str) -> Subscription:
+    def ensure_webhooks(self, callback_url: str, connector: str | None = None) -> Subscription:
         self._work("renew_webhooks")
         self.callbacks.append(callback_url)
         return Subscription(id="sub-1", expires_at=datetime(2026, 4, 1, tzinfo=UTC), secret="whsec_c2VjcmV0")

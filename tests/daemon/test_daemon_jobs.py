@@ -80,7 +80,9 @@ def test_renewal_uses_the_firms_callback_url(logs: Logs) -> None:
     callback = daemon.callback_url("acme")
     assert callback == "https://billsync.example.com/hooks/fakevendor/acme"
 
-    jobs.run_job(daemon.runtimes["acme"], "renew_webhooks", jobs.renew_webhooks(callback))
+    jobs.run_job(
+        daemon.runtimes["acme"], "renew_webhooks", jobs.renew_webhooks(lambda name: daemon.callback_url("acme", name))
+    )
 
     assert runner.callbacks == [callback]
     assert logs.jobs()[0]["subscribed"] == 1

@@ -184,3 +184,40 @@ def test_sigterm_stops_the_daemon_once(started) -> None:
     finally:
         restore()
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_billing_payments_and_report_snapshots_are_scheduled_for_firms_that_configure_them(tmp_path) -> None:
+    from config.settings import BillsyncSettings
+    from core.daemon import Daemon
+    from core.runtime import FirmRuntime
+    from tests.daemon.daemon_fakes import FakeConnector, FakeRunner
+
+    firms = {
+        "acme": {
+            "name": "Acme",
+            "billing": {"schedule": {"enabled": True, "day_of_month": 1, "hour": 6}},
+            "payments": {
+                "operating_account": "op-1",
+                "trust_account": "tr-1",
+                "operating_page_url": "https://secure.lawpay.com/pages/acme/operating",
+                "trust_page_url": "https://secure.lawpay.com/pages/acme/trust",
+            },
+            "reports": {"snapshot_folder": str(tmp_path / "reports")},
+        },
+        "plain": {"name": "Plain"},
+    }
+    settings = BillsyncSettings(firms=firms)
+    daemon = Daemon(
+        settings,
+        None,  # type: ignore[arg-type]
+        build=lambda s, firm, _store: FirmRuntime(firm, s.firm(firm), None, None, FakeConnector(), FakeRunner()),  # type: ignore[arg-type]
+    )
+    daemon.start()
+    try:
+        schedule = daemon.schedule()
+    finally:
+        daemon.stop()
+    assert schedule["acme:billing"] == "interval[1:00:00]"
+    assert schedule["acme:payments"] == "interval[0:05:00]"
+    assert schedule["acme:report_snapshot"].startswith("cron[") and "hour='3'" in schedule["acme:report_snapshot"]
+    assert not {"plain:billing", "plain:payments", "plain:report_snapshot"} & set(schedule)

@@ -170,3 +170,36 @@ def test_message_bodies_never_reach_practicepanther_or_the_store(firm: Firm) -> 
     for _table, rows in firm.store.iter_tables():
         for row in rows:
             assert CANARY not in repr(row)
+
+
+def test_invoices_and_payments_made_in_practicepanther_are_read_for_the_ledger(firm: Firm) -> None:
+    from decimal import Decimal
+
+    from core.models import BillState, PaymentAccount
+
+    firm.runtime.runner.run_once()
+    # An attorney approves some entries in PP (makes them billable); billing staff invoice the matter.
+    entry = next(e for e in firm.store.entries("demo") if e.remote_id)
+    approved = [e for e in firm.store.entries("demo") if e.remote_id and e.matter_id == entry.matter_id]
+    for e in approved:
+        firm.admin("PATCH", f"timeentries/{e.remote_id}", json={"is_billable": True})
+    invoice = firm.admin("POST", "actions/generate_invoice", json={"matter_id": entry.matter_id}).json()
+    total = Decimal(str(invoice["total"]))
+    firm.admin("POST", "actions/record_payment", json={"account_id": entry.client_id, "amount": "100.00"})
+    firm.admin(
+        "POST",
+        "actions/record_payment",
+        json={"account_id": entry.client_id, "amount": "2500.00", "bank_account_type": "Trust"},
+    )
+    report = firm.runtime.runner.run_once()
+    assert report.records_read["invoices"] == 1 and report.records_read["payments"] == 2
+    [bill] = firm.store.load_bills("demo")
+    assert bill.total == total > 0 and bill.state is BillState.AWAITING_PAYMENT
+    assert (bill.paid, bill.outstanding) == (Decimal("100.00"), total - Decimal("100.00"))
+    assert sum(line.amount for line in bill.lines) == bill.total
+    by_account = {p.account: p for p in firm.store.load_payments("demo")}
+    assert by_account[PaymentAccount.TRUST].unapplied == Decimal("2500.00")  # client money, not applied
+    assert by_account[PaymentAccount.OPERATING].unapplied == Decimal("0.00")
+    # The invoiced entries came back as billed, and billsync never changes them again.
+    states = {e.id: e.state for e in firm.store.entries("demo")}
+    assert {states[e.id] for e in approved} == {EntryState.BILLED}

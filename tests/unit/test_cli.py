@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,13 @@ def test_demo_syncs_a_month_through_the_sandbox_and_a_second_cycle_creates_nothi
     assert "activities seen" in run.stdout and "activity captured" in run.stdout
     assert "entry needs_review" in run.stdout and "written " in run.stdout
     assert "Second cycle: 0 new entries, 0 writes" in run.stdout
+    # the sources beside Clio, and the month end: bills made in Clio followed, collected, reported
+    assert "microsoft365:calendar_events" in run.stdout and "netdocuments:documents" in run.stdout
+    assert re.search(r"(\d+) pre-bills approved and billed in Clio by a person; \1 matched and moved", run.stdout)
+    assert re.search(r"Collection: [1-9]\d* invoices paid through their LawPay links", run.stdout)
+    totals = re.search(r"│ total\s+│\s+│\s+([\d,.]+) │\s+([\d,.]+) │\s+0\.00 │", run.stdout)
+    assert totals and totals[1] == totals[2]  # billed = paid, nothing outstanding
+    assert "Capture funnel" in run.stdout
 
 
 def test_capture_from_a_file_reports_bad_records_and_keeps_the_good(tmp_path: Path, config: Path) -> None:

@@ -133,3 +133,10 @@ def test_actor_is_found_by_id_email_or_alias_case_insensitively() -> None:
 
 def test_phone_numbers_compare_by_their_last_ten_digits() -> None:
     assert normalize_phone("+1 (555) 010-2000") == normalize_phone("555.010.2000") == "5550102000"
+
+
+def test_a_workspace_naming_no_known_matter_says_so() -> None:
+    found = resolver().resolve(
+        activity(title="Engagement letter", workspace="0003-9999", matter_id=None, counterpart_addresses=())
+    )
+    assert found.matter is None and found.reason == "workspace '0003-9999' names no known matter"

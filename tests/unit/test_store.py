@@ -96,7 +96,17 @@ def test_the_capture_insert_writes_every_column_of_its_tables() -> None:
     shared = {
         "activities": {"firm_id", "captured_at"},
         "time_entries": {"firm_id", "created_at", "updated_at", "remote_id"},
-        "outbox": {"firm_id", "created_at", "status", "attempts", "next_attempt_at", "last_error"},
+        "outbox": {
+            "firm_id",
+            "created_at",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "claimed_by",
+            "lease_until",
+            "fence",
+        },
     }
     for table, columns in ((activities, ACTIVITY_COLUMNS), (time_entries, ENTRY_COLUMNS), (outbox, OUTBOX_COLUMNS)):
         assert len(set(columns)) == len(columns)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel
 
-from core.connector import Cursor, Page, RemoteEntry
+from core.connector import Cursor, InboundRequest, Page, RemoteEntry
 from core.engine import CaptureEngine
-from core.errors import Fatal, Indeterminate, Retryable
+from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
 from core.models import Activity, EntryState, TimeEntry
 from core.policy import CapturePolicy, ReviewMode, RuleSets
 from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.sync_state import SyncState
-from core.sync import SyncRunner
+from core.sync import SyncReport, SyncRunner
 from tests.factories import T0, activity, client, matter, timekeeper
 
 
@@ -43,6 +43,7 @@ class FakeWriter:
     reject_all: bool = False
     refuse_find: int = 0  # the lookup itself is refused (a 429) this many times
     calls: list[str] = field(default_factory=list)
+    windows: list[tuple[date, date] | None] = field(default_factory=list)  # work dates asked about
 
     def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
         self.calls.append("write")
@@ -69,7 +70,10 @@ class FakeWriter:
             raise Retryable("429 during the lookup", retry_after=1)
         return next((ref for ref, r in self.entries.items() if r.key == key), None)
 
-    def read_time_entries(self, refs: Sequence[str]) -> Sequence[RemoteEntry]:
+    def read_time_entries(
+        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+    ) -> Sequence[RemoteEntry]:
+        self.windows.append(work_dates)
         found = []
         for ref in refs:
             r = self.entries.get(ref)
@@ -211,6 +215,9 @@ def test_edits_approvals_and_deletions_in_the_pms_flow_back(runner_for, store, f
     assert (first.billed_seconds, first.amount) == (1800, first.rate / 2)
     assert second.state is EntryState.POSTED
     assert third.state is EntryState.DELETED_REMOTELY
+    # the writer was told the work dates the entries span, for vendors that scan a list window
+    days = sorted(e.work_date for e in (first, second, third))
+    assert writer.windows[-1] == (days[0], days[-1])
 
 
 def test_a_deleted_entry_is_never_recreated_by_sync_or_backfill(runner_for, store, firm_id) -> None:
@@ -264,3 +271,62 @@ def test_a_refused_lookup_after_a_lost_response_still_looks_before_sending(runne
     report = runner.run_once()
     assert report.recovered == 1 and report.written == 0
     assert writer.calls == ["write", "find", "find"] and len(writer.entries) == 1
+
+
+class SourceConnector:
+    """An activity source beside the system of record: streams only, no writer, no webhooks."""
+
+    name: ClassVar[str] = "docsource"
+    Settings: ClassVar[type[BaseModel]] = BaseModel
+
+    def __init__(self, activities: list[Activity]) -> None:
+        # Named like the system of record's stream on purpose: cursors and counts must not mix.
+        self.activity_stream = ListStream("communications", list(activities))
+
+    def check(self) -> None:
+        return None
+
+    def streams(self):
+        return [self.activity_stream]
+
+    def webhooks(self):
+        return None
+
+    def writer(self) -> None:
+        return None
+
+
+def test_an_activity_source_is_polled_through_the_same_engine_and_written_to_the_system_of_record(
+    runner_for, store, firm_id
+) -> None:
+    writer = FakeWriter()
+    runner = runner_for(FakeConnector(calls(2), writer))
+    docs = [
+        activity(source="docsource", external_id=f"d{i}", started_at=T0 + timedelta(days=1, hours=i), title=f"doc {i}")
+        for i in range(3)
+    ]
+    runner.sources = (SourceConnector(docs),)
+    report = runner.run_once()
+    assert report.records_read["communications"] == 2 and report.records_read["docsource:communications"] == 3
+    assert report.written == 5 and len(writer.entries) == 5
+    assert {e.activity_key[0] for e in store.entries(firm_id)} == {"test", "docsource"}  # activity sources
+    state = SyncState(store.engine)
+    assert state.cursor(firm_id, "docsource", "communications") == {"read": 3}
+    assert state.cursor(firm_id, "fake", "communications") == {"read": 2}
+    again = runner.run_once()
+    assert again.written == 0 and sum(again.records_read.values()) == 0
+
+
+def test_a_webhook_for_a_source_re_polls_only_that_sources_streams(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    runner = runner_for(FakeConnector(calls(2), writer))
+    source = SourceConnector([activity(source="docsource", external_id="d1", started_at=T0 + timedelta(days=2))])
+    runner.sources = (source,)
+    report = SyncReport()
+    runner.poll(report, only_streams=["docsource:communications"])
+    # that source's stream, after the reference data it is matched against; no other activity stream
+    assert dict(report.records_read) == {"users": 3, "docsource:communications": 1}
+    with pytest.raises(InvalidSignature, match="does not send webhooks"):
+        runner.receive_webhook(InboundRequest(headers={}, body=b"{}"), "docsource")
+    with pytest.raises(InvalidSignature, match="not connected"):
+        runner.receive_webhook(InboundRequest(headers={}, body=b"{}"), "elsewhere")

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 import structlog
 import vcr
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
@@ -31,9 +29,11 @@ from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Cl
 from core.connector import Context
 from core.http import HttpClient, RateLimiter
 from core.models import ActivityKind, TimeEntry
-from core.sandbox import ConnectionDropped, FakeClock
+from core.sandbox import FakeClock
 from core.store.schema import metadata, oauth_tokens
 from core.tokens import OAuthToken, TokenStore
+from tests.cassettes import vendor_vcr
+from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -46,7 +46,6 @@ CASSETTES = Path(__file__).parent / "cassettes"
 # Set to 1 to record missing cassettes against the sandbox served by uvicorn on LIVE_PORT.
 RECORD_ENV = "BILLSYNC_RECORD_CLIO_CASSETTES"
 LIVE_PORT = 8765
-SECRET_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "shared_secret", "code", "id_token"})
 # Planted in every privileged field of the seed; it must never reach a title, a write or a log.
 CANARY = "CANARY-PRIVILEGED-7f3a91"
 
@@ -69,50 +68,6 @@ def seed() -> dict[str, Any]:
     return data
 
 
-class SandboxAdapter(BaseAdapter):
-    """A requests transport that answers from an ASGI app, with connection drops made real."""
-
-    def __init__(self, client: TestClient) -> None:
-        super().__init__()
-        self._client = client
-        self.sent: list[requests.PreparedRequest] = []  # everything the connector sent, for assertions
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> requests.Response:
-        """Send through the TestClient; a dropped or cut-off answer raises as requests would."""
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        self.sent.append(request.copy())
-        try:
-            answer = self._client.request(
-                str(request.method), str(request.url), headers=dict(request.headers), content=body
-            )
-        except ConnectionDropped:
-            # Over a socket the sandbox's `reset` fault shows up like this (test_clio_sandbox_live.py).
-            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)") from None
-        declared = answer.headers.get("content-length")
-        if declared is not None and int(declared) > len(answer.content):
-            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response._content = answer.content
-        response.url = str(request.url)
-        response.reason = answer.reason_phrase
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
 def token_store(clock: Callable[[], datetime]) -> TokenStore:
     """An encrypted TokenStore on a private in-memory SQLite database."""
     engine: Engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -121,8 +76,10 @@ def token_store(clock: Callable[[], datetime]) -> TokenStore:
 
 
 @dataclass
-class ClioEnv:
+class ClioEnv(SandboxAdmin):
     """A sandboxed Clio account and a connector pointed at it."""
+
+    vendor: ClassVar[str] = "clio"
 
     sandbox: ClioSandbox
     clock: FakeClock
@@ -132,19 +89,6 @@ class ClioEnv:
     connector: ClioConnector
     adapter: SandboxAdapter
     sleeps: list[float] = field(default_factory=list)
-
-    def admin(self, method: str, path: str, payload: Any = None) -> Any:
-        """Call the sandbox admin API (no auth, no faults)."""
-        response = self.app.request(method, f"/_sandbox/clio/{path.strip('/')}", json=payload)
-        assert response.status_code < 400, response.text
-        return response.json() if response.content else None
-
-    def faults(self, *rules: Mapping[str, Any]) -> None:
-        """Replace the sandbox's fault rules (none clears them)."""
-        if rules:
-            self.admin("POST", "faults", {"rules": list(rules), "seed": 1})
-        else:
-            self.admin("DELETE", "faults")
 
     def requests_log(self) -> list[dict[str, Any]]:
         """The sandbox's log of API and OAuth requests, paths without the /clio mount."""
@@ -223,44 +167,9 @@ def time_entry(**overrides: Any) -> TimeEntry:
     return TimeEntry(**(base | overrides))
 
 
-def _scrub(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: "REDACTED" if k in SECRET_FIELDS and v else _scrub(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_scrub(item) for item in node]
-    return node
-
-
-def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """Drop cookies and replace token values in JSON bodies before a response is recorded."""
-    response["headers"] = {k: v for k, v in response["headers"].items() if k.lower() not in ("set-cookie", "cookie")}
-    raw = response["body"].get("string")
-    if raw:
-        try:
-            decoded = json.loads(raw)
-        except ValueError:
-            return response
-        response["body"]["string"] = json.dumps(_scrub(decoded)).encode()
-    return response
-
-
 def clio_vcr(*, record: bool) -> vcr.VCR:
     """vcrpy for Clio cassettes: replay only (record_mode none) unless recording was asked for."""
-    return vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
-        record_mode="once" if record else "none",
-        filter_headers=[("authorization", "REDACTED"), ("cookie", None)],
-        filter_query_parameters=[("access_token", "REDACTED"), ("client_secret", "REDACTED")],
-        filter_post_data_parameters=[
-            ("client_secret", "REDACTED"),
-            ("refresh_token", "REDACTED"),
-            ("code", "REDACTED"),
-        ],
-        before_record_response=scrub_response,
-        decode_compressed_response=True,
-        # The body too: a write cassette proves exactly what was sent (style-anchors §8.1).
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
-    )
+    return vendor_vcr(CASSETTES, record=record)
 
 
 class ClioContractHarness:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import structlog
-import uvicorn
 from pydantic import SecretStr
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
@@ -45,6 +42,7 @@ from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
 from core.http import HttpClient
 from core.sandbox import FakeClock
 from core.tokens import OAuthToken
+from tests.cassettes import serve_for_recording
 from tests.connectors.clio.clio_harness import (
     FIRM,
     LIVE_PORT,
@@ -301,20 +299,11 @@ def live_sandbox() -> Iterator[ClioSandbox | None]:
     if not RECORDING:
         yield None
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", LIVE_PORT))  # fails loudly if the port is taken
     sandbox = ClioSandbox(
         seed(), clock=FakeClock(), rng_seed=1, rate_limit_per_minute=10_000, deliver=lambda url, headers, body: 200
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=LIVE_PORT, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield sandbox
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_for_recording(create_app(sandbox), LIVE_PORT):
+        yield sandbox
 
 
 def cassette_connector(live: ClioSandbox | None, *, access: str | None = None, page_limit: int = 200) -> ClioConnector:

@@ -488,7 +488,10 @@ def test_read_only_and_missing_routes(env: Env) -> None:
     assert env.get("/no_such_thing.json").status_code == 404
     # Real Clio routes the sandbox does not simulate answer 501 (see README).
     env.sandbox.generate_bill(1001)
-    assert env.send("PATCH", "/bills/1.json", json={"data": {"state": "void"}}).status_code == 501
+    assert env.send("DELETE", "/bills/1.json").status_code == 501
+    assert env.send("PATCH", "/line_items/1.json", json={"data": {"price": 1}}).status_code == 501
+    # A bill's state moves only along the transitions it offers now (clio.md §3.13): a draft is not voided.
+    assert env.send("PATCH", "/bills/1.json", json={"data": {"state": "void"}}).status_code == 422
 
 
 def test_simple_resources_accept_writes(env: Env) -> None:

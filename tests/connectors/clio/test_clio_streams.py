@@ -12,7 +12,7 @@ from connectors.clio.connector import ClioConnector
 from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.clio.streams import CalendarEntries, Communications, Matters, Tasks
 from core.connector import Page
-from core.models import Activity, ActivityCategory, ActivityKind, Client, Matter, Timekeeper
+from core.models import Activity, ActivityCategory, ActivityKind, Client, Matter, RemoteBill, Timekeeper
 from core.sandbox import iso_timestamp
 from tests.connectors.clio.clio_harness import BASE, ClioEnv, make_env, seed, time_entry
 
@@ -36,6 +36,7 @@ def stream(env: ClioEnv, name: str) -> Any:
 
 def test_every_stream_yields_valid_models_reference_streams_first() -> None:
     env = make_env()
+    env.sandbox.generate_bill(1001)  # a person bills matter 1001 in Clio's UI
     streams = env.connector.streams()
     assert [s.name for s in streams] == [
         "users",
@@ -47,6 +48,7 @@ def test_every_stream_yields_valid_models_reference_streams_first() -> None:
         "tasks",
         "documents",
         "notes",
+        "bills",
     ]
     expected = {
         "users": (Timekeeper, {"345", "346"}),
@@ -58,6 +60,7 @@ def test_every_stream_yields_valid_models_reference_streams_first() -> None:
         "tasks": (Activity, {"task:6001"}),
         "documents": (Activity, {"document:8001"}),
         "notes": (Activity, {"note:5001"}),
+        "bills": (RemoteBill, {"1"}),
     }
     for each in streams:
         records, errors, _ = read_all(each)

@@ -96,6 +96,7 @@ def test_a_signed_delivery_names_the_streams_of_its_model() -> None:
         "calendar_entries",
         "tasks",
         "documents",
+        "bills",
     }
 
 

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 import structlog
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
@@ -34,10 +31,11 @@ from connectors.practicepanther.sandbox import (
 from core.connector import Context
 from core.http import HttpClient, RateLimiter
 from core.models import ActivityKind, TimeEntry
-from core.sandbox import ConnectionDropped, FakeClock
+from core.sandbox import FakeClock
 from core.store.schema import metadata, oauth_tokens
 from core.tokens import OAuthToken, TokenStore
 from tests.connectors.practicepanther.pp_seed import HOURLY, JANE, seed
+from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -47,51 +45,11 @@ FIRM = "firm-pp-test"
 BASE = "http://testserver"
 
 
-class SandboxAdapter(BaseAdapter):
-    """A requests transport that answers from an ASGI app, with connection drops made real."""
-
-    def __init__(self, client: TestClient) -> None:
-        super().__init__()
-        self._client = client
-        self.sent: list[requests.PreparedRequest] = []
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> requests.Response:
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        self.sent.append(request.copy())
-        try:
-            answer = self._client.request(
-                str(request.method), str(request.url), headers=dict(request.headers), content=body
-            )
-        except ConnectionDropped:
-            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)") from None
-        declared = answer.headers.get("content-length")
-        if declared is not None and int(declared) > len(answer.content):
-            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response._content = answer.content
-        response.url = str(request.url)
-        response.reason = answer.reason_phrase
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
 @dataclass
-class PPEnv:
+class PPEnv(SandboxAdmin):
     """A sandboxed PP firm and a connector pointed at it."""
+
+    vendor: ClassVar[str] = "practicepanther"
 
     sandbox: PracticePantherSandbox
     clock: FakeClock
@@ -101,17 +59,6 @@ class PPEnv:
     connector: PracticePantherConnector
     adapter: SandboxAdapter
     sleeps: list[float] = field(default_factory=list)
-
-    def admin(self, method: str, path: str, payload: Any = None) -> Any:
-        response = self.app.request(method, f"/_sandbox/practicepanther/{path.strip('/')}", json=payload)
-        assert response.status_code < 400, response.text
-        return response.json() if response.content else None
-
-    def faults(self, *rules: Mapping[str, Any]) -> None:
-        if rules:
-            self.admin("POST", "faults", {"rules": list(rules), "seed": 1})
-        else:
-            self.admin("DELETE", "faults")
 
     def requests_log(self) -> list[dict[str, Any]]:
         return [e | {"path": e["path"].removeprefix("/practicepanther")} for e in self.admin("GET", "requests")]

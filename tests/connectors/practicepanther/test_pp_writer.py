@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -123,3 +124,25 @@ def test_no_privileged_body_is_in_any_request_the_writer_sends() -> None:
     for request in env.adapter.sent:
         body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
         assert CANARY not in body and CANARY not in str(request.url)
+
+
+def test_deletions_are_found_by_one_id_scan_not_a_request_per_entry() -> None:
+    env = make_env(page_size=100)
+    writer = env.connector.writer()
+    refs = [
+        writer.write_time_entry(time_entry(id=f"e{n}", work_date=date(2026, 3, 1 + n % 28)), f"k{n}", billable=False)
+        for n in range(60)
+    ]
+    deleted = refs[7]
+    env.admin("DELETE", f"timeentries/{deleted}")
+    env.admin("DELETE", "requests")
+    remote = writer.read_time_entries(refs, work_dates=(date(2026, 3, 1), date(2026, 3, 28)))
+    assert [r.ref for r in remote] == refs
+    assert [r.ref for r in remote if r.deleted] == [deleted]
+    gets = [r for r in env.requests_log() if r["method"] == "GET"]
+    # one page of the window's list, and one GET that confirms the deletion with a 404
+    assert len(gets) == 2, [g["path"] for g in gets]
+    without_window = len(refs)
+    env.admin("DELETE", "requests")
+    writer.read_time_entries(refs)
+    assert len(env.requests_log()) == without_window  # the old way: one GET per entry

@@ -1,0 +1,133 @@
+"""A firm's billing cycle: when it runs, how matters bill, taxes, LEDES, and what may move PMS bills.
+
+Neither Clio nor PracticePanther lets an API client create a bill, so billsync prepares pre-bills,
+checks them against the client's guidelines and follows the bill a person generates in the PMS.
+This section decides how those pre-bills are made and what billsync may do to the PMS bill.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.models import Severity
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LedesFormat(enum.StrEnum):
+    """Which electronic invoice a client's e-billing system takes."""
+
+    NONE = "none"
+    LEDES_1998B = "1998b"
+    LEDES_98BI = "98bi"  # international: carries tax, addresses and currency
+
+
+class Arrangement(enum.StrEnum):
+    """How a matter bills; `pms` follows the billing method the PMS reports."""
+
+    PMS = "pms"
+    HOURLY = "hourly"
+    FLAT = "flat"  # the flat fee only, never incremental entries
+    HYBRID = "hybrid"  # a flat fee for a scope, hourly for the rest
+
+
+class Advance(enum.StrEnum):
+    """How far billsync may move a PMS bill that matches its pre-bill (never further)."""
+
+    OFF = "off"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_PAYMENT = "awaiting_payment"
+
+
+class BillingSchedule(_Strict):
+    """When the daemon runs the cycle: on `day_of_month`, for the calendar month before."""
+
+    enabled: bool = False
+    day_of_month: int = Field(default=1, ge=1, le=28)  # 28: every month has that day
+    hour: int = Field(default=6, ge=0, le=23)  # in the firm's time zone
+    time_zone: str = "UTC"
+
+
+class LawFirmIdentity(_Strict):
+    """The firm as LEDES files name it (LAW_FIRM_ID and, for LEDES98BI, the address)."""
+
+    ledes_id: str = ""  # often the firm's tax id; required by most e-billing systems
+    name: str = ""
+    address_1: str = ""
+    address_2: str = ""
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    country: str = ""
+
+
+class ClientAddress(_Strict):
+    """A client's billing address, for LEDES98BI."""
+
+    address_1: str = ""
+    address_2: str = ""
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    country: str = ""
+
+
+class ClientBilling(_Strict):
+    """One client's invoicing needs: its LEDES format, tax and guideline overrides."""
+
+    ledes: LedesFormat = LedesFormat.NONE
+    tax_rate_percent: Decimal | None = Field(default=None, ge=0, le=100)  # None: the firm's rate
+    tax_id: str = ""  # CLIENT_TAX_ID in LEDES98BI
+    po_number: str = ""
+    address: ClientAddress = Field(default_factory=ClientAddress)
+    daily_cap_hours: Decimal | None = Field(default=None, gt=0, le=24)
+    guidelines: dict[str, Severity] = Field(default_factory=dict)  # rule -> severity
+
+
+class MatterBilling(_Strict):
+    """One matter's arrangement, where it differs from what the PMS says."""
+
+    arrangement: Arrangement = Arrangement.PMS
+    flat_fee: Decimal | None = Field(default=None, ge=0)
+    flat_fee_schedule: Literal["every_cycle", "once"] = "every_cycle"
+    # Hybrid: entries with these UTBMS task codes or activity categories are covered by the flat
+    # fee (shown on the pre-bill at no charge); every other entry bills hourly.
+    covered_task_codes: list[str] = Field(default_factory=list)
+    covered_category_ids: list[str] = Field(default_factory=list)
+
+
+class BillingSettings(_Strict):
+    """The `[firms.<id>.billing]` section."""
+
+    schedule: BillingSchedule = Field(default_factory=BillingSchedule)
+    currency: str = Field(default="USD", pattern="^[A-Z]{3}$")
+    tax_name: str = "Tax"
+    tax_rate_percent: Decimal = Field(default=Decimal("0"), ge=0, le=100)
+    firm: LawFirmIdentity = Field(default_factory=LawFirmIdentity)
+    daily_cap_hours: Decimal = Field(default=Decimal("10"), gt=0, le=24)
+    guidelines: dict[str, Severity] = Field(default_factory=dict)  # firm-wide rule -> severity
+    # Moving PMS bills: off unless the firm says so, and then only a bill that matches its pre-bill.
+    advance: Advance = Advance.OFF
+    advance_requires_approval: bool = True  # the reviewing partner ran `billsync bill approve`
+    match_tolerance: Decimal = Field(default=Decimal("0.00"), ge=0)  # bill total vs pre-bill total
+    clients: dict[str, ClientBilling] = Field(default_factory=dict)
+    matters: dict[str, MatterBilling] = Field(default_factory=dict)
+
+    def client(self, client_id: str) -> ClientBilling:
+        """A client's settings, or the defaults."""
+        return self.clients.get(client_id) or ClientBilling()
+
+    def matter(self, matter_id: str) -> MatterBilling:
+        """A matter's settings, or the defaults (follow the PMS)."""
+        return self.matters.get(matter_id) or MatterBilling()
+
+    def tax_rate(self, client_id: str) -> Decimal:
+        """The tax rate for a client's pre-bills as a fraction (8.25 % -> 0.0825)."""
+        percent = self.client(client_id).tax_rate_percent
+        return (self.tax_rate_percent if percent is None else percent) / 100

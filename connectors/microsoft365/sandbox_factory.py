@@ -1,0 +1,36 @@
+"""Build the Microsoft 365 sandbox for `billsync sandbox` / `billsync demo`, and the settings that reach it.
+
+Registered as the `microsoft365` entry point of `billsync.sandboxes`; core's sandbox server mounts
+it at /microsoft365 (Graph at /microsoft365/graph/v1.0, Entra at /microsoft365/login) and its
+admin API at /_sandbox/microsoft365.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, GraphSandbox
+
+MOUNT_PATH = "/microsoft365"
+
+
+def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None) -> GraphSandbox:
+    """A Graph sandbox loaded with seed.
+
+    `rate_limit_per_minute` is the CLI's knob for Clio-style limits; Graph's limits are its own
+    (10,000 requests per 10 minutes and 4 at a time per mailbox), so it is not used.
+    """
+    return GraphSandbox(seed)
+
+
+def connector_settings(base_url: str) -> dict[str, Any]:
+    """The microsoft365 connector settings that point at a sandbox server at base_url."""
+    root = base_url.rstrip("/") + MOUNT_PATH
+    return {
+        "tenant_id": DEFAULT_TENANT,
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+        "graph_base_url": f"{root}/graph/v1.0",
+        "authority_host": f"{root}/login",
+    }

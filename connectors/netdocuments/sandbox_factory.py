@@ -1,0 +1,48 @@
+"""Build the NetDocuments sandbox for `billsync sandbox` / `billsync demo`, and settings that reach it.
+
+The `netdocuments` entry point of the `billsync.sandboxes` and `billsync.sandbox_settings`
+groups; core's sandbox server mounts what `build_sandbox` returns at /netdocuments (API) and
+/_sandbox/netdocuments (admin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.netdocuments.sandbox import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_REPOSITORY,
+    NetDocumentsSandbox,
+)
+
+MOUNT_PATH = "/netdocuments"
+
+
+def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None) -> NetDocumentsSandbox:
+    """A sandbox loaded with seed; the CLI's per-minute figure may raise the limit, never lower it."""
+    return NetDocumentsSandbox(
+        seed,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+        rate_limit=max(DEFAULT_RATE_LIMIT, rate_limit_per_minute or 0),
+    )
+
+
+def connector_settings(base_url: str) -> dict[str, Any]:
+    """The connector settings that point at a sandbox server at base_url (a service account, US).
+
+    The demo month lies in the past, so the first read goes back a year, in month-wide windows
+    (the sandbox's row cap is handled by reading on from the newest date).
+    """
+    return {
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+        "repository_id": DEFAULT_REPOSITORY,
+        "region": "us",
+        "base_url": base_url.rstrip("/") + MOUNT_PATH,
+        "first_read_days": 365,
+        "log_window_hours": 24 * 31,
+    }

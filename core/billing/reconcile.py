@@ -1,0 +1,150 @@
+"""A bill a person generated in the PMS, compared with the pre-bill billsync prepared for it.
+
+Two ways to match, depending on what the vendor gives:
+- By entry (Clio): each bill line names the activity it bills (`BillLine.entry_ref`), which is
+  the remote id of a billsync entry. The pre-bill is the one on the bill's matter sharing the most
+  entries; differences are entries missing from the bill, extra entries (unapproved ones called
+  out), and lines whose amount differs.
+- By content (PracticePanther: invoice lines carry no entry reference): the pre-bill on the bill's
+  matter whose period ended last on or before the bill's date; lines are paired by date, hours
+  and amount, so a difference names the line that has no partner.
+In both, the bill's total must equal the pre-bill's within the firm's tolerance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from core.billing.model import LineType, PreBill, PreBillLine, PreBillStatus
+from core.models import BillLine, EntryState, RemoteBill, TimeEntry
+from core.units import cents
+
+_HOURS = Decimal("0.01")
+_APPROVED = frozenset({EntryState.APPROVED, EntryState.POSTED, EntryState.BILLED})
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A PMS bill against its pre-bill: what differs, in words a reviewer acts on."""
+
+    prebill: PreBill
+    bill: RemoteBill
+    differences: tuple[str, ...]
+    by_entry: bool  # matched through entry references (Clio), not by content
+
+    @property
+    def matches(self) -> bool:
+        """True when the bill bills exactly what the pre-bill does."""
+        return not self.differences
+
+
+def find_prebill(bill: RemoteBill, prebills: Sequence[PreBill]) -> PreBill | None:
+    """The pre-bill a PMS bill belongs to, or None when billsync prepared none for it."""
+    linked = [p for p in prebills if p.pms_bill_id == bill.id]
+    if linked:
+        return linked[0]
+    candidates = [
+        p
+        for p in prebills
+        if p.pms_bill_id is None and p.status is not PreBillStatus.VOID and p.matter_id in bill.matter_ids
+    ]
+    refs = {line.entry_ref for line in bill.lines if line.entry_ref}
+    if refs:
+        scored = [(len(refs & {ln.entry_ref for ln in p.lines if ln.entry_ref}), p) for p in candidates]
+        best = max(scored, key=lambda item: (item[0], item[1].period_end), default=None)
+        return best[1] if best is not None and best[0] > 0 else None
+    issued = bill.issued_on or date.max
+    eligible = [p for p in candidates if p.period_end <= issued]
+    return max(eligible, key=lambda p: p.period_end, default=None)
+
+
+def compare(
+    prebill: PreBill, bill: RemoteBill, entries_by_ref: Mapping[str, TimeEntry], tolerance: Decimal = Decimal("0")
+) -> Comparison:
+    """Every difference between a PMS bill and its pre-bill."""
+    by_entry = any(line.entry_ref for line in bill.lines)
+    found = _by_entry(prebill, bill, entries_by_ref) if by_entry else _by_content(prebill, bill)
+    if abs(bill.total - prebill.total) > tolerance:
+        found.append(f"the bill's total is {bill.total}, the pre-bill's {prebill.total}")
+    return Comparison(prebill, bill, tuple(found), by_entry)
+
+
+def _by_entry(prebill: PreBill, bill: RemoteBill, entries_by_ref: Mapping[str, TimeEntry]) -> list[str]:
+    found: list[str] = []
+    ours = {ln.entry_ref: ln for ln in prebill.lines if ln.entry_ref}
+    theirs: dict[str, BillLine] = {b.entry_ref: b for b in bill.lines if b.entry_ref}
+    for line in prebill.lines:
+        if line.entry_id is not None and line.entry_ref is None:
+            found.append(f"line {line.number} ({_describe(line)}): its entry was never written to the PMS")
+    for ref, line in ours.items():
+        billed = theirs.get(ref)
+        if billed is None:
+            found.append(f"missing from the bill: line {line.number} ({_describe(line)})")
+            continue
+        # The PMS line shows hours x rate; an agreed discount is the pre-bill's adjustment.
+        if cents(billed.amount) != line.base:
+            found.append(f"line {line.number} ({_describe(line)}): the bill charges {billed.amount}, not {line.base}")
+        if billed.hours.quantize(_HOURS) != line.units.quantize(_HOURS):
+            found.append(f"line {line.number}: the bill has {billed.hours} h, the pre-bill {line.units} h")
+    for ref, billed in theirs.items():
+        if ref in ours:
+            continue
+        entry = entries_by_ref.get(ref)
+        if entry is not None and entry.state not in _APPROVED:
+            found.append(
+                f"unapproved entry on the bill: PMS entry {ref} ({billed.work_date}, {billed.amount}) "
+                f"is {entry.state.value} in billsync"
+            )
+        else:
+            whose = f"billsync entry {entry.id}" if entry is not None else "not a billsync entry"
+            found.append(f"extra entry on the bill: PMS entry {ref} ({billed.work_date}, {billed.amount}; {whose})")
+    found.extend(_unreferenced(prebill, bill))
+    return found
+
+
+def _unreferenced(prebill: PreBill, bill: RemoteBill) -> list[str]:
+    """Lines without an entry on either side (flat fees, expenses): paired by amount."""
+    ours = Counter(ln.base for ln in prebill.lines if ln.entry_id is None and ln.type is LineType.FEE)
+    theirs = Counter(cents(ln.amount) for ln in bill.lines if not ln.entry_ref)
+    found = [f"missing from the bill: a {amount} line (flat fee)" for amount in (ours - theirs).elements()]
+    found += [f"extra line on the bill: {amount} without an entry" for amount in (theirs - ours).elements()]
+    return found
+
+
+def _by_content(prebill: PreBill, bill: RemoteBill) -> list[str]:
+    def key(day: date | None, hours: Decimal, amount: Decimal) -> tuple[date | None, Decimal, Decimal]:
+        return day, hours.quantize(_HOURS), cents(amount)
+
+    ours: dict[tuple[date | None, Decimal, Decimal], list[PreBillLine]] = {}
+    for line in prebill.lines:
+        if line.type is LineType.FEE:
+            units = line.units if line.entry_id is not None else Decimal("0")
+            day = line.work_date if line.entry_id is not None else None
+            ours.setdefault(key(day, units, line.base), []).append(line)
+    found: list[str] = []
+    for billed in bill.lines:
+        day = billed.work_date if billed.kind == "time" else None
+        hours = billed.hours if billed.kind == "time" else Decimal("0")
+        partners = ours.get(key(day, hours, billed.amount))
+        if partners:
+            partners.pop(0)
+        else:
+            when = billed.work_date or "undated"
+            found.append(f"extra line on the bill: {when}, {billed.hours.normalize():f} h, {billed.amount}")
+    for lines in ours.values():
+        found.extend(f"missing from the bill: line {ln.number} ({_describe(ln)})" for ln in lines)
+    return found
+
+
+def _describe(line: PreBillLine) -> str:
+    who = f", {line.timekeeper_name}" if line.timekeeper_name else ""
+    return f"{line.work_date}{who}, {line.units.normalize():f} h, {line.base}"
+
+
+def entries_by_ref(entries: Iterable[TimeEntry]) -> dict[str, TimeEntry]:
+    """billsync's entries by their id in the PMS."""
+    return {e.remote_id: e for e in entries if e.remote_id}

@@ -1,0 +1,81 @@
+"""The periodic payments job for the scheduler: one call per firm.
+
+`run_payments_cycle(fp)`: look up charges with unknown outcomes (lookups only), read and apply
+new gateway events, apply retainers for clients set to `auto`, and raise tasks for unmatched
+payments and overpayments. Idempotent: running it twice in a row changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.payments import charges, references
+from core.payments.events import EventReport, process_events
+from core.payments.firm import FirmPayments
+from core.payments.models import Transfer
+from core.payments.reconcile import Target
+from core.payments.transfers import apply_retainers
+
+
+@dataclass
+class CycleReport:
+    """One run's outcome, for the job's summary log line."""
+
+    events: EventReport
+    resolved: int = 0
+    transfers: list[Transfer] = field(default_factory=list)
+    open_tasks: int = 0
+
+
+def run_payments_cycle(fp: FirmPayments) -> CycleReport:
+    """Everything payments does on a schedule, for one firm."""
+    events = process_events(fp)
+    resolved = [i for i in charges.recheck(fp) if i.status.value == "succeeded"]
+    transfers = apply_retainers(fp)
+    _raise_reconciliation_tasks(fp)
+    report = CycleReport(events, len(resolved), transfers, len(fp.payments.tasks(fp.firm)))
+    fp.log.info(
+        "payments cycle",
+        events=events.events,
+        transactions=events.transactions,
+        resolved=report.resolved,
+        transfers=len(transfers),
+        open_tasks=report.open_tasks,
+    )
+    return report
+
+
+def _raise_reconciliation_tasks(fp: FirmPayments) -> None:
+    ledger = fp.ledger()
+    tasks = []
+    for m in ledger.unmatched:
+        if m.signed:
+            tasks.append(
+                (
+                    "unmatched_payment",
+                    m.transaction.id,
+                    f"Payment {m.transaction.id} of ${m.transaction.amount} "
+                    f"({m.transaction.account_kind.value}) matches no invoice: {m.note}",
+                )
+            )
+    for m in fp.matches():
+        if m.target is Target.TRUST and m.note and m.signed:
+            tasks.append(
+                (
+                    "trust_names_invoice",
+                    m.transaction.id,
+                    f"Trust deposit {m.transaction.id} of ${m.transaction.amount} for client {m.client_id}: {m.note}",
+                )
+            )
+    for balance in ledger.invoices.values():
+        if balance.balance < 0:
+            number = references.invoice_key(balance.bill)
+            tasks.append(
+                (
+                    "overpayment",
+                    balance.bill.id,
+                    f"Invoice {number} is overpaid by ${-balance.balance}: "
+                    "refund the client or keep it as a credit, and record that in the PMS.",
+                )
+            )
+    fp.payments.add_tasks(fp.firm, tasks)

@@ -1,0 +1,115 @@
+"""The HTML dashboard: the report's tables (sortable), its charts, and the entries behind each number.
+
+The page embeds the same data `--format json` prints (`report_dict`), plus the entries the numbers
+link to; its tables are rendered from those values, so the page, the CSV and the CLI agree.
+plotly.js comes with the plotly package: inlined into a written file (which must work with no
+network), or served by the daemon from `/reports/static/plotly.min.js`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import plotly.io as pio
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from core.models import TimeEntry
+from core.reports.charts import all_charts
+from core.reports.columns import COLUMNS, UNDEFINED, hours_text
+from core.reports.compute import DIMENSIONS, Report
+from core.reports.facts import FirmFacts
+from core.reports.render import report_dict
+
+PLOTLY_PATH = "/reports/static/plotly.min.js"
+
+
+@cache
+def templates() -> Environment:
+    """The package's jinja2 templates, autoescaped."""
+    return Environment(loader=PackageLoader("core.reports", "templates"), autoescape=select_autoescape(["j2"]))
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js as the installed plotly package ships it."""
+    script: str = get_plotlyjs()
+    return script
+
+
+def embedded_json(data: Any) -> Markup:
+    """JSON safe inside a <script> element: no "</script>" or HTML comment can be formed."""
+    text = json.dumps(data, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
+
+
+def dashboard_data(facts: FirmFacts, report: Report) -> dict[str, Any]:
+    """What the page embeds: the report as JSON has it, the entry lists behind numbers, and the entries."""
+    links = {_row_id(row.key, row is report.total): row.entry_ids for row in [*report.rows, report.total]}
+    wanted = {entry_id for lists in links.values() for ids in lists.values() for entry_id in ids}
+    entries = [_entry(facts, e) for e in facts.entries if e.id in wanted]
+    return {"report": report_dict(report), "links": links, "entries": entries}
+
+
+def render_dashboard(facts: FirmFacts, report: Report, *, served: bool, review_url: str | None = None) -> str:
+    """The whole page; `served` links plotly.js from the daemon, else inlines it."""
+    data = dashboard_data(facts, report)
+    charts = [
+        Markup(  # noqa: S704 - plotly's own markup for its figure
+            pio.to_html(
+                figure,
+                full_html=False,
+                include_plotlyjs=False,
+                div_id=div_id,
+                config={"responsive": True, "displaylogo": False},
+                default_width="100%",
+                default_height="340px",
+            )
+        )
+        for div_id, figure in all_charts(facts, report)
+    ]
+    rows = [(_row_id(r["key"], False), r) for r in data["report"]["rows"]]
+    return (
+        templates()
+        .get_template("dashboard.html.j2")
+        .render(
+            report=data["report"],
+            rows=rows,
+            total=data["report"]["total"],
+            columns=COLUMNS,
+            undefined=UNDEFINED,
+            data=embedded_json(data),
+            charts=charts,
+            plotly_src=PLOTLY_PATH if served else None,
+            plotly_inline=None if served else Markup(plotly_js().replace("</script", "<\\/script")),  # noqa: S704
+            dimensions=DIMENSIONS,
+            review_url=review_url,
+            served=served,
+        )
+    )
+
+
+def _row_id(key: str | None, total: bool) -> str:
+    return "*" if total else (key if key is not None else "")
+
+
+def _entry(facts: FirmFacts, entry: TimeEntry) -> dict[str, Any]:
+    ref = facts.reference
+    timekeeper = ref.timekeepers.get(entry.timekeeper_id)
+    matter = ref.matters.get(entry.matter_id)
+    billed = facts.billed.get(entry.id)
+    return {
+        "id": entry.id,
+        "date": entry.work_date.isoformat(),
+        "timekeeper": timekeeper.name if timekeeper else entry.timekeeper_id,
+        "matter": matter.number if matter else entry.matter_id,
+        "hours": hours_text(entry.raw_seconds),
+        "billed_hours": hours_text(entry.billed_seconds),
+        "amount": str(entry.amount),
+        "state": entry.state.value,
+        "bill": (billed.bill_number or billed.bill_id) if billed else None,
+        "narrative": entry.narrative,
+    }

@@ -1,0 +1,133 @@
+"""A bill a person made in the PMS against its pre-bill: by entry (Clio), by content (PracticePanther)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from config.billing import BillingSettings, MatterBilling
+from core.billing.model import PreBill
+from core.billing.reconcile import compare, entries_by_ref, find_prebill
+from core.models import BillLine, BillState, EntryState, RemoteBill
+from tests.billing.scenario import build, entry
+
+NOW = datetime(2026, 11, 3, tzinfo=UTC)
+
+
+def clio_bill(prebill: PreBill, **kw) -> RemoteBill:
+    """The bill Clio generates from exactly the pre-bill's entries (lines show hours x rate)."""
+    lines = tuple(
+        BillLine(work_date=ln.work_date, hours=ln.units, rate=ln.unit_cost, amount=ln.base, entry_ref=ln.entry_ref)
+        for ln in prebill.lines
+    )
+    base = {
+        "id": "77", "number": "1043", "client_id": prebill.client_id, "matter_ids": (prebill.matter_id,),
+        "state": BillState.DRAFT, "issued_on": date(2026, 11, 2), "total": prebill.total, "lines": lines,
+        "updated_at": NOW,
+    }  # fmt: skip
+    return RemoteBill(**(base | kw))
+
+
+def prebill_of(entries) -> PreBill:
+    [prebill] = build(entries)
+    return replace(prebill, id="pb1")
+
+
+def test_a_bill_with_exactly_the_prebills_entries_matches() -> None:
+    work = [entry(), entry(work_date=date(2026, 10, 9))]
+    prebill = prebill_of(work)
+    bill = clio_bill(prebill)
+    assert find_prebill(bill, [prebill]) is prebill
+    result = compare(prebill, bill, entries_by_ref(work))
+    assert result.matches and result.by_entry and result.differences == ()
+
+
+def test_missing_extra_and_unapproved_entries_and_amounts_are_each_reported() -> None:
+    work = [entry(), entry(work_date=date(2026, 10, 9)), entry(work_date=date(2026, 10, 12))]
+    waiting = entry(state=EntryState.NEEDS_REVIEW, work_date=date(2026, 10, 13))
+    prebill = prebill_of(work)
+    lines = list(clio_bill(prebill).lines)
+    lines.pop(1)  # the person left the second entry off
+    lines[1] = replace_line(lines[1], amount=Decimal("250.00"))  # and re-priced the third
+    lines.append(
+        BillLine(
+            work_date=date(2026, 10, 13), hours=Decimal("0.5"), amount=Decimal("200.00"), entry_ref=waiting.remote_id
+        )
+    )
+    lines.append(BillLine(work_date=date(2026, 10, 14), hours=Decimal("1"), amount=Decimal("90.00"), entry_ref="555"))
+    bill = clio_bill(prebill, lines=tuple(lines), total=Decimal("740.00"))
+    result = compare(prebill, bill, entries_by_ref([*work, waiting]))
+    assert not result.matches
+    assert result.differences == (
+        "missing from the bill: line 2 (2026-10-09, Jane Smith, 0.5 h, 200.00)",
+        "line 3 (2026-10-12, Jane Smith, 0.5 h, 200.00): the bill charges 250.00, not 200.00",
+        f"unapproved entry on the bill: PMS entry {waiting.remote_id} (2026-10-13, 200.00) is needs_review in billsync",
+        "extra entry on the bill: PMS entry 555 (2026-10-14, 90.00; not a billsync entry)",
+        "the bill's total is 740.00, the pre-bill's 600.00",
+    )
+
+
+def replace_line(line: BillLine, **kw) -> BillLine:
+    return line.model_copy(update=kw)
+
+
+def test_the_total_must_match_within_the_firms_tolerance() -> None:
+    prebill = prebill_of([entry()])
+    off_by_a_cent = clio_bill(prebill, total=prebill.total + Decimal("0.01"))
+    assert not compare(prebill, off_by_a_cent, {}).matches
+    assert compare(prebill, off_by_a_cent, {}, tolerance=Decimal("0.01")).matches
+
+
+def test_a_discount_the_person_forgot_shows_as_a_total_difference() -> None:
+    prebill = prebill_of([entry(amount=Decimal("180.00"))])  # 10 % agreed: 200.00 less 20.00
+    gross = clio_bill(prebill, total=Decimal("200.00"))
+    assert compare(prebill, gross, {}).differences == ("the bill's total is 200.00, the pre-bill's 180.00",)
+    assert compare(prebill, clio_bill(prebill, total=Decimal("180.00")), {}).matches  # bill-level discount applied
+
+
+def test_a_flat_fee_line_is_paired_by_amount() -> None:
+    settings = BillingSettings(matters={"m3": MatterBilling(flat_fee=Decimal("2500.00"))})
+    [prebill] = build([], settings, matters_with_flat_fees=["m3"])
+    flat = RemoteBill(
+        id="78", client_id="c2", matter_ids=("m3",), state=BillState.DRAFT, total=Decimal("2500.00"), updated_at=NOW,
+        lines=(BillLine(amount=Decimal("2500.00")),),
+    )  # fmt: skip
+    assert compare(prebill, flat, {}).matches
+    wrong = flat.model_copy(update={"lines": (BillLine(amount=Decimal("2000.00")),), "total": Decimal("2000.00")})
+    assert compare(prebill, wrong, {}).differences == (
+        "extra line on the bill: undated, 0 h, 2000.00",
+        "missing from the bill: line 1 (2026-10-31, Flat fee, 1 h, 2500.00)",
+        "the bill's total is 2000.00, the pre-bill's 2500.00",
+    )
+
+
+def test_the_prebill_is_found_by_shared_entries_and_never_taken_twice() -> None:
+    october = prebill_of([entry()])
+    november = replace(prebill_of([entry(work_date=date(2026, 11, 3))]), id="pb2")
+    bill = clio_bill(october)
+    assert find_prebill(bill, [november, october]) is october
+    taken = replace(october, pms_bill_id="other")
+    assert find_prebill(bill, [november, taken]) is None  # no shared entry with an unlinked pre-bill
+    assert find_prebill(bill, [replace(october, pms_bill_id="77")]).pms_bill_id == "77"  # already linked
+
+
+def test_practicepanther_invoices_without_entry_references_match_by_matter_date_hours_and_amount() -> None:
+    prebill = prebill_of([entry(), entry(work_date=date(2026, 10, 9), billed_seconds=4320)])
+    lines = tuple(
+        BillLine(work_date=ln.work_date, hours=ln.units.normalize(), amount=ln.base) for ln in reversed(prebill.lines)
+    )
+    invoice = RemoteBill(
+        id="inv-1", client_id="c1", matter_ids=("m1",), state=BillState.AWAITING_PAYMENT, issued_on=date(2026, 11, 4),
+        total=prebill.total, lines=lines, updated_at=NOW,
+    )  # fmt: skip
+    assert find_prebill(invoice, [prebill]) is prebill
+    result = compare(prebill, invoice, {})
+    assert result.matches and not result.by_entry
+    short = invoice.model_copy(update={"lines": lines[:1], "total": Decimal("480.00")})
+    assert compare(prebill, short, {}).differences == (
+        "missing from the bill: line 1 (2026-10-05, Jane Smith, 0.5 h, 200.00)",
+        "the bill's total is 480.00, the pre-bill's 680.00",
+    )
+    before_period_end = invoice.model_copy(update={"issued_on": date(2026, 10, 20)})
+    assert find_prebill(before_period_end, [prebill]) is None  # an invoice dated inside October is not its bill

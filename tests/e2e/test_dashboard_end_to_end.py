@@ -1,0 +1,136 @@
+"""The dashboard in a real browser: headless Chromium (Debian's `chromium`) loads the page the CLI
+writes and the page the daemon serves, with no console output at all, draws the four charts, lists
+the entries behind a linked number, and leaves a screenshot in the test's temporary folder.
+
+Without a chromium binary the test is skipped, saying so; under CI, where `.ci/run` installs the
+browser and exports BILLSYNC_CHROMIUM when it succeeds, a missing browser is a failure instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from core.server import BackgroundWork, build_app
+from core.serving import run_in_thread
+from tests.e2e.conftest import RUN
+from tests.reports.firm import ReportFirm
+
+pytestmark = pytest.mark.e2e
+CHARTS = ("chart-hours", "chart-funnel", "chart-aging", "chart-collection")
+_CONSOLE = re.compile(r":CONSOLE[:(]\d+\)?\] (.*)")
+
+
+def chromium() -> str:
+    """The browser binary, or a skip (a failure under CI once .ci/run installed it) with the reason."""
+    for name in (os.environ.get("BILLSYNC_CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+    if os.environ.get("CI") == "true" and os.environ.get("BILLSYNC_CHROMIUM"):
+        pytest.fail(f"CI installed chromium at {os.environ['BILLSYNC_CHROMIUM']}, but it is not there")
+    pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium); the browser test needs one")
+
+
+@dataclass
+class Loaded:
+    dom: str
+    console: list[str]
+
+
+def load(url: str, profile: Path, *, screenshot: Path | None = None) -> Loaded:
+    """Open `url` headless and return its DOM after scripts ran, and every console message."""
+    args = [
+        chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+        f"--user-data-dir={profile}", "--window-size=1400,2600", "--virtual-time-budget=8000",
+        "--enable-logging=stderr", "--v=0",
+    ]  # fmt: skip
+    args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+    done = subprocess.run([*args, url], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Loaded(done.stdout, [m.group(1) for m in _CONSOLE.finditer(done.stderr)])
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def assert_charts_drawn(dom: str) -> None:
+    """Every chart has plotly's SVG with at least one plotted trace (bars or lines with points)."""
+    for chart, following in zip(CHARTS, [*CHARTS[1:], "</div></div>"], strict=True):
+        section = dom.split(f'id="{chart}"', 1)[1].split(following, 1)[0]
+        assert '<svg class="main-svg"' in section, f"{chart} was not drawn"
+        assert 'class="trace' in section and 'class="point"' in section, f"{chart} has no plotted data"
+
+
+@pytest.fixture(scope="module")
+def firm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportFirm]:
+    chromium()  # skip before building the firm when there is no browser
+    made = ReportFirm(tmp_path_factory.mktemp("dashboard-firm"))
+    made.run_month()
+    yield made
+    made.close()
+
+
+def test_the_console_check_sees_an_error(tmp_path: Path) -> None:
+    """Guard against a check that cannot fail: a page that logs an error and throws is caught."""
+    page = tmp_path / "bad.html"
+    page.write_text("<html><body><script>console.error('boom'); notDefined();</script></body></html>")
+    found = load(page.as_uri(), tmp_path / "profile")
+    assert any("boom" in m for m in found.console) and any("notDefined" in m for m in found.console)
+
+
+def test_the_written_dashboard_draws_its_charts_offline_and_lists_entries_behind_a_number(
+    firm: ReportFirm, tmp_path: Path
+) -> None:
+    page = tmp_path / "dashboard.html"
+    done = subprocess.run(
+        [*RUN, "report", "--html", str(page), "--format", "json", "--config", str(firm.config)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    loaded = load(page.as_uri() + "#show/billable/%2A", tmp_path / "profile")
+    assert loaded.console == []
+    assert_charts_drawn(loaded.dom)
+    listed = re.search(r'<p id="entries-caption"[^>]*>billable hours, firm total: (\d+) entries</p>', loaded.dom)
+    assert listed is not None, "clicking a number's link did not list its entries"
+    body = loaded.dom.split('<table id="entries-table"')[1].split("</table>")[0]
+    assert int(listed.group(1)) == body.count("<tr>") - 1 > 0  # minus the header row
+    assert report["total"]["billable_hours"] in loaded.dom
+
+    shot = tmp_path / "dashboard.png"
+    load(page.as_uri(), tmp_path / "profile", screenshot=shot)
+    width, height = png_size(shot)
+    assert (width, height) == (1400, 2600) and shot.stat().st_size > 50_000  # charts and tables, not a blank page
+
+
+def test_the_served_dashboard_loads_plotly_from_the_daemon(firm: ReportFirm, tmp_path: Path) -> None:
+    worker = BackgroundWork()
+    runtime = replace(firm.runtime, settings=firm.settings.firm("demo"))
+    port, stop = run_in_thread(build_app({"demo": runtime}, settings=firm.settings, worker=worker))
+    try:
+        url = f"http://127.0.0.1:{port}/reports/demo?period=2026-Q4&by=client"
+        loaded = load(url, tmp_path / "profile")
+        shot = tmp_path / "served.png"
+        load(url, tmp_path / "profile", screenshot=shot)
+        review = load(f"http://127.0.0.1:{port}/reports/demo/review", tmp_path / "profile")
+    finally:
+        stop()
+        worker.close()
+    assert loaded.console == [] and review.console == []
+    assert_charts_drawn(loaded.dom)
+    assert "Collection by month of issue" in loaded.dom
+    assert png_size(shot)[0] == 1400 and shot.stat().st_size > 50_000
+    assert "Unassigned activities" in review.dom

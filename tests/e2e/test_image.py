@@ -1,0 +1,84 @@
+"""The Docker image, checked without Docker (no daemon on the build machine): its build and its runtime.
+
+The build stage's own steps are replayed: exactly the paths it COPYs, installed with its `pip
+install --prefix`; the installed package (not this checkout) then runs the daemon's database
+migration and a sandbox demo with the dashboard, which need every migration, template and entry
+point to have been packaged. The runtime stage is read for what IT staff rely on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def stages() -> list[str]:
+    """Each stage's text from its FROM line on (what stands before the first FROM is comments)."""
+    return re.split(r"^FROM ", DOCKERFILE, flags=re.M)[1:]
+
+
+def test_the_runtime_stage_runs_billsync_as_an_unprivileged_user_with_a_healthcheck() -> None:
+    build, runtime = stages()
+    assert " AS build" in build.splitlines()[0]
+    user = re.search(r"^USER (\S+)", runtime, re.M)
+    assert user and user[1] not in ("root", "0")
+    assert re.search(r"^HEALTHCHECK .*\n?.*?/healthz", runtime, re.M)
+    assert 'ENTRYPOINT ["billsync"]' in runtime
+    assert re.search(r'^CMD \["run", "--config", "/etc/billsync/billsync.toml"', runtime, re.M)
+    assert "STOPSIGNAL SIGTERM" in runtime
+    assert "COPY --from=build /install /usr/local" in runtime
+    settings = [line for line in runtime.splitlines() if re.match(r"(ENV|ARG) ", line)]
+    # secrets come from mounted files or the environment, never the image
+    assert not [line for line in settings if re.search(r"SECRET|TOKEN|PASSWORD", line, re.I)]
+
+
+def test_the_build_stage_packages_everything_the_daemon_needs(tmp_path: Path) -> None:
+    build = stages()[0]
+    context = tmp_path / "src"
+    context.mkdir()
+    for sources, _target in re.findall(r"^COPY (?!--from)(.+?) (\S+)$", build, re.M):
+        for source in sources.split():
+            origin = ROOT / source
+            if origin.is_dir():
+                shutil.copytree(origin, context / source, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(origin, context / source)
+    prefix = tmp_path / "install"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-deps", f"--prefix={prefix}", "."]
+    installed = subprocess.run(pip, cwd=context, capture_output=True, text=True, timeout=300, check=False)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    site = next(prefix.glob("lib/python3*/site-packages"))
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}
+    work = tmp_path / "run"
+    work.mkdir()
+    where = subprocess.run(
+        [sys.executable, "-c", "import core; print(core.__file__)"], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert where.stdout.startswith(str(site)), where.stdout + where.stderr  # the installed copy, not the checkout
+    cli = [sys.executable, "-c", "from core.cli import main; main()"]
+    config = work / "billsync.toml"
+    config.write_text(f'database_url = "sqlite:///{work / "b.db"}"\n[firms.acme]\nname = "Acme"\n')
+    upgrade = subprocess.run(
+        [*cli, "db", "upgrade", "--config", str(config)], cwd=work, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    demo = subprocess.run(
+        [*cli, "demo", "--activities", "200", "--keep", str(work / "demo")],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert (work / "demo" / "dashboard.html").stat().st_size > 100_000  # templates and plotly.js were packaged
