@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -268,6 +268,11 @@ def activity_category(raw: Mapping[str, Any]) -> ActivityCategory:
 
 # -- activity -----------------------------------------------------------------------------------
 
+# clio.md §3.10: a task's status; "draft" appears in filters.
+TASK_STATUSES = frozenset({"pending", "in_progress", "in_review", "complete", "draft"})
+# A stretch of work longer than this is bad data (the Activity model refuses it too).
+LONGEST_EVENT = timedelta(days=7)
+
 
 def communication_activity(raw: Mapping[str, Any]) -> Activity | None:
     """A phone call, or an e-mail sent by a firm user -> Activity; other communications -> None."""
@@ -279,12 +284,14 @@ def communication_activity(raw: Mapping[str, Any]) -> Activity | None:
         actor = next((_ref(p) for p in senders if p.get("type") == "User"), None)
         kind = ActivityKind.EMAIL
     elif kind_name == "PhoneCommunication":
-        actor = _ref(raw.get("user")) or next(
-            (_ref(p) for p in [*senders, *receivers] if p.get("type") == "User"), None
-        )
+        user = raw.get("user")
+        if user is not None and not isinstance(user, Mapping):
+            raise MappingError(f"communication {record_id}: user is not a user reference")
+        actor = _ref(user) or next((_ref(p) for p in [*senders, *receivers] if p.get("type") == "User"), None)
         kind = ActivityKind.CALL
     else:
-        return None
+        # clio.md §3.8: type is EmailCommunication or PhoneCommunication; anything else is bad data.
+        raise MappingError(f"communication {record_id} has an unknown type")
     if actor is None:
         return None
     others = [p for p in [*receivers, *senders] if p.get("type") != "User"]
@@ -310,6 +317,8 @@ def calendar_activity(raw: Mapping[str, Any], owner_user_id: str | None, now: da
         return None  # no real duration: deadlines, out-of-office days
     started = _timestamp(raw.get("start_at"), "start_at")
     ended = _timestamp(raw.get("end_at"), "end_at")
+    if ended - started > LONGEST_EVENT:
+        raise MappingError(f"calendar entry {record_id} lasts longer than a week; it cannot be billed as one stretch")
     if ended > now or owner_user_id is None:
         return None
     attendees = [a for a in _objects(raw.get("attendees")) if a.get("type") == "Contact"]
@@ -331,6 +340,8 @@ def task_activity(raw: Mapping[str, Any]) -> Activity | None:
     """A completed task assigned to a firm user -> Activity; anything else -> None."""
     record_id = _id(raw.get("id"), "task")
     assignee = object_of(raw.get("assignee"))
+    if raw.get("status") not in TASK_STATUSES:
+        raise MappingError(f"task {record_id} has an unknown status")
     if raw.get("status") != "complete" or not raw.get("completed_at") or assignee.get("type") != "User":
         return None
     actor = _ref(assignee)
@@ -630,7 +641,9 @@ def _build(model: type[_Model], **fields: Any) -> _Model:
         return model(**fields)
     except ValidationError as exc:
         # Messages without input values: those could be record content.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
         raise MappingError(f"{model.__name__}: {problems}") from None
 
 
@@ -691,8 +704,10 @@ def _price(rate: Decimal) -> float:
 
 
 def _timestamp(value: Any, name: str) -> datetime:
-    if not isinstance(value, str) or not value:
+    if value is None or value == "":
         raise MappingError(f"{name} is missing")
+    if not isinstance(value, str):
+        raise MappingError(f"{name} is not an ISO-8601 timestamp")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -339,6 +339,7 @@ class TeamsCalls:
         start_cursor = since if backfill_from is None else None
         users = self._directory.users()
         held: Page | None = None
+        retry_from: datetime | None = None  # the earliest call whose participants must be read again
         params = {"$filter": f"startDateTime ge {iso(floor)}"}
         for body in self._client.pages("communications/callRecords", params=params):
             if held is not None:
@@ -348,22 +349,33 @@ class TeamsCalls:
                 for r in body.get("value") or []
                 if isinstance(r, Mapping) and r.get("id") and seen.get(str(r["id"]), [None])[0] != r.get("version")
             ]
-            records, errors = self._map(fresh, users)
+            records, errors, retry = self._map(fresh, users)
             for record in fresh:
                 start = str(record.get("startDateTime") or "")
-                seen[str(record["id"])] = [record.get("version"), start]
                 try:
-                    moment = mapping.parse_instant(start)
+                    moment: datetime | None = mapping.parse_instant(start)
                 except ValueError:
+                    moment = None
+                if str(record["id"]) in retry:
+                    # Its participants could not be read now (a 429 or 5xx inside the batch): it is
+                    # not marked seen, and the cursor stays early enough to list it again.
+                    retry_from = moment if retry_from is None or (moment and moment < retry_from) else retry_from
                     continue
-                newest = moment if newest is None or moment > newest else newest
+                seen[str(record["id"])] = [record.get("version"), start]
+                if moment is not None:
+                    newest = moment if newest is None or moment > newest else newest
             held = Page(records=records, cursor=start_cursor, errors=errors)
+        if retry_from is not None and newest is not None:
+            newest = min(newest, retry_from + CALL_RECORD_OVERLAP - timedelta(seconds=1))
         cursor = self._cursor(newest, seen)
         yield Page(records=held.records if held else [], cursor=cursor, errors=held.errors if held else [])
 
-    def _map(self, records: list[Mapping[str, Any]], users: Mapping[str, str]) -> tuple[list[Record], list[str]]:
+    def _map(
+        self, records: list[Mapping[str, Any]], users: Mapping[str, str]
+    ) -> tuple[list[Record], list[str], set[str]]:
+        """Activities, per-record problems, and the ids to read again later (a passing failure)."""
         if not records:
-            return [], []
+            return [], [], set()
         answers = self._client.batch(
             {
                 str(r["id"]): (TENANT_WIDE, f"communications/callRecords/{quote(str(r['id']))}/participants_v2")
@@ -372,17 +384,20 @@ class TeamsCalls:
         )
         found: list[Record] = []
         errors: list[str] = []
+        retry: set[str] = set()
         for record in records:
             answer = answers[str(record["id"])]
             if answer.status != 200:
                 errors.append(f"teams call {str(record['id'])[:24]}: participants HTTP {answer.status}")
+                if answer.status == 429 or answer.status >= 500:
+                    retry.add(str(record["id"]))
                 continue
             participants = [p for page in self._client.pages("", first=answer.body) for p in page.get("value") or []]
             try:
                 found.extend(mapping.call_activities(record, participants, users))
             except (ValueError, KeyError) as exc:
                 errors.append(f"teams call {str(record['id'])[:24]}: {exc}")
-        return found, errors
+        return found, errors, retry
 
     @staticmethod
     def _cursor(newest: datetime | None, seen: Mapping[str, list[Any]]) -> Cursor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -67,6 +67,10 @@ _INVOICE_KINDS = {"sale", "refund", "credit"}
 # (invoice field holding the lines, BillLine.kind)
 _LINE_FIELDS = (("items_time_entries", "time"), ("items_expenses", "expense"), ("items_flat_fees", "flat_fee"))
 CENT = Decimal("0.01")
+# pp.md §9: Message.type and Task.status enums.
+_MESSAGE_TYPES = frozenset({"Text", "Secure"})
+_TASK_STATUSES = frozenset({"NotCompleted", "InProgress", "Completed", "Conditional"})
+LONGEST_EVENT = timedelta(days=7)  # a longer stretch is bad data (the Activity model refuses it too)
 
 
 class MappingError(ValueError):
@@ -316,6 +320,13 @@ def payment(raw: Mapping[str, Any]) -> RemotePayment:
     )
 
 
+def _required(raw: Mapping[str, Any], name: str, what: str) -> Any:
+    value = raw.get(name)
+    if value in (None, ""):
+        raise MappingError(f"{what} {raw.get('id')} has no {name}")
+    return value
+
+
 def _day(value: Any, name: str) -> date | None:
     return parse_timestamp(value, name).date() if value not in (None, "") else None
 
@@ -324,14 +335,25 @@ def _day(value: Any, name: str) -> date | None:
 
 
 def call_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity:
-    """A call log -> a call. `duration` units are UNCONFIRMED (pp.md §9), so it is not used."""
+    """A call log -> a call. `duration` units are UNCONFIRMED (pp.md §9), so it is not used, but an
+    impossible one (negative, or over a day even if it counted minutes) marks bad data."""
+    duration = raw.get("duration")
+    if duration is not None and (
+        isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration <= 24 * 60
+    ):
+        raise MappingError(f"call log {raw.get('id')} has an impossible duration")
     return _activity(raw, "calllog", ActivityKind.CALL, _first_user(raw), raw.get("date"), covered=covered)
 
 
 def message_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity | None:
     """A text message a firm user sent -> an SMS; received and secure-portal messages are skipped."""
-    if raw.get("sent_by_contact") is not False or _text(raw.get("type")) != "Text":
+    kind = _text(raw.get("type"))
+    if kind not in _MESSAGE_TYPES:
+        raise MappingError(f"message {raw.get('id')} has an unknown type")
+    if raw.get("sent_by_contact") is not False or kind != "Text":
         return None
+    if not raw.get("sent_date"):
+        raise MappingError(f"message {raw.get('id')} has no sent_date")
     sender = _ref(raw.get("sender"))
     if sender is None:
         raise MappingError(f"message {raw.get('id')} has no sender")
@@ -341,7 +363,7 @@ def message_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity 
         "message",
         ActivityKind.SMS,
         sender,
-        raw.get("sent_date") or raw.get("created_at"),
+        raw.get("sent_date"),
         covered=covered,
         counterpart=_text(contact.get("display_name")) or None,
         matter_id=_text(raw.get("matter_id")) or None,
@@ -351,6 +373,8 @@ def message_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity 
 
 def email_activity(raw: Mapping[str, Any], users_by_email: Mapping[str, str], covered: bool = False) -> Activity | None:
     """An e-mail sent by a firm user -> an e-mail activity; mail from anyone else is skipped."""
+    if not isinstance(raw.get("from"), Mapping):
+        raise MappingError(f"email {raw.get('id')} has no sender address")
     sender = _text(_object(raw.get("from")).get("address")).lower()
     actor = users_by_email.get(sender)
     if actor is None:
@@ -362,7 +386,7 @@ def email_activity(raw: Mapping[str, Any], users_by_email: Mapping[str, str], co
         "email",
         ActivityKind.EMAIL,
         actor,
-        raw.get("date") or raw.get("created_at"),
+        _required(raw, "date", "email"),  # when it was sent: never guessed from when PP stored it
         covered=covered,
         counterpart=_text(first.get("display_name")) or _text(first.get("address")) or None,
         counterpart_addresses=_unique(_text(r.get("address")).lower() for r in recipients),
@@ -374,6 +398,9 @@ def event_activity(raw: Mapping[str, Any], now: datetime, covered: bool = False)
     if raw.get("is_all_day"):
         return None
     ended = parse_timestamp(raw.get("end_date_time"), "end_date_time")
+    started = parse_timestamp(raw.get("start_date_time"), "start_date_time")
+    if ended - started > LONGEST_EVENT:
+        raise MappingError(f"event {raw.get('id')} lasts longer than a week; it cannot be billed as one stretch")
     if ended > now:
         return None
     return _activity(
@@ -389,7 +416,10 @@ def event_activity(raw: Mapping[str, Any], now: datetime, covered: bool = False)
 
 def task_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity | None:
     """A completed task -> a task. PP has no completion time, so updated_at stands in for it."""
-    if _text(raw.get("status")) != "Completed":
+    status = _text(raw.get("status"))
+    if status not in _TASK_STATUSES:
+        raise MappingError(f"task {raw.get('id')} has an unknown status")
+    if status != "Completed":
         return None
     return _activity(raw, "task", ActivityKind.TASK, _first_user(raw), raw.get("updated_at"), covered=covered)
 

@@ -44,6 +44,10 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
             outcome = "rejected"
             ctx.log.warning("webhook rejected", connector=connector, firm=firm, reason=str(exc))
             return _error(401, "webhook verification failed")
+        except RecursionError:
+            # A body nested past what a parser can walk: the sender's fault, and retrying it is futile.
+            outcome = "bad_request"
+            return _error(400, "body nested too deeply")
         except Exception as exc:  # e.g. the database: the vendor retries a 503, so nothing is lost
             ctx.log.error("webhook not recorded", connector=connector, firm=firm, error=type(exc).__name__)
             return _error(503, "the delivery could not be recorded; retry later")

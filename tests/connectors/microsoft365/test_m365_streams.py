@@ -97,6 +97,17 @@ def test_teams_calls_map_participants_and_real_duration() -> None:
     assert again == []
 
 
+def test_a_call_whose_participants_could_not_be_read_is_read_again_next_time() -> None:
+    # Found by the reliability suite: a 500 inside the $batch marked the call seen, so it was lost.
+    env = make_env()
+    env.faults({"route": "*participants_v2*", "kind": "500", "probability": 1.0})
+    records, cursor = env.read_all("teams_calls")
+    assert records == []
+    env.faults()
+    again, _ = env.read_all("teams_calls", cursor)
+    assert [call.actor for call in again] == [JANE]
+
+
 def test_call_records_older_than_thirty_days_are_gone() -> None:
     data = seed()
     old = data["callRecords"][0] | {
