@@ -21,7 +21,7 @@ import structlog
 from connectors.microsoft365 import mapping
 from connectors.microsoft365.client import TENANT_WIDE, DeltaExpired, GraphClient, Json
 from core.connector import Cursor, Page, Record
-from core.errors import Fatal
+from core.errors import Fatal, Retryable
 from core.paging import cursor_time
 
 CALL_RECORD_RETENTION = timedelta(days=30)  # §6: call records exist 30 days after the call
@@ -124,6 +124,7 @@ class _MailboxDeltaStream:
         state = {m: known[m] for m in mailboxes if isinstance(known.get(m), Mapping)}
         starts = {m: self._start(m, state.get(m), now, backfill_from) for m in mailboxes}
         firsts = self._client.batch({m: (m, url) for m, (url, _) in starts.items()})
+        passing: list[str] = []  # mailboxes that answered 429 or 5xx inside the batch
         for mailbox in mailboxes:
             url, fresh = starts[mailbox]
             answer = firsts[mailbox]
@@ -131,6 +132,9 @@ class _MailboxDeltaStream:
             if answer.status in (410,) or (answer.status >= 400 and _expired(answer.body)):
                 url, fresh = self._fresh(mailbox, now, backfill_from), True
                 first = None
+            elif answer.status == 429 or answer.status >= 500:
+                passing.append(f"{mailbox} ({answer.status})")
+                continue
             elif answer.status >= 400:
                 problem = f"mailbox {mailbox}: HTTP {answer.status} {_code(answer.body)}; skipped this cycle"
                 yield Page(records=[], cursor=_cursor(state), errors=[problem])
@@ -141,6 +145,11 @@ class _MailboxDeltaStream:
                 # A token evicted mid-round (§4): the whole round again, from scratch.
                 fresh_url = self._fresh(mailbox, now, backfill_from)
                 yield from self._round(mailbox, fresh_url, first=None, fresh=True, state=state, now=now)
+        if passing:
+            # The other mailboxes' pages are stored; this poll stops here, so no later stream runs
+            # ahead of these mailboxes (overlapping work then arrives in the same order as without
+            # the failure), and the next poll reads them again from their cursors.
+            raise Retryable(f"{self.name}: mailboxes {', '.join(passing)} to be read again next poll")
 
     def _round(
         self, mailbox: str, url: str, *, first: Json | None, fresh: bool, state: dict[str, Any], now: datetime

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import FULL, report_figures, scale
+from tests.reliability.conftest import report_figures, scale
 from tests.reliability.firms import CLIO, PRACTICEPANTHER, SandboxFirm, Vendor, compare
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
@@ -30,24 +30,12 @@ def _api(request: dict[str, object]) -> bool:
     return "/api/" in str(request.get("path", ""))
 
 
-# Known, open (issue 10): when faults delay one source's stream by a cycle, two overlapping
-# activities of one timekeeper can arrive in the other order, and the first to arrive owns the
-# merged entry (a Teams call instead of the meeting it happened in). No duplicate, no loss; but
-# the entry differs from the fault-free run's. The short form does not meet the case; the long
-# form (150 activities, seed 1) does, every time.
-ORDER_DEPENDENT_MERGE = pytest.mark.xfail(
-    FULL,
-    strict=True,
-    reason="known: which of two overlapping activities owns the merged entry depends on arrival order",
-)
-
-
 @pytest.mark.parametrize(
     ("vendor", "sources"),
     [
         (CLIO, ()),
         (PRACTICEPANTHER, ()),
-        pytest.param(CLIO, SOURCES, marks=ORDER_DEPENDENT_MERGE),
+        (CLIO, SOURCES),
     ],
     ids=["clio", "practicepanther", "clio+netdocuments+microsoft365"],
 )
