@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.engine import Connection
 
 from core.ids import new_id
 from core.models import EntryState
@@ -91,23 +92,6 @@ class SyncState:
 
     # Outbox ----------------------------------------------------------------------------------
 
-    def due(self, firm: str, limit: int = 500) -> list[OutboxRow]:
-        """Writes to attempt now, oldest first: pending ones past their wait, and unknown outcomes."""
-        o = outbox.c
-        now = self._clock()
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(o.id, o.entry_id, o.operation, o.idempotency_key, o.status, o.attempts)
-                .where(
-                    o.firm_id == firm,
-                    o.status.in_([PENDING, SENDING]),
-                    or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
-                )
-                .order_by(o.created_at, o.id)
-                .limit(limit)
-            )
-            return [OutboxRow(*row) for row in rows]
-
     def claim(self, firm: str, limit: int = 25) -> list[OutboxRow]:
         """Claim due writes for this worker, oldest first, skipping rows another worker holds.
 
@@ -170,20 +154,18 @@ class SyncState:
             values["state"] = state.value
         t = time_entries.c
         with self._engine.begin() as conn:
-            done = conn.execute(
-                update(outbox)
-                .where(*self._held(firm, row))
-                .values(status=DONE, last_error=None, **_RELEASED)
-            )
-            if done.rowcount != 1:
-                raise LeaseLost(f"outbox row {row.id} was claimed by another worker")  # rolls back
+            self._update_held(conn, firm, row, status=DONE, last_error=None, **_RELEASED)  # LeaseLost rolls back
             conn.execute(update(time_entries).where(t.firm_id == firm, t.id == row.entry_id).values(**values))
 
     def _set_claimed(self, firm: str, row: OutboxRow, **values: Any) -> None:
         with self._engine.begin() as conn:
-            changed = conn.execute(update(outbox).where(*self._held(firm, row)).values(**values))
-            if changed.rowcount != 1:
-                raise LeaseLost(f"outbox row {row.id} was claimed by another worker")
+            self._update_held(conn, firm, row, **values)
+
+    def _update_held(self, conn: Connection, firm: str, row: OutboxRow, **values: Any) -> None:
+        """Change a row this worker still holds under this claim; LeaseLost when it holds it no more."""
+        changed = conn.execute(update(outbox).where(*self._held(firm, row)).values(**values))
+        if changed.rowcount != 1:
+            raise LeaseLost(f"outbox row {row.id} was claimed by another worker")
 
     def _held(self, firm: str, row: OutboxRow) -> tuple[Any, ...]:
         o = outbox.c

@@ -254,8 +254,8 @@ def test_entries_approved_at_capture_are_written_billable(runner_for, store, fir
 
 
 def test_one_cycle_drains_more_writes_than_one_outbox_page(runner_for, store, firm_id, monkeypatch) -> None:
-    state_due = SyncState.due
-    monkeypatch.setattr(SyncState, "due", lambda self, firm, limit=500: state_due(self, firm, limit=2))
+    state_claim = SyncState.claim
+    monkeypatch.setattr(SyncState, "claim", lambda self, firm, limit=25: state_claim(self, firm, limit=2))
     writer = FakeWriter()
     report = runner_for(FakeConnector(calls(5), writer)).run_once()
     assert report.written == 5 and len(writer.entries) == 5
