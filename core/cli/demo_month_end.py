@@ -25,9 +25,9 @@ from core.payments.firm import build_firm_payments
 from core.reports.build import build_report
 from core.reports.dashboard import render_dashboard
 from core.reports.render import print_report
+from core.reports.review import approve_entry
 from core.runtime import FirmRuntime
 from core.store.billing import BillingStore
-from core.store.sync_state import SyncState
 
 FIRM = "demo"
 PERIOD = "2026-10"
@@ -84,11 +84,9 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
 
 def _approve_waiting(runtime: FirmRuntime) -> None:
     """The attorneys approve what waits for review (as in Clio or with `billsync review approve`)."""
-    state = SyncState(runtime.store.engine)
     waiting = runtime.store.entries(FIRM, [EntryState.NEEDS_REVIEW])
     for entry in waiting:
-        runtime.store.set_entry_state(FIRM, entry.id, EntryState.APPROVED)
-        state.enqueue_update(FIRM, entry.id)
+        approve_entry(runtime.store, FIRM, entry.id, via="demo")
     report = runtime.runner.run_once()
     console.print(f"Review: {len(waiting)} entries approved; {report.updated} made billable in Clio")
 

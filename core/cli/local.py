@@ -26,8 +26,8 @@ from core.cli.common import (
 from core.errors import BillsyncError
 from core.models import Activity, ActivityCategory, Client, EntryState, Matter, Timekeeper
 from core.process import tune_garbage_collector
+from core.reports.review import approve_entry
 from core.store.store import Store
-from core.store.sync_state import SyncState
 
 _REFERENCE_MODELS: dict[str, Any] = {
     "timekeepers": Timekeeper,
@@ -125,10 +125,10 @@ def _review(entry_ids: list[str], config: Path | None, firm: str | None, state: 
             why = f"it is {known.state.value}" if known else "there is no such entry"
             verb = "approve" if state is EntryState.APPROVED else "reject"
             raise BillsyncError(f"cannot {verb} {entry_id}: {why}, not needs_review")
-        store.set_entry_state(firm_id, entry_id, state)
-        if state is EntryState.APPROVED and entry.remote_id is not None:
-            # Already in the PMS as non-billable: the next sync makes it billable there.
-            SyncState(store.engine).enqueue_update(firm_id, entry_id)
+        if state is EntryState.APPROVED:
+            approve_entry(store, firm_id, entry_id, via="command line")  # billable in the PMS at the next sync
+        else:
+            store.set_entry_state(firm_id, entry_id, state)
         console.print(f"{entry_id}: {state.value}")
 
 

@@ -48,15 +48,17 @@ def review_queue(facts: FirmFacts) -> ReviewQueue:
     )
 
 
-def approve_entry(store: Store, firm_id: str, entry_id: str) -> TimeEntry:
-    """Approve an entry waiting for review: it becomes billable (in the PMS at the next sync)."""
+def approve_entry(store: Store, firm_id: str, entry_id: str, *, via: str = "review page") -> TimeEntry:
+    """Approve an entry waiting for review: it becomes billable (in the PMS at the next sync).
+
+    The one approval path: the review pages, `billsync review approve` and the demo all use it."""
     entry = _entry(store, firm_id, entry_id)
     if entry.state is not EntryState.NEEDS_REVIEW:
         raise BillsyncError(f"cannot approve {entry_id}: it is {entry.state.value}, not needs_review")
     store.set_entry_state(firm_id, entry_id, EntryState.APPROVED)
     if entry.remote_id is not None:
         SyncState(store.engine).enqueue_update(firm_id, entry_id)
-    structlog.get_logger().info("entry approved", firm=firm_id, entry=entry_id, via="review page")
+    structlog.get_logger().info("entry approved", firm=firm_id, entry=entry_id, via=via)
     return entry
 
 
