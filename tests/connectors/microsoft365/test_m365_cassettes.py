@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-import uvicorn
 import vcr
 from pydantic import SecretStr
 
@@ -27,6 +23,7 @@ from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SE
 from core.connector import Context
 from core.http import HttpClient
 from core.sandbox import FakeClock
+from tests.cassettes import serve_for_recording
 from tests.connectors.microsoft365.m365_harness import CANARY, JANE, JOHN, NOW, _no_tokens, create_app, seed
 
 CASSETTES = Path(__file__).parent / "cassettes"
@@ -76,18 +73,9 @@ def live() -> Iterator[None]:
     if not RECORDING:
         yield None
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", LIVE_PORT))
     sandbox = GraphSandbox(seed(), clock=FakeClock(NOW))
-    server = uvicorn.Server(uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=LIVE_PORT, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield None
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_for_recording(create_app(sandbox), LIVE_PORT):
+        yield None
 
 
 def cassette_connector() -> Microsoft365Connector:

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import structlog
-import uvicorn
 from sqlalchemy import select
 
 from connectors.netdocuments.client import WEB_HOSTS, NetDocumentsClient, api_host
@@ -30,6 +26,7 @@ from core.http import HttpClient
 from core.sandbox import FakeClock
 from core.store.schema import oauth_tokens
 from core.tokens import OAuthToken
+from tests.cassettes import serve_for_recording
 from tests.connectors.netdocuments.nd_harness import (
     FIRM,
     LIVE_PORT,
@@ -231,21 +228,12 @@ def live_sandbox() -> Iterator[NetDocumentsSandbox | None]:
     if not RECORDING:
         yield None
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", LIVE_PORT))  # fails loudly if the port is taken
     data = seed()
     for entry in data["log"]:  # cassettes are committed: no privileged sandbox text on the wire
         entry["activity"]["desc"] = entry["activity"]["name"]
     sandbox = NetDocumentsSandbox(data, clock=FakeClock(CASSETTE_NOW), rng_seed=1)
-    server = uvicorn.Server(uvicorn.Config(create_app(sandbox), host="127.0.0.1", port=LIVE_PORT, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield sandbox
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_for_recording(create_app(sandbox), LIVE_PORT):
+        yield sandbox
 
 
 def cassette_connector(token: OAuthToken | None = None, **settings: object) -> NetDocumentsConnector:
