@@ -31,6 +31,8 @@ class FirmRuntime:
     tokens: TokenStore
     connector: Connector
     runner: SyncRunner
+    # The firm's payment gateway when payments are on: its webhooks ring the payments job's doorbell.
+    payment_gateway: Connector | None = None
 
 
 def build_runtime(
@@ -64,7 +66,12 @@ def build_runtime(
         after_poll=lambda report: follow_new_bills(store, firm_id, firm.billing, connector, report),
         claim_lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
     )
-    return FirmRuntime(firm_id, firm, store, tokens, connector, runner)
+    gateway = (
+        _connector(firm_id, firm, firm.payments.gateway, tokens=tokens, http=shared_http, role="its payment gateway")
+        if firm.payments is not None
+        else None
+    )
+    return FirmRuntime(firm_id, firm, store, tokens, connector, runner, payment_gateway=gateway)
 
 
 def limiter_for(store: Store, firm_id: str) -> Limiter | None:

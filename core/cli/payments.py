@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, cast
 
 import typer
@@ -13,6 +13,7 @@ from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, s
 from core.connector import BillMemoWriter
 from core.errors import BillsyncError
 from core.payments import charges, collection, plans, transfers
+from core.payments.amounts import parse_amount
 from core.payments.cycle import run_payments_cycle
 from core.payments.firm import FirmPayments, build_firm_payments
 from core.payments.ledger import Ledger
@@ -41,15 +42,7 @@ def _attach_memo_writer(fp: FirmPayments, config: ConfigOption) -> None:
 
 
 def _money(text: str | None) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BillsyncError(f"{text!r} is not an amount: write dollars and cents, e.g. 1250.00") from None
-    if value != value.quantize(Decimal("0.01")) or value <= 0:
-        raise BillsyncError(f"{text!r} must be a positive amount in whole cents")
-    return value.quantize(Decimal("0.01"))
+    return None if text is None else parse_amount(text)
 
 
 @pay_app.command("link")
@@ -102,8 +95,7 @@ def retainer(
 ) -> None:
     """Request (link) or charge (--method) a retainer deposit into trust, in full."""
     fp = _firm(config, firm)
-    value = _money(amount)
-    assert value is not None
+    value = parse_amount(amount)
     if method is None:
         console.print(collection.trust_link(fp, client, value, matter), soft_wrap=True)
         return
@@ -164,14 +156,19 @@ def refund(
     config: ConfigOption = None,
     firm: FirmOption = None,
 ) -> None:
-    """Refund part or all of a charge (processing fees are not returned by the gateway)."""
-    fp = _firm(config, firm)
-    value = _money(amount)
-    assert value is not None
-    charge_tx = fp.gateway.transaction(transaction)
-    made = fp.gateway.refund(transaction, value, charge_tx.reference or transaction)
-    fp.payments.save_transactions(fp.firm, [fp.local(made)])
-    console.print(f"refund {made.id}: ${made.amount}, {made.status}")
+    """Refund part or all of a charge, once, from the account it went to (fees are not returned by the gateway).
+
+    Never more than the charge has left, and from trust never more than the client's trust holds.
+    """
+    done = charges.refund_charge(_firm(config, firm), transaction, parse_amount(amount))
+    console.print(
+        f"refund {done.id}: {done.status.value}"
+        + (f", transaction {done.transaction_id}" if done.transaction_id else "")
+        + (f" ({done.error})" if done.error else ""),
+        markup=False,
+    )
+    if done.status.value == "held":
+        raise typer.Exit(code=1)
 
 
 @pay_app.command("events")

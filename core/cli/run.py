@@ -46,7 +46,17 @@ def run(
             daemon.run_soon(firm, "poll")  # the scheduled poll: never alongside the firm's other jobs
 
     worker = BackgroundWork()
-    server = build_app(daemon.runtimes, settings=settings, worker=worker, doorbell=doorbell, registry=metrics.registry)
+    def payments_doorbell(firm: str) -> None:
+        daemon.run_soon(firm, "payments")  # gateway events are read from its API by the job, never from the body
+
+    server = build_app(
+        daemon.runtimes,
+        settings=settings,
+        worker=worker,
+        doorbell=doorbell,
+        payments_doorbell=payments_doorbell,
+        registry=metrics.registry,
+    )
     daemon.start()
     try:
         serve(server, host=host, port=port, on_ready=lambda p: console.print(f"billsync running on {host}:{p}"))

@@ -1,10 +1,16 @@
-"""Exactly-once charges: an intent is stored before the gateway is called, and a charge whose
-outcome is unknown is looked up by its reference, never sent again; if it cannot be found it is
-held for a person (lawpay.md §13: the gateway offers no idempotency key).
+"""Exactly-once charges and refunds: an intent is stored before the gateway is called, and one
+whose outcome is unknown is looked up by its reference, never sent again; if it cannot be found it
+is held for a person (lawpay.md §13: the gateway offers no idempotency key).
+
+An invoice charge and a refund are checked against what is free (core.payments.headroom) and
+their intents stored under the client's money lock (PaymentStore.movement), so concurrent
+workers can never together charge an invoice beyond its balance or refund what trust no longer
+holds. The gateway is called after the lock is let go.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from core.errors import AuthFailed, BillsyncError, Fatal, Indeterminate, Retryable
@@ -12,10 +18,12 @@ from core.gateway import PaymentDeclined
 from core.ids import new_id
 from core.payments import references
 from core.payments.firm import FirmPayments
-from core.payments.models import OPEN_INTENTS, Intent, IntentStatus, Purpose
-from core.payments.routing import check_charge
+from core.payments.models import COUNTED, AccountKind, Intent, IntentStatus, Purpose, Transaction
+from core.payments.routing import TrustViolation, check_charge
 
 UNKNOWN_OUTCOME = "charge_unknown"
+REFUND_REFUSED = "trust_refund_refused"  # a person decides what to do about a refund trust cannot cover
+POST_REFUND = "post_trust_refund"  # record the trust refund in the PMS's trust ledger
 
 
 def charge_invoice(
@@ -27,31 +35,42 @@ def charge_invoice(
     account_id: str | None = None,
     method_type: str = "card",
 ) -> Intent:
-    """Charge a saved method or one-time token for an issued invoice, into operating."""
+    """Charge a saved method or one-time token for an issued invoice, into operating.
+
+    Never beyond what the invoice still owes less what charges under way and live plans have
+    claimed: checked and claimed under the client's money lock, whatever runs at once.
+    """
     bill = fp.invoice(number)
-    balance = fp.ledger().invoices[bill.id].balance
-    amount = balance if amount is None else amount
-    if amount <= 0 or amount > balance:
-        raise BillsyncError(f"invoice {number} has ${balance} outstanding: cannot charge ${amount}")
-    account, kind = fp.accounts.for_purpose(Purpose.INVOICE, method_type)
-    if account_id is not None:
-        account, kind = account_id, fp.accounts.kind(account_id)
+    account = account_id or fp.accounts.for_purpose(Purpose.INVOICE, method_type)[0]
+    kind = fp.account_kind(account)
     check_charge(Purpose.INVOICE, kind, number)
-    _refuse_if_open(fp, bill.id, number)
     intent_id = new_id()
-    intent = Intent(
-        id=intent_id,
-        reference=references.tagged(references.invoice_key(bill), intent_id),
-        purpose=Purpose.INVOICE,
-        client_id=bill.client_id,
-        matter_id=bill.matter_ids[0] if len(bill.matter_ids) == 1 else None,
-        bill_id=bill.id,
-        account_id=account,
-        account_kind=kind,
-        method=method,
-        amount=amount,
-    )
-    fp.payments.add_intent(fp.firm, intent)
+    with fp.payments.movement(fp.firm, bill.client_id) as locked:
+        room = fp.claims().invoice(bill)
+        wanted = room.free if amount is None else amount
+        if wanted <= 0 or wanted > room.free:
+            under_way = (
+                ". A payment under way claims part of it: let it finish, or resolve it (`billsync pay tasks`) "
+                "before charging again"
+                if room.claimed
+                else ""
+            )
+            raise BillsyncError(
+                f"invoice {number} cannot take a charge of ${wanted}: it owes {room.figures()}{under_way}"
+            )
+        intent = Intent(
+            id=intent_id,
+            reference=references.tagged(references.invoice_key(bill), intent_id),
+            purpose=Purpose.INVOICE,
+            client_id=bill.client_id,
+            matter_id=bill.matter_ids[0] if len(bill.matter_ids) == 1 else None,
+            bill_id=bill.id,
+            account_id=account,
+            account_kind=kind,
+            method=method,
+            amount=wanted,
+        )
+        locked.add_intent(intent)
     return execute(fp, intent)
 
 
@@ -67,12 +86,11 @@ def deposit_to_trust(
     method_type: str = "card",
 ) -> Intent:
     """Charge a retainer or evergreen top-up into trust, in full: no fee is ever netted off it."""
-    account, kind = fp.accounts.for_purpose(purpose, method_type)
-    if account_id is not None:
-        account, kind = account_id, fp.accounts.kind(account_id)
-    check_charge(purpose, kind, f"the deposit for client {client_id}")
     if amount <= 0:
         raise BillsyncError("a deposit must be a positive amount")
+    account = account_id or fp.accounts.for_purpose(purpose, method_type)[0]
+    kind = fp.account_kind(account)
+    check_charge(purpose, kind, f"the deposit for client {client_id}")
     intent_id = new_id()
     intent = Intent(
         id=intent_id,
@@ -90,27 +108,118 @@ def deposit_to_trust(
     return execute(fp, intent)
 
 
+def refund_charge(fp: FirmPayments, charge_id: str, amount: Decimal) -> Intent:
+    """Give back part or all of a charge, from the account it went to.
+
+    Never more than the charge has left unrefunded; from trust, never more than the client's
+    pool holds at that moment (ABA Model Rule 1.15: another client's money never pays it). A
+    trust refund refused for want of funds raises a task with the figures for a person.
+    """
+    if amount <= 0:
+        raise BillsyncError("a refund must be a positive amount")
+    at_gateway = fp.gateway.transaction(charge_id)
+    if at_gateway.kind != "charge":
+        raise BillsyncError(f"{charge_id} is a {at_gateway.kind}, not a charge: only a charge is refunded")
+    if at_gateway.status not in COUNTED:
+        raise BillsyncError(f"charge {charge_id} is {at_gateway.status}: there is nothing to refund")
+    kind = fp.account_kind(at_gateway.account_id)
+    if kind is AccountKind.UNKNOWN:
+        raise TrustViolation(
+            f"refused: charge {charge_id} went to account {at_gateway.account_id}, which the gateway does not flag "
+            "as trust or operating: refund it in LawPay by hand"
+        )
+    charge = replace(fp.local(at_gateway), account_kind=kind)
+    fp.payments.save_transactions(fp.firm, [charge])  # so the ledger knows whose money it is
+    intent_id = new_id()
+    refused: str | None = None
+    with fp.payments.movement(fp.firm, _owner(fp, charge)) as locked:
+        claims = fp.claims()
+        left = claims.refundable(charge.id, charge.amount, at_gateway.amount_refunded)
+        if amount > left.free:
+            raise BillsyncError(
+                f"charge {charge_id} of ${charge.amount} cannot be refunded ${amount}: unrefunded {left.figures()}"
+            )
+        match = claims.match_of(charge.id)
+        client_id = match.client_id if match is not None else None
+        pool = match.matter_id if match is not None else None
+        if kind is AccountKind.TRUST:
+            if client_id is None:
+                raise TrustViolation(
+                    f"refused: trust charge {charge_id} names no client (reference {charge.reference!r}), so whose "
+                    "trust money would pay the refund is unknown: decide in LawPay and the trust ledger by hand"
+                )
+            held = claims.trust(client_id, pool)
+            if amount > held.free:
+                refused = (
+                    f"Refund of ${amount} on trust charge {charge_id} refused: client {client_id}'s trust "
+                    f"({pool or 'client pool'}) holds {held.figures()}; the rest was spent (transferred or refunded). "
+                    "Other clients' trust money never pays a refund: return the difference from operating, if owed."
+                )
+                locked.add_tasks([(REFUND_REFUSED, f"{charge_id}:{amount}", refused)])
+        if refused is None:
+            base = references.parse(charge.reference)
+            intent = Intent(
+                id=intent_id,
+                reference=references.tagged(_base(base, charge_id), intent_id),
+                purpose=Purpose.REFUND,
+                client_id=client_id or "",
+                matter_id=pool,
+                bill_id=match.bill.id if match is not None and match.bill is not None else None,
+                account_id=charge.account_id,
+                account_kind=kind,
+                method=None,
+                amount=amount,
+                parent_id=charge.id,
+            )
+            locked.add_intent(intent)
+    if refused is not None:
+        raise TrustViolation(refused)
+    done = execute(fp, intent)
+    if done.status is IntentStatus.SUCCEEDED and kind is AccountKind.TRUST:
+        fp.payments.add_tasks(
+            fp.firm,
+            [
+                (
+                    POST_REFUND,
+                    done.transaction_id or done.id,
+                    f"Record in the PMS trust ledger a refund of ${amount} to client {client_id} "
+                    f"({pool or 'client pool'}) from trust charge {charge_id}; then "
+                    f"`billsync pay posted {done.transaction_id}`",
+                )
+            ],
+        )
+    return done
+
+
 def execute(fp: FirmPayments, intent: Intent) -> Intent:
     """Send a stored intent once. Marked `sending` (committed) before the request leaves."""
     fp.payments.set_intent(fp.firm, intent.id, IntentStatus.SENDING)
     try:
-        tx = fp.gateway.charge(
-            account_id=intent.account_id, method=intent.method or "", amount=intent.amount, reference=intent.reference
-        )
+        if intent.purpose is Purpose.REFUND:
+            assert intent.parent_id is not None
+            tx = fp.gateway.refund(intent.parent_id, intent.amount, intent.reference)
+        else:
+            tx = fp.gateway.charge(
+                account_id=intent.account_id,
+                method=intent.method or "",
+                amount=intent.amount,
+                reference=intent.reference,
+            )
     except PaymentDeclined as exc:
         fp.log.info("payment declined", intent=intent.id, code=exc.code)
         return fp.payments.set_intent(fp.firm, intent.id, IntentStatus.DECLINED, error=exc.code)
     except Indeterminate:
-        fp.log.warning("charge outcome unknown; looking it up by reference", intent=intent.id)
+        fp.log.warning("payment outcome unknown; looking it up by reference", intent=intent.id)
         return recover(fp, intent)
     except (Retryable, AuthFailed) as exc:
-        # Refused before the gateway acted (429, connection refused, bad key): nothing was charged.
+        # Refused before the gateway acted (429, connection refused, bad key): nothing moved.
         fp.payments.set_intent(fp.firm, intent.id, IntentStatus.DECLINED, error=f"not sent: {exc}")
         raise
     except Fatal as exc:
         return fp.payments.set_intent(fp.firm, intent.id, IntentStatus.DECLINED, error=str(exc))
-    fp.payments.save_transactions(fp.firm, [fp.local(tx)])
-    return fp.payments.set_intent(fp.firm, intent.id, IntentStatus.SUCCEEDED, transaction_id=tx.id)
+    return fp.payments.set_intent(
+        fp.firm, intent.id, IntentStatus.SUCCEEDED, transaction_id=tx.id, transactions=[fp.local(tx)]
+    )
 
 
 def recover(fp: FirmPayments, intent: Intent) -> Intent:
@@ -121,7 +230,6 @@ def recover(fp: FirmPayments, intent: Intent) -> Intent:
         return _hold(fp, intent, f"the lookup failed too ({exc})")
     if not found:
         return _hold(fp, intent, "no transaction carries its reference yet")
-    fp.payments.save_transactions(fp.firm, [fp.local(tx) for tx in found])
     fp.payments.close_tasks(fp.firm, kind=UNKNOWN_OUTCOME, key=intent.reference)
     if len(found) > 1:  # never by billsync's doing: each intent is sent once
         fp.payments.add_tasks(
@@ -134,7 +242,13 @@ def recover(fp: FirmPayments, intent: Intent) -> Intent:
                 )
             ],
         )
-    return fp.payments.set_intent(fp.firm, intent.id, IntentStatus.SUCCEEDED, transaction_id=found[0].id)
+    return fp.payments.set_intent(
+        fp.firm,
+        intent.id,
+        IntentStatus.SUCCEEDED,
+        transaction_id=found[0].id,
+        transactions=[fp.local(tx) for tx in found],
+    )
 
 
 def recheck(fp: FirmPayments) -> list[Intent]:
@@ -165,23 +279,38 @@ def resolve(fp: FirmPayments, intent_id: str, *, transaction_id: str | None) -> 
         raise BillsyncError(
             f"transaction {transaction_id} carries reference {tx.reference!r}, not {intent.reference!r}"
         )
-    fp.payments.save_transactions(fp.firm, [fp.local(tx)])
-    return fp.payments.set_intent(fp.firm, intent.id, IntentStatus.SUCCEEDED, transaction_id=tx.id)
+    return fp.payments.set_intent(
+        fp.firm, intent.id, IntentStatus.SUCCEEDED, transaction_id=tx.id, transactions=[fp.local(tx)]
+    )
 
 
 def _hold(fp: FirmPayments, intent: Intent, why: str) -> Intent:
+    what = "Refund" if intent.purpose is Purpose.REFUND else "Charge"
     message = (
-        f"Charge of ${intent.amount} ({intent.reference}) has an unknown outcome and {why}. Look for it in LawPay; "
-        f"then `billsync pay resolve {intent.id} --transaction ID` or `--not-charged`. Do not charge again before that."
+        f"{what} of ${intent.amount} ({intent.reference}) has an unknown outcome and {why}. Look for it in LawPay; "
+        f"then `billsync pay resolve {intent.id} --transaction ID` or `--not-charged`. "
+        "Do not send it again before that."
     )
     fp.payments.add_tasks(fp.firm, [(UNKNOWN_OUTCOME, intent.reference, message)])
     return fp.payments.set_intent(fp.firm, intent.id, IntentStatus.HELD, error=why)
 
 
-def _refuse_if_open(fp: FirmPayments, bill_id: str, number: str) -> None:
-    for intent in fp.payments.intents(fp.firm, statuses=OPEN_INTENTS, bill_id=bill_id):
-        if intent.purpose is Purpose.INVOICE:
-            raise BillsyncError(
-                f"a charge for invoice {number} ({intent.id}) is {intent.status.value}: "
-                "resolve it before charging again"
-            )
+def _owner(fp: FirmPayments, charge: Transaction) -> str:
+    """Whose money lock a refund of this charge takes: the client its reference names, else the charge's own."""
+    parsed = references.parse(charge.reference)
+    if parsed is not None and parsed.client_id is not None:
+        return parsed.client_id
+    if parsed is not None and parsed.invoice is not None:
+        for bill in fp.bills():
+            if references.invoice_key(bill) == parsed.invoice:
+                return bill.client_id
+    return f"charge:{charge.id}"
+
+
+def _base(parsed: references.ParsedReference | None, charge_id: str) -> str:
+    """The part of a charge's reference that names what it paid, for its refund's own reference."""
+    if parsed is None:
+        return charge_id
+    if parsed.client_id is not None:
+        return references.trust_reference(parsed.client_id, parsed.matter_id)
+    return parsed.invoice or charge_id

@@ -33,6 +33,7 @@ class Delivery:
 def invoice_link(fp: FirmPayments, number: str) -> Link:
     """The operating page link for what the invoice still owes (a partial payment lowers it)."""
     bill = fp.invoice(number)
+    fp.verified_accounts()  # the page pays into the operating account: it must be one at the gateway
     balance = fp.ledger().invoices[bill.id].balance
     if balance <= 0:
         raise BillsyncError(f"invoice {number} is paid (balance ${balance}): no link to send")
@@ -84,6 +85,7 @@ def trust_link(fp: FirmPayments, client_id: str, amount: Decimal, matter_id: str
     """A retainer or evergreen top-up request: the trust page, reference naming the client (and matter)."""
     if amount <= 0:
         raise BillsyncError("a trust request must be a positive amount")
+    fp.verified_accounts()
     return fp.gateway.payment_link(
         page_url=fp.settings.trust_page_url, amount=amount, reference=references.trust_reference(client_id, matter_id)
     )

@@ -59,12 +59,24 @@ def _raise_reconciliation_tasks(fp: FirmPayments) -> None:
                 )
             )
     for m in fp.matches():
-        if m.target is Target.TRUST and m.note and m.signed:
+        # Only a deposit can name an invoice; a refund follows its charge and has tasks of its own.
+        if m.target is Target.TRUST and m.transaction.kind == "charge" and m.note and m.signed:
             tasks.append(
                 (
                     "trust_names_invoice",
                     m.transaction.id,
                     f"Trust deposit {m.transaction.id} of ${m.transaction.amount} for client {m.client_id}: {m.note}",
+                )
+            )
+    for row in ledger.rows:
+        if row.trust < 0:  # only money moved outside billsync (LawPay's own screens) can do this
+            pool = f"matter {row.matter_id}" if row.matter_id else "client pool"
+            tasks.append(
+                (
+                    "trust_overdrawn",
+                    f"{row.client_id}:{row.matter_id or ''}",
+                    f"Client {row.client_id}'s trust ({pool}) is ${row.trust} below zero: other clients' money "
+                    "covers it. Find the refund or transfer made outside billsync and restore the trust account now.",
                 )
             )
     for balance in ledger.invoices.values():

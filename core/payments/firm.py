@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,14 +14,15 @@ from config.payments import PaymentsSettings
 from config.settings import BillsyncSettings
 from core.connector import BillMemoWriter, Context
 from core.errors import BillsyncError, ConfigError
-from core.gateway import GatewayTransaction, PaymentGateway
+from core.gateway import GatewayAccount, GatewayTransaction, PaymentGateway
 from core.http import HttpClient
 from core.models import BillState, RemoteBill
 from core.payments import references
+from core.payments.headroom import Claims
 from core.payments.ledger import Ledger, build_ledger
-from core.payments.models import Transaction
+from core.payments.models import OPEN_INTENTS, AccountKind, Transaction
 from core.payments.reconcile import Match, match_all
-from core.payments.routing import AccountMap
+from core.payments.routing import AccountMap, verify_accounts
 from core.plugins import CONNECTORS, load
 from core.store.payments import PaymentStore
 from core.store.store import Store
@@ -42,6 +44,12 @@ class FirmPayments:
     system_of_record: str = "clio"
     log: structlog.stdlib.BoundLogger = field(default_factory=structlog.get_logger)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # The gateway's accounts as last verified, and when (time.monotonic): see verified_accounts().
+    _verified: tuple[float, dict[str, GatewayAccount]] | None = field(default=None, init=False, repr=False)
+
+    # Verified at most this often: a flag changed in LawPay is seen within a minute, and a burst of
+    # links or charges does not ask the gateway for its accounts each time.
+    ACCOUNTS_FRESH_SECONDS = 60.0
 
     @property
     def accounts(self) -> AccountMap:
@@ -62,6 +70,49 @@ class FirmPayments:
             parent_id=tx.parent_id,
             plan_id=tx.plan_id,
             failure_code=tx.failure_code,
+        )
+
+    def verified_accounts(self) -> dict[str, GatewayAccount]:
+        """The gateway's accounts, after checking the configured ones carry the trust flags their roles need.
+
+        Called before any money moves (charges, refunds, links, plans, retainers): a configured
+        operating account that the gateway flags as trust (or the reverse) stops everything with
+        a ConfigError naming the setting.
+        """
+        now = time.monotonic()
+        if self._verified is not None and now - self._verified[0] < self.ACCOUNTS_FRESH_SECONDS:
+            return self._verified[1]
+        at_gateway = list(self.gateway.accounts())
+        verify_accounts(self.accounts, at_gateway)
+        self._verified = (now, {a.id: a for a in at_gateway})
+        return self._verified[1]
+
+    def account_kind(self, account_id: str) -> AccountKind:
+        """Trust or operating as the gateway flags the account (verified first); unknown if it does not say."""
+        found = self.verified_accounts().get(account_id)
+        if found is None or found.trust is None:
+            return AccountKind.UNKNOWN
+        return AccountKind.TRUST if found.trust else AccountKind.OPERATING
+
+    def claims(self) -> Claims:
+        """The ledger and every open claim on it, read now (inside a movement: see core.payments.headroom).
+
+        Open intents are read before transactions, on purpose: an intent settles (stops claiming,
+        its transaction stored) in one commit that need not wait for the money lock, and it may
+        land between two of these reads. Read in this order, a settlement in between is counted
+        twice (refusing more), never not at all.
+        """
+        open_intents = self.payments.intents(self.firm, statuses=OPEN_INTENTS)
+        plans = self.payments.plans(self.firm)
+        transactions = self.payments.transactions(self.firm)
+        bills = self.bills()
+        matches = match_all(transactions, bills, plans)
+        return Claims(
+            ledger=build_ledger(bills, matches, self.payments.transfers(self.firm)),
+            matches=matches,
+            open_intents=open_intents,
+            plans=plans,
+            transactions=transactions,
         )
 
     def bills(self) -> list[RemoteBill]:

@@ -15,6 +15,7 @@ class Purpose(enum.StrEnum):
     PLAN = "plan"  # an invoice paid in instalments: operating
     RETAINER = "retainer"  # unearned, paid in advance: trust
     EVERGREEN = "evergreen"  # a top-up of a retainer kept at a minimum: trust
+    REFUND = "refund"  # money back to the client from the account its charge went to
 
 
 class AccountKind(enum.StrEnum):
@@ -37,13 +38,14 @@ class IntentStatus(enum.StrEnum):
 
 
 OPEN_INTENTS = (IntentStatus.PENDING, IntentStatus.SENDING, IntentStatus.HELD)
+# An open intent has claimed its money: it counts against what is free until it is settled.
 # Transactions in these states hold money; voided and failed ones do not.
 COUNTED = frozenset({"pending", "authorized", "completed"})
 
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """A charge billsync means to make, stored before the gateway is called."""
+    """A charge or refund billsync means to make, stored before the gateway is called."""
 
     id: str
     reference: str
@@ -58,6 +60,7 @@ class Intent:
     status: IntentStatus = IntentStatus.PENDING
     transaction_id: str | None = None
     error: str | None = None
+    parent_id: str | None = None  # a refund's charge at the gateway
 
 
 @dataclass(frozen=True, slots=True)

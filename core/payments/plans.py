@@ -11,10 +11,9 @@ from core.gateway import PaymentDeclined, PlanRequest
 from core.ids import new_id
 from core.payments import references
 from core.payments.firm import FirmPayments
+from core.payments.headroom import LIVE_PLANS
 from core.payments.models import Intent, IntentStatus, Plan, Purpose
 from core.payments.routing import check_charge
-
-LIVE_PLANS = ("requested", "active", "held")
 
 
 def instalment_for(balance: Decimal, instalments: int) -> Decimal:
@@ -31,45 +30,49 @@ def create_plan(
     if not config.plans_allowed:
         raise BillsyncError(f"client {bill.client_id} has no payment plans (set plans_allowed in payments.clients)")
     count = instalments or config.plan_instalments
-    balance = fp.ledger().invoices[bill.id].balance
-    if balance <= 0:
-        raise BillsyncError(f"invoice {number} has nothing outstanding")
     today = fp.now().date()
     first = start or today + timedelta(days=1)
     if first <= today:  # lawpay.md §8: first_occurrence_due_immediately
         raise BillsyncError("a plan's first payment must be after today")
-    if any(p.bill_id == bill.id and p.status in LIVE_PLANS for p in fp.payments.plans(fp.firm)):
-        raise BillsyncError(f"invoice {number} already has a payment plan")
-    account, kind = fp.accounts.for_purpose(Purpose.PLAN)
+    account = fp.accounts.for_purpose(Purpose.PLAN)[0]
+    kind = fp.account_kind(account)
     check_charge(Purpose.PLAN, kind, number)
     plan_id = new_id()
     reference = references.tagged(references.invoice_key(bill), f"plan {plan_id}")
-    intent = Intent(
-        id=new_id(),
-        reference=reference,
-        purpose=Purpose.PLAN,
-        client_id=bill.client_id,
-        matter_id=None,
-        bill_id=bill.id,
-        account_id=account,
-        account_kind=kind,
-        method=method,
-        amount=balance,
-    )
-    plan = Plan(
-        id=plan_id,
-        bill_id=bill.id,
-        client_id=bill.client_id,
-        intent_id=intent.id,
-        instalment=instalment_for(balance, count),
-        total=balance,
-        instalments=count,
-        interval=config.plan_interval,
-        start=first,
-        status="requested",
-    )
-    fp.payments.add_intent(fp.firm, intent)
-    fp.payments.save_plan(fp.firm, plan)
+    with fp.payments.movement(fp.firm, bill.client_id) as locked:
+        claims = fp.claims()
+        if any(p.bill_id == bill.id and p.status in LIVE_PLANS for p in claims.plans):
+            raise BillsyncError(f"invoice {number} already has a payment plan")
+        room = claims.invoice(bill)
+        balance = room.free
+        if balance <= 0:
+            raise BillsyncError(f"invoice {number} has nothing free to schedule: it owes {room.figures()}")
+        intent = Intent(
+            id=new_id(),
+            reference=reference,
+            purpose=Purpose.PLAN,
+            client_id=bill.client_id,
+            matter_id=None,
+            bill_id=bill.id,
+            account_id=account,
+            account_kind=kind,
+            method=method,
+            amount=balance,
+        )
+        plan = Plan(
+            id=plan_id,
+            bill_id=bill.id,
+            client_id=bill.client_id,
+            intent_id=intent.id,
+            instalment=instalment_for(balance, count),
+            total=balance,
+            instalments=count,
+            interval=config.plan_interval,
+            start=first,
+            status="requested",
+        )
+        locked.add_intent(intent)
+        locked.save_plan(plan)
     request = PlanRequest(
         account_id=account,
         method=method,

@@ -1,5 +1,9 @@
 """Retainer deductions: trust money applied to an issued invoice, only as a recorded transfer.
 
+Checked and recorded under the client's money lock (PaymentStore.movement): trust never goes
+below zero and an invoice is never overpaid, whatever runs at once (the daemon's retainer job, a
+person's `pay transfer`, a refund).
+
 Never silent: every transfer is stored with its reason and raises a task to record the same
 trust -> operating transfer in the PMS. The client's configuration decides whether billsync may
 do it on its own (auto), only when asked (on_request) or never.
@@ -33,46 +37,47 @@ def transfer_from_trust(
         raise BillsyncError(f"client {bill.client_id} allows retainer deductions only on request")
     if not reason.strip():
         raise BillsyncError("a trust transfer needs a reason (it is recorded)")
-    ledger = fp.ledger()
-    balance = ledger.invoices[bill.id].balance
     pools = list(dict.fromkeys([bill_matter(bill), None]))
-    available = {pool: ledger.trust(bill.client_id, pool) for pool in pools}
-    held = sum((max(v, ZERO) for v in available.values()), ZERO)
-    wanted = min(balance, held) if amount is None else amount
-    if wanted <= 0:
-        raise BillsyncError(f"nothing to transfer: invoice {number} owes ${balance}, trust holds ${held}")
-    if wanted > balance:
-        raise BillsyncError(f"invoice {number} owes ${balance}: a transfer of ${wanted} would overpay it")
-    if wanted > held:
-        raise BillsyncError(f"trust holds ${held} for client {bill.client_id}: cannot transfer ${wanted}")
-    made: list[Transfer] = []
-    left = wanted
-    for pool in pools:
-        take = min(left, max(available[pool], ZERO))
-        if take > 0:
-            made.append(
-                Transfer(
-                    id=new_id(),
-                    bill_id=bill.id,
-                    client_id=bill.client_id,
-                    matter_id=pool,
-                    amount=take,
-                    reason=reason,
-                    created_at=fp.now(),
+    with fp.payments.movement(fp.firm, bill.client_id) as locked:
+        claims = fp.claims()
+        owed = claims.invoice(bill)
+        available = {pool: claims.trust(bill.client_id, pool).free for pool in pools}
+        held = sum(available.values(), ZERO)
+        wanted = min(owed.free, held) if amount is None else amount
+        if wanted <= 0:
+            raise BillsyncError(f"nothing to transfer: invoice {number} owes {owed.figures()}; trust holds ${held}")
+        if wanted > owed.free:
+            raise BillsyncError(f"invoice {number} owes {owed.figures()}: a transfer of ${wanted} would overpay it")
+        if wanted > held:
+            raise BillsyncError(f"trust holds ${held} free for client {bill.client_id}: cannot transfer ${wanted}")
+        made: list[Transfer] = []
+        left = wanted
+        for pool in pools:
+            take = min(left, available[pool])
+            if take > 0:
+                made.append(
+                    Transfer(
+                        id=new_id(),
+                        bill_id=bill.id,
+                        client_id=bill.client_id,
+                        matter_id=pool,
+                        amount=take,
+                        reason=reason,
+                        created_at=fp.now(),
+                    )
                 )
+                left -= take
+        tasks = [
+            (
+                "post_transfer",
+                t.id,
+                f"Record in the PMS a trust-to-operating transfer of ${t.amount} for client "
+                f"{t.client_id}{f' matter {t.matter_id}' if t.matter_id else ''} applied to invoice "
+                f"{references.invoice_key(bill)} ({t.reason}); then `billsync pay posted {t.id}`",
             )
-            left -= take
-    tasks = [
-        (
-            "post_transfer",
-            t.id,
-            f"Record in the PMS a trust-to-operating transfer of ${t.amount} for client "
-            f"{t.client_id}{f' matter {t.matter_id}' if t.matter_id else ''} applied to invoice "
-            f"{references.invoice_key(bill)} ({t.reason}); then `billsync pay posted {t.id}`",
-        )
-        for t in made
-    ]
-    fp.payments.add_transfers(fp.firm, made, tasks)
+            for t in made
+        ]
+        locked.add_transfers(made, tasks)
     fp.log.info("trust applied to invoice", invoice=number, amount=str(wanted), transfers=len(made))
     return made
 
@@ -90,8 +95,11 @@ def apply_retainers(fp: FirmPayments) -> list[Transfer]:
         pools = {bill_matter(bill), None}
         if sum((max(ledger.trust(bill.client_id, p), ZERO) for p in pools), ZERO) <= 0:
             continue
-        made += transfer_from_trust(
-            fp, references.invoice_key(bill), reason="retainer applied per the client's agreement", automatic=True
-        )
+        try:
+            made += transfer_from_trust(
+                fp, references.invoice_key(bill), reason="retainer applied per the client's agreement", automatic=True
+            )
+        except BillsyncError as exc:  # a person's transfer or a refund took the money first
+            fp.log.info("retainer not applied", invoice=references.invoice_key(bill), reason=str(exc))
         ledger = fp.ledger()
     return made

@@ -77,6 +77,7 @@ def build_app(
     worker: BackgroundWork,
     clock: Callable[[], float] = time.time,
     doorbell: Callable[[str, frozenset[str]], None] | None = None,
+    payments_doorbell: Callable[[str], None] | None = None,
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The daemon's HTTP app over already-built firm runtimes; the caller owns and closes `worker`."""
@@ -92,6 +93,8 @@ def build_app(
         clock=clock,
         log=structlog.get_logger().bind(component="server"),
         doorbell=doorbell,
+        payments_doorbell=payments_doorbell,
+        settings=settings,
     )
     app = FastAPI(title="billsync", docs_url=None, redoc_url=None)
     _add_error_handlers(app)

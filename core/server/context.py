@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from config.settings import BillsyncSettings
 from core.runtime import FirmRuntime
 from core.server.metrics import ServerMetrics
 from core.server.worker import BackgroundWork
@@ -26,3 +27,8 @@ class ServerContext:
     # records webhook health and runs the firm's scheduled poll, serialised with its other jobs;
     # without it, re-polls go through the background worker.
     doorbell: Callable[[str, frozenset[str]], None] | None = None
+    # Called when a firm's payment gateway delivers a webhook (a doorbell for the payments job).
+    # The daemon passes one that runs its scheduled payments job now; without it, the job runs
+    # on the background worker.
+    payments_doorbell: Callable[[str], None] | None = None
+    settings: BillsyncSettings | None = None  # to build a firm's payments for the background worker

@@ -9,8 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core.connector import InboundRequest, WebhookResult
+from core.connector import Connector, InboundRequest, WebhookResult
 from core.errors import InvalidSignature
+from core.payments.cycle import run_payments_cycle
+from core.payments.firm import build_firm_payments
 from core.runtime import FirmRuntime
 from core.server.body import BodyRejected, read_body
 from core.server.context import ServerContext
@@ -21,6 +23,9 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
     """Answer a webhook delivery with the connector's reply; queue the re-poll it asks for."""
     started = time.perf_counter()
     runtime = ctx.firms.get(firm)
+    gateway = runtime.payment_gateway if runtime is not None else None
+    if gateway is not None and connector == gateway.name:
+        return await _payments(ctx, gateway, firm, request, started)
     known = runtime is not None and connector in {c.name for c in runtime.runner.connectors}
     label = connector if known else "unknown"  # path text never becomes a label: bounded cardinality
     outcome = "error"
@@ -60,6 +65,59 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
     finally:
         ctx.metrics.webhooks.labels(connector=label, outcome=outcome).inc()
         ctx.metrics.webhook_seconds.labels(connector=label).observe(time.perf_counter() - started)
+
+
+async def _payments(ctx: ServerContext, gateway: Connector, firm: str, request: Request, started: float) -> Response:
+    """A payment gateway's delivery: never trusted, only a doorbell for the firm's payments job.
+
+    The job reads the gateway's events from its API and applies each once, so ringing it for a
+    forged or repeated delivery costs one poll and changes nothing (lawpay.md §11).
+    """
+    outcome = "error"
+    try:
+        handler = gateway.webhooks()
+        if handler is None:
+            outcome = "not_found"
+            return _error(404, f"{gateway.name} sends no webhooks")
+        try:
+            body = await read_body(request)
+        except BodyRejected as exc:
+            outcome = "too_large" if exc.status == 413 else "bad_request"
+            return _error(exc.status, str(exc))
+        inbound = InboundRequest(
+            headers={k.lower(): v for k, v in request.headers.items()}, body=body, query=dict(request.query_params)
+        )
+        try:
+            result = handler.handle(inbound, None)
+        except InvalidSignature:
+            outcome = "rejected"
+            return _error(401, "webhook verification failed")
+        if result.streams:
+            ring_payments(ctx, firm)
+        outcome = "accepted" if result.streams else "no_action"
+        return Response(result.reply_body, status_code=result.reply_status, headers=dict(result.reply_headers))
+    finally:
+        ctx.metrics.webhooks.labels(connector=gateway.name, outcome=outcome).inc()
+        ctx.metrics.webhook_seconds.labels(connector=gateway.name).observe(time.perf_counter() - started)
+
+
+def ring_payments(ctx: ServerContext, firm: str) -> None:
+    """Run the firm's payments job soon: the daemon's scheduled one, else on the background worker."""
+    if ctx.payments_doorbell is not None:
+        ctx.payments_doorbell(firm)
+        return
+    runtime = ctx.firms[firm]
+
+    def collect() -> None:
+        ok = False
+        try:
+            assert ctx.settings is not None
+            run_payments_cycle(build_firm_payments(ctx.settings, firm, runtime.store))
+            ok = True
+        finally:
+            ctx.metrics.job_done("payments", ok)
+
+    ctx.worker.submit(firm, "payments", collect, coalesce=True)
 
 
 def _outcome(result: WebhookResult, streams: list[str]) -> str:

@@ -66,10 +66,16 @@ class BackgroundWork:
             lane.streams |= wanted
             self._wake(firm)
 
-    def submit(self, firm: str, kind: str, job: Job) -> None:
-        """Queue a job for a firm; a firm's jobs run in submission order, never alongside its polls."""
+    def submit(self, firm: str, kind: str, job: Job, *, coalesce: bool = False) -> None:
+        """Queue a job for a firm; a firm's jobs run in submission order, never alongside its polls.
+
+        With `coalesce`, a job of the same kind still waiting for the firm stands for this one too.
+        """
         with self._lock:
-            self._lane(firm).jobs.append((kind, job))
+            lane = self._lane(firm)
+            if coalesce and any(waiting == kind for waiting, _ in lane.jobs):
+                return
+            lane.jobs.append((kind, job))
             self._wake(firm)
 
     def depth(self) -> int:

@@ -3,15 +3,23 @@
 Callers pass and get the dataclasses of core.payments.models; nothing outside this module builds
 a payments query. An event batch is stored with its effects and the new read position in one
 transaction, so the position never runs ahead of what was applied.
+
+Money that billsync moves (a charge, a refund, a trust transfer) is checked and claimed inside
+`movement(firm, client)`: one client's movements run one at a time across threads, processes and
+replicas (a transaction-level advisory lock on PostgreSQL; SQLite's write lock, taken at BEGIN
+IMMEDIATE). What a movement reads inside it includes every movement committed before it, and what
+it claims (an intent, a transfer) is committed before the next one can read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import Connection
 
 from core.ids import new_id
@@ -50,13 +58,29 @@ class PaymentStore:
 
     # Intents ----------------------------------------------------------------------------------
 
+    @contextmanager
+    def movement(self, firm: str, client_id: str) -> Iterator[LockedPayments]:
+        """Hold the client's money lock: check and claim inside, commit on leaving.
+
+        Never call the gateway inside: the lock is for reading and claiming, and it is held only
+        for as long as that takes. On SQLite every write inside must go through the object
+        yielded (the database has one writer, and it is this connection).
+        """
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:space, :client)"),
+                    {"space": _lock_key(f"payments:{firm}"), "client": _lock_key(client_id)},
+                )
+            else:  # take the write lock now, not at the first write: readers before it would race
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield LockedPayments(conn, firm, self._clock())
+            conn.commit()
+
     def add_intent(self, firm: str, intent: Intent) -> None:
         """Store an intent before anything is sent; its reference is unique per firm."""
-        now = self._clock()
         with self._engine.begin() as conn:
-            conn.execute(
-                payment_intents.insert().values(firm_id=firm, **_intent_values(intent), created_at=now, updated_at=now)
-            )
+            _add_intent(conn, firm, intent, self._clock())
 
     def set_intent(
         self,
@@ -66,10 +90,16 @@ class PaymentStore:
         *,
         transaction_id: str | None = None,
         error: str | None = None,
+        transactions: Sequence[Transaction] = (),
     ) -> Intent:
-        """Move an intent on; returns it as stored now."""
+        """Move an intent on, storing the transactions that settle it in the same transaction.
+
+        Together, so no moment exists where the intent no longer claims its money and the
+        transaction does not yet count it.
+        """
         i = payment_intents.c
         with self._engine.begin() as conn:
+            _upsert_transactions(conn, firm, transactions, self._clock())
             conn.execute(
                 update(payment_intents)
                 .where(i.firm_id == firm, i.id == intent_id)
@@ -192,24 +222,8 @@ class PaymentStore:
 
     def add_transfers(self, firm: str, transfers: Sequence[Transfer], tasks: Sequence[tuple[str, str, str]]) -> None:
         """Record trust -> operating transfers with the staff tasks they raise, together."""
-        now = self._clock()
         with self._engine.begin() as conn:
-            for transfer in transfers:
-                conn.execute(
-                    trust_transfers.insert().values(
-                        firm_id=firm,
-                        id=transfer.id,
-                        bill_id=transfer.bill_id,
-                        client_id=transfer.client_id,
-                        matter_id=transfer.matter_id,
-                        amount=transfer.amount,
-                        reason=transfer.reason,
-                        created_at=transfer.created_at,
-                        posted_in_pms=transfer.posted_in_pms,
-                    )
-                )
-            for task in tasks:
-                _add_task(conn, firm, task, now)
+            _add_transfers(conn, firm, transfers, tasks, self._clock())
 
     def transfers(self, firm: str) -> list[Transfer]:
         """Every trust transfer, oldest first."""
@@ -234,24 +248,8 @@ class PaymentStore:
 
     def save_plan(self, firm: str, plan: Plan) -> None:
         """Insert or replace a plan."""
-        values = {
-            "firm_id": firm,
-            "id": plan.id,
-            "bill_id": plan.bill_id,
-            "client_id": plan.client_id,
-            "intent_id": plan.intent_id,
-            "instalment": plan.instalment,
-            "total": plan.total,
-            "instalments": plan.instalments,
-            "interval": plan.interval,
-            "start": plan.start,
-            "status": plan.status,
-            "gateway_plan_id": plan.gateway_plan_id,
-            "updated_at": self._clock(),
-        }
         with self._engine.begin() as conn:
-            conn.execute(payment_plans.delete().filter_by(firm_id=firm, id=plan.id))
-            conn.execute(payment_plans.insert().values(**values))
+            _save_plan(conn, firm, plan, self._clock())
 
     def plans(self, firm: str) -> list[Plan]:
         """Every plan, oldest first."""
@@ -353,6 +351,83 @@ class PaymentStore:
                 yield table.name, [dict(r._mapping) for r in conn.execute(select(table))]
 
 
+class LockedPayments:
+    """The writes a money movement makes while it holds the client's lock (`PaymentStore.movement`)."""
+
+    def __init__(self, conn: Connection, firm: str, now: datetime) -> None:
+        self._conn = conn
+        self._firm = firm
+        self._now = now
+
+    def add_intent(self, intent: Intent) -> None:
+        """Claim the intent's money: from here on it counts against what is free."""
+        _add_intent(self._conn, self._firm, intent, self._now)
+
+    def add_transfers(self, transfers: Sequence[Transfer], tasks: Sequence[tuple[str, str, str]]) -> None:
+        """Record trust -> operating transfers with their tasks."""
+        _add_transfers(self._conn, self._firm, transfers, tasks, self._now)
+
+    def save_plan(self, plan: Plan) -> None:
+        """Store a plan (its intent claims the invoice's money)."""
+        _save_plan(self._conn, self._firm, plan, self._now)
+
+    def add_tasks(self, tasks: Sequence[tuple[str, str, str]]) -> None:
+        """Raise tasks for a person (kept once per kind and key)."""
+        for task in tasks:
+            _add_task(self._conn, self._firm, task, self._now)
+
+
+def _save_plan(conn: Connection, firm: str, plan: Plan, now: datetime) -> None:
+    values = {
+        "firm_id": firm,
+        "id": plan.id,
+        "bill_id": plan.bill_id,
+        "client_id": plan.client_id,
+        "intent_id": plan.intent_id,
+        "instalment": plan.instalment,
+        "total": plan.total,
+        "instalments": plan.instalments,
+        "interval": plan.interval,
+        "start": plan.start,
+        "status": plan.status,
+        "gateway_plan_id": plan.gateway_plan_id,
+        "updated_at": now,
+    }
+    conn.execute(payment_plans.delete().filter_by(firm_id=firm, id=plan.id))
+    conn.execute(payment_plans.insert().values(**values))
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 32-bit key for pg_advisory_xact_lock(int, int); a collision only serialises more."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+def _add_intent(conn: Connection, firm: str, intent: Intent, now: datetime) -> None:
+    values = _intent_values(intent)
+    conn.execute(payment_intents.insert().values(firm_id=firm, **values, created_at=now, updated_at=now))
+
+
+def _add_transfers(
+    conn: Connection, firm: str, transfers: Sequence[Transfer], tasks: Sequence[tuple[str, str, str]], now: datetime
+) -> None:
+    for transfer in transfers:
+        conn.execute(
+            trust_transfers.insert().values(
+                firm_id=firm,
+                id=transfer.id,
+                bill_id=transfer.bill_id,
+                client_id=transfer.client_id,
+                matter_id=transfer.matter_id,
+                amount=transfer.amount,
+                reason=transfer.reason,
+                created_at=transfer.created_at,
+                posted_in_pms=transfer.posted_in_pms,
+            )
+        )
+    for task in tasks:
+        _add_task(conn, firm, task, now)
+
+
 def _add_task(conn: Connection, firm: str, task: tuple[str, str, str], now: datetime) -> None:
     kind, key, message = task
     t = payment_tasks.c
@@ -405,6 +480,7 @@ def _intent_values(intent: Intent) -> dict[str, Any]:
         "status": intent.status.value,
         "transaction_id": intent.transaction_id,
         "error": intent.error,
+        "parent_id": intent.parent_id,
     }
 
 
@@ -423,6 +499,7 @@ def _intent(row: Any) -> Intent:
         status=IntentStatus(row["status"]),
         transaction_id=row["transaction_id"],
         error=row["error"],
+        parent_id=row["parent_id"],
     )
 
 

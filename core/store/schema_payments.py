@@ -43,6 +43,7 @@ payment_intents = Table(
     Column("status", String(16), nullable=False),
     Column("transaction_id", String(64)),
     Column("error", Text),
+    Column("parent_id", String(64)),  # a refund's charge (migration 0006)
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("firm_id", "id"),
