@@ -52,6 +52,14 @@ def build_admin_app(sandbox: LawPaySandbox) -> FastAPI:
         with sandbox.lock:
             return JSONResponse(sandbox.reverse(transaction_id, str((payload or {}).get("code") or "chargeback")))
 
+    @app.post("/accounts/{account_id}/trust")
+    def flag_trust(account_id: str, payload: OptionalJsonBody = None) -> Response:
+        """The merchant's account set up in LawPay as a trust (IOLTA) account or not, e.g. by its support."""
+        with sandbox.lock:
+            account = sandbox.account(str((payload or {}).get("mode") or "test"), account_id)
+            account["trust_account"] = bool((payload or {}).get("trust_account", True))
+            return JSONResponse(dict(account))
+
     @app.post("/saved_methods")
     def save_method(payload: OptionalJsonBody = None) -> Response:
         """The firm saves a client's card or bank in LawPay's UI (no token round trip)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from rich.text import Text
+
 from core.cli import billing, demo, local, payments, reports, run, vendors  # noqa: F401 - registers the commands
 from core.cli.common import app, console
 from core.errors import BillsyncError
@@ -19,5 +21,6 @@ def main() -> None:
     try:
         app()  # standalone: usage errors and --help exit here with click's own messages
     except BillsyncError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        # The message may carry vendor or user text: printed as text, on one line however long.
+        console.print(Text.assemble(("error:", "red"), " ", " ".join(str(exc).split())), soft_wrap=True)
         sys.exit(2)

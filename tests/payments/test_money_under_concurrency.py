@@ -28,7 +28,11 @@ WORKERS = 4
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest, tmp_path) -> Iterator[ServedGateway]:
-    url = f"sqlite:///{tmp_path / 'billsync.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{tmp_path / 'billsync.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     firm = f"firm-{request.node.name[-40:]}".replace("[", "-").replace("]", "")
     yield from serve_gateway(url, firm, c1=ClientPayments(retainer_deduction="on_request"))
 
