@@ -34,9 +34,11 @@ def invoice_link(fp: FirmPayments, number: str) -> Link:
     """The operating page link for what the invoice still owes (a partial payment lowers it)."""
     bill = fp.invoice(number)
     fp.verified_accounts()  # the page pays into the operating account: it must be one at the gateway
-    balance = fp.ledger().invoices[bill.id].balance
+    # What is free, not the whole balance: a charge under way or a live plan already asks for the rest.
+    room = fp.claims().invoice(bill)
+    balance = room.free
     if balance <= 0:
-        raise BillsyncError(f"invoice {number} is paid (balance ${balance}): no link to send")
+        raise BillsyncError(f"invoice {number} has nothing free to ask for (it owes {room.figures()}): no link to send")
     url = fp.gateway.payment_link(
         page_url=fp.settings.operating_page_url, amount=balance, reference=references.invoice_key(bill)
     )
