@@ -7,13 +7,13 @@ outside this package builds a query.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Engine, Table, create_engine, event, func, select, update
+from sqlalchemy import Dialect, Engine, Table, create_engine, event, func, select, update
 from sqlalchemy.engine import Connection
 
 from core.matching import ReferenceData
@@ -326,10 +326,12 @@ def _bulk_insert(
 ) -> None:
     """Insert many rows with one executemany: `rows` hold `columns` in order, `constants` the rest.
 
-    On SQLite the column types' own bind processors convert each value exactly as
-    `conn.execute` would, but only for the columns that have one, shared values are converted
-    once, and SQLAlchemy's per-row parameter assembly is skipped: the capture batch is the
-    hottest write path billsync has.
+    On SQLite each value goes through its column type's bind processor for this dialect, the
+    very function `conn.execute` would use, so a row written here is stored as the same text
+    as one written by any other statement (one datetime format per column: SQLite compares and
+    orders that text). Only the columns that have a processor pay for one, shared values are
+    converted once, and SQLAlchemy's per-row parameter assembly is skipped: the capture batch
+    is the hottest write path billsync has.
     """
     if not rows:
         return
@@ -341,7 +343,7 @@ def _bulk_insert(
         return
     names = [*columns, *constants]
     statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608 - our own column names
-    converters = [(i, proc) for i, name in enumerate(columns) if (proc := table.c[name].type.bind_processor(dialect))]
+    converters = [(i, proc) for i, name in enumerate(columns) if (proc := _bind_processor(table, name, dialect))]
     shared = tuple(_bound(table, name, value, dialect) for name, value in constants.items())
     params: list[tuple[Any, ...]] = []
     for row in rows:
@@ -352,8 +354,17 @@ def _bulk_insert(
     conn.exec_driver_sql(statement, params)
 
 
-def _bound(table: Table, name: str, value: Any, dialect: Any) -> Any:
-    proc = table.c[name].type.bind_processor(dialect)
+def _bind_processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    # The dialect's implementation of the type, not the generic one: a generic DateTime (or a
+    # TypeDecorator over it) has no processor, and sqlite3's own adapter would then store
+    # '2026-10-01 13:00:00+00:00' where SQLAlchemy stores '2026-10-01 13:00:00.000000'.
+    column_type = table.c[name].type
+    processor: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
+
+
+def _bound(table: Table, name: str, value: Any, dialect: Dialect) -> Any:
+    proc = _bind_processor(table, name, dialect)
     return proc(value) if proc else value
 
 
