@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Dialect, Engine, Table, create_engine, event, func, select, update
+from sqlalchemy import Dialect, Engine, Table, create_engine, event, func, inspect, make_url, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.matching import ReferenceData
 from core.models import (
@@ -45,6 +47,17 @@ _REFERENCE_MODELS: dict[str, type[Timekeeper | Client | Matter | ActivityCategor
 # What the system of record says was billed and paid: read-only copies, kept beside the reference data.
 _Ledger = TypeVar("_Ledger", RemoteBill, RemotePayment)
 _LEDGER_MODELS: dict[str, type[RemoteBill | RemotePayment]] = {"bill": RemoteBill, "payment": RemotePayment}
+
+
+# The system of record's own time rounding is kept beside the reference data, one row per connector.
+_TIME_INCREMENT = "time_increment"
+
+
+class IncrementRead(NamedTuple):
+    """The time increment a system of record reported, and when billsync read it."""
+
+    minutes: int | None  # None: the system of record has no rounding of its own
+    read_at: datetime
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -117,6 +130,25 @@ class Store:
             migrate.upgrade(engine)
         return cls(engine)
 
+    @classmethod
+    def open_existing(cls, url: str) -> Store | None:
+        """The store at `url` as it is, never created or migrated; None when there is none to read.
+
+        For commands that only look (check-config): a SQLite file is not created by looking.
+        """
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+            return None
+        store = cls(make_engine(url))
+        try:
+            with store.engine.connect() as conn:
+                if inspect(conn).has_table(reference_records.name):
+                    return store
+        except SQLAlchemyError:
+            pass  # unreachable or not a billsync database: nothing stored to read
+        store.close()
+        return None
+
     def close(self) -> None:
         """Release every pooled connection."""
         self.engine.dispose()
@@ -151,6 +183,26 @@ class Store:
             for kind, data in rows:
                 loaded[kind].append(_REFERENCE_MODELS[kind].model_validate(data))
         return ReferenceData(loaded["timekeeper"], loaded["client"], loaded["matter"], loaded["category"])
+
+    def save_time_increment(self, firm: str, connector: str, minutes: int | None) -> None:
+        """Keep the increment the system of record rounds time to (None: it has none), as just read."""
+        key = {"firm_id": firm, "kind": _TIME_INCREMENT, "id": connector}
+        with self.engine.begin() as conn:
+            conn.execute(reference_records.delete().filter_by(**key))
+            row = key | {"data": {"minutes": minutes}, "updated_at": datetime.now(UTC)}
+            conn.execute(reference_records.insert().values(**row))
+
+    def time_increment(self, firm: str, connector: str) -> IncrementRead | None:
+        """The increment last read from the system of record `connector`; None if it was never read."""
+        r = reference_records.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(r.data, r.updated_at).where(r.firm_id == firm, r.kind == _TIME_INCREMENT, r.id == connector)
+            ).one_or_none()
+        if row is None:
+            return None
+        minutes = row.data.get("minutes")
+        return IncrementRead(minutes if isinstance(minutes, int) else None, row.updated_at)
 
     def load_bills(self, firm: str) -> list[RemoteBill]:
         """Bills read from the system of record, oldest first."""
