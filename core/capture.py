@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from config.settings import FirmSettings
 from core.engine import CaptureEngine
-from core.rules import BUILTIN_RULES, RuleRunner
+from core.rules import BUILTIN_RULES, RuleRunner, rules_for_increment
 from core.store.store import Store
 
 
 def engine_for(firm_id: str, firm: FirmSettings, store: Store, *, persist: bool = True) -> CaptureEngine:
-    """A capture engine for `firm_id` with the firm's policy and rules and its stored reference data."""
+    """A capture engine for `firm_id` with the firm's policy and rules and its stored reference data.
+
+    The increment in effect follows the system of record's own rounding as last read (a sync
+    reads it before it captures); the `increment` rule's default unit follows it too.
+    """
+    read = store.time_increment(firm_id, firm.system_of_record)
+    system_of_record_increment = read.minutes if read is not None else None
+    increment = firm.capture.increment(system_of_record_increment)
     return CaptureEngine(
         firm=firm_id,
         policy=firm.capture,
-        rules=RuleRunner(BUILTIN_RULES, firm.rules),
+        rules=RuleRunner(rules_for_increment(increment, BUILTIN_RULES), firm.rules),
         reference=store.load_reference(firm_id),
         store=store,
         persist=persist,
+        system_of_record_increment=system_of_record_increment,
     )

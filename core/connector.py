@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import structlog
 from pydantic import BaseModel
@@ -178,6 +178,24 @@ class Connector(Protocol):
     def writer(self) -> Writer | None:
         """The writer, for a system of record; None for an activity source."""
         ...
+
+
+class TimeRounding(Protocol):
+    """A system of record that rounds time entries itself (Clio: settings/billing `rounding`)."""
+
+    def time_increment_minutes(self) -> int | None:
+        """The smallest whole-minute increment whose multiples the PMS keeps exactly as sent.
+
+        That is its own rounding increment (or a multiple of it, where a further rounding such as
+        Clio's hundredths of an hour needs one); None when the PMS does not say. Entries billed in
+        this increment are never rounded again by the PMS.
+        """
+        ...
+
+
+def time_rounding_of(connector: object) -> TimeRounding | None:
+    """The connector as a TimeRounding, or None for a PMS without a rounding setting (PracticePanther)."""
+    return cast(TimeRounding, connector) if callable(getattr(connector, "time_increment_minutes", None)) else None
 
 
 class BillMemoWriter(Protocol):

@@ -5,6 +5,12 @@ aware); matter resolution; duration (raw seconds kept, rounded up per entry); cr
 overlap (one entry per stretch of work); narrative; rating; rules; state. Activities, entries
 and outbox writes of a batch are stored in one transaction, so a crash loses nothing and
 repeats nothing: an activity already stored is never captured again.
+
+Time is rounded once: a fixed block or an actual duration is rounded up to the increment in
+effect (`CapturePolicy.increment`: the firm's, else its system of record's own rounding, else
+6 minutes) and the entry carries those billed seconds to the PMS as they are. A block that is
+a whole number of increments is billed exactly as configured (15 minutes under a 15-minute or
+5-minute increment is 900 s); `billsync check-config` names every block that is not.
 """
 
 from __future__ import annotations
@@ -158,7 +164,9 @@ class CaptureEngine:
         store: Store,
         make_id: Callable[[], str] = new_id,
         persist: bool = True,
+        system_of_record_increment: int | None = None,
     ) -> None:
+        """`system_of_record_increment`: the PMS's own time rounding in minutes, when it has one."""
         self.firm = firm
         self.policy = policy
         self._rules = rules
@@ -167,7 +175,8 @@ class CaptureEngine:
         self._make_id = make_id
         self._persist = persist  # False: decide and count, store nothing (a dry run)
         self._resolver = MatterResolver(reference, policy)
-        self._increment = policy.increment_minutes * 60
+        self.increment_minutes = policy.increment(system_of_record_increment)
+        self._increment = self.increment_minutes * 60
         self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
         capped = [m.id for m in reference.matters.values() if m.cap_amount is not None]
         self._caps = MatterCaps(lambda: store.billable_totals(firm, capped))

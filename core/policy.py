@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.models import ActivityKind, Severity
+from core.units import billed_seconds, hours
 
 
 class Strict(BaseModel):
@@ -54,11 +55,20 @@ class ContactRule(Strict):
     matter_id: str | None = None
 
 
+DEFAULT_INCREMENT_MINUTES = 6  # a tenth of an hour: for a system of record without a rounding setting
+
+
 class CapturePolicy(Strict):
-    """What turns activity into entries, for one firm."""
+    """What turns activity into entries, for one firm.
+
+    The billing increment in effect is `increment_minutes` when the firm sets it, else the system
+    of record's own time rounding (Clio's settings/billing `rounding`), else 6 minutes. Each entry
+    is rounded up to it once, by billsync; because the default is the PMS's own increment, the
+    PMS's rounding finds a whole number of its increments and leaves the entry as sent.
+    """
 
     enabled: bool = False  # a firm opts in explicitly
-    increment_minutes: int = Field(default=6, ge=1, le=60)
+    increment_minutes: int | None = Field(default=None, ge=1, le=60)  # None: the system of record's own
     review: ReviewMode = ReviewMode.ALL
     timekeepers: Literal["all"] | list[str] = "all"  # or an explicit allow-list of ids
     kinds: dict[ActivityKind, KindPolicy] = Field(default_factory=_default_kinds)
@@ -79,6 +89,38 @@ class CapturePolicy(Strict):
     def kind(self, kind: ActivityKind) -> KindPolicy:
         """The policy for one kind of activity."""
         return self.kinds[kind]
+
+    def increment(self, system_of_record_minutes: int | None = None) -> int:
+        """The increment in effect, in minutes: the firm's own, else its system of record's, else 6."""
+        if self.increment_minutes is not None:
+            return self.increment_minutes
+        if system_of_record_minutes is not None and system_of_record_minutes >= 1:
+            return system_of_record_minutes
+        return DEFAULT_INCREMENT_MINUTES
+
+    def uneven_blocks(self, increment_minutes: int) -> list[str]:
+        """One sentence per enabled fixed block that is not a whole number of increments.
+
+        Such a block is rounded up like any other duration, so the firm bills more than the block
+        it configured; the sentence names what it will bill.
+        """
+        found = []
+        for kind, policy in self.kinds.items():
+            if not policy.enabled or policy.duration != "fixed" or policy.minutes % increment_minutes == 0:
+                continue
+            billed = billed_seconds(policy.minutes * 60, increment_minutes * 60)
+            found.append(
+                f"capture.kinds.{kind.value}: {policy.minutes} minutes is not a whole number of "
+                f"{increment_minutes}-minute increments: it will bill {billed // 60} minutes ({_hours_text(billed)} h)"
+            )
+        return found
+
+
+def _hours_text(seconds: int) -> str:
+    """Hours as a person writes them: 0.3, 0.25, 1; four places when they do not end sooner."""
+    exact = hours(seconds)
+    shown = exact.quantize(Decimal("0.0001"))
+    return f"{exact.normalize():f}" if shown == exact else f"{shown}"
 
 
 class RuleConfig(Strict):

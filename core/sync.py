@@ -13,6 +13,9 @@ and writes, with the store as the single source of truth:
 - Write-back: an outbox row is marked "sending" before each attempt. A row found in "sending"
   had an outcome nobody saw, so the entry is looked up at the vendor before anything is sent
   again: one activity gives at most one remote entry, ever.
+- Time rounding: the system of record's own increment is read and stored after the reference
+  data and before any capture, so an entry's billed seconds are a whole number of the PMS's
+  increment (unless the firm set its own) and the PMS never rounds them again.
 - Review round-trip: the PMS is the user interface. Edits made there flow back; an entry made
   billable there counts as approval; an entry deleted there becomes a tombstone.
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from core.connector import Connector, InboundRequest, RemoteEntry, Stream, WebhookResult, Writer
+from core.connector import Connector, InboundRequest, RemoteEntry, Stream, WebhookResult, Writer, time_rounding_of
 from core.engine import CaptureEngine, CaptureResult
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
 from core.models import EntryState, TimeEntry
@@ -138,7 +141,8 @@ class SyncRunner:
         streams = chosen(record, qualify=False)
         for stream in (s for s in streams if s.name in REFERENCE_STREAMS):
             self._read_stream(record, stream, report, self._store_reference)
-        engine = self._make_engine()  # sees the reference data just stored
+        self.read_time_increment(report)
+        engine = self._make_engine()  # sees the reference data and the PMS's rounding just stored
         capture = lambda records: report.capture.merge(engine.capture(records))  # noqa: E731
         for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
             self._read_stream(record, stream, report, capture)
@@ -170,6 +174,24 @@ class SyncRunner:
 
     def _store_reference(self, records: list[Any]) -> None:
         self.store.save_reference(self.firm, records)
+
+    def read_time_increment(self, report: SyncReport) -> None:
+        """Read and store the system of record's own time rounding, before anything is captured.
+
+        The increment entries are rounded to defaults to it, so every poll reads it first (a firm
+        that changes its rounding in the PMS is followed at the next poll), and so does a backfill.
+        A refusal is reported in `record_errors` and the last one read is kept.
+        """
+        rounding = time_rounding_of(self.connector)
+        if rounding is None:
+            return  # the PMS has no rounding of its own: the firm's increment or 6 minutes
+        try:
+            minutes = rounding.time_increment_minutes()
+        except Fatal as exc:  # e.g. the connected user may not read billing settings
+            name = self.connector.name
+            report.record_errors.append(f"{name}: time rounding not read, the last one read is kept: {exc}")
+            return
+        self.store.save_time_increment(self.firm, self.connector.name, minutes)
 
     # Webhooks: a delivery is a doorbell ---------------------------------------------------------
 

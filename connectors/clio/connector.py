@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal
@@ -67,6 +68,21 @@ class ClioConnector:
         """Clio's time-rounding increment in minutes (settings/billing `rounding`), None if not given."""
         minutes, _ = self._rounding()
         return minutes
+
+    def time_increment_minutes(self) -> int | None:
+        """The smallest whole-minute increment Clio keeps as sent (core.connector.TimeRounding).
+
+        clio.md §4 item 2: Clio rounds each entry's `quantity` up to a multiple of `rounding`
+        minutes and, with `use_decimal_rounding`, up to hundredths of an hour (36 s); `total` is
+        computed from the rounded value. A quantity that is a multiple of both is left as sent:
+        `rounding` itself, or with decimal rounding the least multiple of it that is also a
+        multiple of 3 minutes (0.05 h). A Clio that does not round (0) keeps any whole minute.
+        """
+        minutes, decimal = self._rounding()
+        if minutes is None:
+            return None
+        step = max(minutes, 1)
+        return math.lcm(step, 3) if decimal else step
 
     def rounding_mismatch(self, increment_minutes: int) -> str | None:
         """A warning sentence when Clio's time rounding differs from billsync's, else None."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
@@ -16,6 +18,7 @@ from config.settings import BillsyncSettings, FirmSettings, load_settings
 from core.engine import CaptureResult
 from core.errors import BillsyncError
 from core.matching import ReferenceData
+from core.store.store import IncrementRead
 from core.units import hours
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Billing automation for law firms.")
@@ -91,7 +94,7 @@ def print_entries(entries: list[Any], ref: ReferenceData, *, title: str, reasons
             str(e.work_date),
             timekeeper.name if timekeeper else e.timekeeper_id,
             matter.number if matter else e.matter_id,
-            f"{hours(e.billed_seconds):.1f}",
+            _hours_shown(e.billed_seconds),
             str(e.rate),
             str(e.amount) + ("" if e.billable else " (nb)"),
             e.narrative,
@@ -101,6 +104,44 @@ def print_entries(entries: list[Any], ref: ReferenceData, *, title: str, reasons
             row.append("; ".join(f"{f.severity.value}: {f.message}" for f in e.findings))
         table.add_row(*row)
     console.print(table)
+
+
+def _hours_shown(seconds: int) -> str:
+    # Two places, four when the increment needs them: 0.25 h must not show as 0.2.
+    billed = hours(seconds)
+    return f"{billed:.2f}" if billed == billed.quantize(Decimal("0.01")) else f"{billed:.4f}"
+
+
+def increment_lines(firm_id: str, firm: FirmSettings, *, pms_rounds: bool, read: IncrementRead | None) -> list[str]:
+    """The increment in effect and where it comes from, then every fixed block it would round up.
+
+    `pms_rounds`: the system of record has a rounding setting of its own; `read`: what was last
+    read of it (None: never). Lines after the first are warnings.
+    """
+    policy = firm.capture
+    pms = firm.system_of_record
+    if policy.increment_minutes is not None:
+        minutes, source = policy.increment_minutes, "capture.increment_minutes"
+    elif not pms_rounds:
+        minutes, source = policy.increment(), f"{pms} has no time rounding of its own"
+    elif read is None:
+        return [
+            f"firm {firm_id}: increment follows {pms}'s own time rounding, not read yet: "
+            "`billsync check` or the next sync reads it"
+        ]
+    elif read.minutes is None:
+        minutes, source = policy.increment(), f"{pms} does not give its time rounding"
+    else:
+        minutes, source = read.minutes, f"{pms}'s own time rounding, read {read.read_at:%Y-%m-%d %H:%M} UTC"
+    return [f"firm {firm_id}: increment {minutes} min ({source})"] + [
+        f"firm {firm_id}: {warning}" for warning in policy.uneven_blocks(minutes)
+    ]
+
+
+def print_increment(lines: list[str]) -> None:
+    """increment_lines on the console: the first plain, the warnings in yellow."""
+    for number, line in enumerate(lines):
+        console.print(f"[yellow]{escape(line)}[/yellow]" if number else escape(line), highlight=False)
 
 
 def safe_url(url: str) -> str:

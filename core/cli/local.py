@@ -16,8 +16,10 @@ from core.cli.common import (
     app,
     console,
     db_app,
+    increment_lines,
     pick_firm,
     print_entries,
+    print_increment,
     print_result,
     review_app,
     safe_url,
@@ -25,6 +27,7 @@ from core.cli.common import (
 )
 from core.errors import BillsyncError
 from core.models import Activity, ActivityCategory, Client, EntryState, Matter, Timekeeper
+from core.plugins import CONNECTORS, load
 from core.process import tune_garbage_collector
 from core.reports.review import approve_entry
 from core.store.store import Store
@@ -134,16 +137,28 @@ def _review(entry_ids: list[str], config: Path | None, firm: str | None, state: 
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
-    """Validate the configuration file and the environment overrides."""
+    """Validate the configuration file and the environment overrides; name blocks the increment rounds up.
+
+    Nothing here talks to a vendor: the system of record's own rounding is the one the last
+    sync or `billsync check` stored, if the store exists.
+    """
     settings = settings_from(config)
     console.print(f"database: {safe_url(settings.database_url)}")
-    for firm_id, firm in settings.firms.items():
-        policy = firm.capture
-        kinds = ", ".join(k.value for k, p in policy.kinds.items() if p.enabled)
-        console.print(
-            f"firm {firm_id} ({firm.name}): capture {'on' if policy.enabled else 'off'}, "
-            f"increment {policy.increment_minutes} min, review {policy.review.value}, kinds: {kinds}"
-        )
+    store = Store.open_existing(settings.database_url)
+    try:
+        for firm_id, firm in settings.firms.items():
+            policy = firm.capture
+            kinds = ", ".join(k.value for k, p in policy.kinds.items() if p.enabled)
+            console.print(
+                f"firm {firm_id} ({firm.name}): capture {'on' if policy.enabled else 'off'}, "
+                f"review {policy.review.value}, kinds: {kinds}"
+            )
+            pms_rounds = callable(getattr(load(CONNECTORS, firm.system_of_record), "time_increment_minutes", None))
+            read = store.time_increment(firm_id, firm.system_of_record) if store is not None and pms_rounds else None
+            print_increment(increment_lines(firm_id, firm, pms_rounds=pms_rounds, read=read))
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _parse_input(data: Any) -> tuple[dict[str, list[Any]], list[str]]:

@@ -14,12 +14,23 @@ from typing import Annotated, Any, cast
 import requests
 import typer
 from cryptography.fernet import Fernet
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from config.settings import load_settings
 from core.capture import engine_for
-from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, print_result, settings_from
-from core.connector import OAuthConnector
+from core.cli.common import (
+    ConfigOption,
+    FirmOption,
+    app,
+    console,
+    increment_lines,
+    pick_firm,
+    print_increment,
+    print_result,
+    settings_from,
+)
+from core.connector import OAuthConnector, time_rounding_of
 from core.engine import CaptureResult
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.http import HttpClient
@@ -178,6 +189,10 @@ def backfill(
     runtime = build_runtime(settings, firm_id, store)
     start = since.replace(tzinfo=UTC)
     from_date = {"updated_since": start.isoformat()}
+    rounding = SyncReport()
+    runtime.runner.read_time_increment(rounding)  # as a sync does: the PMS's own increment, before capture
+    for problem in rounding.record_errors:
+        console.print(f"[yellow]{escape(problem)}[/yellow]")
     engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
     resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
     total = CaptureResult()
@@ -315,11 +330,28 @@ def check(config: ConfigOption = None) -> None:
                 console.print(f"[red]firm {firm_id}: {exc}[/red]")
                 continue
             console.print(f"firm {firm_id}: {connector.name} reachable, credentials accepted")
-        advise = getattr(runtime.connector, "rounding_mismatch", None)  # vendors that round time themselves
-        if callable(advise) and runtime.connector.name not in failed:
-            advice = advise(runtime.settings.capture.increment_minutes)
-            if advice:
-                console.print(f"[yellow]firm {firm_id}: {advice}[/yellow]")
+        if runtime.connector.name not in failed:
+            _check_increment(runtime)
     store.close()
     if problems:
         raise typer.Exit(code=1)
+
+
+def _check_increment(runtime: FirmRuntime) -> None:
+    """Read the system of record's rounding now (and keep it, as a sync would); say what will be billed."""
+    firm_id, pms = runtime.firm_id, runtime.connector
+    configured = runtime.settings.capture.increment_minutes
+    rounding = time_rounding_of(pms)
+    advise = getattr(pms, "rounding_mismatch", None)  # a firm's own increment against the PMS's rounding
+    advice = None
+    try:
+        if rounding is not None:
+            runtime.store.save_time_increment(firm_id, pms.name, rounding.time_increment_minutes())
+        if configured is not None and callable(advise):
+            advice = advise(configured)
+    except (BillsyncError, requests.RequestException) as exc:
+        console.print(f"[yellow]firm {firm_id}: {escape(f'{pms.name} time rounding not read: {exc}')}[/yellow]")
+    read = runtime.store.time_increment(firm_id, pms.name) if rounding is not None else None
+    print_increment(increment_lines(firm_id, runtime.settings, pms_rounds=rounding is not None, read=read))
+    if advice:
+        console.print(f"[yellow]firm {firm_id}: {escape(advice)}[/yellow]")

@@ -1,19 +1,22 @@
 """The rules billsync ships, each with the default a careful firm would start from.
 
-Defaults follow the outside-counsel guidelines that e-billing systems enforce: 0.1 h
-increments, no block billing, no vague narratives, a daily cap, approved rates only, UTBMS
-codes on LEDES matters, no duplicates. Each default can be changed at firm, client or matter
+Defaults follow the outside-counsel guidelines that e-billing systems enforce: whole
+increments (of the firm's increment in effect, 0.1 h unless the firm or its PMS sets another; a
+client's own unit is set on the rule), no block billing, no vague narratives, a daily cap,
+approved rates only, UTBMS codes on LEDES matters, no duplicates. Each default can be changed at firm, client or matter
 level in the configuration.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from core.models import BillingMethod, MatterStatus, Severity, TimeEntry
-from core.policy import DEFAULT_HOURS_PER_DAY, DEFAULT_HOURS_PER_ENTRY, RuleConfig
+from core.policy import DEFAULT_HOURS_PER_DAY, DEFAULT_HOURS_PER_ENTRY, DEFAULT_INCREMENT_MINUTES, RuleConfig
 from core.rules.runner import Check, EntryFacts, Rule
 from core.units import hours
 
@@ -103,7 +106,7 @@ def _phrases_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
 
 def increment(entry: TimeEntry, facts: EntryFacts, cfg: RuleConfig) -> str | None:
     """Billed time must be whole increments of the client's billing unit, and not zero."""
-    unit = (cfg.minutes or 6) * 60
+    unit = (cfg.minutes or DEFAULT_INCREMENT_MINUTES) * 60
     if entry.billed_seconds == 0:
         return "entry has no time"
     if entry.billed_seconds % unit:
@@ -231,8 +234,22 @@ def _rule(name: str, check: Check, severity: Severity, **params: Any) -> Rule:
     return Rule(name=name, default=RuleConfig(severity=severity, **params), check=check)
 
 
+def rules_for_increment(increment_minutes: int, rules: Sequence[Rule]) -> tuple[Rule, ...]:
+    """`rules` with the `increment` rule's default unit set to the firm's increment in effect.
+
+    billsync's own rounding is then never a finding by itself (a firm whose PMS rounds to
+    quarter hours bills 0.25 h without "not a whole number of 6-minute increments"), while a
+    unit set on the rule for the firm, a client or a matter still applies.
+    """
+    default = {"minutes": increment_minutes}
+    return tuple(
+        replace(rule, default=rule.default.model_copy(update=default)) if rule.name == "increment" else rule
+        for rule in rules
+    )
+
+
 BUILTIN_RULES: tuple[Rule, ...] = (
-    _rule("increment", increment, Severity.REVIEW, minutes=6),
+    _rule("increment", increment, Severity.REVIEW, minutes=DEFAULT_INCREMENT_MINUTES),
     _rule("max_entry_hours", max_entry_hours, Severity.BLOCK, hours=DEFAULT_HOURS_PER_ENTRY),
     _rule("max_day_hours", max_day_hours, Severity.REVIEW, hours=DEFAULT_HOURS_PER_DAY),
     _rule("vague_narrative", vague_narrative, Severity.WARN),

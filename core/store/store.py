@@ -7,14 +7,16 @@ outside this package builds a query.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Engine, Table, create_engine, event, func, select, update
+from sqlalchemy import Dialect, Engine, Table, create_engine, event, func, inspect, make_url, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.matching import ReferenceData
 from core.models import (
@@ -45,6 +47,17 @@ _REFERENCE_MODELS: dict[str, type[Timekeeper | Client | Matter | ActivityCategor
 # What the system of record says was billed and paid: read-only copies, kept beside the reference data.
 _Ledger = TypeVar("_Ledger", RemoteBill, RemotePayment)
 _LEDGER_MODELS: dict[str, type[RemoteBill | RemotePayment]] = {"bill": RemoteBill, "payment": RemotePayment}
+
+
+# The system of record's own time rounding is kept beside the reference data, one row per connector.
+_TIME_INCREMENT = "time_increment"
+
+
+class IncrementRead(NamedTuple):
+    """The time increment a system of record reported, and when billsync read it."""
+
+    minutes: int | None  # None: the system of record has no rounding of its own
+    read_at: datetime
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -117,6 +130,25 @@ class Store:
             migrate.upgrade(engine)
         return cls(engine)
 
+    @classmethod
+    def open_existing(cls, url: str) -> Store | None:
+        """The store at `url` as it is, never created or migrated; None when there is none to read.
+
+        For commands that only look (check-config): a SQLite file is not created by looking.
+        """
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+            return None
+        store = cls(make_engine(url))
+        try:
+            with store.engine.connect() as conn:
+                if inspect(conn).has_table(reference_records.name):
+                    return store
+        except SQLAlchemyError:
+            pass  # unreachable or not a billsync database: nothing stored to read
+        store.close()
+        return None
+
     def close(self) -> None:
         """Release every pooled connection."""
         self.engine.dispose()
@@ -151,6 +183,26 @@ class Store:
             for kind, data in rows:
                 loaded[kind].append(_REFERENCE_MODELS[kind].model_validate(data))
         return ReferenceData(loaded["timekeeper"], loaded["client"], loaded["matter"], loaded["category"])
+
+    def save_time_increment(self, firm: str, connector: str, minutes: int | None) -> None:
+        """Keep the increment the system of record rounds time to (None: it has none), as just read."""
+        key = {"firm_id": firm, "kind": _TIME_INCREMENT, "id": connector}
+        with self.engine.begin() as conn:
+            conn.execute(reference_records.delete().filter_by(**key))
+            row = key | {"data": {"minutes": minutes}, "updated_at": datetime.now(UTC)}
+            conn.execute(reference_records.insert().values(**row))
+
+    def time_increment(self, firm: str, connector: str) -> IncrementRead | None:
+        """The increment last read from the system of record `connector`; None if it was never read."""
+        r = reference_records.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(r.data, r.updated_at).where(r.firm_id == firm, r.kind == _TIME_INCREMENT, r.id == connector)
+            ).one_or_none()
+        if row is None:
+            return None
+        minutes = row.data.get("minutes")
+        return IncrementRead(minutes if isinstance(minutes, int) else None, row.updated_at)
 
     def load_bills(self, firm: str) -> list[RemoteBill]:
         """Bills read from the system of record, oldest first."""
@@ -326,10 +378,12 @@ def _bulk_insert(
 ) -> None:
     """Insert many rows with one executemany: `rows` hold `columns` in order, `constants` the rest.
 
-    On SQLite the column types' own bind processors convert each value exactly as
-    `conn.execute` would, but only for the columns that have one, shared values are converted
-    once, and SQLAlchemy's per-row parameter assembly is skipped: the capture batch is the
-    hottest write path billsync has.
+    On SQLite each value goes through its column type's bind processor for this dialect, the
+    very function `conn.execute` would use, so a row written here is stored as the same text
+    as one written by any other statement (one datetime format per column: SQLite compares and
+    orders that text). Only the columns that have a processor pay for one, shared values are
+    converted once, and SQLAlchemy's per-row parameter assembly is skipped: the capture batch
+    is the hottest write path billsync has.
     """
     if not rows:
         return
@@ -341,7 +395,7 @@ def _bulk_insert(
         return
     names = [*columns, *constants]
     statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608 - our own column names
-    converters = [(i, proc) for i, name in enumerate(columns) if (proc := table.c[name].type.bind_processor(dialect))]
+    converters = [(i, proc) for i, name in enumerate(columns) if (proc := _bind_processor(table, name, dialect))]
     shared = tuple(_bound(table, name, value, dialect) for name, value in constants.items())
     params: list[tuple[Any, ...]] = []
     for row in rows:
@@ -352,8 +406,17 @@ def _bulk_insert(
     conn.exec_driver_sql(statement, params)
 
 
-def _bound(table: Table, name: str, value: Any, dialect: Any) -> Any:
-    proc = table.c[name].type.bind_processor(dialect)
+def _bind_processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    # The dialect's implementation of the type, not the generic one: a generic DateTime (or a
+    # TypeDecorator over it) has no processor, and sqlite3's own adapter would then store
+    # '2026-10-01 13:00:00+00:00' where SQLAlchemy stores '2026-10-01 13:00:00.000000'.
+    column_type = table.c[name].type
+    processor: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
+
+
+def _bound(table: Table, name: str, value: Any, dialect: Dialect) -> Any:
+    proc = _bind_processor(table, name, dialect)
     return proc(value) if proc else value
 
 

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,13 @@ def sandbox(tmp_path: Path):
         timeout=120,
     )
     config = tmp_path / "sandbox.toml"
+    with serve_sandbox(seed, config):
+        yield config
+
+
+@contextmanager
+def serve_sandbox(seed: Path, config: Path) -> Iterator[str]:
+    """`billsync sandbox --seed seed --write-config config` on a free port; yields its base URL."""
     process = subprocess.Popen(
         [*RUN, "sandbox", "--port", "0", "--seed", str(seed), "--write-config", str(config), "--rate-limit", "100000"],
         stdout=subprocess.PIPE,
@@ -47,6 +56,8 @@ def sandbox(tmp_path: Path):
     while "sandboxes clio at" not in line and time.monotonic() < deadline:
         line = process.stdout.readline() if process.stdout else ""
     assert "sandboxes clio at" in line, line
-    yield config
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0  # SIGTERM is a clean stop
+    try:
+        yield line.split(" at ", 1)[1].split(";", 1)[0].strip()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0  # SIGTERM is a clean stop

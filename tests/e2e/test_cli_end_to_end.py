@@ -56,7 +56,8 @@ def test_sync_and_check_without_connecting_say_what_to_do_then_check_passes(sand
     checked = billsync("check", "--config", str(sandbox))
     assert checked.returncode == 0, checked.stdout
     assert "firm demo: clio reachable, credentials accepted" in checked.stdout
-    assert "rounds time" in checked.stdout  # the sandbox rounds to 1 minute, billsync to 6
+    # The demo's Clio rounds to 1 minute (Clio's default): billsync follows it and says so.
+    assert "firm demo: increment 1 min (clio's own time rounding, read " in checked.stdout
 
 
 def test_backfill_of_one_matter_then_all_then_again(sandbox: Path) -> None:

@@ -118,4 +118,46 @@ def test_check_config_summarises_the_example() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "examples" / "billsync.toml"
     run = billsync("check-config", "--config", str(example))
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "firm acme (Acme Law LLP): capture on, increment 6 min, review all" in run.stdout
+    assert "firm acme (Acme Law LLP): capture on, review all" in run.stdout
+    # No store yet: the increment is Clio's own, which only a sync or `billsync check` reads.
+    assert "firm acme: increment follows clio's own time rounding, not read yet" in run.stdout
+    assert "not a whole number" not in run.stdout  # nothing to judge blocks against yet
+
+
+@pytest.mark.parametrize(
+    ("firm", "increment_line", "warnings"),
+    [
+        # PracticePanther has no rounding setting of its own: 6 minutes, and the 15-minute blocks say so.
+        (
+            'system_of_record = "practicepanther"\n[firms.acme.capture]\nenabled = true\n'
+            '[firms.acme.capture.kinds.call]\nduration = "fixed"\nminutes = 15\n'
+            "[firms.acme.capture.kinds.sms]\nminutes = 6\n[firms.acme.capture.kinds.email]\nminutes = 12\n"
+            "[firms.acme.capture.kinds.document]\nenabled = false\n[firms.acme.capture.kinds.note]\nminutes = 30\n"
+            "[firms.acme.capture.kinds.task]\nduration = \"actual\"\n",
+            "firm acme: increment 6 min (practicepanther has no time rounding of its own)",
+            ["firm acme: capture.kinds.call: 15 minutes is not a whole number of 6-minute increments: "
+             "it will bill 18 minutes (0.3 h)"],
+        ),
+        # The firm's own increment wins over Clio's, with no store to read at all.
+        (
+            "[firms.acme.capture]\nenabled = true\nincrement_minutes = 10\n"
+            "[firms.acme.capture.kinds.sms]\nminutes = 20\n[firms.acme.capture.kinds.email]\nenabled = false\n"
+            "[firms.acme.capture.kinds.document]\nenabled = false\n[firms.acme.capture.kinds.note]\nenabled = false\n"
+            "[firms.acme.capture.kinds.task]\nminutes = 25\n",
+            "firm acme: increment 10 min (capture.increment_minutes)",
+            ["firm acme: capture.kinds.task: 25 minutes is not a whole number of 10-minute increments: "
+             "it will bill 30 minutes (0.5 h)"],
+        ),
+    ],
+)  # fmt: skip
+def test_check_config_names_each_block_the_increment_rounds_up(
+    tmp_path: Path, firm: str, increment_line: str, warnings: list[str]
+) -> None:
+    path = tmp_path / "firm.toml"
+    path.write_text(f'database_url = "sqlite:///{tmp_path / "none.db"}"\n[firms.acme]\nname = "Acme Law"\n{firm}')
+    run = billsync("check-config", "--config", str(path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert increment_line in lines
+    assert [line for line in lines if "not a whole number" in line] == warnings
+    assert not (tmp_path / "none.db").exists()  # looking never creates a store

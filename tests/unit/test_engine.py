@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.engine import CaptureEngine
 from core.models import ActivityKind, ActivityStatus, BillingMethod, EntryState, MatterStatus
-from core.policy import CapturePolicy, KindPolicy, ReviewMode, RuleSets
+from core.policy import CapturePolicy, KindPolicy, ReviewMode, RuleConfig, RuleSets
 from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.schema import outbox, time_entries
 from tests.factories import T0, activity, client, matter, timekeeper
@@ -342,3 +342,55 @@ def test_a_dry_run_decides_everything_and_stores_nothing(make_engine, store, fir
     result = dry.capture([activity(), activity(external_id="a2", matter_id=None, counterpart_addresses=())])
     assert result.statuses == {ActivityStatus.CAPTURED: 1, ActivityStatus.UNASSIGNED: 1}
     assert store.entries(firm_id) == [] and store.activity_statuses(firm_id) == {}
+
+
+# The increment in effect: the firm's own, else the system of record's rounding, else 6 minutes ---------------
+
+FIXED_15 = {ActivityKind.CALL: KindPolicy(duration="fixed", minutes=15)}
+
+
+def _firm_engine(store, firm_id, *, pms_minutes=None, rules=None, **capture) -> CaptureEngine:
+    from config.settings import FirmSettings
+    from core.capture import engine_for
+
+    store.save_reference(firm_id, [timekeeper(), client(), matter()])
+    if pms_minutes != "never read":
+        store.save_time_increment(firm_id, "clio", pms_minutes)
+    firm = FirmSettings(
+        name="Acme", capture=CapturePolicy(enabled=True, kinds=FIXED_15, **capture), rules=rules or RuleSets()
+    )
+    return engine_for(firm_id, firm, store)
+
+
+@pytest.mark.parametrize(
+    ("pms_minutes", "capture", "billed"),
+    [
+        (15, {}, 900),  # Clio rounds to quarter hours: the 15-minute block is written as it is
+        (5, {}, 900),  # three whole increments
+        (1, {}, 900),
+        (6, {}, 1080),  # not whole 6-minute increments: 0.3 h, as check-config says
+        (None, {}, 1080),  # the PMS gave no rounding: 6 minutes
+        ("never read", {}, 1080),
+        (15, {"increment_minutes": 30}, 1800),  # the firm's coarser increment wins
+        (15, {"increment_minutes": 6}, 1080),  # and so does a finer one (check warns that Clio rounds it again)
+    ],
+)
+def test_a_fixed_block_is_rounded_once_to_the_increment_in_effect(store, firm_id, pms_minutes, capture, billed) -> None:
+    _firm_engine(store, firm_id, pms_minutes=pms_minutes, **capture).capture([activity()])
+    [entry] = store.entries(firm_id)
+    assert (entry.raw_seconds, entry.billed_seconds) == (900, billed)
+    assert entry.amount == D(billed) * D("400.00") / 3600  # $400 an hour, by hand: 900 s is $100.00
+
+
+def test_billsyncs_own_increment_is_no_increment_finding_but_a_clients_unit_is(store, firm_id) -> None:
+    _firm_engine(store, firm_id, pms_minutes=15).capture([activity()])
+    [entry] = store.entries(firm_id)
+    assert entry.billed_seconds == 900 and [f.rule for f in entry.findings if f.rule == "increment"] == []
+    # A client whose guidelines bill tenths of an hour still has its 0.25 h entries held.
+    other = f"{firm_id}-b"
+    rules = RuleSets(clients={"c1": {"increment": RuleConfig(minutes=6)}})
+    _firm_engine(store, other, pms_minutes=15, rules=rules).capture([activity()])
+    [held] = store.entries(other)
+    assert [f.message for f in held.findings if f.rule == "increment"] == [
+        "0.25 h is not a whole number of 6-minute increments"
+    ]

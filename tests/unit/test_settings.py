@@ -17,7 +17,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "billsyn
 def test_the_example_file_is_valid_and_means_what_its_comments_say() -> None:
     settings = load_settings(EXAMPLE)
     acme = settings.firm("acme")
-    assert acme.capture.enabled and acme.capture.increment_minutes == 6
+    assert acme.capture.enabled and acme.capture.increment_minutes is None  # the PMS's own rounding
     assert acme.capture.review is ReviewMode.ALL
     assert acme.capture.kind(ActivityKind.SMS).minutes == 6
     assert not acme.capture.kind(ActivityKind.TASK).enabled
@@ -37,7 +37,14 @@ def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings(EXAMPLE)
     assert settings.database_url == "postgresql+psycopg://db/billsync"
     assert settings.firm("acme").capture.review is ReviewMode.FLAGGED
-    assert settings.firm("acme").capture.increment_minutes == 6  # the rest of the file still applies
+    assert settings.firm("acme").capture.kind(ActivityKind.SMS).minutes == 6  # the rest of the file still applies
+
+
+def test_an_increment_set_in_the_environment_wins_over_the_pms(monkeypatch: pytest.MonkeyPatch) -> None:
+    capture = load_settings(EXAMPLE).firm("acme").capture
+    assert (capture.increment(15), capture.increment(None), capture.increment(0)) == (15, 6, 6)
+    monkeypatch.setenv("BILLSYNC_FIRMS__ACME__CAPTURE__INCREMENT_MINUTES", "30")
+    assert load_settings(EXAMPLE).firm("acme").capture.increment(15) == 30
 
 
 @pytest.mark.parametrize(

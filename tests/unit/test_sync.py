@@ -330,3 +330,40 @@ def test_a_webhook_for_a_source_re_polls_only_that_sources_streams(runner_for, s
         runner.receive_webhook(InboundRequest(headers={}, body=b"{}"), "docsource")
     with pytest.raises(InvalidSignature, match="not connected"):
         runner.receive_webhook(InboundRequest(headers={}, body=b"{}"), "elsewhere")
+
+
+class RoundingConnector(FakeConnector):
+    """A system of record with a time-rounding setting of its own, read once per poll."""
+
+    def __init__(self, activities: list[Activity], writer: FakeWriter, answers: list[int | Exception | None]) -> None:
+        super().__init__(activities, writer)
+        self.answers = answers
+
+    def time_increment_minutes(self) -> int | None:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_the_pms_rounding_is_read_before_capture_and_a_refusal_keeps_the_last_one(store, firm_id) -> None:
+    from config.settings import FirmSettings
+    from core.capture import engine_for
+    from core.models import ActivityKind
+    from core.policy import KindPolicy
+
+    fixed_15 = CapturePolicy(enabled=True, kinds={ActivityKind.CALL: KindPolicy(duration="fixed", minutes=15)})
+    firm = FirmSettings(name="Acme", system_of_record="fake", capture=fixed_15)
+    writer = FakeWriter()
+    connector = RoundingConnector(calls(1), writer, [15, Fatal("403: this user may not read billing settings")])
+    runner = SyncRunner(
+        firm=firm_id, connector=connector, store=store, make_engine=lambda: engine_for(firm_id, firm, store)
+    )
+    first = runner.run_once()
+    assert first.record_errors == [] and [r.seconds for r in writer.entries.values()] == [900]  # not 1080
+    connector.activity_stream.records.append(activity(external_id="later", started_at=T0 + timedelta(days=1)))
+    second = runner.run_once()
+    assert second.record_errors == [
+        "fake: time rounding not read, the last one read is kept: 403: this user may not read billing settings"
+    ]
+    assert [r.seconds for r in writer.entries.values()] == [900, 900]

@@ -115,3 +115,43 @@ def test_the_settings_read_matches_the_spec() -> None:
     properties = spec()["components"]["schemas"]["BillingSetting_base"]["properties"]
     assert set(query["fields"][0].split(",")) <= set(properties)
     assert properties["rounding"]["type"] == "integer"
+
+
+# The increment billsync defaults to (core.connector.TimeRounding) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "increment"),
+    [
+        ({"rounding": 15}, 15),
+        ({"rounding": 6}, 6),
+        ({"rounding": 1}, 1),
+        ({"rounding": 0}, 1),  # Clio does not round: any whole minute is kept
+        ({"rounding": 6, "use_decimal_rounding": True}, 6),  # 0.1 h is already whole hundredths
+        ({"rounding": 1, "use_decimal_rounding": True}, 3),  # 1 min = 0.0167 h is not; 3 min = 0.05 h is
+        ({"rounding": 10, "use_decimal_rounding": True}, 30),  # 10 min = 0.1667 h; 30 min = 0.5 h
+        ({"rounding": None}, None),
+    ],
+)
+def test_the_increment_billsync_follows_is_one_clio_keeps_as_sent(
+    settings: dict[str, Any], increment: int | None
+) -> None:
+    env = with_settings(**settings)
+    assert env.connector.time_increment_minutes() == increment
+    if increment is None:
+        return
+    # Never rounded twice: entries of one and of seven increments come back from Clio as sent,
+    # and Clio's total is that quantity times the price (figures by hand: 7 x 15 min = 1.75 h).
+    for count in (1, 7):
+        seconds = count * increment * 60
+        ref = env.connector.writer().write_time_entry(time_entry(billed_seconds=seconds), f"k-{count}", billable=True)
+        stored = env.admin("GET", f"activities/{ref}")
+        assert stored["quantity"] == stored["rounded_quantity"] == float(seconds), (settings, count)
+        assert stored["total"] == pytest.approx(seconds / 3600 * stored["price"], abs=0.005)  # to the cent
+
+
+def test_one_of_billsyncs_increments_that_clio_would_round_again_is_shown_by_the_sandbox() -> None:
+    # The reason for the lcm above: under 10-minute rounding with hundredths, 10 minutes bills 0.17 h.
+    env = with_settings(rounding=10, use_decimal_rounding=True)
+    ref = env.connector.writer().write_time_entry(time_entry(billed_seconds=600), "k", billable=True)
+    assert env.admin("GET", f"activities/{ref}")["rounded_quantity"] == 612.0  # 0.17 h
