@@ -2,7 +2,7 @@
 
 The capture batch insert (`Store.save_capture`) and every ordinary statement must store an
 instant identically, or SQLite's text comparison skips rows in a range filter and misorders
-them. Migration 0006 rewrites rows stored in the old batch format.
+them. Migration 0007 rewrites rows stored in the old batch format.
 """
 
 from __future__ import annotations
@@ -76,10 +76,10 @@ def test_an_entry_changed_later_keeps_one_format_in_its_row(tmp_path: Path) -> N
     assert str(created) <= str(updated)  # text order is time order once the format is one
 
 
-# Migration 0006 -------------------------------------------------------------------------------
+# Migration 0007 -------------------------------------------------------------------------------
 
 OLD_ROWS = {
-    # the value the batch insert used to store -> what 0006 must leave, by hand
+    # the value the batch insert used to store -> what 0007 must leave, by hand
     "2026-10-05 14:00:00+00:00": "2026-10-05 14:00:00.000000",
     "2026-12-07 14:52:14.503149+00:00": "2026-12-07 14:52:14.503149",
     "2026-10-05 10:00:00-04:00": "2026-10-05 14:00:00.000000",  # an offset, should one ever appear
@@ -106,7 +106,7 @@ def _store_at_0005(url: str) -> None:
     engine.dispose()
 
 
-def test_migration_0006_rewrites_old_rows_to_the_one_format(tmp_path: Path) -> None:
+def test_migration_0007_rewrites_old_rows_to_the_one_format(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     _store_at_0005(url)
     store = Store.open(url)  # upgrades to head

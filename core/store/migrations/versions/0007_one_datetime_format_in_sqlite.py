@@ -7,8 +7,8 @@ ORDER BY on such a column could skip or misorder rows at the same second. This r
 value not already in SQLAlchemy's format; the instant it names does not change. PostgreSQL
 stores real timestamps: nothing to do there.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
