@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from config.settings import BillsyncSettings, FirmSettings, load_settings
@@ -31,6 +32,19 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
 FirmOption = Annotated[str | None, typer.Option("--firm", help="Firm id (needed when the file has several).")]
+
+
+def say(*parts: str | tuple[str, str]) -> None:
+    """Print one line whose values come from vendors or people: text, never markup, never wrapped.
+
+    A part is plain text, or (text, style) for the words billsync itself wants styled.
+    """
+    console.print(Text.assemble(*parts), soft_wrap=True, highlight=False)
+
+
+def text_cells(*values: object) -> list[Text]:
+    """Table cells shown exactly as the values are (a string cell would be read as markup)."""
+    return [Text(str(v)) for v in values]
 
 
 def settings_from(config: Path | None) -> BillsyncSettings:

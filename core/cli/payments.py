@@ -9,7 +9,7 @@ from typing import Annotated, cast
 import typer
 from rich.table import Table
 
-from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, settings_from
+from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from, text_cells
 from core.connector import BillMemoWriter
 from core.errors import BillsyncError
 from core.payments import charges, collection, plans, transfers
@@ -17,7 +17,7 @@ from core.payments.amounts import parse_amount
 from core.payments.cycle import run_payments_cycle
 from core.payments.firm import FirmPayments, build_firm_payments
 from core.payments.ledger import Ledger
-from core.payments.models import Purpose
+from core.payments.models import Intent, IntentStatus, Purpose
 from core.payments.posting import hand_postings, why_by_hand
 from core.runtime import build_runtime
 from core.store.store import Store
@@ -41,6 +41,17 @@ def _attach_memo_writer(fp: FirmPayments, config: ConfigOption) -> None:
         fp.memo_writer = cast(BillMemoWriter, runtime.connector)
 
 
+def _outcome(what: str, intent: Intent) -> None:
+    """One line: the intent, its status, LawPay's transaction id (what `pay refund` takes); exit 1 unless it moved."""
+    say(
+        f"{what} {intent.id}: {intent.status.value}"
+        + (f", LawPay transaction {intent.transaction_id}" if intent.transaction_id else "")
+        + (f" ({intent.error})" if intent.error else "")
+    )
+    if intent.status is not IntentStatus.SUCCEEDED:
+        raise typer.Exit(code=1)
+
+
 def _money(text: str | None) -> Decimal | None:
     return None if text is None else parse_amount(text)
 
@@ -58,15 +69,15 @@ def link(
         _attach_memo_writer(fp, config)
     if not deliver:
         found = collection.invoice_link(fp, invoice)
-        console.print(f"invoice {found.invoice_number}: ${found.amount} outstanding")
-        console.print(found.url, soft_wrap=True)
+        say(f"invoice {found.invoice_number}: ${found.amount} to pay")
+        say(found.url)
         return
     delivery = collection.deliver_invoice_link(fp, invoice)
     if delivery.email is not None:
-        console.print("[bold]E-mail for the billing staff to send[/bold] (the PMS cannot show the link):")
-        console.print(delivery.email, soft_wrap=True)
+        say(("E-mail for the billing staff to send", "bold"), " (the PMS cannot show the link):")
+        say(delivery.email)
     else:
-        console.print(f"link written on invoice {invoice} in the PMS: {delivery.link.url}", soft_wrap=True)
+        say(f"link written on invoice {invoice} in the PMS: {delivery.link.url}")
 
 
 @pay_app.command("charge")
@@ -79,9 +90,7 @@ def charge(
 ) -> None:
     """Charge an invoice once (into operating); an unknown outcome is looked up, never re-sent."""
     intent = charges.charge_invoice(_firm(config, firm), invoice, method=method, amount=_money(amount))
-    console.print(f"charge {intent.id}: {intent.status.value}" + (f" ({intent.error})" if intent.error else ""))
-    if intent.status.value == "held":
-        raise typer.Exit(code=1)
+    _outcome("charge", intent)
 
 
 @pay_app.command("retainer")
@@ -97,10 +106,10 @@ def retainer(
     fp = _firm(config, firm)
     value = parse_amount(amount)
     if method is None:
-        console.print(collection.trust_link(fp, client, value, matter), soft_wrap=True)
+        say(collection.trust_link(fp, client, value, matter))
         return
     intent = charges.deposit_to_trust(fp, client, value, method=method, matter_id=matter, purpose=Purpose.RETAINER)
-    console.print(f"deposit {intent.id}: {intent.status.value}" + (f" ({intent.error})" if intent.error else ""))
+    _outcome("deposit", intent)
 
 
 @pay_app.command("evergreen")
@@ -111,7 +120,7 @@ def evergreen(config: ConfigOption = None, firm: FirmOption = None) -> None:
     for column in ("client", "top-up", "link"):
         table.add_column(column, overflow="fold")
     for client_id, top_up, url in requests:
-        table.add_row(client_id, f"${top_up}", url)
+        table.add_row(*text_cells(client_id, f"${top_up}", url))
     console.print(table)
 
 
@@ -126,8 +135,8 @@ def transfer(
     """Apply trust funds to an issued invoice: a recorded trust -> operating transfer."""
     made = transfers.transfer_from_trust(_firm(config, firm), invoice, amount=_money(amount), reason=reason)
     for t in made:
-        console.print(f"transfer {t.id}: ${t.amount} from trust ({t.matter_id or 'client pool'}) to invoice {invoice}")
-    console.print("Record the same transfer in the PMS: it is on `billsync pay post-list` until marked posted.")
+        say(f"transfer {t.id}: ${t.amount} from trust ({t.matter_id or 'client pool'}) to invoice {invoice}")
+    say("Record the same transfer in the PMS: it is on `billsync pay post-list` until marked posted.")
 
 
 @pay_app.command("plan")
@@ -160,15 +169,8 @@ def refund(
 
     Never more than the charge has left, and from trust never more than the client's trust holds.
     """
-    done = charges.refund_charge(_firm(config, firm), transaction, parse_amount(amount))
-    console.print(
-        f"refund {done.id}: {done.status.value}"
-        + (f", transaction {done.transaction_id}" if done.transaction_id else "")
-        + (f" ({done.error})" if done.error else ""),
-        markup=False,
-    )
-    if done.status.value == "held":
-        raise typer.Exit(code=1)
+    fp = _firm(config, firm)
+    _outcome("refund", charges.refund_charge(fp, charges.charge_id(fp, transaction), parse_amount(amount)))
 
 
 @pay_app.command("events")
@@ -200,10 +202,15 @@ def print_ledger(book: Ledger, client: str | None = None) -> None:
     rows = [r for r in book.rows if client is None or r.client_id == client]
     for r in rows:
         table.add_row(
-            r.client_id,
-            r.matter_id or "(client)",
-            *(f"{v:,.2f}" for v in (r.billed, r.paid, r.outstanding, r.credit, r.trust)),
+            *text_cells(
+                r.client_id,
+                r.matter_id or "(client)",
+                *(f"{v:,.2f}" for v in (r.billed, r.paid, r.outstanding, r.credit, r.trust)),
+            )
         )
+    if client is not None:
+        console.print(table)
+        return
     total = book.totals()
     table.add_row(
         "total",
@@ -213,7 +220,7 @@ def print_ledger(book: Ledger, client: str | None = None) -> None:
     )
     console.print(table)
     if book.unmatched:
-        console.print(f"[yellow]{len(book.unmatched)} transactions match no invoice: see `billsync pay tasks`[/yellow]")
+        say((f"{len(book.unmatched)} transactions match no invoice: see `billsync pay tasks`", "yellow"))
 
 
 @pay_app.command("tasks")
@@ -229,7 +236,7 @@ def tasks(
     for column in ("id", "kind", "what to do", "status"):
         table.add_column(column, overflow="fold")
     for t in found:
-        table.add_row(t.id, t.kind, t.message, t.status)
+        table.add_row(*text_cells(t.id, t.kind, t.message, t.status))
     console.print(table)
 
 
@@ -241,7 +248,7 @@ def done(
     fp = _firm(config, firm)
     if not fp.payments.close_tasks(fp.firm, task_id=task):
         raise BillsyncError(f"no open task {task}")
-    console.print(f"task {task} done")
+    say(f"task {task} done")
 
 
 @pay_app.command("post-list")
@@ -249,13 +256,13 @@ def post_list(config: ConfigOption = None, firm: FirmOption = None) -> None:
     """What must be posted by hand in the PMS, and why the PMS's API cannot take it."""
     fp = _firm(config, firm)
     todo = hand_postings(fp.matches(), fp.payments.transfers(fp.firm))
-    console.print(f"{why_by_hand(fp.system_of_record)}: post these by hand, then `billsync pay posted ID`.")
+    say(f"{why_by_hand(fp.system_of_record)}: post these by hand, then `billsync pay posted ID`.")
     table = Table(title=f"{len(todo)} to post in {fp.system_of_record}")
     for column in ("id", "date", "what", "client", "invoice", "account", "amount"):
         table.add_column(column, justify="right" if column == "amount" else "left", overflow="fold")
     for p in todo:
         table.add_row(
-            p.record_id, str(p.on), p.what, p.client_id or "?", p.invoice or "", p.account, f"{p.amount:,.2f}"
+            *text_cells(p.record_id, p.on, p.what, p.client_id or "?", p.invoice or "", p.account, f"{p.amount:,.2f}")
         )
     console.print(table)
 
@@ -270,8 +277,9 @@ def posted(
     fp = _firm(config, firm)
     if not fp.payments.mark_posted(fp.firm, record):
         raise BillsyncError(f"no transaction or transfer {record}")
-    fp.payments.close_tasks(fp.firm, kind="post_transfer", key=record)
-    console.print(f"{record} marked posted")
+    for kind in ("post_transfer", charges.POST_REFUND):
+        fp.payments.close_tasks(fp.firm, kind=kind, key=record)
+    say(f"{record} marked posted")
 
 
 @pay_app.command("resolve")
@@ -286,4 +294,4 @@ def resolve(
     if (transaction is None) == (not not_charged):
         raise BillsyncError("give exactly one of --transaction ID or --not-charged")
     settled = charges.resolve(_firm(config, firm), intent, transaction_id=transaction)
-    console.print(f"charge {settled.id}: {settled.status.value}")
+    say(f"{settled.purpose.value} {settled.id}: {settled.status.value}")

@@ -18,11 +18,14 @@ LARGEST = Decimal("999999999.99")
 
 def parse_amount(text: str) -> Decimal:
     """A positive amount in dollars and cents, e.g. "1250" or "1250.00"; BillsyncError otherwise."""
+    shown = repr(text if len(text) <= 40 else text[:40] + "...")
+    if re.fullmatch(r"[0-9]{10,}(?:\.[0-9]{1,2})?", text.strip()):
+        raise BillsyncError(f"{shown} is more than billsync takes in one payment (${LARGEST:,})")
     if not _PLAIN.fullmatch(text.strip()):
         raise BillsyncError(
-            f"{text!r} is not an amount: write plain dollars and cents with at most two decimals, e.g. 1250.00"
+            f"{shown} is not an amount: write plain dollars and cents with at most two decimals, e.g. 1250.00"
         )
     value = Decimal(text.strip()).quantize(CENT)
     if value <= 0:
-        raise BillsyncError(f"{text!r} must be more than zero")
+        raise BillsyncError(f"{shown} must be more than zero")
     return value

@@ -50,14 +50,13 @@ def charge_invoice(
         wanted = room.free if amount is None else amount
         if wanted <= 0 or wanted > room.free:
             under_way = (
-                ". A payment under way claims part of it: let it finish, or resolve it (`billsync pay tasks`) "
-                "before charging again"
+                ". A charge under way or a live payment plan claims part of it: let it finish, or resolve a held "
+                "charge (`billsync pay tasks`) before charging again"
                 if room.claimed
                 else ""
             )
-            raise BillsyncError(
-                f"invoice {number} cannot take a charge of ${wanted}: it owes {room.figures()}{under_way}"
-            )
+            what = "has nothing left to charge" if amount is None else f"cannot take a charge of ${wanted}"
+            raise BillsyncError(f"invoice {number} {what}: it owes {room.figures()}{under_way}")
         intent = Intent(
             id=intent_id,
             reference=references.tagged(references.invoice_key(bill), intent_id),
@@ -88,6 +87,7 @@ def deposit_to_trust(
     """Charge a retainer or evergreen top-up into trust, in full: no fee is ever netted off it."""
     if amount <= 0:
         raise BillsyncError("a deposit must be a positive amount")
+    fp.check_client(client_id, matter_id)
     account = account_id or fp.accounts.for_purpose(purpose, method_type)[0]
     kind = fp.account_kind(account)
     check_charge(purpose, kind, f"the deposit for client {client_id}")
@@ -266,9 +266,20 @@ def recheck(fp: FirmPayments) -> list[Intent]:
     return settled
 
 
+def charge_id(fp: FirmPayments, named: str) -> str:
+    """The gateway's charge id for what a person typed: that id, or the intent id `pay charge` printed."""
+    found = fp.payments.intents(fp.firm, ids=[named])
+    if found and found[0].transaction_id is not None and found[0].purpose is not Purpose.REFUND:
+        return found[0].transaction_id
+    return named
+
+
 def resolve(fp: FirmPayments, intent_id: str, *, transaction_id: str | None) -> Intent:
     """A person's decision on a held intent: it was charged (this transaction), or it was not."""
-    intent = fp.payments.intent(fp.firm, intent_id)
+    found = fp.payments.intents(fp.firm, ids=[intent_id])
+    if not found:
+        raise BillsyncError(f"no charge or refund {intent_id[:80]!r}: take the id from `billsync pay tasks`")
+    intent = found[0]
     if intent.status not in (IntentStatus.HELD, IntentStatus.SENDING):
         raise BillsyncError(f"intent {intent_id} is {intent.status.value}: only a held charge is resolved by hand")
     fp.payments.close_tasks(fp.firm, kind=UNKNOWN_OUTCOME, key=intent.reference)

@@ -87,6 +87,7 @@ def trust_link(fp: FirmPayments, client_id: str, amount: Decimal, matter_id: str
     """A retainer or evergreen top-up request: the trust page, reference naming the client (and matter)."""
     if amount <= 0:
         raise BillsyncError("a trust request must be a positive amount")
+    fp.check_client(client_id, matter_id)
     fp.verified_accounts()
     return fp.gateway.payment_link(
         page_url=fp.settings.trust_page_url, amount=amount, reference=references.trust_reference(client_id, matter_id)

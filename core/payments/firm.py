@@ -94,6 +94,19 @@ class FirmPayments:
             return AccountKind.UNKNOWN
         return AccountKind.TRUST if found.trust else AccountKind.OPERATING
 
+    def check_client(self, client_id: str, matter_id: str | None = None) -> None:
+        """Trust money is held for a client (and one of its matters) the PMS knows: else it is nobody's."""
+        reference = self.store.load_reference(self.firm)
+        if client_id not in reference.clients:
+            raise BillsyncError(
+                f"no client {client_id[:80]!r} among the clients read from the PMS "
+                "(has the sync run? is it the PMS's id?)"
+            )
+        if matter_id is not None:
+            matter = reference.matters.get(matter_id)
+            if matter is None or matter.client_id != client_id:
+                raise BillsyncError(f"matter {matter_id[:80]!r} is not a matter of client {client_id!r} in the PMS")
+
     def claims(self) -> Claims:
         """The ledger and every open claim on it, read now (inside a movement: see core.payments.headroom).
 

@@ -40,7 +40,7 @@ class Headroom:
 
     def figures(self) -> str:
         """The numbers a person needs to see why a movement was refused."""
-        claim = f", ${self.claimed} of it claimed by payments under way" if self.claimed else ""
+        claim = f"; ${self.claimed} claimed by payments under way" if self.claimed else ""
         return f"${self.held}{claim}; ${self.free} free"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import BillsyncError
 from core.models import RemoteBill
 
 SEPARATOR = " | "
@@ -60,5 +61,5 @@ def parse(reference: str | None) -> ParsedReference | None:
 
 def _checked(reference: str) -> str:
     if len(reference) > MAX_LENGTH:
-        raise ValueError(f"reference longer than {MAX_LENGTH} characters: {reference[:40]}...")
+        raise BillsyncError(f"the gateway reference would exceed {MAX_LENGTH} characters: {reference[:40]}...")
     return reference

@@ -37,6 +37,7 @@ def transfer_from_trust(
         raise BillsyncError(f"client {bill.client_id} allows retainer deductions only on request")
     if not reason.strip():
         raise BillsyncError("a trust transfer needs a reason (it is recorded)")
+    fp.verified_accounts()  # trust -> operating: both must be what LawPay says they are
     pools = list(dict.fromkeys([bill_matter(bill), None]))
     with fp.payments.movement(fp.firm, bill.client_id) as locked:
         claims = fp.claims()

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from config.settings import load_settings
-from core.models import BillState, RemoteBill
+from core.models import BillState, Client, Matter, RemoteBill
 from core.store.store import Store
 from tests.e2e.test_lawpay_end_to_end import RUN, served  # noqa: F401 - the sandbox fixture
 
@@ -35,6 +35,8 @@ def issue(config: Path, number: str, total: str, client: str = "c7", matter: str
     store.save_reference(
         "demo",
         [
+            Client(id=client, name="Harbor Insurance"),
+            Matter(id=matter, client_id=client, number="00042-Harbor", updated_at=datetime(2026, 10, 1, tzinfo=UTC)),
             RemoteBill(
                 id=f"9{number}",
                 number=number,
@@ -46,20 +48,20 @@ def issue(config: Path, number: str, total: str, client: str = "c7", matter: str
                 total=amount,
                 outstanding=amount,
                 updated_at=datetime(2026, 11, 1, tzinfo=UTC),
-            )
+            ),
         ],
     )
     store.close()
 
 
-def token(base: str) -> str:
+def token(base: str, card: str = "4242424242424242") -> str:
     """A one-time card token, as LawPay's Hosted Fields make one in the client's browser."""
     made = requests.post(
         f"{base}/lawpay/v1/tokens",
         json={
             "public_key": PUBLIC_KEY,
             "type": "card",
-            "number": "4242424242424242",
+            "number": card,
             "exp_month": 12,
             "exp_year": 2030,
         },
@@ -120,7 +122,7 @@ def test_money_moved_at_once_by_several_processes_is_never_moved_twice(served) -
     charged = at_once(config, *(["pay", "charge", "1050", "--method", token(base)] for _ in range(3)))
     assert sorted(c.returncode for c in charged) == [0, 2, 2], [c.stdout + c.stderr for c in charged]
     for refused in (c for c in charged if c.returncode):
-        assert "cannot take a charge" in one_error_line(refused)
+        assert "nothing left to charge" in one_error_line(refused)
     assert [c["amount"] for c in at_gateway(base, "CHARGE")] == [105000]  # the client paid once
 
     # $40.00 in trust; four transfers of $40.00 to a $200.00 invoice at once.
@@ -233,3 +235,62 @@ def _paid(store: Store) -> Decimal:
 
     found = [t for t in PaymentStore(store.engine).transactions("demo") if (t.reference or "").startswith("7000")]
     return sum((t.amount for t in found if t.kind == "charge"), Decimal("0.00"))
+
+
+HOSTILE = '[/bold] [link=http://evil.example]click[/link] [red]X =HYPERLINK("x")'
+
+
+def test_what_a_careless_or_hostile_person_types_moves_no_money_and_breaks_no_list(served) -> None:  # noqa: F811
+    config, base = served
+    issue(config, "3000", "300.00")
+    issue(config, "3100", "50.00", client="c9", matter="m9")
+
+    # A charge the card declines is not a success for a script either.
+    declined = billsync(
+        config, "pay", "charge", "3000", "--amount", "10.00", "--method", token(base, "4000000000000002")
+    )
+    assert declined.returncode == 1 and "declined" in declined.stdout, declined.stdout + declined.stderr
+
+    # The id `pay charge` prints is the one a person later refunds with.
+    charged = billsync(config, "pay", "charge", "3000", "--amount", "100.00", "--method", token(base))
+    assert charged.returncode == 0, charged.stdout + charged.stderr
+    intent_id = charged.stdout.split()[1].rstrip(":")
+    refunded = billsync(config, "pay", "refund", intent_id, "--amount", "1.00")
+    assert refunded.returncode == 0 and "succeeded" in refunded.stdout, refunded.stdout + refunded.stderr
+
+    # Markup in a recorded reason is shown as typed, in every list that shows it.
+    deposit = billsync(config, "pay", "retainer", "c7", "--matter", "m3", "--amount", "5.00", "--method", token(base))
+    assert deposit.returncode == 0, deposit.stdout + deposit.stderr
+    moved = billsync(config, "pay", "transfer", "3000", "--amount", "1.00", "--reason", HOSTILE)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    tasks = billsync(config, "pay", "tasks")
+    assert tasks.returncode == 0 and "Traceback" not in tasks.stdout + tasks.stderr, tasks.stderr
+    assert "[/bold]" in " ".join(tasks.stdout.split()) and "[link=http://evil.example]" in tasks.stdout.replace(
+        "\n", ""
+    )
+
+    # Trust is held only for a client (and one of its own matters) the PMS knows.
+    assert "no client" in one_error_line(
+        billsync(config, "pay", "retainer", "[/bold]", "--amount", "5.00", "--method", token(base))
+    )
+    assert "no client" in one_error_line(
+        billsync(config, "pay", "retainer", "c" * 130, "--amount", "5.00", "--method", token(base))
+    )
+    assert "is not a matter of client 'c7'" in one_error_line(
+        billsync(config, "pay", "retainer", "c7", "--matter", "m9", "--amount", "5.00", "--method", token(base))
+    )
+    assert "no charge or refund" in one_error_line(billsync(config, "pay", "resolve", "[/bold]", "--not-charged"))
+    assert "more than billsync takes" in one_error_line(
+        billsync(config, "pay", "charge", "3000", "--method", "x", "--amount", "9999999999.99")
+    )
+    assert "x" * 41 not in one_error_line(
+        billsync(config, "pay", "charge", "3000", "--method", "x", "--amount", "x" * 10_000)
+    )
+
+    # A trust -> operating transfer checks LawPay's flags too.
+    requests.post(f"{base}/_sandbox/lawpay/accounts/acct_operating_card/trust", json={}, timeout=10).raise_for_status()
+    assert "a trust account" in one_error_line(
+        billsync(config, "pay", "transfer", "3000", "--amount", "1.00", "--reason", "client ok")
+    )
+    ledger = billsync(config, "pay", "ledger", "--client", "c7").stdout
+    assert " c7 " in ledger and "total" not in ledger, ledger

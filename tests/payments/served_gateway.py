@@ -30,7 +30,7 @@ from core.serving import run_in_thread
 from core.store.payments import PaymentStore
 from core.store.store import Store
 from core.tokens import TokenStore
-from tests.connectors.lawpay.lawpay_harness import bill, payments_settings, seed
+from tests.connectors.lawpay.lawpay_harness import bill, firm_clients, payments_settings, seed
 
 
 @dataclass
@@ -108,6 +108,9 @@ def serve_gateway(database_url: str, firm: str, **clients: ClientPayments) -> It
     sandbox = LawPaySandbox(seed(), rng_seed=7)
     port, stop = run_in_thread(build_server_app({"lawpay": sandbox}))
     served = ServedGateway(sandbox, f"http://127.0.0.1:{port}", database_url, firm, dict(clients), stop)
+    store = Store.open(database_url)
+    store.save_reference(firm, firm_clients({"m1": "c1", **{f"m-c{n}": f"c{n}" for n in (1, 2, 3)}}))
+    store.close()
     try:
         yield served
     finally:

@@ -23,7 +23,7 @@ from connectors.lawpay.demo_seed import OPERATING_BANK, OPERATING_CARD, TRUST_BA
 from connectors.lawpay.sandbox import PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from core.connector import Context
 from core.http import HttpClient, RateLimiter, RetryPolicy
-from core.models import BillState, RemoteBill
+from core.models import BillState, Client, Matter, RemoteBill
 from core.payments.firm import FirmPayments
 from core.sandbox import FakeClock
 from core.store.payments import PaymentStore
@@ -124,6 +124,13 @@ class LawPayEnv(SandboxAdmin):
         self.clock.advance(2)
 
 
+def firm_clients(matters: dict[str, str] | None = None) -> list[Client | Matter]:
+    """The clients and matters as read from the PMS (matter id -> client id); trust is held only for them."""
+    owned = matters or {"m1": "c1", "m2": "c2", "m3": "c3"}
+    clients = [Client(id=c, name=f"Client {c}") for c in sorted(set(owned.values()))]
+    return [*clients, *(Matter(id=m, client_id=c, number=m.upper(), updated_at=START) for m, c in owned.items())]
+
+
 def bill(
     number: str,
     total: str,
@@ -171,6 +178,7 @@ def make_env(
         clock=lambda: clock.now().timestamp(),
     )
     store = Store.open(f"sqlite:///{tmp_path / 'billsync.db'}")
+    store.save_reference(FIRM, firm_clients())
     log_lines: list[str] = []
     logger = structlog.wrap_logger(
         structlog.PrintLogger(file=_Lines(log_lines)),
