@@ -26,7 +26,9 @@ def test_a_timed_out_charge_never_becomes_two_charges(env) -> None:
     posts = [r for r in env.adapter.sent if r.method == "POST" and r.url.endswith("/v1/charges")]
     assert len(posts) == 1  # core.http did not re-send the POST
     env.faults()
-    with pytest.raises(BillsyncError, match=r"nothing left to charge: .* claimed by payments under way.*resolve a held"):
+    with pytest.raises(
+        BillsyncError, match=r"nothing left to charge: .* claimed by payments under way.*resolve a held"
+    ):
         charges.charge_invoice(env.fp, "INV-7", method="card_good")  # a person trying again is stopped
 
     env.clock.advance(2)
