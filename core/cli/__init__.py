@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
+
 from core.cli import billing, demo, local, payments, reports, run, vendors  # noqa: F401 - registers the commands
 from core.cli.common import app, console
 from core.errors import BillsyncError
@@ -19,5 +21,7 @@ def main() -> None:
     try:
         app()  # standalone: usage errors and --help exit here with click's own messages
     except BillsyncError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        # The message is data (it may quote a vendor, a path or a TOML section such as [firms.x.payments]):
+        # never rich markup, and one line however long.
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)

@@ -114,6 +114,13 @@ def test_config_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert "firms.a.capture.reveiw" in run.stdout and "Traceback" not in run.stdout + run.stderr
 
 
+def test_an_error_naming_a_toml_section_prints_it_on_one_line(config: Path) -> None:
+    """Error text is data: `[firms.acme.payments]` was once taken for rich markup and vanished."""
+    run = billsync("pay", "ledger", "--config", str(config))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stdout == "error: firm acme has no [firms.acme.payments] section: payments are off\n"
+
+
 def test_check_config_summarises_the_example() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "examples" / "billsync.toml"
     run = billsync("check-config", "--config", str(example))
