@@ -336,7 +336,12 @@ def build_sandboxes(
 
 def sandbox_firm_settings(sandboxes: Mapping[str, VendorSandbox], base_url: str) -> dict[str, Any]:
     """A firm using every sandbox served at `base_url`: each vendor's part, and a billing identity for LEDES."""
-    fragments = {vendor: load(SANDBOX_FIRM_SETTINGS, vendor)(box, base_url) for vendor, box in sandboxes.items()}
+    fragments = {}
+    for vendor, box in sandboxes.items():
+        try:
+            fragments[vendor] = load(SANDBOX_FIRM_SETTINGS, vendor)(box, base_url)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:  # records it could not read
+            raise BillsyncError(f"{vendor} records cannot configure a firm: {type(exc).__name__}: {exc}") from None
     return {**join_vendor_settings(fragments), "billing": {"firm": PLACEHOLDER_IDENTITY}}
 
 

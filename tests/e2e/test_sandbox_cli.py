@@ -72,6 +72,10 @@ def folder(tmp_path: Path) -> Iterator[Path]:
         ({"clio": []}, "'clio' must be an object of record lists"),
         ({"clio": {"users": "nobody"}}, "clio records cannot be loaded"),
         ({"fax": {}}, "nothing named 'fax' is installed"),
+        (  # accounts without ids
+            {"lawpay": {"accounts": [{"trust_account": False}, {"trust_account": True}], "pages": [{"slug": "p"}]}},
+            "lawpay records cannot configure a firm: KeyError: 'id'",
+        ),
     ],
 )
 def test_a_seed_the_sandbox_cannot_serve_is_one_line_and_leaves_no_file(folder: Path, seed: object, says: str) -> None:
