@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from config.billing import BillingSettings
@@ -18,6 +18,7 @@ from config.daemon import DaemonSettings
 from config.payments import PaymentsSettings
 from config.reports import ReportsSettings
 from core.errors import ConfigError
+from core.ingest_secret import secret_key
 from core.policy import CapturePolicy, RuleSets
 
 DEFAULT_DATABASE_URL = "sqlite:///billsync.db"
@@ -42,6 +43,17 @@ class FirmSettings(BaseModel):
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     payments: PaymentsSettings | None = None  # [firms.<id>.payments]: LawPay collection, trust, plans
     reports: ReportsSettings = Field(default_factory=ReportsSettings)  # [firms.<id>.reports]: metrics, review pages
+
+    @field_validator("ingest_secret")
+    @classmethod
+    def _ingest_secret_is_a_key(cls, secret: SecretStr | None) -> SecretStr | None:
+        # The daemon's endpoint reads the key with the same function: what passes here, `run` takes.
+        if secret is not None:
+            try:
+                secret_key(secret.get_secret_value())
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return secret
 
 
 class BillsyncSettings(BaseSettings):

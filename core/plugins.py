@@ -14,6 +14,7 @@ from core.errors import ConfigError
 CONNECTORS = "billsync.connectors"
 SANDBOXES = "billsync.sandboxes"
 SANDBOX_SETTINGS = "billsync.sandbox_settings"
+SANDBOX_FIRM_SETTINGS = "billsync.sandbox_firm_settings"
 DEMO_SEEDS = "billsync.demo_seeds"
 
 

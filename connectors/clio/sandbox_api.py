@@ -124,7 +124,10 @@ class _Api:
                 OAuthError(400, "unsupported_response_type", "response_type must be code")
             )
         with self.sandbox.lock:
-            code = self.sandbox.tokens.authorize(self.sandbox.authorizing_user_id(), redirect_uri)
+            try:
+                code = self.sandbox.tokens.authorize(self.sandbox.authorizing_user_id(), redirect_uri)
+            except ClioError as error:  # e.g. a seed without users: say so, not a bare 500
+                return JSONResponse(error.body(), status_code=error.status)
         query = {"code": code}
         if params.get("state") is not None:
             query["state"] = params["state"]

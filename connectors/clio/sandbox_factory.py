@@ -40,3 +40,9 @@ def connector_settings(base_url: str) -> dict[str, Any]:
         "client_secret": DEFAULT_CLIENT_SECRET,
         "base_url": base_url.rstrip("/") + MOUNT_PATH,
     }
+
+
+def firm_settings(sandbox: ClioSandbox, base_url: str) -> dict[str, Any]:
+    """What a firm on this sandbox configures (`billsync sandbox --write-config`): it is the system of record."""
+    del sandbox  # every clio sandbox is reached the same way
+    return {"system_of_record": "clio", "connectors": {"clio": connector_settings(base_url)}}

@@ -34,3 +34,9 @@ def connector_settings(base_url: str) -> dict[str, Any]:
         "graph_base_url": f"{root}/graph/v1.0",
         "authority_host": f"{root}/login",
     }
+
+
+def firm_settings(sandbox: GraphSandbox, base_url: str) -> dict[str, Any]:
+    """What a firm on this sandbox configures (`billsync sandbox --write-config`): an activity source."""
+    del sandbox  # every sandbox tenant is reached the same way
+    return {"sources": ["microsoft365"], "connectors": {"microsoft365": connector_settings(base_url)}}

@@ -46,3 +46,9 @@ def connector_settings(base_url: str) -> dict[str, Any]:
         "first_read_days": 365,
         "log_window_hours": 24 * 31,
     }
+
+
+def firm_settings(sandbox: NetDocumentsSandbox, base_url: str) -> dict[str, Any]:
+    """What a firm on this sandbox configures (`billsync sandbox --write-config`): an activity source."""
+    del sandbox  # every sandbox tenant is reached the same way
+    return {"sources": ["netdocuments"], "connectors": {"netdocuments": connector_settings(base_url)}}

@@ -79,7 +79,10 @@ class _Api:
         if params.get("response_type") != "code" or not state:
             return _oauth_error(OAuthError(400, "invalid_request"))
         with self.sandbox.lock:
-            code = self.sandbox.tokens.authorize(self.sandbox.authorizing_user_id(), redirect_uri)
+            try:
+                code = self.sandbox.tokens.authorize(self.sandbox.authorizing_user_id(), redirect_uri)
+            except PPError as error:  # e.g. a seed without users: say so, not a bare 500
+                return JSONResponse(error.body(), status_code=error.status)
         separator = "&" if "?" in redirect_uri else "?"
         return RedirectResponse(f"{redirect_uri}{separator}{urlencode({'code': code, 'state': state})}", 302)
 

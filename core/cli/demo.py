@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,21 +14,14 @@ from config.settings import load_settings
 from core.cli.common import app, console, print_entries, print_findings
 from core.cli.demo_month_end import MONTH_END_SETTINGS, month_end
 from core.cli.vendors import connect_to_sandbox, print_sync_report
-from core.demo_data import generate_firm
+from core.demo_firm import DEFAULT_SOURCES, DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
-from core.plugins import DEMO_SEEDS, SANDBOXES, load, names
+from core.plugins import SANDBOXES, load
 from core.process import tune_garbage_collector
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 
-MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
-# The demo reads a whole month through the sandbox: its rate limit is scaled up to keep it short
-# (the connector still obeys whatever limit the headers announce).
-DEMO_RATE_LIMIT = 100_000
-DEMO_LIMIT = {"rate_limit_per_minute": DEMO_RATE_LIMIT}
-DEFAULT_SOURCES = ("netdocuments", "microsoft365")
-PAYMENT_GATEWAYS = ("lawpay",)
 # The demo firm refuses to send vague narratives to its clients: such entries are held in
 # billsync with the reason, and never written to the PMS, until someone rewrites them.
 DEMO_RULES = """
@@ -40,7 +32,7 @@ severity = "block"
 
 @app.command()
 def demo(
-    activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = 1500,
+    activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = DEMO_ACTIVITIES,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,
     system_of_record: Annotated[
         str, typer.Option(help="The practice-management system the demo firm uses (clio, practicepanther).")
@@ -52,14 +44,13 @@ def demo(
 ) -> None:
     """Start the sandboxes with a realistic firm, run one sync cycle, and show what it did."""
     configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
-    firm = generate_firm(timekeepers=12, clients=40, matters=120, activities=activities, month_start=MONTH_START)
+    firm = demo_firm(activities)
     vendor = system_of_record
     chosen = [s for s in (DEFAULT_SOURCES if sources is None else sources) if s and s != vendor]
     # LawPay collects the month's invoices (the month end runs on Clio, whose bills billsync can follow).
-    gateways = [name for name in PAYMENT_GATEWAYS if name in names(SANDBOXES)]
+    seeds = demo_seeds(firm, system_of_record=vendor, sources=chosen)
     sandboxes = {
-        name: load(SANDBOXES, name)(load(DEMO_SEEDS, name)(firm, now=_seed_time(name, vendor)), **DEMO_LIMIT)
-        for name in (vendor, *chosen, *gateways)
+        name: load(SANDBOXES, name)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT) for name, seed in seeds.items()
     }
     port, stop = run_in_thread(build_server_app(sandboxes))
     console.print(
@@ -105,14 +96,6 @@ def demo(
             store.close()
     finally:
         stop()
-
-
-def _seed_time(vendor: str, system_of_record: str) -> datetime:
-    """When a seed is made: the system of record at the month's end; sources now.
-
-    Sources keep only recent history (Teams call records 30 days), so their seeds place the
-    firm's work in the days before today."""
-    return datetime(2026, 11, 1, tzinfo=UTC) if vendor == system_of_record else datetime.now(UTC)
 
 
 def _print_states(entries: list[TimeEntry]) -> None:

@@ -105,15 +105,42 @@ def review_list(config: ConfigOption = None, firm: FirmOption = None) -> None:
 
 
 @review_app.command("approve")
-def review_approve(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
+def review_approve(
+    entry_ids: Annotated[list[str] | None, typer.Argument(help="Entry ids (see `billsync review list`).")] = None,
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    matter: Annotated[
+        str | None, typer.Option(help="Also every entry of this matter (its id or number) waiting for review.")
+    ] = None,
+) -> None:
     """Approve entries: they become billable."""
-    _review(entry_ids, config, firm, EntryState.APPROVED)
+    chosen = list(entry_ids or [])
+    if matter is not None:
+        chosen += _waiting_on_matter(config, firm, matter)
+    if not chosen:
+        raise BillsyncError("name the entries to approve: their ids, or --matter with a matter's id or number")
+    _review(chosen, config, firm, EntryState.APPROVED)
 
 
 @review_app.command("reject")
 def review_reject(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
     """Reject entries: they are never billed."""
     _review(entry_ids, config, firm, EntryState.REJECTED)
+
+
+def _waiting_on_matter(config: Path | None, firm: str | None, matter: str) -> list[str]:
+    """The ids of a matter's entries waiting for review; the matter is named by its PMS id or its number."""
+    settings = settings_from(config)
+    firm_id, _ = pick_firm(settings, firm)
+    store = Store.open(settings.database_url)
+    matters = store.load_reference(firm_id).matters
+    found = matters.get(matter) or next((m for m in matters.values() if m.number == matter), None)
+    if found is None:
+        raise BillsyncError(f"no matter {matter!r} among the matters read from the PMS (has a sync run?)")
+    waiting = [e.id for e in store.entries(firm_id, [EntryState.NEEDS_REVIEW]) if e.matter_id == found.id]
+    if not waiting:
+        raise BillsyncError(f"no entry of matter {found.number} waits for review")
+    return waiting
 
 
 def _review(entry_ids: list[str], config: Path | None, firm: str | None, state: EntryState) -> None:

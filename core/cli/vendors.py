@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -13,11 +14,10 @@ from typing import Annotated, Any, cast
 
 import requests
 import typer
-from cryptography.fernet import Fernet
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from config.settings import load_settings
+from config.settings import BillsyncSettings, load_settings
 from core.capture import engine_for
 from core.cli.common import (
     ConfigOption,
@@ -31,19 +31,25 @@ from core.cli.common import (
     settings_from,
 )
 from core.connector import OAuthConnector, time_rounding_of
+from core.demo_firm import DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
 from core.engine import CaptureResult
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.http import HttpClient
 from core.matching import MatterResolver
 from core.models import Activity
-from core.plugins import SANDBOX_SETTINGS, SANDBOXES, load
+from core.payments.firm import build_firm_payments
+from core.payments.routing import verify_accounts
+from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.server import build_server_app
+from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, join_vendor_settings, write_firm_config
+from core.sandbox.server import VendorSandbox, build_server_app
 from core.serving import serve
 from core.store.store import Store
 from core.sync import REFERENCE_STREAMS, SyncReport
 
 CALLBACK_PATH = "/callback"
+EXAMPLE_SEED = "config/examples/sandbox-seed.json"
+SANDBOX_RATE_LIMIT = 50  # Clio's documented default, per minute and token
 
 
 @app.command()
@@ -84,9 +90,34 @@ def connect_account(
 
 
 def _code_by_redirect(url: str, state: str) -> str:
-    response = requests.get(url, allow_redirects=False, timeout=10)
-    location = response.headers.get("Location", "")
+    try:
+        response = requests.get(url, allow_redirects=False, timeout=10)
+    except requests.RequestException as exc:
+        raise AuthFailed(f"cannot reach the authorization address: {type(exc).__name__}") from None
+    location = response.headers.get("Location")
+    if not response.is_redirect or not location:
+        # The vendor refused before any redirect (a sandbox seeded without users answers so):
+        # its own words say why, where a missing state would only suggest a forgery.
+        raise AuthFailed(
+            f"the authorization request was refused (HTTP {response.status_code}): {_refusal(response)}"
+        )
     return _code_from(location, state)
+
+
+def _refusal(response: requests.Response) -> str:
+    """What a vendor's error body says, in the usual OAuth and API shapes; else its first 200 characters."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or "no reason given"
+    if isinstance(body, dict):
+        error = body.get("error")
+        for said in (body.get("error_description"), body.get("message"), error):
+            if isinstance(said, str) and said:
+                return said[:200]
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:200]
+    return str(body)[:200]
 
 
 def _code_from(location: str, state: str) -> str:
@@ -227,30 +258,105 @@ def _belongs(resolver: MatterResolver, activity: Activity, client: str | None, m
 
 @app.command()
 def sandbox(
-    seed: Annotated[Path, typer.Option(help='JSON seed: {"clio": {...}, ...}, records in each vendor\'s shapes.')],
+    seed: Annotated[
+        Path | None,
+        typer.Option(help=f"JSON: records in each vendor's own shapes, by vendor (e.g. {EXAMPLE_SEED})."),
+    ] = None,
+    demo_firm_: Annotated[
+        bool, typer.Option("--demo-firm", help="Serve the firm `billsync demo` uses, in every vendor it uses; no seed.")
+    ] = False,
+    activities: Annotated[int, typer.Option(help="With --demo-firm: activities in its month.")] = DEMO_ACTIVITIES,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8700,
-    write_config: Annotated[Path | None, typer.Option(help="Write a billsync config pointing at the sandbox.")] = None,
-    rate_limit: Annotated[int, typer.Option(help="Clio requests per minute per token.")] = 50,
+    write_config: Annotated[
+        Path | None, typer.Option(help="Write a billsync config for a firm using every sandbox served.")
+    ] = None,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(help=f"Clio requests per minute per token (default {SANDBOX_RATE_LIMIT}; demo firm: 100,000)."),
+    ] = None,
 ) -> None:
-    """Serve every vendor sandbox in the seed on one loopback port until SIGTERM."""
-    try:
-        data = json.loads(seed.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BillsyncError(f"cannot read seed {seed}: {exc}") from None
-    sandboxes = {
-        vendor: load(SANDBOXES, vendor)(records, rate_limit_per_minute=rate_limit) for vendor, records in data.items()
-    }
+    """Serve every vendor sandbox in the seed (or the demo firm's) on one loopback port until SIGTERM."""
+    if (seed is None) == (not demo_firm_):
+        raise BillsyncError(f"name what to serve: --seed FILE (e.g. {EXAMPLE_SEED}) or --demo-firm, not both")
+    if seed is not None:
+        seeds, origin = read_seed(seed), f"seed {seed}"
+        limit = rate_limit or SANDBOX_RATE_LIMIT
+    else:
+        seeds, origin = demo_seeds(demo_firm(activities)), "the demo firm"
+        limit = rate_limit or DEMO_RATE_LIMIT
+    _port_free(port)
+    sandboxes = build_sandboxes(seeds, origin=origin, rate_limit=limit)
+    if write_config is not None:
+        sandbox_firm_settings(sandboxes, f"http://127.0.0.1:{port}")  # refuse a firm that cannot be, before serving
     server = build_server_app(sandboxes)
 
     def ready(actual_port: int) -> None:
         base = f"http://127.0.0.1:{actual_port}"
+        note = ""
         if write_config is not None:
-            write_sandbox_config(write_config, base, list(sandboxes))
-        console.print(
-            f"sandboxes {', '.join(sandboxes)} at {base}" + (f"; config in {write_config}" if write_config else "")
-        )
+            settings = sandbox_firm_settings(sandboxes, base)
+            write_firm_config(write_config, "demo", settings)
+            note = f"; config in {write_config}"
+            if "system_of_record" not in settings:
+                note += " (no system of record is served: sync needs one)"
+        console.print(f"sandboxes {', '.join(sandboxes)} at {base}{note}", soft_wrap=True)
 
     serve(server, port=port, on_ready=ready)  # returns on SIGTERM or SIGINT
+
+
+def _port_free(port: int) -> None:
+    """Refuse a taken port in one line before serving (uvicorn would log its own error, then exit)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            taken = f"cannot listen on 127.0.0.1:{port} ({exc.strerror})"
+            raise BillsyncError(f"{taken}: --port 0 picks a free one") from None
+
+
+def read_seed(path: Path) -> dict[str, dict[str, Any]]:
+    """A seed file: one JSON object of record collections per vendor, or one clear error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BillsyncError(f"cannot read seed {path}: {exc}") from None
+    installed = ", ".join(names(SANDBOXES))
+    if not isinstance(data, dict) or not data:
+        raise BillsyncError(
+            f"seed {path} serves no vendor: it must be a JSON object with the records of at least one of "
+            f"{installed}, e.g. {EXAMPLE_SEED} (or use --demo-firm)"
+        )
+    for vendor, records in data.items():
+        if not isinstance(records, dict):
+            raise BillsyncError(f"seed {path}: {vendor!r} must be an object of record lists, e.g. {{\"users\": [...]}}")
+    return data
+
+
+def build_sandboxes(
+    seeds: Mapping[str, Mapping[str, Any]], *, origin: str, rate_limit: int
+) -> dict[str, VendorSandbox]:
+    """Each vendor's sandbox loaded with its records; records a sandbox cannot load are one clear error."""
+    built: dict[str, VendorSandbox] = {}
+    for vendor, records in seeds.items():
+        factory = load(SANDBOXES, vendor)
+        try:
+            built[vendor] = factory(records, rate_limit_per_minute=rate_limit)
+        # What reading malformed records raises; the seed is the person's input, not our bug.
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise BillsyncError(f"{origin}: {vendor} records cannot be loaded: {type(exc).__name__}: {exc}") from None
+    return built
+
+
+def sandbox_firm_settings(sandboxes: Mapping[str, VendorSandbox], base_url: str) -> dict[str, Any]:
+    """A firm using every sandbox served at `base_url`: each vendor's part, and a billing identity for LEDES."""
+    fragments = {}
+    for vendor, box in sandboxes.items():
+        try:
+            fragments[vendor] = load(SANDBOX_FIRM_SETTINGS, vendor)(box, base_url)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:  # records it could not read
+            raise BillsyncError(f"{vendor} records cannot configure a firm: {type(exc).__name__}: {exc}") from None
+    return {**join_vendor_settings(fragments), "billing": {"firm": PLACEHOLDER_IDENTITY}}
 
 
 def connect_to_sandbox(
@@ -279,32 +385,17 @@ def write_sandbox_config(
     extra: str = "",
     sources: Sequence[str] = (),
 ) -> None:
-    """A config for a firm on the sandboxes: its own SQLite file and secret key beside the config.
+    """A config for a firm on the sandboxes, its roles named by the caller: its own SQLite file and key beside it.
 
     The first vendor is the system of record; `sources` (among `vendors`) are polled beside it.
-    `extra` is more TOML for the firm (rules, capture settings), appended as it is.
+    `extra` is more TOML (rules, capture settings, payments), merged over the written settings.
     """
-    key_file = path.with_suffix(".key")
-    if not key_file.exists():
-        key_file.write_text(Fernet.generate_key().decode())
-        key_file.chmod(0o600)
-    lines = [
-        f'database_url = "sqlite:///{path.with_suffix(".db").resolve()}"',
-        f'secret_key_file = "{key_file.resolve()}"',
-        "",
-        f"[firms.{firm}]",
-        'name = "Sandbox Law LLP"',
-        f'system_of_record = "{vendors[0]}"',
-        f"sources = {json.dumps([v for v in sources if v in vendors and v != vendors[0]])}",
-        "",
-        f"[firms.{firm}.capture]",
-        "enabled = true",
-    ]
-    for vendor in vendors:
-        lines += ["", f"[firms.{firm}.connectors.{vendor}]"]
-        for key, value in load(SANDBOX_SETTINGS, vendor)(base_url).items():
-            lines.append(f"{key} = {json.dumps(value)}")
-    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    settings = {
+        "system_of_record": vendors[0],
+        "sources": [v for v in sources if v in vendors and v != vendors[0]],
+        "connectors": {vendor: load(SANDBOX_SETTINGS, vendor)(base_url) for vendor in vendors},
+    }
+    write_firm_config(path, firm, settings, extra=extra)
 
 
 @app.command()
@@ -318,7 +409,7 @@ def check(config: ConfigOption = None) -> None:
             runtime = build_runtime(settings, firm_id, store)
         except BillsyncError as exc:
             problems += 1
-            console.print(f"[red]firm {firm_id}: {exc}[/red]")
+            console.print(f"[red]firm {firm_id}: {escape(str(exc))}[/red]")
             continue
         failed = set()
         for connector in runtime.runner.connectors:
@@ -327,11 +418,13 @@ def check(config: ConfigOption = None) -> None:
             except (BillsyncError, requests.RequestException) as exc:
                 problems += 1
                 failed.add(connector.name)
-                console.print(f"[red]firm {firm_id}: {exc}[/red]")
+                console.print(f"[red]firm {firm_id}: {escape(str(exc))}[/red]")
                 continue
             console.print(f"firm {firm_id}: {connector.name} reachable, credentials accepted")
         if runtime.connector.name not in failed:
             _check_increment(runtime)
+        if runtime.settings.payments is not None:
+            problems += _check_payments(settings, firm_id, store)
     store.close()
     if problems:
         raise typer.Exit(code=1)
@@ -355,3 +448,15 @@ def _check_increment(runtime: FirmRuntime) -> None:
     print_increment(increment_lines(firm_id, runtime.settings, pms_rounds=rounding is not None, read=read))
     if advice:
         console.print(f"[yellow]firm {firm_id}: {escape(advice)}[/yellow]")
+
+
+def _check_payments(settings: BillsyncSettings, firm_id: str, store: Store) -> int:
+    """The payment gateway answers and holds the payments section's accounts, with the right trust flags."""
+    try:
+        payments = build_firm_payments(settings, firm_id, store)
+        verify_accounts(payments.accounts, payments.gateway.accounts())
+    except (BillsyncError, requests.RequestException) as exc:
+        console.print(f"[red]firm {firm_id}: payments: {escape(str(exc))}[/red]")
+        return 1
+    console.print(f"firm {firm_id}: {payments.gateway_name} reachable, the payments section's accounts found")
+    return 0

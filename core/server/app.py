@@ -17,11 +17,11 @@ from starlette.responses import JSONResponse, Response
 
 from config.settings import BillsyncSettings
 from core.errors import ConfigError
+from core.ingest_secret import secret_key
 from core.runtime import FirmRuntime
 from core.server import hooks, ingest, reports
 from core.server.context import ServerContext
 from core.server.metrics import ServerMetrics
-from core.server.signing import secret_key
 from core.server.worker import BackgroundWork
 
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -152,7 +152,7 @@ def _ingest_keys(firms: Mapping[str, FirmRuntime]) -> dict[str, bytes]:
         try:
             keys[firm_id] = secret_key(secret.get_secret_value())
         except ConfigError as exc:
-            raise ConfigError(f"firm {firm_id}: {exc}") from None  # at start-up, not per request
+            raise ConfigError(f"firm {firm_id}: ingest_secret {exc}") from None  # at start-up, not per request
     return keys
 
 

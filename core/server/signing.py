@@ -2,36 +2,22 @@
 
 Follows the spec and its reference Python library (reliability.md §2): the signed content is
 `{webhook-id}.{webhook-timestamp}.{raw body}`, the header is a space-separated list of
-`v1,<base64>` signatures (several during a secret rotation; other versions are skipped), the
-secret is base64 with an optional `whsec_` prefix, and the timestamp must be within 5 minutes
-either side of now.
+`v1,<base64>` signatures (several during a secret rotation; other versions are skipped), and the
+timestamp must be within 5 minutes either side of now. The key comes from the firm's secret through
+`core.ingest_secret.secret_key`, the one reading the settings use too.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
 
-from core.errors import ConfigError, InvalidSignature
+from core.errors import InvalidSignature
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
 TOLERANCE_SECONDS = 5 * 60
 MAX_ID_LENGTH = 255  # the dedupe table's column
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key of a `whsec_<base64>` secret (prefix optional); ConfigError when malformed."""
-    encoded = secret.removeprefix(SECRET_PREFIX)
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise ConfigError("ingest_secret must be 'whsec_' followed by base64") from None
-    if not key:
-        raise ConfigError("ingest_secret is empty")
-    return key
 
 
 def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:

@@ -4,6 +4,10 @@ The build stage's own steps are replayed: exactly the paths it COPYs, installed 
 install --prefix`; the installed package (not this checkout) then runs the daemon's database
 migration and a sandbox demo with the dashboard, which need every migration, template and entry
 point to have been packaged. The runtime stage is read for what IT staff rely on.
+
+The install runs with the pip of a throwaway virtual environment, never the one running the tests:
+pip uninstalls a package it is about to install from the environment it runs in, and that was the
+editable `billsync` of `.venv`, so `make demo` and `make bench` broke after `make test`.
 """
 
 from __future__ import annotations
@@ -42,6 +46,24 @@ def test_the_runtime_stage_runs_billsync_as_an_unprivileged_user_with_a_healthch
     assert not [line for line in settings if re.search(r"SECRET|TOKEN|PASSWORD", line, re.I)]
 
 
+def environment_snapshot() -> tuple[bytes | None, str, list[str]]:
+    """What `make demo` relies on in the environment running the tests (`.venv` under make).
+
+    Its `billsync` script, its packages as pip lists them (editable location included), and
+    every name in its site-packages (an uninstall removes the editable finder and dist-info)."""
+    script = Path(sys.prefix) / "bin" / "billsync"
+    listed = subprocess.run(
+        [sys.executable, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    site = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
+    names = sorted(p.name for p in site.iterdir() if p.name != "__pycache__")  # bytecode may appear meanwhile
+    return (script.read_bytes() if script.exists() else None, listed, names)
+
+
 def test_the_build_stage_packages_everything_the_daemon_needs(tmp_path: Path) -> None:
     build = stages()[0]
     context = tmp_path / "src"
@@ -53,10 +75,16 @@ def test_the_build_stage_packages_everything_the_daemon_needs(tmp_path: Path) ->
                 shutil.copytree(origin, context / source, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(origin, context / source)
+    before = environment_snapshot()
+    builder = tmp_path / "builder"  # the image's build stage has its own Python; so does this replay
+    subprocess.run([sys.executable, "-m", "venv", str(builder)], check=True, capture_output=True, timeout=120)
     prefix = tmp_path / "install"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-deps", f"--prefix={prefix}", "."]
-    installed = subprocess.run(pip, cwd=context, capture_output=True, text=True, timeout=300, check=False)
+    pip = [builder / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-deps"]
+    installed = subprocess.run(
+        [*pip, f"--prefix={prefix}", "."], cwd=context, capture_output=True, text=True, timeout=300, check=False
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert environment_snapshot() == before  # the environment running the tests is as it was
     site = next(prefix.glob("lib/python3*/site-packages"))
     env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}
     work = tmp_path / "run"

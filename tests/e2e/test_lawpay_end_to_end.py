@@ -36,7 +36,7 @@ SEED = (
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """`billsync sandbox` serving Clio and LawPay; the firm's config with a payments section."""
+    """`billsync sandbox` serving Clio and LawPay; the config it writes has the payments section."""
     seed = tmp_path / "seed.json"
     subprocess.run([sys.executable, "-c", SEED, str(seed)], check=True, timeout=120)
     config = tmp_path / "sandbox.toml"
@@ -51,15 +51,19 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     while "sandboxes " not in line and time.monotonic() < deadline:
         line = process.stdout.readline() if process.stdout else ""
     assert "lawpay" in line, line
-    base = tomllib.loads(config.read_text())["firms"]["demo"]["connectors"]["lawpay"]["base_url"]
+    firm = tomllib.loads(config.read_text())["firms"]["demo"]
+    base = firm["connectors"]["lawpay"]["base_url"]
     pages = f"{base}/pages/sandbox-law"
-    with config.open("a") as extra:
-        extra.write(
-            "\n[firms.demo.payments]\n"
-            'operating_account = "acct_operating_card"\noperating_bank_account = "acct_operating_bank"\n'
-            'trust_account = "acct_trust_card"\ntrust_bank_account = "acct_trust_bank"\n'
-            f'operating_page_url = "{pages}/operating"\ntrust_page_url = "{pages}/trust"\ndelivery = "email"\n'
-        )
+    # The written config takes payments from the merchant's accounts (by trust flag) and hosted pages.
+    assert firm["payments"] == {
+        "gateway": "lawpay",
+        "operating_account": "acct_operating_card",
+        "operating_bank_account": "acct_operating_bank",
+        "trust_account": "acct_trust_card",
+        "trust_bank_account": "acct_trust_bank",
+        "operating_page_url": f"{pages}/operating",
+        "trust_page_url": f"{pages}/trust",
+    }
     yield config, base.removesuffix("/lawpay")
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0

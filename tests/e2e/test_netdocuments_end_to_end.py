@@ -115,9 +115,10 @@ def expected_numbers(nd: dict[str, Any]) -> dict[str, str | None]:
 def test_document_work_in_netdocuments_lands_on_the_right_clio_matters(served: Served) -> None:
     runtime, nd_runner = firm_runtimes(served)
     store = runtime.store
-    runtime.runner.run_once()  # Clio: users, contacts, matters (the reference data) and its own activity
-    report = nd_runner.run_once()
-    assert report.records_read["documents"] > 0 and not report.record_errors
+    # The written config makes NetDocuments a source of the firm: one cycle reads Clio's reference data
+    # (users, contacts, matters) and its own activity, then the document log.
+    report = runtime.runner.run_once()
+    assert report.records_read["netdocuments:documents"] > 0 and not report.record_errors
 
     reference = store.load_reference("demo")
     number_of = {m.id: m.number for m in reference.matters.values()}

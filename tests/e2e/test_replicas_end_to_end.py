@@ -80,9 +80,8 @@ def test_three_replicas_with_one_killed_make_exactly_one_replicas_entries(tmp_pa
     config = tmp_path / "replicas.toml"
     runtime = connect_to_sandbox(config, base, ["clio"])  # writes the config, connects the account
     runtime.store.close()
-    text = config.read_text().replace(
-        config.read_text().splitlines()[0], f"database_url = {json.dumps(postgres_url)}", 1
-    )
+    sqlite_line = next(line for line in config.read_text().splitlines() if line.startswith("database_url = "))
+    text = config.read_text().replace(sqlite_line, f"database_url = {json.dumps(postgres_url)}", 1)
     text += f"\n[daemon]\npoll_seconds = 1\ndrain_seconds = 0.5\nclaim_lease_seconds = {LEASE_SECONDS}\n"
     config.write_text(text)
     # The account connected above lives in the SQLite store; connect again into PostgreSQL.

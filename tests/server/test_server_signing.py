@@ -1,11 +1,15 @@
-"""Standard Webhooks verification, ported from the reference library's test list."""
+"""Standard Webhooks verification, ported from the reference library's test list, and checked against it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from core.errors import ConfigError, InvalidSignature
-from core.server.signing import secret_key, sign, verify
+from core.ingest_secret import secret_key
+from core.server.signing import sign, verify
 
 # The spec's known-answer vector (reliability.md §2).
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -59,7 +63,36 @@ def test_tampered_body_is_rejected() -> None:
         verify(secret_key(SECRET), _headers(), BODY + b" ", now=STAMP)
 
 
-@pytest.mark.parametrize("secret", ["whsec_", "whsec_!!!", "whsec_abc"])
-def test_malformed_secret_is_a_config_error(secret: str) -> None:
+# Secrets as firms write them: the reference library reads each one, or refuses it.
+ACCEPTED = [
+    SECRET,
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw==",  # needless padding
+    "whsec_c2VjcmV0LWtleQ",  # unpadded base64 ("secret-key"): what the library itself pads
+    "whsec_YWJj-_",  # URL-safe characters are skipped, as the library skips them
+    "c2VjcmV0LWtleQ",  # no prefix
+    "correct horse",  # a passphrase whose letters happen to decode: the library takes it, so do we
+]
+REFUSED = [
+    "whsec_",  # empty
+    "whsec_!!!",  # decodes to nothing
+    "whsec_abcde",  # one character too many for base64
+    "whsec_not base64!",
+    "correct horse battery staple",  # a passphrase the library refuses
+]
+
+
+@pytest.mark.parametrize("secret", ACCEPTED)
+def test_a_secret_the_reference_library_reads_gives_its_key(secret: str) -> None:
+    """A message the reference library signs with this secret verifies with ours (same key)."""
+    signed_at = datetime.fromtimestamp(STAMP, UTC)
+    signature = Webhook(secret).sign(MSG_ID, signed_at, BODY.decode())
+    assert verify(secret_key(secret), _headers(signature), BODY, now=STAMP) == MSG_ID
+    assert sign(secret_key(secret), MSG_ID, STAMP, BODY) == signature
+
+
+@pytest.mark.parametrize("secret", REFUSED)
+def test_a_secret_the_reference_library_refuses_is_a_config_error(secret: str) -> None:
+    with pytest.raises(Exception):  # noqa: B017 - the library raises binascii.Error or its own error
+        Webhook(secret)
     with pytest.raises(ConfigError):
         secret_key(secret)

@@ -106,12 +106,51 @@ def test_review_approve_and_reject(tmp_path: Path, config: Path) -> None:
     )
 
 
+def test_review_approve_a_matter_approves_its_waiting_entries_only(tmp_path: Path, config: Path) -> None:
+    from config.settings import load_settings
+    from core.models import EntryState
+    from core.store.store import Store
+
+    other = matter(id="m2", number="HARB-0002", name="Harbor lease")
+    data = {
+        "timekeepers": [json.loads(timekeeper().model_dump_json())],
+        "clients": [json.loads(client().model_dump_json())],
+        "matters": [json.loads(matter().model_dump_json()), json.loads(other.model_dump_json())],
+        "activities": [
+            json.loads(activity().model_dump_json()),
+            json.loads(activity(external_id="a2", started_at=T0.replace(hour=18)).model_dump_json()),
+            json.loads(activity(external_id="a3", matter_id="m2", started_at=T0.replace(hour=20)).model_dump_json()),
+        ],
+    }
+    source = tmp_path / "a.json"
+    source.write_text(json.dumps(data))
+    assert billsync("capture", str(source), "--config", str(config)).returncode == 0
+    approved = billsync("review", "approve", "--matter", "HARB-0001", "--config", str(config))  # by its number
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    store = Store.open(load_settings(config).database_url)
+    states = {e.activity_key[1]: e.state for e in store.entries("acme")}
+    assert states == {"a1": EntryState.APPROVED, "a2": EntryState.APPROVED, "a3": EntryState.NEEDS_REVIEW}
+    by_id = billsync("review", "approve", "--matter", "m2", "--config", str(config))  # by its PMS id
+    assert by_id.returncode == 0 and by_id.stdout.count(": approved") == 1
+    done = billsync("review", "approve", "--matter", "m2", "--config", str(config))
+    assert (done.returncode, done.stdout) == (2, "error: no entry of matter HARB-0002 waits for review\n")
+    unknown = billsync("review", "approve", "--matter", "HARB-9999", "--config", str(config))
+    assert unknown.returncode == 2 and "no matter 'HARB-9999'" in unknown.stdout
+
+
 def test_config_errors_are_one_clear_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[firms.a]\nname = "A"\n[firms.a.capture]\nreveiw = "all"\n')
     run = billsync("check-config", "--config", str(bad))
     assert run.returncode == 2
     assert "firms.a.capture.reveiw" in run.stdout and "Traceback" not in run.stdout + run.stderr
+
+
+def test_an_error_naming_a_toml_section_prints_it_on_one_line(config: Path) -> None:
+    """Error text is data: `[firms.acme.payments]` was once taken for rich markup and vanished."""
+    run = billsync("pay", "ledger", "--config", str(config))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stdout == "error: firm acme has no [firms.acme.payments] section: payments are off\n"
 
 
 def test_check_config_summarises_the_example() -> None:
