@@ -34,6 +34,7 @@ from core.policy import CapturePolicy, ReviewMode
 from core.rating import MatterCaps, rate_entry
 from core.rules import EntryFacts, RuleRunner
 from core.store.store import ActivityRecord, DayEntry, OutboxItem, Store
+from core.timezones import zone
 from core.units import billed_seconds
 
 # UTBMS activity codes by kind (billing-domain.md §4); a firm can override each in its policy.
@@ -171,7 +172,8 @@ class CaptureEngine:
         self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
         capped = [m.id for m in reference.matters.values() if m.cap_amount is not None]
         self._caps = MatterCaps(lambda: store.billable_totals(firm, capped))
-        self._zones: dict[str, ZoneInfo] = {}
+        self._firm_zone = ZoneInfo(policy.time_zone)  # validated when the policy was loaded
+        self._zones: dict[str | None, ZoneInfo] = {}
         allowed = policy.timekeepers
         self._allowed = None if allowed == "all" else frozenset(allowed)
 
@@ -356,11 +358,12 @@ class CaptureEngine:
             return "A109"  # appear for/attend
         return DEFAULT_ACTIVITY_CODES[activity.kind]
 
-    def _zone(self, name: str) -> ZoneInfo:
-        zone = self._zones.get(name)
-        if zone is None:
-            zone = self._zones[name] = ZoneInfo(name)
-        return zone
+    def _zone(self, name: str | None) -> ZoneInfo:
+        # A user without a zone, or with one no table knows (the sync reported it), works in the firm's.
+        found = self._zones.get(name)
+        if found is None:
+            found = self._zones[name] = zone(name, self._firm_zone)
+        return found
 
 
 def _batches(items: Iterable[Activity], size: int) -> Iterator[list[Activity]]:

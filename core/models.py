@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.timezones import iana_name
+
 
 class Frozen(BaseModel):
     """Base for canonical models: immutable, no unknown fields."""
@@ -136,7 +138,17 @@ class Timekeeper(Frozen):
     may_record_time: bool = True
     enabled: bool = True
     classification: str = "OTH"  # LEDES timekeeper classification: PARTNR, ASSOC, PRLGL, ...
-    time_zone: str = "UTC"
+    time_zone: str | None = None  # None: the vendor gives none, and the firm's zone is used
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana(cls, value: str | None) -> str | None:
+        # Rails ("Eastern Time (US & Canada)") and Windows names become IANA names. A name no table
+        # knows is kept as the vendor sent it: the sync reports it and capture uses the firm's zone.
+        if value is None or not value.strip():
+            return None
+        return iana_name(value) or value
+
 
 
 class Discount(Frozen):

@@ -20,7 +20,7 @@ and writes, with the store as the single source of truth:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,9 +30,10 @@ import structlog
 from core.connector import Connector, InboundRequest, RemoteEntry, Stream, WebhookResult, Writer
 from core.engine import CaptureEngine, CaptureResult
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
-from core.models import EntryState, TimeEntry
+from core.models import EntryState, TimeEntry, Timekeeper
 from core.store.store import Store
 from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
+from core.timezones import iana_name
 from core.tokens import Subscription, TokenStore
 from core.units import amount_for
 
@@ -166,7 +167,7 @@ class SyncRunner:
                 store_records(records)  # before the cursor: a crash here re-reads, never skips
             self.state.save_cursor(self.firm, name, stream.name, page.cursor)
             report.records_read[label] += len(records)
-            report.record_errors.extend(f"{label}: {error}" for error in page.errors)
+            report.record_errors.extend(f"{label}: {error}" for error in (*page.errors, *_zone_problems(records)))
 
     def _store_reference(self, records: list[Any]) -> None:
         self.store.save_reference(self.firm, records)
@@ -330,3 +331,14 @@ class SyncRunner:
         if changes:
             self.state.apply_remote(self.firm, entry.id, changes)
             report.remote_edits += 1
+
+
+def _zone_problems(records: Iterable[Any]) -> Iterator[str]:
+    """Users whose time zone no table knows: stored all the same; their work dates use the firm's zone."""
+    for record in records:
+        if isinstance(record, Timekeeper) and record.time_zone is not None and iana_name(record.time_zone) is None:
+            shown = record.time_zone[:80]  # the vendor's text, quoted as data
+            yield (
+                f"user {record.id}: time zone {shown!r} is not an IANA, Rails or Windows zone name; "
+                "work dates use the firm's time zone (capture.time_zone)"
+            )

@@ -330,3 +330,32 @@ def test_a_webhook_for_a_source_re_polls_only_that_sources_streams(runner_for, s
         runner.receive_webhook(InboundRequest(headers={}, body=b"{}"), "docsource")
     with pytest.raises(InvalidSignature, match="not connected"):
         runner.receive_webhook(InboundRequest(headers={}, body=b"{}"), "elsewhere")
+
+
+def test_a_users_rails_or_windows_time_zone_becomes_iana_and_an_unknown_one_is_reported(
+    runner_for, store, firm_id
+) -> None:
+    """No traceback for a zone name zoneinfo does not know: mapped, or named in record_errors."""
+    writer = FakeWriter()
+    late = T0.replace(hour=3, minute=30)  # 03:30 UTC: the evening before in New York, the same day in London
+    moves = [
+        activity(external_id=f"late-{user}", actor=user, started_at=late, title=f"call {user}")
+        for user in ("rails", "windows", "mars")
+    ]
+    connector = FakeConnector(moves, writer)
+    connector.reference.records[:1] = [
+        timekeeper(id="rails", time_zone="Eastern Time (US & Canada)"),
+        timekeeper(id="windows", email="w@firm.example", time_zone="Eastern Standard Time"),
+        timekeeper(id="mars", email="m@firm.example", time_zone="Olympus Mons Time"),
+    ]
+    report = runner_for(connector).run_once()
+    assert report.record_errors == [
+        "users: user mars: time zone 'Olympus Mons Time' is not an IANA, Rails or Windows zone name; "
+        "work dates use the firm's time zone (capture.time_zone)"
+    ]
+    zones = {tk.id: tk.time_zone for tk in store.load_reference(firm_id).timekeepers.values()}
+    assert zones == {"rails": "America/New_York", "windows": "America/New_York", "mars": "Olympus Mons Time"}
+    dates = {e.timekeeper_id: e.work_date.isoformat() for e in store.entries(firm_id)}
+    # New York is UTC-4 in October: 23:30 the day before. The firm's zone here is UTC (the default).
+    assert dates == {"rails": "2026-10-04", "windows": "2026-10-04", "mars": "2026-10-05"}
+    assert report.written == 3
