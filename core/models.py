@@ -74,6 +74,13 @@ class ActivityStatus(enum.StrEnum):
     CAPTURE_OFF = "capture_off"  # the firm has not opted in
 
 
+# Parked for a reason that can go away (a user added or enabled, a contact rule or matter number that
+# appears, a matter assigned or reopened, a kind switched on): decided again every cycle until it is
+# captured. Every other status is settled: captured, merged and covered activities are never decided
+# again, so a deleted entry (a tombstone) is never recreated. A settled activity never becomes parked.
+PARKED_STATUSES = frozenset({ActivityStatus.NOT_TIMEKEEPER, ActivityStatus.UNASSIGNED, ActivityStatus.KIND_DISABLED})
+
+
 class Severity(enum.StrEnum):
     """What a rule finding does to an entry. Ordered from strongest to weakest."""
 
@@ -148,7 +155,6 @@ class Timekeeper(Frozen):
         if value is None or not value.strip():
             return None
         return iana_name(value) or value
-
 
 
 class Discount(Frozen):
