@@ -164,7 +164,7 @@ def print_sync_report(report: SyncReport) -> None:
         f"approvals {report.approvals_from_pms}, deletions {report.tombstones}"
     )
     for problem in report.record_errors[:20]:
-        console.print(f"[yellow]record skipped[/yellow] {problem}")
+        console.print(f"[yellow]record problem[/yellow] {problem}")  # each says what became of the record
     for failure in report.write_failures:
         console.print(f"[red]write held for a person[/red] {failure}")
 

@@ -178,12 +178,16 @@ def test_backfill_before_the_first_sync_then_a_user_added_later(firm: tuple[Path
     assert "written 1," in synced
     assert [e["user"]["id"] for e in time_entries_in_clio(admin)] == [AVA]
 
-    # Ben gets a Clio account; Clio's UI names his zone the Rails way.
+    # Ben gets a Clio account; Clio's UI names his zone the Rails way. A paralegal's zone is a
+    # name no table knows: named as a record problem, the sync goes on (she logged nothing).
     ben = user(BEN, "Ben Ortiz", "ben@firm.example", 250.0, "Eastern Time (US & Canada)", owner=False)
     requests.post(f"{admin}/users", json=ben, timeout=10).raise_for_status()
+    odd = user(1003, "Dee Moss", "dee@firm.example", 90.0, "Olympus Mons Time", owner=False)
+    requests.post(f"{admin}/users", json=odd, timeout=10).raise_for_status()
 
     after = billsync("sync", "--once", "--config", str(config))
-    assert "written 2," in after and "record skipped" not in after
+    assert "written 2," in after
+    assert "record problem users: user 1003: time zone 'Olympus Mons Time' is not an IANA, Rails or Windows" in after
     entries = time_entries_in_clio(admin)
     assert len(entries) == 3
     bens = [

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from config.settings import FirmSettings
+from core.assign import assign_matter
 from core.engine import CaptureEngine
 from core.models import ActivityKind, ActivityStatus, EntryState, MatterStatus
 from core.policy import CapturePolicy, ContactRule, KindPolicy, RuleSets
@@ -230,3 +232,14 @@ def test_nothing_is_written_when_nothing_changed(store, firm_id) -> None:
     # even read, as no user answers to that name. Neither is written.
     assert (again.reconsidered, again.unparked, sum(again.statuses.values())) == (1, 0, 0)
     assert writes == []
+
+
+def test_a_matter_a_person_assigned_while_it_was_closed_is_kept_until_it_reopens(store, firm_id) -> None:
+    firm = FirmSettings(name="Test LLP", capture=CapturePolicy(enabled=True, increment_minutes=6))
+    closed = matter(id="m2", number="HARB-0002", status=MatterStatus.CLOSED)
+    engine(store, firm_id, [timekeeper(), client(), matter(), closed]).capture([activity(matter_id=None)])
+    [(activity_id, _, _, _)] = store.unassigned(firm_id)
+    done = assign_matter(store, firm_id, firm, activity_id, "m2")
+    assert (done.status, done.reason, done.entry) == (ActivityStatus.UNASSIGNED, "matter HARB-0002 is closed", None)
+    engine(store, firm_id, [matter(id="m2", number="HARB-0002", updated_at=T0)]).reconsider_parked()
+    the_one_entry(store, firm_id, rate="400.00", matter_id="m2")  # the person's choice, not the open m1
