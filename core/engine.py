@@ -4,26 +4,39 @@ For each activity, in order: firm opt-in and kind policy; actor -> timekeeper (p
 aware); matter resolution; duration (raw seconds kept, rounded up per entry); cross-source
 overlap (one entry per stretch of work); narrative; rating; rules; state. Activities, entries
 and outbox writes of a batch are stored in one transaction, so a crash loses nothing and
-repeats nothing: an activity already stored is never captured again.
+repeats nothing.
 
 Time is rounded once: a fixed block or an actual duration is rounded up to the increment in
 effect (`CapturePolicy.increment`: the firm's, else its system of record's own rounding, else
 6 minutes) and the entry carries those billed seconds to the PMS as they are. A block that is
 a whole number of increments is billed exactly as configured (15 minutes under a 15-minute or
 5-minute increment is 900 s); `billsync check-config` names every block that is not.
+
+Invariants:
+- One activity gives at most one entry, ever (also a database constraint).
+- Settled is settled: an activity that became an entry, merged into one or was logged by hand
+  is never decided again, so a deleted entry (a tombstone) is never recreated.
+- Parked is not lost: an activity that stopped short for a reason that can change
+  (`PARKED_STATUSES`: not a timekeeper, no matter or a closed one, a kind not captured) keeps
+  its facts in the store and is decided again, by the same steps, whenever its source sends it
+  again and in every poll (`reconsider_parked`), until it becomes an entry. Its row is updated
+  in place and only while it is still parked, so two workers deciding it at once store one
+  outcome (the other gets CaptureConflict and stores nothing).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.ids import new_id
 from core.matching import MatterResolver, ReferenceData
 from core.models import (
+    PARKED_STATUSES,
     Activity,
     ActivityKind,
     ActivityStatus,
@@ -39,7 +52,8 @@ from core.narrative import narrative_for
 from core.policy import CapturePolicy, ReviewMode
 from core.rating import MatterCaps, rate_entry
 from core.rules import EntryFacts, RuleRunner
-from core.store.store import ActivityRecord, DayEntry, OutboxItem, Store
+from core.store.store import ActivityRecord, DayEntry, OutboxItem, Store, StoredActivity
+from core.timezones import zone
 from core.units import billed_seconds
 
 # UTBMS activity codes by kind (billing-domain.md §4); a firm can override each in its policy.
@@ -85,15 +99,19 @@ class CaptureResult:
     """What one capture run did, in counts (entries themselves are in the store)."""
 
     seen: int = 0
-    already_known: int = 0
-    statuses: Counter[ActivityStatus] = field(default_factory=Counter)
+    already_known: int = 0  # seen before: settled, or parked and nothing new to decide
+    statuses: Counter[ActivityStatus] = field(default_factory=Counter)  # outcomes stored by this run
     states: Counter[EntryState] = field(default_factory=Counter)
     unassigned: list[tuple[str, str, str]] = field(default_factory=list)  # source, id, reason
+    reconsidered: int = 0  # parked activities decided again
+    unparked: int = 0  # ...of which the reason had gone: they became entries (or merged into one) now
 
     def merge(self, other: CaptureResult) -> None:
         """Add another run's counts to this one."""
         self.seen += other.seen
         self.already_known += other.already_known
+        self.reconsidered += other.reconsidered
+        self.unparked += other.unparked
         self.statuses.update(other.statuses)
         self.states.update(other.states)
         self.unassigned.extend(other.unassigned)
@@ -180,12 +198,17 @@ class CaptureEngine:
         self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
         capped = [m.id for m in reference.matters.values() if m.cap_amount is not None]
         self._caps = MatterCaps(lambda: store.billable_totals(firm, capped))
-        self._zones: dict[str, ZoneInfo] = {}
+        self._firm_zone = ZoneInfo(policy.time_zone)  # validated when the policy was loaded
+        self._zones: dict[str | None, ZoneInfo] = {}
         allowed = policy.timekeepers
         self._allowed = None if allowed == "all" else frozenset(allowed)
 
     def capture(self, activities: Iterable[Activity], *, batch_size: int = 2000) -> CaptureResult:
-        """Capture every activity not seen before; safe to call again with the same input."""
+        """Capture every activity not seen before; safe to call again with the same input.
+
+        An activity seen before is skipped when it is settled, and decided again, from the facts
+        its source sends now, when it is parked (`PARKED_STATUSES`).
+        """
         result = CaptureResult()
         if not self.policy.enabled:
             for _ in activities:
@@ -196,23 +219,85 @@ class CaptureEngine:
             result.merge(self._capture_batch(batch))
         return result
 
+    @property
+    def parking_inputs(self) -> str:
+        """A digest of what decides whether an activity is parked: the reference data and the policy."""
+        inputs = f"{self._ref.digest}|{self.policy.model_dump_json()}"
+        return hashlib.sha256(inputs.encode()).hexdigest()
+
+    def reconsider_parked(self, *, unassigned_since: datetime | None = None, batch_size: int = 2000) -> CaptureResult:
+        """Decide again every stored parked activity whose reason may have gone; capture it if it has.
+
+        Which ones: those parked as not a timekeeper whose actor now is one (with this engine's
+        reference data and timekeeper list); those of a kind the firm did not capture and now
+        does; and the unassigned ones, all of them, or only those stored since `unassigned_since`
+        when the caller knows the reference data and policy have not changed since it last
+        looked at all of them. The store finds them with one indexed query per batch.
+        """
+        if not self.policy.enabled:
+            return CaptureResult()
+        actors = {actor for actor in self._store.parked_actors(self.firm) if self._is_timekeeper(actor)}
+        kinds = {kind for kind in ActivityKind if self.policy.kind(kind).enabled}
+        result = CaptureResult()
+        batches = self._store.parked_activities(
+            self.firm, actors=actors, kinds=kinds, unassigned_since=unassigned_since, batch_size=batch_size
+        )
+        for batch in batches:
+            result.merge(self.reconsider(batch))
+        return result
+
+    def reconsider(self, parked: Sequence[StoredActivity]) -> CaptureResult:
+        """Decide these stored parked activities again, from their stored facts."""
+        settled = [p.id for p in parked if p.status not in PARKED_STATUSES]
+        if settled:
+            raise ValueError(f"activity {settled[0]} is settled: it is never decided again")
+        return self._decide([(p.activity, p) for p in parked])
+
     def _capture_batch(self, batch: list[Activity]) -> CaptureResult:
-        result = CaptureResult(seen=len(batch))
         unique: dict[tuple[str, str], Activity] = {}
         for activity in batch:
             unique.setdefault((activity.source, activity.external_id), activity)
-        known = self._store.known_activities(self.firm, list(unique))
-        # One query for every day this batch can touch: a day either side covers time zones.
-        starts = [a.started_at.date() for a in unique.values()]
-        self._ledger.cover(min(starts) - timedelta(days=2), max(starts) + timedelta(days=1))
-        result.already_known = len(batch) - len(unique) + len(known)
+        seen = self._store.seen_activities(self.firm, list(unique))
+        todo: list[tuple[Activity, StoredActivity | None]] = []
+        settled = 0
+        for key, activity in unique.items():
+            if key not in seen:
+                todo.append((activity, None))
+            elif (parked := seen[key]) is not None:
+                todo.append((activity, parked))
+            else:
+                settled += 1
+        result = self._decide(todo)
+        result.seen += len(batch)
+        result.already_known += len(batch) - len(unique) + settled
+        return result
+
+    def _decide(self, items: Sequence[tuple[Activity, StoredActivity | None]]) -> CaptureResult:
+        """Decide each activity (new, or parked and stored) and store the outcomes that changed.
+
+        Policy, identity and matter are decided first for the whole batch; then one query loads
+        the days of the activities that will become entries (a day either side covers time
+        zones), and those are turned into entries, or merged, in order.
+        """
+        result = CaptureResult()
+        judged = [(activity, parked, self._judge(activity, parked)) for activity, parked in items]
+        days = [activity.started_at.date() for activity, _, verdict in judged if isinstance(verdict, _Ready)]
+        if days:
+            self._ledger.cover(min(days) - timedelta(days=2), max(days) + timedelta(days=1))
         records: list[ActivityRecord] = []
         entries: list[TimeEntry] = []
         outbox: list[OutboxItem] = []
-        for key, activity in unique.items():
-            if key in known:
-                continue
-            record, entry = self._capture_one(activity)
+        for activity, parked, verdict in judged:
+            record, entry = self._enter(activity, verdict) if isinstance(verdict, _Ready) else (verdict, None)
+            if parked is not None:
+                result.reconsidered += 1
+                if _unchanged(record, parked):
+                    if activity is not parked.activity:  # its source sent it again, with nothing new
+                        result.already_known += 1
+                    continue
+                record = replace(record, was=parked.status)
+                if record.status not in PARKED_STATUSES:
+                    result.unparked += 1
             records.append(record)
             result.statuses[record.status] += 1
             if record.status is ActivityStatus.UNASSIGNED:
@@ -222,31 +307,39 @@ class CaptureEngine:
                 result.states[entry.state] += 1
                 if entry.state in _POSTABLE:
                     outbox.append(OutboxItem(self._make_id(), entry.id, "create", f"billsync-{entry.id}"))
-        if self._persist:
+        if self._persist and records:
             self._store.save_capture(self.firm, records, entries, outbox, store_payload=self.policy.store_raw_payload)
         return result
 
-    def _capture_one(self, activity: Activity) -> tuple[ActivityRecord, TimeEntry | None]:
-        record_id = self._make_id()
+    def _judge(self, activity: Activity, parked: StoredActivity | None) -> ActivityRecord | _Ready:
+        """Policy, identity and matter: the activity's outcome when it stops short of an entry."""
+        record_id = parked.id if parked is not None else self._make_id()  # a stored one keeps its row
 
-        def outcome(status: ActivityStatus, reason: str, **ids: str | None) -> ActivityRecord:
-            return ActivityRecord(record_id, activity, status, reason, **ids)
+        def outcome(status: ActivityStatus, reason: str, timekeeper_id: str | None = None) -> ActivityRecord:
+            return ActivityRecord(record_id, activity, status, reason, timekeeper_id=timekeeper_id)
 
-        kind_policy = self.policy.kind(activity.kind)
-        if not kind_policy.enabled:
-            return outcome(ActivityStatus.KIND_DISABLED, f"{activity.kind.value} capture is off"), None
+        if not self.policy.kind(activity.kind).enabled:
+            return outcome(ActivityStatus.KIND_DISABLED, f"{activity.kind.value} capture is off")
         timekeeper = self._ref.timekeeper_for(activity.actor)
         why_not = self._why_not_timekeeper(timekeeper)
         if why_not or timekeeper is None:
-            return outcome(ActivityStatus.NOT_TIMEKEEPER, why_not), None
+            return outcome(ActivityStatus.NOT_TIMEKEEPER, why_not)
         if activity.covered_by_time_entry:
             reason = "already has a time entry logged by hand"
-            return outcome(ActivityStatus.COVERED, reason, timekeeper_id=timekeeper.id), None
+            return outcome(ActivityStatus.COVERED, reason, timekeeper_id=timekeeper.id)
         match = self._resolver.resolve(activity)
-        matter = match.matter
-        if matter is None:
-            return outcome(ActivityStatus.UNASSIGNED, match.reason, timekeeper_id=timekeeper.id), None
+        if match.matter is None:
+            return outcome(ActivityStatus.UNASSIGNED, match.reason, timekeeper_id=timekeeper.id)
+        return _Ready(record_id, timekeeper, match.matter, match.suggested)
 
+    def _enter(self, activity: Activity, ready: _Ready) -> tuple[ActivityRecord, TimeEntry | None]:
+        """Duration, overlap, rating, rules and state: the entry an activity becomes, or the one it merges into."""
+        timekeeper, matter = ready.timekeeper, ready.matter
+
+        def outcome(status: ActivityStatus, reason: str, entry_id: str) -> ActivityRecord:
+            return ActivityRecord(ready.record_id, activity, status, reason, timekeeper.id, matter.id, entry_id)
+
+        kind_policy = self.policy.kind(activity.kind)
         actual = activity.actual_seconds
         raw = actual if kind_policy.duration == "actual" and actual is not None else kind_policy.minutes * 60
         ended_at = activity.ended_at or activity.started_at
@@ -255,14 +348,13 @@ class CaptureEngine:
         survivor = self._overlapping(timekeeper.id, matter.id, work_date, activity.started_at, ended_at)
         if survivor is not None:
             reason = f"overlaps entry {survivor.id} on the same matter: one entry for both"
-            ids = {"timekeeper_id": timekeeper.id, "matter_id": matter.id, "entry_id": survivor.id}
-            return outcome(ActivityStatus.MERGED, reason, **ids), None
+            return outcome(ActivityStatus.MERGED, reason, survivor.id), None
 
         entry, facts = self._draft_entry(
             activity=activity,
             timekeeper=timekeeper,
             matter=matter,
-            suggested=match.suggested,
+            suggested=ready.suggested,
             raw=raw,
             work_date=work_date,
             day=day,
@@ -271,8 +363,7 @@ class CaptureEngine:
         entry = entry.model_copy(update={"findings": findings, "state": decide_state(findings, self.policy.review)})
         if entry.state is not EntryState.BLOCKED:
             day.add(DayEntry(entry.id, matter.id, activity.started_at, ended_at, entry.billed_seconds, entry.narrative))
-        ids = {"timekeeper_id": timekeeper.id, "matter_id": matter.id, "entry_id": entry.id}
-        return outcome(ActivityStatus.CAPTURED, "", **ids), entry
+        return outcome(ActivityStatus.CAPTURED, "", entry.id), entry
 
     def _draft_entry(
         self,
@@ -336,6 +427,9 @@ class CaptureEngine:
         )
         return entry, facts
 
+    def _is_timekeeper(self, actor: str) -> bool:
+        return not self._why_not_timekeeper(self._ref.timekeeper_for(actor))
+
     def _why_not_timekeeper(self, timekeeper: Timekeeper | None) -> str:
         if timekeeper is None:
             return "actor is not a known user of the system of record"
@@ -365,11 +459,36 @@ class CaptureEngine:
             return "A109"  # appear for/attend
         return DEFAULT_ACTIVITY_CODES[activity.kind]
 
-    def _zone(self, name: str) -> ZoneInfo:
-        zone = self._zones.get(name)
-        if zone is None:
-            zone = self._zones[name] = ZoneInfo(name)
-        return zone
+    def _zone(self, name: str | None) -> ZoneInfo:
+        # A user without a zone, or with one no table knows (the sync reported it), works in the firm's.
+        found = self._zones.get(name)
+        if found is None:
+            found = self._zones[name] = zone(name, self._firm_zone)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """An activity past policy, identity and matter: it becomes an entry, or merges into one."""
+
+    record_id: str
+    timekeeper: Timekeeper
+    matter: Matter
+    suggested: bool
+
+
+def _unchanged(record: ActivityRecord, parked: StoredActivity) -> bool:
+    """Whether deciding a parked activity again gave what is stored already, from the same facts."""
+    same_outcome = (record.status, record.reason, record.timekeeper_id, record.matter_id) == (
+        parked.status,
+        parked.reason,
+        parked.timekeeper_id,
+        parked.matter_id,
+    )
+    # Facts are compared without the body (never dumped): new facts must be stored for the next time.
+    return same_outcome and (
+        record.activity is parked.activity or record.activity.model_dump() == parked.activity.model_dump()
+    )
 
 
 def _batches(items: Iterable[Activity], size: int) -> Iterator[list[Activity]]:

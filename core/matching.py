@@ -9,9 +9,11 @@ never receive new entries.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from core.models import Activity, ActivityCategory, Client, Matter, MatterStatus, Timekeeper
 from core.policy import CapturePolicy, ContactRule
@@ -76,6 +78,15 @@ class ReferenceData:
                 self._client_by_domain[domain.lower()] = c.id
             for phone in c.phones:
                 self._client_by_phone[normalize_phone(phone)] = c.id
+
+    @cached_property
+    def digest(self) -> str:
+        """A digest of the timekeepers, clients and matters: what identity and matter resolution depend on."""
+        found = hashlib.sha256()
+        for records in (self.timekeepers, self.clients, self.matters):
+            for key in sorted(records):
+                found.update(records[key].model_dump_json().encode())
+        return found.hexdigest()
 
     def timekeeper_for(self, actor: str) -> Timekeeper | None:
         """The timekeeper an actor id or e-mail address belongs to."""

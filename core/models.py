@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.timezones import iana_name
+
 
 class Frozen(BaseModel):
     """Base for canonical models: immutable, no unknown fields."""
@@ -70,6 +72,13 @@ class ActivityStatus(enum.StrEnum):
     KIND_DISABLED = "kind_disabled"  # the firm does not capture this kind of activity
     COVERED = "covered"  # someone already logged time for it by hand
     CAPTURE_OFF = "capture_off"  # the firm has not opted in
+
+
+# Parked for a reason that can go away (a user added or enabled, a contact rule or matter number that
+# appears, a matter assigned or reopened, a kind switched on): decided again every cycle until it is
+# captured. Every other status is settled: captured, merged and covered activities are never decided
+# again, so a deleted entry (a tombstone) is never recreated. A settled activity never becomes parked.
+PARKED_STATUSES = frozenset({ActivityStatus.NOT_TIMEKEEPER, ActivityStatus.UNASSIGNED, ActivityStatus.KIND_DISABLED})
 
 
 class Severity(enum.StrEnum):
@@ -136,7 +145,16 @@ class Timekeeper(Frozen):
     may_record_time: bool = True
     enabled: bool = True
     classification: str = "OTH"  # LEDES timekeeper classification: PARTNR, ASSOC, PRLGL, ...
-    time_zone: str = "UTC"
+    time_zone: str | None = None  # None: the vendor gives none, and the firm's zone is used
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana(cls, value: str | None) -> str | None:
+        # Rails ("Eastern Time (US & Canada)") and Windows names become IANA names. A name no table
+        # knows is kept as the vendor sent it: the sync reports it and capture uses the firm's zone.
+        if value is None or not value.strip():
+            return None
+        return iana_name(value) or value
 
 
 class Discount(Frozen):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.models import ActivityKind, Severity
+from core.timezones import iana_name
 from core.units import billed_seconds, hours
 
 
@@ -75,6 +76,17 @@ class CapturePolicy(Strict):
     suggest_recent_matter: bool = True
     contact_rules: list[ContactRule] = Field(default_factory=list)
     store_raw_payload: bool = False
+    # The firm's zone: work dates of users whose own zone the system of record does not give (or
+    # gives by a name no table knows) fall in it. IANA, Rails or Windows names; stored as IANA.
+    time_zone: str = "UTC"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        found = iana_name(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not a time zone name (IANA such as America/New_York, Rails or Windows)")
+        return found
 
     @field_validator("kinds", mode="before")
     @classmethod

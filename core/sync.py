@@ -10,6 +10,20 @@ and writes, with the store as the single source of truth:
 
 - Records and cursors: a page's records are stored before its cursor, so a crash in between
   re-reads the page and finds every activity already known. The cursor never runs ahead.
+- Reference before activity: the people, clients and matters are read first, in every poll and
+  in a backfill, because capture judges each activity against them.
+- Nothing parked is lost: an activity parked for a reason that can change (not a timekeeper,
+  no matter, a closed matter, a kind not captured) is decided again by the first poll after
+  the reason goes (a user added or enabled, a contact rule or matter number that appears, a
+  matter assigned or reopened, a kind switched on): each poll, right after it reads the
+  reference data, looks at every parked activity the new reference data or policy could
+  decide otherwise (`_reconsider_parked`), and at any its sources send again. Only an activity
+  that produced an entry (or merged into one, or was logged by hand) is settled and never
+  decided again, so a tombstone is never recreated. Deciding again updates the activity's row
+  in place, in the same transaction as its entry and outbox write, and only while it is still
+  parked: one activity gives at most one entry, ever, whichever replica gets there first (the
+  other stores nothing, CaptureConflict; the database's one-entry-per-activity constraint
+  says so too).
 - Write-back: an outbox row is marked "sending" before each attempt. A row found in "sending"
   had an outcome nobody saw, so the entry is looked up at the vendor before anything is sent
   again: one activity gives at most one remote entry, ever.
@@ -23,7 +37,7 @@ and writes, with the store as the single source of truth:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,15 +47,29 @@ import structlog
 from core.connector import Connector, InboundRequest, RemoteEntry, Stream, WebhookResult, Writer, time_rounding_of
 from core.engine import CaptureEngine, CaptureResult
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
-from core.models import EntryState, TimeEntry
-from core.store.store import Store
+from core.models import EntryState, TimeEntry, Timekeeper
+from core.store.store import CaptureConflict, Store
 from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
+from core.timezones import iana_name
 from core.tokens import Subscription, TokenStore
 from core.units import amount_for
 
 # Streams stored as reference data (read before activity streams); bills and payments are read-only ledger copies.
 LEDGER_STREAMS = frozenset({"bills", "invoices", "payments"})
 REFERENCE_STREAMS = frozenset({"users", "contacts", "matters", "activity_descriptions", "categories"}) | LEDGER_STREAMS
+
+
+# How far back a look at the unassigned activities reaches before the previous look began: far
+# longer than a capture batch's transaction, and than clocks of replicas may disagree.
+PARKED_OVERLAP = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _ParkedPass:
+    """A look at every unassigned activity: with which inputs (reference data, policy), and when."""
+
+    inputs: str
+    started: datetime
 
 
 @dataclass
@@ -82,6 +110,7 @@ class SyncRunner:
         sources: Sequence[Connector] = (),
         after_poll: Callable[[SyncReport], object] | None = None,
         claim_lease: timedelta = DEFAULT_LEASE,
+        parked_overlap: timedelta = PARKED_OVERLAP,
     ) -> None:
         self.firm = firm
         self.tokens = tokens  # holds the webhook subscription's signing secret, encrypted
@@ -91,6 +120,8 @@ class SyncRunner:
         self.store = store
         self.state = SyncState(store.engine, clock, lease=claim_lease)
         self._make_engine = make_engine  # rebuilt after reference data changes
+        self._parked_pass: _ParkedPass | None = None  # the last look at the parked activities
+        self._parked_overlap = parked_overlap
         self._clock = clock
         self._retry_delay = retry_delay
         self._log = structlog.get_logger().bind(firm=firm, connector=connector.name)
@@ -139,10 +170,10 @@ class SyncRunner:
 
         record = self.connector
         streams = chosen(record, qualify=False)
-        for stream in (s for s in streams if s.name in REFERENCE_STREAMS):
-            self._read_stream(record, stream, report, self._store_reference)
+        self._read_reference(report, [s for s in streams if s.name in REFERENCE_STREAMS])
         self.read_time_increment(report)
         engine = self._make_engine()  # sees the reference data and the PMS's rounding just stored
+        self._reconsider_parked(engine, report)
         capture = lambda records: report.capture.merge(engine.capture(records))  # noqa: E731
         for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
             self._read_stream(record, stream, report, capture)
@@ -151,6 +182,35 @@ class SyncRunner:
                 self._read_stream(source, stream, report, capture, qualify=True)
         if self._after_poll is not None:
             self._after_poll(report)
+
+    def refresh_reference(self, report: SyncReport) -> None:
+        """Read the system of record's people, clients, matters and categories from their cursors."""
+        streams = self.connector.streams()
+        self._read_reference(report, [s for s in streams if s.name in REFERENCE_STREAMS - LEDGER_STREAMS])
+
+    def _read_reference(self, report: SyncReport, streams: Iterable[Stream]) -> None:
+        for stream in streams:
+            self._read_stream(self.connector, stream, report, self._store_reference)
+
+    def _reconsider_parked(self, engine: CaptureEngine, report: SyncReport) -> None:
+        """Decide the parked activities again with the reference data just read.
+
+        Every unassigned activity is looked at when the reference data or the policy changed
+        since this runner's last look (and on its first). Otherwise only those decided since
+        then, less an overlap: a poll elsewhere may have decided some with older reference data
+        while this one looked. Activities parked as not a timekeeper, or as a kind not captured,
+        are found by their actor or kind every time: that query is exact and cheap.
+        """
+        started = datetime.now(UTC)  # the store stamps each decision with the wall clock too
+        inputs = engine.parking_inputs
+        last = self._parked_pass
+        since = last.started - self._parked_overlap if last is not None and last.inputs == inputs else None
+        try:
+            report.capture.merge(engine.reconsider_parked(unassigned_since=since))
+        except CaptureConflict as exc:  # another replica decided some of them first: fine, next poll
+            self._log.warning("parked activities decided elsewhere meanwhile", error=str(exc))
+            return
+        self._parked_pass = _ParkedPass(inputs, started)
 
     def _read_stream(
         self,
@@ -170,7 +230,7 @@ class SyncRunner:
                 store_records(records)  # before the cursor: a crash here re-reads, never skips
             self.state.save_cursor(self.firm, name, stream.name, page.cursor)
             report.records_read[label] += len(records)
-            report.record_errors.extend(f"{label}: {error}" for error in page.errors)
+            report.record_errors.extend(f"{label}: {error}" for error in (*page.errors, *_zone_problems(records)))
 
     def _store_reference(self, records: list[Any]) -> None:
         self.store.save_reference(self.firm, records)
@@ -352,3 +412,14 @@ class SyncRunner:
         if changes:
             self.state.apply_remote(self.firm, entry.id, changes)
             report.remote_edits += 1
+
+
+def _zone_problems(records: Iterable[Any]) -> Iterator[str]:
+    """Users whose time zone no table knows: stored all the same; their work dates use the firm's zone."""
+    for record in records:
+        if isinstance(record, Timekeeper) and record.time_zone is not None and iana_name(record.time_zone) is None:
+            shown = record.time_zone[:80]  # the vendor's text, quoted as data
+            yield (
+                f"user {record.id}: time zone {shown!r} is not an IANA, Rails or Windows zone name; "
+                "work dates use the firm's time zone (capture.time_zone)"
+            )

@@ -148,7 +148,7 @@ def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
         default_rate=_money(raw.get("rate")) or Decimal("0"),
         may_record_time=may_record,
         enabled=enabled,
-        time_zone=_text(raw.get("time_zone")) or "UTC",
+        time_zone=_text(raw.get("time_zone")) or None,  # Rails or IANA; None: the firm's zone
     )
 
 

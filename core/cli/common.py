@@ -70,6 +70,9 @@ def print_result(result: CaptureResult) -> None:
         table.add_row(f"activity {status.value}", str(count))
     for state, count in result.states.most_common():
         table.add_row(f"entry {state.value}", str(count))
+    if result.reconsidered:
+        table.add_row("parked activities decided again", str(result.reconsidered))
+        table.add_row("...of which captured now (reason gone)", str(result.unparked))
     console.print(table)
     reasons = Counter(reason for _, _, reason in result.unassigned)
     if reasons:

@@ -6,7 +6,8 @@ import json
 import secrets
 import socket
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -16,6 +17,7 @@ import requests
 import typer
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.text import Text
 
 from config.settings import BillsyncSettings, load_settings
 from core.capture import engine_for
@@ -169,7 +171,7 @@ def sync(
     settings = settings_from(config)
     firm_id, _ = pick_firm(settings, firm)
     runtime = build_runtime(settings, firm_id, Store.open(settings.database_url))
-    try:
+    with _vendor_errors(runtime):
         if webhook_url is not None:
             subscription = runtime.runner.ensure_webhooks(webhook_url)
             if subscription is not None:
@@ -177,15 +179,21 @@ def sync(
                     f"webhooks subscribed at {webhook_url} until {subscription.expires_at:%Y-%m-%d %H:%M} UTC"
                 )
         report = runtime.runner.run_once()
-    except AuthFailed as exc:
-        raise BillsyncError(f"{exc} (run `billsync connect {runtime.connector.name}`)") from None
-    except Retryable as exc:
-        raise BillsyncError(
-            f"{runtime.connector.name} is not reachable now: {exc}; nothing was lost, run again"
-        ) from None
     print_sync_report(report)
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+@contextmanager
+def _vendor_errors(runtime: FirmRuntime) -> Iterator[None]:
+    """A vendor's refusal as one line that says what to do about it."""
+    try:
+        yield
+    except AuthFailed as exc:
+        raise BillsyncError(f"{exc} (run `billsync connect {runtime.connector.name}`)") from None
+    except Retryable as exc:
+        name = runtime.connector.name
+        raise BillsyncError(f"{name} is not reachable now: {exc}; nothing was lost, run again") from None
 
 
 def print_sync_report(report: SyncReport) -> None:
@@ -199,7 +207,7 @@ def print_sync_report(report: SyncReport) -> None:
         f"approvals {report.approvals_from_pms}, deletions {report.tombstones}"
     )
     for problem in report.record_errors[:20]:
-        console.print(f"[yellow]record skipped[/yellow] {problem}")
+        console.print(f"[yellow]record problem[/yellow] {problem}")  # each says what became of the record
     for failure in report.write_failures:
         console.print(f"[red]write held for a person[/red] {failure}")
 
@@ -211,7 +219,14 @@ def backfill(
     firm: FirmOption = None,
     client: Annotated[str | None, typer.Option(help="Only activity of this client.")] = None,
     matter: Annotated[str | None, typer.Option(help="Only activity of this matter.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be created; store nothing.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Report what would be created; store no activity or entry (people, clients "
+            "and matters are still brought up to date, as a sync would).",
+        ),
+    ] = False,
 ) -> None:
     """Scan past activity and create the entries never logged; safe to run again."""
     settings = settings_from(config)
@@ -220,10 +235,14 @@ def backfill(
     runtime = build_runtime(settings, firm_id, store)
     start = since.replace(tzinfo=UTC)
     from_date = {"updated_since": start.isoformat()}
-    rounding = SyncReport()
-    runtime.runner.read_time_increment(rounding)  # as a sync does: the PMS's own increment, before capture
-    for problem in rounding.record_errors:
-        console.print(f"[yellow]{escape(problem)}[/yellow]")
+    # Activity is judged against the people, clients and matters and the PMS's own increment: read
+    # them first, as a sync does, or on a fresh store every activity would wait as "not a timekeeper".
+    reference = SyncReport()
+    with _vendor_errors(runtime):
+        runtime.runner.refresh_reference(reference)
+        runtime.runner.read_time_increment(reference)
+    for problem in reference.record_errors[:20]:
+        console.print(Text.assemble(("record problem", "yellow"), " ", problem), soft_wrap=True)
     engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
     resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
     total = CaptureResult()
@@ -234,7 +253,8 @@ def backfill(
         for s in connector.streams()
         if connector is not runtime.connector or s.name not in REFERENCE_STREAMS
     ]
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True)
+    with _vendor_errors(runtime), progress:
         task = progress.add_task("scanning", total=None)
         for stream in streams:
             for page in stream.read(from_date):

@@ -27,6 +27,7 @@ from core.reports.metrics.time_to_invoice import Lag, days_to_invoice, lag
 from core.reports.metrics.utilization import available_seconds, timekeepers_with_entries, utilization
 from core.reports.period import ReportPeriod
 from core.store.reports import ActivityRow
+from core.timezones import zone
 
 Dimension = Literal["timekeeper", "client", "matter"]
 DIMENSIONS: tuple[Dimension, ...] = ("timekeeper", "client", "matter")
@@ -168,13 +169,13 @@ def _row(
 
 
 def activity_day(activity: ActivityRow, entries: dict[str, TimeEntry], facts: FirmFacts) -> date:
-    """The day an activity counts on: its entry's work date, else its start in its timekeeper's zone (else UTC)."""
+    """The day an activity counts on: its entry's work date, else its start in its timekeeper's (or the firm's) zone."""
     entry = entries.get(activity.entry_id or "")
     if entry is not None:
         return entry.work_date
     timekeeper = facts.reference.timekeepers.get(activity.timekeeper_id or "")
-    zone = ZoneInfo(timekeeper.time_zone) if timekeeper is not None else ZoneInfo("UTC")
-    return activity.started_at.astimezone(zone).date()
+    local = zone(timekeeper.time_zone if timekeeper is not None else None, ZoneInfo(facts.settings.capture.time_zone))
+    return activity.started_at.astimezone(local).date()
 
 
 def _issued_in(invoice: InvoiceBalance, period: ReportPeriod) -> bool:

@@ -115,8 +115,10 @@ activities = Table(
     Column("timekeeper_id", String(128)),
     Column("matter_id", String(128)),
     Column("entry_id", String(32)),  # the entry it became, or the entry it was merged into
-    Column("payload", JSON(none_as_null=True)),  # the raw activity, only if the firm asks
-    Column("captured_at", UtcDateTime, nullable=False),
+    # The activity as capture saw it, without its body: kept while it is parked, to decide it again.
+    # Kept for every activity, body included, only if the firm asks (store_raw_payload).
+    Column("payload", JSON(none_as_null=True)),
+    Column("captured_at", UtcDateTime, nullable=False),  # when capture last decided what it is
     PrimaryKeyConstraint("firm_id", "id"),
     UniqueConstraint("firm_id", "source", "external_id"),
     Index(None, "firm_id", "status"),

@@ -7,21 +7,38 @@ outside this package builds a query.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Dialect, Engine, Table, create_engine, event, func, inspect, make_url, select, update
+from sqlalchemy import (
+    Dialect,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    make_url,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import BillsyncError
 from core.matching import ReferenceData
 from core.models import (
+    PARKED_STATUSES,
     Activity,
     ActivityCategory,
+    ActivityKind,
     ActivityStatus,
     Client,
     EntryState,
@@ -104,6 +121,24 @@ class ActivityRecord:
     timekeeper_id: str | None = None
     matter_id: str | None = None
     entry_id: str | None = None
+    was: ActivityStatus | None = None  # a stored activity decided again: the parked status it had
+
+
+@dataclass(frozen=True, slots=True)
+class StoredActivity:
+    """An activity as capture stored it, and what capture made of it (parked ones are decided again)."""
+
+    id: str
+    activity: Activity  # what capture decided on: the stored payload, else the activity's own columns
+    status: ActivityStatus
+    reason: str
+    timekeeper_id: str | None
+    matter_id: str | None
+    entry_id: str | None  # its entry, or the one it was merged into
+
+
+class CaptureConflict(BillsyncError):
+    """Another worker decided some of a batch's parked activities meanwhile: nothing of the batch was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,21 +257,94 @@ class Store:
 
     def known_activities(self, firm: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (source, external_id) keys this firm has already captured, whatever became of them."""
+        return set(self.seen_activities(firm, keys))
+
+    def seen_activities(
+        self, firm: str, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredActivity | None]:
+        """The keys this firm has seen before: None for a settled activity, else the parked activity as stored.
+
+        One query per source and chunk of keys; the parked ones (rare) are then read whole by id.
+        """
         by_source: dict[str, list[str]] = {}
         for source, external_id in keys:
             by_source.setdefault(source, []).append(external_id)
         a = activities.c
-        known: set[tuple[str, str]] = set()
+        seen: dict[tuple[str, str], StoredActivity | None] = {}
+        parked_ids: list[str] = []
+        parked = [status.value for status in PARKED_STATUSES]
         with self.engine.connect() as conn:
             for source, ids in by_source.items():
                 for start in range(0, len(ids), _CHUNK):
                     rows = conn.execute(
-                        select(a.external_id).where(
+                        select(a.external_id, a.id, a.status.in_(parked)).where(
                             a.firm_id == firm, a.source == source, a.external_id.in_(ids[start : start + _CHUNK])
                         )
                     )
-                    known.update((source, external_id) for (external_id,) in rows)
-        return known
+                    for external_id, row_id, is_parked in rows:
+                        seen[(source, external_id)] = None
+                        if is_parked:
+                            parked_ids.append(row_id)
+            for start in range(0, len(parked_ids), _CHUNK):
+                query = _STORED_QUERY.where(a.firm_id == firm, a.id.in_(parked_ids[start : start + _CHUNK]))
+                for row in conn.execute(query):
+                    found = _stored_from_row(row._mapping)
+                    seen[(found.activity.source, found.activity.external_id)] = found
+        return seen
+
+    def stored_activity(self, firm: str, activity_id: str) -> StoredActivity | None:
+        """One activity by its row id, as capture stored it; None when the firm has no such activity."""
+        a = activities.c
+        with self.engine.connect() as conn:
+            row = conn.execute(_STORED_QUERY.where(a.firm_id == firm, a.id == activity_id)).first()
+        return None if row is None else _stored_from_row(row._mapping)
+
+    def parked_actors(self, firm: str) -> set[str]:
+        """Every actor with an activity parked as not a timekeeper (capture asks which of them now are)."""
+        a = activities.c
+        query = select(a.actor).distinct().where(a.firm_id == firm, a.status == ActivityStatus.NOT_TIMEKEEPER.value)
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def parked_activities(
+        self,
+        firm: str,
+        *,
+        actors: Collection[str],
+        kinds: Collection[ActivityKind],
+        unassigned_since: datetime | None = None,
+        batch_size: int = 2000,
+    ) -> Iterator[list[StoredActivity]]:
+        """Parked activities capture might now decide otherwise, in batches (by id: keyset paging).
+
+        That is every unassigned one (its matter depends on reference data and contact rules),
+        or only those decided since `unassigned_since`; those parked as not a timekeeper whose
+        actor is one of `actors`; and those parked as a kind not captured whose kind is one of
+        `kinds`. Each batch is one query on the (firm_id, status) index; no connection stays
+        open between batches, so capture may store each batch before the next is read.
+        """
+        a = activities.c
+        unassigned = a.status == ActivityStatus.UNASSIGNED.value
+        wanted = [unassigned if unassigned_since is None else and_(unassigned, a.captured_at >= unassigned_since)]
+        if actors:
+            wanted.append(and_(a.status == ActivityStatus.NOT_TIMEKEEPER.value, a.actor.in_(sorted(actors))))
+        if kinds:
+            enabled = sorted(kind.value for kind in kinds)
+            wanted.append(and_(a.status == ActivityStatus.KIND_DISABLED.value, a.kind.in_(enabled)))
+        statuses = [status.value for status in PARKED_STATUSES]
+        after = ""
+        while True:
+            query = (
+                _STORED_QUERY.where(a.firm_id == firm, a.status.in_(statuses), or_(*wanted), a.id > after)
+                .order_by(a.id)
+                .limit(batch_size)
+            )
+            with self.engine.connect() as conn:
+                batch = [_stored_from_row(row._mapping) for row in conn.execute(query)]
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
 
     def entries_by_day(self, firm: str, first: date, last: date) -> dict[tuple[str, date], list[DayEntry]]:
         """Live entries with a work date from `first` to `last`, by (timekeeper, work date)."""
@@ -287,11 +395,18 @@ class Store:
         *,
         store_payload: bool = False,
     ) -> None:
-        """Store activities, their entries and the outbox writes in one transaction."""
+        """Store activities, their entries and the outbox writes in one transaction.
+
+        A record with `was` set is a stored parked activity decided again: its row is updated in
+        place, and only while it still has that status. If another worker decided any of them
+        meanwhile, CaptureConflict is raised and nothing of the batch is stored, so an activity
+        never gets two outcomes, and never two entries (the database's constraint says so too).
+        """
         now = datetime.now(UTC)
         entry_activity = {r.entry_id: r.id for r in records if r.status is ActivityStatus.CAPTURED}
         with self.engine.begin() as conn:
-            rows = [_activity_values(r, store_payload) for r in records]
+            _update_parked(conn, firm, [r for r in records if r.was is not None], store_payload)
+            rows = [_activity_values(r, store_payload) for r in records if r.was is None]
             _bulk_insert(conn, activities, ACTIVITY_COLUMNS, rows, {"firm_id": firm, "captured_at": now})
             rows = [_entry_values(e, entry_activity[e.id]) for e in entries]
             shared = {"firm_id": firm, "created_at": now, "updated_at": now, "remote_id": None}
@@ -406,6 +521,61 @@ def _bulk_insert(
     conn.exec_driver_sql(statement, params)
 
 
+def _update_parked(conn: Connection, firm: str, records: Sequence[ActivityRecord], store_payload: bool) -> None:
+    """Update parked activities decided again, each only while it keeps the status it was read with.
+
+    One executemany; then one read (per chunk) checks that every row now says what this worker
+    decided. Inside the transaction the updated rows are this worker's (locked on PostgreSQL;
+    SQLite has one writer), so a row that says anything else was decided by another worker first.
+    """
+    if not records:
+        return
+    a = activities.c
+    statement = (
+        update(activities)
+        .where(a.firm_id == firm, a.id == bindparam("row_id"), a.status == bindparam("was"))
+        .values(
+            status=bindparam("new_status"),
+            reason=bindparam("new_reason"),
+            timekeeper_id=bindparam("new_timekeeper_id"),
+            matter_id=bindparam("new_matter_id"),
+            entry_id=bindparam("new_entry_id"),
+            payload=bindparam("new_payload", type_=activities.c.payload.type),
+            captured_at=datetime.now(UTC),  # when capture last decided it
+        )
+    )
+    conn.execute(
+        statement,
+        [
+            {
+                "row_id": r.id,
+                "was": r.was.value if r.was is not None else None,
+                "new_status": r.status.value,
+                "new_reason": r.reason,
+                "new_timekeeper_id": r.timekeeper_id,
+                "new_matter_id": r.matter_id,
+                "new_entry_id": r.entry_id,
+                "new_payload": _payload(r, store_payload),
+            }
+            for r in records
+        ],
+    )
+    decided = {r.id: (r.status.value, r.entry_id) for r in records}
+    ids = list(decided)
+    now_stored: dict[str, tuple[str, str | None]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            select(a.id, a.status, a.entry_id).where(a.firm_id == firm, a.id.in_(ids[start : start + _CHUNK]))
+        )
+        now_stored.update((row_id, (status, entry_id)) for row_id, status, entry_id in rows)
+    taken = [row_id for row_id, outcome in decided.items() if now_stored.get(row_id) != outcome]
+    if taken:
+        raise CaptureConflict(
+            f"{len(taken)} parked activities were decided by another worker meanwhile (e.g. {taken[0]}): "
+            "nothing of this batch was stored; the next cycle decides again"
+        )
+
+
 def _bind_processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
     # The dialect's implementation of the type, not the generic one: a generic DateTime (or a
     # TypeDecorator over it) has no processor, and sqlite3's own adapter would then store
@@ -438,11 +608,60 @@ ACTIVITY_COLUMNS = (
 
 def _activity_values(record: ActivityRecord, store_payload: bool) -> tuple[Any, ...]:
     a = record.activity
-    payload = json.loads(a.model_dump_json()) | {"body": a.body} if store_payload else None
     return (
         record.id, a.source, a.external_id, a.kind, a.actor, a.started_at, a.ended_at, a.actual_seconds, a.title,
-        record.status, record.reason, record.timekeeper_id, record.matter_id, record.entry_id, payload,
+        record.status, record.reason, record.timekeeper_id, record.matter_id, record.entry_id,
+        _payload(record, store_payload),
     )  # fmt: skip
+
+
+def _payload(record: ActivityRecord, store_payload: bool) -> dict[str, Any] | None:
+    """The activity as capture saw it: kept while it is parked, so it can be decided again from the
+    same facts (its counterparts' addresses, its source's matter link, ...); kept always, body
+    included, only when the firm asks (`store_raw_payload`)."""
+    if not store_payload and record.status not in PARKED_STATUSES:
+        return None
+    facts = record.activity.model_dump(mode="json")  # never the body: it is excluded from dumps
+    return facts | {"body": record.activity.body} if store_payload else facts
+
+
+_STORED_QUERY = select(
+    activities.c.id, activities.c.source, activities.c.external_id, activities.c.kind, activities.c.actor,
+    activities.c.started_at, activities.c.ended_at, activities.c.raw_seconds, activities.c.title, activities.c.status,
+    activities.c.reason, activities.c.timekeeper_id, activities.c.matter_id, activities.c.entry_id,
+    activities.c.payload,
+)  # fmt: skip
+
+
+def _stored_from_row(r: Any) -> StoredActivity:
+    return StoredActivity(
+        id=r["id"],
+        activity=_activity_from_row(r),
+        status=ActivityStatus(r["status"]),
+        reason=r["reason"],
+        timekeeper_id=r["timekeeper_id"],
+        matter_id=r["matter_id"],
+        entry_id=r["entry_id"],
+    )
+
+
+def _activity_from_row(r: Any) -> Activity:
+    """An activity as capture stored it: from its payload when there is one (the body too, when the
+    firm keeps bodies), else from the columns every activity row keeps (then its counterparts'
+    addresses, matter link and workspace are unknown: rows stored before payloads were kept)."""
+    payload = r["payload"]
+    if payload:
+        return Activity.model_validate(payload if isinstance(payload, dict) else json.loads(payload))
+    return Activity(
+        source=r["source"],
+        external_id=r["external_id"],
+        kind=ActivityKind(r["kind"]),
+        actor=r["actor"],
+        started_at=r["started_at"],
+        ended_at=r["ended_at"],
+        duration_seconds=r["raw_seconds"],
+        title=r["title"],
+    )
 
 
 ENTRY_COLUMNS = (

@@ -6,13 +6,16 @@ sequences of: a person logging calls in Clio, signed webhook deliveries (and red
 polls, outbox drains, drains whose POST answers are lost (after Clio stored the entry, or before), crashes
 (the runner abandoned mid-drain or between a page and its cursor, a fresh runner on the same
 store once the dead one's claims ran out), edits and deletions made in Clio, reconciles and
-backfills (every cursor reset). After every step:
+backfills (every cursor reset), and an attorney who logs calls before being given a Clio account.
+After every step:
 
 - at most one entry in Clio per activity, and no billsync marker twice;
 - an entry deleted in Clio is never recreated.
 
-At the end the faults stop and cycles run until the outbox is empty; then every activity the
-test logged has exactly one local entry, and every live entry exactly one entry in Clio.
+At the end the faults stop, the late attorney has an account if the test had not given one yet,
+and cycles run until the outbox is empty; then every activity the test logged (the late
+attorney's earlier calls included) has exactly one local entry, and every live entry exactly one
+entry in Clio.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ pytestmark = pytest.mark.reliability
 
 CALLBACK = "https://billsync.example.test/hooks/clio/firm"
 FIRST_CALL_ID = 800_000
+# Logs calls from the start, has a Clio account only once `admin_adds_the_late_user` runs: until then
+# those calls wait as "not a timekeeper", and every one of them must be captured, once, after it.
+LATE_USER = 347
 # Longer than any claim lease: a crashed runner's rows are free again after this.
 RESTART_AFTER = timedelta(hours=1)
 FIGURES: Counter[str] = Counter()
@@ -90,6 +96,7 @@ class OneFirm(RuleBasedStateMachine):
         self.calls: list[int] = []  # communications a person logged
         self.deleted_keys: set[tuple[str, str]] = set()  # activities whose entry was deleted in Clio
         self.seen: list[tuple[dict[str, str], bytes]] = []  # deliveries already handed over once
+        self.late_user_added = False
         FIGURES["cases"] += 1
 
     # Wiring -------------------------------------------------------------------------------------
@@ -147,7 +154,7 @@ class OneFirm(RuleBasedStateMachine):
 
     # What a person does in Clio ----------------------------------------------------------------
 
-    @rule(user=st.sampled_from([345, 346]))
+    @rule(user=st.sampled_from([345, 346, LATE_USER]))
     def person_logs_a_call(self, user: int) -> None:
         self._step("new_activity")
         self.env.clock.advance(60)
@@ -172,6 +179,35 @@ class OneFirm(RuleBasedStateMachine):
             },
         )
         self.calls.append(number)
+        FIGURES["late_user_calls"] += user == LATE_USER and not self.late_user_added
+
+    @precondition(lambda self: not self.late_user_added)
+    @rule()
+    def admin_adds_the_late_user(self) -> None:
+        self._step("user_added")
+        self._add_late_user()
+
+    def _add_late_user(self) -> None:
+        self.env.clock.advance(60)
+        self.env.admin(
+            "POST",
+            "users",
+            {
+                "id": LATE_USER,
+                "name": "Lee Park",
+                "first_name": "Lee",
+                "last_name": "Park",
+                "email": "lee.park@example.test",
+                "enabled": True,
+                "account_owner": False,
+                "clio_connect": False,
+                "rate": 275.0,
+                "roles": [],
+                "subscription_type": "Attorney",
+                "time_zone": "Pacific Time (US & Canada)",
+            },
+        )
+        self.late_user_added = True
 
     @precondition(lambda self: bool(self.calls))
     @rule(data=st.data(), seconds=st.integers(min_value=60, max_value=4 * 3600))
@@ -295,6 +331,8 @@ class OneFirm(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             self.env.faults()
+            if not self.late_user_added:
+                self._add_late_user()
             writer = self.env.connector.writer()
             for _ in range(10):
                 self._restart()  # also frees what a crash left claimed
@@ -355,6 +393,8 @@ def teardown_module() -> None:
         remote_deletes=FIGURES["remote_delete"],
         backfills=FIGURES["backfill"],
         activities_checked=FIGURES["activities_checked"],
+        late_user_calls_waiting_then_captured=FIGURES["late_user_calls"],
+        users_added_mid_run=FIGURES["user_added"],
         tombstones_checked=FIGURES["tombstones_checked"],
         duplicates=FIGURES["duplicates"],
         recreated_tombstones=FIGURES["recreated_tombstones"],

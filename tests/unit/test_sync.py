@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import ClassVar
+from decimal import Decimal
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import BaseModel
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from core.connector import Cursor, InboundRequest, Page, RemoteEntry
 from core.engine import CaptureEngine
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
-from core.models import Activity, EntryState, TimeEntry
+from core.models import Activity, ActivityStatus, EntryState, TimeEntry
 from core.policy import CapturePolicy, ReviewMode, RuleSets
 from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.sync_state import SyncState
@@ -129,7 +130,7 @@ def calls(n: int) -> list[Activity]:
 def runner_for(store, firm_id):
     clock = {"now": datetime(2026, 11, 2, 9, tzinfo=UTC)}
 
-    def build(connector: FakeConnector, review: ReviewMode = ReviewMode.ALL) -> SyncRunner:
+    def build(connector: FakeConnector, review: ReviewMode = ReviewMode.ALL, **options: Any) -> SyncRunner:
         def make_engine() -> CaptureEngine:
             return CaptureEngine(
                 firm=firm_id,
@@ -140,7 +141,12 @@ def runner_for(store, firm_id):
             )
 
         return SyncRunner(
-            firm=firm_id, connector=connector, store=store, make_engine=make_engine, clock=lambda: clock["now"]
+            firm=firm_id,
+            connector=connector,
+            store=store,
+            make_engine=make_engine,
+            clock=lambda: clock["now"],
+            **options,
         )
 
     build.clock = clock  # type: ignore[attr-defined]
@@ -367,3 +373,93 @@ def test_the_pms_rounding_is_read_before_capture_and_a_refusal_keeps_the_last_on
         "fake: time rounding not read, the last one read is kept: 403: this user may not read billing settings"
     ]
     assert [r.seconds for r in writer.entries.values()] == [900, 900]
+
+
+def test_a_user_added_in_the_pms_gets_their_earlier_activity_on_the_next_cycle(runner_for, store, firm_id) -> None:
+    """Seen once while its actor was nobody the PMS knew; captured and written once the user exists."""
+    writer = FakeWriter()
+    earlier = activity(external_id="by-ben", actor="u2", started_at=T0 + timedelta(hours=3), title="lease terms")
+    connector = FakeConnector([*calls(1), earlier], writer)
+    runner = runner_for(connector)
+    first = runner.run_once()
+    assert first.capture.statuses == {ActivityStatus.CAPTURED: 1, ActivityStatus.NOT_TIMEKEEPER: 1}
+    assert first.written == 1
+
+    connector.reference.records.append(timekeeper(id="u2", name="Ben Ortiz", default_rate=Decimal("250")))
+    second = runner.run_once()
+    assert second.records_read == {"users": 1}  # the new user; the activity is not read again
+    assert second.written == 1
+    assert second.capture.unparked == 1
+    remote = next(r for r in writer.entries.values() if "lease terms" in r.narrative)
+    # A 10-minute call rounded up to 6-minute increments, not billable until someone reviews it.
+    assert (remote.seconds, remote.matter_id, remote.billable) == (720, "m1", False)
+    [ben] = [e for e in store.entries(firm_id) if e.timekeeper_id == "u2"]
+    assert (ben.rate, ben.amount) == (Decimal("250.00"), Decimal("50.00"))
+    assert runner.run_once().written == 0  # once, ever
+    assert len(writer.entries) == 2
+
+
+def test_a_users_rails_or_windows_time_zone_becomes_iana_and_an_unknown_one_is_reported(
+    runner_for, store, firm_id
+) -> None:
+    """No traceback for a zone name zoneinfo does not know: mapped, or named in record_errors."""
+    writer = FakeWriter()
+    late = T0.replace(hour=3, minute=30)  # 03:30 UTC: the evening before in New York, the same day in London
+    moves = [
+        activity(external_id=f"late-{user}", actor=user, started_at=late, title=f"call {user}")
+        for user in ("rails", "windows", "mars")
+    ]
+    connector = FakeConnector(moves, writer)
+    connector.reference.records[:1] = [
+        timekeeper(id="rails", time_zone="Eastern Time (US & Canada)"),
+        timekeeper(id="windows", email="w@firm.example", time_zone="Eastern Standard Time"),
+        timekeeper(id="mars", email="m@firm.example", time_zone="Olympus Mons Time"),
+    ]
+    report = runner_for(connector).run_once()
+    assert report.record_errors == [
+        "users: user mars: time zone 'Olympus Mons Time' is not an IANA, Rails or Windows zone name; "
+        "work dates use the firm's time zone (capture.time_zone)"
+    ]
+    zones = {tk.id: tk.time_zone for tk in store.load_reference(firm_id).timekeepers.values()}
+    assert zones == {"rails": "America/New_York", "windows": "America/New_York", "mars": "Olympus Mons Time"}
+    dates = {e.timekeeper_id: e.work_date.isoformat() for e in store.entries(firm_id)}
+    # New York is UTC-4 in October: 23:30 the day before. The firm's zone here is UTC (the default).
+    assert dates == {"rails": "2026-10-04", "windows": "2026-10-04", "mars": "2026-10-05"}
+    assert report.written == 3
+
+
+def test_the_unassigned_queue_is_looked_at_again_when_reference_data_changes_not_on_every_poll(
+    runner_for, store, firm_id
+) -> None:
+    writer = FakeWriter()
+    waiting = [
+        activity(external_id=f"w{i}", matter_id=None, title=f"HARB-0042 item {i}", started_at=T0 + timedelta(hours=i))
+        for i in range(3)
+    ]
+    connector = FakeConnector(waiting, writer)
+    # No overlap: a test runs in less time than any overlap a deployment would want.
+    runner = runner_for(connector, parked_overlap=timedelta(0))
+    assert runner.run_once().capture.statuses == {ActivityStatus.UNASSIGNED: 3}
+    assert runner.run_once().capture.reconsidered == 3  # this runner's first look at the queue
+    assert runner.run_once().capture.reconsidered == 0  # nothing changed since: nothing to look at
+    connector.reference.records.append(matter(id="m42", number="HARB-0042"))
+    changed = runner.run_once()
+    assert (changed.capture.reconsidered, changed.capture.unparked, changed.written) == (3, 3, 3)
+    assert {e.matter_id for e in store.entries(firm_id)} == {"m42"}
+
+
+def test_an_activity_parked_by_a_poll_with_older_reference_data_is_looked_at_on_the_next_poll(
+    runner_for, store, firm_id
+) -> None:
+    """A webhook's re-poll (or another replica) decided with the reference data of before a change."""
+    connector = FakeConnector([], FakeWriter())
+    runner = runner_for(connector, parked_overlap=timedelta(0))
+    runner.run_once()
+    stale = runner._make_engine()  # built before the matter below exists
+    connector.reference.records.append(matter(id="m42", number="HARB-0042"))
+    runner.run_once()  # reads the matter and looks at every unassigned activity: none yet
+    stale.capture([activity(matter_id=None, title="HARB-0042 deposition")])
+    assert store.activity_statuses(firm_id) == {"unassigned": 1}
+    after = runner.run_once()
+    assert after.capture.unparked == 1 and after.written == 1
+    assert [e.matter_id for e in store.entries(firm_id)] == ["m42"]
