@@ -57,12 +57,18 @@ def daily_cap(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[int | Non
 
 
 def duplicate(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[int | None, str]]:
-    """Two lines with the same timekeeper, date, codes and amount look like one task billed twice."""
+    """Two lines billing the same work twice: same timekeeper, date, codes, amount *and* narrative.
+
+    The same amount alone is not the same work: a 0.2 h call and a 0.2 h e-mail by one person on
+    one day are two tasks. The narrative says what the work was (the capture rule compares it too),
+    compared without regard to case or spacing, as a reviewer reads it.
+    """
     seen: dict[tuple[object, ...], int] = {}
     for line in _work_lines(prebill):
-        key = (line.timekeeper_id, line.work_date, line.task_code, line.activity_code, line.amount)
+        work = " ".join(line.narrative.casefold().split())
+        key = (line.timekeeper_id, line.work_date, line.task_code, line.activity_code, line.amount, work)
         if key in seen:
-            yield line.number, f"same timekeeper, date, codes and amount as line {seen[key]}"
+            yield line.number, f"same timekeeper, date, codes, amount and narrative as line {seen[key]}"
         else:
             seen[key] = line.number
 

@@ -43,9 +43,21 @@ def test_daily_cap_adds_a_timekeepers_hours_across_every_line_of_the_invoice() -
     assert [line for rule, _, line in findings(prebill, strict) if rule == "daily_cap"] == [1, 2, 3, 4]
 
 
-def test_duplicate_lines_same_timekeeper_date_codes_and_amount_flag_the_later_one() -> None:
-    prebill = one([entry(), entry(narrative="Reviewed claim file for coverage position")])
+def test_duplicate_lines_the_same_work_twice_flag_the_later_one() -> None:
+    same = "Drafted motion to compel production of claim file"
+    prebill = one([entry(narrative=same), entry(narrative="  drafted MOTION to compel production of claim file ")])
     assert findings(prebill) == [("duplicate", "review", 2)]
+
+
+def test_a_call_and_an_email_with_the_same_amount_are_two_tasks_not_a_duplicate() -> None:
+    # Same timekeeper, day, codes and 0.2 h at 400.00 = 80.00 each: different work, both billed.
+    call = entry(
+        narrative="Telephone call with R. Diaz re: coverage position", activity_code="A106", billed_seconds=720
+    )
+    mail = entry(narrative="E-mail to R. Diaz re: claim file production", activity_code="A106", billed_seconds=720)
+    prebill = one([call, mail])
+    assert [line.amount for line in prebill.lines] == [Decimal("80.00"), Decimal("80.00")]
+    assert findings(prebill) == []
 
 
 def test_block_billing_flags_a_narrative_joining_tasks() -> None:
