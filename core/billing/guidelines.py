@@ -133,7 +133,12 @@ def utbms_wrong_field(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[i
 
 
 def outside_period(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[int | None, str]]:
-    """Every line date falls inside the billing period (e-billing systems reject the rest)."""
+    """Every line date falls inside the billing period the invoice declares.
+
+    E-billing systems reject the invoice otherwise (billing-domain.md §5, [S91]), so this blocks by
+    default. billsync's own pre-bills declare a period from their earliest line; this catches any
+    that does not.
+    """
     for line in prebill.lines:
         if not prebill.period_start <= line.work_date <= prebill.period_end:
             yield (
@@ -170,7 +175,7 @@ GUIDELINE_RULES: tuple[GuidelineRule, ...] = (
     GuidelineRule("unapproved_rate", Severity.BLOCK, unapproved_rate),
     GuidelineRule("utbms_missing", Severity.BLOCK, utbms_missing),
     GuidelineRule("utbms_wrong_field", Severity.BLOCK, utbms_wrong_field),
-    GuidelineRule("outside_period", Severity.REVIEW, outside_period),
+    GuidelineRule("outside_period", Severity.BLOCK, outside_period),
 )
 RULE_NAMES = frozenset(rule.name for rule in GUIDELINE_RULES)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -107,9 +108,14 @@ def test_codes_in_the_wrong_field_are_blocked() -> None:
     assert "E101 in the activity-code field is an expense code" in found[2].message
 
 
-def test_line_dates_outside_the_billing_period_are_flagged() -> None:
+def test_earlier_work_widens_the_declared_period_and_a_line_outside_it_is_blocked() -> None:
     prebill = one([entry(work_date=date(2026, 9, 28)), entry(work_date=date(2026, 10, 31))])
-    assert findings(prebill) == [("outside_period", "review", 1)]
+    assert (prebill.period_start, prebill.period_end) == (date(2026, 9, 28), date(2026, 10, 31))
+    assert [(f.rule, f.severity.value) for f in prebill.findings] == [("earlier_work", "warn")]
+    assert findings(prebill) == []  # every line inside the period it declares
+    # A pre-bill declaring October only, with its 28 September line: an e-billing system rejects it.
+    october_only = replace(prebill, period_start=date(2026, 10, 1))
+    assert findings(october_only) == [("outside_period", "block", 1)]
 
 
 def test_severities_are_set_firm_wide_then_per_client_and_off_silences_a_rule() -> None:
