@@ -2,7 +2,12 @@
 
 Run it as often as you like for the same period: draft pre-bills nobody approved yet are rebuilt
 from the entries as they are now; approved, matched or mismatched ones stay as they are, and an
-entry is never on two live pre-bills.
+entry is never on two live pre-bills. A cycle is named by the day its period ends: its pre-bills
+may declare an earlier start when they carry earlier unbilled work (core.billing.prebill).
+
+An entry approved in billsync is billed at once, though its approval may still wait in the
+outbox to be written to the PMS; the result names those entries (`not_in_pms`), because a bill
+a person generates in the PMS before they are written cannot include them.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class CycleResult:
     prebills: list[PreBill] = field(default_factory=list)
     kept: list[PreBill] = field(default_factory=list)  # approved or tied to a PMS bill: not rebuilt
     waiting: list[str] = field(default_factory=list)  # entries that wait because their pre-bill is kept
+    not_in_pms: list[str] = field(default_factory=list)  # billed entries whose approval is not in the PMS yet
 
 
 def run_billing_cycle(
@@ -48,7 +54,7 @@ def run_billing_cycle(
     """Build, check and store the period's pre-bills; the plain function the scheduler calls."""
     billing = BillingStore(store.engine)
     reference = store.load_reference(firm_id)
-    existing = billing.prebills(firm_id, period_start=period.start)
+    existing = billing.prebills(firm_id, period_end=period.end)
     kept = [p for p in existing if p.status is not PreBillStatus.DRAFT or p.approved_at is not None]
     rebuilt = [p for p in existing if p not in kept]
     kept_matters = {p.matter_id for p in kept}
@@ -84,6 +90,8 @@ def run_billing_cycle(
     checked = [replace(p, findings=p.findings + check_invoice(p, reference, settings)) for p in prebills]
     billing.replace_prebills(firm_id, [p.id for p in rebuilt], checked)
     result.prebills = checked
+    unwritten = {entry.id for entry in entries if entry.state is EntryState.APPROVED}
+    result.not_in_pms = [entry_id for p in checked for entry_id in p.entry_ids if entry_id in unwritten]
     structlog.get_logger().info(
         "billing cycle",
         firm=firm_id,
@@ -91,6 +99,7 @@ def run_billing_cycle(
         prebills=len(checked),
         kept=len(kept),
         lines=sum(len(p.lines) for p in checked),
+        not_in_pms=len(result.not_in_pms),
         blocked=sum(1 for p in checked if p.worst is not None and p.worst.value == "block"),
     )
     return result

@@ -57,12 +57,18 @@ def daily_cap(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[int | Non
 
 
 def duplicate(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[int | None, str]]:
-    """Two lines with the same timekeeper, date, codes and amount look like one task billed twice."""
+    """Two lines billing the same work twice: same timekeeper, date, codes, amount *and* narrative.
+
+    The same amount alone is not the same work: a 0.2 h call and a 0.2 h e-mail by one person on
+    one day are two tasks. The narrative says what the work was (the capture rule compares it too),
+    compared without regard to case or spacing, as a reviewer reads it.
+    """
     seen: dict[tuple[object, ...], int] = {}
     for line in _work_lines(prebill):
-        key = (line.timekeeper_id, line.work_date, line.task_code, line.activity_code, line.amount)
+        work = " ".join(line.narrative.casefold().split())
+        key = (line.timekeeper_id, line.work_date, line.task_code, line.activity_code, line.amount, work)
         if key in seen:
-            yield line.number, f"same timekeeper, date, codes and amount as line {seen[key]}"
+            yield line.number, f"same timekeeper, date, codes, amount and narrative as line {seen[key]}"
         else:
             seen[key] = line.number
 
@@ -127,7 +133,12 @@ def utbms_wrong_field(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[i
 
 
 def outside_period(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[int | None, str]]:
-    """Every line date falls inside the billing period (e-billing systems reject the rest)."""
+    """Every line date falls inside the billing period the invoice declares.
+
+    E-billing systems reject the invoice otherwise (billing-domain.md §5, [S91]), so this blocks by
+    default. billsync's own pre-bills declare a period from their earliest line; this catches any
+    that does not.
+    """
     for line in prebill.lines:
         if not prebill.period_start <= line.work_date <= prebill.period_end:
             yield (
@@ -164,7 +175,7 @@ GUIDELINE_RULES: tuple[GuidelineRule, ...] = (
     GuidelineRule("unapproved_rate", Severity.BLOCK, unapproved_rate),
     GuidelineRule("utbms_missing", Severity.BLOCK, utbms_missing),
     GuidelineRule("utbms_wrong_field", Severity.BLOCK, utbms_wrong_field),
-    GuidelineRule("outside_period", Severity.REVIEW, outside_period),
+    GuidelineRule("outside_period", Severity.BLOCK, outside_period),
 )
 RULE_NAMES = frozenset(rule.name for rule in GUIDELINE_RULES)
 

@@ -3,16 +3,30 @@
 Both are pipe-delimited text: a format line, a header line of field names, one line per line
 item; every line ends with `[]`, invoice-level fields repeat on every line, dates are YYYYMMDD.
 1998B has 24 fields and cannot carry tax; LEDES98BI V2 adds 28 (tax, currency, addresses) and
-is ASCII only. Text is cleaned so a narrative can never break the format: no `|`, no `[]`, no
-line breaks, ASCII only.
+is ASCII only. billsync writes both in ASCII.
+
+What the client receives is what billsync means, or nothing:
+- Identifiers (invoice, client, matter, firm and timekeeper ids, codes, PO number, tax id) are
+  written exactly as they are, or not at all: one that the format cannot carry (a `|`, a `[]`,
+  a control character, anything not ASCII) is a LedesError naming the record to fix. A client
+  matches invoices by these; a quietly rewritten one is an invoice for someone else.
+- Text (narratives, names, addresses, the description) is made safe: control characters and
+  line breaks become spaces, `|` becomes `/`, brackets become parentheses, and the rest is
+  folded to ASCII with `anyascii`, never gluing a number to its neighbours ("10½" is
+  "10 1/2", "m²" is "m^2", "€100" is "EUR 100").
+- A file never declares a billing period that leaves out one of its own lines, and a pre-bill
+  with no lines has no file: the error says why it is empty.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+
+from anyascii import anyascii
 
 from config.billing import BillingSettings, LedesFormat
 from core.billing.model import PreBill, PreBillLine
@@ -78,15 +92,32 @@ def parties_for(prebill: PreBill, reference: ReferenceData, settings: BillingSet
 
 
 def write_ledes(prebill: PreBill, parties: LedesParties, fmt: LedesFormat) -> str:
-    """The whole file as text; `fmt` is 1998B or 98BI."""
+    """The whole file as text; `fmt` is 1998B or 98BI. LedesError when it cannot be written faithfully."""
+    if fmt not in FORMAT_LINES:
+        raise LedesError("no LEDES format chosen for this client")
+    if not prebill.lines:
+        raise LedesError(
+            f"pre-bill {prebill.number} has no lines, so there is no LEDES file to write: {_why_empty(prebill)}"
+        )
+    _check_identifiers(prebill, parties, fmt)
+    for line in prebill.lines:
+        if not prebill.period_start <= line.work_date <= prebill.period_end:
+            raise LedesError(
+                f"pre-bill {prebill.number} line {line.number} is dated {line.work_date}, outside the billing period "
+                f"it declares ({prebill.period_start} to {prebill.period_end}); run `billsync bill run` again"
+            )
     if fmt is LedesFormat.LEDES_1998B:
-        return ledes_1998b(prebill, parties)
-    if fmt is LedesFormat.LEDES_98BI:
-        return ledes_98bi(prebill, parties)
-    raise LedesError("no LEDES format chosen for this client")
+        return _ledes_1998b(prebill, parties)
+    return _ledes_98bi(prebill, parties)
 
 
-def ledes_1998b(prebill: PreBill, parties: LedesParties) -> str:
+def _why_empty(prebill: PreBill) -> str:
+    """What kept every line off a pre-bill: its own findings, or that nothing was approved."""
+    reasons = [f"{f.message} ({f.rule})" for f in prebill.findings if f.line is None]
+    return "; ".join(reasons) or "it bills no approved entry and no fee"
+
+
+def _ledes_1998b(prebill: PreBill, parties: LedesParties) -> str:
     """LEDES 1998B: 24 fields; refuses a taxed invoice (the format cannot carry tax on fees)."""
     if prebill.tax:
         raise LedesError(
@@ -97,7 +128,7 @@ def ledes_1998b(prebill: PreBill, parties: LedesParties) -> str:
     return _file(LedesFormat.LEDES_1998B, LEDES_1998B_FIELDS, rows)
 
 
-def ledes_98bi(prebill: PreBill, parties: LedesParties) -> str:
+def _ledes_98bi(prebill: PreBill, parties: LedesParties) -> str:
     """LEDES98BI V2: 52 fields with tax per line; INVOICE_TOTAL is the sum of line totals with tax."""
     settings = parties.settings or BillingSettings()
     client_cfg = settings.client(prebill.client_id)
@@ -105,13 +136,17 @@ def ledes_98bi(prebill: PreBill, parties: LedesParties) -> str:
     rows = []
     for line in prebill.lines:
         last, first = _split_name(line.timekeeper_name)
-        extra = [
-            client_cfg.po_number, client_cfg.tax_id, parties.matter_name, _money(prebill.tax),
-            _money(prebill.subtotal), prebill.currency, last, first, "O",  # earned fees: the operating account
+        text = [
             firm.name, firm.address_1, firm.address_2, firm.city, firm.region, firm.postcode, firm.country,
             parties.client_name, address.address_1, address.address_2, address.city, address.region,
             address.postcode, address.country,
-            _rate(line.tax_rate), _money(line.tax), parties.tax_name if line.tax_rate else "",
+        ]  # fmt: skip
+        extra = [
+            client_cfg.po_number, client_cfg.tax_id, ascii_text(parties.matter_name), _money(prebill.tax),
+            _money(prebill.subtotal), prebill.currency, ascii_text(last), ascii_text(first),
+            "O",  # earned fees: the operating account
+            *(ascii_text(value) for value in text),
+            _rate(line.tax_rate), _money(line.tax), ascii_text(parties.tax_name) if line.tax_rate else "",
             _money(prebill.tax), prebill.currency,
         ]  # fmt: skip
         # billing-domain.md §2: line total = base + line tax, and INVOICE_TOTAL = sum of line totals.
@@ -129,13 +164,13 @@ def _common(
 ) -> list[str]:
     return [
         _date(prebill.invoice_date),
-        prebill.pms_bill_number or prebill.number,
+        _invoice_number(prebill),
         parties.client_id,
         parties.law_firm_matter_id,
         _money(invoice_total),
         _date(prebill.period_start),
         _date(prebill.period_end),
-        prebill.description or f"Legal services {prebill.period_start} to {prebill.period_end}",
+        ascii_text(prebill.description or f"Legal services {prebill.period_start} to {prebill.period_end}"),
         str(line.number),
         line.type.value,
         _units(line.units),
@@ -146,10 +181,10 @@ def _common(
         line.expense_code or "",
         line.activity_code or "",
         line.timekeeper_id or "",
-        line.narrative,
+        ascii_text(line.narrative),
         parties.law_firm_id,
         _money(line.unit_cost),
-        line.timekeeper_name,
+        ascii_text(line.timekeeper_name),
         line.classification,
         parties.client_matter_id,
     ]
@@ -157,16 +192,124 @@ def _common(
 
 def _file(fmt: LedesFormat, fields: tuple[str, ...], rows: list[list[str]]) -> str:
     lines = [FORMAT_LINES[fmt], "|".join(fields)]
-    lines.extend("|".join(clean(value) for value in row) for row in rows)
+    lines.extend("|".join(row) for row in rows)
     return "".join(f"{line}{LINE_END}\n" for line in lines)
 
 
-def clean(text: str) -> str:
-    """A field value that cannot break the format: ASCII, no pipe, no brackets, one line."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    for bad, good in (("|", "/"), ("[", "("), ("]", ")"), ("\r", " "), ("\n", " "), ("\t", " ")):
-        ascii_text = ascii_text.replace(bad, good)
-    return " ".join(ascii_text.split())
+def _invoice_number(prebill: PreBill) -> str:
+    return prebill.pms_bill_number or prebill.number
+
+
+# Identifiers --------------------------------------------------------------------------------------
+
+
+def _check_identifiers(prebill: PreBill, parties: LedesParties, fmt: LedesFormat) -> None:
+    """Every identifier the file will carry, checked before a line is written; the first bad one is the error."""
+    settings = parties.settings or BillingSettings()
+    client_cfg = settings.client(prebill.client_id)
+    matter = f"matter {parties.matter_name or prebill.matter_id!r} ({prebill.matter_id})"
+    client = f"client {parties.client_name or prebill.client_id!r} ({prebill.client_id})"
+    checks = [
+        (parties.law_firm_matter_id, f"{matter}: its number", "change the matter number in the PMS"),
+        (parties.client_id, f"{client}: its LEDES client id", "correct the client's LEDES client ID in the PMS"),
+        (parties.law_firm_id, "the firm's LEDES id", "correct billing.firm.ledes_id"),
+        (parties.client_matter_id, f"{matter}: the client's matter id", "correct it in the PMS"),
+    ]
+    if prebill.pms_bill_number:
+        checks.append(
+            (prebill.pms_bill_number, f"pre-bill {prebill.number}: its PMS bill number", "renumber the bill in the PMS")
+        )
+    else:
+        checks.append((prebill.number, f"pre-bill {prebill.number}: its number", "change the matter number in the PMS"))
+    if fmt is LedesFormat.LEDES_98BI:
+        where = f"billing.clients.{prebill.client_id}"
+        checks += [
+            (client_cfg.po_number, f"{client}: its PO number", f"correct {where}.po_number"),
+            (client_cfg.tax_id, f"{client}: its tax id", f"correct {where}.tax_id"),
+        ]
+    for line in prebill.lines:
+        who = f"timekeeper {line.timekeeper_name!r} (line {line.number})"
+        checks.append((line.timekeeper_id or "", f"{who}: their id", "correct the user's id in the PMS"))
+        for name, code in (("task", line.task_code), ("activity", line.activity_code), ("expense", line.expense_code)):
+            checks.append((code or "", f"line {line.number}: its {name} code", "correct the entry's code in the PMS"))
+    for value, what, fix in checks:
+        problem = _unwritable(value)
+        if problem is not None:
+            raise LedesError(f"{what} {value!r} cannot be written into a LEDES file as it is ({problem}): {fix}")
+
+
+def _unwritable(value: str) -> str | None:
+    """Why `value` cannot stand in a LEDES field exactly as it is, or None when it can."""
+    if "|" in value:
+        return "'|' separates LEDES fields"
+    if "[]" in value:
+        return "'[]' ends a LEDES line"
+    for char in value:
+        if _is_control(char):
+            return f"it holds the control character U+{ord(char):04X}"
+        if not char.isascii():
+            return f"{char!r} is not ASCII"
+    return None
+
+
+def _is_control(char: str) -> bool:
+    """C0 and C1 control characters and DEL: NUL, BEL, ESC, CR, LF, ..."""
+    return unicodedata.category(char) == "Cc"
+
+
+# Text ---------------------------------------------------------------------------------------------
+
+# Runs of superscript digits: "m²" is m squared, so it reads "m^2", never "m2" (and "10²³" "10^23").
+_SUPERSCRIPT_DIGITS = re.compile("[\u00b2\u00b3\u00b9\u2070\u2074-\u2079]+")
+# Where anyascii's answer would change the meaning a lawyer reads ("§ 5" is not "S 5").
+_MEANING: dict[str, str] = {"§§": "Sections", "§": "Section", "¶¶": "Paragraphs", "¶": "Paragraph", "‰": "per mille"}
+_MEANING_PATTERN = re.compile("|".join(re.escape(k) for k in sorted(_MEANING, key=len, reverse=True)))
+_ZERO_WIDTH_SPACE = "\u200b"  # invisible, but it separates words
+_MAKE_SAFE = str.maketrans({"|": "/", "[": "(", "]": ")"})
+
+
+def ascii_text(text: str) -> str:
+    """Text a LEDES field can carry, meaning kept: ASCII, one line, no control characters, no `|` or `[]`.
+
+    Letters and digits fold to their ASCII spelling inside their word ("Díaz" is "Diaz",
+    "Straße" "Strasse"). Anything else (numbers such as "½", symbols, emoji) becomes anyascii's reading
+    of it, set apart by spaces where it would touch a letter or digit; a character with no
+    reading becomes a space. Digits are never glued to others: "10½" is "10 1/2".
+    """
+    pieces: list[tuple[str, bool]] = []  # (ASCII text, keep apart from letters and digits)
+    at = 0
+    while at < len(text):
+        meaning = _MEANING_PATTERN.match(text, at)
+        superscript = _SUPERSCRIPT_DIGITS.match(text, at)
+        char = text[at]
+        if meaning:
+            pieces.append((_MEANING[meaning.group()], True))
+            at = meaning.end()
+            continue
+        if superscript:
+            pieces.append(("^" + unicodedata.normalize("NFKC", superscript.group()), True))
+            at = superscript.end()
+            continue
+        at += 1
+        if char.isascii() and not _is_control(char):
+            pieces.append((char, False))
+        elif _is_control(char) or char.isspace() or char == _ZERO_WIDTH_SPACE:
+            pieces.append((" ", False))
+        elif unicodedata.category(char) == "Cf":
+            pieces.append(("", False))  # invisible formatting: a soft hyphen, a joiner, a byte-order mark
+        elif unicodedata.category(char)[0] in "LM" or unicodedata.category(char) == "Nd":
+            pieces.append((anyascii(char), False))  # a letter, an accent or a digit: part of its word
+        else:
+            pieces.append((anyascii(char) or " ", True))
+    folded = ""
+    apart = False
+    for piece, keep_apart in pieces:
+        if piece and folded and (keep_apart or apart) and folded[-1].isalnum() and piece[0].isalnum():
+            folded += " "
+        if piece:
+            folded += piece
+            apart = keep_apart
+    return " ".join(folded.translate(_MAKE_SAFE).split())
 
 
 def _date(day: date) -> str:

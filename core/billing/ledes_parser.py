@@ -2,13 +2,16 @@
 
 Used by the tests (and by `billsync bill ledes --check`) to prove the files billsync writes are
 well-formed: the format and header lines, every line ending in `[]`, exactly 24 or 52 fields,
-YYYYMMDD dates, amounts in cents, codes in their own fields, invoice fields repeated unchanged
-on every line, and totals that add up (billing-domain.md §1-§2).
+no control characters (NUL, BEL, ESC, DEL, ... : a client's system may cut the line there or
+choke on it), YYYYMMDD dates, line dates inside the declared billing period, amounts in cents,
+codes in their own fields, invoice fields repeated unchanged on every line, and totals that add
+up (billing-domain.md §1-§2, §5).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -86,6 +89,10 @@ def parse_ledes(text: str) -> LedesFile:
         if len(values) != len(fields):
             raise LedesParseError(f"line {number} has {len(values)} fields, not {len(fields)}")
         record = dict(zip(fields, values, strict=True))
+        for name, value in record.items():
+            control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+            if control is not None:
+                raise LedesParseError(f"line {number} {name} holds the control character U+{ord(control):04X}")
         _check_line(number, record, fmt)
         invoices.setdefault(record["INVOICE_NUMBER"], []).append((number, record))
     parsed = tuple(_invoice(items, invoice_fields, fmt) for items in invoices.values())
@@ -140,8 +147,15 @@ def _invoice(items: list[tuple[int, dict[str, str]]], invoice_fields: tuple[str,
     if len(set(numbers)) != len(numbers):
         raise LedesParseError(f"invoice {first['INVOICE_NUMBER']}: LINE_ITEM_NUMBER repeats")
     start = _date(first["BILLING_START_DATE"], "BILLING_START_DATE")
-    if _date(first["BILLING_END_DATE"], "BILLING_END_DATE") < start:
+    end = _date(first["BILLING_END_DATE"], "BILLING_END_DATE")
+    if end < start:
         raise LedesParseError(f"invoice {first['INVOICE_NUMBER']}: the billing period ends before it starts")
+    for number, record in items:
+        if not start <= _date(record["LINE_ITEM_DATE"], "LINE_ITEM_DATE") <= end:
+            raise LedesParseError(
+                f"line {number}: LINE_ITEM_DATE {record['LINE_ITEM_DATE']} is outside the billing period "
+                f"{first['BILLING_START_DATE']} to {first['BILLING_END_DATE']}"
+            )
     line_sum = sum((Decimal(record["LINE_ITEM_TOTAL"]) for _, record in items), Decimal("0"))
     if line_sum != Decimal(first["INVOICE_TOTAL"]):
         raise LedesParseError(

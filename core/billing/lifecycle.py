@@ -5,6 +5,8 @@ it matches its pre-bill exactly; the firm's `billing.advance` allows that state;
 partner approved the pre-bill (unless the firm turned that off); the pre-bill has no Block
 finding; and the PMS offers the transition. Anything else is reported, and the bill is left alone.
 A voided or deleted bill voids its pre-bill, so its entries are billed again next cycle.
+A bill that lacks only entries whose approval is not written to the PMS yet is told apart from a
+real difference: its pre-bill is `waiting_for_pms`, and the note says to sync, then update the bill.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import structlog
 
 from config.billing import Advance, BillingSettings
 from core.billing.model import PreBill, PreBillStatus
-from core.billing.reconcile import compare, entries_by_ref, find_prebill
+from core.billing.reconcile import Comparison, compare, entries_by_ref, find_prebill
 from core.connector import BillWriter
 from core.errors import Fatal, Retryable
-from core.models import BillState, RemoteBill, Severity
+from core.models import BillState, EntryState, RemoteBill, Severity
 from core.store.billing import BillingStore
 from core.store.store import Store
 
@@ -39,7 +41,7 @@ class FollowUp:
     bill_number: str | None
     state: BillState  # after any move
     prebill_number: str | None
-    outcome: str  # matched, mismatch, no_prebill, void
+    outcome: str  # matched, mismatch, waiting_for_pms, no_prebill, void
     differences: tuple[str, ...] = ()
     moved_to: BillState | None = None
     note: str = ""
@@ -58,6 +60,7 @@ def follow_bills(
     entries = store.entries(firm_id)
     by_ref = entries_by_ref(entries)
     current_refs = {e.id: e.remote_id for e in entries}
+    not_in_pms = frozenset(e.id for e in entries if e.state is EntryState.APPROVED)  # approval still in the outbox
     prebills = billing.prebills(firm_id)
     results = []
     for bill in bills:
@@ -76,13 +79,20 @@ def follow_bills(
             results.append(FollowUp(bill.id, bill.number, bill.state, prebill.number, "void"))
             continue
         fresh = _with_current_refs(prebill, current_refs)
-        comparison = compare(fresh, bill, by_ref, settings.match_tolerance)
-        status = PreBillStatus.MATCHED if comparison.matches else PreBillStatus.MISMATCH
+        comparison = compare(fresh, bill, by_ref, settings.match_tolerance, not_in_pms)
+        status = _status_of(comparison)
+        explained = comparison.differences + comparison.not_in_pms
         billing.link_bill(
             firm_id, prebill.id, bill_id=bill.id, number=bill.number, state=bill.state.value,
-            status=status, differences=comparison.differences,
+            status=status, differences=explained,
         )  # fmt: skip
-        follow = FollowUp(bill.id, bill.number, bill.state, prebill.number, status.value, comparison.differences)
+        follow = FollowUp(bill.id, bill.number, bill.state, prebill.number, status.value, explained)
+        if comparison.not_in_pms:
+            follow = replace(
+                follow,
+                note=f"{len(comparison.not_in_pms)} approved entries are not in the PMS yet: "
+                "run `billsync sync`, then update the bill in the PMS",
+            )
         if comparison.matches:
             follow = _advance(
                 billing, firm_id=firm_id, settings=settings, writer=writer, prebill=fresh, bill=bill, follow=follow
@@ -97,9 +107,18 @@ def follow_bills(
         bills=len(results),
         matched=sum(1 for r in results if r.outcome == "matched"),
         mismatched=sum(1 for r in results if r.outcome == "mismatch"),
+        waiting_for_pms=sum(1 for r in results if r.outcome == "waiting_for_pms"),
         moved=sum(1 for r in results if r.moved_to is not None),
     )
     return results
+
+
+def _status_of(comparison: Comparison) -> PreBillStatus:
+    if comparison.matches:
+        return PreBillStatus.MATCHED
+    if comparison.waits_for_pms:
+        return PreBillStatus.WAITING_FOR_PMS  # not a real difference: the PMS is behind billsync
+    return PreBillStatus.MISMATCH
 
 
 def _advance(

@@ -35,6 +35,9 @@ class PreBillStatus(enum.StrEnum):
     DRAFT = "draft"  # prepared; no PMS bill found for it yet
     MATCHED = "matched"  # a PMS bill with exactly these lines and totals
     MISMATCH = "mismatch"  # a PMS bill for it differs: see the differences
+    # Its PMS bill lacks only entries approved in billsync whose approval is not written to the
+    # PMS yet: not a real difference. Sync, then update the bill in the PMS.
+    WAITING_FOR_PMS = "waiting_for_pms"
     VOID = "void"  # its PMS bill was voided or deleted; its entries bill again next cycle
 
 

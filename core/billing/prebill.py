@@ -8,6 +8,12 @@
 - A matter's not-to-exceed cap is checked again over the whole invoice: what earlier pre-bills
   billed plus this one may not pass it (an invoice-level adjustment line takes off the excess).
 - Tax, where configured, is computed per line so the invoice total is the sum of line totals.
+- Earlier unbilled work is billed, never hidden in a period that leaves it out: an approved entry
+  dated before the period (approved late, or left off an earlier bill) goes on this period's
+  pre-bill, whose declared period then starts at that entry's date, the way the PMS's own bill
+  for the matter would (Clio's bill starts at its earliest line). An `earlier_work` finding says
+  so on the pre-bill. Every line's date is inside the period the pre-bill (and its LEDES file)
+  declares.
 """
 
 from __future__ import annotations
@@ -142,12 +148,23 @@ def _prebill(
         drafts.append(cap)
     rate = settings.tax_rate(matter.client_id)
     lines = tuple(_numbered(number, draft, rate) for number, draft in enumerate(drafts, start=1))
+    earlier = [line for line in lines if line.work_date < period.start]
+    starts = min((line.work_date for line in earlier), default=period.start)
+    if earlier:
+        numbers = ", ".join(str(line.number) for line in earlier)
+        findings.append(
+            GuidelineFinding(
+                "earlier_work",
+                Severity.WARN,
+                f"billing period starts {starts}, not {period.start}: line(s) {numbers} bill earlier unbilled work",
+            )
+        )
     client = reference.clients.get(matter.client_id)
     return PreBill(
         id="",
         client_id=matter.client_id,
         matter_id=matter.id,
-        period_start=period.start,
+        period_start=starts,
         period_end=period.end,
         invoice_date=invoice_date,
         number=f"PB-{period.label or period.end.isoformat()}-{matter.number}",

@@ -9,12 +9,17 @@ Two ways to match, depending on what the vendor gives:
   matter whose period ended last on or before the bill's date; lines are paired by date, hours
   and amount, so a difference names the line that has no partner.
 In both, the bill's total must equal the pre-bill's within the firm's tolerance.
+
+An entry approved in billsync whose approval is not written to the PMS yet (`not_in_pms`) cannot
+be on the bill: a bill that lacks only such entries is not a real difference. Those lines are
+reported apart (`Comparison.not_in_pms`), and the total is compared without them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -35,11 +40,17 @@ class Comparison:
     bill: RemoteBill
     differences: tuple[str, ...]
     by_entry: bool  # matched through entry references (Clio), not by content
+    not_in_pms: tuple[str, ...] = ()  # lines the bill lacks because their approval is not in the PMS yet
 
     @property
     def matches(self) -> bool:
         """True when the bill bills exactly what the pre-bill does."""
-        return not self.differences
+        return not self.differences and not self.not_in_pms
+
+    @property
+    def waits_for_pms(self) -> bool:
+        """True when the bill lacks only entries whose approval is not written to the PMS yet."""
+        return not self.differences and bool(self.not_in_pms)
 
 
 def find_prebill(bill: RemoteBill, prebills: Sequence[PreBill]) -> PreBill | None:
@@ -63,27 +74,50 @@ def find_prebill(bill: RemoteBill, prebills: Sequence[PreBill]) -> PreBill | Non
 
 
 def compare(
-    prebill: PreBill, bill: RemoteBill, entries_by_ref: Mapping[str, TimeEntry], tolerance: Decimal = Decimal("0")
+    prebill: PreBill,
+    bill: RemoteBill,
+    entries_by_ref: Mapping[str, TimeEntry],
+    tolerance: Decimal = Decimal("0"),
+    not_in_pms: AbstractSet[str] = frozenset(),
 ) -> Comparison:
-    """Every difference between a PMS bill and its pre-bill."""
+    """Every difference between a PMS bill and its pre-bill; `not_in_pms` names entries not written yet."""
     by_entry = any(line.entry_ref for line in bill.lines)
-    found = _by_entry(prebill, bill, entries_by_ref) if by_entry else _by_content(prebill, bill)
-    if abs(bill.total - prebill.total) > tolerance:
-        found.append(f"the bill's total is {bill.total}, the pre-bill's {prebill.total}")
-    return Comparison(prebill, bill, tuple(found), by_entry)
+    if by_entry:
+        found, waiting = _by_entry(prebill, bill, entries_by_ref, not_in_pms)
+    else:
+        found, waiting = _by_content(prebill, bill, not_in_pms)
+    expected = prebill.total - sum((line.total for line in waiting), Decimal("0"))
+    if abs(bill.total - expected) > tolerance:
+        without = f" ({expected} without the entries not in the PMS yet)" if waiting else ""
+        found.append(f"the bill's total is {bill.total}, the pre-bill's {prebill.total}{without}")
+    unwritten = tuple(
+        f"line {line.number} ({_describe(line)}): approved in billsync, not written to the PMS yet, "
+        "so the bill cannot include it"
+        for line in waiting
+    )
+    return Comparison(prebill, bill, tuple(found), by_entry, unwritten)
 
 
-def _by_entry(prebill: PreBill, bill: RemoteBill, entries_by_ref: Mapping[str, TimeEntry]) -> list[str]:
+def _by_entry(
+    prebill: PreBill, bill: RemoteBill, entries_by_ref: Mapping[str, TimeEntry], not_in_pms: AbstractSet[str]
+) -> tuple[list[str], list[PreBillLine]]:
     found: list[str] = []
+    waiting: list[PreBillLine] = []
     ours = {ln.entry_ref: ln for ln in prebill.lines if ln.entry_ref}
     theirs: dict[str, BillLine] = {b.entry_ref: b for b in bill.lines if b.entry_ref}
     for line in prebill.lines:
         if line.entry_id is not None and line.entry_ref is None:
-            found.append(f"line {line.number} ({_describe(line)}): its entry was never written to the PMS")
+            if line.entry_id in not_in_pms:
+                waiting.append(line)
+            else:
+                found.append(f"line {line.number} ({_describe(line)}): its entry was never written to the PMS")
     for ref, line in ours.items():
         billed = theirs.get(ref)
         if billed is None:
-            found.append(f"missing from the bill: line {line.number} ({_describe(line)})")
+            if line.entry_id in not_in_pms:
+                waiting.append(line)
+            else:
+                found.append(f"missing from the bill: line {line.number} ({_describe(line)})")
             continue
         # The PMS line shows hours x rate; an agreed discount is the pre-bill's adjustment.
         if cents(billed.amount) != line.base:
@@ -103,7 +137,7 @@ def _by_entry(prebill: PreBill, bill: RemoteBill, entries_by_ref: Mapping[str, T
             whose = f"billsync entry {entry.id}" if entry is not None else "not a billsync entry"
             found.append(f"extra entry on the bill: PMS entry {ref} ({billed.work_date}, {billed.amount}; {whose})")
     found.extend(_unreferenced(prebill, bill))
-    return found
+    return found, sorted(waiting, key=lambda line: line.number)
 
 
 def _unreferenced(prebill: PreBill, bill: RemoteBill) -> list[str]:
@@ -115,12 +149,15 @@ def _unreferenced(prebill: PreBill, bill: RemoteBill) -> list[str]:
     return found
 
 
-def _by_content(prebill: PreBill, bill: RemoteBill) -> list[str]:
+def _by_content(
+    prebill: PreBill, bill: RemoteBill, not_in_pms: AbstractSet[str]
+) -> tuple[list[str], list[PreBillLine]]:
     def key(day: date | None, hours: Decimal, amount: Decimal) -> tuple[date | None, Decimal, Decimal]:
         return day, hours.quantize(_HOURS), cents(amount)
 
     ours: dict[tuple[date | None, Decimal, Decimal], list[PreBillLine]] = {}
-    for line in prebill.lines:
+    # A bill line pairs with a written entry before one not in the PMS yet (which it cannot be).
+    for line in sorted(prebill.lines, key=lambda ln: (ln.entry_id in not_in_pms, ln.number)):
         if line.type is LineType.FEE:
             units = line.units if line.entry_id is not None else Decimal("0")
             day = line.work_date if line.entry_id is not None else None
@@ -135,9 +172,11 @@ def _by_content(prebill: PreBill, bill: RemoteBill) -> list[str]:
         else:
             when = billed.work_date or "undated"
             found.append(f"extra line on the bill: {when}, {billed.hours.normalize():f} h, {billed.amount}")
-    for lines in ours.values():
-        found.extend(f"missing from the bill: line {ln.number} ({_describe(ln)})" for ln in lines)
-    return found
+    left = sorted((ln for lines in ours.values() for ln in lines), key=lambda ln: ln.number)
+    found.extend(
+        f"missing from the bill: line {ln.number} ({_describe(ln)})" for ln in left if ln.entry_id not in not_in_pms
+    )
+    return found, [ln for ln in left if ln.entry_id in not_in_pms]
 
 
 def _describe(line: PreBillLine) -> str:

@@ -50,6 +50,19 @@ def bill_run(
         console.print(f"kept {kept.number} ({kept.status.value}): approved or tied to a PMS bill")
     if result.waiting:
         console.print(f"{len(result.waiting)} entries wait for the next period: their matter's pre-bill is out")
+    for prebill in result.prebills:
+        if prebill.period_start < chosen.start:
+            console.print(
+                f"{prebill.number} declares {prebill.period_start} to {prebill.period_end}: "
+                "it bills earlier unbilled work"
+            )
+    if result.not_in_pms:
+        pms = firm_settings.system_of_record
+        console.print(
+            f"[yellow]{len(result.not_in_pms)} approved entries on these pre-bills are not in {pms} yet[/yellow] "
+            f"(their approval waits to be written): a bill made in {pms} now leaves them out; "
+            "run `billsync sync` first"
+        )
 
 
 @bill_app.command("list")
@@ -64,7 +77,7 @@ def bill_list(
     firm_id, _ = pick_firm(settings, firm)
     store = Store.open(settings.database_url)
     found = BillingStore(store.engine).prebills(
-        firm_id, statuses=[status] if status else None, period_start=month(period).start if period else None
+        firm_id, statuses=[status] if status else None, period_end=month(period).end if period else None
     )
     _print_prebills(found, store.load_reference(firm_id), title=f"{len(found)} pre-bills")
 
@@ -187,7 +200,7 @@ def bill_follow(config: ConfigOption = None, firm: FirmOption = None) -> None:
     for column in ("bill", "state", "pre-bill", "outcome", "moved to", "why / differences"):
         table.add_column(column, overflow="fold")
     for r in results:
-        detail = "; ".join(r.differences) or r.note
+        detail = "; ".join(part for part in (*r.differences, r.note) if part)
         table.add_row(
             r.bill_number or r.bill_id,
             r.state.value,
@@ -239,7 +252,7 @@ def _print_prebills(prebills: list[PreBill], reference: ReferenceData, *, title:
             p.number,
             client.name if client else p.client_id,
             matter.number if matter else p.matter_id,
-            f"{p.period_start:%Y-%m}",
+            _period(p),
             str(len(p.lines)),
             money(p.subtotal),
             money(p.tax),
@@ -249,6 +262,14 @@ def _print_prebills(prebills: list[PreBill], reference: ReferenceData, *, title:
             _pms(p),
         )
     console.print(table)
+
+
+def _period(prebill: PreBill) -> str:
+    """The cycle's month, and the day the declared period starts when earlier work moved it back."""
+    cycle = f"{prebill.period_end:%Y-%m}"
+    if prebill.period_start == prebill.period_end.replace(day=1):
+        return cycle
+    return f"{cycle} (from {prebill.period_start})"
 
 
 def _pms(prebill: PreBill) -> str:

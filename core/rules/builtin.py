@@ -94,6 +94,18 @@ _TASK_VERBS = {
     "attending",
     "researching",
 }
+# billing-domain.md §5 ("No vague narratives"): clients cut "telephone conference", "research",
+# "emails": a narrative needs verb + deliverable + issue. Attending a proceeding of a named kind
+# ("Attended: Mediation", "Appeared at hearing on motion to dismiss") has all three: the verb,
+# the proceeding, and the matter's own proceeding on that date as its subject. It is UTBMS
+# activity A109 "Appear for/attend" (§4, where a calendar hearing maps to A109), not a vague
+# entry. An attended *meeting* or *conference* names no proceeding and stays vague.
+_ATTENDANCE = re.compile(r"^\W*(?:attended|attending|attend|appeared|appearance)\b", re.IGNORECASE)
+_PROCEEDING = re.compile(
+    r"\b(?:hearings?|mediations?|depositions?|trials?|arbitrations?|arraignments?|sentencing|oral argument"
+    r"|(?:status|settlement|pre-?trial|scheduling|case management) conferences?|court)\b",
+    re.IGNORECASE,
+)
 _TASK_SEPARATORS = re.compile(r";|,|/|\band\b|\bthen\b|&", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 
@@ -141,6 +153,8 @@ def vague_narrative(entry: TimeEntry, facts: EntryFacts, cfg: RuleConfig) -> str
 
 @lru_cache(maxsize=8192)  # narratives repeat a lot ("Telephone call with J. Smith")
 def _is_vague(narrative: str, vague_words: tuple[str, ...]) -> bool:
+    if _ATTENDANCE.search(narrative) and _PROCEEDING.search(narrative):
+        return False  # attendance at a named proceeding: see _ATTENDANCE
     generic = _phrases_pattern(vague_words)
     remaining = [w for w in _WORD.findall(generic.sub(" ", narrative.lower())) if w not in _FILLER and len(w) > 1]
     return len(remaining) < 2

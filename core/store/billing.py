@@ -19,7 +19,7 @@ from core.billing.prebill import History
 from core.models import Severity
 from core.store.schema_billing import pre_bill_lines, pre_bills
 
-_LIVE = (PreBillStatus.DRAFT.value, PreBillStatus.MATCHED.value, PreBillStatus.MISMATCH.value)
+_LIVE = tuple(s.value for s in PreBillStatus if s is not PreBillStatus.VOID)
 
 
 class BillingStore:
@@ -88,15 +88,19 @@ class BillingStore:
     # Reading ------------------------------------------------------------------------------------
 
     def prebills(
-        self, firm: str, *, statuses: Iterable[PreBillStatus] | None = None, period_start: date | None = None
+        self, firm: str, *, statuses: Iterable[PreBillStatus] | None = None, period_end: date | None = None
     ) -> list[PreBill]:
-        """The firm's pre-bills, by period then number; optionally some statuses or one period."""
+        """The firm's pre-bills, by period then number; optionally some statuses or one cycle.
+
+        A cycle is named by the day its period ends (`period_end`): a pre-bill carrying earlier
+        unbilled work declares a period that starts before the cycle's month.
+        """
         p = pre_bills.c
-        query = select(pre_bills).where(p.firm_id == firm).order_by(p.period_start, p.number)
+        query = select(pre_bills).where(p.firm_id == firm).order_by(p.period_end, p.number)
         if statuses is not None:
             query = query.where(p.status.in_([s.value for s in statuses]))
-        if period_start is not None:
-            query = query.where(p.period_start == period_start)
+        if period_end is not None:
+            query = query.where(p.period_end == period_end)
         with self.engine.connect() as conn:
             heads = [dict(row._mapping) for row in conn.execute(query)]
             return _with_lines(conn, firm, heads)
@@ -122,9 +126,9 @@ class BillingStore:
             return {entry_id for (entry_id,) in conn.execute(query)}
 
     def history(self, firm: str, matter_id: str, before: date) -> History:
-        """What live pre-bills of earlier periods billed on a matter (its cap and once-only flat fees)."""
+        """What live pre-bills of cycles ended before `before` billed on a matter (its cap, once-only flat fees)."""
         line, p = pre_bill_lines.c, pre_bills.c
-        earlier = (p.firm_id == firm) & (p.matter_id == matter_id) & (p.period_start < before) & p.status.in_(_LIVE)
+        earlier = (p.firm_id == firm) & (p.matter_id == matter_id) & (p.period_end < before) & p.status.in_(_LIVE)
         with self.engine.connect() as conn:
             fees = conn.execute(select(func.sum(p.subtotal)).where(earlier)).scalar()
             flat = conn.execute(

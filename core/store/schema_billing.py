@@ -48,7 +48,9 @@ pre_bills = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("firm_id", "id"),
-    UniqueConstraint("firm_id", "matter_id", "period_start"),  # one pre-bill per matter and period
+    # One pre-bill per matter and billing cycle. The cycle is named by the day its period ends: the
+    # period may start earlier, at the first line of earlier unbilled work it carries.
+    UniqueConstraint("firm_id", "matter_id", "period_end"),
     Index(None, "firm_id", "status"),
     Index(None, "firm_id", "pms_bill_id"),
 )

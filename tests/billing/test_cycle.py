@@ -38,7 +38,7 @@ def capture(store, firm_id, count: int, first: datetime = START) -> list[str]:
     ).capture(
         [
             activity(
-                external_id=f"call-{first:%m%d}-{i}",
+                external_id=f"call-{first:%m%d%H%M}-{i}",
                 started_at=first + timedelta(days=i),
                 duration_seconds=720,
                 title=f"settlement terms for claim {i}",
@@ -170,7 +170,11 @@ def test_a_voided_bill_voids_its_prebill_and_frees_its_entries_for_the_next_cycl
     assert BillingStore(store.engine).billed_entry_ids(firm_id) == set()
     november = run_billing_cycle(store, firm_id, BillingSettings(), month("2026-11")).prebills
     assert sorted(november[0].entry_ids) == sorted(ids)
-    assert {f.rule for f in november[0].findings} == {"outside_period"}  # October work on a November bill
+    # October work on the November pre-bill: billed, and the declared period starts at its first line.
+    earliest = min(line.work_date for line in november[0].lines)
+    assert earliest < date(2026, 11, 1)
+    assert (november[0].period_start, november[0].period_end) == (earliest, date(2026, 11, 30))
+    assert {f.rule for f in november[0].findings} == {"earlier_work"}
 
 
 def test_a_bill_nobody_prepared_is_reported(store, firm_id) -> None:
@@ -182,3 +186,33 @@ def test_a_bill_nobody_prepared_is_reported(store, firm_id) -> None:
     store.save_reference(firm_id, [stray])
     [followed] = follow_bills(store, firm_id, BillingSettings(), None)
     assert followed.outcome == "no_prebill" and followed.prebill_number is None
+
+
+def test_work_approved_after_its_months_prebill_went_out_is_billed_next_month_in_a_period_that_holds_it(
+    store, firm_id
+) -> None:
+    first = datetime(2026, 9, 1, 14, tzinfo=UTC)
+    capture(store, firm_id, 2, first=first)  # 1 and 2 September
+    [september] = run_billing_cycle(store, firm_id, BillingSettings(), month("2026-09")).prebills
+    BillingStore(store.engine).approve(firm_id, september.id, datetime.now(UTC))  # out to the client
+    late = capture(store, firm_id, 1, first=first + timedelta(minutes=30))  # also 1 September, approved later
+    october_work = capture(store, firm_id, 1)  # 5 October
+    result = run_billing_cycle(store, firm_id, BillingSettings(), OCTOBER)
+    [october] = result.prebills
+    assert october.entry_ids == (late[0], october_work[0])
+    # Both pre-bills of the matter start on 1 September; each is its own month's, told apart by its end.
+    assert (october.period_start, october.period_end) == (date(2026, 9, 1), date(2026, 10, 31))
+    assert [(p.number, p.period_start, p.period_end) for p in BillingStore(store.engine).prebills(firm_id)] == [
+        (september.number, date(2026, 9, 1), date(2026, 9, 30)),
+        (october.number, date(2026, 9, 1), date(2026, 10, 31)),
+    ]
+    assert [f.rule for f in october.findings] == ["earlier_work"]
+    assert result.not_in_pms == []
+
+
+def test_a_cycle_names_the_entries_whose_approval_is_not_in_the_pms_yet(store, firm_id) -> None:
+    posted, pending = capture(store, firm_id, 2)
+    store.set_entry_state(firm_id, pending, EntryState.APPROVED)  # approved; its write waits in the outbox
+    result = run_billing_cycle(store, firm_id, BillingSettings(), OCTOBER)
+    assert sorted(result.prebills[0].entry_ids) == sorted([posted, pending])
+    assert result.not_in_pms == [pending]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -43,9 +44,21 @@ def test_daily_cap_adds_a_timekeepers_hours_across_every_line_of_the_invoice() -
     assert [line for rule, _, line in findings(prebill, strict) if rule == "daily_cap"] == [1, 2, 3, 4]
 
 
-def test_duplicate_lines_same_timekeeper_date_codes_and_amount_flag_the_later_one() -> None:
-    prebill = one([entry(), entry(narrative="Reviewed claim file for coverage position")])
+def test_duplicate_lines_the_same_work_twice_flag_the_later_one() -> None:
+    same = "Drafted motion to compel production of claim file"
+    prebill = one([entry(narrative=same), entry(narrative="  drafted MOTION to compel production of claim file ")])
     assert findings(prebill) == [("duplicate", "review", 2)]
+
+
+def test_a_call_and_an_email_with_the_same_amount_are_two_tasks_not_a_duplicate() -> None:
+    # Same timekeeper, day, codes and 0.2 h at 400.00 = 80.00 each: different work, both billed.
+    call = entry(
+        narrative="Telephone call with R. Diaz re: coverage position", activity_code="A106", billed_seconds=720
+    )
+    mail = entry(narrative="E-mail to R. Diaz re: claim file production", activity_code="A106", billed_seconds=720)
+    prebill = one([call, mail])
+    assert [line.amount for line in prebill.lines] == [Decimal("80.00"), Decimal("80.00")]
+    assert findings(prebill) == []
 
 
 def test_block_billing_flags_a_narrative_joining_tasks() -> None:
@@ -95,9 +108,14 @@ def test_codes_in_the_wrong_field_are_blocked() -> None:
     assert "E101 in the activity-code field is an expense code" in found[2].message
 
 
-def test_line_dates_outside_the_billing_period_are_flagged() -> None:
+def test_earlier_work_widens_the_declared_period_and_a_line_outside_it_is_blocked() -> None:
     prebill = one([entry(work_date=date(2026, 9, 28)), entry(work_date=date(2026, 10, 31))])
-    assert findings(prebill) == [("outside_period", "review", 1)]
+    assert (prebill.period_start, prebill.period_end) == (date(2026, 9, 28), date(2026, 10, 31))
+    assert [(f.rule, f.severity.value) for f in prebill.findings] == [("earlier_work", "warn")]
+    assert findings(prebill) == []  # every line inside the period it declares
+    # A pre-bill declaring October only, with its 28 September line: an e-billing system rejects it.
+    october_only = replace(prebill, period_start=date(2026, 10, 1))
+    assert findings(october_only) == [("outside_period", "block", 1)]
 
 
 def test_severities_are_set_firm_wide_then_per_client_and_off_silences_a_rule() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -12,7 +13,7 @@ from config.billing import BillingSettings, ClientAddress, ClientBilling, LawFir
 from core.billing.ledes import LEDES_98BI_FIELDS, LEDES_1998B_FIELDS, LedesError, parties_for, write_ledes
 from core.billing.ledes_parser import LedesParseError, parse_ledes
 from core.billing.model import PreBill
-from tests.billing.scenario import build, entry, reference
+from tests.billing.scenario import HARBOR, LITIGATION, SMITH, build, entry, reference
 
 FIRM = LawFirmIdentity(
     ledes_id="12-3456789", name="Acme Law LLP", address_1="1 Main St", city="Boston", region="MA",
@@ -194,3 +195,101 @@ def test_the_strict_reader_refuses_non_ascii_in_98bi_and_bad_tax_arithmetic() ->
         parse_ledes(text.replace("Jane Smith", "Jané Smith", 1))
     with pytest.raises(LedesParseError, match="LINE_ITEM_TAX_TOTAL"):
         parse_ledes(text.replace("|0.2|36.00|", "|0.2|35.00|", 1))
+
+
+def line_fields(text: str, number: int = 1) -> dict[str, str]:
+    """LEDES 1998B line item `number` of a file, field by field."""
+    return dict(zip(LEDES_1998B_FIELDS, text.split("\n")[1 + number][:-2].split("|"), strict=True))
+
+
+def test_control_characters_in_a_narrative_never_reach_the_file() -> None:
+    noisy = entry(narrative="Call\x00with\x07client\x1b about\x7f claim\x85file\tnow\r\nthen")
+    [prebill] = build([noisy], SETTINGS)
+    text = ledes(prebill, LedesFormat.LEDES_1998B)
+    assert line_fields(text)["LINE_ITEM_DESCRIPTION"] == "Call with client about claim file now then"
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text.replace("\n", ""))
+    parse_ledes(text)
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\r"])
+def test_the_strict_reader_refuses_a_control_character_anywhere_in_a_line(control: str) -> None:
+    text = good_1998b()
+    broken = text.replace("Drafted motion to compel", f"Drafted motion{control} to compel", 1)
+    with pytest.raises(LedesParseError, match=r"line 3 LINE_ITEM_DESCRIPTION holds the control character U\+00"):
+        parse_ledes(broken)
+
+
+@pytest.mark.parametrize(
+    ("narrative", "written"),
+    [
+        ("Reviewed 10½ pages of claim file", "Reviewed 10 1/2 pages of claim file"),
+        ("Drafted ½-page coverage letter", "Drafted 1/2-page coverage letter"),
+        ("Measured 40m² warehouse floor", "Measured 40m^2 warehouse floor"),
+        ("Analyzed §5 of policy for Müller", "Analyzed Section 5 of policy for Muller"),
+        ("Reviewed invoice for €1200 storage fee", "Reviewed invoice for EUR 1200 storage fee"),
+        ("Inspected 90°C boiler", "Inspected 90 deg C boiler"),
+    ],
+)
+def test_narratives_fold_to_ascii_without_changing_what_they_say(narrative: str, written: str) -> None:
+    [prebill] = build([entry(narrative=narrative)], SETTINGS)
+    text = ledes(prebill, LedesFormat.LEDES_1998B)
+    assert text.isascii() and line_fields(text)["LINE_ITEM_DESCRIPTION"] == written
+
+
+def test_a_matter_number_with_a_pipe_is_an_error_naming_the_matter_not_a_rewrite() -> None:
+    piped = LITIGATION.model_copy(update={"number": "0001|0001"})
+    [prebill] = build([entry()], SETTINGS, reference=reference(piped))
+    assert prebill.number == "PB-2026-10-0001|0001"
+    with pytest.raises(LedesError) as refused:
+        write_ledes(prebill, parties_for(prebill, reference(piped), SETTINGS), LedesFormat.LEDES_1998B)
+    message = str(refused.value)
+    assert message.startswith("matter 'Harbor v. Beta' (m1): its number '0001|0001' cannot be written")
+    assert "'|' separates LEDES fields" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("ledes_client_id", "why"),
+    [("C|1[]", "'|' separates LEDES fields"), ("C1[]", "'[]' ends a LEDES line"), ("CÜ1", "'Ü' is not ASCII")],
+)
+def test_a_ledes_client_id_the_format_cannot_carry_is_an_error_naming_the_client(
+    ledes_client_id: str, why: str
+) -> None:
+    odd = HARBOR.model_copy(update={"ledes_client_id": ledes_client_id})
+    ref = reference(clients=(odd, SMITH))
+    [prebill] = build([entry()], SETTINGS, reference=ref)
+    with pytest.raises(
+        LedesError, match=re.escape(f"client 'Harbor Insurance' (c1): its LEDES client id {ledes_client_id!r}")
+    ) as refused:
+        write_ledes(prebill, parties_for(prebill, ref, SETTINGS), LedesFormat.LEDES_1998B)
+    assert why in str(refused.value)
+
+
+def test_identifiers_the_format_can_carry_are_written_exactly() -> None:
+    odd = HARBOR.model_copy(update={"ledes_client_id": "C/1 (EU)[x]"})
+    slashed = LITIGATION.model_copy(update={"number": "0001/0001"})
+    ref = reference(slashed, clients=(odd, SMITH))
+    [prebill] = build([entry()], SETTINGS, reference=ref)
+    fields = line_fields(write_ledes(prebill, parties_for(prebill, ref, SETTINGS), LedesFormat.LEDES_1998B))
+    assert (fields["CLIENT_ID"], fields["LAW_FIRM_MATTER_ID"]) == ("C/1 (EU)[x]", "0001/0001")
+    assert fields["INVOICE_NUMBER"] == "PB-2026-10-0001/0001"
+
+
+def test_an_empty_prebill_says_why_it_is_empty_instead_of_a_file_syntax_error() -> None:
+    # A flat-fee matter with no flat fee configured: the pre-bill carries only its Block finding.
+    [prebill] = build([], SETTINGS, matters_with_flat_fees=["m3"])
+    assert prebill.lines == ()
+    with pytest.raises(LedesError) as refused:
+        ledes(prebill, LedesFormat.LEDES_1998B)
+    assert str(refused.value) == (
+        "pre-bill PB-2026-10-SMITH-0003 has no lines, so there is no LEDES file to write: matter SMITH-0003 bills "
+        "a flat fee but none is configured (billing.matters.m3) (flat_fee)"
+    )
+
+
+def test_a_line_outside_the_declared_period_is_never_written_and_never_read() -> None:
+    prebill = scenario()
+    october_only = replace(prebill, lines=(replace(prebill.lines[0], work_date=date(2026, 9, 30)), *prebill.lines[1:]))
+    with pytest.raises(LedesError, match="line 1 is dated 2026-09-30, outside the billing period it declares"):
+        ledes(october_only, LedesFormat.LEDES_1998B)
+    with pytest.raises(LedesParseError, match="LINE_ITEM_DATE 20260930 is outside the billing period 20261001"):
+        parse_ledes(good_1998b().replace("|20261005|", "|20260930|", 1))

@@ -131,3 +131,43 @@ def test_practicepanther_invoices_without_entry_references_match_by_matter_date_
     )
     before_period_end = invoice.model_copy(update={"issued_on": date(2026, 10, 20)})
     assert find_prebill(before_period_end, [prebill]) is None  # an invoice dated inside October is not its bill
+
+
+def test_entries_whose_approval_is_not_in_the_pms_yet_are_told_apart_from_a_real_difference() -> None:
+    posted = [entry(), entry(work_date=date(2026, 10, 9))]
+    approved = entry(work_date=date(2026, 10, 12), state=EntryState.APPROVED)  # its billable update waits in the outbox
+    prebill = prebill_of([*posted, approved])
+    lines = tuple(ln for ln in clio_bill(prebill).lines if ln.entry_ref != approved.remote_id)
+    bill = clio_bill(prebill, lines=lines, total=Decimal("400.00"))  # 2 x 200.00: Clio bills what it has
+    result = compare(prebill, bill, entries_by_ref([*posted, approved]), not_in_pms={approved.id})
+    assert result.differences == () and result.waits_for_pms and not result.matches
+    assert result.not_in_pms == (
+        "line 3 (2026-10-12, Jane Smith, 0.5 h, 200.00): approved in billsync, not written to the PMS yet, "
+        "so the bill cannot include it",
+    )
+    # Without the outbox's word, the same bill is a plain mismatch; with it, a real difference still is one.
+    assert compare(prebill, bill, entries_by_ref([*posted, approved])).differences == (
+        "missing from the bill: line 3 (2026-10-12, Jane Smith, 0.5 h, 200.00)",
+        "the bill's total is 400.00, the pre-bill's 600.00",
+    )
+    short = clio_bill(prebill, lines=lines[:1], total=Decimal("200.00"))
+    mixed = compare(prebill, short, entries_by_ref([*posted, approved]), not_in_pms={approved.id})
+    assert mixed.differences == (
+        "missing from the bill: line 2 (2026-10-09, Jane Smith, 0.5 h, 200.00)",
+        "the bill's total is 200.00, the pre-bill's 600.00 (400.00 without the entries not in the PMS yet)",
+    )
+    assert not mixed.waits_for_pms and len(mixed.not_in_pms) == 1
+
+
+def test_a_practicepanther_invoice_lacking_only_unwritten_entries_waits_for_the_pms() -> None:
+    posted = entry()
+    approved = entry(state=EntryState.APPROVED)  # same day, hours and amount as the posted one
+    prebill = prebill_of([posted, approved])
+    invoice = RemoteBill(
+        id="inv-2", client_id="c1", matter_ids=("m1",), state=BillState.DRAFT, issued_on=date(2026, 11, 4),
+        total=Decimal("200.00"), updated_at=NOW,
+        lines=(BillLine(work_date=date(2026, 10, 5), hours=Decimal("0.5"), amount=Decimal("200.00")),),
+    )  # fmt: skip
+    result = compare(prebill, invoice, {}, not_in_pms={approved.id})
+    assert result.waits_for_pms and result.differences == ()
+    assert [m.split(" (")[0] for m in result.not_in_pms] == ["line 2"]  # the posted line 1 is the one billed

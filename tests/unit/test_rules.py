@@ -109,6 +109,28 @@ def test_rule_stays_quiet_when_the_entry_complies(entry_kw, facts_kw, rule) -> N
     assert rule not in findings(entry(**entry_kw), facts(**facts_kw))
 
 
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "Attended: Mediation",
+        "Attended: Hearing on motion to dismiss",
+        "Appeared at status conference",
+        "Attended deposition of claims adjuster",
+    ],
+)
+def test_attending_a_named_proceeding_is_not_vague(narrative: str) -> None:
+    # billing-domain.md §5: verb + deliverable + issue; the proceeding is the deliverable (UTBMS A109).
+    assert "vague_narrative" not in findings(entry(narrative=narrative), facts())
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    ["Telephone call", "Research", "Attention to file", "Attended", "Attended: Meeting", "Attended: Client meeting"],
+)
+def test_what_clients_reject_as_vague_stays_vague(narrative: str) -> None:
+    assert "vague_narrative" in findings(entry(narrative=narrative), facts())
+
+
 def test_utbms_rule_names_each_missing_code() -> None:
     found = findings(entry(task_code=None, activity_code=None), facts(matter=matter(ebilling=True)))
     assert found["utbms_codes"].message == "e-billing matter needs a UTBMS task and activity code"
