@@ -8,12 +8,41 @@ This section decides how those pre-bills are made and what billsync may do to th
 from __future__ import annotations
 
 import enum
+import re
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from core.models import Severity
+from core.models import Discount, LedesClassification, Severity
+
+# Typed amounts: plain digits, a point and at most two decimals ("100.00", "1250", or a TOML number
+# that prints so). [0-9], not \d: \d matches every script's digits. No "NaN", "1e3" or "1,250".
+_MONEY = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
+_PERCENT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,4})?")
+# UTBMS task codes (billing-domain.md §4): a set letter (Litigation, Bankruptcy, Counseling,
+# Project) and three digits, e.g. L120; the same form the LEDES guideline check accepts.
+_TASK_CODE = re.compile(r"[LBCP][0-9]{3}")
+
+
+def _plain(pattern: re.Pattern[str], what: str, example: str) -> Any:
+    def check(value: Any) -> Decimal:
+        text = str(value).strip() if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
+        if not pattern.fullmatch(text):
+            raise ValueError(f"{what} is written as plain digits and a decimal point, e.g. {example!r}")
+        return Decimal(text)
+
+    return check
+
+
+def _task_code(value: Any) -> str:
+    if not isinstance(value, str) or not _TASK_CODE.fullmatch(value.strip()):
+        raise ValueError('a UTBMS task code is a set letter L, B, C or P and three digits, e.g. "L120"')
+    return value.strip()
+
+
+Money = Annotated[Decimal, BeforeValidator(_plain(_MONEY, "an amount", "100.00"))]
+TaskCode = Annotated[str, BeforeValidator(_task_code)]
 
 
 class _Strict(BaseModel):
@@ -78,8 +107,29 @@ class ClientAddress(_Strict):
     country: str = ""
 
 
+class AgreedDiscount(_Strict):
+    """`discount = { kind = "percent", value = "10" }`: 10 % off each entry's amount, or with
+    `kind = "fixed_per_hour"`, that sum off each hour billed (the rate shown stays the PMS's)."""
+
+    kind: Literal["percent", "fixed_per_hour"]
+    value: Annotated[Decimal, BeforeValidator(_plain(_PERCENT, "a discount", "10"))]
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> AgreedDiscount:
+        # Refuse what no agreement means: more than 100 %, or a money sum with more than cents.
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError("a percent discount is at most 100")
+        if self.kind == "fixed_per_hour" and not _MONEY.fullmatch(format(self.value, "f")):
+            raise ValueError("a fixed_per_hour discount is an amount with at most two decimals, e.g. '25.00'")
+        return self
+
+    def discount(self) -> Discount:
+        """As the engine's model."""
+        return Discount(kind=self.kind, value=self.value)
+
+
 class ClientBilling(_Strict):
-    """One client's invoicing needs: its LEDES format, tax and guideline overrides."""
+    """One client's invoicing needs: its LEDES format, tax and guideline overrides, its discount."""
 
     ledes: LedesFormat = LedesFormat.NONE
     tax_rate_percent: Decimal | None = Field(default=None, ge=0, le=100)  # None: the firm's rate
@@ -88,10 +138,11 @@ class ClientBilling(_Strict):
     address: ClientAddress = Field(default_factory=ClientAddress)
     daily_cap_hours: Decimal | None = Field(default=None, gt=0, le=24)
     guidelines: dict[str, Severity] = Field(default_factory=dict)  # rule -> severity
+    discount: AgreedDiscount | None = None  # on every matter of the client without its own
 
 
 class MatterBilling(_Strict):
-    """One matter's arrangement, where it differs from what the PMS says."""
+    """One matter's arrangement and agreement, where it differs from what the PMS says."""
 
     arrangement: Arrangement = Arrangement.PMS
     flat_fee: Decimal | None = Field(default=None, ge=0)
@@ -100,6 +151,15 @@ class MatterBilling(_Strict):
     # fee (shown on the pre-bill at no charge); every other entry bills hourly.
     covered_task_codes: list[str] = Field(default_factory=list)
     covered_category_ids: list[str] = Field(default_factory=list)
+    discount: AgreedDiscount | None = None  # wins over the client's
+    cap_amount: Money | None = None  # not to exceed: fees billed on the matter, ever
+    task_code: TaskCode | None = None  # the matter's current UTBMS phase; a code set on the entry wins
+
+
+class TimekeeperBilling(_Strict):
+    """One timekeeper as invoices name them: the LEDES classification, where the PMS does not say it."""
+
+    classification: LedesClassification | None = None
 
 
 class BillingSettings(_Strict):
@@ -118,6 +178,7 @@ class BillingSettings(_Strict):
     match_tolerance: Decimal = Field(default=Decimal("0.00"), ge=0)  # bill total vs pre-bill total
     clients: dict[str, ClientBilling] = Field(default_factory=dict)
     matters: dict[str, MatterBilling] = Field(default_factory=dict)
+    timekeepers: dict[str, TimekeeperBilling] = Field(default_factory=dict)  # by the PMS's user id
 
     def client(self, client_id: str) -> ClientBilling:
         """A client's settings, or the defaults."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any, ClassVar, Protocol, cast
 
 import structlog
@@ -22,6 +23,7 @@ from core.models import (
     ActivityCategory,
     BillState,
     Client,
+    ClientRateTable,
     Matter,
     RemoteBill,
     RemotePayment,
@@ -38,7 +40,7 @@ Cursor = Mapping[str, Any] | None
 Every stream also accepts {"updated_since": "<ISO 8601 datetime>"} as a cursor: that is how a
 backfill reads the past without touching the stored cursors."""
 
-Record = Activity | Timekeeper | Client | Matter | ActivityCategory | RemoteBill | RemotePayment
+Record = Activity | Timekeeper | Client | ClientRateTable | Matter | ActivityCategory | RemoteBill | RemotePayment
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class RemoteEntry:
     billable: bool
     deleted: bool = False
     billed: bool = False  # on an issued bill: locked
+    # The hourly (or flat) rate the entry carries there now, where the PMS shows it: a price a
+    # person typed on the entry, or the one the PMS chose when billsync left it blank.
+    rate: Decimal | None = None
+    task_code: str | None = None  # the UTBMS task code set on the entry there, if any
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ Invariants:
   again and in every poll (`reconsider_parked`), until it becomes an entry. Its row is updated
   in place and only while it is still parked, so two workers deciding it at once store one
   outcome (the other gets CaptureConflict and stores nothing).
+
+An entry's rate is the rate hierarchy's (core/rating.py), the one written to the PMS; the agreed
+discount is in its amount only. When the PMS later shows another rate or length for the entry (a
+person's edit, or the rate PracticePanther chose for an entry written without one), `priced_again`
+prices it under the same agreement; a matter's cap is then held by its pre-bill (core/billing).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from core.ids import new_id
@@ -50,7 +56,7 @@ from core.models import (
 )
 from core.narrative import narrative_for
 from core.policy import CapturePolicy, ReviewMode
-from core.rating import MatterCaps, rate_entry
+from core.rating import MatterCaps, agreed_amount, discount_for, rate_entry
 from core.rules import EntryFacts, RuleRunner
 from core.store.store import ActivityRecord, DayEntry, OutboxItem, Store, StoredActivity
 from core.timezones import zone
@@ -429,6 +435,18 @@ class CaptureEngine:
 
     def _is_timekeeper(self, actor: str) -> bool:
         return not self._why_not_timekeeper(self._ref.timekeeper_for(actor))
+
+    def priced_again(self, entry: TimeEntry, *, rate: Decimal, billed_seconds: int) -> Decimal:
+        """What `entry` costs at the PMS's `rate` and length, under its matter's agreement."""
+        matter = self._ref.matters.get(entry.matter_id)
+        client = self._ref.clients.get(entry.client_id)
+        category = self._ref.categories.get(entry.category_id) if entry.category_id else None
+        return agreed_amount(
+            rate=rate,
+            billed_seconds=billed_seconds,
+            flat=category is not None and category.flat,
+            discount=discount_for(matter, client) if matter is not None else None,
+        )
 
     def _why_not_timekeeper(self, timekeeper: Timekeeper | None) -> str:
         if timekeeper is None:

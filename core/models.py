@@ -9,10 +9,16 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.timezones import iana_name
+
+# LEDES TIMEKEEPER_CLASSIFICATION values for a person (billing-domain.md §1); FLTFEE and ADJSMT
+# mark fee-support lines (a flat fee, an invoice adjustment), never a person.
+LEDES_CLASSIFICATIONS: tuple[str, ...] = ("PARTNR", "ASSOC", "OFCNSL", "PRLGL", "LGLAST", "OTH")
+LedesClassification = Literal["PARTNR", "ASSOC", "OFCNSL", "PRLGL", "LGLAST", "OTH"]
 
 
 class Frozen(BaseModel):
@@ -144,7 +150,9 @@ class Timekeeper(Frozen):
     default_rate: Decimal = Field(default=Decimal("0"), ge=0)
     may_record_time: bool = True
     enabled: bool = True
-    classification: str = "OTH"  # LEDES timekeeper classification: PARTNR, ASSOC, PRLGL, ...
+    # LEDES classification (LEDES_CLASSIFICATIONS) as far as the system of record says; None when it
+    # says nothing that maps to exactly one. The firm's configuration wins (core/agreements.py).
+    classification: str | None = None
     time_zone: str | None = None  # None: the vendor gives none, and the firm's zone is used
 
     @field_validator("time_zone")
@@ -160,8 +168,14 @@ class Timekeeper(Frozen):
 class Discount(Frozen):
     """An agreed reduction: a percentage of each entry, or a fixed amount off each hour."""
 
-    kind: str = Field(pattern="^(percent|fixed_per_hour)$")
+    kind: Literal["percent", "fixed_per_hour"]
     value: Decimal = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _at_most_everything(self) -> Discount:
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError("a percent discount is at most 100")
+        return self
 
 
 class MatterRate(Frozen):
@@ -184,6 +198,17 @@ class Client(Frozen):
     approved_rates: dict[str, Decimal] | None = None  # timekeeper id -> highest approved rate
     discount: Discount | None = None
     ledes_client_id: str | None = None
+
+
+class ClientRateTable(Frozen):
+    """Every client's agreed hourly rates as the system of record keeps them (Clio: activity rates).
+
+    A connector reads the whole table at each poll and hands it over as one record, so a rate
+    deleted in the PMS is gone here too; the store merges it into each Client's `rates`.
+    """
+
+    id: str  # the connector that read it
+    rates: dict[str, dict[str, Decimal]] = Field(default_factory=dict)  # client -> timekeeper ("*": all) -> rate
 
 
 class Matter(Frozen):

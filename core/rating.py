@@ -3,6 +3,12 @@
 Rate hierarchy, highest priority first (as Clio documents it): a custom rate on the entry;
 a flat-rate activity category; the matter's rate; the client's rate; the activity category's
 hourly rate; the timekeeper's default rate.
+
+Invariant: an entry's `rate` is the hierarchy's rate, the one the PMS shows on the entry; an
+agreed discount lives in its `amount` only (a percentage off the amount, or a fixed sum off each
+hour), so a pre-bill shows it as the line's adjustment and re-pricing an entry never applies a
+discount twice. When the PMS's rate changes (a price a person typed on the entry, or the rate
+PracticePanther chose for an entry billsync left blank), `agreed_amount` prices it again.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.models import ActivityCategory, Client, Discount, Matter, Timekeeper
-from core.units import amount_for, cents
+from core.units import SECONDS_PER_HOUR, amount_for, cents
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -64,14 +70,26 @@ def hourly_rate(
     return timekeeper.default_rate, "timekeeper"
 
 
-def apply_discount(rate: Decimal, amount: Decimal, discount: Discount | None, seconds: int) -> tuple[Decimal, Decimal]:
-    """Apply a percentage (of the amount) or a fixed reduction per hour (of the rate)."""
-    if discount is None:
-        return rate, amount
-    if discount.kind == "percent":
-        return rate, cents(amount * (HUNDRED - min(discount.value, HUNDRED)) / HUNDRED)
-    reduced = max(rate - discount.value, ZERO)
-    return reduced, amount_for(seconds, reduced)
+def agreed_amount(*, rate: Decimal, billed_seconds: int, flat: bool, discount: Discount | None) -> Decimal:
+    """What an entry at `rate` costs under the agreement: rounded once, half-up to cents.
+
+    A flat rate is the whole price whatever the time, and only a percentage comes off it. An
+    hourly rate costs hours x rate, less a percentage of that, or less a fixed sum off each hour.
+    """
+    if flat:
+        whole = rate
+    elif discount is not None and discount.kind == "fixed_per_hour":
+        return amount_for(billed_seconds, max(rate - discount.value, ZERO))
+    else:
+        whole = rate * billed_seconds / SECONDS_PER_HOUR
+    if discount is not None and discount.kind == "percent":
+        whole = whole * (HUNDRED - min(discount.value, HUNDRED)) / HUNDRED
+    return cents(whole)
+
+
+def discount_for(matter: Matter, client: Client | None) -> Discount | None:
+    """The matter's agreed discount, or else the client's."""
+    return matter.discount or (client.discount if client else None)
 
 
 def rate_entry(
@@ -84,18 +102,15 @@ def rate_entry(
     billed_seconds: int,
 ) -> Rated:
     """Rate one entry: hierarchy first, then the matter's (or else the client's) discount."""
-    discount = matter.discount or (client.discount if client else None)
+    discount = discount_for(matter, client)
     if custom_rate is None and category is not None and category.flat and category.rate is not None:
-        # A flat-rate category charges its amount whatever the time; only a percentage applies.
-        flat = category.rate
-        if discount is not None and discount.kind == "percent":
-            _, flat = apply_discount(flat, flat, discount, billed_seconds)
-        return Rated(category.rate, cents(flat), "flat")
+        # A flat-rate category charges its amount whatever the time.
+        amount = agreed_amount(rate=category.rate, billed_seconds=billed_seconds, flat=True, discount=discount)
+        return Rated(category.rate, amount, "flat")
     rate, level = hourly_rate(
         timekeeper=timekeeper, matter=matter, client=client, category=category, custom_rate=custom_rate
     )
-    rate, amount = apply_discount(rate, amount_for(billed_seconds, rate), discount, billed_seconds)
-    return Rated(rate, amount, level)
+    return Rated(rate, agreed_amount(rate=rate, billed_seconds=billed_seconds, flat=False, discount=discount), level)
 
 
 class MatterCaps:

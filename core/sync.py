@@ -31,7 +31,11 @@ and writes, with the store as the single source of truth:
   data and before any capture, so an entry's billed seconds are a whole number of the PMS's
   increment (unless the firm set its own) and the PMS never rounds them again.
 - Review round-trip: the PMS is the user interface. Edits made there flow back; an entry made
-  billable there counts as approval; an entry deleted there becomes a tombstone.
+  billable there counts as approval; an entry deleted there becomes a tombstone. The rate the PMS
+  shows on the entry is the entry's rate (a price a person typed is the top of the hierarchy; a
+  PMS that chose the rate itself, as PracticePanther does for an entry written without one, is
+  followed); the amount is priced again under the same agreement. A UTBMS task code set on the
+  entry there wins over the matter's phase.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -52,11 +57,13 @@ from core.store.store import CaptureConflict, Store
 from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
 from core.timezones import iana_name
 from core.tokens import Subscription, TokenStore
-from core.units import amount_for
 
 # Streams stored as reference data (read before activity streams); bills and payments are read-only ledger copies.
 LEDGER_STREAMS = frozenset({"bills", "invoices", "payments"})
-REFERENCE_STREAMS = frozenset({"users", "contacts", "matters", "activity_descriptions", "categories"}) | LEDGER_STREAMS
+REFERENCE_STREAMS = (
+    frozenset({"users", "contacts", "activity_rates", "matters", "activity_descriptions", "categories"})
+    | LEDGER_STREAMS
+)
 
 
 # How far back a look at the unassigned activities reaches before the previous look began: far
@@ -125,6 +132,7 @@ class SyncRunner:
         self._clock = clock
         self._retry_delay = retry_delay
         self._log = structlog.get_logger().bind(firm=firm, connector=connector.name)
+        self._pricing: CaptureEngine | None = None  # prices edits from the PMS during a reconcile
 
     def run_once(self, *, only_streams: Iterable[str] | None = None) -> SyncReport:
         """Poll, capture, drain the outbox, reconcile: one whole cycle."""
@@ -380,6 +388,7 @@ class SyncRunner:
 
     def reconcile(self, writer: Writer, report: SyncReport) -> None:
         """Pull edits, approvals and deletions made in the PMS into the store."""
+        self._pricing = None  # built on first need: it reads the reference data as it is now
         refs = self.state.remote_refs(self.firm)
         live = sorted(self.store.entries(self.firm, ids=list(refs.values())), key=lambda e: (e.work_date, e.id))
         chunk = 200  # in work-date order, so each batch spans a short window of days
@@ -390,6 +399,11 @@ class SyncRunner:
                 entry = batch.get(remote.ref)
                 if entry is not None:
                     self._apply(entry, remote, report)
+
+    def _priced(self, entry: TimeEntry, rate: Decimal, billed_seconds: int) -> Decimal:
+        if self._pricing is None:
+            self._pricing = self._make_engine()
+        return self._pricing.priced_again(entry, rate=rate, billed_seconds=billed_seconds)
 
     def _apply(self, entry: TimeEntry, remote: RemoteEntry, report: SyncReport) -> None:
         if remote.deleted:
@@ -404,9 +418,13 @@ class SyncRunner:
             report.approvals_from_pms += 1
         if remote.narrative != entry.narrative:
             changes["narrative"] = remote.narrative
-        if remote.billed_seconds != entry.billed_seconds:
+        rate = remote.rate if remote.rate is not None else entry.rate
+        if remote.billed_seconds != entry.billed_seconds or rate != entry.rate:
             changes["billed_seconds"] = remote.billed_seconds
-            changes["amount"] = amount_for(remote.billed_seconds, entry.rate)
+            changes["rate"] = rate
+            changes["amount"] = self._priced(entry, rate, remote.billed_seconds)
+        if remote.task_code and remote.task_code != entry.task_code:
+            changes["task_code"] = remote.task_code
         if remote.matter_id != entry.matter_id:
             changes["matter_id"] = remote.matter_id
         if changes:

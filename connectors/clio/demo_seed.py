@@ -71,6 +71,19 @@ _CUSTOM_RATE_TYPE = MappingProxyType(
         BillingMethod.CONTINGENCY: "ContingencyFee",
     }
 )
+# The job titles a firm types in Clio for each LEDES classification billsync's demo firm uses;
+# staff who record no time have a title that names no classification.
+_JOB_TITLES = MappingProxyType(
+    {
+        "PARTNR": "Partner",
+        "ASSOC": "Associate",
+        "OFCNSL": "Of Counsel",
+        "PRLGL": "Paralegal",
+        "LGLAST": "Legal Assistant",
+    }
+)
+_JOB_TITLE_IDS = MappingProxyType({title: i for i, title in enumerate([*_JOB_TITLES.values(), "Office Manager"], 1)})
+_LAWYERS = frozenset({"PARTNR", "ASSOC", "OFCNSL"})
 _SEED_ORDER = (
     "users",
     "contacts",
@@ -172,8 +185,10 @@ class _SeedBuilder:
             "clio_connect": False,
             "rate": float(tk.default_rate),
             "roles": ["admin"] if first else [],
-            # Staff who may not record time hold a NonAttorney subscription.
-            "subscription_type": "Attorney" if tk.may_record_time else "NonAttorney",
+            # Lawyers hold an Attorney subscription, everyone else a NonAttorney one; the job title
+            # says the rest, as a firm types it in Clio (clio.md §3.7).
+            "subscription_type": "Attorney" if tk.classification in _LAWYERS else "NonAttorney",
+            "job_title": {"id": _JOB_TITLE_IDS[title], "name": title} if (title := _job_title(tk)) else None,
             "time_zone": tk.time_zone,
             "default_calendar_id": calendar_id(user_id),
             "created_at": self.reference_stamp,
@@ -565,6 +580,12 @@ class _SeedBuilder:
 def _email(tk: Timekeeper) -> str:
     # Clio requires every user to have an e-mail address; the reserved .invalid TLD marks a stand-in.
     return tk.email or f"{tk.id}@firm.invalid"
+
+
+def _job_title(tk: Timekeeper) -> str | None:
+    if not tk.may_record_time:
+        return "Office Manager"
+    return _JOB_TITLES.get(tk.classification or "")
 
 
 def _initials(name: str) -> str:

@@ -24,6 +24,7 @@ from core.models import (
     BillLine,
     BillState,
     Client,
+    ClientRateTable,
     Matter,
     MatterRate,
     MatterStatus,
@@ -126,6 +127,26 @@ def has_marker(note: str | None) -> bool:
 # -- reference data -----------------------------------------------------------------------------
 
 
+# LEDES classification from what Clio says of a user (clio.md §3.7): the subscription type
+# (Attorney|NonAttorney) and the job title's name, which the firm types in Clio. A title that names
+# one classification of the subscription's side gives it; anything else gives none, so the firm
+# sets it (billing.timekeepers.<id>.classification): "Attorney" alone does not tell a partner
+# from an associate, and an unknown title is never guessed at. Roles are permissions, not ranks.
+_ATTORNEY_TITLES: Mapping[str, str] = {"partner": "PARTNR", "associate": "ASSOC", "of counsel": "OFCNSL"}
+_STAFF_TITLES: Mapping[str, str] = {"paralegal": "PRLGL", "legal assistant": "LGLAST"}
+# Words that may stand before a title without changing its classification ("Senior Associate").
+_TITLE_PREFIXES = frozenset({"senior", "junior", "managing", "equity", "non-equity", "salaried", "name", "lead"})
+
+
+def classification(raw: Mapping[str, Any]) -> str | None:
+    """The LEDES classification a Clio user's subscription type and job title name, or None."""
+    titles = {"Attorney": _ATTORNEY_TITLES, "NonAttorney": _STAFF_TITLES}.get(_text(raw.get("subscription_type")))
+    words = _text(object_of(raw.get("job_title")).get("name")).lower().replace(",", " ").split()
+    while len(words) > 1 and words[0] in _TITLE_PREFIXES:
+        words = words[1:]
+    return titles.get(" ".join(words)) if titles else None
+
+
 def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
     """A Clio user -> Timekeeper."""
     user_id = _id(raw.get("id"), "user")
@@ -148,6 +169,7 @@ def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
         default_rate=_money(raw.get("rate")) or Decimal("0"),
         may_record_time=may_record,
         enabled=enabled,
+        classification=classification(raw),
         time_zone=_text(raw.get("time_zone")) or None,  # Rails or IANA; None: the firm's zone
     )
 
@@ -255,15 +277,63 @@ def _matter_rates(custom: Mapping[str, Any]) -> tuple[MatterRate, ...]:
 def activity_category(raw: Mapping[str, Any]) -> ActivityCategory:
     """A Clio activity description -> ActivityCategory."""
     rate = object_of(raw.get("rate"))
-    # clio.md §3.2: rate.type is User|FlatRate|Custom; a FlatRate amount is the whole price.
+    # clio.md §3.2: rate.type is User|FlatRate|Custom; a FlatRate amount is the whole price. A
+    # "User" category has no rate of its own: the user's applies, whatever amount is shown.
     flat = rate.get("type") == "FlatRate" or "flat" in str(raw.get("category_type") or "").lower()
     return _build(
         ActivityCategory,
         id=_id(raw.get("id"), "activity_description"),
         name=_text(raw.get("name")) or f"Clio category {raw.get('id')}",
-        rate=_money(rate.get("amount")),
+        rate=None if rate.get("type") == "User" and not flat else _money(rate.get("amount")),
         flat=flat,
     )
+
+
+def client_rate_table(
+    rows: Iterable[Mapping[str, Any]], groups_of: Mapping[str, Sequence[str]]
+) -> tuple[ClientRateTable, tuple[str, ...]]:
+    """Clio's activity rates (GET /activity_rates, clio.md §3.3) -> every client's hourly rates.
+
+    A row is a contact's rate for one user, for a group of users (`groups_of`: user id -> its
+    group ids, from GET /users `groups`), or, with neither, for everyone. Clio's order (§3.4):
+    the user's own rate, else the highest of its groups' rates (conflicting group rates: the
+    highest), else the contact's rate for everyone. Co-counsel rows (`co_counsel_contact_id`)
+    price a co-counsel's own users, who never record time through billsync: not client rates.
+    A flat client rate is not an hourly rate; it is reported, never guessed into one.
+    """
+    by_contact: dict[str, dict[str, list[Decimal]]] = {}  # contact -> "user:<id>"|"group:<id>"|"*" -> rates
+    problems: list[str] = []
+    for row in rows:
+        contact = row.get("contact_id")
+        if contact is None or isinstance(contact, bool):
+            continue  # a co-counsel rate (or no contact): not what a client agreed
+        amount = _money(row.get("rate"))
+        if amount is None:
+            continue  # hidden by rate visibility (clio.md §4 item 3): nothing to bill from
+        if row.get("flat_rate"):
+            problems.append(f"activity rate {row.get('id')}: a flat rate for contact {contact} is not applied")
+            continue
+        user, group = _ref(row.get("user")), _ref(row.get("group"))
+        key = f"user:{user}" if user else f"group:{group}" if group else "*"
+        by_contact.setdefault(str(contact), {}).setdefault(key, []).append(amount)
+    table: dict[str, dict[str, Decimal]] = {}
+    for contact, keyed in by_contact.items():
+        rates: dict[str, Decimal] = {}
+        if "*" in keyed:
+            rates["*"] = max(keyed["*"])
+        for user, groups in groups_of.items():
+            own = keyed.get(f"user:{user}")
+            from_groups = [rate for group in groups for rate in keyed.get(f"group:{group}", ())]
+            if own:
+                rates[user] = max(own)
+            elif from_groups:
+                rates[user] = max(from_groups)
+        for key, found in keyed.items():  # a user Clio did not list: its own rate still holds
+            if key.startswith("user:") and key[5:] not in rates:
+                rates[key[5:]] = max(found)
+        if rates:
+            table[contact] = rates
+    return ClientRateTable(id=SOURCE, rates=table), tuple(problems)
 
 
 # -- activity -----------------------------------------------------------------------------------
@@ -458,15 +528,25 @@ def time_entry_body(
 
 
 def time_entry_changes(
-    entry: TimeEntry, key_hash: str | None, *, billable: bool, utbms: Mapping[str, int] | None = None
+    entry: TimeEntry,
+    key_hash: str | None,
+    *,
+    billable: bool,
+    utbms: Mapping[str, int] | None = None,
+    price: Decimal | None = None,
 ) -> dict[str, Any]:
-    """The `data` of PATCH /activities/{id}: narrative, length, price, billability and UTBMS codes."""
+    """The `data` of PATCH /activities/{id}: narrative, length, price, billability and UTBMS codes.
+
+    `price`: the one Clio holds now, when a person typed it (it differs from the entry's rate); it
+    is kept. Otherwise the entry's rate is sent.
+    """
     narrative = _MARKER.sub("", entry.narrative).rstrip()
     note = f"{narrative} [bs:{key_hash}]".strip() if key_hash else narrative
     changes: dict[str, Any] = {
         "note": note,
         "quantity": entry.billed_seconds,
-        "price": _price(entry.rate),  # always: a PATCH without price may reset it (clio.md §3.1)
+        # Always: a PATCH without price may reset it (clio.md §3.1).
+        "price": _price(price if price is not None else entry.rate),
         "non_billable": not billable,
     }
     # The category is only re-sent to carry codes; `price` above keeps the rate (clio.md §3.1).
@@ -533,8 +613,17 @@ def resolve_utbms(
     return {key: chosen[key][0] for key in UTBMS_FIELDS_ORDER if key in chosen}, tuple(problems)
 
 
-def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
-    """A Clio activity -> RemoteEntry; `idempotency_key` is the marker's key hash."""
+def remote_price(value: Any) -> Decimal | None:
+    """A Clio price (a JSON float) in cents, or None when it is hidden or missing."""
+    return _cents(value) if value is not None and not isinstance(value, bool) else None
+
+
+def remote_entry(raw: Mapping[str, Any], task_codes: Mapping[int, str] | None = None) -> RemoteEntry:
+    """A Clio activity -> RemoteEntry; `idempotency_key` is the marker's key hash.
+
+    `task_codes` names Clio's UTBMS task code ids (GET /utbms/codes): the code a person set on the
+    entry through its activity description (clio.md §3.1) is the entry's task code.
+    """
     record_id = _id(raw.get("id"), "activity")
     quantity = raw.get("quantity")
     if quantity is None or raw.get("quantity_redacted"):
@@ -550,6 +639,10 @@ def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
         billable=not raw.get("non_billable"),
         # clio.md §3.1: on_bill covers draft..paid bills, billed only issued ones; both lock it.
         billed=bool(raw.get("billed") or raw.get("on_bill")),
+        # The price Clio bills the entry at: a person's custom rate, or billsync's own. Hidden by
+        # rate visibility (clio.md §4 item 3) it is None, and billsync's rate stands.
+        rate=remote_price(raw.get("price")),
+        task_code=(task_codes or {}).get(object_of(raw.get("activity_description")).get("utbms_task_id")),
     )
 
 

@@ -57,6 +57,7 @@ SEED_KEYS = frozenset(
         "notes",
         "activities",
         "activity_descriptions",
+        "activity_rates",
         "utbms_codes",
         "bills",
         "line_items",
@@ -128,6 +129,7 @@ class ClioSandbox:
         self.activity_writer = ActivityWriter(self.collections)
         self.generic_writer = GenericWriter(self.collections)
         self._authorize_user_id = authorize_user_id
+        self._contact_rates: list[dict[str, Any]] = []  # rates seeded on contacts, moved to their table
         self._load(seed or {})
 
     # -- records, with webhook events -------------------------------------------------------
@@ -271,8 +273,24 @@ class ClioSandbox:
             settings = settings[0] if settings else {}
         self.collections[BILLING_SETTINGS.name].seed([{**DEFAULT_BILLING_SETTINGS, **settings}])
         for name, records in seed.items():
-            if name != "billing_settings":
+            if name == "contacts":
+                self.collections[name].seed([self._rates_apart(contact) for contact in records])
+            elif name != "billing_settings":
                 self.collections[name].seed(records)
+        self.collections["activity_rates"].seed(self._contact_rates)
+
+    def _rates_apart(self, contact: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A seeded contact's own `activity_rates[]` and `co_counsel_rate`, kept as activity_rates rows.
+
+        Clio keeps them in one table (clio.md §3.3) and shows them on the contact; so does the
+        sandbox, whichever of the two shapes a seed uses."""
+        rest = dict(contact)
+        for row in rest.pop("activity_rates", None) or []:
+            self._contact_rates.append({**row, "contact_id": contact.get("id")})
+        co_counsel = rest.pop("co_counsel_rate", None)
+        if isinstance(co_counsel, Mapping):
+            self._contact_rates.append({**co_counsel, "co_counsel_contact_id": contact.get("id")})
+        return rest
 
     def _resource(self, collection: str) -> Resource:
         resource = BY_NAME.get(collection)

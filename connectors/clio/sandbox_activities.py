@@ -125,9 +125,12 @@ class ActivityWriter:
         if "user" not in changes and token_user_id is not None:
             # The spec: on creation the user defaults to the current user.
             changes["user"] = {"id": token_user_id}
-        record = {"non_billable": False, "no_charge": False, "flat_rate": False, **changes}
+        record = {"non_billable": False, "no_charge": False, **changes}
         if "price" not in changes:
             record.update(self._rate_for(record))
+        # A flat-rate category makes a flat-rate entry, whether or not a price is sent: its total
+        # is the price whatever the time (clio.md §3.2, §3.4).
+        record["flat_rate"] = self._flat_category(record) is not None
         self._check_combination(record)
         return record
 
@@ -142,6 +145,8 @@ class ActivityWriter:
             # The spec's price description: omitting price while changing these resets it.
             changes.update(self._rate_for(merged))
             merged.update(changes)
+        if "activity_description" in changes:
+            changes["flat_rate"] = self._flat_category(merged) is not None
         self._check_combination(merged)
         return changes
 
@@ -203,40 +208,74 @@ class ActivityWriter:
         if record.get("non_billable") and record.get("type") != "TimeEntry":
             raise unprocessable("non_billable is only valid for TimeEntry activities")
 
+    def _flat_category(self, record: Mapping[str, Any]) -> float | None:
+        """The flat amount of the entry's activity description, when it is a flat-rate one."""
+        if record.get("type") != "TimeEntry":
+            return None
+        description = self._peek("activity_descriptions", record.get("activity_description"))
+        rate = description.get("rate") if description else None
+        if isinstance(rate, dict) and rate.get("type") == "FlatRate" and rate.get("amount") is not None:
+            return float(rate["amount"])
+        return None
+
     def _rate_for(self, record: Mapping[str, Any]) -> Record:
-        """Pick a price by Clio's rate hierarchy (clio.md §3.4), simplified."""
+        """Pick a price by Clio's rate hierarchy (clio.md §3.4): flat-rate category > matter rate >
+        client rate > category hourly rate > the user's rate. Group rates: the user's own first,
+        then the highest of its groups' (§3.4: conflicting group rates, the highest)."""
         if record.get("type") != "TimeEntry":
             return {"price": float(record.get("price") or 0.0)}
+        flat = self._flat_category(record)
+        if flat is not None:
+            return {"price": flat}
+        user = self._peek("users", record.get("user"))
+        user_id = _ref(record.get("user"))
+        groups = {_ref(g) for g in (user or {}).get("groups") or [] if isinstance(g, dict)}
+        matter = self._peek("matters", record.get("matter"))
+        matter_rate = _matter_rate(matter, user_id, groups) if matter else None
+        if matter_rate is not None:
+            return {"price": matter_rate}
+        client_rate = self._client_rate(matter, user_id, groups) if matter else None
+        if client_rate is not None:
+            return {"price": client_rate}
         description = self._peek("activity_descriptions", record.get("activity_description"))
         rate = description.get("rate") if description else None
         rate = rate if isinstance(rate, dict) else {}
-        if rate.get("type") == "FlatRate" and rate.get("amount") is not None:
-            return {"price": float(rate["amount"]), "flat_rate": True}
-        user_id = _ref(record.get("user"))
-        matter = self._peek("matters", record.get("matter"))
-        matter_rate = _matter_rate(matter, user_id) if matter else None
-        if matter_rate is not None:
-            return {"price": matter_rate, "flat_rate": False}
         if rate.get("type") == "Custom" and rate.get("amount") is not None:
-            return {"price": float(rate["amount"]), "flat_rate": False}
-        user = self._peek("users", record.get("user"))
+            return {"price": float(rate["amount"])}
         user_rate = user.get("rate") if user else None
-        return {"price": float(user_rate or 0.0), "flat_rate": False}
+        return {"price": float(user_rate or 0.0)}
+
+    def _client_rate(self, matter: Mapping[str, Any], user_id: object, groups: set[object]) -> float | None:
+        client_id = _ref(matter.get("client"))
+        rows = [
+            row
+            for row in self._collections["activity_rates"].all()
+            if client_id is not None and str(row.get("contact_id")) == str(client_id) and not row.get("flat_rate")
+        ]
+        return _pick(rows, user_id, groups, everyone=True)
 
     def _peek(self, collection: str, reference: Any) -> Record | None:
         ref_id = _ref(reference)
         return None if ref_id is None else self._collections[collection].peek(ref_id)
 
 
-def _matter_rate(matter: Mapping[str, Any], user_id: object) -> float | None:
+def _matter_rate(matter: Mapping[str, Any], user_id: object, groups: set[object]) -> float | None:
     custom = matter.get("custom_rate")
     if not isinstance(custom, dict) or custom.get("type") != "HourlyRate":
         return None
-    for row in custom.get("rates") or []:
-        if not isinstance(row, dict) or row.get("rate") is None:
-            continue
-        if _ref(row.get("user")) == user_id:
-            return float(row["rate"])
+    rows = [r for r in custom.get("rates") or [] if isinstance(r, dict) and not r.get("activity_description")]
+    return _pick(rows, user_id, groups, everyone=False)
+
+
+def _pick(rows: list[Any], user_id: object, groups: set[object], *, everyone: bool) -> float | None:
+    """The user's own rate, else the highest of its groups', else (if allowed) a rate for everyone."""
+    priced = [r for r in rows if r.get("rate") is not None]
+    own = [float(r["rate"]) for r in priced if _ref(r.get("user")) == user_id]
+    from_groups = [float(r["rate"]) for r in priced if r.get("group") and _ref(r.get("group")) in groups]
+    anyone = [float(r["rate"]) for r in priced if everyone and not r.get("user") and not r.get("group")]
+    for found in (own, from_groups, anyone):
+        if found:
+            return max(found)
     return None
 
 

@@ -47,7 +47,7 @@ def parse_fields(text: str | None, resource: Resource) -> Selection:
                 raise bad_request(f"Field {name} has no nested fields")
             target = BY_NAME.get(assoc.target) if assoc.target else None
             for sub_name in sub:
-                if target is not None and not target.has_field(sub_name):
+                if sub_name in assoc.hidden or (target is not None and not target.has_field(sub_name)):
                     raise bad_request(f"Invalid field: {name}{{{sub_name}}}")
         items[name] = sub
     return Selection(tuple(items.items()))
@@ -102,6 +102,8 @@ class Renderer:
         out: Record = {n: self.value(resource, record, n) for n in sorted(resource.scalars)}
         for name, assoc in resource.assocs.items():
             value = self.value(resource, record, name)
+            if assoc.hidden and value is not None:  # derived rows: shown as the API nests them
+                value = self._nested(assoc, value, tuple(sorted(BY_NAME[assoc.target or ""].scalars)))
             out[name] = ([] if assoc.many else None) if value is None else value
         return out
 
@@ -115,7 +117,21 @@ class Renderer:
         if resource.name == "matters" and name == "client_id":
             client = record.get("client")
             return client.get("id") if isinstance(client, dict) else record.get("client_id")
+        if resource.name == "contacts" and name in ("activity_rates", "co_counsel_rate"):
+            return self._contact_rates(record, name)
         return record.get(name)
+
+    def _contact_rates(self, contact: Record, name: str) -> Any:
+        # clio.md §3.3/§3.6: a contact's rates are the activity_rates rows that name it.
+        key = "contact_id" if name == "activity_rates" else "co_counsel_contact_id"
+        rows = [
+            {"id": row["id"]}
+            for row in self._collections["activity_rates"].all()
+            if str(row.get(key)) == str(contact["id"])
+        ]
+        if name == "activity_rates":
+            return rows
+        return rows[0] if rows else None
 
     def resolve(self, assoc: Assoc, stored: Any) -> Record | None:
         """Return the live record an association points at, or what was stored."""

@@ -200,6 +200,16 @@ def _assoc_id(field: str) -> FilterFactory:
     return build
 
 
+def _scalar_id(field: str) -> FilterFactory:
+    def build(value: str, params: QueryParams, resource: Resource, renderer: Renderer) -> Predicate:
+        # The spec: "The keyword `null` is not valid for this field" (activity_rates contact ids).
+        if value == "null" or not value.isdigit():
+            raise bad_request(f"{field} must be a contact id")
+        return lambda record: str(record.get(field)) == value
+
+    return build
+
+
 def _contains_id(field: str) -> FilterFactory:
     def build(value: str, params: QueryParams, resource: Resource, renderer: Renderer) -> Predicate:
         return lambda record: any(_ref_id(item) == value for item in record.get(field) or [])
@@ -364,6 +374,10 @@ _FILTERS: Mapping[str, Mapping[str, FilterFactory]] = {
             "subscription_type", {"attorney": "Attorney", "nonattorney": "NonAttorney"}
         ),
         "name": _text("name"),
+    },
+    "activity_rates": {
+        "contact_id": _scalar_id("contact_id"),
+        "co_counsel_contact_id": _scalar_id("co_counsel_contact_id"),
     },
     "contacts": {
         "type": _choice("type", {"Person": "Person", "Company": "Company"}),

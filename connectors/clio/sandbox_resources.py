@@ -16,6 +16,8 @@ class Assoc:
 
     target: str | None = None
     many: bool = False
+    # Fields of the target this association does not show (the spec nests a narrower schema).
+    hidden: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ def _assocs(**targets: Assoc) -> Mapping[str, Assoc]:
 
 _ONE = Assoc()
 _MANY = Assoc(many=True)
+# The spec nests ActivityRate_base on a contact: no user, no group (clio.md §3.3, §3.6).
+_RATE_BASE_HIDES = frozenset({"user", "group"})
 
 ACTIVITIES = Resource(
     name="activities",
@@ -148,7 +152,8 @@ CONTACTS = Resource(
     ),
     assocs=_assocs(
         currency=_ONE,
-        activity_rates=_MANY,
+        # Derived from the activity_rates collection: rows whose contact_id is this contact.
+        activity_rates=Assoc("activity_rates", many=True, hidden=_RATE_BASE_HIDES),
         addresses=_MANY,
         custom_field_values=_MANY,
         custom_field_set_associations=_MANY,
@@ -167,7 +172,8 @@ CONTACTS = Resource(
         avatar=_ONE,
         payment_profile=_ONE,
         folder=_ONE,
-        co_counsel_rate=_ONE,
+        # Derived too: the row whose co_counsel_contact_id is this contact.
+        co_counsel_rate=Assoc("activity_rates", hidden=_RATE_BASE_HIDES),
         primary_web_site=_ONE,
         legal_aid_uk_contact=_ONE,
     ),
@@ -180,6 +186,21 @@ CONTACTS = Resource(
     ),
     required_on_create=("name", "type"),
     webhook_model="contact",
+)
+
+ACTIVITY_RATES = Resource(
+    name="activity_rates",
+    path="activity_rates",
+    scalars=_names(
+        "id etag rate flat_rate created_at updated_at contact_id co_counsel_contact_id"
+    ),
+    assocs=_assocs(user=Assoc("users"), group=_ONE),
+    # clio.md §3.3: full CRUD. The spec's write body has no user or group (how to target one is
+    # UNCONFIRMED), so a body naming them is refused; per-user rates come from the seed or the
+    # admin API, as a person sets them in Clio's UI.
+    writes="rw",
+    write_keys=_names("rate flat_rate contact_id co_counsel_contact_id"),
+    required_on_create=("rate",),
 )
 
 MATTERS = Resource(
@@ -457,6 +478,7 @@ ALL_RESOURCES: tuple[Resource, ...] = (
     ACTIVITY_DESCRIPTIONS,
     USERS,
     CONTACTS,
+    ACTIVITY_RATES,
     MATTERS,
     COMMUNICATIONS,
     CALENDAR_ENTRIES,

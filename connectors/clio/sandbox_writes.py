@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.clio.sandbox_errors import bad_request, unprocessable
+from connectors.clio.sandbox_errors import bad_request, not_simulated, unprocessable
 from connectors.clio.sandbox_resources import Resource
 from core.sandbox import Record, RecordCollection
 
@@ -53,6 +53,10 @@ class GenericWriter:
             linked = "matter" if record.get("type") == "Matter" else "contact"
             if record.get(linked) is None:
                 raise unprocessable(f"a {record.get('type')} note needs {linked}{{id}}")
+        if resource.name == "activity_rates":
+            if record.get("contact_id") is None and record.get("co_counsel_contact_id") is None:
+                raise unprocessable("contact_id or co_counsel_contact_id is required")
+            record.setdefault("flat_rate", False)
         if resource.name == "communications" and isinstance(record.get("received_at"), str):
             record.setdefault("date", record["received_at"][:10])
         return record
@@ -66,8 +70,14 @@ class GenericWriter:
         if unknown:
             raise bad_request(f"Unknown parameters for {resource.name}: {', '.join(unknown)}")
         record: Record = {}
+        if resource.name == "contacts" and "co_counsel_rate" in data:
+            # Clio keeps it as an activity rate row (clio.md §3.3); write that row instead.
+            raise not_simulated("a co_counsel_rate in", "/api/v4/contacts")
         for key, value in data.items():
             if key in _TRANSIENT:
+                continue
+            if resource.name == "activity_rates":
+                record[key] = self._rate_field(key, value)
                 continue
             assoc = resource.assocs.get(key)
             if assoc is not None and assoc.many:
@@ -86,6 +96,20 @@ class GenericWriter:
                     raise unprocessable(f"{key} must be one of {sorted(allowed)}")
                 record[key] = value
         return record
+
+    def _rate_field(self, key: str, value: Any) -> Any:
+        if key == "rate":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise unprocessable("rate must be a non-negative number")
+            return float(value)
+        if key == "flat_rate":
+            if not isinstance(value, bool):
+                raise unprocessable("flat_rate must be true or false")
+            return value
+        # contact_id, co_counsel_contact_id: "The keyword `null` is not valid for this field."
+        if isinstance(value, bool) or not isinstance(value, int) or value not in self._collections["contacts"]:
+            raise unprocessable(f"{key} {value} is not a contact")
+        return value
 
     def _reference(self, key: str, value: Any, target: str | None) -> Record | None:
         if value is None:

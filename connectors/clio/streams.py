@@ -89,8 +89,18 @@ class Users(ClioStream):
     name = "users"
     path = "users"
     fields = (
-        "id,etag,name,first_name,last_name,email,enabled,clio_connect,rate,roles,subscription_type,time_zone,updated_at"
+        "id,etag,name,first_name,last_name,email,enabled,clio_connect,rate,roles,subscription_type,time_zone,"
+        "updated_at,job_title{name}"
     )
+
+    def read(self, since: Cursor) -> Iterator[Page]:
+        """Every user, at every poll: a firm's users are one request (limit 2000, clio.md §3.7), and
+        what billsync derives from a user (the LEDES classification from the job title) must follow
+        changes, and reach users stored before billsync derived it, without waiting for `updated_at`."""
+        walk = PageWalk(self.name, since, mapping.parse_timestamp)
+        yield from walk.pages(self._client.pages(self.path, fields=self.fields), self.map)
+        self._summary(walk)
+        yield walk.last(self._final_cursor(since, walk.newest))
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
         """A user -> Timekeeper."""
@@ -107,6 +117,37 @@ class ActivityDescriptions(ClioStream):
     def map(self, raw: Mapping[str, Any]) -> Record | None:
         """An activity description -> ActivityCategory."""
         return mapping.activity_category(raw)
+
+
+class ActivityRates(ClioStream):
+    """Clients' agreed rates (clio.md §3.3, GET /activity_rates) -> one ClientRateTable per read.
+
+    Read whole at every poll, with the users' groups: a deleted rate leaves no trace in an
+    `updated_since` read, and who a group rate covers changes with the group, not the rate. A
+    firm's rates are a page or two, so this costs one or two requests a poll. The contact's own
+    `activity_rates[]` name no user or group (the spec nests ActivityRate_base there), so the
+    list endpoint is the one that says whose rate each is.
+    """
+
+    name = "activity_rates"
+    path = "activity_rates"
+    fields = "id,etag,rate,flat_rate,contact_id,co_counsel_contact_id,user{id},group{id},updated_at"
+
+    def read(self, since: Cursor) -> Iterator[Page]:
+        """One page: the whole table, with a cursor saying when it was read."""
+        groups: dict[str, list[str]] = {}
+        for page in self._client.pages("users", fields="id,groups{id}"):
+            for user in page:
+                if user.get("id") is not None:
+                    listed = user.get("groups") if isinstance(user.get("groups"), list) else []
+                    groups[str(user["id"])] = [str(g["id"]) for g in listed if isinstance(g, dict) and g.get("id")]
+        rows = [row for page in self._client.pages(self.path, fields=self.fields) for row in page]
+        table, problems = mapping.client_rate_table(rows, groups)
+        if self._log is not None:
+            self._log.debug("clio stream read", stream=self.name, records=len(rows), errors=len(problems))
+        read_at = self._clock()
+        previous = cursor_time(since, "read_at")
+        yield Page(records=[table], cursor={"read_at": max(read_at, previous or read_at).isoformat()}, errors=problems)
 
 
 class Contacts(ClioStream):
@@ -311,6 +352,7 @@ STREAM_CLASSES: tuple[type[ClioStream], ...] = (
     Users,
     ActivityDescriptions,
     Contacts,
+    ActivityRates,
     Matters,
     Communications,
     CalendarEntries,

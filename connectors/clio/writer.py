@@ -20,7 +20,8 @@ from core.errors import AuthFailed, Fatal
 from core.models import TimeEntry
 
 ACTIVITY_FIELDS = (
-    "id,etag,type,date,quantity,quantity_redacted,price,note,non_billable,billed,on_bill,matter{id},user{id}"
+    "id,etag,type,date,quantity,quantity_redacted,price,note,non_billable,billed,on_bill,matter{id},user{id},"
+    "activity_description{id,utbms_task_id}"
 )
 # URLs stay short enough for any proxy with this many ids[] per request.
 IDS_PER_REQUEST = 100
@@ -70,9 +71,15 @@ class ClioWriter:
         return None
 
     def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
-        """PATCH note, quantity, price and billability; an entry made billable loses the marker."""
+        """PATCH note, quantity, price and billability; an entry made billable loses the marker.
+
+        The price is Clio's own as it stands: billsync's rate only ever comes from capture or from
+        Clio, so a different price was typed by a person since the last reconcile, and it is kept
+        (the next reconcile takes it as the entry's rate). Hidden by rate visibility, the entry's
+        rate is sent.
+        """
         path = _activity_path(ref)
-        current = self._client.get(path, fields="id,etag,note,billed,on_bill")
+        current = self._client.get(path, fields="id,etag,note,price,billed,on_bill")
         if current is None:  # no etag was sent, so a 304 cannot happen
             raise Fatal(f"GET {path}: unexpected 304")
         if current.get("billed") or current.get("on_bill"):
@@ -84,7 +91,10 @@ class ClioWriter:
             # may be printed on the client's bill, so it goes.
             key_hash = None
         utbms = self._utbms_ids(entry)
-        changes = self._body(lambda: mapping.time_entry_changes(entry, key_hash, billable=billable, utbms=utbms))
+        price = mapping.remote_price(current.get("price"))
+        changes = self._body(
+            lambda: mapping.time_entry_changes(entry, key_hash, billable=billable, utbms=utbms, price=price)
+        )
         etag = current.get("etag") if isinstance(current.get("etag"), str) else None
         # If-Match: a person editing the entry meanwhile gives 412 (ClioConflict, retried later).
         self._client.update(path, changes, fields="id,etag", if_match=etag)
@@ -131,8 +141,15 @@ class ClioWriter:
         return self._remote(raw)
 
     def _remote(self, raw: dict[str, Any]) -> RemoteEntry:
+        task_codes: dict[int, str] = {}
+        if mapping.object_of(raw.get("activity_description")).get("utbms_task_id") is not None:
+            # A UTBMS task code set on the entry (clio.md §3.1) comes as Clio's id: read the codes once.
+            if self._utbms is None:
+                self._utbms = self._read_utbms()
+            tasks = ((code, found) for (kind, code), found in self._utbms.items() if kind == "UtbmsTask")
+            task_codes = {code_id: code for code, found in tasks for code_id, _ in found}
         try:
-            return mapping.remote_entry(raw)
+            return mapping.remote_entry(raw, task_codes)
         except mapping.MappingError as exc:
             # Redacted hours (clio.md §4 item 4) need a user who may see them: a person must act.
             raise AuthFailed(f"{exc}; connect Clio as a user who can see activity hours") from None

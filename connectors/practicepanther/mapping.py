@@ -155,7 +155,9 @@ def entry_date(day: date) -> str:
 
 
 def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
-    """A PP user -> Timekeeper. PP exposes no user rates (pp.md §9), so default_rate stays 0."""
+    """A PP user -> Timekeeper. PP exposes no user rates and no role (pp.md §9): default_rate
+    stays 0, and the LEDES classification is unknown until the firm sets it
+    (billing.timekeepers.<id>.classification)."""
     name = _text(raw.get("display_name")) or " ".join(
         part for part in (_text(raw.get("first_name")), _text(raw.get("last_name"))) if part
     )
@@ -510,7 +512,12 @@ def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, 
 
 
 def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable: bool) -> dict[str, Any]:
-    """GET, merge, PUT (pp.md §3): the current record with billsync's fields changed, read-only keys dropped."""
+    """GET, merge, PUT (pp.md §3): the current record with billsync's fields changed, read-only keys dropped.
+
+    The rate PP holds is kept whenever it has one: it is either billsync's own (learned back by
+    the reconcile), the one PP chose by its rate rules, or one a person typed since; none of them
+    is billsync's to overwrite. Only an entry PP holds without a rate gets billsync's.
+    """
     merged = {k: v for k, v in current.items() if k not in ("id", "created_at", "updated_at", "display_name")}
     merged.update(
         {
@@ -522,10 +529,10 @@ def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable:
             "billed_by_user_ref": {"id": entry.timekeeper_id},
         }
     )
-    if entry.rate > 0:
-        merged["rate"] = float(entry.rate)  # else the rate PP holds stays (see time_entry_body)
-    if entry.task_code:
-        merged["task_code"] = entry.task_code
+    if current.get("rate") is None and entry.rate > 0:
+        merged["rate"] = float(entry.rate)
+    if entry.task_code and not _text(current.get("task_code")):
+        merged["task_code"] = entry.task_code  # a code set on the entry in PP wins over the matter's phase
     return merged
 
 
@@ -539,7 +546,18 @@ def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
         matter_id=_ref(raw.get("matter_ref")) or "",
         billable=raw.get("is_billable") is True,
         billed=raw.get("is_billed") is True,
+        # pp.md §9: a blank rate takes PP's default for the user and matter; the rate PP holds is
+        # what its invoice bills, so it is the entry's rate.
+        rate=_rate_held(raw.get("rate")),
+        task_code=_text(raw.get("task_code")) or None,
     )
+
+
+def _rate_held(value: Any) -> Decimal | None:
+    """The rate PP holds on an entry, in cents; None when it holds none."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return money(value, "rate")
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -203,10 +203,9 @@ class PracticePantherSandbox:
                 record["account_ref"] = {"id": matter["account_ref"]["id"]}
             record.setdefault("is_billed", existing.get("is_billed", False) if existing else False)
             if record.get("rate") is None:
-                # pp.md §9: a blank rate takes the user's default for the matter; the sandbox
-                # keeps one default per user in `default_rate` (not exposed by the API).
+                # pp.md §9: a blank rate takes PP's default rate for the user and matter.
                 user = self.collections["users"].peek(record["billed_by_user_ref"]["id"])
-                record["rate"] = (user or {}).get("default_rate", 0)
+                record["rate"] = default_rate(matter or {}, user or {})
         if resource is TASKS and record.get("status") is None:
             record["status"] = "NotCompleted"  # pp.md §3: a null status breaks the PP UI
         if resource is MATTERS:
@@ -234,6 +233,26 @@ class PracticePantherSandbox:
         if record is None:
             raise PPError(404, f"{resource.path} {record_id} was not found.")
         return record
+
+
+def default_rate(matter: Mapping[str, Any], user: Mapping[str, Any]) -> float:
+    """The rate PP gives an entry posted without one: the matter's rate rules, else the user's own.
+
+    PP's rules, which its API does not expose (kept as sandbox bookkeeping, never served): a
+    matter's `rate_rules` are `{"user_id": …, "rate": …}` for one user, `{"role": …, "rate": …}`
+    for a role (a user's `role`), `{"rate": …}` for everyone on the matter. A user's rule beats
+    its role's, which beats everyone's; without one, the user's `default_rate`.
+    """
+    rules = [r for r in matter.get("rate_rules") or [] if isinstance(r, Mapping) and r.get("rate") is not None]
+    for applies in (
+        lambda r: r.get("user_id") is not None and str(r["user_id"]) == str(user.get("id")),
+        lambda r: r.get("user_id") is None and r.get("role") is not None and r["role"] == user.get("role"),
+        lambda r: r.get("user_id") is None and r.get("role") is None,
+    ):
+        found = [r for r in rules if applies(r)]
+        if found:
+            return float(found[0]["rate"])
+    return float(user.get("default_rate", 0))
 
 
 def create_app(sandbox: PracticePantherSandbox) -> FastAPI:

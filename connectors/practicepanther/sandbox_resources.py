@@ -114,8 +114,9 @@ REF_TARGETS: Mapping[str, str] = {
     "billed_by_user_ref": "users",
     "item_ref": "items",
 }
-# Sandbox bookkeeping never served: the etag, and the user's default rate PP keeps internally.
-_HIDDEN = frozenset({"etag", "default_rate"})
+# Sandbox bookkeeping never served (PP keeps these internally; its API exposes no rates or roles,
+# pp.md §9): the etag, a user's default rate and role, and a matter's rate rules.
+_HIDDEN = frozenset({"etag", "default_rate", "role", "rate_rules"})
 _ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$", re.IGNORECASE)
 
 

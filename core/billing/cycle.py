@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 import structlog
 
 from config.billing import Arrangement, BillingSettings
+from core.agreements import with_agreements
 from core.billing.guidelines import check_invoice
 from core.billing.model import BillingPeriod, PreBill, PreBillStatus
 from core.billing.period import due_period
@@ -53,7 +54,7 @@ def run_billing_cycle(
 ) -> CycleResult:
     """Build, check and store the period's pre-bills; the plain function the scheduler calls."""
     billing = BillingStore(store.engine)
-    reference = store.load_reference(firm_id)
+    reference = with_agreements(store.load_reference(firm_id), settings)
     existing = billing.prebills(firm_id, period_end=period.end)
     kept = [p for p in existing if p.status is not PreBillStatus.DRAFT or p.approved_at is not None]
     rebuilt = [p for p in existing if p not in kept]

@@ -16,13 +16,19 @@ What the client receives is what billsync means, or nothing:
   "10 1/2", "m²" is "m^2", "€100" is "EUR 100").
 - A file never declares a billing period that leaves out one of its own lines, and a pre-bill
   with no lines has no file: the error says why it is empty.
+
+TIMEKEEPER_CLASSIFICATION is one of LEDES's own (PARTNR, ASSOC, OFCNSL, PRLGL, LGLAST, OTH) on a
+person's line, FLTFEE or ADJSMT on a fee-support line; anything else ("Partner", or nothing known)
+is refused naming the timekeeper and the key to set. A pre-bill line keeps the classification it
+was built with; one built without a known classification takes the firm's current setting.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -32,6 +38,7 @@ from config.billing import BillingSettings, LedesFormat
 from core.billing.model import PreBill, PreBillLine
 from core.errors import BillsyncError
 from core.matching import ReferenceData
+from core.models import LEDES_CLASSIFICATIONS
 
 LEDES_1998B_FIELDS: tuple[str, ...] = (
     "INVOICE_DATE", "INVOICE_NUMBER", "CLIENT_ID", "LAW_FIRM_MATTER_ID", "INVOICE_TOTAL",
@@ -53,6 +60,7 @@ LEDES_98BI_FIELDS: tuple[str, ...] = (
     "INVOICE_TAX_CURRENCY",
 )  # fmt: skip
 FORMAT_LINES = {LedesFormat.LEDES_1998B: "LEDES1998B", LedesFormat.LEDES_98BI: "LEDES98BI V2"}
+SUPPORT_CLASSIFICATIONS = ("FLTFEE", "ADJSMT")  # billing-domain.md §1: fee-support lines, not people
 LINE_END = "[]"
 
 
@@ -72,10 +80,19 @@ class LedesParties:
     client_name: str = ""
     tax_name: str = ""
     settings: BillingSettings | None = None
+    # Each timekeeper's classification as the firm configures it or the PMS says it now (None:
+    # unknown), for lines built before it was known; `firm_id` names the key to set when unknown.
+    classifications: Mapping[str, str | None] = field(default_factory=dict)
+    firm_id: str = ""
 
 
-def parties_for(prebill: PreBill, reference: ReferenceData, settings: BillingSettings) -> LedesParties:
-    """The LEDES identities of a pre-bill from the reference data and the firm's billing settings."""
+def parties_for(
+    prebill: PreBill, reference: ReferenceData, settings: BillingSettings, *, firm_id: str = ""
+) -> LedesParties:
+    """The LEDES identities of a pre-bill from the reference data and the firm's billing settings.
+
+    `reference` should carry the firm's agreements (core.agreements.with_agreements), so a
+    configured classification counts."""
     client = reference.clients.get(prebill.client_id)
     matter = reference.matters.get(prebill.matter_id)
     if not settings.firm.ledes_id:
@@ -88,6 +105,8 @@ def parties_for(prebill: PreBill, reference: ReferenceData, settings: BillingSet
         client_name=client.name if client else "",
         tax_name=settings.tax_name,
         settings=settings,
+        classifications={tk.id: tk.classification for tk in reference.timekeepers.values()},
+        firm_id=firm_id,
     )
 
 
@@ -185,9 +204,30 @@ def _common(
         parties.law_firm_id,
         _money(line.unit_cost),
         ascii_text(line.timekeeper_name),
-        line.classification,
+        _classification(line, parties),
         parties.client_matter_id,
     ]
+
+
+def _classification(line: PreBillLine, parties: LedesParties) -> str:
+    """The line's TIMEKEEPER_CLASSIFICATION, or LedesError naming the timekeeper and the key to set."""
+    if line.timekeeper_id is None:
+        if line.classification in SUPPORT_CLASSIFICATIONS:
+            return line.classification
+        raise LedesError(f"line {line.number} ({line.timekeeper_name}) has no LEDES classification for a fee line")
+    if line.classification in LEDES_CLASSIFICATIONS:
+        return line.classification
+    if line.classification == "":
+        current = parties.classifications.get(line.timekeeper_id)
+        if current in LEDES_CLASSIFICATIONS:
+            return current
+    known = f"{line.classification!r} is not one LEDES allows" if line.classification else "it is not known"
+    section = f"firms.{parties.firm_id}.billing" if parties.firm_id else "billing"
+    raise LedesError(
+        f"timekeeper {line.timekeeper_name} (user {line.timekeeper_id}) needs a LEDES classification and "
+        f"{known}: set {section}.timekeepers.{line.timekeeper_id}.classification "
+        f"to one of {', '.join(LEDES_CLASSIFICATIONS)}"
+    )
 
 
 def _file(fmt: LedesFormat, fields: tuple[str, ...], rows: list[list[str]]) -> str:

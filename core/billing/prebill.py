@@ -1,7 +1,8 @@
 """Approved, unbilled entries -> one pre-bill per client matter, with its arrangement applied.
 
 - Hourly matters bill each entry as approved: units x rate, with the agreed discount or cap that
-  rating applied shown as the line's adjustment (never folded into the rate).
+  rating applied shown as the line's adjustment (never folded into the rate). An entry in a
+  flat-rate activity category is one unit at its flat rate, whatever its time.
 - Flat-fee matters bill their flat fee and never incremental entries.
 - Hybrid matters (configured) bill the flat fee, show entries in its scope at no charge, and bill
   the rest hourly.
@@ -177,7 +178,11 @@ def _prebill(
 
 def _entry_line(entry: TimeEntry, reference: ReferenceData, hybrid: MatterBilling | None) -> _Draft:
     timekeeper = reference.timekeepers.get(entry.timekeeper_id)
-    units = (Decimal(entry.billed_seconds) / SECONDS_PER_HOUR).quantize(UNITS)
+    category = reference.categories.get(entry.category_id) if entry.category_id else None
+    if category is not None and category.flat:
+        units = Decimal("1.0000")  # a flat-rate activity: its rate is the whole price, whatever the time
+    else:
+        units = (Decimal(entry.billed_seconds) / SECONDS_PER_HOUR).quantize(UNITS)
     base = cents(units * entry.rate)
     covered = hybrid is not None and (
         (entry.task_code is not None and entry.task_code in hybrid.covered_task_codes)
@@ -195,7 +200,9 @@ def _entry_line(entry: TimeEntry, reference: ReferenceData, hybrid: MatterBillin
         adjustment=adjustment,
         timekeeper_id=entry.timekeeper_id,
         timekeeper_name=timekeeper.name if timekeeper else entry.timekeeper_id,
-        classification=timekeeper.classification if timekeeper else "OTH",
+        # As the firm configured it or the PMS says it; "" when neither does: the LEDES writer
+        # then asks for billing.timekeepers.<id>.classification rather than guess.
+        classification=(timekeeper.classification if timekeeper else None) or "",
         task_code=entry.task_code,
         activity_code=entry.activity_code,
         entry_id=entry.id,

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from config.billing import LedesFormat
+from core.agreements import with_agreements
 from core.billing.cycle import run_billing_cycle
 from core.billing.ledes import LedesError, parties_for, write_ledes
 from core.billing.ledes_parser import parse_ledes
@@ -44,7 +45,7 @@ def bill_run(
     chosen = month(period) if period else previous_month(datetime.now(UTC).date())
     store = Store.open(settings.database_url)
     result = run_billing_cycle(store, firm_id, firm_settings.billing, chosen)
-    reference = store.load_reference(firm_id)
+    reference = with_agreements(store.load_reference(firm_id), firm_settings.billing)
     _print_prebills(result.prebills, reference, title=f"{len(result.prebills)} pre-bills for {chosen.label}")
     for kept in result.kept:
         console.print(f"kept {kept.number} ({kept.status.value}): approved or tied to a PMS bill")
@@ -150,8 +151,9 @@ def bill_ledes(
     chosen = fmt or billing.client(prebill.client_id).ledes
     if chosen is LedesFormat.NONE:
         chosen = LedesFormat.LEDES_1998B
+    reference = with_agreements(store.load_reference(firm_id), billing)
     try:
-        text = write_ledes(prebill, parties_for(prebill, store.load_reference(firm_id), billing), chosen)
+        text = write_ledes(prebill, parties_for(prebill, reference, billing, firm_id=firm_id), chosen)
     except LedesError as exc:
         raise BillsyncError(str(exc)) from None
     parse_ledes(text)  # never hand out a file the strict reader refuses

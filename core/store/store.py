@@ -41,6 +41,7 @@ from core.models import (
     ActivityKind,
     ActivityStatus,
     Client,
+    ClientRateTable,
     EntryState,
     Finding,
     Matter,
@@ -55,9 +56,11 @@ from core.store.schema import activities, outbox, reference_records, time_entrie
 _CHUNK = 500  # keys per IN (...) query: well under every database's parameter limit
 # Entries in these states no longer count toward caps, daily totals or duplicates.
 _INACTIVE = (EntryState.REJECTED.value, EntryState.DELETED_REMOTELY.value, EntryState.BLOCKED.value)
-_REFERENCE_MODELS: dict[str, type[Timekeeper | Client | Matter | ActivityCategory]] = {
+ReferenceRecord = Timekeeper | Client | ClientRateTable | Matter | ActivityCategory
+_REFERENCE_MODELS: dict[str, type[ReferenceRecord]] = {
     "timekeeper": Timekeeper,
     "client": Client,
+    "client_rates": ClientRateTable,
     "matter": Matter,
     "category": ActivityCategory,
 }
@@ -193,7 +196,7 @@ class Store:
     def save_reference(
         self,
         firm: str,
-        records: Iterable[Timekeeper | Client | Matter | ActivityCategory | RemoteBill | RemotePayment],
+        records: Iterable[ReferenceRecord | RemoteBill | RemotePayment],
     ) -> None:
         """Insert or replace reference records (timekeepers, clients, matters, categories, bills, payments)."""
         kinds: dict[type, str] = {model: kind for kind, model in (_REFERENCE_MODELS | _LEDGER_MODELS).items()}
@@ -217,7 +220,8 @@ class Store:
             )
             for kind, data in rows:
                 loaded[kind].append(_REFERENCE_MODELS[kind].model_validate(data))
-        return ReferenceData(loaded["timekeeper"], loaded["client"], loaded["matter"], loaded["category"])
+        clients = _with_agreed_rates(loaded["client"], loaded["client_rates"])
+        return ReferenceData(loaded["timekeeper"], clients, loaded["matter"], loaded["category"])
 
     def save_time_increment(self, firm: str, connector: str, minutes: int | None) -> None:
         """Keep the increment the system of record rounds time to (None: it has none), as just read."""
@@ -486,6 +490,15 @@ class Store:
         with self.engine.connect() as conn:
             for table in (reference_records, activities, time_entries, outbox):
                 yield table.name, [dict(r._mapping) for r in conn.execute(select(table))]
+
+
+def _with_agreed_rates(clients: list[Client], tables: list[ClientRateTable]) -> list[Client]:
+    """Each client with the rates its system of record's rate table agrees for it (the table wins)."""
+    agreed: dict[str, dict[str, Decimal]] = {}
+    for table in tables:
+        for client_id, rates in table.rates.items():
+            agreed.setdefault(client_id, {}).update(rates)
+    return [c.model_copy(update={"rates": {**c.rates, **agreed[c.id]}}) if c.id in agreed else c for c in clients]
 
 
 def _bulk_insert(

@@ -293,3 +293,25 @@ def test_a_line_outside_the_declared_period_is_never_written_and_never_read() ->
         ledes(october_only, LedesFormat.LEDES_1998B)
     with pytest.raises(LedesParseError, match="LINE_ITEM_DATE 20260930 is outside the billing period 20261001"):
         parse_ledes(good_1998b().replace("|20261005|", "|20260930|", 1))
+
+
+def test_a_classification_ledes_does_not_allow_is_refused_naming_the_timekeeper_and_the_key() -> None:
+    # Regression: "Partner" (from a capture file's reference data) was written as is.
+    prebill = scenario()
+    partner_line = replace(prebill.lines[0], classification="Partner")
+    wrong = replace(prebill, lines=(partner_line, *prebill.lines[1:]))
+    parties = parties_for(wrong, reference(), SETTINGS, firm_id="acme")
+    with pytest.raises(LedesError) as refused:
+        write_ledes(wrong, parties, LedesFormat.LEDES_1998B)
+    assert str(refused.value) == (
+        "timekeeper Jane Smith (user u1) needs a LEDES classification and 'Partner' is not one LEDES allows: "
+        "set firms.acme.billing.timekeepers.u1.classification to one of PARTNR, ASSOC, OFCNSL, PRLGL, LGLAST, OTH"
+    )
+
+
+def test_a_line_built_before_its_classification_was_known_takes_the_firms_setting() -> None:
+    prebill = scenario()
+    unknown = replace(prebill, lines=(replace(prebill.lines[0], classification=""), *prebill.lines[1:]))
+    text = write_ledes(unknown, parties_for(unknown, reference(), SETTINGS), LedesFormat.LEDES_1998B)
+    assert parse_ledes(text)
+    assert text.split("\n")[2].split("|")[LEDES_1998B_FIELDS.index("TIMEKEEPER_CLASSIFICATION")] == "PARTNR"

@@ -8,9 +8,22 @@ from decimal import Decimal
 from config.billing import Arrangement, BillingSettings, ClientBilling, MatterBilling
 from core.billing.model import LineType
 from core.billing.prebill import History
-from core.models import BillingMethod
+from core.matching import ReferenceData
+from core.models import ActivityCategory, BillingMethod
 from core.units import amount_for
-from tests.billing.scenario import DIVORCE, INJURY, LITIGATION, WILL, build, entry, reference
+from tests.billing.scenario import (
+    ASSOCIATE,
+    DIVORCE,
+    HARBOR,
+    INJURY,
+    LITIGATION,
+    PARTNER,
+    SMITH,
+    WILL,
+    build,
+    entry,
+    reference,
+)
 
 
 def test_entries_are_grouped_into_one_prebill_per_client_matter_with_their_lines() -> None:
@@ -165,3 +178,20 @@ def test_hours_in_odd_increments_stay_exact_to_four_places() -> None:
     line = prebill.lines[0]
     assert line.units == Decimal("0.0167")
     assert line.base + line.adjustment == line.amount == amount_for(60, Decimal("300")) == Decimal("5.00")
+
+
+def test_an_entry_in_a_flat_rate_category_is_one_unit_at_its_flat_rate() -> None:
+    # Regression: 0.3 h of a $95 flat-rate filing was 0.3 x 95 = 28.50 with a +66.50 "adjustment".
+    filing = ActivityCategory(id="78", name="Court filing", rate=Decimal("95"), flat=True)
+    ref = ReferenceData([PARTNER, ASSOCIATE], [HARBOR, SMITH], [LITIGATION], [filing])
+    flat = entry(category_id="78", rate=Decimal("95"), amount=Decimal("85.50"), billed_seconds=1080)  # 10 % off
+    [prebill] = build([flat], reference=ref)
+    line = prebill.lines[0]
+    # By hand: 1 x 95 = 95.00, less the agreed 10 % = 85.50.
+    assert (line.units, line.unit_cost, line.base, line.adjustment, line.amount) == (
+        Decimal("1.0000"),
+        Decimal("95"),
+        Decimal("95.00"),
+        Decimal("-9.50"),
+        Decimal("85.50"),
+    )

@@ -23,14 +23,24 @@ from connectors.netdocuments.connector import NetDocumentsConnector
 from connectors.practicepanther.connector import PracticePantherConnector
 from core.connector import Connector, Cursor, InboundRequest, Page, Subscription
 from core.errors import AuthFailed, Indeterminate, InvalidSignature
-from core.models import Activity, ActivityCategory, Client, Matter, RemoteBill, RemotePayment, TimeEntry, Timekeeper
+from core.models import (
+    Activity,
+    ActivityCategory,
+    Client,
+    ClientRateTable,
+    Matter,
+    RemoteBill,
+    RemotePayment,
+    TimeEntry,
+    Timekeeper,
+)
 from tests.connectors.clio.clio_harness import ClioContractHarness
 from tests.connectors.microsoft365.m365_harness import Microsoft365ContractHarness
 from tests.connectors.netdocuments.nd_harness import NetDocumentsContractHarness
 from tests.connectors.practicepanther.pp_harness import PracticePantherContractHarness
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORD_TYPES = (Activity, Timekeeper, Client, Matter, ActivityCategory, RemoteBill, RemotePayment)
+RECORD_TYPES = (Activity, Timekeeper, Client, ClientRateTable, Matter, ActivityCategory, RemoteBill, RemotePayment)
 SECRET_HINTS = ("secret", "password", "token", "api_key", "private_key")
 
 

@@ -53,9 +53,9 @@ def serve_sandbox(seed: Path, config: Path) -> Iterator[str]:
     )
     line = ""
     deadline = time.monotonic() + 60
-    while "sandboxes clio at" not in line and time.monotonic() < deadline:
+    while not (line.startswith("sandboxes ") and " at " in line) and time.monotonic() < deadline:
         line = process.stdout.readline() if process.stdout else ""
-    assert "sandboxes clio at" in line, line
+    assert line.startswith("sandboxes ") and " at " in line, line
     try:
         yield line.split(" at ", 1)[1].split(";", 1)[0].strip()
     finally:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.models import ActivityCategory, Discount, MatterRate
-from core.rating import MatterCaps, rate_entry
+from core.rating import MatterCaps, agreed_amount, rate_entry
 from tests.factories import client, matter, timekeeper
 
 HOUR = 3600
@@ -80,10 +80,12 @@ def test_percentage_discount_from_matter_before_client() -> None:
     assert rate(client=client(discount=half)).amount == D("50.00")
 
 
-def test_fixed_discount_comes_off_each_hour() -> None:
+def test_fixed_discount_comes_off_each_hour_in_the_amount_and_the_rate_stays_the_pms_rate() -> None:
     off = Discount(kind="fixed_per_hour", value=D("25"))
     rated = rate(matter=matter(discount=off), billed_seconds=1800)
-    assert (rated.rate, rated.amount) == (D("75"), D("37.50"))
+    # By hand: 0.5 h at (100 - 25) = 37.50; the rate the PMS shows stays 100 (the pre-bill's
+    # line is 0.5 h x 100 = 50.00 with a -12.50 adjustment).
+    assert (rated.rate, rated.amount) == (D("100"), D("37.50"))
     assert rate(matter=matter(discount=Discount(kind="fixed_per_hour", value=D("500")))).amount == D("0.00")
 
 
@@ -115,3 +117,26 @@ def test_cap_totals_are_loaded_once() -> None:
         caps.apply(matter(cap_amount=D("5000")), D("10.00"))
         caps.apply(matter(id="m2", cap_amount=D("5000")), D("10.00"))
     assert calls == ["load"]
+
+
+TEN_PERCENT = Discount(kind="percent", value=D("10"))
+TWENTY_FIVE_OFF = Discount(kind="fixed_per_hour", value=D("25"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        # By hand: 1.5 h x 275 = 412.50; less 10 % = 371.25.
+        ({"rate": D("275"), "billed_seconds": 5400, "flat": False, "discount": TEN_PERCENT}, D("371.25")),
+        # 1.5 h x (275 - 25) = 375.00.
+        ({"rate": D("275"), "billed_seconds": 5400, "flat": False, "discount": TWENTY_FIVE_OFF}, D("375.00")),
+        # A flat 95 whatever the time, less 10 % = 85.50; a fixed per-hour sum does not touch it.
+        ({"rate": D("95"), "billed_seconds": 5400, "flat": True, "discount": TEN_PERCENT}, D("85.50")),
+        ({"rate": D("95"), "billed_seconds": 5400, "flat": True, "discount": TWENTY_FIVE_OFF}, D("95.00")),
+        # 0.1 h x 333.35 = 33.335 -> 33.34 (half-up, once).
+        ({"rate": D("333.35"), "billed_seconds": 360, "flat": False, "discount": None}, D("33.34")),
+    ],
+    ids=["percent", "fixed-per-hour", "flat-percent", "flat-fixed", "no-discount"],
+)
+def test_agreed_amount_prices_a_pms_rate_under_the_agreement(kwargs, expected) -> None:
+    assert agreed_amount(**kwargs) == expected

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from core.connector import Cursor, InboundRequest, Page, RemoteEntry
 from core.engine import CaptureEngine
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
-from core.models import Activity, ActivityStatus, EntryState, TimeEntry
+from core.models import Activity, ActivityStatus, Discount, EntryState, TimeEntry
 from core.policy import CapturePolicy, ReviewMode, RuleSets
 from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.sync_state import SyncState
@@ -32,6 +32,8 @@ class Remote:
     matter_id: str
     billable: bool
     billed: bool = False
+    rate: Decimal | None = None  # the rate the PMS shows, once it shows one
+    task_code: str | None = None
 
 
 @dataclass
@@ -81,7 +83,8 @@ class FakeWriter:
             if r is None:
                 found.append(RemoteEntry(ref, None, "", 0, "", False, deleted=True))
             else:
-                found.append(RemoteEntry(ref, r.key, r.narrative, r.seconds, r.matter_id, r.billable, billed=r.billed))
+                held = RemoteEntry(ref, r.key, r.narrative, r.seconds, r.matter_id, r.billable, billed=r.billed)
+                found.append(replace(held, rate=r.rate, task_code=r.task_code))
         return found
 
 
@@ -104,8 +107,8 @@ class FakeConnector:
     name: ClassVar[str] = "fake"
     Settings: ClassVar[type[BaseModel]] = BaseModel
 
-    def __init__(self, activities: list[Activity], writer: FakeWriter) -> None:
-        self.reference = ListStream("users", [timekeeper(), client(), matter()])
+    def __init__(self, activities: list[Activity], writer: FakeWriter, reference: list[object] | None = None) -> None:
+        self.reference = ListStream("users", reference or [timekeeper(), client(), matter()])
         self.activity_stream = ListStream("communications", list(activities))
         self._writer = writer
 
@@ -224,6 +227,25 @@ def test_edits_approvals_and_deletions_in_the_pms_flow_back(runner_for, store, f
     # the writer was told the work dates the entries span, for vendors that scan a list window
     days = sorted(e.work_date for e in (first, second, third))
     assert writer.windows[-1] == (days[0], days[-1])
+
+
+def test_a_rate_or_length_changed_in_the_pms_is_priced_again_under_the_agreement(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    ten_percent_off = matter(discount=Discount(kind="percent", value=Decimal("10")))
+    runner = runner_for(FakeConnector(calls(3), writer, [timekeeper(), client(), ten_percent_off]))
+    runner.run_once()
+    # By hand: 0.2 h x 400 = 80.00, less 10 % = 72.00.
+    assert {(e.billed_seconds, e.amount) for e in store.entries(firm_id)} == {(720, Decimal("72.00"))}
+    writer.entries["r1"] = replace(writer.entries["r1"], rate=Decimal("300"), seconds=1800)  # a person's rate
+    writer.entries["r2"] = replace(writer.entries["r2"], seconds=1800)  # a person's length only
+    writer.entries["r3"] = replace(writer.entries["r3"], rate=Decimal("400"), task_code="L140")  # a code set there
+    runner.run_once()
+    first, second, third = store.entries(firm_id)
+    # By hand: 0.5 h x 300 = 150.00 less 10 % = 135.00; 0.5 h x 400 = 200.00 less 10 % = 180.00
+    # (the discount used to be dropped when the length changed).
+    assert (first.rate, first.billed_seconds, first.amount) == (Decimal("300"), 1800, Decimal("135.00"))
+    assert (second.rate, second.billed_seconds, second.amount) == (Decimal("400"), 1800, Decimal("180.00"))
+    assert (third.rate, third.amount, third.task_code) == (Decimal("400"), Decimal("72.00"), "L140")
 
 
 def test_a_deleted_entry_is_never_recreated_by_sync_or_backfill(runner_for, store, firm_id) -> None:

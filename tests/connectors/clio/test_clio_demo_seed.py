@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.clio import mapping
 from connectors.clio.demo_seed import CALENDAR_ID_OFFSET, calendar_id, clio_id, clio_seed
 from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
 from connectors.clio.sandbox_factory import build_sandbox, connector_settings
@@ -86,11 +87,14 @@ def test_ids_follow_the_canonical_ids(firm: SyntheticFirm, seed: dict[str, list[
     assert clio_seed(firm, now=NOW) == seed  # deterministic
 
 
-def test_users_say_who_may_record_time(firm: SyntheticFirm, seed: dict[str, list[dict[str, Any]]]) -> None:
+def test_users_say_who_they_are(firm: SyntheticFirm, seed: dict[str, list[dict[str, Any]]]) -> None:
     users = {u["id"]: u for u in seed["users"]}
     for tk in firm.timekeepers:
         user = users[clio_id(tk.id)]
-        assert user["subscription_type"] == ("Attorney" if tk.may_record_time else "NonAttorney")
+        lawyer = tk.classification in ("PARTNR", "ASSOC", "OFCNSL")
+        assert user["subscription_type"] == ("Attorney" if lawyer else "NonAttorney")
+        # What billsync reads back from Clio's subscription type and job title is the demo's own.
+        assert mapping.classification(user) == (tk.classification if tk.may_record_time else None)
         assert (user["name"], user["email"], user["rate"], user["time_zone"]) == (
             tk.name,
             tk.email,

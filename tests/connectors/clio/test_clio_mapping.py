@@ -353,3 +353,45 @@ def test_remote_entry_billed_when_on_any_bill_and_redaction_is_refused() -> None
 def test_non_numeric_ids_are_refused_for_writes() -> None:
     with pytest.raises(mapping.MappingError):
         mapping.time_entry_body(time_entry(matter_id="HARB-0001"), "k", billable=True)
+
+
+@pytest.mark.parametrize(
+    ("subscription", "title", "expected"),
+    [
+        ("Attorney", "Partner", "PARTNR"),
+        ("Attorney", "Managing Partner", "PARTNR"),
+        ("Attorney", "Senior Associate", "ASSOC"),
+        ("Attorney", "Of Counsel", "OFCNSL"),
+        ("NonAttorney", "Paralegal", "PRLGL"),
+        ("NonAttorney", "Legal Assistant", "LGLAST"),
+        ("Attorney", None, None),  # partner, associate or of counsel: Clio does not say
+        ("NonAttorney", "Partner", None),  # a title that contradicts the subscription is not trusted
+        ("Attorney", "Paralegal", None),
+        ("Attorney", "Counsel to the Board", None),  # never guessed from a word in a title
+        ("NonAttorney", None, None),
+    ],
+)
+def test_the_ledes_classification_comes_from_what_clio_says_of_the_user(subscription, title, expected) -> None:
+    raw = {"id": 9, "name": "A B", "subscription_type": subscription, "job_title": {"name": title} if title else None}
+    assert mapping.classification(raw) == expected
+    assert mapping.timekeeper(raw).classification == expected
+
+
+def test_client_rates_from_clios_activity_rates() -> None:
+    rows = [
+        {"id": 1, "rate": 275.0, "flat_rate": False, "contact_id": 501, "user": {"id": 345}},
+        {"id": 2, "rate": 210.0, "flat_rate": False, "contact_id": 501, "group": {"id": 2}},
+        {"id": 3, "rate": 230.0, "flat_rate": False, "contact_id": 501, "group": {"id": 3}},
+        {"id": 4, "rate": 190.0, "flat_rate": False, "contact_id": 502},  # everyone at 502
+        {"id": 5, "rate": 900.0, "flat_rate": True, "contact_id": 502, "user": {"id": 345}},
+        {"id": 6, "rate": 500.0, "flat_rate": False, "co_counsel_contact_id": 503},
+        {"id": 7, "rate": None, "flat_rate": False, "contact_id": 504, "user": {"id": 345}},  # hidden rate
+    ]
+    groups = {"345": ["1", "2"], "346": ["2", "3"], "347": ["1"]}
+    table, problems = mapping.client_rate_table(rows, groups)
+    # Jane's own 275 beats her group's 210; Sam is in two groups: the highest, 230; Pat has none at 501.
+    assert table.rates == {
+        "501": {"345": Decimal("275"), "346": Decimal("230")},
+        "502": {"*": Decimal("190")},
+    }
+    assert problems == ("activity rate 5: a flat rate for contact 502 is not applied",)

@@ -38,6 +38,7 @@ pytestmark = pytest.mark.skipif(not SPEC_FILE.exists(), reason=f"Clio OpenAPI sp
 SCHEMAS = {
     "activities": "Activity",
     "activity_descriptions": "ActivityDescription",
+    "activity_rates": "ActivityRate",
     "users": "User",
     "contacts": "Contact",
     "matters": "Matter",
@@ -164,6 +165,7 @@ def test_other_write_keys_match_the_spec(path: str) -> None:
 LIST_ROUTES = [
     ("/activities.json", ACTIVITIES.name, ""),
     ("/activity_descriptions.json", "activity_descriptions", ""),
+    ("/activity_rates.json", "activity_rates", ""),
     ("/users.json", "users", ""),
     ("/contacts.json", "contacts", ""),
     ("/matters.json", "matters", ""),
@@ -189,6 +191,7 @@ SHOW_ROUTES = [
     ("/notes/{id}.json", "notes", "5001"),
     ("/documents/{id}.json", "documents", "8001"),
     ("/activity_descriptions/{id}.json", "activity_descriptions", "77"),
+    ("/activity_rates/{id}.json", "activity_rates", "1"),
     ("/utbms/codes/{id}.json", "utbms_codes", "7001"),
     ("/bills/{id}.json", "bills", "1"),
     ("/webhooks/{id}.json", "webhooks", "1"),
@@ -222,6 +225,21 @@ def test_nested_selection_matches_the_spec(client: Any) -> None:
     fields = "id,etag,matter{id,display_number,client,status},user{id,name},activity_description{id,name,utbms_task}"
     response = app_client.get(f"{API}/activities.json?fields={fields}", headers=auth)
     validator_for(response_schema("/activities.json")).validate(response.json())
+
+
+def test_a_contacts_rates_nest_as_the_spec_says(client: Any) -> None:
+    # The spec nests ActivityRate_base on a contact: rate, flat_rate and the contact ids, no user.
+    app_client, auth = client
+    fields = "id,activity_rates{id,etag,rate,flat_rate,contact_id,co_counsel_contact_id},co_counsel_rate{id,rate}"
+    response = app_client.get(f"{API}/contacts/502.json?fields={fields}", headers=auth)
+    validator_for(response_schema("/contacts/{id}.json")).validate(response.json())
+    rates = response.json()["data"]["activity_rates"]
+    assert [(r["id"], r["rate"], r["contact_id"]) for r in rates] == [(1, 260.0, 502), (2, 150.0, 502)]
+    assert response.json()["data"]["co_counsel_rate"] is None
+    acme = app_client.get(f"{API}/contacts/501.json?fields=activity_rates,co_counsel_rate{{id,rate}}", headers=auth)
+    assert acme.json()["data"] == {"activity_rates": [], "co_counsel_rate": {"id": 3, "rate": 500.0}}
+    user_on_contact = app_client.get(f"{API}/contacts/502.json?fields=activity_rates{{user}}", headers=auth)
+    assert user_on_contact.status_code == 400
 
 
 def test_error_bodies_match_the_spec(client: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +13,16 @@ from connectors.clio.connector import ClioConnector
 from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.clio.streams import CalendarEntries, Communications, Matters, Tasks
 from core.connector import Page
-from core.models import Activity, ActivityCategory, ActivityKind, Client, Matter, RemoteBill, Timekeeper
+from core.models import (
+    Activity,
+    ActivityCategory,
+    ActivityKind,
+    Client,
+    ClientRateTable,
+    Matter,
+    RemoteBill,
+    Timekeeper,
+)
 from core.sandbox import iso_timestamp
 from tests.connectors.clio.clio_harness import BASE, ClioEnv, make_env, seed, time_entry
 
@@ -42,6 +52,7 @@ def test_every_stream_yields_valid_models_reference_streams_first() -> None:
         "users",
         "activity_descriptions",
         "contacts",
+        "activity_rates",
         "matters",
         "communications",
         "calendar_entries",
@@ -54,6 +65,7 @@ def test_every_stream_yields_valid_models_reference_streams_first() -> None:
         "users": (Timekeeper, {"345", "346"}),
         "activity_descriptions": (ActivityCategory, {"77", "78"}),
         "contacts": (Client, {"501", "502"}),
+        "activity_rates": (ClientRateTable, {"clio"}),  # the whole table, one record
         "matters": (Matter, {"1001", "1002", "1003"}),
         "communications": (Activity, {"communication:4001", "communication:4002"}),
         "calendar_entries": (Activity, {"calendar_entry:9001"}),
@@ -243,10 +255,31 @@ def test_only_completed_tasks_become_activity() -> None:
 
 def test_activity_streams_never_ask_for_privileged_text() -> None:
     env = make_env()
-    for each in env.connector.streams()[4:]:  # the activity streams (a matter's description is its name)
+    for each in env.connector.streams()[5:]:  # the activity streams (a matter's description is its name)
         list(each.read(None))
     fields = [q["fields"][0] for q in (parse_qs(urlsplit(str(r.url)).query) for r in env.adapter.sent) if "fields" in q]
     assert fields
     for value in fields:
         names = set(value.replace("{", ",").replace("}", ",").split(","))
         assert not names & {"body", "detail", "description"}, value
+
+
+def test_client_rates_come_from_clios_activity_rates_with_group_rates_resolved_to_users() -> None:
+    env = make_env()
+    [table], errors, pages = read_all(stream(env, "activity_rates"))
+    # The seed: Bob Smith (502) agreed 260 for Jane and 150 for the staff group, which Sam is in;
+    # Acme's 500 is a co-counsel rate (it prices Acme's own users), not a client rate.
+    assert table.rates == {"502": {"345": Decimal("260"), "346": Decimal("150")}} and errors == []
+    assert len(pages) == 1 and "read_at" in pages[0].cursor
+    # A rate deleted in Clio is gone at the next read: the table is read whole.
+    env.sandbox.delete("activity_rates", 1)
+    [again], _, _ = read_all(stream(env, "activity_rates"), pages[0].cursor)
+    assert again.rates == {"502": {"346": Decimal("150")}}
+
+
+def test_the_users_stream_reads_every_user_and_their_job_titles() -> None:
+    env = make_env()
+    _, _, pages = read_all(stream(env, "users"))
+    users, _, _ = read_all(stream(env, "users"), pages[-1].cursor)  # nothing changed: still every user
+    assert {u.id: u.classification for u in users} == {"345": "PARTNR", "346": None}  # Sam: NonAttorney, no title
+    assert "updated_since" not in sent_queries(env, "users")[-1]

@@ -126,7 +126,10 @@ def test_an_unknown_rate_is_left_blank_for_practicepanthers_default() -> None:
     current = {"id": "x", "rate": 275.0, "hours": 1.0, "private_notes": "[bs:0000000000000000]"}
     assert mapping.merged_time_entry(current, unknown, billable=True)["rate"] == 275.0
     assert mapping.time_entry_body(time_entry(), "k", billable=True)["rate"] == 350.0
-    assert mapping.merged_time_entry(current, time_entry(), billable=True)["rate"] == 350.0
+    # The rate PP holds is PP's to bill (its rate rules, or a person's edit): an update keeps it,
+    # and gives billsync's own only to an entry PP holds without one.
+    assert mapping.merged_time_entry(current, time_entry(), billable=True)["rate"] == 275.0
+    assert mapping.merged_time_entry({**current, "rate": None}, time_entry(), billable=True)["rate"] == 350.0
     env = make_env()
     ref = env.connector.writer().write_time_entry(unknown, "k", billable=True)
     assert {e["id"]: e for e in env.entries()}[ref]["rate"] == 300  # Jane Doe's default in PP
