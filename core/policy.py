@@ -118,11 +118,13 @@ class CapturePolicy(Strict):
         """
         found = []
         for kind, policy in self.kinds.items():
-            if not policy.enabled or policy.duration != "fixed" or policy.minutes % increment_minutes == 0:
+            if not policy.enabled or policy.minutes % increment_minutes == 0:
                 continue
             billed = billed_seconds(policy.minutes * 60, increment_minutes * 60)
+            # An "actual" kind falls back to its block when the vendor gives no length (a Clio call).
+            when = " (when the activity has no length of its own)" if policy.duration == "actual" else ""
             found.append(
-                f"capture.kinds.{kind.value}: {policy.minutes} minutes is not a whole number of "
+                f"capture.kinds.{kind.value}: {policy.minutes} minutes{when} is not a whole number of "
                 f"{increment_minutes}-minute increments: it will bill {billed // 60} minutes ({_hours_text(billed)} h)"
             )
         return found

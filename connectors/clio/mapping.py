@@ -461,14 +461,16 @@ def note_activity(raw: Mapping[str, Any]) -> Activity | None:
 
 
 def covered_by_time_entry(raw: Mapping[str, Any]) -> bool:
-    """Whether someone already logged time against this record in Clio (not billsync).
+    """Whether time was already logged against this record in Clio, by a person or by billsync.
 
     clio.md §3.1: an activity links back to its communication, calendar entry, task or note,
-    and those list it in `time_entries`. Entries billsync wrote carry its marker and do not count.
+    and those list it in `time_entries`. An entry billsync wrote counts too: core decides only
+    activities it holds no entry for, so a marked entry here was written by another store (a
+    store rebuilt from nothing, a second installation) and writing again would bill it twice.
     """
     linked = _objects(raw.get("time_entries"))
     if linked:
-        return any(not has_marker(_text(entry.get("note"))) for entry in linked)
+        return True
     # Only a count came back: assume the entries are someone else's (conservative).
     count = raw.get("time_entries_count")
     return isinstance(count, int) and count > 0

@@ -61,6 +61,7 @@ def user(user_id: int, name: str, rate: float, *, owner: bool = False) -> dict[s
     return {
         "id": user_id, "name": name, "first_name": first, "last_name": last, "email": f"{first.lower()}@firm.example",
         "enabled": True, "account_owner": owner, "clio_connect": False, "rate": rate,
+        "job_title": {"id": 70 + user_id, "name": "Partner" if owner else "Associate"},  # LEDES PARTNR / ASSOC
         "roles": ["admin"] if owner else [], "subscription_type": "Attorney", "time_zone": "America/New_York",
         "default_calendar_id": 1000 + user_id, "created_at": STAMP, "updated_at": STAMP,
     }  # fmt: skip
@@ -286,11 +287,6 @@ def test_a_month_billed_as_the_client_receives_it(firm: Firm, tmp_path: Path) ->
     assert "2026-10 (from 2026-09-30)" in listed and "waiting_for_pms" in listed and "mismatch" in listed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billsync rates PracticePanther entries at 0.00 (PP keeps its rates to itself) until issue 16's "
-    "'Rates and agreements' part lands, so no invoice line can pair with a pre-bill line yet; remove this mark then",
-)
 def test_a_practicepanther_invoice_made_before_an_approval_is_written_waits_for_the_pms(tmp_path: Path) -> None:
     """PracticePanther invoices carry no entry references: the pre-bill is matched by content, and an
     approval still in the outbox must not look like a wrong invoice there either."""

@@ -207,3 +207,21 @@ def test_backfill_before_the_first_sync_then_a_user_added_later(firm: tuple[Path
     assert "written 0," in billsync("sync", "--once", "--config", str(config))
     assert "backfill created 0 entries" in billsync("backfill", "--config", str(config), "--since", "2026-10-01")
     assert len(time_entries_in_clio(admin)) == 3
+
+
+def test_a_store_rebuilt_from_nothing_does_not_write_billsyncs_entries_again(firm: tuple[Path, str]) -> None:
+    """IT rebuilds billsync's database (a lost disk, a move to PostgreSQL) against the same Clio: the
+    entries billsync wrote before are time already logged on those calls, never written twice."""
+    config, admin = firm
+    billsync("connect", "clio", "--config", str(config), "--auto-approve")
+    assert "written 1," in billsync("sync", "--once", "--config", str(config))
+    assert [e["user"]["id"] for e in time_entries_in_clio(admin)] == [AVA]
+
+    rebuilt = config.with_name("rebuilt.toml")
+    text = config.read_text(encoding="utf-8")
+    old_url = next(line for line in text.splitlines() if line.startswith("database_url"))
+    rebuilt.write_text(text.replace(old_url, f'database_url = "sqlite:///{config.with_name("rebuilt.db")}"'))
+    billsync("connect", "clio", "--config", str(rebuilt), "--auto-approve")
+    assert "backfill created 0 entries" in billsync("backfill", "--config", str(rebuilt), "--since", "2026-10-01")
+    assert "written 0," in billsync("sync", "--once", "--config", str(rebuilt))
+    assert [e["user"]["id"] for e in time_entries_in_clio(admin)] == [AVA]  # Ava's call still has one entry

@@ -256,9 +256,6 @@ def test_agreements_discounts_caps_phases_and_classifications_bill_as_configured
     clio.add_config(
         TASKS_OFF
         + """
-[firms.demo.billing.firm]
-ledes_id = "12-3456789"
-
 [firms.demo.billing.clients.501]
 discount = { kind = "percent", value = "10" }
 

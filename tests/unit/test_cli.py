@@ -175,7 +175,12 @@ def test_check_config_summarises_the_example() -> None:
             "[firms.acme.capture.kinds.task]\nduration = \"actual\"\n",
             "firm acme: increment 6 min (practicepanther has no time rounding of its own)",
             ["firm acme: capture.kinds.call: 15 minutes is not a whole number of 6-minute increments: "
-             "it will bill 18 minutes (0.3 h)"],
+             "it will bill 18 minutes (0.3 h)",
+             # Meetings and tasks take their own length, and this block when they have none.
+             "firm acme: capture.kinds.event: 15 minutes (when the activity has no length of its own) is not a "
+             "whole number of 6-minute increments: it will bill 18 minutes (0.3 h)",
+             "firm acme: capture.kinds.task: 15 minutes (when the activity has no length of its own) is not a "
+             "whole number of 6-minute increments: it will bill 18 minutes (0.3 h)"],
         ),
         # The firm's own increment wins over Clio's, with no store to read at all.
         (
@@ -184,7 +189,12 @@ def test_check_config_summarises_the_example() -> None:
             "[firms.acme.capture.kinds.document]\nenabled = false\n[firms.acme.capture.kinds.note]\nenabled = false\n"
             "[firms.acme.capture.kinds.task]\nminutes = 25\n",
             "firm acme: increment 10 min (capture.increment_minutes)",
-            ["firm acme: capture.kinds.task: 25 minutes is not a whole number of 10-minute increments: "
+            # A Clio call has no length of its own: it bills the call block, rounded up to 20 minutes.
+            ["firm acme: capture.kinds.call: 15 minutes (when the activity has no length of its own) is not a "
+             "whole number of 10-minute increments: it will bill 20 minutes (0.3333 h)",
+             "firm acme: capture.kinds.event: 15 minutes (when the activity has no length of its own) is not a "
+             "whole number of 10-minute increments: it will bill 20 minutes (0.3333 h)",
+             "firm acme: capture.kinds.task: 25 minutes is not a whole number of 10-minute increments: "
              "it will bill 30 minutes (0.5 h)"],
         ),
     ],
@@ -198,5 +208,5 @@ def test_check_config_names_each_block_the_increment_rounds_up(
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert increment_line in lines
-    assert [line for line in lines if "not a whole number" in line] == warnings
+    assert sorted(line for line in lines if "not a whole number" in line) == sorted(warnings)
     assert not (tmp_path / "none.db").exists()  # looking never creates a store
