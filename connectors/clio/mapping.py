@@ -139,12 +139,23 @@ _TITLE_PREFIXES = frozenset({"senior", "junior", "managing", "equity", "non-equi
 
 
 def classification(raw: Mapping[str, Any]) -> str | None:
-    """The LEDES classification a Clio user's subscription type and job title name, or None."""
-    titles = {"Attorney": _ATTORNEY_TITLES, "NonAttorney": _STAFF_TITLES}.get(_text(raw.get("subscription_type")))
+    """The LEDES classification a Clio user's subscription type and job title name, or None.
+
+    A non-attorney with a title that is neither paralegal nor legal assistant (an office manager,
+    a law clerk) is LEDES's OTH, "other timekeeper"; an attorney's title must name the role.
+    """
+    subscription = _text(raw.get("subscription_type"))
+    titles = {"Attorney": _ATTORNEY_TITLES, "NonAttorney": _STAFF_TITLES}.get(subscription)
     words = _text(object_of(raw.get("job_title")).get("name")).lower().replace(",", " ").split()
     while len(words) > 1 and words[0] in _TITLE_PREFIXES:
         words = words[1:]
-    return titles.get(" ".join(words)) if titles else None
+    if not titles:
+        return None
+    title = " ".join(words)
+    found = titles.get(title)
+    if found is None and title and subscription == "NonAttorney" and title not in _ATTORNEY_TITLES:
+        return "OTH"  # a lawyer's title on a non-attorney contradicts itself: not trusted, None
+    return found
 
 
 def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:

@@ -25,7 +25,9 @@ from core.billing.model import BillingPeriod, PreBill, PreBillStatus
 from core.billing.period import due_period
 from core.billing.prebill import arrangement_of, build_prebills
 from core.ids import new_id
-from core.models import EntryState, MatterStatus
+from core.matching import ReferenceData
+from core.models import EntryState, MatterStatus, TimeEntry
+from core.rating import agreed_amount, discount_for
 from core.store.billing import BillingStore
 from core.store.store import Store
 
@@ -69,7 +71,7 @@ def run_billing_cycle(
         if entry.matter_id in kept_matters:
             result.waiting.append(entry.id)  # its matter's pre-bill for this period is already out
             continue
-        entries.append(entry)
+        entries.append(under_current_terms(entry, reference))
     flat_matters = [
         matter.id
         for matter in reference.matters.values()
@@ -115,3 +117,23 @@ def run_scheduled_cycle(store: Store, firm_id: str, settings: BillingSettings, n
     if period is None:
         return None
     return run_billing_cycle(store, firm_id, settings, period, today=now.date)
+
+
+def under_current_terms(entry: TimeEntry, reference: ReferenceData) -> TimeEntry:
+    """The entry priced under its matter's (or client's) agreement as configured now.
+
+    A discount agreed after the work was captured still comes off the bill; rate and time stay as
+    they are. A matter's cap is held by the pre-bill's cap line over the whole period.
+    """
+    matter = reference.matters.get(entry.matter_id)
+    if matter is None:
+        return entry
+    category = reference.categories.get(entry.category_id) if entry.category_id else None
+    agreed = agreed_amount(
+        rate=entry.rate,
+        billed_seconds=entry.billed_seconds,
+        flat=category is not None and category.flat,
+        discount=discount_for(matter, reference.clients.get(entry.client_id)),
+    )
+    return entry if agreed == entry.amount else entry.model_copy(update={"amount": agreed})
+

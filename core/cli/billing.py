@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -157,8 +158,17 @@ def bill_ledes(
     except LedesError as exc:
         raise BillsyncError(str(exc)) from None
     parse_ledes(text)  # never hand out a file the strict reader refuses
+    blocking = [f for f in prebill.findings if f.severity is Severity.BLOCK]
+    if blocking:  # on stderr: stdout is the file itself
+        rules = ", ".join(sorted({f.rule for f in blocking}))
+        sys.stderr.write(
+            f"warning: pre-bill {prebill.number} has {len(blocking)} blocking findings ({rules}): "
+            "an e-billing system will likely reject this file; see `billsync bill show`\n"
+        )
     if out is None:
-        console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        # Byte for byte: a console would turn ":smile:" into an emoji and wrap long lines.
+        sys.stdout.write(text)
+        sys.stdout.flush()
     else:
         out.write_text(text, encoding="ascii", newline="")
         console.print(f"wrote {out} ({chosen.value}, {len(prebill.lines)} lines, total {money(prebill.total)})")

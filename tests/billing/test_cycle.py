@@ -216,3 +216,13 @@ def test_a_cycle_names_the_entries_whose_approval_is_not_in_the_pms_yet(store, f
     result = run_billing_cycle(store, firm_id, BillingSettings(), OCTOBER)
     assert sorted(result.prebills[0].entry_ids) == sorted([posted, pending])
     assert result.not_in_pms == [pending]
+
+
+def test_a_discount_agreed_after_the_work_was_captured_comes_off_the_bill(store, firm_id) -> None:
+    """The fresh-eyes trial: a firm syncs first and sets its agreements afterwards."""
+    capture(store, firm_id, 3)  # captured with no discount: 3 x 0.2 h x 400 = 240.00
+    agreed = BillingSettings.model_validate({"matters": {"m1": {"discount": {"kind": "percent", "value": "10"}}}})
+    [prebill] = run_billing_cycle(store, firm_id, agreed, OCTOBER, today=lambda: date(2026, 11, 1)).prebills
+    assert prebill.total == Decimal("216.00")  # 240.00 less 10 %
+    assert [line.adjustment for line in prebill.lines] == [Decimal("-8.00")] * 3  # 80.00 x 10 % off each call
+    assert {line.unit_cost for line in prebill.lines} == {Decimal("400")}  # the rate itself never changes
