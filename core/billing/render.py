@@ -6,9 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader
 
 from core.billing.model import PreBill
+from core.text import html_templates
 
 TEMPLATES = Path(__file__).parent / "templates"
 _COLUMNS = (  # title, width in mm, right-aligned
@@ -29,9 +30,8 @@ def hours(units: Decimal) -> str:
 
 
 def render_html(prebill: PreBill, *, tax_name: str = "Tax") -> str:
-    """The pre-bill as one self-contained HTML page; every value is escaped."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"]))
-    template = env.get_template("prebill.html.j2")
+    """The pre-bill as one self-contained HTML page; every value is escaped, without control characters."""
+    template = html_templates(FileSystemLoader(TEMPLATES)).get_template("prebill.html.j2")
     flagged = {f.line for f in prebill.findings if f.line is not None}
     return template.render(prebill=prebill, flagged=flagged, money=money, hours=hours, tax_name=tax_name)
 

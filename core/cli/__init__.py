@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from rich.text import Text
-
 from core.cli import billing, demo, local, payments, reports, run, vendors  # noqa: F401 - registers the commands
-from core.cli.common import app, console
+from core.cli.common import app, say
 from core.errors import BillsyncError
 from core.logging import configure_logging
 
@@ -22,5 +20,5 @@ def main() -> None:
         app()  # standalone: usage errors and --help exit here with click's own messages
     except BillsyncError as exc:
         # The message may carry vendor or user text: printed as text, on one line however long.
-        console.print(Text.assemble(("error:", "red"), " ", " ".join(str(exc).split())), soft_wrap=True)
+        say(("error:", "red"), " ", " ".join(str(exc).split()))
         sys.exit(2)

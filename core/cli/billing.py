@@ -19,7 +19,7 @@ from core.billing.lifecycle import bill_writer_of, follow_bills
 from core.billing.model import PreBill, PreBillStatus
 from core.billing.period import month, previous_month
 from core.billing.render import hours, money, render_html, render_pdf
-from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, settings_from
+from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from, text, text_cells
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.matching import ReferenceData
 from core.models import Severity
@@ -49,21 +49,19 @@ def bill_run(
     reference = with_agreements(store.load_reference(firm_id), firm_settings.billing)
     _print_prebills(result.prebills, reference, title=f"{len(result.prebills)} pre-bills for {chosen.label}")
     for kept in result.kept:
-        console.print(f"kept {kept.number} ({kept.status.value}): approved or tied to a PMS bill")
+        say(f"kept {kept.number} ({kept.status.value}): approved or tied to a PMS bill")
     if result.waiting:
-        console.print(f"{len(result.waiting)} entries wait for the next period: their matter's pre-bill is out")
+        say(f"{len(result.waiting)} entries wait for the next period: their matter's pre-bill is out")
     for prebill in result.prebills:
         if prebill.period_start < chosen.start:
-            console.print(
-                f"{prebill.number} declares {prebill.period_start} to {prebill.period_end}: "
-                "it bills earlier unbilled work"
-            )
+            declared = f"{prebill.number} declares {prebill.period_start} to {prebill.period_end}"
+            say(f"{declared}: it bills earlier unbilled work")
     if result.not_in_pms:
         pms = firm_settings.system_of_record
-        console.print(
-            f"[yellow]{len(result.not_in_pms)} approved entries on these pre-bills are not in {pms} yet[/yellow] "
-            f"(their approval waits to be written): a bill made in {pms} now leaves them out; "
-            "run `billsync sync` first"
+        say(
+            (f"{len(result.not_in_pms)} approved entries on these pre-bills are not in {pms} yet", "yellow"),
+            f" (their approval waits to be written): a bill made in {pms} now leaves them out; "
+            "run `billsync sync` first",
         )
 
 
@@ -97,40 +95,42 @@ def bill_show(
     firm_id, firm_settings = pick_firm(settings, firm)
     store = Store.open(settings.database_url)
     prebill = _find(store, firm_id, key)
-    table = Table(title=f"{prebill.number}: {prebill.description}")
+    table = Table(title=text(f"{prebill.number}: {prebill.description}"))
     for column in ("#", "date", "timekeeper", "narrative", "task", "activity", "hours", "rate", "adj.", "amount"):
         right = column in ("hours", "rate", "adj.", "amount")
         table.add_column(column, justify="right" if right else "left", overflow="fold")
     flagged = {f.line for f in prebill.findings if f.line is not None}
     for ln in prebill.lines:
         table.add_row(
-            f"[yellow]{ln.number}[/yellow]" if ln.number in flagged else str(ln.number),
-            str(ln.work_date),
-            ln.timekeeper_name,
-            ln.narrative,
-            ln.task_code or "",
-            ln.activity_code or "",
-            hours(ln.units),
-            money(ln.unit_cost),
-            money(ln.adjustment) if ln.adjustment else "",
-            money(ln.amount),
+            text(ln.number, "yellow" if ln.number in flagged else ""),
+            *text_cells(
+                ln.work_date,
+                ln.timekeeper_name,
+                ln.narrative,
+                ln.task_code or "",
+                ln.activity_code or "",
+                hours(ln.units),
+                money(ln.unit_cost),
+                money(ln.adjustment) if ln.adjustment else "",
+                money(ln.amount),
+            ),
         )
     console.print(table)
-    console.print(
+    say(
         f"fees {money(prebill.subtotal)}  tax {money(prebill.tax)}  total {money(prebill.total)} {prebill.currency}"
         f"  | period {prebill.period_start} to {prebill.period_end}  | {_pms(prebill)}"
     )
     for f in prebill.findings:
         where = f"line {f.line}: " if f.line else ""
-        console.print(f"{_severity(f.severity)} {where}{f.message} [dim]({f.rule})[/dim]")
+        say(_severity(f.severity), f" {where}{f.message} ", (f"({f.rule})", "dim"))
     for difference in prebill.differences:
-        console.print(f"[red]PMS bill differs[/red] {difference}")
+        say(("PMS bill differs", "red"), f" {difference}")
     if html is not None:
         html.write_text(render_html(prebill, tax_name=firm_settings.billing.tax_name), encoding="utf-8")
-        console.print(f"wrote {html}")
+        say(f"wrote {html}")
     if pdf is not None:
         pdf.write_bytes(render_pdf(prebill, tax_name=firm_settings.billing.tax_name))
-        console.print(f"wrote {pdf}")
+        say(f"wrote {pdf}")
 
 
 @bill_app.command("ledes")
@@ -154,10 +154,10 @@ def bill_ledes(
         chosen = LedesFormat.LEDES_1998B
     reference = with_agreements(store.load_reference(firm_id), billing)
     try:
-        text = write_ledes(prebill, parties_for(prebill, reference, billing, firm_id=firm_id), chosen)
+        ledes = write_ledes(prebill, parties_for(prebill, reference, billing, firm_id=firm_id), chosen)
     except LedesError as exc:
         raise BillsyncError(str(exc)) from None
-    parse_ledes(text)  # never hand out a file the strict reader refuses
+    parse_ledes(ledes)  # never hand out a file the strict reader refuses
     blocking = [f for f in prebill.findings if f.severity is Severity.BLOCK]
     if blocking:  # on stderr: stdout is the file itself
         rules = ", ".join(sorted({f.rule for f in blocking}))
@@ -167,11 +167,11 @@ def bill_ledes(
         )
     if out is None:
         # Byte for byte: a console would turn ":smile:" into an emoji and wrap long lines.
-        sys.stdout.write(text)
+        sys.stdout.write(ledes)
         sys.stdout.flush()
     else:
-        out.write_text(text, encoding="ascii", newline="")
-        console.print(f"wrote {out} ({chosen.value}, {len(prebill.lines)} lines, total {money(prebill.total)})")
+        out.write_text(ledes, encoding="ascii", newline="")
+        say(f"wrote {out} ({chosen.value}, {len(prebill.lines)} lines, total {money(prebill.total)})")
 
 
 @bill_app.command("approve")
@@ -191,7 +191,7 @@ def bill_approve(keys: list[str], config: ConfigOption = None, firm: FirmOption 
         if prebill.status is PreBillStatus.VOID:
             raise BillsyncError(f"cannot approve {prebill.number}: its PMS bill was voided")
         billing.approve(firm_id, prebill.id, datetime.now(UTC))
-        console.print(f"{prebill.number}: approved")
+        say(f"{prebill.number}: approved")
 
 
 @bill_app.command("follow")
@@ -214,12 +214,14 @@ def bill_follow(config: ConfigOption = None, firm: FirmOption = None) -> None:
     for r in results:
         detail = "; ".join(part for part in (*r.differences, r.note) if part)
         table.add_row(
-            r.bill_number or r.bill_id,
-            r.state.value,
-            r.prebill_number or "-",
-            r.outcome,
-            r.moved_to.value if r.moved_to else "",
-            detail,
+            *text_cells(
+                r.bill_number or r.bill_id,
+                r.state.value,
+                r.prebill_number or "-",
+                r.outcome,
+                r.moved_to.value if r.moved_to else "",
+                detail,
+            )
         )
     console.print(table)
 
@@ -261,17 +263,19 @@ def _print_prebills(prebills: list[PreBill], reference: ReferenceData, *, title:
         findings = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "none"
         status = p.status.value + (" (approved)" if p.approved_at and p.status is PreBillStatus.DRAFT else "")
         table.add_row(
-            p.number,
-            client.name if client else p.client_id,
-            matter.number if matter else p.matter_id,
-            _period(p),
-            str(len(p.lines)),
-            money(p.subtotal),
-            money(p.tax),
-            money(p.total),
-            findings,
-            status,
-            _pms(p),
+            *text_cells(
+                p.number,
+                client.name if client else p.client_id,
+                matter.number if matter else p.matter_id,
+                _period(p),
+                len(p.lines),
+                money(p.subtotal),
+                money(p.tax),
+                money(p.total),
+                findings,
+                status,
+                _pms(p),
+            )
         )
     console.print(table)
 
@@ -290,6 +294,6 @@ def _pms(prebill: PreBill) -> str:
     return f"bill {prebill.pms_bill_number or prebill.pms_bill_id} ({prebill.pms_state})"
 
 
-def _severity(severity: Severity) -> str:
-    colour = {Severity.BLOCK: "red", Severity.REVIEW: "yellow"}.get(severity, "dim")
-    return f"[{colour}]{severity.value}[/{colour}]"
+def _severity(severity: Severity) -> tuple[str, str]:
+    """The severity's word and its colour, for say()."""
+    return severity.value, {Severity.BLOCK: "red", Severity.REVIEW: "yellow"}.get(severity, "dim")

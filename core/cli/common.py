@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -20,6 +19,7 @@ from core.engine import CaptureResult
 from core.errors import BillsyncError
 from core.matching import ReferenceData
 from core.store.store import IncrementRead
+from core.text import without_controls
 from core.units import hours
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Billing automation for law firms.")
@@ -27,11 +27,19 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 review_app = typer.Typer(no_args_is_help=True, help="Review captured entries.")
 app.add_typer(db_app, name="db")
 app.add_typer(review_app, name="review")
-# Off a terminal (CI logs, `make demo | less`) rich would assume 80 columns; tables need more.
-console = Console(width=None if sys.stdout.isatty() else 200)
+# Names, narratives and messages come from vendors and people: the console prints every string as
+# the text it is, never as Rich markup ("[link=...]") or emoji codes (":lock:"); billsync styles its
+# own words with rich Text (say, text). Off a terminal (CI logs, `make demo | less`) rich would
+# assume 80 columns; tables need more.
+console = Console(width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
 FirmOption = Annotated[str | None, typer.Option("--firm", help="Firm id (needed when the file has several).")]
+
+
+def text(value: object, style: str = "") -> Text:
+    """A value as terminal text: shown as it is, without control characters (ESC would start an escape sequence)."""
+    return Text(without_controls(str(value)), style=style)
 
 
 def say(*parts: str | tuple[str, str]) -> None:
@@ -39,12 +47,13 @@ def say(*parts: str | tuple[str, str]) -> None:
 
     A part is plain text, or (text, style) for the words billsync itself wants styled.
     """
-    console.print(Text.assemble(*parts), soft_wrap=True, highlight=False)
+    line = Text.assemble(*(text(part) if isinstance(part, str) else text(*part) for part in parts))
+    console.print(line, soft_wrap=True, highlight=False)
 
 
 def text_cells(*values: object) -> list[Text]:
-    """Table cells shown exactly as the values are (a string cell would be read as markup)."""
-    return [Text(str(v)) for v in values]
+    """Table cells shown exactly as the values are, without control characters."""
+    return [text(v) for v in values]
 
 
 def settings_from(config: Path | None) -> BillsyncSettings:
@@ -67,12 +76,12 @@ def print_result(result: CaptureResult) -> None:
     table.add_column("outcome")
     table.add_column("count", justify="right")
     for status, count in result.statuses.most_common():
-        table.add_row(f"activity {status.value}", str(count))
+        table.add_row(*text_cells(f"activity {status.value}", count))
     for state, count in result.states.most_common():
-        table.add_row(f"entry {state.value}", str(count))
+        table.add_row(*text_cells(f"entry {state.value}", count))
     if result.reconsidered:
-        table.add_row("parked activities decided again", str(result.reconsidered))
-        table.add_row("...of which captured now (reason gone)", str(result.unparked))
+        table.add_row(*text_cells("parked activities decided again", result.reconsidered))
+        table.add_row(*text_cells("...of which captured now (reason gone)", result.unparked))
     console.print(table)
     reasons = Counter(reason for _, _, reason in result.unassigned)
     if reasons:
@@ -80,7 +89,7 @@ def print_result(result: CaptureResult) -> None:
         unassigned.add_column("reason")
         unassigned.add_column("count", justify="right")
         for reason, count in reasons.most_common(5):
-            unassigned.add_row(reason, str(count))
+            unassigned.add_row(*text_cells(reason, count))
         console.print(unassigned)
 
 
@@ -92,7 +101,7 @@ def print_findings(entries: list[Any]) -> None:
     table.add_column("severity")
     table.add_column("entries", justify="right")
     for (rule, severity), count in counts.most_common():
-        table.add_row(rule, severity, str(count))
+        table.add_row(*text_cells(rule, severity, count))
     console.print(table)
 
 
@@ -119,7 +128,7 @@ def print_entries(entries: list[Any], ref: ReferenceData, *, title: str, reasons
         ]
         if reasons:
             row.append("; ".join(f"{f.severity.value}: {f.message}" for f in e.findings))
-        table.add_row(*row)
+        table.add_row(*text_cells(*row))
     console.print(table)
 
 
@@ -158,7 +167,7 @@ def increment_lines(firm_id: str, firm: FirmSettings, *, pms_rounds: bool, read:
 def print_increment(lines: list[str]) -> None:
     """increment_lines on the console: the first plain, the warnings in yellow."""
     for number, line in enumerate(lines):
-        console.print(f"[yellow]{escape(line)}[/yellow]" if number else escape(line), highlight=False)
+        say((line, "yellow") if number else line)
 
 
 def safe_url(url: str) -> str:

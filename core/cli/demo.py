@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from config.settings import load_settings
-from core.cli.common import app, console, print_entries, print_findings
+from core.cli.common import app, console, print_entries, print_findings, say, text_cells
 from core.cli.demo_month_end import MONTH_END_SETTINGS, month_end
 from core.cli.vendors import connect_to_sandbox, print_sync_report
 from core.demo_firm import DEFAULT_SOURCES, DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
@@ -53,10 +53,11 @@ def demo(
         name: load(SANDBOXES, name)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT) for name, seed in seeds.items()
     }
     port, stop = run_in_thread(build_server_app(sandboxes))
-    console.print(
-        f"[bold]Sandbox Law LLP[/bold] on a local {vendor} at http://127.0.0.1:{port}: {len(firm.timekeepers)} users, "
+    say(
+        ("Sandbox Law LLP", "bold"),
+        f" on a local {vendor} at http://127.0.0.1:{port}: {len(firm.timekeepers)} users, "
         f"{len(firm.clients)} clients, {len(firm.matters)} matters, a month of activity (October 2026)"
-        + (f"; activity sources: {', '.join(chosen)}" if chosen else "")
+        + (f"; activity sources: {', '.join(chosen)}" if chosen else ""),
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -76,23 +77,21 @@ def demo(
             ref = store.load_reference("demo")
             print_findings(entries)
             suggested = sum(1 for e in entries if e.suggested_matter)
-            console.print(
-                f"{suggested} entries carry a suggested matter (the client's most recent): each waits for review"
-            )
+            say(f"{suggested} entries carry a suggested matter (the client's most recent): each waits for review")
             print_entries(entries[:10], ref, title="First entries, as written to the PMS (non-billable until approved)")
             blocked = [e for e in entries if e.state is EntryState.BLOCKED]
             title = f"{len(blocked)} blocked entries, held in billsync and never written (first 8)"
             print_entries(blocked[:8], ref, title=title, reasons=True)
             _print_states(entries)
             again = runtime.runner.run_once()
-            console.print(
+            say(
                 f"Second cycle: {sum(again.capture.states.values())} new entries, {again.written} writes "
                 f"(nothing new happened at the firm)."
             )
             if collects:
                 month_end(runtime, load_settings(config), base, keep)
             if keep:
-                console.print(f"config and database kept in {folder}")
+                say(f"config and database kept in {folder}")
             store.close()
     finally:
         stop()
@@ -103,5 +102,5 @@ def _print_states(entries: list[TimeEntry]) -> None:
     table.add_column("state")
     table.add_column("entries", justify="right")
     for state, count in Counter(e.state.value for e in entries).most_common():
-        table.add_row(state, str(count))
+        table.add_row(*text_cells(state, count))
     console.print(table)

@@ -16,7 +16,7 @@ from config.settings import BillsyncSettings
 from core.billing.cycle import run_billing_cycle
 from core.billing.model import PreBill, PreBillStatus
 from core.billing.period import month
-from core.cli.common import console
+from core.cli.common import console, say
 from core.cli.payments import print_ledger
 from core.models import BillState, EntryState, Severity
 from core.payments.collection import invoice_link
@@ -56,9 +56,10 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
     _approve_waiting(runtime)
     result = run_billing_cycle(store, FIRM, runtime.settings.billing, month(PERIOD))
     clean = [p for p in result.prebills if _clean(p)][:BILLS]
-    console.print(
-        f"[bold]Month end {PERIOD}[/bold]: {len(result.prebills)} pre-bills; "
-        f"{sum(1 for p in result.prebills if p.worst is Severity.BLOCK)} with a Block finding wait for a person"
+    say(
+        (f"Month end {PERIOD}", "bold"),
+        f": {len(result.prebills)} pre-bills; "
+        f"{sum(1 for p in result.prebills if p.worst is Severity.BLOCK)} with a Block finding wait for a person",
     )
     billing = BillingStore(store.engine)
     for prebill in clean:
@@ -74,7 +75,7 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
     runtime.runner.run_once()  # reads the bills; each is matched to its pre-bill and moved if it matches
     followed = [billing.prebill(FIRM, p.id) for p in clean]
     moved = [p for p in followed if p is not None and p.pms_state == BillState.AWAITING_PAYMENT.value]
-    console.print(
+    say(
         f"{len(clean)} pre-bills approved and billed in Clio by a person; {len(moved)} matched and moved to "
         "awaiting payment by billsync"
     )
@@ -88,7 +89,7 @@ def _approve_waiting(runtime: FirmRuntime) -> None:
     for entry in waiting:
         approve_entry(runtime.store, FIRM, entry.id, via="demo")
     report = runtime.runner.run_once()
-    console.print(f"Review: {len(waiting)} entries approved; {report.updated} made billable in Clio")
+    say(f"Review: {len(waiting)} entries approved; {report.updated} made billable in Clio")
 
 
 def _clean(prebill: PreBill) -> bool:
@@ -106,7 +107,7 @@ def _collect(runtime: FirmRuntime, settings: BillsyncSettings, moved: list[PreBi
     lawpay = str(settings.firm(FIRM).connectors["lawpay"]["base_url"])
     requests.post(f"{lawpay.removesuffix('/lawpay')}/_sandbox/lawpay/capture", timeout=10).raise_for_status()
     cycle = run_payments_cycle(fp)
-    console.print(
+    say(
         f"Collection: {paid} invoices paid through their LawPay links; {cycle.events.events} gateway events "
         f"reconciled by reference"
     )
@@ -119,8 +120,8 @@ def _report(runtime: FirmRuntime, folder: Path | None) -> None:
     facts, result = build_report(runtime.store, FIRM, runtime.settings, period="all", by="timekeeper", today=today)
     print_report(result, console)
     if folder is None:
-        console.print("the HTML dashboard: `billsync report --html FILE`, or /reports on the daemon")
+        say("the HTML dashboard: `billsync report --html FILE`, or /reports on the daemon")
         return
     dashboard = folder / "dashboard.html"
     dashboard.write_text(render_dashboard(facts, result, served=False), encoding="utf-8")
-    console.print(f"dashboard written to {dashboard}")
+    say(f"dashboard written to {dashboard}")

@@ -14,7 +14,6 @@ from core.cli.common import (
     ConfigOption,
     FirmOption,
     app,
-    console,
     db_app,
     increment_lines,
     pick_firm,
@@ -23,6 +22,7 @@ from core.cli.common import (
     print_result,
     review_app,
     safe_url,
+    say,
     settings_from,
 )
 from core.errors import BillsyncError
@@ -45,7 +45,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the database named by the configuration."""
     settings = settings_from(config)
     Store.open(settings.database_url).close()
-    console.print(f"database is up to date: {safe_url(settings.database_url)}")
+    say(f"database is up to date: {safe_url(settings.database_url)}")
 
 
 @app.command()
@@ -70,7 +70,7 @@ def capture(
     result = engine.capture(records["activities"])
     print_result(result)
     for error in errors:
-        console.print(f"[red]skipped[/red] {error}")
+        say(("skipped", "red"), f" {error}")
     if errors:
         raise typer.Exit(code=2)
 
@@ -159,7 +159,7 @@ def _review(entry_ids: list[str], config: Path | None, firm: str | None, state: 
             approve_entry(store, firm_id, entry_id, via="command line")  # billable in the PMS at the next sync
         else:
             store.set_entry_state(firm_id, entry_id, state)
-        console.print(f"{entry_id}: {state.value}")
+        say(f"{entry_id}: {state.value}")
 
 
 @app.command("check-config")
@@ -170,13 +170,13 @@ def check_config(config: ConfigOption = None) -> None:
     sync or `billsync check` stored, if the store exists.
     """
     settings = settings_from(config)
-    console.print(f"database: {safe_url(settings.database_url)}")
+    say(f"database: {safe_url(settings.database_url)}")
     store = Store.open_existing(settings.database_url)
     try:
         for firm_id, firm in settings.firms.items():
             policy = firm.capture
             kinds = ", ".join(k.value for k, p in policy.kinds.items() if p.enabled)
-            console.print(
+            say(
                 f"firm {firm_id} ({firm.name}): capture {'on' if policy.enabled else 'off'}, "
                 f"review {policy.review.value}, kinds: {kinds}"
             )

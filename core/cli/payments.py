@@ -152,7 +152,7 @@ def plan(
     made = plans.create_plan(
         _firm(config, firm), invoice, method=method, instalments=instalments, start=start.date() if start else None
     )
-    console.print(
+    say(
         f"plan {made.id}: {made.instalments} x ${made.instalment} ({made.interval}ly, total ${made.total}) "
         f"from {made.start}: {made.status}"
     )
@@ -177,7 +177,7 @@ def refund(
 def events(config: ConfigOption = None, firm: FirmOption = None) -> None:
     """Read new gateway events, settle unknown charges, apply auto retainers, raise tasks (the scheduled job)."""
     report = run_payments_cycle(_firm(config, firm))
-    console.print(
+    say(
         f"{report.events.events} events applied ({report.events.transactions} transactions), "
         f"{report.resolved} unknown charges settled, {len(report.transfers)} trust transfers, "
         f"{report.open_tasks} open tasks"
@@ -212,12 +212,8 @@ def print_ledger(book: Ledger, client: str | None = None) -> None:
         console.print(table)
         return
     total = book.totals()
-    table.add_row(
-        "total",
-        "",
-        *(f"{v:,.2f}" for v in (total.billed, total.paid, total.outstanding, total.credit, total.trust)),
-        style="bold",
-    )
+    sums = (total.billed, total.paid, total.outstanding, total.credit, total.trust)
+    table.add_row(*text_cells("total", "", *(f"{v:,.2f}" for v in sums)), style="bold")
     console.print(table)
     if book.unmatched:
         say((f"{len(book.unmatched)} transactions match no invoice: see `billsync pay tasks`", "yellow"))

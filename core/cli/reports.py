@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, settings_from
+from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from
 from core.errors import BillsyncError
 from core.reports.build import build_report
 from core.reports.dashboard import render_dashboard
@@ -64,4 +64,4 @@ def report(
     else:
         print_report(result, console)
         if html is not None:
-            console.print(f"dashboard written to {html}")
+            say(f"dashboard written to {html}")

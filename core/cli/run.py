@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from config.settings import BillsyncSettings
-from core.cli.common import ConfigOption, app, console, settings_from
+from core.cli.common import ConfigOption, app, say, settings_from
 from core.daemon.metrics import DaemonMetrics
 from core.daemon.scheduler import Daemon
 from core.runtime import FirmRuntime, build_runtime, limiter_for
@@ -59,9 +59,9 @@ def run(
     )
     daemon.start()
     try:
-        serve(server, host=host, port=port, on_ready=lambda p: console.print(f"billsync running on {host}:{p}"))
+        serve(server, host=host, port=port, on_ready=lambda p: say(f"billsync running on {host}:{p}"))
     finally:
         finished = daemon.stop(timeout=SHUTDOWN_SECONDS)
         worker.close(timeout=5)
         store.close()
-        console.print("billsync stopped" + ("" if finished else ": some work was cut short and resumes on restart"))
+        say("billsync stopped" + ("" if finished else ": some work was cut short and resumes on restart"))

@@ -15,9 +15,7 @@ from typing import Annotated, Any, cast
 
 import requests
 import typer
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.text import Text
 
 from config.settings import BillsyncSettings, load_settings
 from core.capture import engine_for
@@ -30,6 +28,7 @@ from core.cli.common import (
     pick_firm,
     print_increment,
     print_result,
+    say,
     settings_from,
 )
 from core.connector import OAuthConnector, time_rounding_of
@@ -74,7 +73,7 @@ def connect(
     if not callable(getattr(named[connector], "authorize_url", None)):
         raise BillsyncError(f"{connector} is not connected with a browser sign-in: its settings hold its credentials")
     connect_account(runtime, port=port, auto_approve=auto_approve, connector=connector)
-    console.print(f"{connector} connected for firm {firm_id}; tokens stored encrypted")
+    say(f"{connector} connected for firm {firm_id}; tokens stored encrypted")
 
 
 def connect_account(
@@ -147,7 +146,7 @@ def _code_by_browser(url: str, state: str, port: int) -> str:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    console.print(f"Open this address to grant access:\n{url}")
+    say(f"Open this address to grant access:\n{url}")
     with HTTPServer(("127.0.0.1", port), Callback) as server:
         server.timeout = 300
         server.handle_request()
@@ -175,9 +174,7 @@ def sync(
         if webhook_url is not None:
             subscription = runtime.runner.ensure_webhooks(webhook_url)
             if subscription is not None:
-                console.print(
-                    f"webhooks subscribed at {webhook_url} until {subscription.expires_at:%Y-%m-%d %H:%M} UTC"
-                )
+                say(f"webhooks subscribed at {webhook_url} until {subscription.expires_at:%Y-%m-%d %H:%M} UTC")
         report = runtime.runner.run_once()
     print_sync_report(report)
     if not report.ok:
@@ -199,17 +196,17 @@ def _vendor_errors(runtime: FirmRuntime) -> Iterator[None]:
 def print_sync_report(report: SyncReport) -> None:
     """What a cycle read, captured, wrote and pulled back."""
     read = ", ".join(f"{name} {count}" for name, count in sorted(report.records_read.items())) or "nothing new"
-    console.print(f"read: {read}")
+    say(f"read: {read}")
     print_result(report.capture)
-    console.print(
+    say(
         f"written {report.written}, recovered after lost responses {report.recovered}, "
         f"updated {report.updated}, deferred {report.deferred}; from the PMS: edits {report.remote_edits}, "
         f"approvals {report.approvals_from_pms}, deletions {report.tombstones}"
     )
     for problem in report.record_errors[:20]:
-        console.print(f"[yellow]record problem[/yellow] {problem}")  # each says what became of the record
+        say(("record problem", "yellow"), f" {problem}")  # each says what became of the record
     for failure in report.write_failures:
-        console.print(f"[red]write held for a person[/red] {failure}")
+        say(("write held for a person", "red"), f" {failure}")
 
 
 @app.command()
@@ -242,7 +239,7 @@ def backfill(
         runtime.runner.refresh_reference(reference)
         runtime.runner.read_time_increment(reference)
     for problem in reference.record_errors[:20]:
-        console.print(Text.assemble(("record problem", "yellow"), " ", problem), soft_wrap=True)
+        say(("record problem", "yellow"), f" {problem}")
     engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
     resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
     total = CaptureResult()
@@ -253,7 +250,8 @@ def backfill(
         for s in connector.streams()
         if connector is not runtime.connector or s.name not in REFERENCE_STREAMS
     ]
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True)
+    description = TextColumn("{task.description}", markup=False)
+    progress = Progress(SpinnerColumn(), description, console=console, transient=True)
     with _vendor_errors(runtime), progress:
         task = progress.add_task("scanning", total=None)
         for stream in streams:
@@ -266,7 +264,7 @@ def backfill(
     print_result(total)
     created = sum(total.states.values())
     verb = "would create" if dry_run else "created"
-    console.print(f"backfill {verb} {created} entries; {total.already_known} activities were already known (skipped)")
+    say(f"backfill {verb} {created} entries; {total.already_known} activities were already known (skipped)")
 
 
 def _belongs(resolver: MatterResolver, activity: Activity, client: str | None, matter: str | None) -> bool:
@@ -319,7 +317,7 @@ def sandbox(
             note = f"; config in {write_config}"
             if "system_of_record" not in settings:
                 note += " (no system of record is served: sync needs one)"
-        console.print(f"sandboxes {', '.join(sandboxes)} at {base}{note}", soft_wrap=True)
+        say(f"sandboxes {', '.join(sandboxes)} at {base}{note}")
 
     serve(server, port=port, on_ready=ready)  # returns on SIGTERM or SIGINT
 
@@ -429,7 +427,7 @@ def check(config: ConfigOption = None) -> None:
             runtime = build_runtime(settings, firm_id, store)
         except BillsyncError as exc:
             problems += 1
-            console.print(f"[red]firm {firm_id}: {escape(str(exc))}[/red]")
+            say((f"firm {firm_id}: {exc}", "red"))
             continue
         failed = set()
         for connector in runtime.runner.connectors:
@@ -438,9 +436,9 @@ def check(config: ConfigOption = None) -> None:
             except (BillsyncError, requests.RequestException) as exc:
                 problems += 1
                 failed.add(connector.name)
-                console.print(f"[red]firm {firm_id}: {escape(str(exc))}[/red]")
+                say((f"firm {firm_id}: {exc}", "red"))
                 continue
-            console.print(f"firm {firm_id}: {connector.name} reachable, credentials accepted")
+            say(f"firm {firm_id}: {connector.name} reachable, credentials accepted")
         if runtime.connector.name not in failed:
             _check_increment(runtime)
         if runtime.settings.payments is not None:
@@ -463,11 +461,11 @@ def _check_increment(runtime: FirmRuntime) -> None:
         if configured is not None and callable(advise):
             advice = advise(configured)
     except (BillsyncError, requests.RequestException) as exc:
-        console.print(f"[yellow]firm {firm_id}: {escape(f'{pms.name} time rounding not read: {exc}')}[/yellow]")
+        say((f"firm {firm_id}: {pms.name} time rounding not read: {exc}", "yellow"))
     read = runtime.store.time_increment(firm_id, pms.name) if rounding is not None else None
     print_increment(increment_lines(firm_id, runtime.settings, pms_rounds=rounding is not None, read=read))
     if advice:
-        console.print(f"[yellow]firm {firm_id}: {escape(advice)}[/yellow]")
+        say((f"firm {firm_id}: {advice}", "yellow"))
 
 
 def _check_payments(settings: BillsyncSettings, firm_id: str, store: Store) -> int:
@@ -476,7 +474,7 @@ def _check_payments(settings: BillsyncSettings, firm_id: str, store: Store) -> i
         payments = build_firm_payments(settings, firm_id, store)
         verify_accounts(payments.accounts, payments.gateway.accounts())
     except (BillsyncError, requests.RequestException) as exc:
-        console.print(f"[red]firm {firm_id}: payments: {escape(str(exc))}[/red]")
+        say((f"firm {firm_id}: payments: {exc}", "red"))
         return 1
-    console.print(f"firm {firm_id}: {payments.gateway_name} reachable, the payments section's accounts found")
+    say(f"firm {firm_id}: {payments.gateway_name} reachable, the payments section's accounts found")
     return 0

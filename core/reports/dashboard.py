@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 import plotly.io as pio
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
@@ -23,14 +23,15 @@ from core.reports.columns import COLUMNS, UNDEFINED, hours_text
 from core.reports.compute import DIMENSIONS, Report
 from core.reports.facts import FirmFacts
 from core.reports.render import report_dict
+from core.text import html_templates
 
 PLOTLY_PATH = "/reports/static/plotly.min.js"
 
 
 @cache
 def templates() -> Environment:
-    """The package's jinja2 templates, autoescaped."""
-    return Environment(loader=PackageLoader("core.reports", "templates"), autoescape=select_autoescape(["j2"]))
+    """The package's jinja2 templates: values escaped, without control characters (core.text)."""
+    return html_templates(PackageLoader("core.reports", "templates"))
 
 
 @cache

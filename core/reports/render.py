@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from core.reports.columns import COLUMNS, TABLE_COLUMNS, UNDEFINED, values
 from core.reports.compute import MetricRow, Report
 from core.reports.metrics import capture, collection, hours, lockup, realization, time_to_invoice, utilization
+from core.text import Cell, csv_text, without_controls
 
 
 def _definition(doc: str | None) -> str:
@@ -67,29 +68,38 @@ def report_json(report: Report) -> str:
 
 
 def report_csv(report: Report) -> str:
-    """One line per group, then the firm's total (key "*"); undefined values are empty cells."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([report.by, "name", *(c.name for c in COLUMNS)])
+    """One line per group, then the firm's total (key "*"); undefined values are empty cells.
+
+    Keys and names are text (no spreadsheet reads one as a formula: core.text); the metrics are
+    numbers, written exactly as columns.py formats them.
+    """
+    lines: list[list[Cell]] = [[report.by, "name", *(c.name for c in COLUMNS)]]
     for row in [*report.rows, report.total]:
         shown = values(row)
         key = "*" if row is report.total else (row.key or "")
-        writer.writerow([key, row.name, *(shown[c.name] or "" for c in COLUMNS)])
-    return out.getvalue()
+        lines.append([key, row.name, *(_number(shown[c.name]) for c in COLUMNS)])
+    return csv_text(lines)
+
+
+def _number(value: str | None) -> Decimal | None:
+    # Decimal keeps every digit and the sign as formatted: "-12.50" is written back as "-12.50".
+    return None if value is None else Decimal(value)
 
 
 def print_report(report: Report, console: Console) -> None:
     """The main metrics as a table, then the firm's capture funnel."""
     period = report.period
-    table = Table(title=f"{report.firm_name}: {period.label} ({period.start} to {period.end}), by {report.by}")
+    # Names are text, whichever console prints the table: a string cell could be read as Rich markup.
+    title = f"{report.firm_name}: {period.label} ({period.start} to {period.end}), by {report.by}"
+    table = Table(title=Text(without_controls(title)))
     shown = [c for c in COLUMNS if c.name in TABLE_COLUMNS]
     table.add_column(report.by)
     for column in shown:
         table.add_column(column.header, justify="right")
     for row in [*report.rows, report.total]:
         cells = values(row)
-        name = "[bold]firm total[/bold]" if row is report.total else row.name
-        table.add_row(name, *(cells[c.name] or UNDEFINED for c in shown))
+        group = Text("firm total", style="bold") if row is report.total else Text(without_controls(row.name))
+        table.add_row(group, *(cells[c.name] or UNDEFINED for c in shown))
     console.print(table)
     funnel = Table(title="Capture funnel (firm): activity time judged billable, in hours")
     funnel.add_column("where it is")

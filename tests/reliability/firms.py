@@ -20,7 +20,7 @@ import requests
 
 from config.settings import load_settings
 from core.cli.vendors import connect_account, write_sandbox_config
-from core.demo_data import generate_firm
+from core.demo_data import SyntheticFirm, generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.models import EntryState
 from core.plugins import DEMO_SEEDS, SANDBOX_SETTINGS, SANDBOXES, load
@@ -34,6 +34,16 @@ MONTH = datetime(2026, 10, 1, tzinfo=UTC)
 SEED_NOW = datetime(2026, 11, 1, tzinfo=UTC)
 # One "now" for every source seed of a run, so two firms built a second apart hold the same records.
 SOURCES_NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+# Names a person or a vendor could give a user, a client or a matter, each one an attack on an
+# output: Rich markup on the terminal, a spreadsheet formula in CSV, a NUL byte, a name longer
+# than any screen, and an HTML link dressed as a sign-in prompt.
+MARKUP_NAME = "[/bold] [link=http://evil.example]click[/link] [red]x"
+FORMULA_NAME = '=HYPERLINK("http://evil.example","x")'
+NUL_NAME = "Nul\x00Byte"
+LONG_NAME = "Long" + "o" * 9_991 + " Name"  # 10,000 characters
+LINK_NAME = '<a href="https://evil.example/login">Session expired - sign in</a>'
+HOSTILE_NAMES = (MARKUP_NAME, FORMULA_NAME, NUL_NAME, LINK_NAME, LONG_NAME)
 
 
 @dataclass(frozen=True)
@@ -63,13 +73,37 @@ PRACTICEPANTHER = Vendor("practicepanther", "timeentries", "private_notes", "/ap
 VENDORS = {v.name: v for v in (CLIO, PRACTICEPANTHER)}
 
 
+def with_hostile_names(firm: SyntheticFirm) -> SyntheticFirm:
+    """The same firm with every user, client and matter renamed, in turn, to one of HOSTILE_NAMES.
+
+    Users are named from MARKUP_NAME on, matters too, and clients from LONG_NAME on (billsync
+    keeps at most 500 characters of a Clio matter's description, a client's name whole): with 3
+    users, 4 clients and 8 matters every name reaches the outputs of some grouping. Ids, e-mail
+    addresses and matter numbers stay, so activity is matched exactly as before.
+    """
+
+    def name(first: str, i: int) -> str:
+        return HOSTILE_NAMES[(HOSTILE_NAMES.index(first) + i) % len(HOSTILE_NAMES)]
+
+    return SyntheticFirm(
+        timekeepers=[tk.model_copy(update={"name": name(MARKUP_NAME, i)}) for i, tk in enumerate(firm.timekeepers)],
+        clients=[c.model_copy(update={"name": name(LONG_NAME, i)}) for i, c in enumerate(firm.clients)],
+        matters=[m.model_copy(update={"name": name(MARKUP_NAME, i)}) for i, m in enumerate(firm.matters)],
+        categories=firm.categories,
+        activities=firm.activities,
+    )
+
+
 def fast_http(attempts: int = 6) -> HttpClient:
     """The real HTTP client with its real retry policy, minus the real sleeping."""
     return HttpClient(policy=RetryPolicy(attempts=attempts), sleep=lambda _: None, timeout=(2.0, 5.0))
 
 
 class SandboxFirm:
-    """One firm on its own sandbox server, configured (config file, SQLite store, key file) and connected."""
+    """One firm on its own sandbox server, configured (config file, SQLite store, key file) and connected.
+
+    `hostile_names`: its users, clients and matters carry HOSTILE_NAMES (see with_hostile_names).
+    """
 
     def __init__(
         self,
@@ -84,12 +118,15 @@ class SandboxFirm:
         extra_config: str = "",
         client_secret: str | None = None,
         sources: tuple[str, ...] = (),
+        hostile_names: bool = False,
     ) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.vendor = vendor
         synthetic = generate_firm(
             timekeepers=3, clients=4, matters=8, activities=activities, seed=11, month_start=MONTH, body=body
         )
+        if hostile_names:
+            synthetic = with_hostile_names(synthetic)
         self.seed: dict[str, Any] = load(DEMO_SEEDS, vendor.name)(synthetic, now=SEED_NOW)
         if seed_edit is not None:
             seed_edit(self.seed)

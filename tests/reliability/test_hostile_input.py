@@ -2,7 +2,8 @@
 
 Hypothesis throws random bodies (bytes, text, JSON of any shape), random and forged headers and
 random paths at `POST /hooks/{connector}/{firm}` and `POST /ingest/{firm}` of the app `billsync
-run` serves (core/server/app.py), over a real SQLite store. Whatever arrives:
+run` serves (core/server/app.py), over a real SQLite store whose users, clients and matters carry
+the hostile names of tests/reliability/firms.py. Whatever arrives:
 
 - the answer is never a 5xx;
 - an unsigned (or wrongly signed) request stores nothing: every table keeps its row count;
@@ -56,7 +57,7 @@ class Target:
     """The daemon's app over a real store for one Clio firm; webhooks subscribed, ingest on."""
 
     def __init__(self, tmp: Path) -> None:
-        self.firm = SandboxFirm(tmp, CLIO, activities=10)
+        self.firm = SandboxFirm(tmp, CLIO, activities=10, hostile_names=True)
         self.firm.sync_until_settled()
         runtime = self.firm.runtime
         runtime.settings = runtime.settings.model_copy(update={"ingest_secret": SecretStr(INGEST_SECRET)})

@@ -7,7 +7,9 @@ real `billsync` process: `sync --once`, `review approve`, `billsync run` (with w
 /metrics), `bill run`, `bill ledes`, `report` (JSON and HTML), `entries`. Afterwards none of the
 canaries may appear in the logs and output of those processes, the metrics text, the LEDES files,
 the report files, what billsync wrote into Clio (or anything Clio holds, for the secrets), or the
-database file; and the tokens must be in the database, encrypted under the planted key.
+database file; and the tokens must be in the database, encrypted under the planted key. The
+firm's users, clients and matters carry the hostile names (tests/reliability/firms.py), so every
+command here also meets them.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def test_canaries_never_leave_where_they_belong(tmp_path: Path) -> None:
     (home / "billsync.key").write_text(FERNET_KEY)
     (home / "billsync.key").chmod(0o600)
     firm = SandboxFirm(home, CLIO, activities=30, body=f"Client admitted: {BODY}", sandbox_factory=canary_clio,
-                       client_secret=CLIENT_SECRET, extra_config=CONFIG)
+                       client_secret=CLIENT_SECRET, extra_config=CONFIG, hostile_names=True)
     log = tmp_path / "billsync.log"
     server = ForkServer(log)
     config = ["--config", str(firm.config)]
