@@ -93,8 +93,9 @@ def test_users_say_who_they_are(firm: SyntheticFirm, seed: dict[str, list[dict[s
         user = users[clio_id(tk.id)]
         lawyer = tk.classification in ("PARTNR", "ASSOC", "OFCNSL")
         assert user["subscription_type"] == ("Attorney" if lawyer else "NonAttorney")
-        # What billsync reads back from Clio's subscription type and job title is the demo's own.
-        assert mapping.classification(user) == (tk.classification if tk.may_record_time else None)
+        # What billsync reads back from Clio's subscription type and job title is the demo's own
+        # (an office manager, a non-attorney of no paralegal or assistant title, is OTH).
+        assert mapping.classification(user) == tk.classification
         assert (user["name"], user["email"], user["rate"], user["time_zone"]) == (
             tk.name,
             tk.email,
