@@ -19,6 +19,7 @@ from config.billing import BillingSettings
 from config.daemon import DaemonSettings
 from config.payments import PaymentsSettings
 from config.reports import ReportsSettings
+from config.server import ServerSettings
 from core.errors import ConfigError
 from core.ingest_secret import secret_key
 from core.policy import CapturePolicy, RuleSets
@@ -105,6 +106,7 @@ class BillsyncSettings(BaseSettings):
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # [daemon]: job intervals, claim leases
+    server: ServerSettings = Field(default_factory=ServerSettings)  # [server]: routes, metrics listener, timeouts
     firms: dict[str, FirmSettings] = Field(default_factory=dict)
 
     @classmethod

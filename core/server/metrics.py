@@ -6,6 +6,10 @@ from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from core.models import ActivityStatus
 
@@ -71,3 +75,12 @@ class ServerMetrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+def metrics_app(registry: CollectorRegistry) -> Starlette:
+    """An app serving only GET /metrics (the registry's text exposition), for a listener of its own."""
+
+    def exposition(_request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/metrics", exposition)])
