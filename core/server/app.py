@@ -2,7 +2,9 @@
 
 The listener vendors reach from the internet serves this app, so what a stranger could read is
 off unless the configuration turns it on (`[server]`, config/server.py): `/openapi.json` and
-`/metrics` (which `metrics_app` serves on a listener of its own).
+`/metrics` (which `metrics_app` serves on a listener of its own), and the report pages need a
+firm's token (core/server/page_access.py). Every answer carries the security headers of
+core/server/headers.py.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.ingest_secret import secret_key
 from core.runtime import FirmRuntime
 from core.server import hooks, ingest, reports
 from core.server.context import ServerContext
+from core.server.headers import SecurityHeaders
 from core.server.metrics import ServerMetrics
 from core.server.worker import BackgroundWork
 
@@ -104,6 +107,7 @@ def build_app(
     )
     openapi_url = "/openapi.json" if settings.server.openapi else None
     app = FastAPI(title="billsync", docs_url=None, redoc_url=None, openapi_url=openapi_url)
+    app.add_middleware(SecurityHeaders)
     _add_error_handlers(app)
 
     @app.post("/hooks/{connector}/{firm}", openapi_extra=_WEBHOOK_DOC, response_class=Response)

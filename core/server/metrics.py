@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.models import ActivityStatus
+from core.server.headers import SecurityHeaders
 
 # Webhook acks should be far under a second: fine buckets at the low end.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -83,4 +84,6 @@ def metrics_app(registry: CollectorRegistry) -> Starlette:
     def exposition(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[Route("/metrics", exposition)])
+    app = Starlette(routes=[Route("/metrics", exposition)])
+    app.add_middleware(SecurityHeaders)
+    return app
