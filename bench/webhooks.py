@@ -177,7 +177,8 @@ def main(argv: list[str]) -> int:
             runtime = connect_to_sandbox(config, sandbox_base, ["clio"])
             settings, store = load_settings(config), runtime.store
             runtime.runner.run_once()
-            app_port, stop_app = run_in_thread(build_app({"demo": runtime}, settings=settings, worker=worker))
+            app = build_app({"demo": runtime}, settings=settings, worker=worker)
+            app_port, stop_app = run_in_thread(app)
             try:
                 callback = f"http://{HOST}:{app_port}/hooks/clio/demo"
                 subscription = runtime.runner.ensure_webhooks(callback)
@@ -201,7 +202,7 @@ def main(argv: list[str]) -> int:
                 stop_probe.set()
                 prober.join(timeout=15)
                 worker.wait_idle(30)
-                metrics = requests.get(f"http://{HOST}:{app_port}/metrics", timeout=10).text
+                metrics = app.state.metrics.render().decode()
             finally:
                 stop_app()
             store.close()

@@ -1,4 +1,4 @@
-"""A firm's reporting settings: available hours for utilization, the review token, the snapshot folder."""
+"""A firm's reporting settings: available hours for utilization, the page tokens, the snapshot folder."""
 
 from __future__ import annotations
 
@@ -19,8 +19,12 @@ class ReportsSettings(BaseModel):
     timekeeper_hours_per_day: dict[str, Decimal] = Field(default_factory=dict)  # timekeeper id -> hours
     # Lockup divides WIP and receivables by the average daily billing over this many days.
     lockup_window_days: int = Field(default=365, ge=1, le=3650)
-    # Bearer token for the review pages' actions (approve, reject, assign). None: the pages are read-only.
+    # Bearer token for the review pages' actions (approve, reject, assign); it also opens the pages.
+    # None: the pages are read-only.
     review_token: SecretStr | None = Field(default=None, min_length=16)
+    # A token that opens the firm's dashboard and review pages but allows no action. Without either
+    # token nobody can read the firm's pages: they show client names, narratives and amounts.
+    read_token: SecretStr | None = Field(default=None, min_length=16)
     # `run_report_snapshot` (nightly in the daemon) writes each period's metrics here as JSON and CSV; None: off.
     snapshot_folder: Path | None = None
 

@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import tomllib
+import types
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -17,6 +19,7 @@ from config.billing import BillingSettings
 from config.daemon import DaemonSettings
 from config.payments import PaymentsSettings
 from config.reports import ReportsSettings
+from config.server import ServerSettings
 from core.errors import ConfigError
 from core.ingest_secret import secret_key
 from core.policy import CapturePolicy, RuleSets
@@ -40,6 +43,7 @@ class FirmSettings(BaseModel):
     # Standard Webhooks secret ("whsec_...") for the generic signed ingest endpoint; None: off.
     ingest_secret: SecretStr | None = None
     # Each connector's own settings, validated by that connector's Settings model when it is built.
+    # Every text in them is held as a SecretStr until then (see `_sealed`); read them with connector_settings().
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     payments: PaymentsSettings | None = None  # [firms.<id>.payments]: LawPay collection, trust, plans
     reports: ReportsSettings = Field(default_factory=ReportsSettings)  # [firms.<id>.reports]: metrics, review pages
@@ -55,17 +59,54 @@ class FirmSettings(BaseModel):
                 raise ValueError(str(exc)) from None
         return secret
 
+    @field_validator("connectors")
+    @classmethod
+    def _connector_texts_are_secret(cls, connectors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {name: _sealed(section) for name, section in connectors.items()}
+
+    def connector_settings(self, name: str) -> dict[str, Any] | None:
+        """A connector's section as written (plain values), for its own Settings model; None when absent."""
+        section = self.connectors.get(name)
+        return None if section is None else _opened(section)
+
+
+def _sealed(value: Any) -> Any:
+    """Every text of a connector's section as a SecretStr, nested tables and lists included.
+
+    Which keys are secret only the connector's Settings model knows (its secrets are SecretStr
+    there); until that model takes the section, every text is held as one, so neither a repr of
+    the settings nor a log of them shows a client secret, from the file or the environment.
+    """
+    if isinstance(value, str):
+        return SecretStr(value)
+    if isinstance(value, dict):
+        return {key: _sealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_sealed(item) for item in value]
+    return value
+
+
+def _opened(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {key: _opened(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_opened(item) for item in value]
+    return value
+
 
 class BillsyncSettings(BaseSettings):
     """The whole configuration: a database and one or more firms, isolated from each other."""
 
     model_config = SettingsConfigDict(env_prefix="BILLSYNC_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password: never in a repr
     # Encrypts OAuth tokens at rest: BILLSYNC_SECRET_KEY, or a file holding the key.
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # [daemon]: job intervals, claim leases
+    server: ServerSettings = Field(default_factory=ServerSettings)  # [server]: routes, metrics listener, timeouts
     firms: dict[str, FirmSettings] = Field(default_factory=dict)
 
     @classmethod
@@ -116,3 +157,50 @@ def load_settings(path: Path | None) -> BillsyncSettings:
         where = f" in {path}" if path else ""
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"invalid configuration{where}: {problems}") from None
+
+
+def secret_keys_in(
+    data: Mapping[str, Any], connector_model: Callable[[str], type[BaseModel] | None]
+) -> list[str]:
+    """The dotted keys of a configuration file's data that hold a secret (a SecretStr in the models).
+
+    `connector_model` gives a connector's Settings model by name (None: unknown), for the
+    `[firms.<id>.connectors.<name>]` sections, whose secrets only the connector declares.
+    """
+    found = _secret_keys(data, BillsyncSettings, "")
+    for firm_id, firm in (data.get("firms") or {}).items():
+        connectors = firm.get("connectors") if isinstance(firm, Mapping) else None
+        for name, section in (connectors or {}).items():
+            model = connector_model(name)
+            if model is not None and isinstance(section, Mapping):
+                found += _secret_keys(section, model, f"firms.{firm_id}.connectors.{name}.")
+    return found
+
+
+def _secret_keys(data: Mapping[str, Any], model: type[BaseModel], prefix: str) -> list[str]:
+    found: list[str] = []
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            continue
+        types_ = _types_in(field.annotation)
+        if SecretStr in types_:
+            found.append(f"{prefix}{key}")
+            continue
+        for inner in types_:
+            if isinstance(value, Mapping) and isinstance(inner, type) and issubclass(inner, BaseModel):
+                found += _secret_keys(value, inner, f"{prefix}{key}.")
+            elif isinstance(value, Mapping) and get_origin(inner) is dict:
+                item = get_args(inner)[1]
+                if isinstance(item, type) and issubclass(item, BaseModel):
+                    for name, section in value.items():
+                        if isinstance(section, Mapping):
+                            found += _secret_keys(section, item, f"{prefix}{key}.{name}.")
+    return found
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    """`X | None` and `Optional[X]` as [X, NoneType]; anything else as itself."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return list(get_args(annotation))
+    return [annotation]

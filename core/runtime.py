@@ -85,7 +85,7 @@ def _connector(
     firm_id: str, firm: FirmSettings, name: str, *, tokens: TokenStore, http: HttpClient, role: str
 ) -> Connector:
     connector_class = load(CONNECTORS, name)
-    raw = firm.connectors.get(name)
+    raw = firm.connector_settings(name)
     if raw is None:
         raise ConfigError(f"firm {firm_id}: no [firms.{firm_id}.connectors.{name}] settings for {role}")
     try:

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import sys
+import tomllib
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from config.settings import BillsyncSettings, FirmSettings, load_settings
+from config.settings import BillsyncSettings, FirmSettings, load_settings, secret_keys_in
 from core.engine import CaptureResult
 from core.errors import BillsyncError
 from core.matching import ReferenceData
-from core.store.store import IncrementRead
+from core.plugins import CONNECTORS, load
+from core.private_files import others_may_read
+from core.store.store import IncrementRead, sqlite_file
 from core.text import without_controls
 from core.units import hours
 
@@ -173,3 +177,37 @@ def print_increment(lines: list[str]) -> None:
 def safe_url(url: str) -> str:
     """A database URL fit to print: no password."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def exposed_secret_files(config: Path | None, settings: BillsyncSettings) -> list[str]:
+    """A warning for each file holding secrets that other accounts on this machine may read.
+
+    The configuration file (when it holds a secret itself, not only through the environment),
+    the secret key file and the SQLite database (encrypted tokens, client data).
+    """
+    found: list[tuple[Path, str]] = []
+    if config is not None and config.is_file() and others_may_read(config):
+        keys = secret_keys_in(tomllib.loads(config.read_text(encoding="utf-8")), _connector_model)
+        if keys:
+            found.append((config, f"holds secrets ({', '.join(keys)})"))
+    key_file = settings.secret_key_file
+    if key_file is not None and key_file.is_file() and others_may_read(key_file):
+        found.append((key_file, "is the secret key file"))
+    database = sqlite_file(settings.database_url)
+    if database is not None and database.is_file() and others_may_read(database):
+        found.append((database, "is the database (encrypted tokens, client data)"))
+    return [f"{path} {what}, and other users may read it: chmod 600 {path}" for path, what in found]
+
+
+def print_exposed_secret_files(config: Path | None, settings: BillsyncSettings) -> None:
+    """exposed_secret_files on the console, in yellow."""
+    for line in exposed_secret_files(config, settings):
+        say((line, "yellow"))
+
+
+def _connector_model(name: str) -> type[BaseModel] | None:
+    try:
+        model: type[BaseModel] = load(CONNECTORS, name).Settings
+    except BillsyncError:
+        return None
+    return model

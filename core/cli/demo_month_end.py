@@ -104,7 +104,7 @@ def _collect(runtime: FirmRuntime, settings: BillsyncSettings, moved: list[PreBi
         link = invoice_link(fp, str(prebill.pms_bill_number))
         requests.post(link.url, data=TEST_CARD, timeout=10).raise_for_status()
         paid += 1
-    lawpay = str(settings.firm(FIRM).connectors["lawpay"]["base_url"])
+    lawpay = str((settings.firm(FIRM).connector_settings("lawpay") or {})["base_url"])
     requests.post(f"{lawpay.removesuffix('/lawpay')}/_sandbox/lawpay/capture", timeout=10).raise_for_status()
     cycle = run_payments_cycle(fp)
     say(

@@ -18,6 +18,7 @@ from core.cli.common import (
     increment_lines,
     pick_firm,
     print_entries,
+    print_exposed_secret_files,
     print_increment,
     print_result,
     review_app,
@@ -171,6 +172,7 @@ def check_config(config: ConfigOption = None) -> None:
     """
     settings = settings_from(config)
     say(f"database: {safe_url(settings.database_url)}")
+    print_exposed_secret_files(config, settings)
     store = Store.open_existing(settings.database_url)
     try:
         for firm_id, firm in settings.firms.items():

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
 
+from config.server import ServerSettings
 from config.settings import BillsyncSettings
 from core.cli.common import ConfigOption, app, say, settings_from
 from core.daemon.metrics import DaemonMetrics
 from core.daemon.scheduler import Daemon
+from core.errors import BillsyncError
 from core.runtime import FirmRuntime, build_runtime, limiter_for
 from core.server.app import build_app
+from core.server.metrics import metrics_app
 from core.server.worker import BackgroundWork
-from core.serving import serve
+from core.serving import ConnectionLimits, Listener, serve
 from core.store.store import Store
 
 SHUTDOWN_SECONDS = 30.0
@@ -23,13 +27,24 @@ SHUTDOWN_SECONDS = 30.0
 def run(
     config: ConfigOption = None,
     host: Annotated[str, typer.Option(help="Address the HTTP server listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the HTTP server (webhooks, ingest, health, metrics).")] = 8080,
+    port: Annotated[int, typer.Option(help="Port of the HTTP server (webhooks, ingest, health, report pages).")] = 8080,
     public_url: Annotated[
         str | None, typer.Option(help="Public base URL vendors reach this server at; enables webhooks.")
+    ] = None,
+    metrics_host: Annotated[
+        str | None, typer.Option(help="Address of the /metrics listener (default [server] metrics_host: 127.0.0.1).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve /metrics on a listener of its own at this port (0: any free port).")
     ] = None,
 ) -> None:
     """Run the daemon: scheduled polls, write-back, reconciliation, and the webhook server, until SIGTERM."""
     settings = settings_from(config)
+    flags = {"metrics_host": metrics_host, "metrics_port": metrics_port}
+    server_settings = settings.server.model_copy(update={k: v for k, v in flags.items() if v is not None})
+    _refuse_taken(host, port, "--port")
+    if server_settings.metrics_port is not None:
+        _refuse_taken(server_settings.metrics_host, server_settings.metrics_port, "--metrics-port")
     store = Store.open(settings.database_url)
     metrics = DaemonMetrics()
 
@@ -57,11 +72,50 @@ def run(
         payments_doorbell=payments_doorbell,
         registry=metrics.registry,
     )
+    also = []
+    if server_settings.metrics_port is not None:  # the public listener never serves them unless told to
+        at = server_settings.metrics_host
+
+        def metrics_ready(actual_port: int) -> None:
+            say(f"metrics on http://{at}:{actual_port}/metrics")
+
+        also.append(Listener(metrics_app(metrics.registry), at, server_settings.metrics_port, on_ready=metrics_ready))
+    elif not server_settings.metrics_on_main_listener:
+        say("metrics: not served (--metrics-port, or [server] metrics_port, serves them)")
     daemon.start()
     try:
-        serve(server, host=host, port=port, on_ready=lambda p: say(f"billsync running on {host}:{p}"))
+        serve(
+            server,
+            host=host,
+            port=port,
+            on_ready=lambda p: say(f"billsync running on {host}:{p}"),
+            limits=connection_limits(server_settings),
+            also=also,
+        )
     finally:
         finished = daemon.stop(timeout=SHUTDOWN_SECONDS)
         worker.close(timeout=5)
         store.close()
         say("billsync stopped" + ("" if finished else ": some work was cut short and resumes on restart"))
+
+
+def connection_limits(server: ServerSettings) -> ConnectionLimits:
+    """The [server] section's timeouts and connection cap, for every listener of the daemon."""
+    return ConnectionLimits(
+        header_seconds=server.header_timeout_seconds,
+        body_seconds=server.body_timeout_seconds,
+        keep_alive_seconds=server.keep_alive_seconds,
+        max_connections=server.max_connections,
+    )
+
+
+def _refuse_taken(host: str, port: int, option: str) -> None:
+    """One error line for an address already in use, before anything starts (uvicorn would log and exit)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise BillsyncError(f"cannot listen on {host}:{port} ({exc.strerror}): choose another {option}") from None

@@ -26,6 +26,7 @@ from core.cli.common import (
     console,
     increment_lines,
     pick_firm,
+    print_exposed_secret_files,
     print_increment,
     print_result,
     say,
@@ -420,6 +421,7 @@ def write_sandbox_config(
 def check(config: ConfigOption = None) -> None:
     """Test every firm's connector: credentials, reachability and settings; say exactly what is wrong."""
     settings = settings_from(config)
+    print_exposed_secret_files(config, settings)
     store = Store.open(settings.database_url)
     problems = 0
     for firm_id in settings.firms:

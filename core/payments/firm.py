@@ -166,7 +166,7 @@ def build_firm_payments(
         raise ConfigError(f"firm {firm_id} has no [firms.{firm_id}.payments] section: payments are off")
     name = firm.payments.gateway
     connector_class = load(CONNECTORS, name)
-    raw = firm.connectors.get(name)
+    raw = firm.connector_settings(name)
     if raw is None:
         raise ConfigError(f"firm {firm_id}: no [firms.{firm_id}.connectors.{name}] settings for the payment gateway")
     try:

@@ -5,6 +5,7 @@ Chart values are for the eye; the exact figures are the tables beside them.
 
 from __future__ import annotations
 
+import html
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -19,10 +20,11 @@ from core.reports.metrics.capture import BUCKETS
 from core.reports.metrics.hours import is_billable_work
 
 AGE_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, None, "over 90 days"))
+CHART_HEIGHT = 340  # pixels
 _LAYOUT = {
     "template": "simple_white",
     "autosize": True,
-    "height": 340,
+    "height": CHART_HEIGHT,
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
     "legend": {"orientation": "h", "y": -0.2},
 }
@@ -125,4 +127,14 @@ def _age_bucket(days: int) -> int:
 
 def _timekeeper_name(facts: FirmFacts, timekeeper_id: str) -> str:
     timekeeper = facts.reference.timekeepers.get(timekeeper_id)
-    return timekeeper.name if timekeeper else timekeeper_id
+    return plotly_text(timekeeper.name if timekeeper else timekeeper_id)
+
+
+def plotly_text(text: str) -> str:
+    """Vendor or user text fit for a Plotly label, legend or hover: shown as written, never as markup.
+
+    plotly.js reads a subset of HTML in every text it draws (`<a href>` becomes a live link,
+    `<b>`, `<br>`, `<span style>`...) and decodes entities after that; escaped, a name like
+    `<a href="https://evil.example">Sign in</a>` is drawn as those characters.
+    """
+    return html.escape(text, quote=False)

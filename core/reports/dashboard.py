@@ -18,7 +18,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from core.models import TimeEntry
-from core.reports.charts import all_charts
+from core.reports.charts import CHART_HEIGHT, all_charts
 from core.reports.columns import COLUMNS, UNDEFINED, hours_text
 from core.reports.compute import DIMENSIONS, Report
 from core.reports.facts import FirmFacts
@@ -55,23 +55,16 @@ def dashboard_data(facts: FirmFacts, report: Report) -> dict[str, Any]:
     return {"report": report_dict(report), "links": links, "entries": entries}
 
 
-def render_dashboard(facts: FirmFacts, report: Report, *, served: bool, review_url: str | None = None) -> str:
-    """The whole page; `served` links plotly.js from the daemon, else inlines it."""
+def render_dashboard(
+    facts: FirmFacts, report: Report, *, served: bool, review_url: str | None = None, nonce: str | None = None
+) -> str:
+    """The whole page; `served` links plotly.js from the daemon, else inlines it.
+
+    `nonce`: the one the answer's Content-Security-Policy allows inline scripts by (served pages).
+    The charts are figures as data, drawn by the page's one script, not a script each.
+    """
     data = dashboard_data(facts, report)
-    charts = [
-        Markup(  # noqa: S704 - plotly's own markup for its figure
-            pio.to_html(
-                figure,
-                full_html=False,
-                include_plotlyjs=False,
-                div_id=div_id,
-                config={"responsive": True, "displaylogo": False},
-                default_width="100%",
-                default_height="340px",
-            )
-        )
-        for div_id, figure in all_charts(facts, report)
-    ]
+    charts = {div_id: json.loads(pio.to_json(figure, validate=False)) for div_id, figure in all_charts(facts, report)}
     rows = [(_row_id(r["key"], False), r) for r in data["report"]["rows"]]
     return (
         templates()
@@ -83,7 +76,10 @@ def render_dashboard(facts: FirmFacts, report: Report, *, served: bool, review_u
             columns=COLUMNS,
             undefined=UNDEFINED,
             data=embedded_json(data),
-            charts=charts,
+            chart_ids=list(charts),
+            chart_data=embedded_json(charts),
+            chart_height=f"{CHART_HEIGHT}px",
+            nonce=nonce,
             plotly_src=PLOTLY_PATH if served else None,
             plotly_inline=None if served else Markup(plotly_js().replace("</script", "<\\/script")),  # noqa: S704
             dimensions=DIMENSIONS,

@@ -17,6 +17,7 @@ import tomli_w
 from cryptography.fernet import Fernet
 
 from core.errors import ConfigError
+from core.private_files import write_private
 
 SANDBOX_FIRM_NAME = "Sandbox Law LLP"
 # LEDES files name the firm (LAW_FIRM_ID is usually its tax id; LEDES98BI adds the address). The
@@ -54,7 +55,7 @@ def join_vendor_settings(fragments: Mapping[str, Mapping[str, Any]]) -> dict[str
 
 
 def write_firm_config(path: Path, firm: str, settings: Mapping[str, Any], *, extra: str = "") -> None:
-    """Write a config for one firm, its SQLite file and secret key (made once) beside `path`.
+    """Write a config for one firm, its SQLite file and secret key (made once) beside `path`, all 0600.
 
     `settings` is the firm's table without its name; `extra` is more TOML from the file's root
     (rules, capture settings), merged over what is written here."""
@@ -66,9 +67,9 @@ def write_firm_config(path: Path, firm: str, settings: Mapping[str, Any], *, ext
     merge(document, tomllib.loads(extra))
     key_file = path.with_suffix(".key")
     if not key_file.exists():
-        key_file.write_text(Fernet.generate_key().decode())
-        key_file.chmod(0o600)
-    path.write_text(HEADER + tomli_w.dumps(document), encoding="utf-8")
+        write_private(key_file, Fernet.generate_key().decode())
+    # It holds the vendors' client secrets and the gateway's secret key: 0600, as the key file.
+    write_private(path, HEADER + tomli_w.dumps(document))
 
 
 def merge(into: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:

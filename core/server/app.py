@@ -1,4 +1,11 @@
-"""The daemon's HTTP app: vendor webhooks, signed ingest, health, readiness and metrics."""
+"""The daemon's HTTP app: vendor webhooks, signed ingest, health, readiness, report pages; metrics.
+
+The listener vendors reach from the internet serves this app, so what a stranger could read is
+off unless the configuration turns it on (`[server]`, config/server.py): `/openapi.json` and
+`/metrics` (which `metrics_app` serves on a listener of its own), and the report pages need a
+firm's token (core/server/page_access.py). Every answer carries the security headers of
+core/server/headers.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from config.settings import BillsyncSettings
@@ -21,6 +28,7 @@ from core.ingest_secret import secret_key
 from core.runtime import FirmRuntime
 from core.server import hooks, ingest, reports
 from core.server.context import ServerContext
+from core.server.headers import SecurityHeaders
 from core.server.metrics import ServerMetrics
 from core.server.worker import BackgroundWork
 
@@ -95,8 +103,11 @@ def build_app(
         doorbell=doorbell,
         payments_doorbell=payments_doorbell,
         settings=settings,
+        body_timeout_seconds=settings.server.body_timeout_seconds,
     )
-    app = FastAPI(title="billsync", docs_url=None, redoc_url=None)
+    openapi_url = "/openapi.json" if settings.server.openapi else None
+    app = FastAPI(title="billsync", docs_url=None, redoc_url=None, openapi_url=openapi_url)
+    app.add_middleware(SecurityHeaders)
     _add_error_handlers(app)
 
     @app.post("/hooks/{connector}/{firm}", openapi_extra=_WEBHOOK_DOC, response_class=Response)
@@ -124,10 +135,12 @@ def build_app(
             )
         return JSONResponse({"status": "ready", "firms": sorted(ctx.firms)})
 
-    @app.get("/metrics", response_class=Response)
-    def prometheus() -> Response:
-        """Prometheus text exposition."""
-        return Response(metrics.render(), media_type=metrics.content_type)
+    if settings.server.metrics_on_main_listener:
+
+        @app.get("/metrics", response_class=Response)
+        def prometheus() -> Response:
+            """Prometheus text exposition."""
+            return Response(metrics.render(), media_type=metrics.content_type)
 
     app.include_router(reports.reports_router(ctx), include_in_schema=False)  # /reports: dashboard, review
 
@@ -184,10 +197,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid(_request: Request, _exc: Exception) -> Response:
         return JSONResponse({"error": "invalid request"}, 422)
 
+    async def client_gone(_request: Request, _exc: Exception) -> Response:
+        # A client that hung up mid-request is nobody's error: no log line, nobody reads this.
+        return JSONResponse({"error": "the client disconnected"}, 400, headers={"Connection": "close"})
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         structlog.get_logger().error("unhandled error", path=request.url.path, error=type(exc).__name__)
         return JSONResponse({"error": "internal error"}, 500)
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, unexpected)

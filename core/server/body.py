@@ -1,39 +1,63 @@
-"""Request bodies read defensively: a size cap before reading, JSON with a nesting cap."""
+"""Request bodies read defensively: a size cap before reading, a time limit, JSON with a nesting cap."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
+BODY_TIMEOUT_SECONDS = 30.0  # the [server] default; core/serving.py closes the connection a little later
 
 
 class BodyRejected(Exception):
-    """The body cannot be accepted; `status` and the message say why."""
+    """The body cannot be accepted; `status` and the message say why.
 
-    def __init__(self, status: int, message: str) -> None:
+    `close`: the rest of the body was not read, so the connection cannot carry another request.
+    """
+
+    def __init__(self, status: int, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.close = close
+
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        """The answer's headers: `Connection: close` when the connection must end with it."""
+        return {"Connection": "close"} if self.close else None
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The raw body, or BodyRejected(413) as soon as it is known to exceed `limit` bytes."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES, timeout: float = BODY_TIMEOUT_SECONDS) -> bytes:
+    """The raw body, or BodyRejected: 413 as soon as it is known to exceed `limit` bytes, 408 when it
+    has not all arrived within `timeout` seconds, 400 when the client went away before sending it all."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise BodyRejected(400, "Content-Length is not a number")
+            raise BodyRejected(400, "Content-Length is not a number", close=True)
         if int(declared) > limit:
-            raise BodyRejected(413, f"body larger than {limit} bytes")
+            raise BodyRejected(413, f"body larger than {limit} bytes", close=True)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read(request, limit)
+    except TimeoutError:
+        raise BodyRejected(408, f"the body did not arrive within {timeout:g} s", close=True) from None
+    except ClientDisconnect:
+        # Nobody reads the answer; what matters is that this is no server error and logs no traceback.
+        raise BodyRejected(400, "the client disconnected before sending the whole body", close=True) from None
+
+
+async def _read(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     # Chunked uploads declare no length: count while reading and stop at the first byte too many.
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyRejected(413, f"body larger than {limit} bytes")
+            raise BodyRejected(413, f"body larger than {limit} bytes", close=True)
         chunks.append(chunk)
     return b"".join(chunks)
 

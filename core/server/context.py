@@ -9,6 +9,7 @@ import structlog
 
 from config.settings import BillsyncSettings
 from core.runtime import FirmRuntime
+from core.server.body import BODY_TIMEOUT_SECONDS
 from core.server.metrics import ServerMetrics
 from core.server.worker import BackgroundWork
 
@@ -32,3 +33,4 @@ class ServerContext:
     # on the background worker.
     payments_doorbell: Callable[[str], None] | None = None
     settings: BillsyncSettings | None = None  # to build a firm's payments for the background worker
+    body_timeout_seconds: float = BODY_TIMEOUT_SECONDS  # [server] body_timeout_seconds: then 408

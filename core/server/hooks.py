@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -34,10 +34,10 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
             outcome = "not_found"
             return _error(404, f"no webhook endpoint for connector {connector!r} and firm {firm!r}")
         try:
-            body = await read_body(request)
+            body = await read_body(request, timeout=ctx.body_timeout_seconds)
         except BodyRejected as exc:
             outcome = "too_large" if exc.status == 413 else "bad_request"
-            return _error(exc.status, str(exc))
+            return _error(exc.status, str(exc), exc.headers)
         inbound = InboundRequest(
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
@@ -80,10 +80,10 @@ async def _payments(ctx: ServerContext, gateway: Connector, firm: str, request: 
             outcome = "not_found"
             return _error(404, f"{gateway.name} sends no webhooks")
         try:
-            body = await read_body(request)
+            body = await read_body(request, timeout=ctx.body_timeout_seconds)
         except BodyRejected as exc:
             outcome = "too_large" if exc.status == 413 else "bad_request"
-            return _error(exc.status, str(exc))
+            return _error(exc.status, str(exc), exc.headers)
         inbound = InboundRequest(
             headers={k.lower(): v for k, v in request.headers.items()}, body=body, query=dict(request.query_params)
         )
@@ -142,5 +142,5 @@ def _poller(ctx: ServerContext, runtime: FirmRuntime) -> Callable[[frozenset[str
     return poll
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

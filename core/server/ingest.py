@@ -8,7 +8,7 @@ capture engine (the same path as polling, so a record seen twice gives one entry
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,10 +38,10 @@ async def receive(ctx: ServerContext, firm: str, request: Request) -> JSONRespon
             outcome = "not_found"
             return _error(404, f"no ingest endpoint for firm {firm!r}")
         try:
-            body = await read_body(request)
+            body = await read_body(request, timeout=ctx.body_timeout_seconds)
         except BodyRejected as exc:
             outcome = "too_large" if exc.status == 413 else "bad_request"
-            return _error(exc.status, str(exc))
+            return _error(exc.status, str(exc), exc.headers)
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             msg_id = verify(key, headers, body, ctx.clock())
@@ -119,5 +119,5 @@ def _capture(ctx: ServerContext, runtime: FirmRuntime, activities: list[Activity
         ctx.metrics.job_done("capture", ok)
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -6,8 +6,13 @@ from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from core.models import ActivityStatus
+from core.server.headers import SecurityHeaders
 
 # Webhook acks should be far under a second: fine buckets at the low end.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -71,3 +76,14 @@ class ServerMetrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+def metrics_app(registry: CollectorRegistry) -> Starlette:
+    """An app serving only GET /metrics (the registry's text exposition), for a listener of its own."""
+
+    def exposition(_request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(routes=[Route("/metrics", exposition)])
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,8 +1,12 @@
 """The daemon's report pages: `/reports` (the dashboard) and the review pages with their actions.
 
-Reading is open like `/metrics` (put the daemon behind the firm's network or proxy); every action
-needs the firm's `[firms.<id>.reports] review_token`, sent as `Authorization: Bearer <token>` or
-as the form field `token`, compared in constant time. A firm without a token has read-only pages.
+Reading a firm's pages needs one of its tokens (core/server/page_access.py): `Authorization:
+Bearer <token>`, or the cookie a browser gets by signing in at `/reports/login`. Without a token
+the pages answer 401 with the sign-in form; a token that opens other firms gets 404 for this one,
+as for a firm that does not exist. `/reports` lists only the firms the token opens. Every action
+needs the firm's `[firms.<id>.reports] review_token` itself, sent as `Authorization: Bearer
+<token>` or as the form field `token`, compared in constant time; the sign-in cookie is not
+enough. A firm without a review token has read-only pages.
 """
 
 from __future__ import annotations
@@ -24,10 +28,16 @@ from core.reports.dashboard import plotly_js, render_dashboard, templates
 from core.reports.facts import load_facts
 from core.reports.review import approve_entry, assign_activity, reject_entry, review_queue
 from core.runtime import FirmRuntime
+from core.server import page_access
 from core.server.body import BodyRejected, read_body
 from core.server.context import ServerContext
+from core.server.headers import csp_nonce
 
 _FORM_LIMIT = 16 * 1024  # an action's form is a token and a matter number
+
+
+class _SignInNeeded(Exception):
+    """The request carries no credential that opens any firm's pages."""
 
 
 def reports_router(ctx: ServerContext) -> APIRouter:
@@ -37,13 +47,7 @@ def reports_router(ctx: ServerContext) -> APIRouter:
     def today() -> date:
         return datetime.fromtimestamp(ctx.clock(), UTC).date()
 
-    @router.get("/reports", response_class=HTMLResponse)
-    def index() -> Response:
-        """Each firm's dashboard (straight to it when there is one firm)."""
-        if len(ctx.firms) == 1:
-            return RedirectResponse(f"/reports/{quote(next(iter(ctx.firms)))}", 303)
-        links = "".join(f'<li><a href="/reports/{quote(f)}">{f}</a></li>' for f in sorted(ctx.firms))
-        return HTMLResponse(f"<!doctype html><title>billsync reports</title><ul>{links}</ul>")
+    _add_sign_in_routes(router, ctx)
 
     @router.get("/reports/static/plotly.min.js")
     def plotly() -> Response:
@@ -51,23 +55,33 @@ def reports_router(ctx: ServerContext) -> APIRouter:
         return Response(plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     @router.get("/reports/{firm}", response_class=HTMLResponse)
-    def dashboard(firm: str, period: str = "all", by: str = "timekeeper") -> Response:
+    def dashboard(firm: str, request: Request, period: str = "all", by: str = "timekeeper") -> Response:
         """The firm's dashboard for a period, grouped by timekeeper, client or matter."""
-        runtime = _firm(ctx, firm)
+        try:
+            runtime = _readable(ctx, firm, request)
+        except _SignInNeeded:
+            return _sign_in_needed(request)
         try:
             facts, report = build_report(runtime.store, firm, runtime.settings, period=period, by=by, today=today())
         except BillsyncError as exc:
             raise HTTPException(400, str(exc)) from None
-        page = render_dashboard(facts, report, served=True, review_url=f"/reports/{quote(firm)}/review")
+        page = render_dashboard(
+            facts, report, served=True, review_url=f"/reports/{quote(firm)}/review", nonce=csp_nonce(request)
+        )
         return HTMLResponse(page)
 
     @router.get("/reports/{firm}/review", response_class=HTMLResponse)
-    def review(firm: str, done: str | None = None, error: str | None = None) -> Response:
+    def review(firm: str, request: Request) -> Response:
         """What a person must act on: unassigned activities, entries to review, bill mismatches, payments."""
-        runtime = _firm(ctx, firm)
+        try:
+            runtime = _readable(ctx, firm, request)
+        except _SignInNeeded:
+            return _sign_in_needed(request)
         facts = load_facts(runtime.store, firm, runtime.settings, today())
         queue = review_queue(facts)
         matters = sorted(facts.reference.matters.values(), key=lambda m: m.number)
+        # Only a message an action of this server left, never one a link brings (?done=, ?error=).
+        flash = page_access.read_flash(request, runtime.settings)
         page = (
             templates()
             .get_template("review.html.j2")
@@ -78,17 +92,20 @@ def reports_router(ctx: ServerContext) -> APIRouter:
                 reference=facts.reference,
                 matters=matters,
                 actions_on=runtime.settings.reports.review_token is not None,
-                done=done,
-                error=error,
+                done=flash[1] if flash and flash[0] == "done" else None,
+                error=flash[1] if flash and flash[0] == "error" else None,
+                nonce=csp_nonce(request),
             )
         )
-        return HTMLResponse(page)
+        answer = HTMLResponse(page)
+        page_access.clear_flash(request, answer, _review_path(firm))
+        return answer
 
     @router.post("/reports/{firm}/review/entries/{entry_id}/{action}")
     async def entry_action(firm: str, entry_id: str, action: str, request: Request) -> Response:
         """Approve or reject an entry."""
         runtime = _firm(ctx, firm)
-        form = await _authorized_form(runtime, request)
+        form = await _authorized_form(ctx, runtime, request)
         actions = {"approve": (approve_entry, "approved"), "reject": (reject_entry, "rejected")}
         if action not in actions:
             raise HTTPException(404, f"no action {action!r} on entries")
@@ -98,13 +115,13 @@ def reports_router(ctx: ServerContext) -> APIRouter:
             act(runtime.store, firm, entry_id)
             return f"{entry_id}: {done}"
 
-        return await _answer(firm, request, form, run)
+        return await _answer(runtime, firm, request, form, run)
 
     @router.post("/reports/{firm}/review/activities/{activity_id}/assign")
     async def assign(firm: str, activity_id: str, request: Request) -> Response:
         """Give an unassigned activity a matter: capture makes its entry."""
         runtime = _firm(ctx, firm)
-        form = await _authorized_form(runtime, request)
+        form = await _authorized_form(ctx, runtime, request)
         matter = form.get("matter_id", "")
         if not matter:
             raise HTTPException(422, "matter_id is required")
@@ -114,9 +131,47 @@ def reports_router(ctx: ServerContext) -> APIRouter:
             entry = f", entry {done.entry.id} ({done.entry.state.value})" if done.entry else f": {done.reason}"
             return f"activity {activity_id}: {done.status.value}{entry}"
 
-        return await _answer(firm, request, form, run)
+        return await _answer(runtime, firm, request, form, run)
 
     return router
+
+
+def _add_sign_in_routes(router: APIRouter, ctx: ServerContext) -> None:
+    """/reports (the firms a token opens), and signing a browser in and out."""
+
+    @router.get("/reports", response_class=HTMLResponse)
+    def index(request: Request) -> Response:
+        """The dashboards the presented token opens (straight to it when it opens one)."""
+        opened = [firm for firm, runtime in sorted(ctx.firms.items()) if page_access.opens(runtime.settings, request)]
+        if not opened:
+            return _sign_in_needed(request)
+        if len(opened) == 1:
+            return RedirectResponse(f"/reports/{quote(opened[0])}", 303)
+        page = templates().get_template("index.html.j2").render(firms=opened, nonce=csp_nonce(request))
+        return HTMLResponse(page)
+
+    @router.get("/reports/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        """The sign-in form: a firm's read or review token."""
+        return _sign_in_page(request, "", status=200)
+
+    @router.post("/reports/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        """Sign in with a token: the browser gets a read cookie for the firms it opens."""
+        form = await _form(request, ctx)
+        token = form.get("token", "")
+        if not page_access.opened_by(((f, r.settings) for f, r in ctx.firms.items()), token):
+            return _sign_in_page(request, _NO_FIRM)
+        answer = RedirectResponse("/reports", 303)
+        page_access.sign_in(answer, request, token)
+        return answer
+
+    @router.post("/reports/logout")
+    def logout() -> Response:
+        """Forget the browser's read cookie."""
+        answer = RedirectResponse("/reports/login", 303)
+        page_access.sign_out(answer)
+        return answer
 
 
 def _firm(ctx: ServerContext, firm: str) -> FirmRuntime:
@@ -126,34 +181,79 @@ def _firm(ctx: ServerContext, firm: str) -> FirmRuntime:
     return runtime
 
 
-async def _authorized_form(runtime: FirmRuntime, request: Request) -> dict[str, str]:
+def _readable(ctx: ServerContext, firm: str, request: Request) -> FirmRuntime:
+    """The firm, if the request's token or cookie opens its pages.
+
+    _SignInNeeded when it opens no firm's; 404 when it opens others' but not this one (as for a
+    firm that does not exist: a token does not learn which other firms the daemon serves).
+    """
+    runtime = ctx.firms.get(firm)
+    if runtime is not None and page_access.opens(runtime.settings, request):
+        return runtime
+    if any(page_access.opens(r.settings, request) for r in ctx.firms.values()):
+        raise HTTPException(404, "unknown firm")
+    raise _SignInNeeded
+
+
+_NO_FIRM = "That token opens no firm's pages."
+
+
+def _sign_in_needed(request: Request) -> Response:
+    """401 and the sign-in form, saying so when the credential sent opens nothing."""
+    return _sign_in_page(request, _NO_FIRM if page_access.presents_credentials(request) else "")
+
+
+def _sign_in_page(request: Request, message: str, status: int = 401) -> Response:
+    """The sign-in form (401 where a page was asked for); a script that sent a bad token gets JSON."""
+    if page_access.bearer_token(request) is not None:
+        return JSONResponse(
+            {"error": "a valid read or review token is required"}, 401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    page = templates().get_template("login.html.j2").render(message=message, nonce=csp_nonce(request))
+    return HTMLResponse(page, status, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
+def _review_path(firm: str) -> str:
+    return f"/reports/{quote(firm)}/review"
+
+
+async def _form(request: Request, ctx: ServerContext) -> dict[str, str]:
+    """A small url-encoded form's fields (first value of each); 4xx for a body too big or too slow."""
+    try:
+        body = await read_body(request, _FORM_LIMIT, timeout=ctx.body_timeout_seconds)
+    except BodyRejected as exc:
+        raise HTTPException(exc.status, str(exc), headers=dict(exc.headers or {})) from None
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+async def _authorized_form(ctx: ServerContext, runtime: FirmRuntime, request: Request) -> dict[str, str]:
     """The action's form fields, once the review token checks out; else 401/403."""
     expected = runtime.settings.reports.review_token
     if expected is None:
         raise HTTPException(403, "review actions are off for this firm: set [firms.<id>.reports] review_token")
-    try:
-        body = await read_body(request, _FORM_LIMIT)
-    except BodyRejected as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    form = {}
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else form.get("token", "")
+    form = await _form(request, ctx)
+    given = page_access.bearer_token(request)
+    given = form.get("token", "") if given is None else given
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         raise HTTPException(401, "a valid review token is required", headers={"WWW-Authenticate": "Bearer"})
     return form
 
 
-async def _answer(firm: str, request: Request, form: dict[str, str], act: Callable[[], str]) -> Response:
+async def _answer(
+    runtime: FirmRuntime, firm: str, request: Request, form: dict[str, str], act: Callable[[], str]
+) -> Response:
     """Run the action off the event loop; a form gets the review page back, an API client JSON."""
     is_form = bool(form) and not request.headers.get("authorization")
     try:
-        message = await run_in_threadpool(act)
+        message, kind = await run_in_threadpool(act), "done"
     except BillsyncError as exc:
-        if is_form:
-            return RedirectResponse(f"/reports/{quote(firm)}/review?error={quote(str(exc))}", 303)
-        return JSONResponse({"error": str(exc)}, 409)
-    if is_form:
-        return RedirectResponse(f"/reports/{quote(firm)}/review?done={quote(message)}", 303)
-    return JSONResponse({"status": "done", "message": message})
+        if not is_form:
+            return JSONResponse({"error": str(exc)}, 409)
+        message, kind = str(exc), "error"
+    if not is_form:
+        return JSONResponse({"status": "done", "message": message})
+    answer = RedirectResponse(_review_path(firm), 303)
+    page_access.set_flash(answer, runtime.settings, _review_path(firm), kind, message)
+    return answer

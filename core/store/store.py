@@ -50,6 +50,7 @@ from core.models import (
     TimeEntry,
     Timekeeper,
 )
+from core.private_files import create_private
 from core.store import migrate
 from core.store.schema import activities, outbox, reference_records, time_entries
 
@@ -90,8 +91,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases, memory and SQLite's own URI filenames."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
 def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for `url`, with SQLite tuned for one writer and many readers."""
+    """A SQLAlchemy engine for `url`, with SQLite tuned for one writer and many readers.
+
+    A SQLite database file that does not exist yet is created here, empty and 0600: it holds the
+    encrypted tokens and the firm's client data, and SQLite would create it world-readable.
+    """
+    database = sqlite_file(url)
+    if database is not None:
+        create_private(database)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -44,10 +44,11 @@ def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_c
         text=True,
     )
     assert connect.returncode == 0, connect.stdout + connect.stderr
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     public = f"http://127.0.0.1:{port}"
+    listeners = ["--port", str(port), "--public-url", public, "--metrics-port", str(metrics_port)]
     daemon = subprocess.Popen(
-        [*RUN, "run", "--config", str(sandbox), "--port", str(port), "--public-url", public],
+        [*RUN, "run", "--config", str(sandbox), *listeners],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -95,7 +96,8 @@ def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_c
         elapsed = time.monotonic() - started
         assert entries_for(sandbox) == before + 1
         assert elapsed < 2.0, f"event to entry took {elapsed:.2f} s"
-        metrics = requests.get(f"{public}/metrics", timeout=5).text
+        assert requests.get(f"{public}/metrics", timeout=5).status_code == 404  # not on the public listener
+        metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
         for family in (
             'billsync_vendor_http_requests_total{status="200",vendor="clio"}',
             'billsync_entries{firm="demo",state="needs_review"}',
@@ -110,3 +112,19 @@ def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_c
     output = daemon.stdout.read() if daemon.stdout else ""
     assert code == 0, output
     assert "billsync stopped" in output
+    assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in output
+
+
+def test_a_taken_metrics_port_is_one_error_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*RUN, "run", "--port", "0", "--metrics-port", str(port)],
+            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (done.stdout + done.stderr).splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use): choose another --metrics-port"
+    ]

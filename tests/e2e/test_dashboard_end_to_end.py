@@ -2,6 +2,10 @@
 writes and the page the daemon serves, with no console output at all, draws the four charts, lists
 the entries behind a linked number, and leaves a screenshot in the test's temporary folder.
 
+The served pages run under the daemon's Content-Security-Policy (a violation is a console
+message, so "no console output" covers it), and the firm's first timekeeper is named like a link
+to a phishing page: the chart legend must show that name as text.
+
 Without a chromium binary the test is skipped, saying so; under CI, where `.ci/run` installs the
 browser and exports BILLSYNC_CHROMIUM when it succeeds, a missing browser is a failure instead.
 """
@@ -19,14 +23,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from starlette.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.server import BackgroundWork, build_app
 from core.serving import run_in_thread
 from tests.e2e.conftest import RUN
-from tests.reports.firm import ReportFirm
+from tests.reports.firm import REVIEW_TOKEN, ReportFirm
 
 pytestmark = pytest.mark.e2e
 CHARTS = ("chart-hours", "chart-funnel", "chart-aging", "chart-collection")
+HOSTILE_NAME = '<a href="https://evil.example/login">Session expired - sign in</a>'
+LIVE_EVIL_LINK = re.compile(r"<a\b[^>]*evil\.example")  # an element; the escaped name is text (&lt;a ...)
 _CONSOLE = re.compile(r":CONSOLE[:(]\d+\)?\] (.*)")
 
 
@@ -78,7 +86,7 @@ def assert_charts_drawn(dom: str) -> None:
 @pytest.fixture(scope="module")
 def firm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportFirm]:
     chromium()  # skip before building the firm when there is no browser
-    made = ReportFirm(tmp_path_factory.mktemp("dashboard-firm"))
+    made = ReportFirm(tmp_path_factory.mktemp("dashboard-firm"), first_user_name=HOSTILE_NAME)
     made.run_month()
     yield made
     made.close()
@@ -116,10 +124,27 @@ def test_the_written_dashboard_draws_its_charts_offline_and_lists_entries_behind
     assert (width, height) == (1400, 2600) and shot.stat().st_size > 50_000  # charts and tables, not a blank page
 
 
+def signed_in(app: ASGIApp, token: str) -> ASGIApp:
+    """The app behind a proxy that sends the firm's token with every request (a browser cannot be
+    given a header on the command line; a person signs in at /reports/login instead)."""
+
+    async def with_token(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [*scope["headers"], (b"authorization", f"Bearer {token}".encode())]}
+        await app(scope, receive, send)
+
+    return with_token
+
+
+def legend_names(dom: str) -> list[str]:
+    return re.findall(r'<text class="legendtext"[^>]*>(.*?)</text>', dom)
+
+
 def test_the_served_dashboard_loads_plotly_from_the_daemon(firm: ReportFirm, tmp_path: Path) -> None:
     worker = BackgroundWork()
     runtime = replace(firm.runtime, settings=firm.settings.firm("demo"))
-    port, stop = run_in_thread(build_app({"demo": runtime}, settings=firm.settings, worker=worker))
+    app = build_app({"demo": runtime}, settings=firm.settings, worker=worker)
+    port, stop = run_in_thread(signed_in(app, REVIEW_TOKEN))
     try:
         url = f"http://127.0.0.1:{port}/reports/demo?period=2026-Q4&by=client"
         loaded = load(url, tmp_path / "profile")
@@ -129,8 +154,29 @@ def test_the_served_dashboard_loads_plotly_from_the_daemon(firm: ReportFirm, tmp
     finally:
         stop()
         worker.close()
-    assert loaded.console == [] and review.console == []
+    assert loaded.console == [] and review.console == []  # no script the page's policy refused
     assert_charts_drawn(loaded.dom)
     assert "Collection by month of issue" in loaded.dom
     assert png_size(shot)[0] == 1400 and shot.stat().st_size > 50_000
     assert "Unassigned activities" in review.dom
+    # The hostile name is in the legend as the characters typed, and nowhere a link.
+    as_typed = "&lt;a href=\"https://evil.example/login\"&gt;Session expired - sign in&lt;/a&gt;"  # the DOM's escaping
+    assert as_typed in legend_names(loaded.dom)
+    assert LIVE_EVIL_LINK.search(loaded.dom) is None and LIVE_EVIL_LINK.search(review.dom) is None
+
+
+def test_the_pages_policy_stops_a_script_that_is_not_the_pages_own(firm: ReportFirm, tmp_path: Path) -> None:
+    """Guard against a policy that cannot fail: an inline script without the answer's nonce, served
+    through the same app, is refused by the browser."""
+    worker = BackgroundWork()
+    runtime = replace(firm.runtime, settings=firm.settings.firm("demo"))
+    app = build_app({"demo": runtime}, settings=firm.settings, worker=worker)
+    app.add_route("/probe", lambda _: HTMLResponse("<!doctype html><script>console.log('injected ran')</script>"))
+    port, stop = run_in_thread(app)
+    try:
+        probed = load(f"http://127.0.0.1:{port}/probe", tmp_path / "profile")
+    finally:
+        stop()
+        worker.close()
+    assert not any("injected ran" in m for m in probed.console)
+    assert any("Content Security Policy" in m for m in probed.console), probed.console

@@ -66,7 +66,7 @@ def graph(tmp_path: Path) -> Iterator[tuple[Path, dict[str, Any], str]]:
 
 def connector_from(config: Path) -> Microsoft365Connector:
     settings = load_settings(config)
-    raw = settings.firm("demo").connectors["microsoft365"]
+    raw = settings.firm("demo").connector_settings("microsoft365") or {}
     ctx = Context(firm="demo", http=HttpClient(), tokens=_no_tokens(), log=structlog.get_logger())
     return Microsoft365Connector(Microsoft365Connector.Settings(**raw), ctx)
 

@@ -88,7 +88,7 @@ def firm_runtimes(served: Served) -> tuple[FirmRuntime, SyncRunner]:
     http = HttpClient(policy=RetryPolicy(attempts=6), sleep=lambda _: None, timeout=(2.0, 10.0))
     runtime = build_runtime(settings, "demo", Store.open(settings.database_url), http=http, retry_delay=timedelta(0))
     connect_account(runtime, auto_approve=True)
-    raw = settings.firm("demo").connectors["netdocuments"]
+    raw = settings.firm("demo").connector_settings("netdocuments") or {}
     ctx = Context(firm="demo", http=http, tokens=runtime.tokens, log=structlog.get_logger().bind(firm="demo"))
     connector = NetDocumentsConnector(NetDocumentsConnector.Settings(**raw), ctx)
     connector.check()  # the service account gets its own token: no person needed

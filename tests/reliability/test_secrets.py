@@ -84,12 +84,12 @@ def found_in(text: str | bytes, canaries: dict[str, str]) -> list[str]:
 
 def run_daemon(firm: SandboxFirm, log: Path) -> str:
     """`billsync run` until the outbox is empty; returns its /metrics text."""
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     public = f"http://127.0.0.1:{port}"
     with log.open("ab") as out:
         daemon = subprocess.Popen(
             [sys.executable, "-c", "from core.cli import main; main()", "run", "--config", str(firm.config),
-             "--port", str(port), "--public-url", public],
+             "--port", str(port), "--public-url", public, "--metrics-port", str(metrics_port)],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
         )
     try:
@@ -117,7 +117,7 @@ def run_daemon(firm: SandboxFirm, log: Path) -> str:
         while time.monotonic() < deadline and not (len(firm.store.entries(FIRM)) > before and firm.outbox_settled()):
             time.sleep(0.1)
         assert len(firm.store.entries(FIRM)) > before
-        return requests.get(f"{public}/metrics", timeout=5).text
+        return requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     finally:
         daemon.send_signal(signal.SIGTERM)  # our own child, by its handle
         assert daemon.wait(timeout=40) == 0

@@ -53,12 +53,14 @@ ISSUED = "2026-11-05"
 class ReportFirm:
     """The demo firm with capture, review, billing and a payment behind it."""
 
-    def __init__(self, tmp: Path, *, activities: int = 220, seed: int = 5) -> None:
+    def __init__(self, tmp: Path, *, activities: int = 220, seed: int = 5, first_user_name: str | None = None) -> None:
         synthetic = generate_firm(
             timekeepers=4, clients=6, matters=12, activities=activities, seed=seed,
             month_start=datetime(2026, 10, 1, tzinfo=UTC),
         )  # fmt: skip
         self.seed = load(DEMO_SEEDS, "clio")(synthetic, now=datetime(2026, 11, 1, tzinfo=UTC))
+        if first_user_name is not None:  # as the firm typed it into Clio's user settings
+            self.seed["users"][0]["name"] = first_user_name
         self.sandbox = load(SANDBOXES, "clio")(self.seed, rate_limit_per_minute=100_000)
         self.port, self._stop = run_in_thread(build_server_app({"clio": self.sandbox}))
         self.base = f"http://127.0.0.1:{self.port}"
@@ -116,6 +118,11 @@ class ReportFirm:
                 Transaction("tx-2", "charge", "completed", *operating, Decimal("75.00"), created, reference="nothing"),
             ],
         )
+
+    @property
+    def reader(self) -> dict[str, str]:
+        """Headers that open the firm's report pages (its review token opens them too)."""
+        return {"Authorization": f"Bearer {REVIEW_TOKEN}"}
 
     def app(self, settings: BillsyncSettings | None = None) -> TestClient:
         """The daemon's HTTP app over this firm, as a test client (the caller closes it)."""

@@ -76,7 +76,7 @@ def test_cli_csv_dashboard_and_html_file_show_the_same_numbers(
     assert rows == as_json["rows"] and total == as_json["total"]
 
     with firm.app() as client:
-        served = client.get("/reports/demo", params={"period": period, "by": by})
+        served = client.get("/reports/demo", params={"period": period, "by": by}, headers=firm.reader)
     assert served.status_code == 200
     assert embedded(served.text)["report"] == as_json
     assert embedded(page.read_text(encoding="utf-8"))["report"] == as_json

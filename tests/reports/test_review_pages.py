@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from markupsafe import escape
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from core.models import ActivityStatus, EntryState
@@ -16,6 +17,8 @@ from tests.reports.firm import REVIEW_TOKEN, ReportFirm
 
 pytestmark = pytest.mark.e2e
 BEARER = {"Authorization": f"Bearer {REVIEW_TOKEN}"}
+READ_TOKEN = SecretStr("read-token-for-tests-9876543210")
+READ = {"Authorization": f"Bearer {READ_TOKEN.get_secret_value()}"}
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def test_the_review_page_lists_everything_that_waits_for_a_person(firm: ReportFi
     blocked = waiting(firm, EntryState.BLOCKED)
     assert unassigned and blocked
     with firm.app() as client:
-        page = client.get("/reports/demo/review").text
+        page = client.get("/reports/demo/review", headers=BEARER).text
     assert f"Unassigned activities ({len(unassigned)})" in page and escape(unassigned[0].reason) in page
     assert f"Entries awaiting review or blocked ({len(blocked) + len(waiting(firm, EntryState.NEEDS_REVIEW))})" in page
     assert escape(blocked[0].findings[0].message) in page  # the reason it is blocked
@@ -68,10 +71,11 @@ def test_actions_need_the_review_token(firm: ReportFirm) -> None:
     without = firm.settings.firms["demo"].model_copy(
         update={"reports": firm.settings.firms["demo"].reports.model_copy(update={"review_token": None})}
     )
+    without = without.model_copy(update={"reports": without.reports.model_copy(update={"read_token": READ_TOKEN})})
     read_only = firm.settings.model_copy(update={"firms": {"demo": without}})
     with firm.app(read_only) as client:
         assert client.post(path, headers=BEARER).status_code == 403
-        assert "Read only" in client.get("/reports/demo/review").text
+        assert "Read only" in client.get("/reports/demo/review", headers=READ).text
 
 
 def test_approve_from_the_page_queues_the_update_that_makes_it_billable_in_the_pms(firm: ReportFirm) -> None:
@@ -85,8 +89,8 @@ def test_approve_from_the_page_queues_the_update_that_makes_it_billable_in_the_p
         answer = client.post(
             f"/reports/demo/review/entries/{entry.id}/approve", data={"token": REVIEW_TOKEN}, follow_redirects=False
         )
-        assert answer.status_code == 303 and "done=" in answer.headers["location"]
-        assert f"{entry.id}: approved" in client.get(answer.headers["location"]).text
+        assert answer.status_code == 303 and answer.headers["location"] == "/reports/demo/review"
+        assert f"{entry.id}: approved" in client.get(answer.headers["location"], headers=BEARER).text
         again = client.post(f"/reports/demo/review/entries/{entry.id}/approve", headers=BEARER)
     assert again.status_code == 409 and "it is approved, not needs_review" in again.json()["error"]
     assert ("update", "pending") in outbox_rows(firm, entry.id)
@@ -145,9 +149,9 @@ def test_assigning_a_matter_captures_the_activity_once(firm: ReportFirm) -> None
 
 def test_a_page_for_an_unknown_firm_is_404(firm: ReportFirm) -> None:
     with firm.app() as client:
-        assert client.get("/reports/other").status_code == 404
+        assert client.get("/reports/other", headers=BEARER).status_code == 404
         assert client.post("/reports/other/review/entries/x/approve", headers=BEARER).status_code == 404
-        assert client.get("/reports", follow_redirects=False).headers["location"] == "/reports/demo"
-        assert client.get("/reports/demo", params={"by": "planet"}).status_code == 400
+        assert client.get("/reports", headers=BEARER, follow_redirects=False).headers["location"] == "/reports/demo"
+        assert client.get("/reports/demo", headers=BEARER, params={"by": "planet"}).status_code == 400
         script = client.get("/reports/static/plotly.min.js")
     assert script.status_code == 200 and len(script.content) > 1_000_000

@@ -98,6 +98,11 @@ class ServedFirm:
     def get(self, path: str) -> requests.Response:
         return self.session.get(f"{self.base}{path}", timeout=10)
 
+    def metrics(self) -> str:
+        """The app's metrics as `/metrics` exposes them (on a listener of its own in `billsync run`)."""
+        text: str = self.app.state.metrics.render().decode()
+        return text
+
     def log_call(self, subject: str) -> None:
         """A person logs a phone call in Clio (the sandbox then rings billsync's doorbell)."""
         user = self.seed["users"][0]["id"]

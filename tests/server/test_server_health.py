@@ -10,11 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
+from config.server import ServerSettings
 from config.settings import BillsyncSettings, load_settings
 from core.cli.vendors import write_sandbox_config
 from core.errors import ConfigError
 from core.runtime import FirmRuntime, build_runtime
 from core.server import BackgroundWork, build_app
+from core.server.metrics import metrics_app
 from core.store.store import Store
 from tests.server.conftest import INGEST_SECRET, with_ingest_secret
 
@@ -58,8 +60,27 @@ def test_readyz_names_the_firm_whose_database_does_not_answer(offline, worker, t
     assert "missing" not in answer.text  # no driver text: it can carry a database URL
 
 
+def test_the_public_listener_serves_no_metrics_and_no_openapi_by_default(offline, worker) -> None:
+    settings, runtime = offline
+    app = build_app({"demo": runtime}, settings=settings, worker=worker)
+    client = TestClient(app)
+    client.post("/hooks/clio/demo", content=b"{}", headers={"x-hook-signature": "00"})
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/openapi.json").status_code == 404
+    own = TestClient(metrics_app(app.state.metrics.registry))  # what `billsync run --metrics-port` serves
+    answer = own.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert 'billsync_webhook_deliveries_total{connector="clio",outcome="rejected"} 1.0' in answer.text
+    assert own.get("/healthz").status_code == 404  # that listener serves the metrics only
+
+    opened = settings.model_copy(update={"server": ServerSettings(openapi=True)})
+    schema = TestClient(build_app({"demo": runtime}, settings=opened, worker=worker)).get("/openapi.json")
+    assert schema.status_code == 200 and "/hooks/{connector}/{firm}" in schema.json()["paths"]
+
+
 def test_metrics_exposition_and_one_registry_per_app(offline, worker) -> None:
     settings, runtime = offline
+    settings = settings.model_copy(update={"server": ServerSettings(metrics_on_main_listener=True)})
     first = TestClient(build_app({"demo": runtime}, settings=settings, worker=worker))
     second = TestClient(build_app({"demo": runtime}, settings=settings, worker=worker))
     first.post("/hooks/clio/demo", content=b"{}", headers={"x-hook-signature": "00"})

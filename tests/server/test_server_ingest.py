@@ -45,7 +45,7 @@ def test_valid_signed_batch_is_captured(served: ServedFirm) -> None:
     keys = {e.activity_key for e in served.store.entries("demo")}
     assert {("phone", "c1"), ("phone", "c2")} <= keys
     assert served.worker.wait_idle(5)
-    metrics = served.get("/metrics").text
+    metrics = served.metrics()
     assert 'billsync_ingest_requests_total{outcome="accepted"} 1.0' in metrics
     assert 'billsync_activities_captured_total{status="captured"} 2.0' in metrics
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from config.server import ServerSettings
 from config.settings import load_settings
 from core.cli.vendors import write_sandbox_config
 from core.runtime import build_runtime
@@ -24,6 +25,9 @@ def api_schema(tmp_path: Path) -> Iterator[schemathesis.BaseSchema]:
     config = tmp_path / "billsync.toml"
     write_sandbox_config(config, "http://127.0.0.1:9", ["clio"])  # never dialled
     app_settings = with_ingest_secret(load_settings(config), "demo", INGEST_SECRET)
+    # Both off by default: the schema and the metrics route, so every operation is fuzzed.
+    everything = ServerSettings(openapi=True, metrics_on_main_listener=True)
+    app_settings = app_settings.model_copy(update={"server": everything})
     store = Store.open(app_settings.database_url)
     worker = BackgroundWork()
     app = build_app({"demo": build_runtime(app_settings, "demo", store)}, settings=app_settings, worker=worker)

@@ -39,7 +39,7 @@ def test_signed_delivery_repolls_in_the_background_and_a_redelivery_is_a_no_op(s
     assert again.status_code == 200
     assert served.worker.depth() == 0 and served.worker.wait_idle(5)
     assert len(served.store.entries("demo")) == before + 1
-    metrics = served.get("/metrics").text
+    metrics = served.metrics()
     assert 'billsync_webhook_deliveries_total{connector="clio",outcome="accepted"} 1.0' in metrics
     assert 'billsync_webhook_deliveries_total{connector="clio",outcome="duplicate"} 1.0' in metrics
     assert 'billsync_background_jobs_total{kind="repoll",outcome="ok"} 1.0' in metrics
@@ -80,5 +80,5 @@ def test_unknown_firm_or_connector_is_404(served: ServedFirm) -> None:
         assert answer.status_code == 404, path
         assert set(answer.json()) == {"error"}
     assert (
-        'billsync_webhook_deliveries_total{connector="unknown",outcome="not_found"} 3.0' in served.get("/metrics").text
+        'billsync_webhook_deliveries_total{connector="unknown",outcome="not_found"} 3.0' in served.metrics()
     )

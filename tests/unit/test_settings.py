@@ -72,3 +72,33 @@ def test_missing_file_and_unknown_firm_are_clear_errors(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match=r"no firm 'x' in the configuration \(firms: acme\)"):
         load_settings(EXAMPLE).firm("x")
+
+
+def test_no_secret_shows_in_a_repr_of_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connector sections are free-form until the connector takes them: every text in them is held
+    as a SecretStr, whether it came from the file or the environment; the connector gets plain values."""
+    config = tmp_path / "billsync.toml"
+    config.write_text(
+        'database_url = "postgresql+psycopg://billsync:db-password-canary@db/billsync"\n'
+        "[firms.acme]\n"
+        'name = "Acme"\n'
+        "[firms.acme.connectors.clio]\n"
+        'client_id = "app-1"\n'
+        'client_secret = "file-secret-canary"\n'
+        "[firms.acme.connectors.microsoft365]\n"
+        'mailboxes = ["nested-canary@acme.example"]\n'
+        "[firms.acme.reports]\n"
+        'review_token = "review-token-canary-0123456789"\n'
+    )
+    monkeypatch.setenv("BILLSYNC_FIRMS__ACME__CONNECTORS__LAWPAY__SECRET_KEY", "env-secret-canary")
+    monkeypatch.setenv("BILLSYNC_SECRET_KEY", "fernet-key-canary")
+    settings = load_settings(config)
+    shown = repr(settings) + str(settings) + repr(settings.firm("acme")) + repr(settings.firm("acme").connectors)
+    canaries = ("db-password", "file-secret", "nested-canary", "review-token-canary", "env-secret", "fernet-key")
+    assert [canary for canary in canaries if canary in shown] == []
+    acme = settings.firm("acme")
+    assert acme.connector_settings("clio") == {"client_id": "app-1", "client_secret": "file-secret-canary"}
+    assert acme.connector_settings("lawpay") == {"secret_key": "env-secret-canary"}
+    assert acme.connector_settings("microsoft365") == {"mailboxes": ["nested-canary@acme.example"]}
+    assert acme.connector_settings("netdocuments") is None
+    assert settings.database_url.endswith("db-password-canary@db/billsync")  # still usable as it was written
