@@ -34,15 +34,10 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
             outcome = "not_found"
             return _error(404, f"no webhook endpoint for connector {connector!r} and firm {firm!r}")
         try:
-            body = await read_body(request, timeout=ctx.body_timeout_seconds)
+            inbound = await _inbound(ctx, request)
         except BodyRejected as exc:
             outcome = "too_large" if exc.status == 413 else "bad_request"
             return _error(exc.status, str(exc), exc.headers)
-        inbound = InboundRequest(
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
-            query=dict(request.query_params),
-        )
         try:
             result, streams = await run_in_threadpool(runtime.runner.receive_webhook, inbound, connector)
         except InvalidSignature as exc:
@@ -80,13 +75,10 @@ async def _payments(ctx: ServerContext, gateway: Connector, firm: str, request: 
             outcome = "not_found"
             return _error(404, f"{gateway.name} sends no webhooks")
         try:
-            body = await read_body(request, timeout=ctx.body_timeout_seconds)
+            inbound = await _inbound(ctx, request)
         except BodyRejected as exc:
             outcome = "too_large" if exc.status == 413 else "bad_request"
             return _error(exc.status, str(exc), exc.headers)
-        inbound = InboundRequest(
-            headers={k.lower(): v for k, v in request.headers.items()}, body=body, query=dict(request.query_params)
-        )
         try:
             result = handler.handle(inbound, None)
         except InvalidSignature:
@@ -99,6 +91,13 @@ async def _payments(ctx: ServerContext, gateway: Connector, firm: str, request: 
     finally:
         ctx.metrics.webhooks.labels(connector=gateway.name, outcome=outcome).inc()
         ctx.metrics.webhook_seconds.labels(connector=gateway.name).observe(time.perf_counter() - started)
+
+
+async def _inbound(ctx: ServerContext, request: Request) -> InboundRequest:
+    """The delivery as a connector's handler takes it; BodyRejected when its body cannot be read."""
+    body = await read_body(request, timeout=ctx.body_timeout_seconds)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return InboundRequest(headers=headers, body=body, query=dict(request.query_params))
 
 
 def ring_payments(ctx: ServerContext, firm: str) -> None:
