@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from core.cli import billing, demo, local, payments, reports, run, vendors  # noqa: F401 - registers the commands
 from core.cli.common import app, say
 from core.errors import BillsyncError
@@ -21,4 +23,8 @@ def main() -> None:
     except BillsyncError as exc:
         # The message may carry vendor or user text: printed as text, on one line however long.
         say(("error:", "red"), " ", " ".join(str(exc).split()))
+        sys.exit(2)
+    except DBAPIError as exc:  # a store that cannot be opened or read: a corrupt file, a missing folder
+        # The driver's own words only: SQLAlchemy's message would add the statement and its values.
+        say(("error:", "red"), " ", f"the database cannot be used: {' '.join(str(exc.orig).split())}")
         sys.exit(2)

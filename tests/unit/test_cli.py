@@ -210,3 +210,17 @@ def test_check_config_names_each_block_the_increment_rounds_up(
     assert increment_line in lines
     assert sorted(line for line in lines if "not a whole number" in line) == sorted(warnings)
     assert not (tmp_path / "none.db").exists()  # looking never creates a store
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "no folder"])
+def test_a_store_that_cannot_be_opened_is_one_error_line_not_a_traceback(tmp_path: Path, damage: str) -> None:
+    """The fresh-eyes trial: a half-copied database file, or a database_url naming a missing folder."""
+    database = tmp_path / "billsync.db" if damage == "corrupt" else tmp_path / "nodir" / "x" / "billsync.db"
+    if damage == "corrupt":
+        database.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)  # a header, then garbage
+    config = tmp_path / "billsync.toml"
+    config.write_text(f'database_url = "sqlite:///{database}"\n[firms.acme]\nname = "Acme Law"\n')
+    run = billsync("entries", "--config", str(config))
+    output = (run.stdout + run.stderr).strip()
+    assert run.returncode == 2 and "Traceback" not in output and len(output.splitlines()) == 1, output
+    assert output.startswith("error: the database cannot be used: "), output
