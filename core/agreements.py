@@ -15,9 +15,12 @@ that captures, rates or bills a firm's work reads its reference data through `wi
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from config.billing import BillingSettings
 from core.matching import ReferenceData
-from core.models import Client, Matter, Timekeeper
+from core.models import Client, Matter, TimeEntry, Timekeeper
+from core.rating import agreed_amount, discount_for
 
 
 def with_agreements(reference: ReferenceData, billing: BillingSettings) -> ReferenceData:
@@ -28,6 +31,18 @@ def with_agreements(reference: ReferenceData, billing: BillingSettings) -> Refer
     clients = [_client(client, billing) for client in reference.clients.values()]
     matters = [_matter(matter, billing) for matter in reference.matters.values()]
     return ReferenceData(timekeepers, clients, matters, reference.categories.values())
+
+
+def agreed_price(entry: TimeEntry, reference: ReferenceData, *, rate: Decimal, billed_seconds: int) -> Decimal:
+    """What `entry` costs at `rate` for `billed_seconds`, under its matter's (or client's) agreement."""
+    matter = reference.matters.get(entry.matter_id)
+    category = reference.categories.get(entry.category_id) if entry.category_id else None
+    return agreed_amount(
+        rate=rate,
+        billed_seconds=billed_seconds,
+        flat=category is not None and category.flat,
+        discount=discount_for(matter, reference.clients.get(entry.client_id)) if matter is not None else None,
+    )
 
 
 def _timekeeper(timekeeper: Timekeeper, billing: BillingSettings) -> Timekeeper:

@@ -39,6 +39,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from core.agreements import agreed_price
 from core.ids import new_id
 from core.matching import MatterResolver, ReferenceData
 from core.models import (
@@ -56,7 +57,7 @@ from core.models import (
 )
 from core.narrative import narrative_for
 from core.policy import CapturePolicy, ReviewMode
-from core.rating import MatterCaps, agreed_amount, discount_for, rate_entry
+from core.rating import MatterCaps, rate_entry
 from core.rules import EntryFacts, RuleRunner
 from core.store.store import ActivityRecord, DayEntry, OutboxItem, Store, StoredActivity
 from core.timezones import zone
@@ -438,15 +439,7 @@ class CaptureEngine:
 
     def priced_again(self, entry: TimeEntry, *, rate: Decimal, billed_seconds: int) -> Decimal:
         """What `entry` costs at the PMS's `rate` and length, under its matter's agreement."""
-        matter = self._ref.matters.get(entry.matter_id)
-        client = self._ref.clients.get(entry.client_id)
-        category = self._ref.categories.get(entry.category_id) if entry.category_id else None
-        return agreed_amount(
-            rate=rate,
-            billed_seconds=billed_seconds,
-            flat=category is not None and category.flat,
-            discount=discount_for(matter, client) if matter is not None else None,
-        )
+        return agreed_price(entry, self._ref, rate=rate, billed_seconds=billed_seconds)
 
     def _why_not_timekeeper(self, timekeeper: Timekeeper | None) -> str:
         if timekeeper is None:

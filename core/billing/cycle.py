@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 import structlog
 
 from config.billing import Arrangement, BillingSettings
-from core.agreements import with_agreements
+from core.agreements import agreed_price, with_agreements
 from core.billing.guidelines import check_invoice
 from core.billing.model import BillingPeriod, PreBill, PreBillStatus
 from core.billing.period import due_period
@@ -27,7 +27,6 @@ from core.billing.prebill import arrangement_of, build_prebills
 from core.ids import new_id
 from core.matching import ReferenceData
 from core.models import EntryState, MatterStatus, TimeEntry
-from core.rating import agreed_amount, discount_for
 from core.store.billing import BillingStore
 from core.store.store import Store
 
@@ -125,15 +124,8 @@ def under_current_terms(entry: TimeEntry, reference: ReferenceData) -> TimeEntry
     A discount agreed after the work was captured still comes off the bill; rate and time stay as
     they are. A matter's cap is held by the pre-bill's cap line over the whole period.
     """
-    matter = reference.matters.get(entry.matter_id)
-    if matter is None:
+    if entry.matter_id not in reference.matters:
         return entry
-    category = reference.categories.get(entry.category_id) if entry.category_id else None
-    agreed = agreed_amount(
-        rate=entry.rate,
-        billed_seconds=entry.billed_seconds,
-        flat=category is not None and category.flat,
-        discount=discount_for(matter, reference.clients.get(entry.client_id)),
-    )
+    agreed = agreed_price(entry, reference, rate=entry.rate, billed_seconds=entry.billed_seconds)
     return entry if agreed == entry.amount else entry.model_copy(update={"amount": agreed})
 

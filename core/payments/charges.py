@@ -19,6 +19,7 @@ from core.ids import new_id
 from core.payments import references
 from core.payments.firm import FirmPayments
 from core.payments.models import COUNTED, AccountKind, Intent, IntentStatus, Purpose, Transaction
+from core.payments.reconcile import bills_by_key
 from core.payments.routing import TrustViolation, check_charge
 
 UNKNOWN_OUTCOME = "charge_unknown"
@@ -311,11 +312,8 @@ def _owner(fp: FirmPayments, charge: Transaction) -> str:
     parsed = references.parse(charge.reference)
     if parsed is not None and parsed.client_id is not None:
         return parsed.client_id
-    if parsed is not None and parsed.invoice is not None:
-        for bill in fp.bills():
-            if references.invoice_key(bill) == parsed.invoice:
-                return bill.client_id
-    return f"charge:{charge.id}"
+    bill = bills_by_key(fp.bills()).get(parsed.invoice) if parsed is not None and parsed.invoice else None
+    return bill.client_id if bill is not None else f"charge:{charge.id}"
 
 
 def _base(parsed: references.ParsedReference | None, charge_id: str) -> str:
