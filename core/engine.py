@@ -110,14 +110,21 @@ class CaptureResult:
     statuses: Counter[ActivityStatus] = field(default_factory=Counter)  # outcomes stored by this run
     states: Counter[EntryState] = field(default_factory=Counter)
     unassigned: list[tuple[str, str, str]] = field(default_factory=list)  # source, id, reason
-    reconsidered: int = 0  # parked activities decided again
+    # The stored parked activities decided again, by id: one poll may meet the same one twice (the
+    # look at the parked queue, then its source sending it again) and it is one activity decided again.
+    reconsidered_ids: set[str] = field(default_factory=set)
     unparked: int = 0  # ...of which the reason had gone: they became entries (or merged into one) now
+
+    @property
+    def reconsidered(self) -> int:
+        """How many parked activities were decided again (each once, however often it was met)."""
+        return len(self.reconsidered_ids)
 
     def merge(self, other: CaptureResult) -> None:
         """Add another run's counts to this one."""
         self.seen += other.seen
         self.already_known += other.already_known
-        self.reconsidered += other.reconsidered
+        self.reconsidered_ids |= other.reconsidered_ids
         self.unparked += other.unparked
         self.statuses.update(other.statuses)
         self.states.update(other.states)
@@ -297,7 +304,7 @@ class CaptureEngine:
         for activity, parked, verdict in judged:
             record, entry = self._enter(activity, verdict) if isinstance(verdict, _Ready) else (verdict, None)
             if parked is not None:
-                result.reconsidered += 1
+                result.reconsidered_ids.add(parked.id)
                 if _unchanged(record, parked):
                     if activity is not parked.activity:  # its source sent it again, with nothing new
                         result.already_known += 1

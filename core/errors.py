@@ -33,3 +33,9 @@ class InvalidSignature(BillsyncError):
 
 class Indeterminate(Retryable):
     """A write whose outcome is unknown (timeout or 5xx after sending): look it up before re-sending."""
+
+
+class ShuttingDown(BillsyncError):
+    """The process is stopping: a vendor request was not sent (nothing reached the vendor).
+
+    Not Retryable: the run ends here, and what it did not reach resumes from the store."""

@@ -5,6 +5,10 @@ HEAD, PUT, DELETE and OPTIONS, anything the caller marks idempotent (it carries 
 honours), and any request the server refused without doing it (429, or a connection that never
 opened). A POST whose outcome is unknown (a timeout after sending, a 5xx) is never re-sent
 blindly: it raises `Indeterminate`, and the caller looks the write up before trying again.
+
+Once the process begins to stop (`Shutdown.begin`, on SIGTERM), a client given the `Shutdown`
+starts no new request: it raises `ShuttingDown` before sending, and its waits (rate limit,
+backoff) end at once the same way. A request already in flight finishes or times out.
 """
 
 from __future__ import annotations
@@ -20,11 +24,33 @@ from typing import Any, Protocol
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
+from core.errors import AuthFailed, Fatal, Indeterminate, Retryable, ShuttingDown
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+
+
+class Shutdown:
+    """Set once, when the process begins to stop; shared by every HTTP client of the process.
+
+    Setting it is one `threading.Event.set`, safe from a signal handler."""
+
+    def __init__(self) -> None:
+        self._begun = threading.Event()
+
+    def begin(self) -> None:
+        """From now on no client given this starts a vendor request."""
+        self._begun.set()
+
+    @property
+    def begun(self) -> bool:
+        """Whether the process is stopping."""
+        return self._begun.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, less when the stop begins meanwhile; True when it has begun."""
+        return self._begun.wait(seconds)
 
 
 @dataclass(frozen=True)
@@ -119,6 +145,7 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
         on_response: Callable[[str, int], None] | None = None,
         on_wait: Callable[[float], None] | None = None,
+        shutdown: Shutdown | None = None,
     ) -> None:
         self.session = session or requests.Session()
         self.policy = policy or RetryPolicy()
@@ -129,6 +156,7 @@ class HttpClient:
         self._on_response = on_response  # metrics hook: (method, status)
         self._on_wait = on_wait  # metrics hook: seconds slept because of the vendor's rate limit
         self._random = random.Random()  # noqa: S311 - jitter, not secrecy
+        self._shutdown = shutdown  # when it begins: no new request, no more waiting
 
     def request(
         self,
@@ -147,7 +175,7 @@ class HttpClient:
             stop=stop_after_attempt(self.policy.attempts),
             wait=self._wait,
             retry=retry_if_exception(lambda exc: isinstance(exc, Retryable) and not isinstance(exc, Indeterminate)),
-            sleep=self._sleep,
+            sleep=self._pause,
             reraise=True,
         )
         return retrying(self._send_once, method, url, rate_key, repeatable, kwargs)
@@ -164,7 +192,9 @@ class HttpClient:
                 break
             if self._on_wait is not None:
                 self._on_wait(pause)
-            self._sleep(pause)
+            self._pause(pause)
+        if self._shutdown is not None and self._shutdown.begun:
+            raise ShuttingDown(f"{method} {_path(url)}: not sent, billsync is stopping")
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.ConnectionError as exc:
@@ -196,6 +226,13 @@ class HttpClient:
                 raise Retryable(detail, retry_after=retry_after)
             raise Indeterminate(f"{detail}, outcome unknown")
         raise Fatal(f"{detail}: {_snippet(response)}")
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep before a retry or for the rate limit; a stop cuts the sleep short (ShuttingDown)."""
+        if self._shutdown is None:
+            self._sleep(seconds)
+        elif self._shutdown.wait(seconds):
+            raise ShuttingDown("a vendor request waiting to be sent was dropped: billsync is stopping")
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -4,6 +4,13 @@ Redaction happens in a processor, so no call site has to remember it: any key th
 secret or a message body is replaced, whatever the value. Free text is scrubbed too: an
 exception message or an f-string may quote a URL with `access_token=...`, a `Bearer ...`
 header or a webhook secret, so those patterns are cut out of every string that is logged.
+
+Every line goes through one handler: billsync's own (structlog) and the libraries' (stdlib
+`logging`: apscheduler, uvicorn, alembic, urllib3) are rendered by the same processors, so off a
+terminal every line is JSON and redacted the same way. Libraries speak from WARNING up.
+
+Per-record detail (an entry whose UTBMS codes were left out, a bill moved) is DEBUG and counted
+in the run's `RunTally`; the run's one summary line carries the counts (`details`).
 """
 
 from __future__ import annotations
@@ -11,7 +18,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections import Counter
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -22,6 +32,8 @@ from uuid import UUID
 import structlog
 
 REDACTED = "[redacted]"
+BILLSYNC_LOGGER = "billsync"  # the stdlib logger structlog's lines go through
+LIBRARY_LEVEL = logging.WARNING  # libraries' INFO (a line per scheduled run, per request) is noise here
 _SECRET_WORDS = (
     "token",
     "secret",
@@ -98,22 +110,96 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler configure_logging installs (and replaces when called again)."""
+
+
+def _add_logger_name(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    record = event_dict.get("_record")
+    if record is not None:
+        event_dict["logger"] = record.name  # which library said it
+    return event_dict
+
+
 def configure_logging(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
-    """Set up structlog once per process: JSON off a terminal, readable lines on one."""
+    """Set up logging once per process: JSON off a terminal, readable lines on one, for every logger."""
     out = stream or sys.stderr
     as_json = not out.isatty() if json is None else json
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    numeric = logging.getLevelName(level.upper())
+    stamped: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = _OurHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*stamped, _add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # Tracebacks become text before redaction: they quote exception messages.
+                structlog.processors.format_exc_info,
+                redact,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(max(numeric, LIBRARY_LEVEL))
+    ours = logging.getLogger(BILLSYNC_LOGGER)
+    ours.setLevel(numeric)  # propagates to the root's handler whatever the root's level
+    ours.propagate = True
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            # Tracebacks become text before redaction: they quote exception messages.
-            structlog.processors.format_exc_info,
-            redact,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        processors=[*stamped, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=lambda *_args: ours,
         cache_logger_on_first_use=False,
     )
+
+
+_TALLY: ContextVar[RunTally | None] = ContextVar("billsync_run_tally", default=None)
+
+
+class RunTally:
+    """Per-record events of one run, counted by what happened and why, for the run's summary line.
+
+    Bound to the running thread's context like the run's id (core.daemon.jobs.run_job), because
+    the lines arise deep in connectors that hold no handle on the run."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.warnings = 0  # how many of them were worth a warning on their own
+
+    def details(self) -> dict[str, int]:
+        """`what (why)` -> how many, most frequent first: the summary line's `details` field."""
+        return dict(self.counts.most_common())
+
+
+@contextmanager
+def tallied() -> Iterator[RunTally]:
+    """Count the per-record events logged inside the block; a tally outside it receives them too."""
+    outer = _TALLY.get()
+    tally = RunTally()
+    token = _TALLY.set(tally)
+    try:
+        yield tally
+    finally:
+        _TALLY.reset(token)
+        if outer is not None:
+            outer.counts.update(tally.counts)
+            outer.warnings += tally.warnings
+
+
+def per_record(log: Any, event: str, *, reason: str = "", warning: bool = False, **fields: Any) -> None:
+    """Log one record's detail at DEBUG and count it in the current run's tally (by event and reason).
+
+    `warning` marks what a person should look at: the run's summary line is then a warning."""
+    log.debug(event, **({"reason": reason} if reason else {}), **fields)
+    tally = _TALLY.get()
+    if tally is not None:
+        tally.counts[f"{event} ({reason})" if reason else event] += 1
+        tally.warnings += int(warning)

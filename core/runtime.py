@@ -33,6 +33,7 @@ class FirmRuntime:
     runner: SyncRunner
     # The firm's payment gateway when payments are on: its webhooks ring the payments job's doorbell.
     payment_gateway: Connector | None = None
+    http: HttpClient | None = None  # the client its connectors share (the payments job's gateway uses it too)
 
 
 def build_runtime(
@@ -71,7 +72,7 @@ def build_runtime(
         if firm.payments is not None
         else None
     )
-    return FirmRuntime(firm_id, firm, store, tokens, connector, runner, payment_gateway=gateway)
+    return FirmRuntime(firm_id, firm, store, tokens, connector, runner, payment_gateway=gateway, http=shared_http)
 
 
 def limiter_for(store: Store, firm_id: str) -> Limiter | None:

@@ -20,6 +20,7 @@ import socket
 import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import ClassVar
 
 import h11
@@ -134,12 +135,25 @@ class _Server(uvicorn.Server):
     """uvicorn, reporting its port once listening and returning normally on SIGINT/SIGTERM."""
 
     def __init__(
-        self, config: uvicorn.Config, on_ready: Callable[[int], None] | None, *, handles_signals: bool = True
+        self,
+        config: uvicorn.Config,
+        on_ready: Callable[[int], None] | None,
+        *,
+        handles_signals: bool = True,
+        on_signal: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(config)
         self._on_ready = on_ready
         self._handles_signals = handles_signals
+        self._on_signal = on_signal
         self.port: int | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # In the signal handler: the caller's work stops taking new requests at once, while the
+        # server still finishes the requests it is answering.
+        if self._on_signal is not None:
+            self._on_signal()
+        super().handle_exit(sig, frame)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -172,6 +186,7 @@ def _config(app: ASGIApp, host: str, port: int, log_level: str, limits: Connecti
         port=port,
         log_level=log_level,
         lifespan="off",  # no app here keeps lifespan state
+        log_config=None,  # uvicorn's lines go through the process's logging (core.logging): JSON like the rest
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         http=_protocol(limits),
         timeout_keep_alive=limits.keep_alive_seconds,
@@ -190,13 +205,15 @@ def serve(
     log_level: str = "warning",
     limits: ConnectionLimits = DEFAULT_LIMITS,
     also: Sequence[Listener] = (),
+    on_signal: Callable[[], None] | None = None,
 ) -> None:
     """Serve app until SIGTERM or SIGINT, then return; port 0 picks a free port, passed to on_ready.
 
     `also` serves further apps on their own addresses in the same event loop, under the same
     limits; they stop with the first, and the first stops if one of them cannot start.
+    `on_signal` runs inside the signal handler (so: only set events), before the server drains.
     """
-    servers = [_Server(_config(app, host, port, log_level, limits), on_ready)] + [
+    servers = [_Server(_config(app, host, port, log_level, limits), on_ready, on_signal=on_signal)] + [
         _Server(_config(more.app, more.host, more.port, log_level, limits), more.on_ready, handles_signals=False)
         for more in also
     ]

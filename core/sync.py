@@ -51,7 +51,8 @@ import structlog
 
 from core.connector import Connector, InboundRequest, RemoteEntry, Stream, WebhookResult, Writer, time_rounding_of
 from core.engine import CaptureEngine, CaptureResult
-from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
+from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
+from core.logging import per_record, tallied
 from core.models import EntryState, TimeEntry, Timekeeper
 from core.store.store import CaptureConflict, Store
 from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
@@ -135,22 +136,26 @@ class SyncRunner:
         self._pricing: CaptureEngine | None = None  # prices edits from the PMS during a reconcile
 
     def run_once(self, *, only_streams: Iterable[str] | None = None) -> SyncReport:
-        """Poll, capture, drain the outbox, reconcile: one whole cycle."""
+        """Poll, capture, drain the outbox, reconcile: one whole cycle, and one summary line."""
         report = SyncReport()
-        self.poll(report, only_streams=only_streams)
-        writer = self.connector.writer()
-        if writer is not None:
-            self.drain_outbox(writer, report)
-            self.reconcile(writer, report)
-        self._log.info(
+        with tallied() as tally:  # per-record detail is DEBUG; the summary counts it
+            self.poll(report, only_streams=only_streams)
+            writer = self.connector.writer()
+            if writer is not None:
+                self.drain_outbox(writer, report)
+                self.reconcile(writer, report)
+        emit = self._log.warning if tally.warnings else self._log.info
+        emit(
             "sync cycle",
             read=sum(report.records_read.values()),
             entries=sum(report.capture.states.values()),
             written=report.written,
+            updated=report.updated,
             recovered=report.recovered,
             deferred=report.deferred,
             failures=len(report.write_failures),
             tombstones=report.tombstones,
+            **({"details": tally.details()} if tally.counts else {}),
         )
         return report
 
@@ -328,7 +333,7 @@ class SyncRunner:
                     except LeaseLost:
                         # Another replica took the row over after this one's lease ran out: its
                         # writes are now that replica's to finish (it looks before re-sending).
-                        self._log.warning("outbox row taken over by another worker", row=row.id)
+                        per_record(self._log, "outbox row taken over by another worker", row=row.id)
             finally:
                 # Whatever this run claimed and did not settle (it stopped on an error) is handed
                 # back at once; a row left in "sending" is still looked up before anything is sent.
@@ -340,6 +345,12 @@ class SyncRunner:
             return
         try:
             self._attempt(writer, row, entry, report)
+        except ShuttingDown:
+            # Not sent (the client refused before sending): due again at once on the next start.
+            # A row already in "sending" keeps its unknown outcome: looked up before sending.
+            known = row.status != "sending"
+            self.state.mark_retry(self.firm, row, "not sent: billsync was stopping", self._clock(), outcome_known=known)
+            raise
         except Indeterminate as exc:
             # The vendor may have done it: next time, look before sending.
             report.deferred += 1

@@ -12,6 +12,7 @@ import structlog
 
 from connectors.clio.client import ClioClient
 from core.errors import Fatal
+from core.logging import per_record
 from core.models import BillState
 
 BILL_FIELDS = "id,etag,state,available_state_transitions"
@@ -44,7 +45,8 @@ class ClioBills:
         etag = current.get("etag") if isinstance(current.get("etag"), str) else None
         moved = self._client.update(path, {"state": state.value}, fields=BILL_FIELDS, if_match=etag)
         if self._log is not None:
-            self._log.info("clio bill moved", bill=bill_id, state=state.value)
+            # Counted in the "pms bills followed" summary (moved=...); the detail is DEBUG.
+            per_record(self._log, "clio bill moved", reason=f"to {state.value}", bill=bill_id)
         try:
             return BillState(str(moved.get("state")))
         except ValueError:

@@ -19,7 +19,18 @@ from core.billing.lifecycle import bill_writer_of, follow_bills
 from core.billing.model import PreBill, PreBillStatus
 from core.billing.period import month, previous_month
 from core.billing.render import hours, money, render_html, render_pdf
-from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from, text, text_cells
+from core.cli.common import (
+    ConfigOption,
+    FirmOption,
+    app,
+    console,
+    pick_firm,
+    reconnect_message,
+    say,
+    settings_from,
+    text,
+    text_cells,
+)
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.matching import ReferenceData
 from core.models import Severity
@@ -205,7 +216,7 @@ def bill_follow(config: ConfigOption = None, firm: FirmOption = None) -> None:
         runtime.runner.poll(SyncReport(), only_streams=BILL_STREAMS)
         results = follow_bills(store, firm_id, firm_settings.billing, bill_writer_of(runtime.connector))
     except AuthFailed as exc:
-        raise BillsyncError(f"{exc} (run `billsync connect {runtime.connector.name}`)") from None
+        raise BillsyncError(reconnect_message(exc, runtime.connector.name)) from None
     except Retryable as exc:
         raise BillsyncError(f"{runtime.connector.name} is not reachable now: {exc}; run again") from None
     table = Table(title=f"{len(results)} PMS bills")

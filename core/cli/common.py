@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from config.settings import BillsyncSettings, FirmSettings, load_settings, secret_keys_in
 from core.engine import CaptureResult
-from core.errors import BillsyncError
+from core.errors import AuthFailed, BillsyncError
 from core.matching import ReferenceData
 from core.plugins import CONNECTORS, load
 from core.private_files import others_may_read
@@ -211,3 +211,17 @@ def _connector_model(name: str) -> type[BaseModel] | None:
     except BillsyncError:
         return None
     return model
+
+
+def connect_command(connector: str, config: Path | None, firm: str, settings: BillsyncSettings) -> str:
+    """The exact `billsync connect` command for one firm's connector, with the options this run used."""
+    options = f" --config {config}" if config is not None else ""
+    if len(settings.firms) > 1:
+        options += f" --firm {firm}"
+    return f"billsync connect {connector}{options}"
+
+
+def reconnect_message(exc: AuthFailed, connector: str) -> str:
+    """A refusal of credentials as one line that ends with what to run, said once."""
+    message = " ".join(str(exc).split())
+    return message if "billsync connect" in message else f"{message} (run `billsync connect {connector}`)"

@@ -1,18 +1,28 @@
-"""`billsync run`: the long-running daemon, a scheduler and an HTTP server in one process."""
+"""`billsync run`: the long-running daemon, a scheduler and an HTTP server in one process.
+
+Everything it says is a log line (JSON off a terminal), so a log collector reads one format.
+On SIGTERM or SIGINT no new vendor request starts (core.http.Shutdown), the runs under way end
+at their next request, and the last line says what finished and what resumes on the next start.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
 from typing import Annotated
 
+import structlog
 import typer
 
 from config.server import ServerSettings
 from config.settings import BillsyncSettings
-from core.cli.common import ConfigOption, app, say, settings_from
+from core.cli.common import ConfigOption, app, settings_from
 from core.daemon.metrics import DaemonMetrics
 from core.daemon.scheduler import Daemon
+from core.daemon.skipped import SkippedRuns
 from core.errors import BillsyncError
+from core.http import Shutdown
 from core.runtime import FirmRuntime, build_runtime, limiter_for
 from core.server.app import build_app
 from core.server.metrics import metrics_app
@@ -20,7 +30,11 @@ from core.server.worker import BackgroundWork
 from core.serving import ConnectionLimits, Listener, serve
 from core.store.store import Store
 
-SHUTDOWN_SECONDS = 30.0
+SHUTDOWN_SECONDS = 30.0  # the README's promise, from the signal to the process's exit
+# Of which: the server's own drain (core.serving.GRACEFUL_SHUTDOWN_SECONDS, 5 s), the runs under
+# way (a request in flight finishes or is abandoned, see below) and the background work.
+JOBS_GRACE_SECONDS = 15.0
+BACKGROUND_GRACE_SECONDS = 5.0
 
 
 @app.command()
@@ -46,13 +60,17 @@ def run(
     if server_settings.metrics_port is not None:
         _refuse_taken(server_settings.metrics_host, server_settings.metrics_port, "--metrics-port")
     store = Store.open(settings.database_url)
-    metrics = DaemonMetrics()
+    shutdown = Shutdown()  # set by the signal: from then on no HTTP client starts a vendor request
+    metrics = DaemonMetrics(shutdown=shutdown)
+    log = structlog.get_logger()
 
     def build(settings: BillsyncSettings, firm: str, store: Store) -> FirmRuntime:
         vendor = settings.firm(firm).system_of_record
         return build_runtime(settings, firm, store, http=metrics.http_client(vendor, limiter_for(store, firm)))
 
-    daemon = Daemon(settings, store, public_url=public_url, build=build)  # refuses to start without a key
+    skipped = SkippedRuns(metrics.count_skipped)
+    # Refuses to start without a key.
+    daemon = Daemon(settings, store, public_url=public_url, build=build, shutdown=shutdown, skipped=skipped)
     metrics.watch_store(store, list(daemon.runtimes), daemon.webhook_lag_seconds)
 
     def doorbell(firm: str, streams: frozenset[str]) -> None:
@@ -77,26 +95,41 @@ def run(
         at = server_settings.metrics_host
 
         def metrics_ready(actual_port: int) -> None:
-            say(f"metrics on http://{at}:{actual_port}/metrics")
+            log.info("metrics listening", url=f"http://{at}:{actual_port}/metrics")
 
         also.append(Listener(metrics_app(metrics.registry), at, server_settings.metrics_port, on_ready=metrics_ready))
     elif not server_settings.metrics_on_main_listener:
-        say("metrics: not served (--metrics-port, or [server] metrics_port, serves them)")
+        log.info("metrics not served", hint="--metrics-port, or [server] metrics_port, serves them")
     daemon.start()
     try:
         serve(
             server,
             host=host,
             port=port,
-            on_ready=lambda p: say(f"billsync running on {host}:{p}"),
+            on_ready=lambda p: log.info("billsync running", host=host, port=p),
             limits=connection_limits(server_settings),
             also=also,
+            on_signal=daemon.stopping_begins,  # in the handler: no new run, no new vendor request
         )
     finally:
-        finished = daemon.stop(timeout=SHUTDOWN_SECONDS)
-        worker.close(timeout=5)
+        report = daemon.shut_down(timeout=JOBS_GRACE_SECONDS)
+        worker.close(timeout=BACKGROUND_GRACE_SECONDS)
+        log.info(
+            "billsync stopped",
+            message=report.sentence(),
+            seconds=round(report.seconds, 1),
+            finished=list(report.finished),
+            cut_short=list(report.cut_short + report.still_running),
+            failed=list(report.failed),
+            writes_waiting=report.writes_waiting,
+        )
+        if report.still_running:
+            # A vendor request still in flight would hold the exit until its read timeout (30 s):
+            # its run is abandoned like a crash, which the store is built for (an outbox row in
+            # "sending" is looked up at the vendor before anything is sent again).
+            logging.shutdown()
+            os._exit(0)
         store.close()
-        say("billsync stopped" + ("" if finished else ": some work was cut short and resumes on restart"))
 
 
 def connection_limits(server: ServerSettings) -> ConnectionLimits:

@@ -23,12 +23,14 @@ from core.cli.common import (
     ConfigOption,
     FirmOption,
     app,
+    connect_command,
     console,
     increment_lines,
     pick_firm,
     print_exposed_secret_files,
     print_increment,
     print_result,
+    reconnect_message,
     say,
     settings_from,
 )
@@ -188,7 +190,7 @@ def _vendor_errors(runtime: FirmRuntime) -> Iterator[None]:
     try:
         yield
     except AuthFailed as exc:
-        raise BillsyncError(f"{exc} (run `billsync connect {runtime.connector.name}`)") from None
+        raise BillsyncError(reconnect_message(exc, runtime.connector.name)) from None
     except Retryable as exc:
         name = runtime.connector.name
         raise BillsyncError(f"{name} is not reachable now: {exc}; nothing was lost, run again") from None
@@ -433,6 +435,13 @@ def check(config: ConfigOption = None) -> None:
             continue
         failed = set()
         for connector in runtime.runner.connectors:
+            signs_in = callable(getattr(connector, "authorize_url", None))  # connected with `billsync connect`
+            if signs_in and runtime.tokens.get(firm_id, connector.name) is None:
+                problems += 1
+                failed.add(connector.name)
+                command = connect_command(connector.name, config, firm_id, settings)
+                say((f"firm {firm_id}: {connector.name} is not connected yet: run `{command}`", "red"))
+                continue
             try:
                 connector.check()
             except (BillsyncError, requests.RequestException) as exc:

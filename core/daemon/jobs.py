@@ -2,7 +2,10 @@
 
 A job is a plain function of one firm's runtime returning its counts; `run_job` binds the
 run's context, times it and turns any exception into an `outcome=error` line, so a failing
-job can never take the scheduler (or another firm) down with it.
+job can never take the scheduler (or another firm) down with it. Per-record detail logged during
+the run (core.logging.per_record) is DEBUG; the summary line counts it under `details`.
+A run the shutdown stopped (core.http.ShuttingDown) ends `outcome=cut_short`: what it did not
+reach stays in the store (outbox rows, cursors) and the next start resumes it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import structlog
 
 from core.billing.cycle import run_scheduled_cycle
-from core.errors import AuthFailed
+from core.errors import AuthFailed, ShuttingDown
+from core.logging import tallied
 from core.payments.cycle import run_payments_cycle
 from core.payments.firm import FirmPayments
 from core.reports.snapshot import run_report_snapshot
@@ -24,6 +29,14 @@ from core.sync import SyncReport
 
 Counts = dict[str, int]
 Job = Callable[[FirmRuntime], Counts]
+
+class Outcome(StrEnum):
+    """How a run ended: the summary line's `outcome`."""
+
+    OK = "ok"
+    ERROR = "error"
+    CUT_SHORT = "cut_short"  # the process began to stop; the rest resumes from the store
+
 
 _MAX_ERROR_CHARS = 500  # an error message is for a person; a vendor's whole response body is not
 
@@ -122,31 +135,45 @@ def _write_counts(report: SyncReport) -> Counts:
     }
 
 
-def run_job(runtime: FirmRuntime, name: str, job: Job) -> bool:
-    """Run one job for one firm and log exactly one summary line; True when it succeeded."""
+def run_job(runtime: FirmRuntime, name: str, job: Job) -> Outcome:
+    """Run one job for one firm and log exactly one summary line; says how it ended."""
     run_id = secrets.token_hex(4)
     started = time.monotonic()
     # Bound through contextvars, so every line the runner and connector log during the run
     # carries the same firm, job and run id as the summary.
-    with structlog.contextvars.bound_contextvars(
-        firm=runtime.firm_id, connector=runtime.connector.name, job=name, run_id=run_id
+    with (
+        structlog.contextvars.bound_contextvars(
+            firm=runtime.firm_id, connector=runtime.connector.name, job=name, run_id=run_id
+        ),
+        tallied() as tally,
     ):
         log = structlog.get_logger()
         try:
             counts = job(runtime)
+        except ShuttingDown:
+            # No vendor request was started after the signal; the rest waits in the store.
+            log.info("job", duration_ms=_elapsed_ms(started), outcome=Outcome.CUT_SHORT, **_details(tally.details()))
+            return Outcome.CUT_SHORT
         except Exception as exc:  # a job's failure is reported, never allowed to reach the scheduler
             log.error(
                 "job",
                 duration_ms=_elapsed_ms(started),
-                outcome="error",
+                outcome=Outcome.ERROR,
                 error_type=type(exc).__name__,
                 # The message only, no traceback: tracebacks can quote request data.
                 error=str(exc)[:_MAX_ERROR_CHARS],
                 needs_reconnect=isinstance(exc, AuthFailed),
+                **_details(tally.details()),
             )
-            return False
-        log.info("job", duration_ms=_elapsed_ms(started), outcome="ok", **counts)
-        return True
+            return Outcome.ERROR
+        # A record a person should look at (a UTBMS code Clio cannot take) makes the summary a warning.
+        emit = log.warning if tally.warnings else log.info
+        emit("job", duration_ms=_elapsed_ms(started), outcome=Outcome.OK, **counts, **_details(tally.details()))
+        return Outcome.OK
+
+
+def _details(details: dict[str, int]) -> dict[str, dict[str, int]]:
+    return {"details": details} if details else {}
 
 
 def _elapsed_ms(started: float) -> int:

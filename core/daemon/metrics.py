@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from core.http import HttpClient, Limiter
+from core.http import HttpClient, Limiter, Shutdown
 from core.store.schema import outbox, time_entries
 from core.store.store import Store
 
@@ -17,8 +17,9 @@ from core.store.store import Store
 class DaemonMetrics:
     """Counters fed by every firm's HTTP client, and gauges computed from the store when scraped."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, shutdown: Shutdown | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._shutdown = shutdown  # every client made here refuses new requests once it begins
         self.vendor_calls = Counter(
             "billsync_vendor_http_requests",
             "HTTP requests to vendors, by vendor and status.",
@@ -31,6 +32,16 @@ class DaemonMetrics:
             ["vendor"],
             registry=self.registry,
         )
+        self.job_runs_skipped = Counter(
+            "billsync_job_runs_skipped",
+            "Scheduled job runs that did not happen, by firm, job and reason (still running, late).",
+            ["firm", "job", "reason"],
+            registry=self.registry,
+        )
+
+    def count_skipped(self, firm: str, job: str, reason: str) -> None:
+        """One scheduled run of a firm's job did not happen (core.daemon.skipped.SkippedRuns)."""
+        self.job_runs_skipped.labels(firm=firm, job=job, reason=reason).inc()
 
     def http_client(self, vendor: str, limiter: Limiter | None = None) -> HttpClient:
         """An HTTP client whose calls and waits are counted under `vendor`."""
@@ -38,6 +49,7 @@ class DaemonMetrics:
             limiter=limiter,
             on_response=lambda _method, status: self.vendor_calls.labels(vendor=vendor, status=str(status)).inc(),
             on_wait=lambda seconds: self.rate_limit_waits.labels(vendor=vendor).inc(seconds),
+            shutdown=self._shutdown,
         )
 
     def watch_store(self, store: Store, firms: list[str], webhook_lag: Callable[[str], float | None]) -> None:

@@ -3,31 +3,41 @@
 Correctness lives in the store, not here: every job's work is transactional in SyncRunner,
 so an extra, missed or interrupted run does no harm. The job store is APScheduler's default
 in-memory one on purpose: job stores must never be shared between replicas.
+
+Stopping: `stopping_begins` (safe in a signal handler) starts no new run and makes every HTTP
+client refuse new vendor requests (core.http.Shutdown); `shut_down` waits, bounded, for the runs
+under way and says what finished, what was cut short and what waits in the outbox.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import time as monotonic_time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent  # type: ignore[import-untyped]
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.jobstores.memory import MemoryJobStore  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from sqlalchemy import func, select
 
 from config.daemon import DaemonSettings
 from config.settings import BillsyncSettings
 from core.daemon import jobs
 from core.daemon.health import WebhookHealth
+from core.daemon.skipped import LATE, STILL_RUNNING, SkippedRuns, quiet_apscheduler
+from core.http import Shutdown
 from core.payments.firm import FirmPayments, build_firm_payments
 from core.runtime import FirmRuntime, build_runtime
 from core.store.leases import JobLeases
+from core.store.schema import outbox
 from core.store.store import Store
 from core.store.sync_state import worker_name
 
@@ -62,6 +72,39 @@ def _intervals_from(settings: DaemonSettings) -> Intervals:
     )
 
 
+@dataclass(frozen=True)
+class StopReport:
+    """What a stop did to the runs under way when it began (job ids are "firm:job")."""
+
+    seconds: float  # from the signal to the end of the wait
+    finished: tuple[str, ...] = ()  # ran to their end after the signal
+    cut_short: tuple[str, ...] = ()  # stopped at their next vendor request; resume on the next start
+    failed: tuple[str, ...] = ()  # ended with an error (their summary line says which)
+    still_running: tuple[str, ...] = ()  # in a vendor request when the wait ended
+    writes_waiting: dict[str, int] = field(default_factory=dict)  # outbox rows by firm, sent on the next start
+
+    @property
+    def complete(self) -> bool:
+        """True when every run under way ended on its own and nothing is still running."""
+        return not (self.cut_short or self.still_running)
+
+    def sentence(self) -> str:
+        """One line for a person: what finished, what was cut short and resumes."""
+        parts = []
+        if self.finished:
+            parts.append(f"finished: {', '.join(self.finished)}")
+        if self.failed:
+            parts.append(f"ended with an error (see its job line): {', '.join(self.failed)}")
+        if self.cut_short or self.still_running:
+            parts.append(f"cut short, resumes on the next start: {', '.join(self.cut_short + self.still_running)}")
+        if not parts:
+            parts.append("no job was running")
+        waiting = sum(self.writes_waiting.values())
+        if waiting:
+            parts.append(f"{waiting} writes wait in the outbox for the next start")
+        return f"stopped in {self.seconds:.1f} s; " + "; ".join(parts)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -87,9 +130,18 @@ class Daemon:
         intervals: Intervals | None = None,
         build: Callable[[BillsyncSettings, str, Store], FirmRuntime] = build_runtime,
         clock: Callable[[], datetime] = _utcnow,
+        shutdown: Shutdown | None = None,
+        skipped: SkippedRuns | None = None,
     ) -> None:
         self.intervals = intervals or _intervals_from(settings.daemon)
         self._settings = settings
+        self._store = store
+        # Given to the firms' HTTP clients by the caller: set, they start no new vendor request.
+        self._shutdown = shutdown or Shutdown()
+        self._skipped = skipped or SkippedRuns()
+        self._stop_began: float | None = None  # monotonic time of the signal
+        self._active: set[str] = set()  # job ids running now
+        self._ended_while_stopping: dict[str, jobs.Outcome] = {}  # runs that ended after the signal
         # Several replicas may run against one database: a firm's periodic job runs on one of
         # them at a time (drains need no lease: outbox rows are claimed one by one).
         self._leases = JobLeases(store.engine, worker_name()) if store is not None else None
@@ -113,6 +165,7 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(max_workers=max(1, JOBS_PER_FIRM * len(self.runtimes)))},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
+        self._scheduler.add_listener(self._not_run, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
 
     # Lifecycle --------------------------------------------------------------------------------
 
@@ -145,24 +198,66 @@ class Daemon:
             if self.runtimes[firm].settings.payments is not None:
                 collect = jobs.collect_payments(self._payments_for)
                 self._add(firm, "payments", collect, _interval(every.payments), grace=_grace(every.payments), first=now)
+        quiet_apscheduler()  # its per-run skip warnings: counted and said by self._skipped instead
         self._scheduler.start()
         self._log.info("daemon started", firms=sorted(self.runtimes), webhooks=self._public_url is not None)
 
+    def stopping_begins(self) -> None:
+        """Start no new run and no new vendor request, from now on. Safe in a signal handler:
+        it only sets events (no lock a running thread might hold)."""
+        if self._stop_began is None:
+            self._stop_began = monotonic_time.monotonic()
+        self._shutdown.begin()
+        self._stopping.set()
+
     def stop(self, timeout: float = 30.0) -> bool:
         """Take no new work, wait up to `timeout` seconds for running jobs; True when all finished."""
+        report = self.shut_down(timeout)
+        self._log.info("daemon stopped", **_report_fields(report))
+        return report.complete
+
+    def shut_down(self, timeout: float = 30.0) -> StopReport:
+        """Take no new work, wait up to `timeout` seconds for the runs under way; say what happened."""
+        self.stopping_begins()
         with self._mode_lock:
-            first = not self._stopping.is_set()
-            with self._idle:
-                self._stopping.set()
-            if first and self._scheduler.running:
+            first = self._scheduler.running
+            if first:
                 self._scheduler.pause()  # nothing new is submitted from here on
                 self._scheduler.shutdown(wait=False)  # the waiting happens below, bounded
         with self._idle:
-            finished = self._idle.wait_for(lambda: self._running == 0, timeout=timeout)
-            unfinished = self._running
+            self._idle.notify_all()
+            self._idle.wait_for(lambda: self._running == 0, timeout=timeout)
+            still = tuple(sorted(self._active))
+            ended = dict(self._ended_while_stopping)
+        self._skipped.flush()
+        began = self._stop_began if self._stop_began is not None else monotonic_time.monotonic()
+
+        def ended_as(outcome: jobs.Outcome) -> tuple[str, ...]:
+            return tuple(sorted(job for job, how in ended.items() if how is outcome))
+
         # Whatever was cut short is safe: each step is transactional and resumes from the store.
-        self._log.info("daemon stopped", finished=finished, unfinished=unfinished)
-        return finished
+        return StopReport(
+            seconds=monotonic_time.monotonic() - began,
+            finished=ended_as(jobs.Outcome.OK),
+            cut_short=ended_as(jobs.Outcome.CUT_SHORT),
+            failed=ended_as(jobs.Outcome.ERROR),
+            still_running=still,
+            writes_waiting=self._writes_waiting(),
+        )
+
+    def _writes_waiting(self) -> dict[str, int]:
+        if self._store is None:
+            return {}
+        o = outbox.c
+        query = select(o.firm_id, func.count()).where(o.status.in_(("pending", "sending"))).group_by(o.firm_id)
+        with self._store.engine.connect() as conn:
+            return {firm: count for firm, count in conn.execute(query) if firm in self.runtimes}
+
+    def _not_run(self, event: JobEvent) -> None:
+        """APScheduler did not run a job: still running (max_instances) or too late (misfire)."""
+        firm, _, name = str(event.job_id).partition(":")
+        if not self._stopping.is_set():
+            self._skipped.skipped(firm, name, STILL_RUNNING if event.code == EVENT_JOB_MAX_INSTANCES else LATE)
 
     # What the HTTP server reports and asks ----------------------------------------------------
 
@@ -185,7 +280,7 @@ class Daemon:
             self._scheduler.modify_job(self.job_id(firm, job), next_run_time=datetime.now(UTC))
 
     def _payments_for(self, runtime: FirmRuntime) -> FirmPayments:
-        return build_firm_payments(self._settings, runtime.firm_id, runtime.store)
+        return build_firm_payments(self._settings, runtime.firm_id, runtime.store, http=runtime.http)
 
     def callback_url(self, firm: str, connector: str | None = None) -> str:
         """Where a vendor delivers this firm's webhooks (its system of record's by default)."""
@@ -229,19 +324,22 @@ class Daemon:
         )
 
     def _execute(self, firm: str, name: str, job: jobs.Job) -> None:
+        job_id = self.job_id(firm, name)
         with self._idle:
             if self._stopping.is_set():
                 return  # queued before stop, never started: nothing to finish
             self._running += 1
+            self._active.add(job_id)
+        outcome: jobs.Outcome | None = None
         try:
             lock = self._firm_locks[firm]
             while not lock.acquire(timeout=_LOCK_WAIT):
                 if self._stopping.is_set():
-                    return
+                    return  # never began: the next start runs it
             try:
                 if self._lease(firm, name):
                     try:
-                        jobs.run_job(self.runtimes[firm], name, job)
+                        outcome = jobs.run_job(self.runtimes[firm], name, job)
                     finally:
                         if self._leases is not None and name != "drain":
                             self._leases.finish(firm, name)
@@ -253,6 +351,9 @@ class Daemon:
         finally:
             with self._idle:
                 self._running -= 1
+                self._active.discard(job_id)
+                if self._stopping.is_set() and outcome is not None:
+                    self._ended_while_stopping[job_id] = outcome
                 self._idle.notify_all()
 
     def _lease(self, firm: str, name: str) -> bool:
@@ -293,3 +394,16 @@ class Daemon:
             every = self._poll_every(healthy)
             self._scheduler.reschedule_job(self.job_id(firm, "poll"), trigger=_interval(every))
         self._log.info("poll interval", firm=firm, webhooks_healthy=healthy, seconds=every.total_seconds())
+
+
+def _report_fields(report: StopReport) -> dict[str, object]:
+    """A StopReport as log fields."""
+    return {
+        "seconds": round(report.seconds, 1),
+        "finished": list(report.finished),
+        "cut_short": list(report.cut_short),
+        "failed": list(report.failed),
+        "still_running": list(report.still_running),
+        "writes_waiting": report.writes_waiting,
+        "complete": report.complete,
+    }

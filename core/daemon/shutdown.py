@@ -22,6 +22,7 @@ def install_signal_handlers(
     def handle(_signum: int, _frame: FrameType | None) -> None:
         if not fired.acquire(blocking=False):
             return  # once: a second signal while stopping changes nothing
+        daemon.stopping_begins()  # at once: no new run, no new vendor request
         # Not in the handler itself: it runs on the main thread between two bytecodes, maybe
         # while that thread holds a lock a finishing job needs, and waiting there could deadlock.
         threading.Thread(target=stop, name="billsync-stop").start()

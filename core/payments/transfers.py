@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.errors import BillsyncError
+from core.errors import BillsyncError, ShuttingDown
 from core.ids import new_id
 from core.models import BillState
 from core.payments import references
@@ -100,6 +100,8 @@ def apply_retainers(fp: FirmPayments) -> list[Transfer]:
             made += transfer_from_trust(
                 fp, references.invoice_key(bill), reason="retainer applied per the client's agreement", automatic=True
             )
+        except ShuttingDown:
+            raise  # the process is stopping: not a reason about this invoice
         except BillsyncError as exc:  # a person's transfer or a refund took the money first
             fp.log.info("retainer not applied", invoice=references.invoice_key(bill), reason=str(exc))
         ledger = fp.ledger()

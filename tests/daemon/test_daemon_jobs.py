@@ -24,7 +24,7 @@ def logs() -> Iterator[Logs]:
 
 
 def test_a_run_logs_one_summary_line_with_its_counts(logs: Logs) -> None:
-    assert jobs.run_job(runtime("acme", FakeRunner()), "poll", jobs.poll) is True
+    assert jobs.run_job(runtime("acme", FakeRunner()), "poll", jobs.poll) is jobs.Outcome.OK
 
     [line] = logs.jobs()
     assert line["firm"] == "acme" and line["connector"] == "fakevendor" and line["job"] == "poll"
@@ -54,7 +54,7 @@ def test_a_failing_job_logs_the_message_only_and_returns_false(logs: Logs) -> No
     runner = FakeRunner()
     runner.fail["poll"] = AuthFailed(f"refresh refused for https://x.test/oauth?access_token={TOKEN}")
 
-    assert jobs.run_job(runtime("acme", runner), "poll", jobs.poll) is False
+    assert jobs.run_job(runtime("acme", runner), "poll", jobs.poll) is jobs.Outcome.ERROR
 
     [line] = logs.jobs()
     assert line["outcome"] == "error" and line["level"] == "error"
