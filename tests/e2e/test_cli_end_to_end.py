@@ -49,9 +49,14 @@ def test_connect_sync_review_and_backfill_twice(sandbox: Path) -> None:
 def test_sync_and_check_without_connecting_say_what_to_do_then_check_passes(sandbox: Path) -> None:
     run = billsync("sync", "--once", "--config", str(sandbox))
     assert run.returncode == 2
-    assert "billsync connect clio" in run.stdout and "Traceback" not in run.stdout + run.stderr
+    # One line, the hint said once (it used to end "... `billsync connect clio` (run `billsync connect clio`)").
+    assert run.stdout.splitlines() == ["error: clio is not connected for firm demo: run `billsync connect clio`"]
+    assert "Traceback" not in run.stderr
     checked = billsync("check", "--config", str(sandbox))
-    assert checked.returncode == 1 and "firm demo: Clio is not connected" in checked.stdout
+    # The firm is named once, and the command is the one to type, with this configuration file.
+    assert checked.returncode == 1
+    connect = f"billsync connect clio --config {sandbox}"
+    assert checked.stdout.splitlines() == [f"firm demo: clio is not connected yet: run `{connect}`"]
     assert billsync("connect", "clio", "--config", str(sandbox), "--auto-approve").returncode == 0
     checked = billsync("check", "--config", str(sandbox))
     assert checked.returncode == 0, checked.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -111,8 +112,11 @@ def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_c
         code = daemon.wait(timeout=35)
     output = daemon.stdout.read() if daemon.stdout else ""
     assert code == 0, output
-    assert "billsync stopped" in output
-    assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in output
+    lines = [json.loads(line) for line in output.splitlines()]  # off a terminal every line is JSON
+    assert lines[-1]["event"] == "billsync stopped"
+    assert {"event": "metrics listening", "url": f"http://127.0.0.1:{metrics_port}/metrics"}.items() <= next(
+        line for line in lines if line["event"] == "metrics listening"
+    ).items()
 
 
 def test_a_taken_metrics_port_is_one_error_line(tmp_path: Path) -> None:

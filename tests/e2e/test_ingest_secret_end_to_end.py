@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -68,10 +67,10 @@ def test_an_unpadded_secret_passes_check_config_and_run_takes_batches_signed_wit
     )
     try:
         line, deadline = "", time.monotonic() + 60
-        while "billsync running on" not in line and time.monotonic() < deadline and daemon.poll() is None:
+        while '"billsync running"' not in line and time.monotonic() < deadline and daemon.poll() is None:
             line = daemon.stdout.readline() if daemon.stdout else ""
-        assert "billsync running on" in line, line + (daemon.stdout.read() if daemon.poll() is not None else "")
-        port = int(re.search(r":(\d+)\s*$", line)[1])  # type: ignore[index]
+        assert '"billsync running"' in line, line + (daemon.stdout.read() if daemon.poll() is not None else "")
+        port = int(json.loads(line)["port"])  # off a terminal every line is JSON
         body = json.dumps({"activities": []})
         stamp = datetime.now(UTC)
         signed = {
