@@ -115,3 +115,42 @@ def test_canaries_are_what_they_claim() -> None:
         log.info("plain", note=" ".join(c for c in CANARIES))
 
     assert len(leaked(capture(True, emit))) >= 1
+
+
+def log_from_libraries(_log) -> None:
+    """What apscheduler, urllib3 and uvicorn say through the stdlib `logging`, quoting secrets."""
+    import logging
+
+    logging.getLogger("urllib3.connectionpool").warning(
+        "Retrying (Retry(total=2)) after connection broken by '%s': /oauth/token?refresh_token=%s",
+        "ReadTimeoutError", REFRESH_TOKEN,
+    )  # fmt: skip
+    logging.getLogger("apscheduler.executors.default").warning(
+        "Job %s raised with Authorization: Bearer %s", "acme:poll", ACCESS_TOKEN
+    )
+    try:
+        raise RuntimeError(f"webhook secret {WEBHOOK_SECRET} refused; client_secret={CLIENT_SECRET}")
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade, said below WARNING: not shown")
+
+
+@pytest.mark.parametrize("json_output", [True, False], ids=["json", "console"])
+def test_library_lines_are_redacted_like_ours(json_output: bool) -> None:
+    text = capture(json_output, log_from_libraries)
+    assert "Retrying" in text and "Exception in ASGI application" in text and "RuntimeError" in text
+    assert leaked(text) == []
+    assert "not shown" not in text  # libraries speak from WARNING up
+
+
+def test_library_lines_are_json_lines_like_ours() -> None:
+    def emit(log) -> None:
+        log.info("job", firm="acme")
+        log_from_libraries(log)
+
+    lines = [json.loads(line) for line in capture(True, emit).splitlines()]  # every line parses
+    assert [line.get("logger") for line in lines] == [
+        None, "urllib3.connectionpool", "apscheduler.executors.default", "uvicorn.error"
+    ]  # fmt: skip
+    assert all(line["level"] in ("info", "warning", "error") and "timestamp" in line for line in lines)
+    assert "Traceback" in lines[-1]["exception"] and REDACTED in lines[-1]["exception"]

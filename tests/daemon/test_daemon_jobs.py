@@ -87,3 +87,49 @@ def test_renewal_uses_the_firms_callback_url(logs: Logs) -> None:
     assert runner.callbacks == [callback]
     assert logs.jobs()[0]["subscribed"] == 1
     assert "whsec_" not in logs.out.getvalue()
+
+
+def test_per_record_detail_is_counted_in_the_summary_and_not_said_at_info() -> None:
+    from core.logging import per_record
+
+    out = Logs()
+    configure_logging(level="info", stream=out.out, json=True)
+    try:
+
+        def drain_with_left_out_codes(_runtime) -> dict[str, int]:
+            log = structlog.get_logger()
+            for n in range(206):
+                per_record(log, "clio utbms codes left out", reason="the entry has no activity category", entry=f"e{n}")
+            return {"written": 206}
+
+        assert jobs.run_job(runtime("acme", FakeRunner()), "drain", drain_with_left_out_codes) is jobs.Outcome.OK
+        lines = out.lines()
+        assert [line["event"] for line in lines] == ["job"]  # 206 entries, one line
+        assert lines[0]["details"] == {"clio utbms codes left out (the entry has no activity category)": 206}
+        assert lines[0]["level"] == "info"  # information: the e-billing rules flag entries that need codes
+
+        def drain_with_a_bad_code(_runtime) -> dict[str, int]:
+            log = structlog.get_logger()
+            per_record(log, "clio utbms code left out", reason="task code is not a UTBMS code", warning=True, entry="e")
+            per_record(log, "clio utbms codes left out", reason="the entry has no activity category", entry="f")
+            return {"written": 2}
+
+        jobs.run_job(runtime("acme", FakeRunner()), "drain", drain_with_a_bad_code)
+        [_, second] = out.jobs()
+        assert second["level"] == "warning"  # a code a person typed that Clio cannot take: worth a look
+        assert second["details"] == {
+            "clio utbms code left out (task code is not a UTBMS code)": 1,
+            "clio utbms codes left out (the entry has no activity category)": 1,
+        }
+    finally:
+        structlog.reset_defaults()
+
+
+def test_a_run_stopped_by_the_shutdown_ends_cut_short_not_as_an_error(logs: Logs) -> None:
+    from core.errors import ShuttingDown
+
+    runner = FakeRunner()
+    runner.fail["drain"] = ShuttingDown("POST https://app.clio.com/api/v4/activities: not sent, billsync is stopping")
+    assert jobs.run_job(runtime("acme", runner), "drain", jobs.drain) is jobs.Outcome.CUT_SHORT
+    [line] = logs.jobs()
+    assert line["outcome"] == "cut_short" and line["level"] == "info"

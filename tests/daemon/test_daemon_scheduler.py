@@ -221,3 +221,32 @@ def test_billing_payments_and_report_snapshots_are_scheduled_for_firms_that_conf
     assert schedule["acme:payments"] == "interval[0:05:00]"
     assert schedule["acme:report_snapshot"].startswith("cron[") and "hour='3'" in schedule["acme:report_snapshot"]
     assert not {"plain:billing", "plain:payments", "plain:report_snapshot"} & set(schedule)
+
+
+def test_the_stop_says_which_runs_finished_which_were_cut_short_and_which_still_run(started, logs) -> None:
+    from core.errors import ShuttingDown
+
+    cut, finishing, hung = FakeRunner(), FakeRunner(), FakeRunner()
+    for runner in (cut, finishing, hung):
+        runner.block.add("poll")
+    cut.fail["poll"] = ShuttingDown("GET /api/v4/communications: not sent, billsync is stopping")
+    daemon = make_daemon({"acme": cut, "globex": finishing, "initech": hung})
+    started.append(daemon)
+    daemon.start()
+    assert wait_until(lambda: cut.active == finishing.active == hung.active == 1)
+
+    def release() -> None:
+        cut.release.set()
+        finishing.release.set()
+
+    threading.Timer(0.1, release).start()
+    report = daemon.shut_down(timeout=0.5)
+
+    assert report.finished == ("globex:poll",)
+    assert report.cut_short == ("acme:poll",)
+    assert report.still_running == ("initech:poll",)
+    assert not report.complete
+    assert report.sentence().endswith(
+        "finished: globex:poll; cut short, resumes on the next start: acme:poll, initech:poll"
+    )
+    hung.release.set()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
 import requests
 
-from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
-from core.http import HttpClient, RateLimiter, RetryPolicy, retry_after_seconds
+from core.errors import AuthFailed, Fatal, Indeterminate, Retryable, ShuttingDown
+from core.http import HttpClient, RateLimiter, RetryPolicy, Shutdown, retry_after_seconds
 
 
 class ScriptedSession(requests.Session):
@@ -127,3 +130,30 @@ def test_requests_wait_for_the_window_to_reset() -> None:
 def test_retry_after_as_an_http_date() -> None:
     assert retry_after_seconds({"Retry-After": "Thu, 01 Jan 1970 00:16:50 GMT"}, now=1000.0) == 10.0
     assert retry_after_seconds({"Retry-After": "soon"}, now=0) is None
+
+
+def test_once_the_stop_began_no_request_is_sent_and_a_retry_wait_ends_at_once() -> None:
+    shutdown = Shutdown()
+    session = ScriptedSession([(429, {"Retry-After": "60"}), 200])
+    http = HttpClient(session=session, policy=RetryPolicy(attempts=4, cap_seconds=120), shutdown=shutdown)
+    # Answered 429 "retry in 60 s"; the stop begins 0.2 s into the wait.
+    threading.Timer(0.2, shutdown.begin).start()
+    began = time.monotonic()
+    with pytest.raises(ShuttingDown):
+        http.request("POST", "https://x.example/activities", idempotent=True)
+    assert time.monotonic() - began < 5  # not the 60 s the vendor asked for
+    assert session.sent == ["POST"]  # the retry was never sent
+
+    with pytest.raises(ShuttingDown, match="billsync is stopping"):
+        http.request("GET", "https://x.example/after")
+    assert session.sent == ["POST"]
+
+
+def test_a_client_told_to_stop_refuses_before_sending() -> None:
+    shutdown = Shutdown()
+    session = ScriptedSession([200])
+    http = HttpClient(session=session, shutdown=shutdown)
+    shutdown.begin()
+    with pytest.raises(ShuttingDown, match=re.escape("POST https://x.example/activities: not sent, billsync is")):
+        http.request("POST", "https://x.example/activities?token=abc")
+    assert session.sent == []

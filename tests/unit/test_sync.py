@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from core.connector import Cursor, InboundRequest, Page, RemoteEntry
 from core.engine import CaptureEngine
-from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable
+from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
 from core.models import Activity, ActivityStatus, Discount, EntryState, TimeEntry
 from core.policy import CapturePolicy, ReviewMode, RuleSets
 from core.rules import BUILTIN_RULES, RuleRunner
@@ -188,6 +188,37 @@ def test_a_refused_write_waits_for_retry_after_then_goes(runner_for, store, firm
     runner_for.clock["now"] += timedelta(seconds=30)
     assert runner.run_once().written == 1
     assert writer.calls == ["write", "write"]  # a refused request needs no lookup
+
+
+class StoppingWriter(FakeWriter):
+    """Writes `before_stop` entries, then the process begins to stop: the client refuses to send."""
+
+    def __init__(self, before_stop: int) -> None:
+        super().__init__()
+        self.before_stop = before_stop
+
+    def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
+        if len(self.entries) >= self.before_stop:
+            self.calls.append("refused")
+            raise ShuttingDown("POST /activities: not sent, billsync is stopping")
+        return super().write_time_entry(entry, key, billable=billable)
+
+
+def test_a_drain_stopped_by_the_shutdown_leaves_the_rest_due_at_once_with_no_lookup(runner_for, store, firm_id) -> None:
+    writer = StoppingWriter(before_stop=2)
+    runner = runner_for(FakeConnector(calls(5), writer))
+    report = SyncReport()
+    runner.poll(report)
+    with pytest.raises(ShuttingDown):
+        runner.drain_outbox(writer, report)
+    assert report.written == 2 and report.deferred == 0
+    assert writer.calls == ["write", "write", "refused"]  # the drain stopped at the first refusal
+    assert SyncState(store.engine).counts(firm_id) == {"done": 2, "pending": 3}  # not "sending": nothing was sent
+    writer.before_stop = 99  # the next start, the clock not moved: due at once
+    again = runner.run_once()
+    assert again.written == 3 and again.recovered == 0
+    assert writer.calls[3:] == ["write", "write", "write"]  # no lookup first
+    assert len(writer.entries) == 5
 
 
 def test_a_write_that_can_never_succeed_is_held_with_its_reason(runner_for, store, firm_id) -> None:

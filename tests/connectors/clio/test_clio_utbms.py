@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 from connectors.clio import mapping
 from connectors.clio.client import ClioForbidden
 from core.errors import Retryable
+from core.logging import tallied
 from tests.connectors.clio.clio_harness import ClioEnv, make_env, seed, time_entry
 from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, body_of, request_validator, spec, spec_path
 
@@ -47,6 +48,11 @@ def sent(env: ClioEnv, method: str, path_part: str) -> list[requests.PreparedReq
 
 def posted_description(env: ClioEnv) -> Any:
     [post] = sent(env, "POST", "/api/v4/activities")
+    return json.loads(post.body or b"{}")["data"].get("activity_description")
+
+
+def posted_description_of(env: ClioEnv, index: int) -> Any:
+    post = sent(env, "POST", "/api/v4/activities")[index]
     return json.loads(post.body or b"{}")["data"].get("activity_description")
 
 
@@ -100,24 +106,29 @@ def test_an_update_without_codes_leaves_the_category_alone() -> None:
     assert "activity_description" not in json.loads(patch.body or b"{}")["data"]
 
 
-def test_an_unknown_code_is_left_out_and_warned_about_without_the_narrative() -> None:
+def test_an_unknown_code_is_left_out_and_counted_as_worth_a_look_without_the_narrative() -> None:
     env = make_env(utbms_seed())
-    with capture_logs() as events:
+    with tallied() as run, capture_logs() as events:
         ref = env.connector.writer().write_time_entry(coded(task_code="L999"), KEY, billable=True)
     assert posted_description(env) == {"id": 77, "utbms_activity_id": A106}
     assert env.admin("GET", f"activities/{ref}")["activity_description"] == {"id": 77, "utbms_activity_id": A106}
-    [warning] = [e for e in events if e["log_level"] == "warning"]
-    assert warning["entry"] == "entry-1" and "L999" in warning["reason"]
+    # The entry's detail is DEBUG; the run's summary line counts it, as a warning (core.daemon.jobs).
+    [detail] = [e for e in events if e["event"] == "clio utbms code left out"]
+    assert detail["log_level"] == "debug" and detail["entry"] == "entry-1" and "L999" in detail["reason"]
+    assert run.details() == {"clio utbms code left out (task code L999 is not a UTBMS code in Clio)": 1}
+    assert run.warnings == 1
     assert NARRATIVE not in repr(events) and "Draft motion" not in repr(events)
 
 
 def test_a_code_that_is_not_a_code_is_not_repeated_in_the_log() -> None:
     env = make_env(utbms_seed())
-    with capture_logs() as events:
+    with tallied() as run, capture_logs() as events:
         env.connector.writer().write_time_entry(coded(activity_code="call with Acme re merger"), KEY, billable=True)
     assert posted_description(env) == {"id": 77, "utbms_task_id": L120}
-    assert "merger" not in repr(events)
-    assert [e["reason"] for e in events if e["log_level"] == "warning"] == ["activity code is not a UTBMS code"]
+    assert "merger" not in repr(events) and "merger" not in repr(run.details())
+    details = [e for e in events if e["event"] == "clio utbms code left out"]
+    assert [e["reason"] for e in details] == ["activity code is not a UTBMS code"]
+    assert run.details() == {"clio utbms code left out (activity code is not a UTBMS code)": 1}
 
 
 def test_a_code_of_the_wrong_type_is_not_used() -> None:
@@ -125,18 +136,26 @@ def test_a_code_of_the_wrong_type_is_not_used() -> None:
     with capture_logs() as events:
         env.connector.writer().write_time_entry(coded(task_code="A106", activity_code=None), KEY, billable=True)
     assert posted_description(env) == {"id": 77}  # A106 is an activity code, not a task code
-    assert any("A106" in e.get("reason", "") for e in events if e["log_level"] == "warning")
+    assert any("A106" in e.get("reason", "") for e in events if e["log_level"] == "debug")
 
 
 def test_without_a_category_the_codes_are_left_out_without_a_lookup() -> None:
     env = make_env(utbms_seed())
-    with capture_logs() as events:
-        ref = env.connector.writer().write_time_entry(coded(category_id=None), KEY, billable=True)
-    assert posted_description(env) is None
+    with tallied() as run, capture_logs() as events:
+        writer = env.connector.writer()
+        ref = writer.write_time_entry(coded(category_id=None), KEY, billable=True)
+        writer.write_time_entry(coded(category_id=None, id="entry-2"), "key-2", billable=True)
+    assert posted_description_of(env, 0) is None
     assert sent(env, "GET", "/utbms/codes") == []
     assert env.admin("GET", f"activities/{ref}")["activity_description"] is None
-    # said, at info level: usual for work from other sources; the e-billing rules flag what must be coded
-    assert [e["reason"] for e in events if e["log_level"] == "info"] == ["the entry has no activity category"]
+    # Usual for work from other sources (the e-billing rules flag what must be coded): a DEBUG line
+    # per entry, and one count in the run's summary line, not a warning.
+    assert [e["reason"] for e in events if e["log_level"] == "debug" and "utbms" in e["event"]] == [
+        "the entry has no activity category"
+    ] * 2
+    assert not [e for e in events if e["log_level"] in ("info", "warning")]
+    assert run.details() == {"clio utbms codes left out (the entry has no activity category)": 2}
+    assert run.warnings == 0
 
 
 def test_the_same_code_in_two_sets_follows_the_other_codes_set() -> None:
