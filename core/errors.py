@@ -23,6 +23,15 @@ class AuthFailed(BillsyncError):
     """Credentials are missing, expired or revoked: a person must reconnect."""
 
 
+class NotConnected(AuthFailed):
+    """No account is connected for this connector yet: `billsync connect <connector>` connects one."""
+
+    def __init__(self, connector: str, firm: str) -> None:
+        super().__init__(f"{connector} is not connected for firm {firm}: run `billsync connect {connector}`")
+        self.connector = connector
+        self.firm = firm
+
+
 class Fatal(BillsyncError):
     """The request can never succeed as sent; retrying would not help."""
 

@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, select
 
-from core.errors import AuthFailed, ConfigError
+from core.errors import AuthFailed, ConfigError, NotConnected
 from core.store.schema import oauth_tokens, webhook_subscriptions
 
 # Refresh a little before expiry, so a token never expires between check and use.
@@ -115,7 +115,7 @@ class TokenStore:
         """A usable token: refreshed (and saved before it is used) when it has expired or `force` says so."""
         token = self.get(firm, connector)
         if token is None:
-            raise AuthFailed(f"{connector} is not connected for firm {firm}: run `billsync connect {connector}`")
+            raise NotConnected(connector, firm)
         if not force and not token.expired(self._clock()):
             return token
         with self._lock(firm, connector):

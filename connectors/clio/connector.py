@@ -15,7 +15,7 @@ from connectors.clio.streams import STREAM_CLASSES
 from connectors.clio.webhooks import ClioWebhooks
 from connectors.clio.writer import ClioWriter
 from core.connector import Context, Stream
-from core.errors import AuthFailed
+from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
 
@@ -56,7 +56,7 @@ class ClioConnector:
     def check(self) -> None:
         """Raise AuthFailed or Retryable with a clear message when Clio cannot be used."""
         if self._ctx.tokens.get(self._ctx.firm, self.name) is None:
-            raise AuthFailed(f"Clio is not connected for firm {self._ctx.firm}: run `billsync connect clio`")
+            raise NotConnected(self.name, self._ctx.firm)
         try:
             self.client.who_am_i()
         except AuthFailed as exc:

@@ -12,7 +12,7 @@ from connectors.netdocuments import mapping
 from connectors.netdocuments.client import Grant, NDForbidden, NetDocumentsClient, Region
 from connectors.netdocuments.streams import DocumentActivities
 from core.connector import Context, Stream
-from core.errors import AuthFailed
+from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
 
@@ -78,9 +78,7 @@ class NetDocumentsConnector:
     def check(self) -> None:
         """Raise AuthFailed or Retryable with a clear message when NetDocuments cannot be used."""
         if self.settings.grant == "authorization_code" and self._ctx.tokens.get(self._ctx.firm, self.name) is None:
-            raise AuthFailed(
-                f"NetDocuments is not connected for firm {self._ctx.firm}: run `billsync connect netdocuments`"
-            )
+            raise NotConnected(self.name, self._ctx.firm)
         try:
             self.client.user_info()
             # The log is what billsync needs; its rights are UNCONFIRMED (nd.md §6), so ask for an hour of it.

@@ -12,7 +12,7 @@ from connectors.practicepanther.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, 
 from connectors.practicepanther.streams import STREAM_CLASSES
 from connectors.practicepanther.writer import PracticePantherWriter
 from core.connector import Context, Stream
-from core.errors import AuthFailed
+from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
 
@@ -52,9 +52,7 @@ class PracticePantherConnector:
     def check(self) -> None:
         """Raise AuthFailed or Retryable with a clear message when PracticePanther cannot be used."""
         if self._ctx.tokens.get(self._ctx.firm, self.name) is None:
-            raise AuthFailed(
-                f"PracticePanther is not connected for firm {self._ctx.firm}: run `billsync connect practicepanther`"
-            )
+            raise NotConnected(self.name, self._ctx.firm)
         try:
             self.client.me()
         except AuthFailed as exc:

@@ -37,7 +37,7 @@ from core.cli.common import (
 from core.connector import OAuthConnector, time_rounding_of
 from core.demo_firm import DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
 from core.engine import CaptureResult
-from core.errors import AuthFailed, BillsyncError, Retryable
+from core.errors import AuthFailed, BillsyncError, NotConnected, Retryable
 from core.http import HttpClient
 from core.matching import MatterResolver
 from core.models import Activity
@@ -435,15 +435,14 @@ def check(config: ConfigOption = None) -> None:
             continue
         failed = set()
         for connector in runtime.runner.connectors:
-            signs_in = callable(getattr(connector, "authorize_url", None))  # connected with `billsync connect`
-            if signs_in and runtime.tokens.get(firm_id, connector.name) is None:
-                problems += 1
-                failed.add(connector.name)
-                command = connect_command(connector.name, config, firm_id, settings)
-                say((f"firm {firm_id}: {connector.name} is not connected yet: run `{command}`", "red"))
-                continue
             try:
                 connector.check()
+            except NotConnected as exc:  # the firm is named once, and the command is the one to type
+                problems += 1
+                failed.add(connector.name)
+                command = connect_command(exc.connector, config, firm_id, settings)
+                say((f"firm {firm_id}: {exc.connector} is not connected yet: run `{command}`", "red"))
+                continue
             except (BillsyncError, requests.RequestException) as exc:
                 problems += 1
                 failed.add(connector.name)
