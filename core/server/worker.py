@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from core.errors import ShuttingDown
+
 Poll = Callable[[frozenset[str]], None]
 Job = Callable[[], None]
 
@@ -167,5 +169,7 @@ class BackgroundWork:
     def _run(self, kind: str, firm: str, work: Job) -> None:
         try:
             work()
+        except ShuttingDown:  # the process is stopping: the store keeps what it did not reach
+            self._log.info("background work cut short", kind=kind, firm=firm)
         except Exception as exc:  # a failed job must not kill the worker; polling catches up later
             self._log.warning("background work failed", kind=kind, firm=firm, error=type(exc).__name__)
