@@ -516,3 +516,16 @@ def test_an_activity_parked_by_a_poll_with_older_reference_data_is_looked_at_on_
     after = runner.run_once()
     assert after.capture.unparked == 1 and after.written == 1
     assert [e.matter_id for e in store.entries(firm_id)] == ["m42"]
+
+
+def test_a_parked_activity_met_twice_in_one_poll_is_decided_again_once(runner_for, store, firm_id) -> None:
+    waiting = activity(external_id="w1", matter_id=None, title="call about something", started_at=T0)
+    connector = FakeConnector([waiting], FakeWriter())
+    runner = runner_for(connector)
+    assert runner.run_once().capture.statuses == {ActivityStatus.UNASSIGNED: 1}  # the firm's first sync
+    # The next poll looks at the parked queue, and the source sends the same call again (an edit,
+    # an overlapping window): one parked activity, decided again once. It used to count 2.
+    connector.activity_stream.records.append(waiting)
+    again = runner.run_once().capture
+    assert again.reconsidered == 1 and again.unparked == 0
+    assert again.already_known == 1  # the copy its source sent: nothing new in it
