@@ -114,9 +114,15 @@ def run(
     finally:
         report = daemon.shut_down(timeout=JOBS_GRACE_SECONDS)
         worker.close(timeout=BACKGROUND_GRACE_SECONDS)
+        message = report.sentence()
+        if report.still_running:
+            for runtime in daemon.runtimes.values():  # claimed behind the request in flight: due at once
+                runtime.runner.state.release_unsent(runtime.firm_id)
+            lease = round(settings.daemon.claim_lease_seconds / 60)
+            message += f"; a write still in flight is looked up at the vendor once its claim ends ({lease} min)"
         log.info(
             "billsync stopped",
-            message=report.sentence(),
+            message=message,
             seconds=round(report.seconds, 1),
             finished=list(report.finished),
             cut_short=list(report.cut_short + report.still_running),

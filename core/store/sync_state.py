@@ -129,6 +129,21 @@ class SyncState:
             for row in rows:
                 conn.execute(update(outbox).where(*self._held(firm, row)).values(**_RELEASED))
 
+    def release_unsent(self, firm: str) -> int:
+        """Hand back this worker's claims on rows it has not begun to send; returns how many.
+
+        For a process leaving with a request still in flight: the row being sent keeps its claim
+        until the lease ends (the vendor may still act on it; only then may another worker look it
+        up), while the rows claimed behind it are due again at once."""
+        o = outbox.c
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(outbox)
+                .where(o.firm_id == firm, o.claimed_by == self.worker, o.status == PENDING)
+                .values(**_RELEASED)
+            )
+        return int(done.rowcount)
+
     def mark_sending(self, firm: str, row: OutboxRow) -> None:
         """Record that an attempt starts (the recovery point: after this, look before re-sending).
 

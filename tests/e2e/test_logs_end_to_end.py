@@ -168,3 +168,46 @@ def test_run_is_all_json_counts_skipped_runs_and_stops_mid_drain_at_once_saying_
     again = billsync("sync", "--once", "--config", str(sandbox))
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(admin(base, "GET", "activities").json()) - seeded == written + waiting
+
+
+def test_a_vendor_request_hung_past_the_grace_does_not_hold_the_exit(sandbox: Path) -> None:
+    assert billsync("connect", "clio", "--config", str(sandbox), "--auto-approve").returncode == 0
+    with sandbox.open("a") as config:
+        config.write("\n[daemon]\ndrain_seconds = 1\npoll_seconds = 300\npoll_with_webhooks_seconds = 300\n")
+    base = clio_base(sandbox)
+    seeded = len(admin(base, "GET", "activities").json())
+    # Clio takes every write and never answers: the request hangs until the client's 30 s read timeout.
+    # (31 s: just past the client's 30 s read timeout, so the sandbox itself can stop when the test ends.)
+    rule = {"route": "/api/v4/activities*", "methods": ["POST"], "kind": "timeout", "delay_seconds": 31}
+    admin(base, "POST", "faults", json={"rules": [rule]})
+    daemon = subprocess.Popen(
+        [*RUN, "run", "--config", str(sandbox), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and entries_for(sandbox) == 0:
+            time.sleep(0.2)
+        time.sleep(1.5)  # the drain's first POST is under way, and hangs
+        signalled = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=40)
+        exit_seconds = time.monotonic() - signalled
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    out, err = daemon.communicate()
+    assert code == 0, out + err
+    assert exit_seconds < 30, exit_seconds  # the documented time, though the request was still hanging
+    last = json_lines(err)[-1]
+    assert last["event"] == "billsync stopped" and last["cut_short"] == ["demo:drain"]
+    assert last["writes_waiting"] == {"demo": entries_for(sandbox)}  # Clio has none of them
+    assert "a write still in flight is looked up at the vendor once its claim ends (10 min)" in last["message"]
+    # The writes claimed behind the hung one go on the next start; the hung one keeps its claim
+    # (Clio may still act on it) and is looked up, never re-sent blindly, once the claim ends.
+    admin(base, "DELETE", "faults")
+    again = billsync("sync", "--once", "--config", str(sandbox))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(admin(base, "GET", "activities").json()) - seeded == entries_for(sandbox) - 1
