@@ -220,8 +220,7 @@ class Daemon:
         """Take no new work, wait up to `timeout` seconds for the runs under way; say what happened."""
         self.stopping_begins()
         with self._mode_lock:
-            first = self._scheduler.running
-            if first:
+            if self._scheduler.running:
                 self._scheduler.pause()  # nothing new is submitted from here on
                 self._scheduler.shutdown(wait=False)  # the waiting happens below, bounded
         with self._idle:
