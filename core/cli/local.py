@@ -61,6 +61,7 @@ from core.reports.review_filter import (
     matching_entries,
     matching_parked,
     page,
+    parse_day,
     resolve_id,
     short_ids,
     total_line,
@@ -142,12 +143,7 @@ IdsArgument = Annotated[list[str] | None, typer.Argument(help="Entry ids, or the
 
 
 def _day(typed: str | None, option: str) -> date | None:
-    if typed is None:
-        return None
-    try:
-        return date.fromisoformat(typed.strip())
-    except ValueError:
-        raise BillsyncError(f"{option} {typed!r} is not a date (YYYY-MM-DD)") from None
+    return None if typed is None else parse_day(typed, option)
 
 
 def _filter(

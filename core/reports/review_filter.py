@@ -14,7 +14,7 @@ id), or any unique end or start of at least SHORT_ID_MIN characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
@@ -25,6 +25,8 @@ from core.models import PARKED_STATUSES, ActivityStatus, EntryState, TimeEntry
 from core.store.reports import ActivityRow, ReportStore
 from core.store.store import SHORT_ID_MIN, EntryQuery, Store
 
+# The review page's filter fields (query string and bulk forms); the CLI's options carry the same names.
+FIELDS = ("timekeeper", "matter", "client", "from", "to", "state", "finding", "clean")
 # What `review list` shows when no state is named: what waits for a person.
 WAITING = (EntryState.NEEDS_REVIEW, EntryState.BLOCKED)
 SHORT_ID_SHOWN = 7  # characters of an id's end shown, more where two ids share them
@@ -45,6 +47,39 @@ class ReviewFilter:
     finding: str | None = None  # rule name: entries with a finding of it
     clean: bool = False  # entries with no finding at all
     parked_statuses: tuple[ActivityStatus, ...] = field(default=())  # for parked activities; none: all
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> ReviewFilter:
+        """The filter of a form or query string (the review page): the fields FIELDS names, blank = unset."""
+        given = {name: fields.get(name, "").strip() for name in FIELDS}
+        try:
+            states = (EntryState(given["state"]),) if given["state"] else ()
+        except ValueError:
+            raise BillsyncError(f"no entry state {given['state']!r}") from None
+        return cls(
+            timekeeper=given["timekeeper"] or None,
+            matter=given["matter"] or None,
+            client=given["client"] or None,
+            first_day=parse_day(given["from"], "from"),
+            last_day=parse_day(given["to"], "to"),
+            states=states,
+            finding=given["finding"] or None,
+            clean=given["clean"] in ("1", "on", "true"),
+        )
+
+    def fields(self) -> dict[str, str]:
+        """The filter as FIELDS (for a form's inputs and a link back to the same list); unset ones left out."""
+        values = {
+            "timekeeper": self.timekeeper or "",
+            "matter": self.matter or "",
+            "client": self.client or "",
+            "from": self.first_day.isoformat() if self.first_day else "",
+            "to": self.last_day.isoformat() if self.last_day else "",
+            "state": self.states[0].value if len(self.states) == 1 else "",
+            "finding": self.finding or "",
+            "clean": "1" if self.clean else "",
+        }
+        return {name: value for name, value in values.items() if value}
 
     @property
     def narrows(self) -> bool:
@@ -83,6 +118,17 @@ class ReviewFilter:
             finding=self.finding or None,
             clean=self.clean,
         )
+
+
+def parse_day(typed: str, label: str) -> date | None:
+    """A work date as typed (YYYY-MM-DD); blank: None; else one error line naming `label`."""
+    typed = typed.strip()
+    if not typed:
+        return None
+    try:
+        return date.fromisoformat(typed)
+    except ValueError:
+        raise BillsyncError(f"{label} {typed[:40]!r} is not a date (YYYY-MM-DD)") from None
 
 
 def matching_entries(
