@@ -162,8 +162,10 @@ class Bulk:
 
 
 def approve_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: str = "review page") -> Bulk:
-    """Approve every entry waiting for review that the filter picks; blocked ones (and, with a
-    finding filter off, those with findings when --clean) are counted as skipped."""
+    """Approve every entry waiting for review that the filter picks.
+
+    Blocked entries it picks are skipped (a Block finding is fixed at its cause), and with
+    `clean` so are entries with any finding: both are counted, so the person hears of them."""
     _require_narrowing(wanted, "approve")
     picked = matching_entries(store, firm_id, replace(wanted, clean=False), states=_REJECTABLE)
     bulk = Bulk()

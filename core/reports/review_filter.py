@@ -148,9 +148,7 @@ def matching_parked(store: Store, firm: str, wanted: ReviewFilter) -> list[Activ
     query = wanted.query(reference)
     statuses = set(wanted.parked_statuses or PARKED_STATUSES)
     picked = []
-    for row in ReportStore(store.engine).activity_rows(firm):
-        if row.status not in statuses:
-            continue
+    for row in ReportStore(store.engine).activity_rows(firm, statuses):
         if query.timekeeper_ids is not None and not _actor_is(row, query.timekeeper_ids, reference):
             continue
         if query.matter_ids is not None and row.matter_id not in query.matter_ids:

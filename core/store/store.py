@@ -451,7 +451,13 @@ class Store:
             rows = [_activity_values(r, store_payload) for r in records if r.was is None]
             _bulk_insert(conn, activities, ACTIVITY_COLUMNS, rows, {"firm_id": firm, "captured_at": now})
             rows = [_entry_values(e, entry_activity[e.id]) for e in entries]
-            shared = {"firm_id": firm, "created_at": now, "updated_at": now, "remote_id": None}
+            shared = {
+                "firm_id": firm,
+                "created_at": now,
+                "updated_at": now,
+                "remote_id": None,
+                "rejection_reason": None,
+            }
             _bulk_insert(conn, time_entries, ENTRY_COLUMNS, rows, shared)
             rows = [(item.id, item.entry_id, item.operation, item.idempotency_key) for item in outbox_items]
             shared = {
