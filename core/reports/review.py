@@ -167,7 +167,7 @@ def approve_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: s
     Blocked entries it picks are skipped (a Block finding is fixed at its cause), and with
     `clean` so are entries with any finding: both are counted, so the person hears of them."""
     _require_narrowing(wanted, "approve")
-    picked = matching_entries(store, firm_id, replace(wanted, clean=False), states=_REJECTABLE)
+    picked = matching_entries(store, firm_id, replace(wanted, clean=False), states=_bulk_states(wanted, "approved"))
     bulk = Bulk()
     for entry in picked:
         if entry.state is EntryState.BLOCKED:
@@ -185,9 +185,18 @@ def reject_matching(
     """Reject every entry waiting for review or blocked that the filter picks, keeping the reason."""
     _require_narrowing(wanted, "reject")
     bulk = Bulk()
-    for entry in matching_entries(store, firm_id, wanted, states=_REJECTABLE):
+    for entry in matching_entries(store, firm_id, wanted, states=_bulk_states(wanted, "rejected")):
         bulk.done.append(reject_entry(store, firm_id, entry.id, reason, via=via))
     return bulk
+
+
+def _bulk_states(wanted: ReviewFilter, done: str) -> tuple[EntryState, ...]:
+    """The states a bulk action acts on: those the filter names, of those waiting for a person."""
+    states = tuple(s for s in (wanted.states or _REJECTABLE) if s in _REJECTABLE)
+    if not states:
+        named = ", ".join(s.value for s in wanted.states)
+        raise BillsyncError(f"entries that are {named} are not {done} in bulk: only needs_review or blocked ones")
+    return states
 
 
 def _require_narrowing(wanted: ReviewFilter, verb: str) -> None:

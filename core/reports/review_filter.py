@@ -22,6 +22,7 @@ from typing import TypeVar
 from core.errors import BillsyncError
 from core.matching import ReferenceData
 from core.models import PARKED_STATUSES, ActivityStatus, EntryState, TimeEntry
+from core.rules import BUILTIN_RULES
 from core.store.reports import ActivityRow, ReportStore
 from core.store.store import SHORT_ID_MIN, EntryQuery, Store
 
@@ -107,7 +108,10 @@ class ReviewFilter:
     def query(self, reference: ReferenceData, *, states: Sequence[EntryState] | None = None) -> EntryQuery:
         """The store query: names turned into ids (an unknown name is a BillsyncError)."""
         if self.first_day and self.last_day and self.first_day > self.last_day:
-            raise BillsyncError(f"--from {self.first_day} is after --to {self.last_day}")
+            raise BillsyncError(f"from {self.first_day} is after to {self.last_day}: no work date is both")
+        rules = sorted(rule.name for rule in BUILTIN_RULES)
+        if self.finding and self.finding not in rules:
+            raise BillsyncError(f"no rule {self.finding[:80]!r} (the rules: {', '.join(rules)})")
         return EntryQuery(
             states=tuple(states if states is not None else (self.states or WAITING)),
             timekeeper_ids=_one(self.timekeeper, "timekeeper", "id, e-mail or name", _timekeepers(reference)),
