@@ -27,6 +27,8 @@ An entry's rate is the rate hierarchy's (core/rating.py), the one written to the
 discount is in its amount only. When the PMS later shows another rate or length for the entry (a
 person's edit, or the rate PracticePanther chose for an entry written without one), `priced_again`
 prices it under the same agreement; a matter's cap is then held by its pre-bill (core/billing).
+A reviewer's edit of narrative, hours or matter (`revised`, from `billsync review edit`) is priced
+and checked by the same rating, caps and rules as capture, with the raw seconds kept.
 """
 
 from __future__ import annotations
