@@ -238,8 +238,7 @@ def test_edit_hours_prices_again_and_matter_runs_the_rules_again(firm: Path) -> 
     )
     # 1.5 h x 200 = 300.00; was 0.2 h x 200 = 40.00
     assert (
-        edited
-        == f"{board}: 1.50 h at 200.00 = 300.00 on GLOB-0004, needs_review"
+        edited == f"{board}: 1.50 h at 200.00 = 300.00 on GLOB-0004, needs_review"
         " (was 0.20 h = 40.00 on GLOB-0004, needs_review)\n"
     )
     b1 = entries_by_activity(firm)["b1"]
