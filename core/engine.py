@@ -27,6 +27,8 @@ An entry's rate is the rate hierarchy's (core/rating.py), the one written to the
 discount is in its amount only. When the PMS later shows another rate or length for the entry (a
 person's edit, or the rate PracticePanther chose for an entry written without one), `priced_again`
 prices it under the same agreement; a matter's cap is then held by its pre-bill (core/billing).
+A reviewer's edit of narrative, hours or matter (`revised`, from `billsync review edit`) is priced
+and checked by the same rating, caps and rules as capture, with the raw seconds kept.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ DEFAULT_ACTIVITY_CODES: dict[ActivityKind, str] = {
 }
 _APPEARANCE_WORDS = ("hearing", "trial", "court", "deposition", "mediation", "arbitration")
 _POSTABLE = (EntryState.NEEDS_REVIEW, EntryState.APPROVED)
+# As the store counts toward a matter's cap (store._INACTIVE): these entries do not.
+_NOT_COUNTED = (EntryState.REJECTED, EntryState.DELETED_REMOTELY, EntryState.BLOCKED)
 _DAY = timedelta(days=1)
 
 
@@ -443,6 +447,91 @@ class CaptureEngine:
 
     def _is_timekeeper(self, actor: str) -> bool:
         return not self._why_not_timekeeper(self._ref.timekeeper_for(actor))
+
+    def revised(self, entry: TimeEntry, *, matter_id: str, narrative: str, billed_seconds: int) -> TimeEntry:
+        """`entry` as a person edited it: priced again and checked by the rules again, as capture would.
+
+        The raw seconds stay what the source said; `billed_seconds` is the time the person set,
+        billed as it is (it was rounded once, or typed): the `increment` rule says when it is not
+        whole increments. On its matter the entry keeps its rate (it may be the PMS's own, read
+        back by a sync) and is priced under the agreement (`priced_again`); on another matter it
+        is rated by the hierarchy for that matter, as capture rates. The matter's cap counts every
+        live entry but this one. Block findings block it; anything else waits for review: an edit
+        is not an approval.
+        """
+        timekeeper = self._ref.timekeepers.get(entry.timekeeper_id)
+        matter = self._ref.matters.get(matter_id)
+        if timekeeper is None or matter is None:
+            missing = f"timekeeper {entry.timekeeper_id}" if timekeeper is None else f"matter {matter_id}"
+            raise ValueError(f"{missing} is not in the firm's reference data")
+        client = self._ref.clients.get(matter.client_id)
+        moved = matter.id != entry.matter_id
+        if moved:
+            category = self._ref.categories.get(entry.category_id) if entry.category_id else None
+            rated = rate_entry(
+                timekeeper=timekeeper,
+                matter=matter,
+                client=client,
+                category=category,
+                custom_rate=None,
+                billed_seconds=billed_seconds,
+            )
+            rate, amount = rated.rate, rated.amount
+        else:
+            rate, amount = entry.rate, self.priced_again(entry, rate=entry.rate, billed_seconds=billed_seconds)
+        billable = matter.billable and matter.billing_method is BillingMethod.HOURLY
+        capped = False
+        if billable:
+            caps = MatterCaps(lambda: self._totals_without(entry, matter.id))
+            amount, capped = caps.apply(matter, amount)
+        self._ledger.cover(entry.work_date - _DAY, entry.work_date + _DAY)
+        others = [
+            d
+            for on_matter in self._ledger.day(timekeeper.id, entry.work_date).by_matter.values()
+            for d in on_matter
+            if d.id != entry.id
+        ]
+        duplicate_of = next(
+            (
+                d.id
+                for d in others
+                if d.matter_id == matter.id and d.narrative == narrative and d.billed_seconds == billed_seconds
+            ),
+            None,
+        )
+        draft = entry.model_copy(
+            update={
+                "matter_id": matter.id,
+                "client_id": matter.client_id,
+                "narrative": narrative,
+                "billed_seconds": billed_seconds,
+                "rate": rate,
+                "amount": amount,
+                "billable": billable,
+                "task_code": matter.task_code if moved else entry.task_code,
+                "suggested_matter": False if moved else entry.suggested_matter,
+            }
+        )
+        facts = EntryFacts(
+            timekeeper=timekeeper,
+            matter=matter,
+            client=client,
+            day_seconds=sum(d.billed_seconds for d in others) + billed_seconds,
+            duplicate_of=duplicate_of,
+            capped=capped,
+            suggested=draft.suggested_matter,
+        )
+        findings = self._rules.findings(draft, facts)
+        blocked = any(f.severity is Severity.BLOCK for f in findings)
+        state = EntryState.BLOCKED if blocked else EntryState.NEEDS_REVIEW
+        return draft.model_copy(update={"findings": findings, "state": state})
+
+    def _totals_without(self, entry: TimeEntry, matter_id: str) -> dict[str, Decimal]:
+        totals = self._store.billable_totals(self.firm, [matter_id])
+        counted = entry.billable and entry.state not in _NOT_COUNTED and entry.matter_id == matter_id
+        if counted:
+            totals[matter_id] -= entry.amount
+        return totals
 
     def priced_again(self, entry: TimeEntry, *, rate: Decimal, billed_seconds: int) -> Decimal:
         """What `entry` costs at the PMS's `rate` and length, under its matter's agreement."""

@@ -271,6 +271,7 @@ class TimeEntry(Frozen):
     state: EntryState = EntryState.DRAFT
     findings: tuple[Finding, ...] = ()
     remote_id: str | None = None  # the entry's id in the system of record, once written
+    rejection_reason: str | None = None  # what the reviewer said when rejecting it
 
 
 class BillState(enum.StrEnum):

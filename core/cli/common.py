@@ -109,8 +109,15 @@ def print_findings(entries: list[Any]) -> None:
     console.print(table)
 
 
-def print_entries(entries: list[Any], ref: ReferenceData, *, title: str, reasons: bool = False) -> None:
-    """A table of entries with names instead of ids."""
+def print_entries(
+    entries: list[Any],
+    ref: ReferenceData,
+    *,
+    title: str,
+    reasons: bool = False,
+    shown_ids: dict[str, str] | None = None,
+) -> None:
+    """A table of entries with names instead of ids; `shown_ids`: the short ids to show for entries."""
     table = Table(title=title)
     for column in ("id", "date", "timekeeper", "matter", "hours", "rate", "amount", "narrative", "state"):
         table.add_column(column, overflow="fold", justify="right" if column in ("hours", "rate", "amount") else "left")
@@ -120,23 +127,46 @@ def print_entries(entries: list[Any], ref: ReferenceData, *, title: str, reasons
         timekeeper = ref.timekeepers.get(e.timekeeper_id)
         matter = ref.matters.get(e.matter_id)
         row = [
-            e.id,
+            (shown_ids or {}).get(e.id, e.id),
             str(e.work_date),
             timekeeper.name if timekeeper else e.timekeeper_id,
             matter.number if matter else e.matter_id,
-            _hours_shown(e.billed_seconds),
+            hours_shown(e.billed_seconds),
             str(e.rate),
             str(e.amount) + ("" if e.billable else " (nb)"),
             e.narrative,
             e.state.value,
         ]
         if reasons:
-            row.append("; ".join(f"{f.severity.value}: {f.message}" for f in e.findings))
+            said = [f"{f.severity.value}: {f.message}" for f in e.findings]
+            if e.rejection_reason:
+                said.insert(0, f"rejected: {e.rejection_reason}")
+            row.append("; ".join(said))
         table.add_row(*text_cells(*row))
     console.print(table)
 
 
-def _hours_shown(seconds: int) -> str:
+def print_parked(found: list[Any], ref: ReferenceData, *, shown_ids: dict[str, str]) -> None:
+    """A table of parked activities (core.store.reports.ActivityRow) with why each waits."""
+    table = Table(title="Parked activities: no entry until the reason goes (or a matter is assigned)")
+    for column in ("id", "when", "who", "kind", "title", "status", "why"):
+        table.add_column(column, overflow="fold")
+    for a in found:
+        timekeeper = ref.timekeepers.get(a.timekeeper_id or "") or ref.timekeeper_for(a.actor)
+        row = [
+            shown_ids.get(a.id, a.id),
+            f"{a.started_at:%Y-%m-%d %H:%M}",
+            timekeeper.name if timekeeper else a.actor,
+            a.kind.value,
+            a.title,
+            a.status.value,
+            a.reason,
+        ]
+        table.add_row(*text_cells(*row))
+    console.print(table)
+
+
+def hours_shown(seconds: int) -> str:
     # Two places, four when the increment needs them: 0.25 h must not show as 0.2.
     billed = hours(seconds)
     return f"{billed:.2f}" if billed == billed.quantize(Decimal("0.01")) else f"{billed:.4f}"

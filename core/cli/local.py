@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
 
+from config.settings import FirmSettings
 from core.capture import engine_for
 from core.cli.common import (
     ConfigOption,
     FirmOption,
     app,
     db_app,
+    hours_shown,
     increment_lines,
     pick_firm,
     print_entries,
     print_exposed_secret_files,
     print_increment,
+    print_parked,
     print_result,
     review_app,
     safe_url,
@@ -27,10 +32,40 @@ from core.cli.common import (
     settings_from,
 )
 from core.errors import BillsyncError
-from core.models import Activity, ActivityCategory, Client, EntryState, Matter, Timekeeper
+from core.models import (
+    PARKED_STATUSES,
+    Activity,
+    ActivityCategory,
+    ActivityStatus,
+    Client,
+    EntryState,
+    Matter,
+    Timekeeper,
+)
 from core.plugins import CONNECTORS, load
 from core.process import tune_garbage_collector
-from core.reports.review import approve_entry
+from core.reports.review import (
+    Bulk,
+    Edit,
+    approve_entry,
+    approve_matching,
+    assign_activity,
+    edit_entry,
+    reject_entry,
+    reject_matching,
+    reopen_entry,
+)
+from core.reports.review_filter import (
+    WAITING,
+    ReviewFilter,
+    matching_entries,
+    matching_parked,
+    page,
+    parse_day,
+    resolve_id,
+    short_ids,
+    total_line,
+)
 from core.store.store import Store
 
 _REFERENCE_MODELS: dict[str, Any] = {
@@ -95,72 +130,245 @@ def entries(
     )
 
 
-@review_app.command("list")
-def review_list(config: ConfigOption = None, firm: FirmOption = None) -> None:
-    """Entries waiting for a person, with the reasons."""
+TimekeeperOption = Annotated[str | None, typer.Option("--timekeeper", help="Timekeeper: id, e-mail or name.")]
+MatterOption = Annotated[str | None, typer.Option("--matter", help="Matter: id or number.")]
+ClientOption = Annotated[str | None, typer.Option("--client", help="Client: id or name.")]
+FromOption = Annotated[str | None, typer.Option("--from", help="Work date on or after (YYYY-MM-DD).")]
+ToOption = Annotated[str | None, typer.Option("--to", help="Work date on or before (YYYY-MM-DD).")]
+FindingOption = Annotated[str | None, typer.Option("--finding", help="Only entries with a finding of this rule.")]
+CleanOption = Annotated[bool, typer.Option("--clean", help="Only entries with no rule finding.")]
+LimitOption = Annotated[int, typer.Option("--limit", help="Show at most this many.")]
+OffsetOption = Annotated[int, typer.Option("--offset", help="Skip this many first.")]
+IdsArgument = Annotated[list[str] | None, typer.Argument(help="Entry ids, or their short forms from `review list`.")]
+
+
+def _day(typed: str | None, option: str) -> date | None:
+    return None if typed is None else parse_day(typed, option)
+
+
+def _filter(
+    *,
+    timekeeper: str | None = None,
+    matter: str | None = None,
+    client: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    states: list[EntryState] | None = None,
+    finding: str | None = None,
+    clean: bool = False,
+    parked: list[ActivityStatus] | None = None,
+) -> ReviewFilter:
+    return ReviewFilter(
+        timekeeper=timekeeper,
+        matter=matter,
+        client=client,
+        first_day=_day(first, "--from"),
+        last_day=_day(last, "--to"),
+        states=tuple(states or ()),
+        finding=finding,
+        clean=clean,
+        parked_statuses=tuple(parked or ()),
+    )
+
+
+def _open(config: Path | None, firm: str | None) -> tuple[str, FirmSettings, Store]:
     settings = settings_from(config)
-    firm_id, _ = pick_firm(settings, firm)
-    store = Store.open(settings.database_url)
-    waiting = store.entries(firm_id, [EntryState.NEEDS_REVIEW, EntryState.BLOCKED])
-    print_entries(waiting, store.load_reference(firm_id), title=f"{len(waiting)} entries to review", reasons=True)
+    firm_id, firm_settings = pick_firm(settings, firm)
+    return firm_id, firm_settings, Store.open(settings.database_url)
+
+
+@review_app.command("list")
+def review_list(
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    timekeeper: TimekeeperOption = None,
+    matter: MatterOption = None,
+    client: ClientOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    state: Annotated[
+        list[EntryState] | None,
+        typer.Option("--state", help="Entries in this state (again for more); default: waiting."),
+    ] = None,
+    finding: FindingOption = None,
+    clean: CleanOption = False,
+    limit: LimitOption = 50,
+    offset: OffsetOption = 0,
+) -> None:
+    """Entries waiting for a person (or in --state), with the reasons; filters narrow, a total line ends it."""
+    firm_id, _, store = _open(config, firm)
+    wanted = _filter(
+        timekeeper=timekeeper, matter=matter, client=client, first=first, last=last,
+        states=state, finding=finding, clean=clean,
+    )  # fmt: skip
+    found = matching_entries(store, firm_id, wanted)
+    shown = page(found, limit=limit, offset=offset)
+    states = ", ".join(s.value for s in (wanted.states or WAITING))
+    print_entries(
+        shown,
+        store.load_reference(firm_id),
+        title=f"{len(found)} entries ({states})",
+        reasons=True,
+        shown_ids=short_ids(store, firm_id, [e.id for e in shown]),
+    )
+    say(total_line(len(shown), len(found), offset, "entries"))
 
 
 @review_app.command("approve")
 def review_approve(
-    entry_ids: Annotated[list[str] | None, typer.Argument(help="Entry ids (see `billsync review list`).")] = None,
+    entry_ids: IdsArgument = None,
     config: ConfigOption = None,
     firm: FirmOption = None,
-    matter: Annotated[
-        str | None, typer.Option(help="Also every entry of this matter (its id or number) waiting for review.")
-    ] = None,
+    timekeeper: TimekeeperOption = None,
+    matter: MatterOption = None,
+    client: ClientOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    finding: FindingOption = None,
+    clean: Annotated[bool, typer.Option("--clean", help="Only entries with no rule finding (others skipped).")] = False,
 ) -> None:
-    """Approve entries: they become billable."""
-    chosen = list(entry_ids or [])
-    if matter is not None:
-        chosen += _waiting_on_matter(config, firm, matter)
-    if not chosen:
-        raise BillsyncError("name the entries to approve: their ids, or --matter with a matter's id or number")
-    _review(chosen, config, firm, EntryState.APPROVED)
+    """Approve entries (by id, or every waiting entry a filter picks): they become billable."""
+    firm_id, _, store = _open(config, firm)
+    wanted = _filter(
+        timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, finding=finding, clean=clean
+    )
+    if entry_ids:
+        _refuse_both(wanted)
+        for typed in entry_ids:
+            entry_id = resolve_id(store, firm_id, typed)
+            approve_entry(store, firm_id, entry_id, via="command line")  # billable in the PMS at the next sync
+            say(f"{typed}: approved")
+        return
+    _say_bulk(approve_matching(store, firm_id, wanted, via="command line"), "approved", wanted)
 
 
 @review_app.command("reject")
-def review_reject(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
-    """Reject entries: they are never billed."""
-    _review(entry_ids, config, firm, EntryState.REJECTED)
+def review_reject(
+    entry_ids: IdsArgument = None,
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why: kept with the entry, shown by list.")] = None,
+    timekeeper: TimekeeperOption = None,
+    matter: MatterOption = None,
+    client: ClientOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    finding: FindingOption = None,
+    clean: CleanOption = False,
+) -> None:
+    """Reject entries (by id, or every waiting or blocked entry a filter picks): they are never billed."""
+    firm_id, _, store = _open(config, firm)
+    wanted = _filter(
+        timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, finding=finding, clean=clean
+    )
+    if entry_ids:
+        _refuse_both(wanted)
+        for typed in entry_ids:
+            reject_entry(store, firm_id, resolve_id(store, firm_id, typed), reason, via="command line")
+            say(f"{typed}: rejected")
+        return
+    _say_bulk(reject_matching(store, firm_id, wanted, reason, via="command line"), "rejected", wanted)
 
 
-def _waiting_on_matter(config: Path | None, firm: str | None, matter: str) -> list[str]:
-    """The ids of a matter's entries waiting for review; the matter is named by its PMS id or its number."""
-    settings = settings_from(config)
-    firm_id, _ = pick_firm(settings, firm)
-    store = Store.open(settings.database_url)
-    matters = store.load_reference(firm_id).matters
-    found = matters.get(matter) or next((m for m in matters.values() if m.number == matter), None)
-    if found is None:
-        raise BillsyncError(f"no matter {matter!r} among the matters read from the PMS (has a sync run?)")
-    waiting = [e.id for e in store.entries(firm_id, [EntryState.NEEDS_REVIEW]) if e.matter_id == found.id]
-    if not waiting:
-        raise BillsyncError(f"no entry of matter {found.number} waits for review")
-    return waiting
+@review_app.command("reopen")
+def review_reopen(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
+    """Undo a rejection: the entries wait for review again."""
+    firm_id, _, store = _open(config, firm)
+    for typed in entry_ids:
+        reopen_entry(store, firm_id, resolve_id(store, firm_id, typed), via="command line")
+        say(f"{typed}: needs_review")
 
 
-def _review(entry_ids: list[str], config: Path | None, firm: str | None, state: EntryState) -> None:
-    settings = settings_from(config)
-    firm_id, _ = pick_firm(settings, firm)
-    store = Store.open(settings.database_url)
-    waiting = {e.id: e for e in store.entries(firm_id, [EntryState.NEEDS_REVIEW])}
-    for entry_id in entry_ids:
-        entry = waiting.get(entry_id)
-        if entry is None:
-            known = {e.id: e for e in store.entries(firm_id)}.get(entry_id)
-            why = f"it is {known.state.value}" if known else "there is no such entry"
-            verb = "approve" if state is EntryState.APPROVED else "reject"
-            raise BillsyncError(f"cannot {verb} {entry_id}: {why}, not needs_review")
-        if state is EntryState.APPROVED:
-            approve_entry(store, firm_id, entry_id, via="command line")  # billable in the PMS at the next sync
-        else:
-            store.set_entry_state(firm_id, entry_id, state)
-        say(f"{entry_id}: {state.value}")
+@review_app.command("edit")
+def review_edit(
+    entry_id: Annotated[str, typer.Argument(help="Entry id, or its short form from `review list`.")],
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    narrative: Annotated[str | None, typer.Option("--narrative", help="The new narrative.")] = None,
+    hours: Annotated[str | None, typer.Option("--hours", help="Billed hours, e.g. 1.2 (billed as typed).")] = None,
+    matter: Annotated[str | None, typer.Option("--matter", help="Move it to this matter (id or number).")] = None,
+) -> None:
+    """Change an entry's narrative, hours or matter; it is priced and checked by the rules again."""
+    firm_id, firm_settings, store = _open(config, firm)
+    try:
+        typed_hours = None if hours is None else Decimal(hours.strip())
+    except InvalidOperation:
+        raise BillsyncError(f"--hours {hours!r} is not a number of hours (e.g. 1.2)") from None
+    full_id = resolve_id(store, firm_id, entry_id)
+    edit = Edit(narrative=narrative, hours=typed_hours, matter=matter)
+    before, after = edit_entry(store, firm_id, firm_settings, full_id, edit)
+    reference = store.load_reference(firm_id)
+    numbers = {m.id: m.number for m in reference.matters.values()}
+    say(
+        f"{entry_id}: {hours_shown(after.billed_seconds)} h at {after.rate} = {after.amount}"
+        f" on {numbers.get(after.matter_id, after.matter_id)}, {after.state.value}"
+        f" (was {hours_shown(before.billed_seconds)} h = {before.amount} on"
+        f" {numbers.get(before.matter_id, before.matter_id)}, {before.state.value})"
+    )
+    for finding in after.findings:
+        say((f"  {finding.severity.value}: ", "yellow"), finding.message)
+
+
+@review_app.command("parked")
+def review_parked(
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    timekeeper: TimekeeperOption = None,
+    matter: MatterOption = None,
+    client: ClientOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    status: Annotated[
+        list[ActivityStatus] | None,
+        typer.Option("--status", help="unassigned, not_timekeeper or kind_disabled (again for more); default all."),
+    ] = None,
+    limit: LimitOption = 50,
+    offset: OffsetOption = 0,
+) -> None:
+    """Activities that stopped short of an entry and wait (no matter, a closed one, not a timekeeper)."""
+    firm_id, _, store = _open(config, firm)
+    wanted = _filter(timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, parked=status)
+    not_parked = [s.value for s in wanted.parked_statuses if s not in PARKED_STATUSES]
+    if not_parked:
+        raise BillsyncError(
+            f"--status {not_parked[0]} is not a parked status (unassigned, not_timekeeper, kind_disabled)"
+        )
+    found = matching_parked(store, firm_id, wanted)
+    shown = page(found, limit=limit, offset=offset)
+    shown_ids = short_ids(store, firm_id, [a.id for a in shown], kind="activity")
+    print_parked(shown, store.load_reference(firm_id), shown_ids=shown_ids)
+    say(total_line(len(shown), len(found), offset, "parked activities"))
+
+
+@review_app.command("assign")
+def review_assign(
+    activity_id: Annotated[str, typer.Argument(help="Activity id, or its short form from `review parked`.")],
+    matter: Annotated[str, typer.Option("--matter", help="The matter: id or number.")],
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+) -> None:
+    """Give an unassigned activity its matter: capture makes its entry (as the review page does)."""
+    firm_id, firm_settings, store = _open(config, firm)
+    full_id = resolve_id(store, firm_id, activity_id, kind="activity")
+    done = assign_activity(store, firm_id, firm_settings, full_id, matter)
+    if done.entry is None:
+        say(f"{activity_id}: {done.status.value}: {done.reason}")
+        return
+    shown = short_ids(store, firm_id, [done.entry.id])[done.entry.id]
+    say(f"{activity_id}: entry {shown}, {hours_shown(done.entry.billed_seconds)} h = {done.entry.amount}, "
+        f"{done.entry.state.value}")  # fmt: skip
+
+
+def _refuse_both(wanted: ReviewFilter) -> None:
+    if wanted.narrows:
+        raise BillsyncError("give entry ids or a filter, not both")
+
+
+def _say_bulk(bulk: Bulk, verb: str, wanted: ReviewFilter) -> None:
+    if not bulk.done and not bulk.skipped:
+        described = wanted.describe()
+        raise BillsyncError(f"no entry waiting for review{' ' + described if described else ''}")
+    say(bulk.summary(verb, wanted))
 
 
 @app.command("check-config")

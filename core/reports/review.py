@@ -1,31 +1,41 @@
-"""What a person must act on, and the actions: approve or reject an entry, assign a matter.
+"""What a person must act on, and the actions: approve, reject, reopen and edit entries, assign a matter.
 
-Approve and reject do what `billsync review approve|reject` does (core/cli/local.py): the
-state change through `Store.set_entry_state`, and for an approved entry already in the PMS (as
-non-billable, waiting for review) an update queued in the outbox so the next sync makes it
-billable there. A blocked entry can be rejected (it was never written anywhere) but not approved:
-a Block finding is fixed at its cause, not waved through. Assigning a matter re-captures the
-activity (`core/assign.py`).
+The review pages and `billsync review ...` (core/cli/local.py) act through these functions, on
+one entry or on every entry a `ReviewFilter` picks (core/reports/review_filter.py). Approving
+an entry already in the PMS (as non-billable, waiting for review) queues an update in the
+outbox so the next sync makes it billable there. A blocked entry can be rejected (it was never
+written anywhere) but not approved: a Block finding is fixed at its cause, not waved through.
+A rejection keeps the reviewer's reason; reopening undoes it. An edit runs the capture engine's
+pricing and rules again (`CaptureEngine.revised`). Assigning a matter re-captures the activity
+(`core/assign.py`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 import structlog
 
 from config.settings import FirmSettings
 from core.assign import Assignment, assign_matter
 from core.billing.model import PreBill, PreBillStatus
+from core.capture import engine_for
 from core.errors import BillsyncError
 from core.models import ActivityStatus, EntryState, TimeEntry
 from core.payments.reconcile import Match
 from core.reports.facts import FirmFacts
+from core.reports.review_filter import ReviewFilter, matching_entries
 from core.store.reports import ActivityRow
 from core.store.store import Store
 from core.store.sync_state import SyncState
+from core.text import without_controls
 
 _REJECTABLE = (EntryState.NEEDS_REVIEW, EntryState.BLOCKED)
+_REASON_LIMIT = 500  # characters of a rejection reason kept
+_NARRATIVE_LIMIT = 500  # the narrative column's size
+_MAX_HOURS = Decimal(24)
 
 
 @dataclass(frozen=True)
@@ -62,26 +72,164 @@ def approve_entry(store: Store, firm_id: str, entry_id: str, *, via: str = "revi
     return entry
 
 
-def reject_entry(store: Store, firm_id: str, entry_id: str) -> TimeEntry:
-    """Reject an entry waiting for review or blocked: it is never billed."""
+def reject_entry(
+    store: Store, firm_id: str, entry_id: str, reason: str | None = None, *, via: str = "review page"
+) -> TimeEntry:
+    """Reject an entry waiting for review or blocked: it is never billed; `reason` is kept with it."""
     entry = _entry(store, firm_id, entry_id)
-    if entry.state not in _REJECTABLE:
-        raise BillsyncError(f"cannot reject {entry_id}: it is {entry.state.value}, not needs_review or blocked")
-    store.set_entry_state(firm_id, entry_id, EntryState.REJECTED)
-    structlog.get_logger().info("entry rejected", firm=firm_id, entry=entry_id, via="review page")
+    said = reason.strip()[:_REASON_LIMIT] if reason and reason.strip() else None
+    if entry.state not in _REJECTABLE or not store.reject_entry(firm_id, entry_id, said, was=_REJECTABLE):
+        state = _entry(store, firm_id, entry_id).state
+        raise BillsyncError(f"cannot reject {entry_id}: it is {state.value}, not needs_review or blocked")
+    structlog.get_logger().info("entry rejected", firm=firm_id, entry=entry_id, via=via)
     return entry
+
+
+def reopen_entry(store: Store, firm_id: str, entry_id: str, *, via: str = "review page") -> TimeEntry:
+    """Undo a rejection: the entry waits for review again (written to the PMS at the next sync if it
+    never was), and its reason is dropped."""
+    entry = _entry(store, firm_id, entry_id)
+    if entry.state is not EntryState.REJECTED or not store.reopen_entry(firm_id, entry_id):
+        raise BillsyncError(f"cannot reopen {entry_id}: it is {entry.state.value}, not rejected")
+    if entry.remote_id is None:
+        SyncState(store.engine).enqueue_create(firm_id, entry_id)  # its write ended unsent while rejected
+    structlog.get_logger().info("entry reopened", firm=firm_id, entry=entry_id, via=via)
+    return entry
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a person changes in an entry; None leaves that part as it is."""
+
+    narrative: str | None = None
+    hours: Decimal | None = None  # the billed time, as typed
+    matter: str | None = None  # id or number
+
+
+def edit_entry(
+    store: Store, firm_id: str, firm: FirmSettings, entry_id: str, edit: Edit
+) -> tuple[TimeEntry, TimeEntry]:
+    """Change an entry waiting for review (or blocked) and run the capture engine's pricing and rules again.
+
+    Returns (before, after). An entry already in the PMS gets one queued update (the outbox), so
+    the PMS takes the change once; its matter is changed in the PMS itself (the update carries
+    narrative, time and price, and the next sync reads a move made there). One never written gets
+    its write queued when the edit makes it postable.
+    """
+    before = _entry(store, firm_id, entry_id)
+    if before.state not in _REJECTABLE:
+        raise BillsyncError(f"cannot edit {entry_id}: it is {before.state.value}, not needs_review or blocked")
+    if edit.narrative is None and edit.hours is None and edit.matter is None:
+        raise BillsyncError("say what to change: --narrative, --hours or --matter")
+    engine = engine_for(firm_id, firm, store)
+    matter_id = before.matter_id if edit.matter is None else matter_by_id_or_number(store, firm_id, edit.matter)
+    if matter_id != before.matter_id and before.remote_id is not None:
+        raise BillsyncError(
+            f"entry {entry_id} is in {firm.system_of_record} already: move it to the other matter there; "
+            "the next sync brings the change"
+        )
+    narrative = before.narrative if edit.narrative is None else without_controls(edit.narrative).strip()
+    if not narrative or len(narrative) > _NARRATIVE_LIMIT:
+        raise BillsyncError(f"a narrative is 1 to {_NARRATIVE_LIMIT} characters")
+    seconds = before.billed_seconds if edit.hours is None else _seconds(edit.hours)
+    after = engine.revised(before, matter_id=matter_id, narrative=narrative, billed_seconds=seconds)
+    if not store.save_revision(firm_id, after, was=before.state):
+        raise BillsyncError(f"entry {entry_id} changed meanwhile: look at it again")
+    sync = SyncState(store.engine)
+    if before.remote_id is not None:
+        sync.enqueue_update(firm_id, entry_id)
+    elif after.state is EntryState.NEEDS_REVIEW:
+        sync.enqueue_create(firm_id, entry_id)
+    structlog.get_logger().info("entry edited", firm=firm_id, entry=entry_id, state=after.state.value)
+    return before, _entry(store, firm_id, entry_id)  # as stored: money in cents
+
+
+@dataclass
+class Bulk:
+    """What a bulk action did: the entries it changed, and how many it skipped, by why."""
+
+    done: list[TimeEntry] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def summary(self, verb: str, wanted: ReviewFilter) -> str:
+        """ "approved 12 entries of ava@… (3 skipped: findings)"."""
+        noun = "entry" if len(self.done) == 1 else "entries"
+        described = wanted.describe()
+        line = f"{verb} {len(self.done)} {noun}" + (f" {described}" if described else "")
+        if self.skipped:
+            line += f" ({', '.join(f'{count} skipped: {why}' for why, count in self.skipped.most_common())})"
+        return line
+
+
+def approve_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: str = "review page") -> Bulk:
+    """Approve every entry waiting for review that the filter picks.
+
+    Blocked entries it picks are skipped (a Block finding is fixed at its cause), and with
+    `clean` so are entries with any finding: both are counted, so the person hears of them."""
+    _require_narrowing(wanted, "approve")
+    picked = matching_entries(store, firm_id, replace(wanted, clean=False), states=_bulk_states(wanted, "approved"))
+    bulk = Bulk()
+    for entry in picked:
+        if entry.state is EntryState.BLOCKED:
+            bulk.skipped["blocked"] += 1
+        elif wanted.clean and entry.findings:
+            bulk.skipped["findings"] += 1
+        else:
+            bulk.done.append(approve_entry(store, firm_id, entry.id, via=via))
+    return bulk
+
+
+def reject_matching(
+    store: Store, firm_id: str, wanted: ReviewFilter, reason: str | None, *, via: str = "review page"
+) -> Bulk:
+    """Reject every entry waiting for review or blocked that the filter picks, keeping the reason."""
+    _require_narrowing(wanted, "reject")
+    bulk = Bulk()
+    for entry in matching_entries(store, firm_id, wanted, states=_bulk_states(wanted, "rejected")):
+        bulk.done.append(reject_entry(store, firm_id, entry.id, reason, via=via))
+    return bulk
+
+
+def _bulk_states(wanted: ReviewFilter, done: str) -> tuple[EntryState, ...]:
+    """The states a bulk action acts on: those the filter names, of those waiting for a person."""
+    states = tuple(s for s in (wanted.states or _REJECTABLE) if s in _REJECTABLE)
+    if not states:
+        named = ", ".join(s.value for s in wanted.states)
+        raise BillsyncError(f"entries that are {named} are not {done} in bulk: only needs_review or blocked ones")
+    return states
+
+
+def _require_narrowing(wanted: ReviewFilter, verb: str) -> None:
+    if not wanted.narrows:
+        raise BillsyncError(
+            f"name the entries to {verb}: their ids, or a filter (--clean, --timekeeper, --matter, --client, "
+            "--from/--to, --finding); `review list` with the same filter shows what it picks"
+        )
+
+
+def matter_by_id_or_number(store: Store, firm_id: str, matter: str) -> str:
+    """The id of the matter a person named by its id or number (case aside)."""
+    reference = store.load_reference(firm_id)
+    wanted = matter.strip()
+    if wanted in reference.matters:
+        return wanted
+    by_number = [m.id for m in reference.matters.values() if m.number.lower() == wanted.lower()]
+    if len(by_number) != 1:
+        raise BillsyncError(f"no matter with id or number {wanted!r}")
+    return by_number[0]
+
+
+def _seconds(typed: Decimal) -> int:
+    """Billed seconds for hours as typed; whole seconds only (the PMS stores seconds)."""
+    seconds = typed * 3600
+    if not typed.is_finite() or typed <= 0 or typed > _MAX_HOURS or seconds != seconds.to_integral_value():
+        raise BillsyncError(f"hours must be more than 0 and at most {_MAX_HOURS}, in whole seconds (e.g. 1.2)")
+    return int(seconds)
 
 
 def assign_activity(store: Store, firm_id: str, firm: FirmSettings, activity_id: str, matter: str) -> Assignment:
     """Give an unassigned activity a matter (by id or by its number) and capture it again."""
-    reference = store.load_reference(firm_id)
-    wanted = matter.strip()
-    matter_id = wanted if wanted in reference.matters else None
-    if matter_id is None:
-        by_number = [m.id for m in reference.matters.values() if m.number.lower() == wanted.lower()]
-        if len(by_number) != 1:
-            raise BillsyncError(f"no matter with id or number {wanted!r}")
-        matter_id = by_number[0]
+    matter_id = matter_by_id_or_number(store, firm_id, matter)
     done = assign_matter(store, firm_id, firm, activity_id, matter_id)
     structlog.get_logger().info(
         "activity assigned", firm=firm_id, activity=activity_id, matter=matter_id, outcome=done.status.value
@@ -92,5 +240,5 @@ def assign_activity(store: Store, firm_id: str, firm: FirmSettings, activity_id:
 def _entry(store: Store, firm_id: str, entry_id: str) -> TimeEntry:
     found = store.entries(firm_id, ids=[entry_id])
     if not found:
-        raise BillsyncError(f"there is no entry {entry_id}")
+        raise BillsyncError(f"no such entry: {entry_id}")
     return found[0]

@@ -7,14 +7,20 @@ as for a firm that does not exist. `/reports` lists only the firms the token ope
 needs the firm's `[firms.<id>.reports] review_token` itself, sent as `Authorization: Bearer
 <token>` or as the form field `token`, compared in constant time; the sign-in cookie is not
 enough. A firm without a review token has read-only pages.
+
+The review page takes the filter of `billsync review list` in its query string
+(core/reports/review_filter.py FIELDS); its bulk approve and reject post that filter, and a bulk
+action whose filter does not narrow (no timekeeper, matter, client, dates, finding or "no
+findings") is refused, as on the command line.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from dataclasses import replace as dc_replace
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -23,17 +29,28 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from core.errors import BillsyncError
+from core.models import ActivityStatus, EntryState
 from core.reports.build import build_report
 from core.reports.dashboard import plotly_js, render_dashboard, templates
 from core.reports.facts import load_facts
-from core.reports.review import approve_entry, assign_activity, reject_entry, review_queue
+from core.reports.review import (
+    approve_entry,
+    approve_matching,
+    assign_activity,
+    reject_entry,
+    reject_matching,
+    reopen_entry,
+    review_queue,
+)
+from core.reports.review_filter import FIELDS, ReviewFilter, matching_entries, matching_parked, short_ids
 from core.runtime import FirmRuntime
 from core.server import page_access
 from core.server.body import BodyRejected, read_body
 from core.server.context import ServerContext
 from core.server.headers import csp_nonce
 
-_FORM_LIMIT = 16 * 1024  # an action's form is a token and a matter number
+_FORM_LIMIT = 16 * 1024  # an action's form is a token, a matter number or a filter and a reason
+_UNASSIGNED = (ActivityStatus.UNASSIGNED,)
 
 
 class _SignInNeeded(Exception):
@@ -70,6 +87,13 @@ def reports_router(ctx: ServerContext) -> APIRouter:
         )
         return HTMLResponse(page)
 
+    _add_review_routes(router, ctx, today)
+    return router
+
+
+def _add_review_routes(router: APIRouter, ctx: ServerContext, today: Callable[[], date]) -> None:
+    """The review page, filtered as `billsync review list` filters (the same ReviewFilter), and its actions."""
+
     @router.get("/reports/{firm}/review", response_class=HTMLResponse)
     def review(firm: str, request: Request) -> Response:
         """What a person must act on: unassigned activities, entries to review, bill mismatches, payments."""
@@ -80,6 +104,17 @@ def reports_router(ctx: ServerContext) -> APIRouter:
         facts = load_facts(runtime.store, firm, runtime.settings, today())
         queue = review_queue(facts)
         matters = sorted(facts.reference.matters.values(), key=lambda m: m.number)
+        # The same filter `billsync review list` reads (core/reports/review_filter.py).
+        fields = {name: request.query_params.get(name, "") for name in FIELDS}
+        filter_error = None
+        try:
+            wanted = ReviewFilter.from_fields(fields)
+            entries = matching_entries(runtime.store, firm, wanted)
+            unassigned = matching_parked(runtime.store, firm, dc_replace(wanted, parked_statuses=_UNASSIGNED))
+        except BillsyncError as exc:
+            wanted, entries, unassigned, filter_error = ReviewFilter(), [], [], str(exc)
+        queue = dc_replace(queue, entries=entries, unassigned=unassigned)
+        short = short_ids(runtime.store, firm, [e.id for e in entries])
         # Only a message an action of this server left, never one a link brings (?done=, ?error=).
         flash = page_access.read_flash(request, runtime.settings)
         page = (
@@ -92,6 +127,12 @@ def reports_router(ctx: ServerContext) -> APIRouter:
                 reference=facts.reference,
                 matters=matters,
                 actions_on=runtime.settings.reports.review_token is not None,
+                fields={name: fields[name][:200] for name in FIELDS},
+                filtered=wanted.fields(),
+                narrows=wanted.narrows,
+                filter_error=filter_error,
+                short=short,
+                states=[s.value for s in EntryState],
                 done=flash[1] if flash and flash[0] == "done" else None,
                 error=flash[1] if flash and flash[0] == "error" else None,
                 nonce=csp_nonce(request),
@@ -101,21 +142,49 @@ def reports_router(ctx: ServerContext) -> APIRouter:
         page_access.clear_flash(request, answer, _review_path(firm))
         return answer
 
-    @router.post("/reports/{firm}/review/entries/{entry_id}/{action}")
-    async def entry_action(firm: str, entry_id: str, action: str, request: Request) -> Response:
-        """Approve or reject an entry."""
+    _add_review_actions(router, ctx)
+
+
+def _add_review_actions(router: APIRouter, ctx: ServerContext) -> None:
+    """Approve, reject, reopen (one entry or every entry a filter picks) and assign: the review token's."""
+
+    @router.post("/reports/{firm}/review/entries/bulk/{action}")
+    async def bulk_action(firm: str, action: str, request: Request) -> Response:
+        """Approve or reject every entry the form's filter picks (the filter must narrow: no "all")."""
         runtime = _firm(ctx, firm)
         form = await _authorized_form(ctx, runtime, request)
-        actions = {"approve": (approve_entry, "approved"), "reject": (reject_entry, "rejected")}
-        if action not in actions:
-            raise HTTPException(404, f"no action {action!r} on entries")
-        act, done = actions[action]
+        if action not in ("approve", "reject"):
+            raise HTTPException(404, f"no bulk action {action!r} on entries")
 
         def run() -> str:
-            act(runtime.store, firm, entry_id)
-            return f"{entry_id}: {done}"
+            wanted = ReviewFilter.from_fields(form)
+            if action == "approve":
+                return approve_matching(runtime.store, firm, wanted).summary("approved", wanted)
+            return reject_matching(runtime.store, firm, wanted, form.get("reason")).summary("rejected", wanted)
 
-        return await _answer(runtime, firm, request, form, run)
+        back = {name: form[name] for name in FIELDS if form.get(name)}
+        return await _answer(runtime, firm, request, form, run, query=back)
+
+    @router.post("/reports/{firm}/review/entries/{entry_id}/{action}")
+    async def entry_action(firm: str, entry_id: str, action: str, request: Request) -> Response:
+        """Approve, reject (with an optional reason) or reopen an entry."""
+        runtime = _firm(ctx, firm)
+        form = await _authorized_form(ctx, runtime, request)
+        if action not in ("approve", "reject", "reopen"):
+            raise HTTPException(404, f"no action {action!r} on entries")
+
+        def run() -> str:
+            if action == "approve":
+                approve_entry(runtime.store, firm, entry_id)
+            elif action == "reject":
+                reject_entry(runtime.store, firm, entry_id, form.get("reason"))
+            else:
+                reopen_entry(runtime.store, firm, entry_id)
+            state = {"approve": "approved", "reject": "rejected", "reopen": "needs_review"}[action]
+            return f"{entry_id}: {state}"
+
+        back = {name: form[name] for name in FIELDS if form.get(name)}
+        return await _answer(runtime, firm, request, form, run, query=back)
 
     @router.post("/reports/{firm}/review/activities/{activity_id}/assign")
     async def assign(firm: str, activity_id: str, request: Request) -> Response:
@@ -132,8 +201,6 @@ def reports_router(ctx: ServerContext) -> APIRouter:
             return f"activity {activity_id}: {done.status.value}{entry}"
 
         return await _answer(runtime, firm, request, form, run)
-
-    return router
 
 
 def _add_sign_in_routes(router: APIRouter, ctx: ServerContext) -> None:
@@ -242,9 +309,16 @@ async def _authorized_form(ctx: ServerContext, runtime: FirmRuntime, request: Re
 
 
 async def _answer(
-    runtime: FirmRuntime, firm: str, request: Request, form: dict[str, str], act: Callable[[], str]
+    runtime: FirmRuntime,
+    firm: str,
+    request: Request,
+    form: dict[str, str],
+    act: Callable[[], str],
+    *,
+    query: dict[str, str] | None = None,
 ) -> Response:
-    """Run the action off the event loop; a form gets the review page back, an API client JSON."""
+    """Run the action off the event loop; a form gets the review page back (with its filter, `query`),
+    an API client JSON."""
     is_form = bool(form) and not request.headers.get("authorization")
     try:
         message, kind = await run_in_threadpool(act), "done"
@@ -254,6 +328,7 @@ async def _answer(
         message, kind = str(exc), "error"
     if not is_form:
         return JSONResponse({"status": "done", "message": message})
-    answer = RedirectResponse(_review_path(firm), 303)
+    back = f"?{urlencode(query)}" if query else ""
+    answer = RedirectResponse(_review_path(firm) + back, 303)
     page_access.set_flash(answer, runtime.settings, _review_path(firm), kind, message)
     return answer

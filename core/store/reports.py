@@ -6,6 +6,7 @@ capture decision: `core.assign`, through the capture engine and `Store.save_capt
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,8 +42,8 @@ class ReportStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def activity_rows(self, firm: str) -> list[ActivityRow]:
-        """Every activity the firm captured, whatever became of it, oldest first."""
+    def activity_rows(self, firm: str, statuses: Collection[ActivityStatus] | None = None) -> list[ActivityRow]:
+        """Every activity the firm captured, whatever became of it (or only `statuses`), oldest first."""
         a = activities.c
         query = (
             select(
@@ -52,6 +53,8 @@ class ReportStore:
             .where(a.firm_id == firm)
             .order_by(a.started_at, a.id)
         )  # fmt: skip
+        if statuses is not None:
+            query = query.where(a.status.in_(sorted(s.value for s in statuses)))
         with self.engine.connect() as conn:
             return [_activity_row(row._mapping) for row in conn.execute(query)]
 

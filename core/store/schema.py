@@ -152,6 +152,7 @@ time_entries = Table(
     Column("remote_id", String(128)),  # the entry's id in the system of record once posted
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("rejection_reason", Text),  # what the reviewer said when rejecting it (None: not rejected, or unsaid)
     PrimaryKeyConstraint("firm_id", "id"),
     # One entry per activity, ever: a tombstoned entry keeps its row so it is never recreated.
     UniqueConstraint("firm_id", "activity_id"),

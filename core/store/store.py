@@ -171,6 +171,27 @@ class OutboxItem:
     idempotency_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class EntryQuery:
+    """Which entries to read: every field narrows, None (or empty) does not.
+
+    Made from what a person typed by `core.reports.review_filter`; ids here are the store's own.
+    """
+
+    states: tuple[EntryState, ...] = ()
+    timekeeper_ids: tuple[str, ...] | None = None
+    matter_ids: tuple[str, ...] | None = None
+    client_ids: tuple[str, ...] | None = None
+    first_day: date | None = None  # work date on or after
+    last_day: date | None = None  # work date on or before
+    finding: str | None = None  # only entries with a finding of this rule
+    clean: bool = False  # only entries without any finding
+
+
+# An id as people type it: the end (or the start) of a 32-character hex id, at least this long.
+SHORT_ID_MIN = 4
+
+
 class Store:
     """Reads and writes billsync's state for any number of firms."""
 
@@ -430,7 +451,13 @@ class Store:
             rows = [_activity_values(r, store_payload) for r in records if r.was is None]
             _bulk_insert(conn, activities, ACTIVITY_COLUMNS, rows, {"firm_id": firm, "captured_at": now})
             rows = [_entry_values(e, entry_activity[e.id]) for e in entries]
-            shared = {"firm_id": firm, "created_at": now, "updated_at": now, "remote_id": None}
+            shared = {
+                "firm_id": firm,
+                "created_at": now,
+                "updated_at": now,
+                "remote_id": None,
+                "rejection_reason": None,
+            }
             _bulk_insert(conn, time_entries, ENTRY_COLUMNS, rows, shared)
             rows = [(item.id, item.entry_id, item.operation, item.idempotency_key) for item in outbox_items]
             shared = {
@@ -468,6 +495,110 @@ class Store:
                 chunk = query.where(time_entries.c.id.in_(ids[start : start + _CHUNK]))
                 found.extend(_entry_from_row(row._mapping) for row in conn.execute(chunk))
         return found
+
+    def find_entries(self, firm: str, query: EntryQuery) -> list[TimeEntry]:
+        """The firm's entries `query` picks, oldest first.
+
+        Timekeeper, matter, client, dates and state are one indexed SQL query; the findings
+        (a JSON list per entry) are then read in Python, the same on SQLite and PostgreSQL.
+        """
+        t = time_entries.c
+        select_entries = select(time_entries, activities.c.source, activities.c.external_id).join(
+            activities, (activities.c.firm_id == t.firm_id) & (activities.c.id == t.activity_id)
+        )
+        conditions = [t.firm_id == firm]
+        if query.states:
+            conditions.append(t.state.in_([s.value for s in query.states]))
+        for column, wanted in ((t.timekeeper_id, query.timekeeper_ids), (t.matter_id, query.matter_ids)):
+            if wanted is not None:
+                conditions.append(column.in_(list(wanted)))
+        if query.client_ids is not None:
+            conditions.append(t.client_id.in_(list(query.client_ids)))
+        if query.first_day is not None:
+            conditions.append(t.work_date >= query.first_day)
+        if query.last_day is not None:
+            conditions.append(t.work_date <= query.last_day)
+        statement = select_entries.where(*conditions).order_by(t.started_at, t.id)
+        with self.engine.connect() as conn:
+            found = [_entry_from_row(row._mapping) for row in conn.execute(statement)]
+        if query.clean:
+            found = [e for e in found if not e.findings]
+        if query.finding is not None:
+            found = [e for e in found if any(f.rule == query.finding for f in e.findings)]
+        return found
+
+    def ids_like(self, firm: str, kind: str, short: str) -> list[str]:
+        """The firm's entry (`kind` "entry") or activity ids that end or start with `short`, at most two.
+
+        `short` is lower-case hex of at least SHORT_ID_MIN characters (checked by the caller),
+        so it holds no LIKE wildcard.
+        """
+        table = time_entries if kind == "entry" else activities
+        ids = table.c.id
+        query = (
+            select(ids)
+            .where(table.c.firm_id == firm, or_(ids.like(f"%{short}"), ids.like(f"{short}%")))
+            .order_by(ids)
+            .limit(2)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def all_ids(self, firm: str, kind: str) -> list[str]:
+        """Every entry (`kind` "entry") or activity id of the firm: to find the shortest unique ends."""
+        table = time_entries if kind == "entry" else activities
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(table.c.id).where(table.c.firm_id == firm)).scalars())
+
+    def reject_entry(self, firm: str, entry_id: str, reason: str | None, *, was: Collection[EntryState]) -> bool:
+        """Reject an entry that is in one of the states `was`, keeping `reason`; False when it is not."""
+        t = time_entries.c
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(time_entries)
+                .where(t.firm_id == firm, t.id == entry_id, t.state.in_([s.value for s in was]))
+                .values(state=EntryState.REJECTED.value, rejection_reason=reason, updated_at=datetime.now(UTC))
+            )
+        return bool(result.rowcount)
+
+    def reopen_entry(self, firm: str, entry_id: str) -> bool:
+        """Undo a rejection: the entry waits for review again, without its reason; False if not rejected."""
+        t = time_entries.c
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(time_entries)
+                .where(t.firm_id == firm, t.id == entry_id, t.state == EntryState.REJECTED.value)
+                .values(state=EntryState.NEEDS_REVIEW.value, rejection_reason=None, updated_at=datetime.now(UTC))
+            )
+        return bool(result.rowcount)
+
+    def save_revision(self, firm: str, entry: TimeEntry, *, was: EntryState) -> bool:
+        """Store a person's edit of an entry (narrative, time, matter and what follows from them).
+
+        Only while the entry is still in state `was`: False when someone moved it meanwhile.
+        """
+        t = time_entries.c
+        findings = [{"rule": f.rule, "severity": f.severity.value, "message": f.message} for f in entry.findings]
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(time_entries)
+                .where(t.firm_id == firm, t.id == entry.id, t.state == was.value)
+                .values(
+                    matter_id=entry.matter_id,
+                    client_id=entry.client_id,
+                    narrative=entry.narrative,
+                    billed_seconds=entry.billed_seconds,
+                    rate=entry.rate,
+                    amount=entry.amount,
+                    billable=entry.billable,
+                    task_code=entry.task_code,
+                    suggested_matter=entry.suggested_matter,
+                    state=entry.state.value,
+                    findings=findings,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        return bool(result.rowcount)
 
     def activity_statuses(self, firm: str) -> dict[str, int]:
         """How many activities ended in each status."""
@@ -737,4 +868,5 @@ def _entry_from_row(row: Any) -> TimeEntry:
         state=row["state"],
         findings=tuple(Finding.model_validate(f) for f in row["findings"]),
         remote_id=row["remote_id"],
+        rejection_reason=row["rejection_reason"],
     )

@@ -188,11 +188,22 @@ class SyncState:
 
     def enqueue_update(self, firm: str, entry_id: str) -> None:
         """Queue an update of an entry already in the system of record (unless one is waiting)."""
+        self._enqueue(firm, entry_id, "update", (PENDING,))
+
+    def enqueue_create(self, firm: str, entry_id: str) -> None:
+        """Queue the write of an entry not in the system of record yet (unless one is on its way).
+
+        For an entry that had no write, or whose write ended with nothing sent (it was blocked
+        or rejected when its turn came) and that a person has since made postable again.
+        """
+        self._enqueue(firm, entry_id, "create", (PENDING, SENDING))
+
+    def _enqueue(self, firm: str, entry_id: str, operation: str, waiting_in: tuple[str, ...]) -> None:
         o = outbox.c
         with self._engine.begin() as conn:
             waiting = conn.execute(
                 select(o.id).where(
-                    o.firm_id == firm, o.entry_id == entry_id, o.operation == "update", o.status == PENDING
+                    o.firm_id == firm, o.entry_id == entry_id, o.operation == operation, o.status.in_(waiting_in)
                 )
             ).first()
             if waiting is None:
@@ -202,8 +213,8 @@ class SyncState:
                         firm_id=firm,
                         id=row_id,
                         entry_id=entry_id,
-                        operation="update",
-                        idempotency_key=f"update-{row_id}",
+                        operation=operation,
+                        idempotency_key=f"{operation}-{row_id}",
                         status=PENDING,
                         attempts=0,
                         next_attempt_at=None,
@@ -264,4 +275,3 @@ class SyncState:
                 )
             )
             return True
-

@@ -1,11 +1,12 @@
 """Hostile names: a Clio firm whose users, clients and matters carry HOSTILE_NAMES, used as a firm uses billsync.
 
 Every command is a real `billsync` process (the one `.venv/bin/billsync` a firm runs) against the
-firm's Clio sandbox on loopback: `sync --once`, `entries`, `review list`, `review approve`, `bill run`,
-`bill list`, `bill show` (with its HTML and PDF), and `report` by every grouping as a table and as
-CSV. Tables are printed on a terminal (a pseudo-terminal, in colour, wide enough for the longest
-name), CSV into a pipe, as a person redirects it to a file. The review page comes from the daemon's
-own app, and the nightly snapshot from the function the daemon's scheduler calls. What must hold:
+firm's Clio sandbox on loopback: `sync --once`, `entries`, `review list` (also filtered by a
+hostile user name), `review parked`, `review approve`, `bill run`, `bill list`, `bill show` (with
+its HTML and PDF), and `report` by every grouping as a table and as CSV. Tables are printed on a
+terminal (a pseudo-terminal, in colour, wide enough for the longest name), CSV into a pipe, as a
+person redirects it to a file. The review page comes from the daemon's own app, and the nightly
+snapshot from the function the daemon's scheduler calls. What must hold:
 
 - the terminal shows every name as the text it is: no MarkupError, no traceback, `[link=...]`
   printed rather than made a hyperlink, the 10,000-character name whole, and no control
@@ -155,6 +156,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         assert synced.returncode == 0, synced.stderr[-3000:]
         in_terminal(result, "entries", "entries", *config)
         in_terminal(result, "review list", "review", "list", *config)
+        in_terminal(result, "review list --timekeeper", "review", "list", "--timekeeper", MARKUP_NAME, *config)
+        in_terminal(result, "review parked", "review", "parked", *config)
         result.html["review page"] = review_page(firm)
         waiting = [e.id for e in firm.store.entries(FIRM) if e.state is EntryState.NEEDS_REVIEW]
         assert waiting, "nothing waits for review: the firm has no entries to bill"
@@ -219,6 +222,8 @@ def test_every_command_succeeds_and_prints_names_as_text(run: Run) -> None:
     for name in ("entries", "review list", "report --by timekeeper"):
         shown = run.outputs[name].text
         assert MARKUP_NAME in shown and FORMULA_NAME in shown and NUL_SHOWN in shown, name
+    # A filter names a user as typed, markup and all: only that user's entries are listed.
+    assert re.search(r"showing 1-\d+ of [1-9]\d* entries", run.outputs["review list --timekeeper"].text)
     # The clients are LONG_NAME, MARKUP_NAME, FORMULA_NAME and NUL_NAME: the long one printed whole.
     for name in ("report --by client", "bill run", "bill list"):
         shown = run.outputs[name].text

@@ -95,7 +95,7 @@ def test_the_capture_insert_writes_every_column_of_its_tables() -> None:
 
     shared = {
         "activities": {"firm_id", "captured_at"},
-        "time_entries": {"firm_id", "created_at", "updated_at", "remote_id"},
+        "time_entries": {"firm_id", "created_at", "updated_at", "remote_id", "rejection_reason"},
         "outbox": {
             "firm_id",
             "created_at",
