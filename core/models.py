@@ -186,6 +186,21 @@ class MatterRate(Frozen):
     category_id: str | None = None
 
 
+class PostalAddress(Frozen):
+    """Where a client's bills go, as the system of record keeps it (Clio: the contact's address)."""
+
+    street: str = ""  # may hold several lines
+    city: str = ""
+    region: str = ""  # state or province
+    postcode: str = ""
+    country: str = ""
+
+    def lines(self) -> tuple[str, ...]:
+        """The address as printed on a letter: street lines, then "city, region postcode", then country."""
+        place = " ".join(p for p in (", ".join(p for p in (self.city, self.region) if p), self.postcode) if p)
+        return tuple(line for line in (*self.street.splitlines(), place, self.country) if line.strip())
+
+
 class Client(Frozen):
     """A client contact with what matching and rating need."""
 
@@ -198,6 +213,7 @@ class Client(Frozen):
     approved_rates: dict[str, Decimal] | None = None  # timekeeper id -> highest approved rate
     discount: Discount | None = None
     ledes_client_id: str | None = None
+    address: PostalAddress | None = None  # the billing address in the PMS, for the pre-bill
 
 
 class ClientRateTable(Frozen):

@@ -18,7 +18,7 @@ from core.billing.ledes_parser import parse_ledes
 from core.billing.lifecycle import bill_writer_of, follow_bills
 from core.billing.model import PreBill, PreBillStatus
 from core.billing.period import month, previous_month
-from core.billing.render import hours, money, render_html, render_pdf
+from core.billing.render import hours, letterhead_for, money, render_html, render_pdf
 from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from, text, text_cells
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.matching import ReferenceData
@@ -129,7 +129,9 @@ def bill_show(
         html.write_text(render_html(prebill, tax_name=firm_settings.billing.tax_name), encoding="utf-8")
         say(f"wrote {html}")
     if pdf is not None:
-        pdf.write_bytes(render_pdf(prebill, tax_name=firm_settings.billing.tax_name))
+        billing = firm_settings.billing
+        head = letterhead_for(prebill, store.load_reference(firm_id), billing, firm_name=firm_settings.name)
+        pdf.write_bytes(render_pdf(prebill, tax_name=billing.tax_name, letterhead=head))
         say(f"wrote {pdf}")
 
 
