@@ -10,8 +10,10 @@ the narrative must wrap. Staff run `billsync sync`, `review approve`, `bill run`
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from tests.e2e.conftest import RUN
 from tests.reliability.firms import CLIO, SandboxFirm
 
 pytestmark = pytest.mark.e2e
+BOX_DRAWING = re.compile("[\u2500-\u257f]")
 
 CLIENT_ID, MATTER_ID = 9101, 9201
 HOSTILE_CLIENT = '[/bold] Harbor <script>alert(1)</script> =HYPERLINK("http://evil.example") Nul\x00Byte Insurance'
@@ -122,16 +125,22 @@ def billsync(firm: SandboxFirm, *args: str) -> str:
     return done.stdout
 
 
-def test_the_pdf_prebill_carries_the_letterhead_the_clients_address_and_every_narrative(
-    firm: SandboxFirm, tmp_path: Path
-) -> None:
+def bill_the_month(firm: SandboxFirm) -> str:
+    """Staff capture, approve the matter's e-mails, let the approvals reach Clio and run October's cycle."""
     billsync(firm, "sync", "--once")
     approved = billsync(firm, "review", "approve", "--matter", MATTER_NUMBER)
     assert approved.count(": approved") == 3
     billsync(firm, "sync", "--once")  # the approvals reach Clio
-    assert "pre-bills for 2026-10" in billsync(firm, "bill", "run", "--period", "2026-10")
+    ran = billsync(firm, "bill", "run", "--period", "2026-10")
+    assert "pre-bills for 2026-10" in ran
+    return f"PB-2026-10-{MATTER_NUMBER}"
+
+
+def test_the_pdf_prebill_carries_the_letterhead_the_clients_address_and_every_narrative(
+    firm: SandboxFirm, tmp_path: Path
+) -> None:
+    number = bill_the_month(firm)
     pdf = tmp_path / "harbor.pdf"
-    number = f"PB-2026-10-{MATTER_NUMBER}"
     assert f"wrote {pdf}" in billsync(firm, "bill", "show", number, "--pdf", str(pdf))
 
     read = read_pdf(pdf.read_bytes(), tmp_path / "pages")
@@ -156,3 +165,27 @@ def test_the_pdf_prebill_carries_the_letterhead_the_clients_address_and_every_na
     assert read.words.count(" 0.20 350.00 70.00") == 3
     assert "Fees and adjustments 210.00" in lines and "Total (USD) 210.00" in lines
     assert "Privileged" not in read.text
+
+
+def test_bill_follow_says_a_clio_bill_differs_by_the_agreed_discount(tmp_path: Path) -> None:
+    """The client agreed 10 % off; the person who generates the bill in Clio bills hours x rate."""
+    discount = f'\n[firms.demo.billing.clients.{CLIENT_ID}]\ndiscount = {{ kind = "percent", value = "10" }}\n'
+    firm = SandboxFirm(tmp_path / "firm", CLIO, activities=20, seed_edit=add_harbor, extra_config=CONFIG + discount)
+    try:
+        number = bill_the_month(firm)
+        activities = firm.admin("GET", "activities").json()
+        refs = [int(a["id"]) for a in activities if (a.get("matter") or {}).get("id") == MATTER_ID]
+        assert len(refs) == 3
+        bill = firm.admin("POST", "bills/generate", json={"matter_id": MATTER_ID, "activity_ids": refs}).json()
+        # By hand: Clio bills 3 x 70.00 = 210.00; the pre-bill 3 x 63.00 = 189.00; 21.00 is the discount.
+        assert Decimal(str(bill["total"])) == Decimal("210.00")
+        # Off a terminal the table is 200 columns wide and wraps its cells: read it without the rules.
+        followed = " ".join(BOX_DRAWING.sub(" ", billsync(firm, "bill", "follow")).split())
+        assert (
+            "the bill's total is 210.00, the pre-bill's 189.00: the difference, 21.00, is the discount or cap agreed "
+            "for the matter (lines 1, 2 and 3), which the PMS bill does not apply; apply it in the PMS"
+        ) in followed
+        shown = " ".join(billsync(firm, "bill", "show", number).split())
+        assert "PMS bill differs the bill's total is 210.00, the pre-bill's 189.00: the difference, 21.00" in shown
+    finally:
+        firm.close()
