@@ -27,6 +27,7 @@ from fpdf import FPDF
 from jinja2 import FileSystemLoader
 
 from config.billing import BillingSettings
+from core.billing.addresses import client_address
 from core.billing.model import PreBill, PreBillLine
 from core.matching import ReferenceData
 from core.text import html_templates
@@ -62,7 +63,7 @@ def letterhead_for(
     """The letterhead from the firm's billing settings and the PMS's client and matter records.
 
     The firm's name is `billing.firm.name`, else `firm_name` (the firm's `name`). The client's
-    address is the one configured under `billing.clients.<id>.address` when set, else the PMS's.
+    address is core.billing.addresses.client_address: the configured one, else the PMS's.
     """
     firm = billing.firm
     contact = "  ".join(
@@ -71,15 +72,13 @@ def letterhead_for(
     )  # fmt: skip
     client = reference.clients.get(prebill.client_id)
     matter = reference.matters.get(prebill.matter_id)
-    configured = billing.client(prebill.client_id).address.address_lines()
-    pms_address = client.address.lines() if client is not None and client.address is not None else ()
     return Letterhead(
         firm_name=firm.name or firm_name,
         firm_lines=tuple(
             line for line in (*firm.address_lines(), contact, f"Tax ID {firm.tax_id}" if firm.tax_id else "") if line
         ),
         client_name=client.name if client is not None else prebill.client_id,
-        client_address=configured or pms_address,
+        client_address=client_address(prebill.client_id, reference, billing).address_lines(),
         matter_number=matter.number if matter is not None else prebill.matter_id,
         matter_description=matter.name if matter is not None else "",
     )
@@ -95,11 +94,14 @@ def hours(units: Decimal) -> str:
     return f"{units:.2f}" if units == units.quantize(Decimal("0.01")) else f"{units:.4f}"
 
 
-def render_html(prebill: PreBill, *, tax_name: str = "Tax") -> str:
-    """The pre-bill as one self-contained HTML page; every value is escaped, without control characters."""
+def render_html(prebill: PreBill, *, tax_name: str = "Tax", letterhead: Letterhead | None = None) -> str:
+    """The pre-bill as one self-contained HTML page, with the letterhead the PDF prints when given;
+    every value is escaped, without control characters."""
     template = html_templates(FileSystemLoader(TEMPLATES)).get_template("prebill.html.j2")
     flagged = {f.line for f in prebill.findings if f.line is not None}
-    return template.render(prebill=prebill, flagged=flagged, money=money, hours=hours, tax_name=tax_name)
+    return template.render(
+        prebill=prebill, flagged=flagged, money=money, hours=hours, tax_name=tax_name, letterhead=letterhead
+    )
 
 
 def pdf_text(text: str) -> str:

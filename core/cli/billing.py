@@ -125,12 +125,14 @@ def bill_show(
         say(_severity(f.severity), f" {where}{f.message} ", (f"({f.rule})", "dim"))
     for difference in prebill.differences:
         say(("PMS bill differs", "red"), f" {difference}")
+    billing = firm_settings.billing
+    head = None
+    if html is not None or pdf is not None:  # both print the letterhead: the firm, the client, the matter
+        head = letterhead_for(prebill, store.load_reference(firm_id), billing, firm_name=firm_settings.name)
     if html is not None:
-        html.write_text(render_html(prebill, tax_name=firm_settings.billing.tax_name), encoding="utf-8")
+        html.write_text(render_html(prebill, tax_name=billing.tax_name, letterhead=head), encoding="utf-8")
         say(f"wrote {html}")
     if pdf is not None:
-        billing = firm_settings.billing
-        head = letterhead_for(prebill, store.load_reference(firm_id), billing, firm_name=firm_settings.name)
         pdf.write_bytes(render_pdf(prebill, tax_name=billing.tax_name, letterhead=head))
         say(f"wrote {pdf}")
 

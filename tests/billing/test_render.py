@@ -167,3 +167,13 @@ def test_the_letterhead_takes_a_configured_client_address_over_the_pms_and_the_f
     assert (head.matter_number, head.matter_description, head.client_name) == (
         "HARB-0001", "Harbor v. Beta", "Harbor Insurance"
     )  # fmt: skip
+
+
+def test_the_html_prebill_shows_the_same_letterhead_escaped() -> None:
+    client = HARBOR.model_copy(update={"name": HOSTILE_CLIENT, "address": HARBOR_OFFICE})
+    [prebill] = build([entry()], reference=reference(clients=(client, SMITH)))
+    html = render_html(prebill, letterhead=letterhead(client=client)(prebill))
+    for shown in ("Acme Law LLP", "Tax ID 98-7654321", "500 Harbor Boulevard<br>Suite 900<br>Providence, RI 02903",
+                  "HARB-0001<br>Harbor v. Beta"):  # fmt: skip
+        assert shown in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html and "\x00" not in html
