@@ -39,10 +39,10 @@ _COLUMNS = (  # title, width in mm, right-aligned; 277 mm: landscape A4 inside 1
     ("Task", 11, False), ("Act.", 11, False), ("Hours", 14, True), ("Rate", 18, True),
     ("Adj.", 18, True), ("Amount", 21, True), ("Tax", 16, True),
 )  # fmt: skip
-_NARRATIVE = 3  # its index in _COLUMNS
 _LINE_HEIGHT = 4.0  # mm, one line of an 8 pt table cell
 _CELL_PADDING = 1.0  # mm, above and below a row's text
 _BOTTOM = 14.0  # mm below the last row: the footer sits in it
+_HEADINGS_HEIGHT = 6.0  # mm, the column headings on top of every page of lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +246,11 @@ def _table(pdf: FPDF, prebill: PreBill) -> None:
             _wrap(pdf, value, width) for (_, width, _), value in zip(_COLUMNS, _cells(line), strict=True)
         ]
         rows = max(len(lines) for lines in wrapped)
-        fits_a_page = 2 * _CELL_PADDING + rows * _LINE_HEIGHT <= bottom - pdf.t_margin - 6
-        if pdf.get_y() + 2 * _CELL_PADDING + rows * _LINE_HEIGHT > bottom and (
+        height = 2 * _CELL_PADDING + rows * _LINE_HEIGHT
+        fits_a_page = height <= bottom - pdf.t_margin - _HEADINGS_HEIGHT
+        # A row that fits a page starts the next one when it does not fit here; a row taller than
+        # a page starts here, unless fewer than three of its lines would.
+        if pdf.get_y() + height > bottom and (
             fits_a_page or pdf.get_y() + 2 * _CELL_PADDING + 3 * _LINE_HEIGHT > bottom
         ):
             _next_page(pdf)
@@ -288,7 +291,7 @@ def _row(pdf: FPDF, chunks: Sequence[Sequence[str]], rows: int) -> None:
 def _headings(pdf: FPDF) -> None:
     pdf.set_font("Helvetica", "B", 8)
     for title, width, right in _COLUMNS:
-        pdf.cell(width, 6, title, border="B", align="R" if right else "L")
+        pdf.cell(width, _HEADINGS_HEIGHT, title, border="B", align="R" if right else "L")
     pdf.ln()
 
 
