@@ -177,3 +177,11 @@ def test_the_html_prebill_shows_the_same_letterhead_escaped() -> None:
                   "HARB-0001<br>Harbor v. Beta"):  # fmt: skip
         assert shown in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html and "\x00" not in html
+
+
+def test_a_word_longer_than_its_column_breaks_between_letters_and_is_printed_whole() -> None:
+    word = "https://docs.example/" + "".join(chr(ord("a") + n % 26) for n in range(380))  # one 401-letter word
+    [prebill] = build([entry(narrative=f"Reviewed {word} today")])
+    text = PdfReader(io.BytesIO(render_pdf(prebill))).pages[0].extract_text()
+    assert word not in text  # it had to break: no line holds it whole
+    assert f"Reviewed{word}today" in "".join(text.split())
