@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from core.models import Discount, LedesClassification, Severity
+from core.models import Discount, LedesClassification, Severity, letter_lines
 
 # Typed amounts: plain digits, a point and at most two decimals ("100.00", "1250", or a TOML number
 # that prints so). [0-9], not \d: \d matches every script's digits. No "NaN", "1e3" or "1,250".
@@ -124,8 +124,7 @@ class LawFirmIdentity(_Strict):
 
     def address_lines(self) -> tuple[str, ...]:
         """The firm's address as printed on a letter."""
-        place = " ".join(p for p in (", ".join(p for p in (self.city, self.region) if p), self.postcode) if p)
-        return tuple(line for line in (self.address_1, self.address_2, place, self.country) if line)
+        return letter_lines((self.address_1, self.address_2), self.city, self.region, self.postcode, self.country)
 
 
 class ClientAddress(_Strict):
@@ -140,8 +139,7 @@ class ClientAddress(_Strict):
 
     def address_lines(self) -> tuple[str, ...]:
         """The address as printed on a letter; empty when none is configured."""
-        place = " ".join(p for p in (", ".join(p for p in (self.city, self.region) if p), self.postcode) if p)
-        return tuple(line for line in (self.address_1, self.address_2, place, self.country) if line)
+        return letter_lines((self.address_1, self.address_2), self.city, self.region, self.postcode, self.country)
 
 
 class AgreedDiscount(_Strict):
