@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from core.models import Discount, LedesClassification, Severity
+from core.models import Discount, LedesClassification, Severity, letter_lines
 
 # Typed amounts: plain digits, a point and at most two decimals ("100.00", "1250", or a TOML number
 # that prints so). [0-9], not \d: \d matches every script's digits. No "NaN", "1e3" or "1,250".
@@ -83,28 +84,62 @@ class BillingSchedule(_Strict):
     time_zone: str = "UTC"
 
 
-class LawFirmIdentity(_Strict):
-    """The firm as LEDES files name it (LAW_FIRM_ID and, for LEDES98BI, the address)."""
+def _letterhead_text(value: Any) -> Any:
+    # Printed on every bill: one line of text, nothing a PDF or a LEDES file would carry as a control.
+    if isinstance(value, str):
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise ValueError("holds a control character (a line break, a tab, NUL, ESC...): write one line of text")
+        if len(value.strip()) > _LETTERHEAD_MAX:
+            raise ValueError(f"is longer than {_LETTERHEAD_MAX} characters")
+        return value.strip()
+    return value
 
-    ledes_id: str = ""  # often the firm's tax id; required by most e-billing systems
-    name: str = ""
-    address_1: str = ""
-    address_2: str = ""
-    city: str = ""
-    region: str = ""
-    postcode: str = ""
-    country: str = ""
+
+_LETTERHEAD_MAX = 200
+LetterheadText = Annotated[str, BeforeValidator(_letterhead_text)]
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _email(value: Any) -> Any:
+    if isinstance(value, str) and value.strip() and not _EMAIL.fullmatch(value.strip()):
+        raise ValueError('an e-mail address is written as name@domain, e.g. "billing@acme-law.example"')
+    return value
+
+
+class LawFirmIdentity(_Strict):
+    """The firm as its bills name it: the PDF pre-bill's letterhead, LAW_FIRM_ID and, for LEDES98BI,
+    the address. Each value is one line of text (no control characters), at most 200 characters."""
+
+    ledes_id: LetterheadText = ""  # often the firm's tax id; required by most e-billing systems
+    name: LetterheadText = ""  # empty: the letterhead shows the firm's `name`
+    address_1: LetterheadText = ""
+    address_2: LetterheadText = ""
+    city: LetterheadText = ""
+    region: LetterheadText = ""
+    postcode: LetterheadText = ""
+    country: LetterheadText = ""
+    phone: LetterheadText = ""
+    email: Annotated[LetterheadText, BeforeValidator(_email)] = ""
+    tax_id: LetterheadText = ""  # printed as "Tax ID" on the letterhead when set
+
+    def address_lines(self) -> tuple[str, ...]:
+        """The firm's address as printed on a letter."""
+        return letter_lines((self.address_1, self.address_2), self.city, self.region, self.postcode, self.country)
 
 
 class ClientAddress(_Strict):
-    """A client's billing address, for LEDES98BI."""
+    """A client's billing address, for LEDES98BI and the PDF pre-bill; set, it wins over the PMS's."""
 
-    address_1: str = ""
-    address_2: str = ""
-    city: str = ""
-    region: str = ""
-    postcode: str = ""
-    country: str = ""
+    address_1: LetterheadText = ""
+    address_2: LetterheadText = ""
+    city: LetterheadText = ""
+    region: LetterheadText = ""
+    postcode: LetterheadText = ""
+    country: LetterheadText = ""
+
+    def address_lines(self) -> tuple[str, ...]:
+        """The address as printed on a letter; empty when none is configured."""
+        return letter_lines((self.address_1, self.address_2), self.city, self.region, self.postcode, self.country)
 
 
 class AgreedDiscount(_Strict):

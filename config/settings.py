@@ -155,8 +155,8 @@ def load_settings(path: Path | None) -> BillsyncSettings:
         return BillsyncSettings(**data)
     except ValidationError as exc:
         where = f" in {path}" if path else ""
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"invalid configuration{where}: {problems}") from None
+        problems = tuple(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid configuration{where}: {'; '.join(problems)}", problems) from None
 
 
 def secret_keys_in(

@@ -22,6 +22,7 @@ from core.models import (
     Matter,
     MatterRate,
     MatterStatus,
+    PostalAddress,
     Timekeeper,
 )
 
@@ -29,6 +30,9 @@ _FIRST = ("Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Isla
 _LAST = ("Nguyen", "Okafor", "Patel", "Quinn", "Rossi", "Schmidt", "Tanaka", "Usman", "Vega", "Walsh")
 _COMPANIES = ("Harbor", "Summit", "Pioneer", "Cedar", "Atlas", "Beacon", "Granite", "Willow", "Orion")
 _CLASSES = (("PARTNR", 550), ("ASSOC", 350), ("OFCNSL", 450), ("PRLGL", 175))
+# Where demo clients' bills go: (city, state, ZIP). Chosen by index, never by the random
+# generator, so adding addresses left every other generated value as it was.
+_CITIES = (("Boston", "MA", "02110"), ("Providence", "RI", "02903"), ("Hartford", "CT", "06103"))
 _SUBJECTS = (
     "settlement offer",
     "discovery schedule",
@@ -126,6 +130,13 @@ def _client(i: int, tks: list[Timekeeper], rng: random.Random) -> Client:
         approved_rates=approved,
         discount=Discount(kind="percent", value=Decimal("10")) if i % 7 == 0 else None,
         ledes_client_id=f"LC{i + 1:05d}" if i % 6 == 0 else None,
+        address=PostalAddress(
+            street=f"{100 + i} {_COMPANIES[i % len(_COMPANIES)]} Street\nSuite {200 + i}",
+            city=_CITIES[i % len(_CITIES)][0],
+            region=_CITIES[i % len(_CITIES)][1],
+            postcode=_CITIES[i % len(_CITIES)][2],
+            country="United States",
+        ),
     )
 
 

@@ -8,7 +8,14 @@ class BillsyncError(Exception):
 
 
 class ConfigError(BillsyncError):
-    """The configuration is wrong; the message says which setting and why."""
+    """The configuration is wrong; the message says which setting and why.
+
+    `problems` holds one "key: why" per bad setting when validation found several, so
+    `billsync check-config` can print each on its own line."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class Retryable(BillsyncError):

@@ -7,6 +7,7 @@ mapping or the ingest endpoint) and then passed around as values.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -186,6 +187,26 @@ class MatterRate(Frozen):
     category_id: str | None = None
 
 
+def letter_lines(street: Sequence[str], city: str, region: str, postcode: str, country: str) -> tuple[str, ...]:
+    """An address as printed on a letter: street lines, then "city, region postcode", then country; no blank lines."""
+    place = " ".join(p for p in (", ".join(p for p in (city, region) if p), postcode) if p)
+    return tuple(line for line in (*street, place, country) if line.strip())
+
+
+class PostalAddress(Frozen):
+    """Where a client's bills go, as the system of record keeps it (Clio: the contact's address)."""
+
+    street: str = ""  # may hold several lines
+    city: str = ""
+    region: str = ""  # state or province
+    postcode: str = ""
+    country: str = ""
+
+    def lines(self) -> tuple[str, ...]:
+        """The address as printed on a letter (letter_lines)."""
+        return letter_lines(self.street.splitlines(), self.city, self.region, self.postcode, self.country)
+
+
 class Client(Frozen):
     """A client contact with what matching and rating need."""
 
@@ -198,6 +219,7 @@ class Client(Frozen):
     approved_rates: dict[str, Decimal] | None = None  # timekeeper id -> highest approved rate
     discount: Discount | None = None
     ledes_client_id: str | None = None
+    address: PostalAddress | None = None  # the billing address in the PMS, for the pre-bill
 
 
 class ClientRateTable(Frozen):

@@ -237,6 +237,22 @@ class _SeedBuilder:
         }
         if client.ledes_client_id:
             record["ledes_client_id"] = client.ledes_client_id
+        if client.address is not None:
+            # clio.md §3.6: a contact's addresses[] and primary_address (Address: street, city,
+            # province, postal_code, country; named Work, Home, Billing or Other).
+            address = {
+                "id": contact_id * 100 + 1,
+                "name": "Billing",
+                "street": client.address.street,
+                "city": client.address.city,
+                "province": client.address.region,
+                "postal_code": client.address.postcode,
+                "country": client.address.country,
+                "primary": True,
+                "created_at": self.reference_stamp,
+                "updated_at": self.reference_stamp,
+            }
+            record.update(addresses=[address], primary_address=address)
         if not is_company:
             first_name, _, last_name = client.name.partition(" ")
             record.update(first_name=first_name, last_name=last_name or first_name)

@@ -28,6 +28,7 @@ from core.models import (
     Matter,
     MatterRate,
     MatterStatus,
+    PostalAddress,
     RemoteBill,
     TimeEntry,
     Timekeeper,
@@ -223,7 +224,36 @@ def client(raw: Mapping[str, Any]) -> Client | None:
         domains=domains,
         phones=phones,
         ledes_client_id=_text(raw.get("ledes_client_id")) or None,
+        address=billing_address(raw),
     )
+
+
+def billing_address(raw: Mapping[str, Any]) -> PostalAddress | None:
+    """Where a contact's bills go (clio.md §3.6; Address: street, city, province, postal_code, country).
+
+    Clio names each address Work, Home, Billing or Other: one named Billing wins, then the
+    contact's `primary_address`, then one marked `primary`, then the first. None without any.
+    """
+    listed = [a for a in _objects(raw.get("addresses")) if any(_text(a.get(k)).strip() for k in _ADDRESS_KEYS)]
+    primary = object_of(raw.get("primary_address"))
+    chosen = (
+        next((a for a in listed if _text(a.get("name")).lower() == "billing"), None)
+        or (primary if any(_text(primary.get(k)).strip() for k in _ADDRESS_KEYS) else None)
+        or next((a for a in listed if a.get("primary") is True), None)
+        or (listed[0] if listed else None)
+    )
+    if chosen is None:
+        return None
+    return PostalAddress(
+        street=_text(chosen.get("street"))[:TITLE_MAX],
+        city=_text(chosen.get("city"))[:TITLE_MAX],
+        region=_text(chosen.get("province"))[:TITLE_MAX],
+        postcode=_text(chosen.get("postal_code"))[:TITLE_MAX],
+        country=_text(chosen.get("country"))[:TITLE_MAX],
+    )
+
+
+_ADDRESS_KEYS = ("street", "city", "province", "postal_code", "country")
 
 
 def matter(raw: Mapping[str, Any]) -> Matter:

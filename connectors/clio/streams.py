@@ -158,7 +158,8 @@ class Contacts(ClioStream):
     fields = (
         "id,etag,name,first_name,last_name,type,is_client,primary_email_address,secondary_email_address,"
         "primary_phone_number,secondary_phone_number,email_addresses{address},phone_numbers{number},"
-        "ledes_client_id,updated_at"
+        "ledes_client_id,updated_at,primary_address{name,street,city,province,postal_code,country},"
+        "addresses{name,street,city,province,postal_code,country,primary}"
     )
     params: ClassVar[Mapping[str, str]] = {"client_only": "true"}
 

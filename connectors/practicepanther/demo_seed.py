@@ -153,7 +153,7 @@ class _SeedBuilder:
             self.contact(client, i, email, client.phones[i] if i < len(client.phones) else None)
             for i, email in enumerate(client.emails or ("",))
         ]
-        return {
+        record: Json = {
             "id": account_id,
             "display_name": client.name,
             "number": _number(client.id),
@@ -163,6 +163,17 @@ class _SeedBuilder:
             "created_at": self.reference_stamp,
             "updated_at": self.reference_stamp,
         }
+        if client.address is not None:  # pp.md, Account: address_street_1/2, city, state, country, zip_code
+            street = client.address.street.splitlines()
+            record.update(
+                address_street_1=street[0] if street else "",
+                address_street_2=", ".join(street[1:]),
+                address_city=client.address.city,
+                address_state=client.address.region,
+                address_country=client.address.country,
+                address_zip_code=client.address.postcode,
+            )
+        return record
 
     def contact(self, client: Client, index: int, email: str, phone: str | None) -> Json:
         first_name = "General" if index == 0 else "Contact"

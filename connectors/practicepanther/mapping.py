@@ -26,6 +26,7 @@ from core.models import (
     Matter,
     MatterStatus,
     PaymentAccount,
+    PostalAddress,
     RemoteBill,
     RemotePayment,
     TimeEntry,
@@ -183,7 +184,21 @@ def client(raw: Mapping[str, Any]) -> Client:
         emails=emails,
         domains=_unique(e.rsplit("@", 1)[1] for e in emails if "@" in e) if _text(raw.get("company_name")) else (),
         phones=phones,
+        address=account_address(raw),
     )
+
+
+def account_address(raw: Mapping[str, Any]) -> PostalAddress | None:
+    """An account's address (pp.md, Account: address_street_1/2, city, state, zip_code, country), or None."""
+    street = "\n".join(s for s in (_text(raw.get("address_street_1")), _text(raw.get("address_street_2"))) if s)
+    address = PostalAddress(
+        street=street,
+        city=_text(raw.get("address_city")),
+        region=_text(raw.get("address_state")),
+        postcode=_text(raw.get("address_zip_code")),
+        country=_text(raw.get("address_country")),
+    )
+    return address if address.lines() else None
 
 
 def matter(raw: Mapping[str, Any]) -> Matter:

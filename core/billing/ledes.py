@@ -34,7 +34,8 @@ from decimal import Decimal
 
 from anyascii import anyascii
 
-from config.billing import BillingSettings, LedesFormat
+from config.billing import BillingSettings, ClientAddress, LedesFormat
+from core.billing.addresses import client_address
 from core.billing.model import PreBill, PreBillLine
 from core.errors import BillsyncError
 from core.matching import ReferenceData
@@ -80,6 +81,8 @@ class LedesParties:
     client_name: str = ""
     tax_name: str = ""
     settings: BillingSettings | None = None
+    # Where the client's bills go (core.billing.addresses); None: the configured address only.
+    client_address: ClientAddress | None = None
     # Each timekeeper's classification as the firm configures it or the PMS says it now (None:
     # unknown), for lines built before it was known; `firm_id` names the key to set when unknown.
     classifications: Mapping[str, str | None] = field(default_factory=dict)
@@ -105,6 +108,7 @@ def parties_for(
         client_name=client.name if client else "",
         tax_name=settings.tax_name,
         settings=settings,
+        client_address=client_address(prebill.client_id, reference, settings),
         classifications={tk.id: tk.classification for tk in reference.timekeepers.values()},
         firm_id=firm_id,
     )
@@ -151,7 +155,7 @@ def _ledes_98bi(prebill: PreBill, parties: LedesParties) -> str:
     """LEDES98BI V2: 52 fields with tax per line; INVOICE_TOTAL is the sum of line totals with tax."""
     settings = parties.settings or BillingSettings()
     client_cfg = settings.client(prebill.client_id)
-    firm, address = settings.firm, client_cfg.address
+    firm, address = settings.firm, parties.client_address or client_cfg.address
     rows = []
     for line in prebill.lines:
         last, first = _split_name(line.timekeeper_name)

@@ -18,6 +18,10 @@ from core.units import cents
 
 ZERO = Decimal("0.00")
 UNITS = Decimal("0.0001")  # hours to four places: exact for every increment of whole minutes but 1, 7, ...
+# Why a line carries an adjustment (PreBillLine.note), as pre-bills are built and stored.
+AGREED_NOTE = "discount or cap agreed for the matter"  # an entry's agreed price below hours x rate
+CAP_NOTE = "matter cap"  # the invoice-level line that keeps fees under the not-to-exceed amount
+COVERED_NOTE = "covered by the flat fee"
 
 
 class LineType(enum.StrEnum):

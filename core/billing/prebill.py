@@ -25,7 +25,18 @@ from datetime import date
 from decimal import Decimal
 
 from config.billing import Arrangement, BillingSettings, MatterBilling
-from core.billing.model import UNITS, ZERO, BillingPeriod, GuidelineFinding, LineType, PreBill, PreBillLine
+from core.billing.model import (
+    AGREED_NOTE,
+    CAP_NOTE,
+    COVERED_NOTE,
+    UNITS,
+    ZERO,
+    BillingPeriod,
+    GuidelineFinding,
+    LineType,
+    PreBill,
+    PreBillLine,
+)
 from core.matching import ReferenceData
 from core.models import BillingMethod, Matter, Severity, TimeEntry
 from core.units import SECONDS_PER_HOUR, cents
@@ -190,7 +201,7 @@ def _entry_line(entry: TimeEntry, reference: ReferenceData, hybrid: MatterBillin
     )
     # The entry's amount already carries the agreed discount and any cap rating applied.
     adjustment = -base if covered else entry.amount - base
-    note = "covered by the flat fee" if covered else ("discount or cap agreed for the matter" if adjustment else "")
+    note = COVERED_NOTE if covered else (AGREED_NOTE if adjustment else "")
     return _Draft(
         type=LineType.FEE,
         work_date=entry.work_date,
@@ -248,7 +259,7 @@ def _cap_adjustment(matter: Matter, drafts: Sequence[_Draft], history: History, 
         adjustment=room - fees,
         timekeeper_name="Adjustment",
         classification="ADJSMT",
-        note="matter cap",
+        note=CAP_NOTE,
     )
 
 

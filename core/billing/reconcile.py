@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from core.billing.model import LineType, PreBill, PreBillLine, PreBillStatus
+from core.billing.model import AGREED_NOTE, CAP_NOTE, LineType, PreBill, PreBillLine, PreBillStatus
 from core.models import BillLine, EntryState, RemoteBill, TimeEntry
 from core.units import cents
 
@@ -89,13 +89,59 @@ def compare(
     expected = prebill.total - sum((line.total for line in waiting), Decimal("0"))
     if abs(bill.total - expected) > tolerance:
         without = f" ({expected} without the entries not in the PMS yet)" if waiting else ""
-        found.append(f"the bill's total is {bill.total}, the pre-bill's {prebill.total}{without}")
+        cause = _agreement_left_off(prebill, waiting, bill.total - expected, tolerance)
+        found.append(f"the bill's total is {bill.total}, the pre-bill's {prebill.total}{without}{cause}")
     unwritten = tuple(
         f"line {line.number} ({_describe(line)}): approved in billsync, not written to the PMS yet, "
         "so the bill cannot include it"
         for line in waiting
     )
     return Comparison(prebill, bill, tuple(found), by_entry, unwritten)
+
+
+def _agreement_left_off(
+    prebill: PreBill, waiting: Sequence[PreBillLine], difference: Decimal, tolerance: Decimal
+) -> str:
+    """Why the totals differ when the difference is exactly an agreed adjustment the bill leaves out, else "".
+
+    The PMS shows each entry at hours x rate; the agreed discount (or the price a cap left) and the
+    matter's not-to-exceed cap line are the pre-bill's adjustments. A bill made without them totals
+    more by exactly those adjustments with their tax, and the reviewer should hear which.
+    """
+    skipped = {line.number for line in waiting}
+    billed = [line for line in prebill.lines if line.number not in skipped and line.adjustment]
+    agreed = [line for line in billed if line.note == AGREED_NOTE]
+    capped = [line for line in billed if line.note == CAP_NOTE]
+    if not agreed and not capped:
+        return ""
+    agreed_words = f"the discount or cap agreed for the matter ({_numbers(agreed)})"
+    cap_words = f"the matter's not-to-exceed cap ({_numbers(capped)})"
+    candidates: list[tuple[list[PreBillLine], str]] = []
+    if agreed:
+        candidates.append((agreed, agreed_words))
+    if capped:
+        candidates.append((capped, cap_words))
+    if agreed and capped:
+        candidates.append((agreed + capped, f"{agreed_words} and {cap_words}"))
+    for lines, words in candidates:
+        left_off = sum((_without_adjustment(line) - line.total for line in lines), Decimal("0"))
+        if abs(difference - left_off) <= tolerance:
+            return f": the difference, {difference}, is {words}, which the PMS bill does not apply; apply it in the PMS"
+    return ""
+
+
+def _without_adjustment(line: PreBillLine) -> Decimal:
+    """The line's total with its tax were its adjustment left off: an invoice-level line is then not there."""
+    if line.type in (LineType.FEE_ADJUSTMENT, LineType.EXPENSE_ADJUSTMENT):
+        return Decimal("0")
+    return line.base + cents(line.base * line.tax_rate)
+
+
+def _numbers(lines: Sequence[PreBillLine]) -> str:
+    numbers = [str(line.number) for line in lines]
+    if len(numbers) < 2:
+        return f"line {''.join(numbers)}"
+    return f"lines {', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
 def _by_entry(

@@ -18,7 +18,7 @@ from core.billing.ledes_parser import parse_ledes
 from core.billing.lifecycle import bill_writer_of, follow_bills
 from core.billing.model import PreBill, PreBillStatus
 from core.billing.period import month, previous_month
-from core.billing.render import hours, money, render_html, render_pdf
+from core.billing.render import hours, letterhead_for, money, render_html, render_pdf
 from core.cli.common import (
     ConfigOption,
     FirmOption,
@@ -136,11 +136,15 @@ def bill_show(
         say(_severity(f.severity), f" {where}{f.message} ", (f"({f.rule})", "dim"))
     for difference in prebill.differences:
         say(("PMS bill differs", "red"), f" {difference}")
+    billing = firm_settings.billing
+    head = None
+    if html is not None or pdf is not None:  # both print the letterhead: the firm, the client, the matter
+        head = letterhead_for(prebill, store.load_reference(firm_id), billing, firm_name=firm_settings.name)
     if html is not None:
-        html.write_text(render_html(prebill, tax_name=firm_settings.billing.tax_name), encoding="utf-8")
+        html.write_text(render_html(prebill, tax_name=billing.tax_name, letterhead=head), encoding="utf-8")
         say(f"wrote {html}")
     if pdf is not None:
-        pdf.write_bytes(render_pdf(prebill, tax_name=firm_settings.billing.tax_name))
+        pdf.write_bytes(render_pdf(prebill, tax_name=billing.tax_name, letterhead=head))
         say(f"wrote {pdf}")
 
 

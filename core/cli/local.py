@@ -31,7 +31,7 @@ from core.cli.common import (
     say,
     settings_from,
 )
-from core.errors import BillsyncError
+from core.errors import BillsyncError, ConfigError
 from core.models import (
     PARKED_STATUSES,
     Activity,
@@ -376,9 +376,17 @@ def check_config(config: ConfigOption = None) -> None:
     """Validate the configuration file and the environment overrides; name blocks the increment rounds up.
 
     Nothing here talks to a vendor: the system of record's own rounding is the one the last
-    sync or `billsync check` stored, if the store exists.
+    sync or `billsync check` stored, if the store exists. An invalid file is one `error:` line per bad key.
     """
-    settings = settings_from(config)
+    try:
+        settings = settings_from(config)
+    except ConfigError as exc:
+        if len(exc.problems) < 2:
+            raise
+        where = f" in {config}" if config else ""
+        for problem in exc.problems:
+            say(("error:", "red"), " ", " ".join(f"invalid configuration{where}: {problem}".split()))
+        raise typer.Exit(2) from None
     say(f"database: {safe_url(settings.database_url)}")
     print_exposed_secret_files(config, settings)
     store = Store.open_existing(settings.database_url)

@@ -13,6 +13,7 @@ from config.billing import BillingSettings, ClientAddress, ClientBilling, LawFir
 from core.billing.ledes import LEDES_98BI_FIELDS, LEDES_1998B_FIELDS, LedesError, parties_for, write_ledes
 from core.billing.ledes_parser import LedesParseError, parse_ledes
 from core.billing.model import PreBill
+from core.models import PostalAddress
 from tests.billing.scenario import HARBOR, LITIGATION, SMITH, build, entry, reference
 
 FIRM = LawFirmIdentity(
@@ -138,6 +139,30 @@ def test_ledes98bi_carries_tax_addresses_and_currency_and_its_totals_add_up() ->
     assert (first["INVOICE_REPORTED_TAX_TOTAL"], first["INVOICE_TAX_CURRENCY"]) == ("96.00", "GBP")
     [invoice] = parse_ledes(text).invoices
     assert invoice.total == Decimal("576.00")
+
+
+def test_ledes98bi_takes_the_clients_address_from_the_pms_unless_one_is_configured() -> None:
+    pms = PostalAddress(
+        street="500 Harbor Boulevard\nSuite 900\nAttn: Claims\x00", city="Providence", region="RI",
+        postcode="02903", country="United States",
+    )  # fmt: skip
+    known = reference(clients=(HARBOR.model_copy(update={"address": pms}), SMITH))
+    settings = BillingSettings(firm=FIRM, clients={"c1": ClientBilling(ledes=LedesFormat.LEDES_98BI)})
+    prebill = scenario(settings)
+    text = write_ledes(prebill, parties_for(prebill, known, settings), LedesFormat.LEDES_98BI)
+    first = dict(zip(LEDES_98BI_FIELDS, text.split("\n")[2][:-2].split("|"), strict=True))
+    address = ("CLIENT_ADDRESS_1", "CLIENT_ADDRESS_2", "CLIENT_CITY", "CLIENT_STATEorREGION", "CLIENT_POSTCODE",
+               "CLIENT_COUNTRY")  # fmt: skip
+    assert [first[k] for k in address] == [
+        "500 Harbor Boulevard", "Suite 900, Attn: Claims", "Providence", "RI", "02903", "United States",
+    ]  # fmt: skip
+    parse_ledes(text)
+    configured = settings.model_copy(
+        update={"clients": {"c1": ClientBilling(ledes=LedesFormat.LEDES_98BI, address=ClientAddress(city="Hartford"))}}
+    )
+    text = write_ledes(prebill, parties_for(prebill, known, configured), LedesFormat.LEDES_98BI)
+    first = dict(zip(LEDES_98BI_FIELDS, text.split("\n")[2][:-2].split("|"), strict=True))
+    assert [first[k] for k in address] == ["", "", "Hartford", "", "", ""]
 
 
 def test_1998b_refuses_a_taxed_invoice_with_a_way_out() -> None:

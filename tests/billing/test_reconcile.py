@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from config.billing import BillingSettings, MatterBilling
 from core.billing.model import PreBill
+from core.billing.prebill import History
 from core.billing.reconcile import compare, entries_by_ref, find_prebill
 from core.models import BillLine, BillState, EntryState, RemoteBill
-from tests.billing.scenario import build, entry
+from tests.billing.scenario import LITIGATION, build, entry, reference
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
 
@@ -82,8 +83,50 @@ def test_the_total_must_match_within_the_firms_tolerance() -> None:
 def test_a_discount_the_person_forgot_shows_as_a_total_difference() -> None:
     prebill = prebill_of([entry(amount=Decimal("180.00"))])  # 10 % agreed: 200.00 less 20.00
     gross = clio_bill(prebill, total=Decimal("200.00"))
-    assert compare(prebill, gross, {}).differences == ("the bill's total is 200.00, the pre-bill's 180.00",)
+    assert compare(prebill, gross, {}).differences == (
+        "the bill's total is 200.00, the pre-bill's 180.00: the difference, 20.00, is the discount or cap agreed "
+        "for the matter (line 1), which the PMS bill does not apply; apply it in the PMS",
+    )
     assert compare(prebill, clio_bill(prebill, total=Decimal("180.00")), {}).matches  # bill-level discount applied
+    # Any other difference is only a difference: nothing is blamed on the discount.
+    other = compare(prebill, clio_bill(prebill, total=Decimal("190.00")), {})
+    assert other.differences == ("the bill's total is 190.00, the pre-bill's 180.00",)
+
+
+def test_a_discount_left_off_is_named_with_its_tax() -> None:
+    settings = BillingSettings(tax_rate_percent=Decimal("10"))
+    [prebill] = build([entry(amount=Decimal("180.00"))], settings)  # 180.00 + 18.00 tax = 198.00
+    gross = clio_bill(replace(prebill, id="pb1"), total=Decimal("220.00"))  # 200.00 + 20.00 tax
+    [difference] = compare(prebill, gross, {}).differences
+    assert difference.startswith("the bill's total is 220.00, the pre-bill's 198.00: the difference, 22.00, is the ")
+
+
+def capped_prebill() -> PreBill:
+    """Two 2 h entries at 400.00, 10 % agreed off (720.00 each), on a matter capped at 1,000.00 of which
+    300.00 is billed: 1,440.00 of fees, 700.00 of room, so a cap line of -740.00 and a total of 700.00."""
+    capped = LITIGATION.model_copy(update={"cap_amount": Decimal("1000.00")})
+    work = [entry(billed_seconds=7200, amount=Decimal("720.00"), work_date=date(2026, 10, 5 + n)) for n in range(2)]
+    [prebill] = build(work, reference=reference(capped), history=lambda _m: History(fees=Decimal("300.00")))
+    assert prebill.total == Decimal("700.00") and prebill.lines[-1].amount == Decimal("-740.00")
+    return replace(prebill, id="pb1")
+
+
+def test_a_cap_or_a_discount_and_cap_left_off_the_bill_are_named() -> None:
+    prebill = capped_prebill()
+    entry_lines = tuple(line for line in clio_bill(prebill).lines if line.entry_ref)  # Clio: hours x rate
+    cause = "which the PMS bill does not apply; apply it in the PMS"
+    # Discount applied on the bill, cap not: 1,440.00 against 700.00.
+    [cap_only] = compare(prebill, clio_bill(prebill, lines=entry_lines, total=Decimal("1440.00")), {}).differences
+    assert cap_only == (
+        f"the bill's total is 1440.00, the pre-bill's 700.00: the difference, 740.00, is the matter's "
+        f"not-to-exceed cap (line 3), {cause}"
+    )
+    # Neither: 1,600.00 against 700.00, the 900.00 being 80.00 + 80.00 of discount and 740.00 of cap.
+    [neither] = compare(prebill, clio_bill(prebill, lines=entry_lines, total=Decimal("1600.00")), {}).differences
+    assert neither == (
+        "the bill's total is 1600.00, the pre-bill's 700.00: the difference, 900.00, is the discount or cap "
+        f"agreed for the matter (lines 1 and 2) and the matter's not-to-exceed cap (line 3), {cause}"
+    )
 
 
 def test_a_flat_fee_line_is_paired_by_amount() -> None:

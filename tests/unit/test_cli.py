@@ -146,6 +146,27 @@ def test_config_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert "firms.a.capture.reveiw" in run.stdout and "Traceback" not in run.stdout + run.stderr
 
 
+def test_check_config_names_each_bad_letterhead_key_on_its_own_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[firms.a]\nname = "A"\n[firms.a.billing.firm]\nname = "Acme\\u0000Law"\nemail = "billing at acme"\n'
+        f'phone = "{"5" * 201}"\ncity = "Boston"\n'
+    )
+    run = billsync("check-config", "--config", str(bad))
+    assert run.returncode == 2 and "Traceback" not in run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"error: invalid configuration in {bad}: ") for line in lines)
+    by_key = {line.split(": ")[2]: line for line in lines}
+    assert set(by_key) == {"firms.a.billing.firm.name", "firms.a.billing.firm.email", "firms.a.billing.firm.phone"}
+    assert "control character" in by_key["firms.a.billing.firm.name"]
+    assert "name@domain" in by_key["firms.a.billing.firm.email"]
+    assert "longer than 200 characters" in by_key["firms.a.billing.firm.phone"]
+    # Elsewhere the same file is one clear line, every bad key named.
+    other = billsync("bill", "list", "--config", str(bad))
+    assert other.returncode == 2 and len(other.stdout.splitlines()) == 1
+    assert other.stdout.count("firms.a.billing.firm.") == 3
+
+
 def test_an_error_naming_a_toml_section_prints_it_on_one_line(config: Path) -> None:
     """Error text is data: `[firms.acme.payments]` was once taken for rich markup and vanished."""
     run = billsync("pay", "ledger", "--config", str(config))

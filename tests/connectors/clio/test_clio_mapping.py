@@ -89,6 +89,43 @@ def test_a_person_gives_no_domain_and_a_non_client_is_skipped() -> None:
     assert mapping.client({"id": 8, "name": "Opposing Counsel", "is_client": False}) is None
 
 
+def address(name: str, street: str, *, primary: bool = False) -> dict[str, Any]:
+    """A Clio Address (Address_base in the spec)."""
+    return {
+        "id": 9000 + len(street), "name": name, "street": street, "city": "Providence", "province": "RI",
+        "postal_code": "02903", "country": "United States", "primary": primary,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "street"),
+    [
+        # Clio names each address: the one named Billing is where bills go, whatever is primary.
+        (
+            {"addresses": [address("Work", "1 Dock St", primary=True), address("Billing", "PO Box 7")],
+             "primary_address": address("Work", "1 Dock St", primary=True)},
+            "PO Box 7",
+        ),
+        ({"addresses": [address("Home", "2 Elm St")], "primary_address": address("Work", "1 Dock St")}, "1 Dock St"),
+        ({"addresses": [address("Home", "2 Elm St"), address("Work", "1 Dock St", primary=True)]}, "1 Dock St"),
+        ({"addresses": [address("Other", "3 Oak St"), address("Home", "2 Elm St")]}, "3 Oak St"),
+    ],
+)  # fmt: skip
+def test_a_clients_billing_address_is_the_one_named_billing_else_the_primary_one(
+    fields: dict[str, Any], street: str
+) -> None:
+    found = mapping.client({"id": 501, "name": "Acme Corp", "type": "Company", "is_client": True, **fields})
+    assert found is not None and found.address is not None
+    assert found.address.lines() == (street, "Providence, RI 02903", "United States")
+
+
+def test_a_client_without_an_address_has_none() -> None:
+    blank = {"name": "Work", "street": "", "city": None, "province": "", "postal_code": "", "country": ""}
+    for fields in ({}, {"addresses": [], "primary_address": None}, {"addresses": [blank], "primary_address": blank}):
+        found = mapping.client({"id": 501, "name": "Acme Corp", "is_client": True, **fields})
+        assert found is not None and found.address is None
+
+
 def matter(**kw: Any) -> dict[str, Any]:
     base = {
         "id": 1001,

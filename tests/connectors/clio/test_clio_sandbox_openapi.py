@@ -21,6 +21,7 @@ from connectors.clio.sandbox_resources import (
     WEBHOOKS,
     Resource,
 )
+from connectors.clio.streams import Contacts
 from core.sandbox import FakeClock
 
 with warnings.catch_warnings():
@@ -286,3 +287,23 @@ def test_rejected_bodies_also_fail_the_spec() -> None:
     data_schema = schema["properties"]["data"]
     assert "quantity_in_hours" not in data_schema["properties"]
     assert "rate" not in data_schema["properties"]
+
+
+def test_the_contacts_stream_reads_addresses_as_the_spec_shapes_them() -> None:
+    """The contact fields billsync asks for (addresses for the pre-bill) are the spec's, nested as it nests them."""
+    seed = json.loads(json.dumps(SEED))
+    billing = {
+        "id": 9001, "name": "Billing", "street": "500 Harbor Boulevard\nSuite 900", "city": "Providence",
+        "province": "RI", "postal_code": "02903", "country": "United States", "primary": False,
+    }  # fmt: skip
+    work = {**billing, "id": 9002, "name": "Work", "street": "1 Dock Street", "primary": True}
+    seed["contacts"][0] |= {"addresses": [work, billing], "primary_address": work}
+    sandbox = ClioSandbox(seed, clock=FakeClock(), rate_limit_per_minute=10_000)
+    app_client = TestClient(create_app(sandbox))
+    auth = {"Authorization": f"Bearer {sandbox.issue_token()['access_token']}"}
+    response = app_client.get(f"{API}/contacts.json", params={"fields": Contacts.fields}, headers=auth)
+    assert response.status_code == 200, response.text
+    validator_for(response_schema("/contacts.json")).validate(response.json())
+    contact = next(c for c in response.json()["data"] if c["id"] == seed["contacts"][0]["id"])
+    assert contact["primary_address"]["street"] == "1 Dock Street"
+    assert [a["name"] for a in contact["addresses"]] == ["Work", "Billing"]

@@ -59,6 +59,20 @@ def test_matters_accounts_and_users_map() -> None:
     assert jane.email == "jane@firm.test" and jane.enabled and not sam.enabled
 
 
+def test_an_accounts_address_is_its_billing_address() -> None:
+    account = {
+        "id": "3f1c6a9e-0000-4000-8000-000000000001", "display_name": "Acme Corp", "company_name": "Acme Corp",
+        "address_street_1": "500 Harbor Boulevard", "address_street_2": "Suite 900", "address_city": "Providence",
+        "address_state": "RI", "address_zip_code": "02903", "address_country": "United States",
+    }  # fmt: skip
+    found = mapping.client(account)
+    assert found.address is not None
+    assert found.address.lines() == ("500 Harbor Boulevard", "Suite 900", "Providence, RI 02903", "United States")
+    blank = {key: "" for key in account if key.startswith("address_")}
+    assert mapping.client(account | blank).address is None
+    assert mapping.client({"id": account["id"], "display_name": "Acme Corp"}).address is None
+
+
 def test_zone_less_timestamps_are_utc_and_query_literals_carry_a_zone() -> None:
     parsed = mapping.parse_timestamp("2018-05-17T23:00:53.393")
     assert parsed.utcoffset() is not None and parsed.hour == 23
