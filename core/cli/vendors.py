@@ -200,7 +200,8 @@ def print_sync_report(report: SyncReport) -> None:
     say(f"read: {read}")
     print_result(report.capture)
     say(
-        f"written {report.written}, recovered after lost responses {report.recovered}, "
+        f"written {report.written}, found already written by an earlier store {report.already_written}, "
+        f"recovered after lost responses {report.recovered}, "
         f"updated {report.updated}, deferred {report.deferred}; from the PMS: edits {report.remote_edits}, "
         f"approvals {report.approvals_from_pms}, deletions {report.tombstones}"
     )
