@@ -43,7 +43,7 @@ from core.payments.firm import build_firm_payments
 from core.payments.routing import verify_accounts
 from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, join_vendor_settings, write_firm_config
+from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, ensure_key_file, join_vendor_settings, write_firm_config
 from core.sandbox.server import VendorSandbox, build_server_app
 from core.serving import serve
 from core.store.store import Store
@@ -308,6 +308,7 @@ def sandbox(
     sandboxes = build_sandboxes(seeds, origin=origin, rate_limit=limit)
     if write_config is not None:
         sandbox_firm_settings(sandboxes, f"http://127.0.0.1:{port}")  # refuse a firm that cannot be, before serving
+        ensure_key_file(write_config.with_suffix(".key"))  # and a key file beside it that holds no key
     server = build_server_app(sandboxes)
 
     def ready(actual_port: int) -> None:
