@@ -130,6 +130,11 @@ class BillsyncSettings(BaseSettings):
                 return self.secret_key_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"cannot read secret_key_file {self.secret_key_file}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(
+                    f"secret_key_file {self.secret_key_file} is not text, so it holds no secret key "
+                    "(32 url-safe base64-encoded bytes)"
+                ) from None
         raise ConfigError("no secret key: set BILLSYNC_SECRET_KEY or secret_key_file (tokens are stored encrypted)")
 
     def firm(self, firm_id: str) -> FirmSettings:

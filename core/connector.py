@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, cast
+from typing import Annotated, Any, ClassVar, Protocol, cast
+from urllib.parse import urlsplit
 
 import structlog
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from core.http import HttpClient
 from core.models import (
@@ -39,6 +40,28 @@ Cursor = Mapping[str, Any] | None
 
 Every stream also accepts {"updated_since": "<ISO 8601 datetime>"} as a cursor: that is how a
 backfill reads the past without touching the stored cursors."""
+
+def vendor_url(value: str) -> str:
+    """A vendor API's base URL as a connector's settings name it: checked before any request.
+
+    Absolute, http or https, with a host, and without credentials, a query or a fragment (the
+    client appends paths to it, and a password in it would reach logs). Whether plain http is
+    acceptable is the connector's to say (a sandbox is served over it).
+    """
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("must be an absolute http(s) URL with a host, e.g. https://api.example.com")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ValueError("must not carry credentials, a query or a fragment")
+    return value
+
+
+VendorUrl = Annotated[str, AfterValidator(vendor_url)]
+"""A settings field holding a vendor API's base URL (see vendor_url)."""
 
 Record = Activity | Timekeeper | Client | ClientRateTable | Matter | ActivityCategory | RemoteBill | RemotePayment
 

@@ -82,6 +82,19 @@ _NOT_COUNTED = (EntryState.REJECTED, EntryState.DELETED_REMOTELY, EntryState.BLO
 _DAY = timedelta(days=1)
 
 
+def entry_write_key(activity_key: tuple[str, str]) -> str:
+    """The idempotency key of the write of an activity's entry: the same in every store, ever.
+
+    It is made from the activity alone (its source and id there), never from the entry's row id,
+    so a store rebuilt from nothing, deciding the same activity again, looks for and finds the
+    entry an earlier store wrote under it (core.sync) instead of writing a second one. 49
+    characters: the outbox keeps 64.
+    """
+    source, external_id = activity_key
+    digest = hashlib.sha256(f"{source}\x1f{external_id}".encode()).hexdigest()[:40]
+    return f"billsync-a{digest}"
+
+
 def decide_state(findings: Iterable[Finding], review: ReviewMode) -> EntryState:
     """Block wins; then the review mode decides what waits for a person."""
     severities = {f.severity for f in findings}
@@ -324,7 +337,8 @@ class CaptureEngine:
                 entries.append(entry)
                 result.states[entry.state] += 1
                 if entry.state in _POSTABLE:
-                    outbox.append(OutboxItem(self._make_id(), entry.id, "create", f"billsync-{entry.id}"))
+                    key = entry_write_key(entry.activity_key)
+                    outbox.append(OutboxItem(self._make_id(), entry.id, "create", key))
         if self._persist and records:
             self._store.save_capture(self.firm, records, entries, outbox, store_payload=self.policy.store_raw_payload)
         return result

@@ -26,7 +26,10 @@ and writes, with the store as the single source of truth:
   says so too).
 - Write-back: an outbox row is marked "sending" before each attempt. A row found in "sending"
   had an outcome nobody saw, so the entry is looked up at the vendor before anything is sent
-  again: one activity gives at most one remote entry, ever.
+  again: one activity gives at most one remote entry, ever. The write's key is made from the
+  activity alone, so an entry written by an earlier store (one lost, or thrown away and built
+  again from nothing) carries the same marker: an entry for work older than this store's first
+  entry is looked up before its first write too, and taken over when it is found.
 - Time rounding: the system of record's own increment is read and stored after the reference
   data and before any capture, so an entry's billed seconds are a whole number of the PMS's
   increment (unless the firm set its own) and the PMS never rounds them again.
@@ -70,6 +73,9 @@ REFERENCE_STREAMS = (
 # How far back a look at the unassigned activities reaches before the previous look began: far
 # longer than a capture batch's transaction, and than clocks of replicas may disagree.
 PARKED_OVERLAP = timedelta(minutes=10)
+# Work that began up to this long after a store's first entry is still looked up before it is
+# written: an earlier store may have run until shortly before, and the vendors' clocks differ.
+EARLIER_STORE_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class SyncReport:
     capture: CaptureResult = field(default_factory=CaptureResult)
     written: int = 0
     recovered: int = 0  # writes found at the vendor after a lost response
+    already_written: int = 0  # entries an earlier store wrote, found at the vendor before writing
     updated: int = 0
     write_failures: list[str] = field(default_factory=list)
     deferred: int = 0  # writes that will be retried later
@@ -134,6 +141,7 @@ class SyncRunner:
         self._retry_delay = retry_delay
         self._log = structlog.get_logger().bind(firm=firm, connector=connector.name)
         self._pricing: CaptureEngine | None = None  # prices edits from the PMS during a reconcile
+        self._born: datetime | None = None  # when this store made its first entry for the firm
 
     def run_once(self, *, only_streams: Iterable[str] | None = None) -> SyncReport:
         """Poll, capture, drain the outbox, reconcile: one whole cycle, and one summary line."""
@@ -152,6 +160,7 @@ class SyncRunner:
             written=report.written,
             updated=report.updated,
             recovered=report.recovered,
+            already_written=report.already_written,
             deferred=report.deferred,
             failures=len(report.write_failures),
             tombstones=report.tombstones,
@@ -381,15 +390,31 @@ class SyncRunner:
             return
         unknown_outcome = row.status == "sending"
         self.state.mark_sending(self.firm, row)  # the recovery point, stored before the request
-        if unknown_outcome:
+        if unknown_outcome or self._may_be_written_already(entry):
             found = writer.find_time_entry(row.idempotency_key, entry)
             if found is not None:
                 self.state.complete(self.firm, row, found, after)
-                report.recovered += 1
+                if unknown_outcome:
+                    report.recovered += 1
+                else:
+                    report.already_written += 1
                 return
         remote_id = writer.write_time_entry(entry, row.idempotency_key, billable=billable)
         self.state.complete(self.firm, row, remote_id, after)
         report.written += 1
+
+    def _may_be_written_already(self, entry: TimeEntry) -> bool:
+        """Whether another store (an earlier one, since lost or thrown away) may have written this entry.
+
+        The write key is made from the activity alone (core.engine.entry_write_key), so such an
+        entry carries the same marker. Only work that began before this store made its first entry
+        (less a margin for the vendors' clocks) can have been seen by an earlier store: a backfill,
+        or the first syncs of a rebuilt store. Those are looked up before their first write, one
+        lookup each; later work is written at once, as before.
+        """
+        if self._born is None:
+            self._born = self.state.first_entry_at(self.firm)
+        return self._born is None or entry.started_at < self._born + EARLIER_STORE_MARGIN
 
     def _next_attempt(self, exc: Retryable) -> datetime:
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else self._retry_delay

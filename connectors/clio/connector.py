@@ -14,7 +14,7 @@ from connectors.clio.client import MAX_PAGE_LIMIT, ClioClient, ClioForbidden
 from connectors.clio.streams import STREAM_CLASSES
 from connectors.clio.webhooks import ClioWebhooks
 from connectors.clio.writer import ClioWriter
-from core.connector import Context, Stream
+from core.connector import Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
@@ -28,7 +28,7 @@ class ClioSettings(BaseModel):
     client_secret: SecretStr
     # clio.md §1 "Regions": one app per region; a token works only in its own region.
     region: Literal["us", "eu", "ca", "au"] = "us"
-    base_url: str | None = None  # e.g. "http://127.0.0.1:8765/clio" for the sandbox
+    base_url: VendorUrl | None = None  # e.g. "http://127.0.0.1:8765/clio" for the sandbox
     overlap_minutes: int = Field(default=15, ge=0, le=24 * 60)
     page_limit: int = Field(default=MAX_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
 

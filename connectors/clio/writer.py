@@ -52,8 +52,17 @@ class ClioWriter:
         return str(created["id"])
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
-        """The activity whose note carries this key's marker, or None."""
+        """The activity whose note carries this key's marker, or None.
+
+        An entry approved through billsync lost its marker (a billable note may be printed on the
+        client's bill): an activity of the entry's user with no marker at all whose note is the
+        entry's narrative, word for word, is taken as that entry (billsync wrote those words; a
+        store rebuilt from nothing finds it so). One whose note a person rewrote cannot be told
+        from other work, and Clio keeps no other field on a time entry (clio.md §3.1, §4 item 13).
+        """
         wanted = mapping.marker(key)
+        narrative = mapping.split_note(entry.narrative)[0].strip()
+        unmarked: str | None = None
         # The marker is matched exactly in the note. Clio's `query` is a wildcard text search
         # whose tokenising is undocumented, so it is not trusted to find "[bs:…]"; the entry's
         # own matter and date narrow the list instead (clio.md §3.1 filters). A day either
@@ -64,12 +73,17 @@ class ClioWriter:
             "start_date": (entry.work_date - timedelta(days=1)).isoformat(),
             "end_date": (entry.work_date + timedelta(days=1)).isoformat(),
         }
-        for page in self._client.pages("activities", fields="id,note", params=params):
+        for page in self._client.pages("activities", fields="id,note,user{id}", params=params):
             for activity in page:
-                note = activity.get("note")
-                if isinstance(note, str) and wanted in note and activity.get("id") is not None:
-                    return str(activity["id"])
-        return None
+                note, ref = activity.get("note"), activity.get("id")
+                if not isinstance(note, str) or ref is None:
+                    continue
+                if wanted in note:
+                    return str(ref)
+                same_user = str(mapping.object_of(activity.get("user")).get("id")) == entry.timekeeper_id
+                if unmarked is None and same_user and narrative and note.strip() == narrative:
+                    unmarked = str(ref)
+        return unmarked
 
     def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
         """PATCH note, quantity, price and billability; an entry made billable loses the marker.

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from connectors.lawpay.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, LawPayClient
 from connectors.lawpay.gateway import LawPayGateway
-from core.connector import Context, InboundRequest, Stream, Subscription, WebhookResult
+from core.connector import Context, InboundRequest, Stream, Subscription, VendorUrl, WebhookResult
 from core.errors import AuthFailed, ConfigError
 
 
@@ -22,7 +22,7 @@ class LawPaySettings(BaseModel):
 
     secret_key: SecretStr  # the merchant's secret key for `mode`; test and live keys differ
     mode: Literal["test", "live"] = "test"
-    base_url: str | None = None  # default https://api.8am.com; api.chargeio.com and api.affinipay.com also exist
+    base_url: VendorUrl | None = None  # default https://api.8am.com; api.chargeio.com and api.affinipay.com also exist
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     # Where event polling starts the first time (the events list is newest-first without start_date).
     events_since: datetime = datetime(2020, 1, 1, tzinfo=UTC)

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.microsoft365.auth import GraphAuth, client_credential, is_loopback
 from connectors.microsoft365.client import GraphClient, GraphForbidden, GraphNotFound
 from connectors.microsoft365.streams import CalendarEvents, MailboxDirectory, SentMail, TeamsCalls
 from connectors.microsoft365.webhooks import GraphWebhooks
-from core.connector import Context, Stream
+from core.connector import Context, Stream, VendorUrl
 from core.errors import AuthFailed
 
 PUBLIC_GRAPH = "https://graph.microsoft.com/v1.0"
@@ -35,8 +35,8 @@ class Microsoft365Settings(BaseModel):
     mailboxes: list[str] = Field(default_factory=list)
     teams_calls: bool = True  # needs CallRecords.Read.All, tenant-wide
     # National clouds (§1 table) and the sandbox: where Graph and Entra live.
-    graph_base_url: str = PUBLIC_GRAPH
-    authority_host: str = PUBLIC_AUTHORITY_HOST
+    graph_base_url: VendorUrl = PUBLIC_GRAPH
+    authority_host: VendorUrl = PUBLIC_AUTHORITY_HOST
     lookback_days: int = Field(default=30, ge=1, le=365)  # how far back the first round reads
     horizon_days: int = Field(default=14, ge=1, le=90)  # how far ahead a calendar round looks
     page_size: int = Field(default=100, ge=1, le=1000)
@@ -50,10 +50,15 @@ class Microsoft365Settings(BaseModel):
             raise ValueError("a certificate needs both certificate_private_key and certificate_thumbprint")
         if self.tenant_id.lower() in ("common", "organizations", "consumers"):
             raise ValueError("tenant_id must name the firm's tenant: app-only tokens need a tenant-specific authority")
-        graph = urlsplit(self.graph_base_url)
-        if graph.scheme != "https" and not (graph.scheme == "http" and is_loopback(graph.hostname)):
-            raise ValueError("graph_base_url must be https (plain http only on loopback, for the sandbox)")
         return self
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _graph_over_https(cls, value: str) -> str:
+        graph = urlsplit(value)
+        if graph.scheme != "https" and not (graph.scheme == "http" and is_loopback(graph.hostname)):
+            raise ValueError("must be https (plain http only on loopback, for the sandbox)")
+        return value
 
     @property
     def scope(self) -> str:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from connectors.netdocuments import mapping
 from connectors.netdocuments.client import Grant, NDForbidden, NetDocumentsClient, Region
 from connectors.netdocuments.streams import DocumentActivities
-from core.connector import Context, Stream
+from core.connector import Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
@@ -27,7 +27,7 @@ class NetDocumentsSettings(BaseModel):
     region: Region = "us"  # nd.md §1: tokens work only in their own region (UNCONFIRMED)
     grant: Grant = "client_credentials"  # a service account; "authorization_code" for a person's grant
     scope: str = "full"  # nd.md §3: what the service-account clients ask; the log's needs are UNCONFIRMED
-    base_url: str | None = None  # e.g. "http://127.0.0.1:8700/netdocuments" for the sandbox
+    base_url: VendorUrl | None = None  # e.g. "http://127.0.0.1:8700/netdocuments" for the sandbox
     # The matter number as the system of record writes it, from the document's profile.
     workspace_format: str = "{client}-{matter}"
     # Profile attribute numbers; None: discovered per cabinet (wsOrgAttrNum, wsAttrNum; nd.md §5).

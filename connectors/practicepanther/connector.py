@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from connectors.practicepanther.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PracticePantherClient
 from connectors.practicepanther.streams import STREAM_CLASSES
 from connectors.practicepanther.writer import PracticePantherWriter
-from core.connector import Context, Stream
+from core.connector import Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
@@ -23,7 +23,7 @@ class PracticePantherSettings(BaseModel):
 
     client_id: str = Field(min_length=1)
     client_secret: SecretStr
-    base_url: str | None = None  # e.g. "http://127.0.0.1:8765/practicepanther" for the sandbox
+    base_url: VendorUrl | None = None  # e.g. "http://127.0.0.1:8765/practicepanther" for the sandbox
     overlap_minutes: int = Field(default=15, ge=0, le=24 * 60)
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 

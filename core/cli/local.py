@@ -389,6 +389,7 @@ def check_config(config: ConfigOption = None) -> None:
         raise typer.Exit(2) from None
     say(f"database: {safe_url(settings.database_url)}")
     print_exposed_secret_files(config, settings)
+    problems: list[str] = []
     store = Store.open_existing(settings.database_url)
     try:
         for firm_id, firm in settings.firms.items():
@@ -401,9 +402,53 @@ def check_config(config: ConfigOption = None) -> None:
             pms_rounds = callable(getattr(load(CONNECTORS, firm.system_of_record), "time_increment_minutes", None))
             read = store.time_increment(firm_id, firm.system_of_record) if store is not None and pms_rounds else None
             print_increment(increment_lines(firm_id, firm, pms_rounds=pms_rounds, read=read))
+            for name, role in unconfigured_connectors(firm):
+                # `capture` from a file needs none; `sync`, `check` and `run` refuse to start without it.
+                section = f"[firms.{firm_id}.connectors.{name}]"
+                say((f"firm {firm_id}: {name} is {role} but has no {section} section", "yellow"))
+            problems += connector_setting_problems(firm_id, firm)
     finally:
         if store is not None:
             store.close()
+    for problem in problems:
+        say(("error:", "red"), " ", problem)  # the key and the reason; never the value (it may be a secret)
+    if problems:
+        raise typer.Exit(2)
+
+
+def unconfigured_connectors(firm: FirmSettings) -> list[tuple[str, str]]:
+    """The connectors a firm uses (system of record, sources, payment gateway) without a settings section."""
+    used = {firm.system_of_record: "the system of record"}
+    used.update({name: "an activity source" for name in firm.sources})
+    if firm.payments is not None:
+        used[firm.payments.gateway] = "the payment gateway"
+    return [(name, role) for name, role in used.items() if name not in firm.connectors]
+
+
+def connector_setting_problems(firm_id: str, firm: FirmSettings) -> list[str]:
+    """Every bad key of a firm's connector sections, one line each, checked without calling any vendor.
+
+    Each section is validated by its connector's own Settings model (types, required keys,
+    URLs), as `billsync check` and the daemon do when they build the connector. The lines name
+    keys and reasons, never values: a connector's section holds its secrets.
+    """
+    problems: list[str] = []
+    for name in sorted(firm.connectors):
+        where = f"firms.{firm_id}.connectors.{name}"
+        raw = firm.connector_settings(name) or {}
+        try:
+            model = load(CONNECTORS, name).Settings
+        except BillsyncError:
+            problems.append(f"{where}: no connector named {name!r} is installed")
+            continue
+        try:
+            model(**raw)
+        except ValidationError as exc:
+            for error in exc.errors():
+                key = ".".join(str(part) for part in error["loc"])
+                reason = error["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's words
+                problems.append(f"{where}.{key}: {reason}" if key else f"{where}: {reason}")
+    return problems
 
 
 def _parse_input(data: Any) -> tuple[dict[str, list[Any]], list[str]]:

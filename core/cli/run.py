@@ -89,6 +89,7 @@ def run(
         doorbell=doorbell,
         payments_doorbell=payments_doorbell,
         registry=metrics.registry,
+        public_url=public_url,
     )
     also = []
     if server_settings.metrics_port is not None:  # the public listener never serves them unless told to

@@ -45,7 +45,7 @@ from core.payments.firm import build_firm_payments
 from core.payments.routing import verify_accounts
 from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, join_vendor_settings, write_firm_config
+from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, ensure_key_file, join_vendor_settings, write_firm_config
 from core.sandbox.server import VendorSandbox, build_server_app
 from core.serving import serve
 from core.store.store import Store
@@ -202,7 +202,8 @@ def print_sync_report(report: SyncReport) -> None:
     say(f"read: {read}")
     print_result(report.capture)
     say(
-        f"written {report.written}, recovered after lost responses {report.recovered}, "
+        f"written {report.written}, found already written by an earlier store {report.already_written}, "
+        f"recovered after lost responses {report.recovered}, "
         f"updated {report.updated}, deferred {report.deferred}; from the PMS: edits {report.remote_edits}, "
         f"approvals {report.approvals_from_pms}, deletions {report.tombstones}"
     )
@@ -309,6 +310,7 @@ def sandbox(
     sandboxes = build_sandboxes(seeds, origin=origin, rate_limit=limit)
     if write_config is not None:
         sandbox_firm_settings(sandboxes, f"http://127.0.0.1:{port}")  # refuse a firm that cannot be, before serving
+        ensure_key_file(write_config.with_suffix(".key"))  # and a key file beside it that holds no key
     server = build_server_app(sandboxes)
 
     def ready(actual_port: int) -> None:

@@ -129,6 +129,7 @@ def _write_counts(report: SyncReport) -> Counts:
     return {
         "written": report.written,
         "recovered": report.recovered,
+        "already_written": report.already_written,
         "updated": report.updated,
         "deferred": report.deferred,
         "failures": len(report.write_failures),

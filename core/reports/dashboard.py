@@ -23,7 +23,7 @@ from core.reports.columns import COLUMNS, UNDEFINED, hours_text
 from core.reports.compute import DIMENSIONS, Report
 from core.reports.facts import FirmFacts
 from core.reports.render import report_dict
-from core.text import html_templates
+from core.text import html_templates, without_controls
 
 PLOTLY_PATH = "/reports/static/plotly.min.js"
 
@@ -42,9 +42,23 @@ def plotly_js() -> str:
 
 
 def embedded_json(data: Any) -> Markup:
-    """JSON safe inside a <script> element: no "</script>" or HTML comment can be formed."""
-    text = json.dumps(data, ensure_ascii=False)
+    """JSON safe inside a <script> element: no "</script>" or HTML comment can be formed.
+
+    Every text in it (keys too) is without control characters first (core.text): JSON would
+    escape a NUL or an ESC in a name, and the page's script would turn it back into the character.
+    """
+    text = json.dumps(_without_controls(data), ensure_ascii=False)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
+
+
+def _without_controls(data: Any) -> Any:
+    if isinstance(data, str):
+        return without_controls(data)
+    if isinstance(data, dict):
+        return {_without_controls(key): _without_controls(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_without_controls(item) for item in data]
+    return data
 
 
 def dashboard_data(facts: FirmFacts, report: Report) -> dict[str, Any]:

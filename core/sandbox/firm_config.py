@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 
 from core.errors import ConfigError
 from core.private_files import write_private
+from core.tokens import fernet_from_key
 
 SANDBOX_FIRM_NAME = "Sandbox Law LLP"
 # LEDES files name the firm (LAW_FIRM_ID is usually its tax id; LEDES98BI adds the address). The
@@ -65,11 +66,33 @@ def write_firm_config(path: Path, firm: str, settings: Mapping[str, Any], *, ext
         "firms": {firm: merge({"name": SANDBOX_FIRM_NAME, "capture": {"enabled": True}}, settings)},
     }
     merge(document, tomllib.loads(extra))
-    key_file = path.with_suffix(".key")
-    if not key_file.exists():
-        write_private(key_file, Fernet.generate_key().decode())
+    ensure_key_file(path.with_suffix(".key"))
     # It holds the vendors' client secrets and the gateway's secret key: 0600, as the key file.
     write_private(path, HEADER + tomli_w.dumps(document))
+
+
+def ensure_key_file(key_file: Path) -> None:
+    """The secret key file beside a written config: made once (0600), and an existing one must hold a key.
+
+    An existing file is never replaced: it may be a firm's own key, and the tokens encrypted
+    with it would be lost. One that holds no key (any other text, bytes, a folder, unreadable)
+    is refused in one line, before anything is written or served, instead of failing later.
+    """
+    if not key_file.exists() and not key_file.is_symlink():
+        write_private(key_file, Fernet.generate_key().decode())
+        return
+    advice = (
+        "it is kept (tokens encrypted with it would be lost): move it away for a new one, "
+        "or write the config elsewhere"
+    )
+    try:
+        fernet_from_key(key_file.read_bytes().strip())
+    except OSError as exc:
+        unreadable = f"exists but cannot be read ({exc.strerror})"
+        raise ConfigError(f"the secret key file {key_file} {unreadable}; {advice}") from None
+    except ConfigError:
+        no_key = "holds no secret key (32 url-safe base64-encoded bytes)"
+        raise ConfigError(f"the secret key file {key_file} exists and {no_key}; {advice}") from None
 
 
 def merge(into: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:

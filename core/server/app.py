@@ -30,6 +30,7 @@ from core.server import hooks, ingest, reports
 from core.server.context import ServerContext
 from core.server.headers import SecurityHeaders
 from core.server.metrics import ServerMetrics
+from core.server.page_access import SignInAttempts
 from core.server.worker import BackgroundWork
 
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -87,8 +88,12 @@ def build_app(
     doorbell: Callable[[str, frozenset[str]], None] | None = None,
     payments_doorbell: Callable[[str], None] | None = None,
     registry: CollectorRegistry | None = None,
+    public_url: str | None = None,
 ) -> FastAPI:
-    """The daemon's HTTP app over already-built firm runtimes; the caller owns and closes `worker`."""
+    """The daemon's HTTP app over already-built firm runtimes; the caller owns and closes `worker`.
+
+    `public_url`: where browsers reach the server (`billsync run --public-url`); an https one
+    makes the report pages' sign-in cookie Secure even when a proxy in front does not say so."""
     unknown = sorted(set(firms) - set(settings.firms))
     if unknown:
         raise ConfigError(f"firms not in the configuration: {', '.join(unknown)}")
@@ -104,6 +109,8 @@ def build_app(
         payments_doorbell=payments_doorbell,
         settings=settings,
         body_timeout_seconds=settings.server.body_timeout_seconds,
+        public_url=public_url,
+        sign_ins=SignInAttempts(clock),
     )
     openapi_url = "/openapi.json" if settings.server.openapi else None
     app = FastAPI(title="billsync", docs_url=None, redoc_url=None, openapi_url=openapi_url)

@@ -11,6 +11,7 @@ from config.settings import BillsyncSettings
 from core.runtime import FirmRuntime
 from core.server.body import BODY_TIMEOUT_SECONDS
 from core.server.metrics import ServerMetrics
+from core.server.page_access import SignInAttempts
 from core.server.worker import BackgroundWork
 
 
@@ -34,3 +35,5 @@ class ServerContext:
     payments_doorbell: Callable[[str], None] | None = None
     settings: BillsyncSettings | None = None  # to build a firm's payments for the background worker
     body_timeout_seconds: float = BODY_TIMEOUT_SECONDS  # [server] body_timeout_seconds: then 408
+    public_url: str | None = None  # where browsers and vendors reach the server (`billsync run --public-url`)
+    sign_ins: SignInAttempts | None = None  # failed sign-ins per address at /reports/login; None: unlimited

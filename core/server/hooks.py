@@ -1,4 +1,8 @@
-"""POST /hooks/{connector}/{firm}: verify a vendor's delivery, answer at once, re-poll in the background."""
+"""POST /hooks/{connector}/{firm}: verify a vendor's delivery, answer at once, re-poll in the background.
+
+A path naming a firm or connector this server has no endpoint for is answered as a delivery that
+is not validly signed (401), so firm ids cannot be found by probing.
+"""
 
 from __future__ import annotations
 
@@ -30,14 +34,14 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
     label = connector if known else "unknown"  # path text never becomes a label: bounded cardinality
     outcome = "error"
     try:
-        if runtime is None or not known:
-            outcome = "not_found"
-            return _error(404, f"no webhook endpoint for connector {connector!r} and firm {firm!r}")
         try:
-            inbound = await _inbound(ctx, request)
+            inbound = await _inbound(ctx, request)  # for a path that names no endpoint too: the same limits
         except BodyRejected as exc:
             outcome = "too_large" if exc.status == 413 else "bad_request"
             return _error(exc.status, str(exc), exc.headers)
+        if runtime is None or not known:
+            outcome = "not_found"
+            return _as_if_unsigned(ctx, connector, inbound)
         try:
             result, streams = await run_in_threadpool(runtime.runner.receive_webhook, inbound, connector)
         except InvalidSignature as exc:
@@ -60,6 +64,27 @@ async def receive(ctx: ServerContext, connector: str, firm: str, request: Reques
     finally:
         ctx.metrics.webhooks.labels(connector=label, outcome=outcome).inc()
         ctx.metrics.webhook_seconds.labels(connector=label).observe(time.perf_counter() - started)
+
+
+def _as_if_unsigned(ctx: ServerContext, connector: str, inbound: InboundRequest) -> Response:
+    """The answer to a delivery for a firm (or connector) this server has no endpoint for.
+
+    It is the answer an existing firm gives a delivery that is not validly signed, so a stranger
+    cannot tell the firm ids served here from others by probing /hooks: 401 "webhook verification
+    failed"; for a payment gateway whose deliveries are never signed (LawPay), that gateway's own
+    reply, without ringing anything. Only the metrics (off the public listener) tell them apart.
+    """
+    for runtime in ctx.firms.values():
+        gateway = runtime.payment_gateway
+        handler = gateway.webhooks() if gateway is not None and gateway.name == connector else None
+        if handler is None:
+            continue
+        try:
+            result = handler.handle(inbound, None)  # a doorbell only: it reads the body, changes nothing
+        except InvalidSignature:
+            break
+        return Response(result.reply_body, status_code=result.reply_status, headers=dict(result.reply_headers))
+    return _error(401, "webhook verification failed")
 
 
 async def _payments(ctx: ServerContext, gateway: Connector, firm: str, request: Request, started: float) -> Response:

@@ -19,7 +19,10 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+import math
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 
 from pydantic import SecretStr
 from starlette.requests import Request
@@ -81,8 +84,22 @@ def opened_by(firms: Iterable[tuple[str, FirmSettings]], token: str) -> list[str
     return opened
 
 
-def sign_in(response: Response, request: Request, token: str) -> None:
-    """Give the browser the read credential for `token`, for the report pages only."""
+def over_https(request: Request, public_url: str | None) -> bool:
+    """Whether the browser reaches the pages over https.
+
+    Said by the request's own scheme, by a proxy in front (`X-Forwarded-Proto`, or `Forwarded:
+    proto=`), or by the public URL the daemon was given. Believing a header here is safe: it can
+    only add Secure to the cookie, which at worst keeps it off plain http.
+    """
+    if request.url.scheme == "https" or (public_url or "").lower().startswith("https://"):
+        return True
+    forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    forwarded = request.headers.get("forwarded", "").split(",")[0].lower().replace(" ", "")
+    return forwarded_proto == "https" or "proto=https" in forwarded.split(";")
+
+
+def sign_in(response: Response, token: str, *, secure: bool) -> None:
+    """Give the browser the read credential for `token`, for the report pages only (Secure over https)."""
     response.set_cookie(
         READ_COOKIE,
         read_credential(token),
@@ -90,8 +107,58 @@ def sign_in(response: Response, request: Request, token: str) -> None:
         path="/reports",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
     )
+
+
+class SignInAttempts:
+    """Failed sign-ins per client address; after `allowed` of them within `window` seconds, it waits.
+
+    A token is long and random, but the sign-in form is on the listener the internet reaches:
+    guessing is slowed to `allowed` tries per window and address. The address is the peer's (as
+    the server sees it: a proxy the server trusts passes the client's on). Memory stays bounded:
+    at most `max_addresses` addresses are remembered, the longest quiet first forgotten.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float], *, allowed: int = 10, window: float = 600, max_addresses: int = 10_000
+    ) -> None:
+        self._clock = clock
+        self._allowed = allowed
+        self._window = window
+        self._max = max_addresses
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, address: str) -> int:
+        """How long `address` must wait before its next try (0: it may try now)."""
+        with self._lock:
+            recent = self._recent(address)
+            if len(recent) < self._allowed:
+                return 0
+            return max(1, math.ceil(recent[0] + self._window - self._clock()))
+
+    def failed(self, address: str) -> None:
+        """Count a failed sign-in from `address`."""
+        with self._lock:
+            recent = self._recent(address)
+            recent.append(self._clock())
+            self._failures[address] = recent
+            self._failures.move_to_end(address)
+            while len(self._failures) > self._max:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, address: str) -> None:
+        """A right token: the address starts afresh."""
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _recent(self, address: str) -> deque[float]:
+        failures = self._failures.get(address, deque())
+        cutoff = self._clock() - self._window
+        while failures and failures[0] <= cutoff:
+            failures.popleft()
+        return failures
 
 
 def sign_out(response: Response) -> None:

@@ -1,7 +1,8 @@
 """The daemon's report pages: `/reports` (the dashboard) and the review pages with their actions.
 
 Reading a firm's pages needs one of its tokens (core/server/page_access.py): `Authorization:
-Bearer <token>`, or the cookie a browser gets by signing in at `/reports/login`. Without a token
+Bearer <token>`, or the cookie a browser gets by signing in at `/reports/login` (with the form,
+or a Bearer header; too many failed tries from one address get 429). Without a token
 the pages answer 401 with the sign-in form; a token that opens other firms gets 404 for this one,
 as for a firm that does not exist. `/reports` lists only the firms the token opens. Every action
 needs the firm's `[firms.<id>.reports] review_token` itself, sent as `Authorization: Bearer
@@ -17,6 +18,7 @@ findings") is refused, as on the command line.
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Callable
 from dataclasses import replace as dc_replace
 from datetime import UTC, date, datetime
@@ -219,18 +221,35 @@ def _add_sign_in_routes(router: APIRouter, ctx: ServerContext) -> None:
 
     @router.get("/reports/login", response_class=HTMLResponse)
     def login_form(request: Request) -> Response:
-        """The sign-in form: a firm's read or review token."""
+        """The sign-in form: a firm's read or review token; a request already bearing one goes on to /reports."""
+        given = page_access.bearer_token(request)
+        if given is not None:
+            if page_access.opened_by(((f, r.settings) for f, r in ctx.firms.items()), given):
+                return RedirectResponse("/reports", 303)
+            return _sign_in_page(request, _NO_FIRM)
         return _sign_in_page(request, "", status=200)
 
     @router.post("/reports/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
-        """Sign in with a token: the browser gets a read cookie for the firms it opens."""
+        """Sign in with a token (the form's, or an `Authorization: Bearer` header's): a read cookie for its firms.
+
+        Failed tries are counted per client address: too many within the window and the
+        address gets 429 with Retry-After, whatever it sends, until the oldest one ages out.
+        """
+        address = request.client.host if request.client is not None else ""
+        wait = ctx.sign_ins.wait_seconds(address) if ctx.sign_ins is not None else 0
+        if wait:
+            return _too_many_sign_ins(request, wait)
         form = await _form(request, ctx)
-        token = form.get("token", "")
+        token = form.get("token") or page_access.bearer_token(request) or ""
         if not page_access.opened_by(((f, r.settings) for f, r in ctx.firms.items()), token):
+            if ctx.sign_ins is not None:
+                ctx.sign_ins.failed(address)
             return _sign_in_page(request, _NO_FIRM)
+        if ctx.sign_ins is not None:
+            ctx.sign_ins.succeeded(address)
         answer = RedirectResponse("/reports", 303)
-        page_access.sign_in(answer, request, token)
+        page_access.sign_in(answer, token, secure=page_access.over_https(request, ctx.public_url))
         return answer
 
     @router.post("/reports/logout")
@@ -278,6 +297,16 @@ def _sign_in_page(request: Request, message: str, status: int = 401) -> Response
         )
     page = templates().get_template("login.html.j2").render(message=message, nonce=csp_nonce(request))
     return HTMLResponse(page, status, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
+def _too_many_sign_ins(request: Request, wait: int) -> Response:
+    """429: this address failed to sign in too often; it may try again after `wait` seconds."""
+    headers = {"Retry-After": str(wait)}
+    message = f"Too many failed sign-ins from this address: try again in {math.ceil(wait / 60)} minute(s)."
+    if page_access.bearer_token(request) is not None:
+        return JSONResponse({"error": message}, 429, headers=headers)
+    page = templates().get_template("login.html.j2").render(message=message, nonce=csp_nonce(request))
+    return HTMLResponse(page, 429, headers=headers)
 
 
 def _review_path(firm: str) -> str:

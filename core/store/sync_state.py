@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from core.ids import new_id
@@ -247,6 +247,15 @@ class SyncState:
                 )
             )
             return {remote_id: entry_id for remote_id, entry_id in rows}
+
+    def first_entry_at(self, firm: str) -> datetime | None:
+        """When this store made its first time entry for the firm; None before it made any.
+
+        Entries are never deleted (a tombstone keeps its row), so once set this never changes."""
+        t = time_entries.c
+        with self._engine.connect() as conn:
+            first: datetime | None = conn.execute(select(func.min(t.created_at)).where(t.firm_id == firm)).scalar()
+            return first
 
     def apply_remote(self, firm: str, entry_id: str, changes: Mapping[str, Any]) -> None:
         """Take a person's edits from the system of record (the PMS is the user interface)."""

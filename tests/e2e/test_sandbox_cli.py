@@ -87,6 +87,43 @@ def test_a_seed_the_sandbox_cannot_serve_is_one_line_and_leaves_no_file(folder: 
     assert sorted(p.name for p in folder.iterdir()) == ["seed.json"]  # no stray key file, no config
 
 
+def make_key_file(path: Path, what: str) -> None:
+    if what == "folder":
+        path.mkdir()
+    else:
+        contents = {"text": b"correct horse battery staple\n", "bytes": b"\xff\xfe\x00\x01", "empty": b""}[what]
+        path.write_bytes(contents)
+
+
+@pytest.mark.parametrize("what", ["text", "bytes", "empty", "folder"])
+def test_an_existing_key_file_without_a_key_is_one_line_and_is_kept(folder: Path, what: str) -> None:
+    """A `.key` beside the config may be a firm's own: never replaced, never reused if it holds no key."""
+    key = folder / "s.key"
+    make_key_file(key, what)
+    before = key.read_bytes() if key.is_file() else None
+    line = one_error_line(
+        billsync("sandbox", "--port", "0", "--seed", str(EXAMPLE_SEED), "--write-config", "s.toml", cwd=folder)
+    )
+    problem = "exists but cannot be read" if what == "folder" else "exists and holds no secret key"
+    assert line.startswith(f"error: the secret key file s.key {problem}"), line
+    assert "it is kept (tokens encrypted with it would be lost): move it away for a new one" in line
+    assert "horse" not in line
+    assert not (folder / "s.toml").exists()  # nothing written, nothing served
+    assert (key.read_bytes() if key.is_file() else None) == before
+
+
+def test_a_key_file_that_is_not_text_is_one_line_for_the_commands_that_read_it(folder: Path) -> None:
+    sandbox = Sandbox(folder, "--seed", str(EXAMPLE_SEED), "--write-config", "s.toml")
+    try:
+        (folder / "s.key").write_bytes(b"\xff\xfe\x00\x01")  # replaced after the config was written
+        line = one_error_line(billsync("connect", "clio", "--config", "s.toml", "--auto-approve", cwd=folder))
+    finally:
+        sandbox.stop()
+    assert line.startswith("error: secret_key_file ") and line.endswith(
+        "s.key is not text, so it holds no secret key (32 url-safe base64-encoded bytes)"
+    ), line
+
+
 def test_two_systems_of_record_cannot_make_one_firm(folder: Path) -> None:
     (folder / "seed.json").write_text(json.dumps({"clio": {}, "practicepanther": {}}))
     line = one_error_line(

@@ -128,8 +128,18 @@ def test_malformed_deep_wrong_type_and_oversize_bodies_are_4xx(served: ServedFir
     assert served.post("/ingest/demo", **big).status_code == 413
 
 
-def test_unknown_firm_or_firm_without_secret_is_404(served: ServedFirm) -> None:
-    assert served.post("/ingest/nobody", **signed_ingest({"activities": []}, msg_id="n1")).status_code == 404
+def test_an_unknown_firm_or_one_without_a_secret_answers_as_a_bad_signature_does(served: ServedFirm) -> None:
+    """Firm ids are not probeable through /ingest either: no endpoint looks like a batch signed with another key."""
+    other_key = bytes(range(1, 33))
+    bad = served.post("/ingest/demo", **signed_ingest({"activities": []}, msg_id="n0", key=other_key))
+    assert bad.status_code == 401 and bad.json() == {"error": "no valid webhook-signature"}
+    for firm in ("nobody", "demo-2"):
+        answer = served.post(f"/ingest/{firm}", **signed_ingest({"activities": []}, msg_id="n1"))
+        assert (answer.status_code, answer.json()) == (401, {"error": "no valid webhook-signature"})
+    unsigned = [served.post(f"/ingest/{firm}", json={"activities": []}) for firm in ("demo", "nobody")]
+    assert {(a.status_code, a.content) for a in unsigned} == {
+        (401, b'{"error":"missing webhook-id, webhook-timestamp or webhook-signature header"}')
+    }
     settings = with_ingest_secret(served.settings, "demo", None)
     runtime = dataclasses.replace(served.runtime, settings=settings.firms["demo"])
     worker = BackgroundWork()
@@ -138,7 +148,7 @@ def test_unknown_firm_or_firm_without_secret_is_404(served: ServedFirm) -> None:
         answer = requests.post(
             f"http://127.0.0.1:{port}/ingest/demo", timeout=5, **signed_ingest({"activities": []}, msg_id="n2")
         )
-        assert answer.status_code == 404 and answer.json() == {"error": "no ingest endpoint for firm 'demo'"}
+        assert (answer.status_code, answer.json()) == (401, {"error": "no valid webhook-signature"})
     finally:
         stop()
         worker.close()

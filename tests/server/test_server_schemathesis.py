@@ -60,11 +60,12 @@ def test_no_request_gets_a_server_error(api_schema: schemathesis.BaseSchema) -> 
         def run(case: schemathesis.Case) -> None:
             check(case)
             if case.path_parameters:
-                # Random path text only finds 404s: send the same request to the real firm too.
+                # Random path text names no firm (answered as an unsigned delivery is: firm ids cannot
+                # be probed): send the same request to the real firm too.
                 real = {"connector": "clio", "firm": "demo"}
                 case.path_parameters = {k: real[k] for k in case.path_parameters}
                 check(case)
 
         run()
     assert len(labels) == 5, labels
-    assert len(statuses) >= 50 and {200, 401, 404} <= set(statuses), sorted(set(statuses))
+    assert len(statuses) >= 50 and {200, 401} <= set(statuses), sorted(set(statuses))

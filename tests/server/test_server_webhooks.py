@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from config.settings import load_settings
 from connectors.clio.webhooks import sign as clio_sign
+from core.cli.vendors import build_sandboxes, read_seed, sandbox_firm_settings
+from core.runtime import build_runtime
+from core.sandbox.firm_config import write_firm_config
+from core.server import BackgroundWork, build_app
+from core.store.store import Store
 from tests.server.conftest import ServedFirm, wait_for
 
 
@@ -74,11 +83,52 @@ def test_oversize_body_is_413(served: ServedFirm) -> None:
     assert chunked.status_code == 413 and chunked.json()["error"].startswith("body larger")
 
 
-def test_unknown_firm_or_connector_is_404(served: ServedFirm) -> None:
-    for path in ("/hooks/clio/nobody", "/hooks/practicepanther/demo", "/hooks/nothing/nobody"):
-        answer = served.post(path, data=b"{}")
-        assert answer.status_code == 404, path
-        assert set(answer.json()) == {"error"}
-    assert (
-        'billsync_webhook_deliveries_total{connector="unknown",outcome="not_found"} 3.0' in served.metrics()
-    )
+def test_an_unsigned_delivery_gets_the_same_answer_for_a_firm_that_exists_and_one_that_does_not(
+    served: ServedFirm,
+) -> None:
+    """Firm ids are not probeable: without a valid signature, /hooks says the same whatever the path names."""
+    served.subscribe()
+    body = json.dumps({"data": {"id": 1}, "meta": {"event": "created", "webhook_id": 1}}).encode()
+    paths = ("/hooks/clio/demo", "/hooks/clio/nobody", "/hooks/practicepanther/demo", "/hooks/nothing/nobody")
+    for headers in ({}, {"X-Hook-Signature": "0" * 64}):
+        answers = [served.post(path, data=body, headers=headers) for path in paths]
+        shown = {(a.status_code, a.content, a.headers.get("content-type"), a.headers.get("www-authenticate"))
+                 for a in answers}  # fmt: skip
+        assert shown == {(401, b'{"error":"webhook verification failed"}', "application/json", None)}, shown
+    # A body too big is refused alike too, before anything else is looked at.
+    big = b"x" * (1024 * 1024 + 1)
+    assert {served.post(path, data=big).status_code for path in paths} == {413}
+    assert served.worker.depth() == 0
+    # The metrics (on a listener of their own) still tell the operator which were for no endpoint.
+    assert 'billsync_webhook_deliveries_total{connector="unknown",outcome="not_found"} 6.0' in served.metrics()
+
+
+def test_a_gateway_delivery_for_a_firm_that_does_not_exist_looks_like_one_for_a_firm_that_does(
+    tmp_path: Path,
+) -> None:
+    """LawPay's deliveries are never signed (lawpay.md §11): a firm that takes payments answers any
+    one 200 and rings its payments job; a firm id that does not exist answers just the same, and
+    rings nothing."""
+    seed = Path(__file__).resolve().parents[2] / "config" / "examples" / "sandbox-seed.json"
+    sandboxes = build_sandboxes(read_seed(seed), origin="the example seed", rate_limit=1000)
+    config = tmp_path / "billsync.toml"
+    write_firm_config(config, "demo", sandbox_firm_settings(sandboxes, "http://127.0.0.1:9"))  # nothing is called
+    settings = load_settings(config)
+    store = Store.open(settings.database_url)
+    worker = BackgroundWork()
+    rung: list[str] = []
+    try:
+        runtime = build_runtime(settings, "demo", store)
+        assert runtime.payment_gateway is not None and runtime.payment_gateway.name == "lawpay"
+        app = build_app({"demo": runtime}, settings=settings, worker=worker, payments_doorbell=rung.append)
+        with TestClient(app) as client:
+            answers = [
+                client.post(f"/hooks/lawpay/{firm}", content=b'{"id": "evt_1", "type": "charge.completed"}')
+                for firm in ("demo", "nobody")
+            ]
+    finally:
+        worker.close()
+        store.close()
+    assert [(a.status_code, a.content) for a in answers] == [(200, b""), (200, b"")]
+    assert answers[0].headers.get("content-type") == answers[1].headers.get("content-type")
+    assert rung == ["demo"]  # only the firm that exists looks at its gateway's events

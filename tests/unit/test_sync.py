@@ -133,18 +133,20 @@ def calls(n: int) -> list[Activity]:
 def runner_for(store, firm_id):
     clock = {"now": datetime(2026, 11, 2, 9, tzinfo=UTC)}
 
-    def build(connector: FakeConnector, review: ReviewMode = ReviewMode.ALL, **options: Any) -> SyncRunner:
+    def build(
+        connector: FakeConnector, review: ReviewMode = ReviewMode.ALL, firm: str = firm_id, **options: Any
+    ) -> SyncRunner:
         def make_engine() -> CaptureEngine:
             return CaptureEngine(
-                firm=firm_id,
+                firm=firm,
                 policy=CapturePolicy(enabled=True, review=review),
                 rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-                reference=store.load_reference(firm_id),
+                reference=store.load_reference(firm),
                 store=store,
             )
 
         return SyncRunner(
-            firm=firm_id,
+            firm=firm,
             connector=connector,
             store=store,
             make_engine=make_engine,
@@ -187,7 +189,9 @@ def test_a_refused_write_waits_for_retry_after_then_goes(runner_for, store, firm
     assert runner.run_once().written == 0  # Retry-After (30 s) has not passed
     runner_for.clock["now"] += timedelta(seconds=30)
     assert runner.run_once().written == 1
-    assert writer.calls == ["write", "write"]  # a refused request needs no lookup
+    # The call is older than the store's first entry, so each attempt looks first (an earlier
+    # store may have written it); a refused request needs no lookup of its own.
+    assert writer.calls == ["find", "write", "find", "write"]
 
 
 class StoppingWriter(FakeWriter):
@@ -312,6 +316,34 @@ def test_entries_approved_at_capture_are_written_billable(runner_for, store, fir
     assert store.entries(firm_id)[0].state is EntryState.POSTED
 
 
+def test_entries_an_earlier_store_wrote_are_taken_over_not_written_again(runner_for, store, firm_id) -> None:
+    """A store rebuilt from nothing: the write key is the activity's own, so the PMS entry an
+    earlier store wrote for it is found by its marker before anything is sent."""
+    earlier = FakeWriter()
+    runner_for(FakeConnector(calls(3), earlier)).run_once()
+    assert len(earlier.entries) == 3
+    # The database is lost; the PMS keeps what was written. Every row is the firm's, so a firm
+    # id with no rows is a store built from nothing.
+    rebuilt = FakeWriter(entries=dict(earlier.entries))
+    report = runner_for(FakeConnector(calls(3), rebuilt), firm=f"{firm_id}-rebuilt").run_once()
+    assert (report.written, report.already_written, report.recovered) == (0, 3, 0)
+    assert len(rebuilt.entries) == 3  # one remote entry per activity, ever
+    assert sorted(e.remote_id for e in store.entries(f"{firm_id}-rebuilt")) == ["r1", "r2", "r3"]
+    assert rebuilt.calls == ["find", "find", "find"]
+
+
+def test_work_newer_than_the_stores_first_entry_is_written_without_a_lookup(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    connector = FakeConnector(calls(1), writer)
+    runner = runner_for(connector)
+    runner.run_once()
+    assert writer.calls == ["find", "write"]  # older than the store: looked up first
+    later = datetime.now(UTC) + timedelta(hours=2)  # begun after the store's first entry (+ 1 h margin)
+    connector.activity_stream.records.append(activity(external_id="new", started_at=later, title="new topic"))
+    assert runner.run_once().written == 1
+    assert writer.calls == ["find", "write", "write"]
+
+
 def test_one_cycle_drains_more_writes_than_one_outbox_page(runner_for, store, firm_id, monkeypatch) -> None:
     state_claim = SyncState.claim
     monkeypatch.setattr(SyncState, "claim", lambda self, firm, limit=25: state_claim(self, firm, limit=2))
@@ -321,15 +353,17 @@ def test_one_cycle_drains_more_writes_than_one_outbox_page(runner_for, store, fi
 
 
 def test_a_refused_lookup_after_a_lost_response_still_looks_before_sending(runner_for, store, firm_id) -> None:
-    writer = FakeWriter(lose_next=1, refuse_find=1)
+    writer = FakeWriter(lose_next=1)
     runner = runner_for(FakeConnector(calls(1), writer))
     runner.run_once()  # the write happened, its answer was lost
+    writer.refuse_find = 1
     runner_for.clock["now"] += timedelta(minutes=5)
     assert runner.run_once().deferred == 1  # the lookup was refused
     runner_for.clock["now"] += timedelta(minutes=5)
     report = runner.run_once()
     assert report.recovered == 1 and report.written == 0
-    assert writer.calls == ["write", "find", "find"] and len(writer.entries) == 1
+    # The first look is the one every write of work older than the store makes.
+    assert writer.calls == ["find", "write", "find", "find"] and len(writer.entries) == 1
 
 
 class SourceConnector:
