@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 from uuid import UUID
 
 import structlog
@@ -98,6 +98,20 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+class _CurrentStderr:
+    """sys.stderr as it is at each write, not as it was at configuration.
+
+    While a progress bar is drawn on a terminal (core.progress.BarProgress), rich swaps
+    sys.stderr for a proxy that prints each line above the bar; a logger holding the original
+    stream would write into the middle of the bar."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
     """Set up structlog once per process: JSON off a terminal, readable lines on one."""
     out = stream or sys.stderr
@@ -114,6 +128,6 @@ def configure_logging(level: str = "info", stream: TextIO | None = None, json: b
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )

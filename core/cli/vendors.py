@@ -15,7 +15,6 @@ from typing import Annotated, Any, cast
 
 import requests
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from config.settings import BillsyncSettings, load_settings
 from core.capture import engine_for
@@ -23,12 +22,12 @@ from core.cli.common import (
     ConfigOption,
     FirmOption,
     app,
-    console,
     increment_lines,
     pick_firm,
     print_exposed_secret_files,
     print_increment,
     print_result,
+    progress_for,
     say,
     settings_from,
 )
@@ -176,7 +175,8 @@ def sync(
             subscription = runtime.runner.ensure_webhooks(webhook_url)
             if subscription is not None:
                 say(f"webhooks subscribed at {webhook_url} until {subscription.expires_at:%Y-%m-%d %H:%M} UTC")
-        report = runtime.runner.run_once()
+        with progress_for(settings) as progress:
+            report = runtime.runner.run_once(progress=progress)
     print_sync_report(report)
     if not report.ok:
         raise typer.Exit(code=1)
@@ -236,32 +236,30 @@ def backfill(
     # Activity is judged against the people, clients and matters and the PMS's own increment: read
     # them first, as a sync does, or on a fresh store every activity would wait as "not a timekeeper".
     reference = SyncReport()
-    with _vendor_errors(runtime):
-        runtime.runner.refresh_reference(reference)
-        runtime.runner.read_time_increment(reference)
-    for problem in reference.record_errors[:20]:
-        say(("record problem", "yellow"), f" {problem}")
-    engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
-    resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
     total = CaptureResult()
     # Every activity stream: the system of record's and each source's (all accept an updated_since cursor).
     streams = [
-        s
+        (connector, s)
         for connector in runtime.runner.connectors
         for s in connector.streams()
         if connector is not runtime.connector or s.name not in REFERENCE_STREAMS
     ]
-    description = TextColumn("{task.description}", markup=False)
-    progress = Progress(SpinnerColumn(), description, console=console, transient=True)
-    with _vendor_errors(runtime), progress:
-        task = progress.add_task("scanning", total=None)
-        for stream in streams:
+    with _vendor_errors(runtime), progress_for(settings) as progress:
+        runtime.runner.refresh_reference(reference, progress)
+        runtime.runner.read_time_increment(reference)
+        for problem in reference.record_errors[:20]:
+            say(("record problem", "yellow"), f" {problem}")
+        engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
+        resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
+        for connector, stream in streams:
+            label = stream.name if connector is runtime.connector else f"{connector.name}:{stream.name}"
+            progress.start(f"capturing {label}")
             for page in stream.read(from_date):
                 activities = [r for r in page.records if isinstance(r, Activity) and r.started_at >= start]
                 if client or matter:
                     activities = [a for a in activities if _belongs(resolver, a, client, matter)]
                 total.merge(engine.capture(activities))
-                progress.update(task, description=f"{stream.name}: {total.seen} activities scanned")
+                progress.advance(len(page.records), requests=1)
     print_result(total)
     created = sum(total.states.values())
     verb = "would create" if dry_run else "created"

@@ -86,15 +86,15 @@ class FakeRunner:
             with self._lock:
                 self.active -= 1
 
-    def poll(self, report, *, only_streams=None) -> None:
+    def poll(self, report, *, only_streams=None, progress=None) -> None:
         self._work("poll")
         report.records_read["activities"] += 2
 
-    def drain_outbox(self, writer, report) -> None:
+    def drain_outbox(self, writer, report, *, progress=None) -> None:
         self._work("drain")
         report.written += 1
 
-    def reconcile(self, writer, report) -> None:
+    def reconcile(self, writer, report, *, progress=None) -> None:
         self._work("reconcile")
         report.remote_edits += 3
         report.tombstones += 1
