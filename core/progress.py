@@ -48,15 +48,25 @@ class RateLimit:
 
 
 def eta_seconds(
-    *, done: int, total: int | None, elapsed: float, requests_left: int = 0, per_minute: int | None = None
+    *,
+    done: int,
+    total: int | None,
+    elapsed: float,
+    requests_done: int = 0,
+    requests_left: int = 0,
+    per_minute: int | None = None,
 ) -> float | None:
     """Seconds left: the larger of the measured pace and the rate limit's pace; None when neither is known.
 
     Measured: the time per item so far times the items left (needs a total and one item done).
-    Limited: the requests left at the vendor's limit per minute (needs the limit).
+    Limited: the requests left at the vendor's limit per minute (needs the limit). Under a limit
+    the measured pace counts only once a whole minute's requests are done: before that it is
+    the first window's (its spare requests go at once, then everything waits for the window to
+    end), which says nothing yet about the vendor's own speed.
     """
     paces: list[float] = []
-    if total is not None and done > 0:
+    first_window = per_minute is not None and requests_done < per_minute
+    if total is not None and done > 0 and not first_window:
         paces.append(elapsed / done * max(total - done, 0))
     if per_minute:
         paces.append(max(requests_left, 0) * 60.0 / per_minute)
@@ -128,8 +138,14 @@ class NoProgress:
 
 
 @dataclass
-class _Tally:
-    """One phase's counts: items and requests, done and in total, since `started` (monotonic)."""
+class PhaseTally:
+    """One phase's counts: items and requests, done and in total, since `started` (monotonic).
+
+    The ETA is estimated when the phase starts and each time items are done; between those it
+    counts down. While the vendor's limit holds writes back nothing is done, and a measured pace
+    worked out afresh at each look would only grow: a person would see the time left rising by a
+    second every second.
+    """
 
     phase: str
     total: int | None
@@ -138,22 +154,37 @@ class _Tally:
     started: float
     done: int = 0
     requests_done: int = 0
+    estimate: float | None = None  # seconds left, as estimated at `estimated_at`
+    estimated_at: float = 0.0
 
-    def add(self, items: int, requests: int) -> None:
+    def __post_init__(self) -> None:
+        self._estimate(self.started)
+
+    def add(self, items: int, requests: int, now: float) -> None:
+        """Count `items` more done, having used `requests`, at `now`; the ETA is estimated again."""
         self.done += items
         self.requests_done += requests
         if self.total is not None and self.done > self.total:
             self.total = self.done  # a write that fell due meanwhile: the total was a floor
         self.requests = max(self.requests, self.requests_done)
+        self._estimate(now)
 
     def eta(self, now: float) -> float | None:
-        return eta_seconds(
+        """Seconds left at `now`: the last estimate, less the time since it was made (never below 0)."""
+        if self.estimate is None:
+            return None
+        return max(self.estimate - (now - self.estimated_at), 0.0)
+
+    def _estimate(self, now: float) -> None:
+        self.estimate = eta_seconds(
             done=self.done,
             total=self.total,
             elapsed=now - self.started,
+            requests_done=self.requests_done,
             requests_left=self.requests - self.requests_done if self.limit is not None else 0,
             per_minute=self.limit.per_minute if self.limit is not None else None,
         )
+        self.estimated_at = now
 
 
 class LogProgress:
@@ -179,7 +210,7 @@ class LogProgress:
         self._long_only = long_only
         self._announce = announce  # also says a forecast to a person (the CLI's stdout)
         self._clock = clock
-        self._tally: _Tally | None = None
+        self._tally: PhaseTally | None = None
         self._last_line = 0.0
         self._logged = False  # this phase has had a line: its final one follows
 
@@ -188,7 +219,7 @@ class LogProgress:
     ) -> None:
         self.finish()
         now = self._clock()
-        self._tally = _Tally(phase, total, requests, limit, now)
+        self._tally = PhaseTally(phase, total, requests, limit, now)
         self._last_line, self._logged = now, False
         if total:
             eta = self._tally.eta(now)
@@ -199,8 +230,8 @@ class LogProgress:
         tally = self._tally
         if tally is None:
             return
-        tally.add(items, requests)
         now = self._clock()
+        tally.add(items, requests, now)
         if now - self._last_line >= self._every:
             self._line(now)
 
@@ -260,7 +291,7 @@ class BarProgress:
             redirect_stderr=sys.stderr.isatty(),
         )
         self._task: TaskID | None = None
-        self._tally: _Tally | None = None
+        self._tally: PhaseTally | None = None
 
     def __enter__(self) -> BarProgress:
         self._bar.start()
@@ -276,14 +307,14 @@ class BarProgress:
         self, phase: str, *, total: int | None = None, requests: int = 0, limit: RateLimit | None = None
     ) -> None:
         self.finish()
-        self._tally = _Tally(phase, total, requests, limit, self._clock())
+        self._tally = PhaseTally(phase, total, requests, limit, self._clock())
         self._task = self._bar.add_task(without_controls(phase), total=total)
         self._bar.refresh()  # drawn at once: a phase shorter than a refresh is still seen
 
     def advance(self, items: int = 1, *, requests: int = 0) -> None:
         if self._tally is None:
             return
-        self._tally.add(items, requests)
+        self._tally.add(items, requests, self._clock())
         if self._task is not None:
             self._bar.update(self._task, total=self._tally.total, completed=self._tally.done)
 

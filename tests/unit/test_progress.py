@@ -14,7 +14,15 @@ import structlog
 from rich.console import Console
 
 from core.logging import configure_logging
-from core.progress import BarProgress, LogProgress, RateLimit, duration_words, eta_seconds, write_forecast
+from core.progress import (
+    BarProgress,
+    LogProgress,
+    PhaseTally,
+    RateLimit,
+    duration_words,
+    eta_seconds,
+    write_forecast,
+)
 
 CLIO_AT_PEAK = RateLimit("Clio", 50)
 
@@ -37,8 +45,16 @@ def test_the_limit_sets_the_pace_when_it_is_slower_than_the_measured_one() -> No
 
 
 def test_the_measured_pace_wins_when_it_is_slower_than_the_limit() -> None:
-    # 10 done in 30 s: 3 s each, 20 left take 60 s; the limit would allow 20 in 20 * 60 / 50 = 24 s.
-    assert eta_seconds(done=10, total=30, elapsed=30.0, requests_left=20, per_minute=50) == 60.0
+    # 60 done in 120 s: 2 s each, 20 left take 40 s; the limit would allow 20 in 20 * 60 / 50 = 24 s.
+    assert eta_seconds(done=60, total=80, elapsed=120.0, requests_done=60, requests_left=20, per_minute=50) == 40.0
+
+
+def test_within_the_first_minutes_requests_only_the_limit_counts() -> None:
+    # 5 done after 71 s, 70 of them waiting for Clio's window: 71 / 5 * 45 = 639 s measured, but
+    # with fewer than 50 requests done that is the window's pace; the limit says 90 * 60 / 50 = 108 s.
+    assert eta_seconds(done=5, total=50, elapsed=71.0, requests_done=10, requests_left=90, per_minute=50) == 108.0
+    # Without a limit there is nothing else to go by.
+    assert eta_seconds(done=5, total=50, elapsed=71.0, requests_done=10) == pytest.approx(639.0)
 
 
 def test_without_a_limit_only_the_measured_pace_counts_and_without_either_there_is_no_eta() -> None:
@@ -50,6 +66,21 @@ def test_without_a_limit_only_the_measured_pace_counts_and_without_either_there_
 def test_updates_cost_their_requests_at_the_limit() -> None:
     # 180 approvals are 180 updates of 2 requests (GET, then PATCH): 360 * 60 / 50 = 432 s.
     assert eta_seconds(done=0, total=180, elapsed=0.0, requests_left=360, per_minute=50) == 432.0
+
+
+def test_while_the_limit_holds_writes_back_the_time_left_counts_down_not_up() -> None:
+    tally = PhaseTally("writing to Clio", total=100, requests=100, limit=CLIO_AT_PEAK, started=0.0)
+    assert tally.eta(0.0) == 120.0  # 100 * 60 / 50
+    tally.add(21, 21, now=1.0)  # the window's spare requests go at once
+    assert tally.eta(1.0) == pytest.approx(94.8)  # 79 * 60 / 50: the first window's pace is the limit's
+    # Nothing is done while Clio's window runs out: 30 s later 64.8 s are left.
+    assert tally.eta(31.0) == pytest.approx(64.8)
+    assert tally.eta(200.0) == 0.0  # never below nothing
+    tally.add(39, 39, now=70.0)  # 60 done in 70 s, past the first minute's requests
+    # 40 left: measured 70 / 60 * 40 = 46.7 s; the limit 40 * 60 / 50 = 48 s, the slower.
+    assert tally.eta(70.0) == pytest.approx(48.0)
+    # 10 s later with nothing done: 38 s (worked out afresh, 80 / 60 * 40 = 53.3 s, and rising).
+    assert tally.eta(80.0) == pytest.approx(38.0)
 
 
 @pytest.mark.parametrize(
