@@ -144,7 +144,7 @@ class PhaseTally:
     The ETA is estimated when the phase starts and each time items are done; between those it
     counts down. While the vendor's limit holds writes back nothing is done, and a measured pace
     worked out afresh at each look would only grow: a person would see the time left rising by a
-    second every second.
+    second every second. Only once the countdown has run out is it worked out afresh.
     """
 
     phase: str
@@ -170,13 +170,23 @@ class PhaseTally:
         self._estimate(now)
 
     def eta(self, now: float) -> float | None:
-        """Seconds left at `now`: the last estimate, less the time since it was made (never below 0)."""
+        """Seconds left at `now`: the last estimate, less the time since it was made.
+
+        Once that has run out with items still to do, the work is late: the estimate is worked
+        out afresh, from the time gone by so far."""
         if self.estimate is None:
             return None
-        return max(self.estimate - (now - self.estimated_at), 0.0)
+        left = self.estimate - (now - self.estimated_at)
+        if left > 0 or self.total is None or self.done >= self.total:
+            return max(left, 0.0)
+        return self._worked_out(now)
 
     def _estimate(self, now: float) -> None:
-        self.estimate = eta_seconds(
+        self.estimate = self._worked_out(now)
+        self.estimated_at = now
+
+    def _worked_out(self, now: float) -> float | None:
+        return eta_seconds(
             done=self.done,
             total=self.total,
             elapsed=now - self.started,
@@ -184,7 +194,6 @@ class PhaseTally:
             requests_left=self.requests - self.requests_done if self.limit is not None else 0,
             per_minute=self.limit.per_minute if self.limit is not None else None,
         )
-        self.estimated_at = now
 
 
 class LogProgress:

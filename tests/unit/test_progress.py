@@ -75,12 +75,18 @@ def test_while_the_limit_holds_writes_back_the_time_left_counts_down_not_up() ->
     assert tally.eta(1.0) == pytest.approx(94.8)  # 79 * 60 / 50: the first window's pace is the limit's
     # Nothing is done while Clio's window runs out: 30 s later 64.8 s are left.
     assert tally.eta(31.0) == pytest.approx(64.8)
-    assert tally.eta(200.0) == 0.0  # never below nothing
+    # Run out with 79 still to do: worked out afresh, and within the first minute's requests that
+    # is the limit's pace again.
+    assert tally.eta(200.0) == pytest.approx(94.8)
     tally.add(39, 39, now=70.0)  # 60 done in 70 s, past the first minute's requests
     # 40 left: measured 70 / 60 * 40 = 46.7 s; the limit 40 * 60 / 50 = 48 s, the slower.
     assert tally.eta(70.0) == pytest.approx(48.0)
     # 10 s later with nothing done: 38 s (worked out afresh, 80 / 60 * 40 = 53.3 s, and rising).
     assert tally.eta(80.0) == pytest.approx(38.0)
+    # 50 s later still nothing: the 48 s ran out, and 120 / 60 * 40 = 80 s is what the pace says now.
+    assert tally.eta(120.0) == pytest.approx(80.0)
+    tally.add(40, 40, now=121.0)
+    assert tally.eta(121.0) == 0.0 and tally.eta(500.0) == 0.0  # all done: nothing left, however late
 
 
 @pytest.mark.parametrize(
