@@ -13,6 +13,7 @@ import structlog
 
 from config.settings import BillsyncSettings
 from core.daemon import Daemon, Intervals
+from core.progress import RateLimit
 from core.runtime import FirmRuntime
 from core.tokens import Subscription
 
@@ -68,6 +69,7 @@ class FakeRunner:
         self.active = 0
         self.max_active = 0
         self.callbacks: list[str] = []
+        self.drain_phases: list[tuple[str, int]] = []
         self.connectors = (HookedConnector(),)
         self._lock = threading.Lock()
 
@@ -93,6 +95,10 @@ class FakeRunner:
     def drain_outbox(self, writer, report, *, progress=None) -> None:
         self._work("drain")
         report.written += 1
+        for phase, total in self.drain_phases:  # (name, entries at one request each) told to `progress`
+            progress.start(phase, total=total, requests=total, limit=RateLimit("FakeVendor", 50))
+            progress.advance(total, requests=total)
+        progress.finish()
 
     def reconcile(self, writer, report, *, progress=None) -> None:
         self._work("reconcile")
