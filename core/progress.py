@@ -114,6 +114,10 @@ class Progress(Protocol):
         """Say before long work starts how long it will take (printed on a terminal, logged off one)."""
         ...
 
+    def waiting(self, seconds: float) -> None:
+        """The vendor's rate limit holds the next request back this long (core.http's `on_wait`)."""
+        ...
+
     def finish(self) -> None:
         """The current phase is over (its final line is logged)."""
         ...
@@ -131,6 +135,9 @@ class NoProgress:
         return None
 
     def forecast(self, line: str) -> None:
+        return None
+
+    def waiting(self, seconds: float) -> None:
         return None
 
     def finish(self) -> None:
@@ -250,6 +257,12 @@ class LogProgress:
         if self._announce is not None:
             self._announce(line)
 
+    def waiting(self, seconds: float) -> None:
+        """A wait the limit imposes is logged (within the same at-most-every-N rule): else the log is silent."""
+        now = self._clock()
+        if self._tally is not None and now - self._last_line >= self._every:
+            self._line(now, waiting=seconds)
+
     def finish(self) -> None:
         tally = self._tally
         if tally is None:
@@ -260,7 +273,7 @@ class LogProgress:
             self._line(self._clock(), final=True)
         self._tally = None
 
-    def _line(self, now: float, *, final: bool = False) -> None:
+    def _line(self, now: float, *, final: bool = False, waiting: float | None = None) -> None:
         tally = self._tally
         assert tally is not None
         eta = 0.0 if final else tally.eta(now)
@@ -274,6 +287,8 @@ class LogProgress:
         }
         if tally.limit is not None:
             fields |= {"requests": tally.requests, "limit_per_minute": tally.limit.per_minute}
+        if waiting is not None:
+            fields["waiting_seconds"] = round(waiting, 1)  # for the vendor's rate limit
         self._log.info("progress", **fields)
         self._last_line, self._logged = now, True
 
@@ -292,7 +307,7 @@ class BarProgress:
             TextColumn("{task.description}", markup=False),
             BarColumn(),
             _Shown(self._count),
-            _Shown(self._eta),  # worked out at each refresh: it keeps counting down while the limit holds writes back
+            _Shown(self.eta_text),  # worked out at each refresh: it counts down while the limit holds writes
             console=console,
             transient=True,
             refresh_per_second=4,
@@ -301,6 +316,7 @@ class BarProgress:
         )
         self._task: TaskID | None = None
         self._tally: PhaseTally | None = None
+        self._waiting_until = 0.0  # monotonic: the vendor's limit holds requests back until then
 
     def __enter__(self) -> BarProgress:
         self._bar.start()
@@ -330,6 +346,9 @@ class BarProgress:
     def forecast(self, line: str) -> None:
         self._console.print(Text(without_controls(line)), soft_wrap=True, highlight=False)
 
+    def waiting(self, seconds: float) -> None:
+        self._waiting_until = max(self._waiting_until, self._clock() + seconds)
+
     def finish(self) -> None:
         if self._task is not None:
             self._bar.remove_task(self._task)
@@ -341,10 +360,16 @@ class BarProgress:
             return ""
         return f"{tally.done}/{tally.total}" if tally.total is not None else f"{tally.done}"
 
-    def _eta(self) -> str:
-        tally = self._tally
-        eta = tally.eta(self._clock()) if tally is not None else None
-        return "" if eta is None else f"about {duration_words(eta)} left"
+    def eta_text(self) -> str:
+        """What the ETA column shows now: the time left, and any wait for the vendor's rate limit."""
+        tally, now = self._tally, self._clock()
+        eta = tally.eta(now) if tally is not None else None
+        left = "" if eta is None else f"about {duration_words(eta)} left"
+        if now < self._waiting_until:
+            vendor = tally.limit.vendor if tally is not None and tally.limit is not None else "the vendor"
+            wait = f"waiting {duration_words(self._waiting_until - now)} for {vendor}'s rate limit"
+            return f"{left}, {wait}" if left else wait
+        return left
 
 
 class _Shown(ProgressColumn):

@@ -216,3 +216,36 @@ def test_the_bar_shows_the_phase_as_text_with_its_count_and_eta() -> None:
     assert "━" in shown  # the bar itself
     # Drawn at the start: 0/180 and the limit's 180 * 60 / 50 = 216 s.
     assert "0/180" in shown and "about 3 min 36 s left" in shown
+
+
+def test_a_wait_for_the_limit_is_logged_within_the_same_rule(logged: io.StringIO) -> None:
+    clock = Clock()
+    progress = LogProgress(structlog.get_logger(), every_seconds=10, clock=clock)
+    progress.start("writing to Clio", total=100, requests=100, limit=CLIO_AT_PEAK)
+    clock.now += 2
+    progress.advance(49, requests=49)
+    progress.waiting(57.5)  # 2 s after the start line: too soon for another line
+    clock.now += 57.5
+    progress.advance(1, requests=1)  # the window opened: a line (59.5 s since the last)
+    clock.now += 15
+    progress.waiting(44.0)  # the next window's wait, 15 s after the last line: said
+    said = lines(logged)
+    assert [line.get("waiting_seconds") for line in said] == [None, None, 44.0]
+    assert said[-1]["done"] == 50
+
+
+def test_the_bar_says_it_waits_for_the_limit_and_counts_the_wait_down() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=160, markup=False, emoji=False)
+    clock = Clock()
+    bar = BarProgress(console, clock=clock)
+    bar.start("writing to Clio", total=100, requests=100, limit=CLIO_AT_PEAK)
+    clock.now += 1
+    bar.advance(49, requests=49)
+    bar.waiting(58.2)
+    clock.now += 10
+    shown = bar.eta_text()  # what the ETA column shows at this refresh
+    # 51 left at the limit: 61.2 s, estimated 10 s ago; the wait has 48.2 s to go.
+    assert shown == "about 52 s left, waiting 49 s for Clio's rate limit"
+    clock.now += 50
+    assert "waiting" not in bar.eta_text()  # the wait is over
