@@ -163,6 +163,7 @@ class PhaseTally:
     requests_done: int = 0
     estimate: float | None = None  # seconds left, as estimated at `estimated_at`
     estimated_at: float = 0.0
+    held_until: float = 0.0  # the vendor's rate limit holds the next request back until then
 
     def __post_init__(self) -> None:
         self._estimate(self.started)
@@ -176,17 +177,21 @@ class PhaseTally:
         self.requests = max(self.requests, self.requests_done)
         self._estimate(now)
 
+    def hold(self, until: float) -> None:
+        """The vendor's rate limit holds requests back until `until` (monotonic)."""
+        self.held_until = max(self.held_until, until)
+
     def eta(self, now: float) -> float | None:
         """Seconds left at `now`: the last estimate, less the time since it was made.
 
         Once that has run out with items still to do, the work is late: the estimate is worked
-        out afresh, from the time gone by so far."""
+        out afresh, from the time gone by so far. Never less than a wait the limit imposes."""
         if self.estimate is None:
             return None
         left = self.estimate - (now - self.estimated_at)
-        if left > 0 or self.total is None or self.done >= self.total:
-            return max(left, 0.0)
-        return self._worked_out(now)
+        if not (left > 0 or self.total is None or self.done >= self.total):
+            left = self._worked_out(now) or 0.0
+        return max(left, self.held_until - now, 0.0)
 
     def _estimate(self, now: float) -> None:
         self.estimate = self._worked_out(now)
@@ -260,7 +265,10 @@ class LogProgress:
     def waiting(self, seconds: float) -> None:
         """A wait the limit imposes is logged (within the same at-most-every-N rule): else the log is silent."""
         now = self._clock()
-        if self._tally is not None and now - self._last_line >= self._every:
+        if self._tally is None:
+            return
+        self._tally.hold(now + seconds)
+        if now - self._last_line >= self._every:
             self._line(now, waiting=seconds)
 
     def finish(self) -> None:
@@ -316,7 +324,6 @@ class BarProgress:
         )
         self._task: TaskID | None = None
         self._tally: PhaseTally | None = None
-        self._waiting_until = 0.0  # monotonic: the vendor's limit holds requests back until then
 
     def __enter__(self) -> BarProgress:
         self._bar.start()
@@ -347,7 +354,8 @@ class BarProgress:
         self._console.print(Text(without_controls(line)), soft_wrap=True, highlight=False)
 
     def waiting(self, seconds: float) -> None:
-        self._waiting_until = max(self._waiting_until, self._clock() + seconds)
+        if self._tally is not None:
+            self._tally.hold(self._clock() + seconds)
 
     def finish(self) -> None:
         if self._task is not None:
@@ -363,11 +371,13 @@ class BarProgress:
     def eta_text(self) -> str:
         """What the ETA column shows now: the time left, and any wait for the vendor's rate limit."""
         tally, now = self._tally, self._clock()
-        eta = tally.eta(now) if tally is not None else None
+        if tally is None:
+            return ""
+        eta = tally.eta(now)
         left = "" if eta is None else f"about {duration_words(eta)} left"
-        if now < self._waiting_until:
-            vendor = tally.limit.vendor if tally is not None and tally.limit is not None else "the vendor"
-            wait = f"waiting {duration_words(self._waiting_until - now)} for {vendor}'s rate limit"
+        if now < tally.held_until:
+            vendor = tally.limit.vendor if tally.limit is not None else "the vendor"
+            wait = f"waiting {duration_words(tally.held_until - now)} for {vendor}'s rate limit"
             return f"{left}, {wait}" if left else wait
         return left
 

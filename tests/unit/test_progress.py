@@ -249,3 +249,6 @@ def test_the_bar_says_it_waits_for_the_limit_and_counts_the_wait_down() -> None:
     assert shown == "about 52 s left, waiting 49 s for Clio's rate limit"
     clock.now += 50
     assert "waiting" not in bar.eta_text()  # the wait is over
+    bar.advance(1, requests=1)  # 50 left: about a minute at the pace so far, but Clio holds them back 75 s
+    bar.waiting(75.0)
+    assert bar.eta_text() == "about 1 min 15 s left, waiting 1 min 15 s for Clio's rate limit"
