@@ -263,12 +263,16 @@ class LogProgress:
             self._announce(line)
 
     def waiting(self, seconds: float) -> None:
-        """A wait the limit imposes is logged (within the same at-most-every-N rule): else the log is silent."""
+        """A wait the limit imposes is logged: else the log says nothing while it lasts.
+
+        A wait of `every_seconds` or more is logged at once (nothing else can be logged while it
+        lasts, so lines still come no oftener than one per `every_seconds` on average); a
+        shorter one only where a line is due anyway."""
         now = self._clock()
         if self._tally is None:
             return
         self._tally.hold(now + seconds)
-        if now - self._last_line >= self._every:
+        if seconds >= self._every or now - self._last_line >= self._every:
             self._line(now, waiting=seconds)
 
     def finish(self) -> None:

@@ -218,20 +218,30 @@ def test_the_bar_shows_the_phase_as_text_with_its_count_and_eta() -> None:
     assert "0/180" in shown and "about 3 min 36 s left" in shown
 
 
-def test_a_wait_for_the_limit_is_logged_within_the_same_rule(logged: io.StringIO) -> None:
+def test_a_long_wait_for_the_limit_is_logged_at_once_and_a_short_one_only_when_a_line_is_due(
+    logged: io.StringIO,
+) -> None:
     clock = Clock()
     progress = LogProgress(structlog.get_logger(), every_seconds=10, clock=clock)
     progress.start("writing to Clio", total=100, requests=100, limit=CLIO_AT_PEAK)
     clock.now += 2
     progress.advance(49, requests=49)
-    progress.waiting(57.5)  # 2 s after the start line: too soon for another line
+    progress.waiting(57.5)  # Clio's window is spent: the log would say nothing for a minute
     clock.now += 57.5
-    progress.advance(1, requests=1)  # the window opened: a line (59.5 s since the last)
-    clock.now += 15
-    progress.waiting(44.0)  # the next window's wait, 15 s after the last line: said
+    progress.advance(1, requests=1)  # the window opened: a line is due (57.5 s since the last)
+    clock.now += 3
+    progress.waiting(4.0)  # short, 3 s after the last line: not said
+    clock.now += 12
+    progress.waiting(2.0)  # short, but a line is due anyway (15 s since the last)
     said = lines(logged)
-    assert [line.get("waiting_seconds") for line in said] == [None, None, 44.0]
-    assert said[-1]["done"] == 50
+    assert [(line["done"], line.get("waiting_seconds")) for line in said] == [
+        (0, None),
+        (49, 57.5),
+        (50, None),
+        (50, 2.0),
+    ]
+    # While held back, the time left is at least the wait: 51 left at the limit is 61.2 s.
+    assert said[1]["eta_seconds"] == 61.2
 
 
 def test_the_bar_says_it_waits_for_the_limit_and_counts_the_wait_down() -> None:
