@@ -234,10 +234,15 @@ def on_a_terminal(*args: str) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
 
 
-def test_on_a_terminal_sync_draws_a_bar_with_the_total(quick_firm: tuple[Path, str]) -> None:
+def test_on_a_terminal_backfill_and_sync_draw_a_bar_with_the_total(quick_firm: tuple[Path, str]) -> None:
     config, _ = quick_firm
     billsync("connect", "clio", "--config", str(config), "--auto-approve")
-    billsync("backfill", "--config", str(config), "--since", "2026-10-01")  # 30 entries wait in the outbox
+
+    code, shown = on_a_terminal("backfill", "--config", str(config), "--since", "2026-10-01")
+    assert code == 0, shown
+    assert "capturing communications" in shown and "━" in shown
+    assert "backfill created 30 entries" in shown  # 30 entries wait in the outbox
+    assert '"event": "progress"' not in shown
 
     code, shown = on_a_terminal("sync", "--once", "--config", str(config))
 
