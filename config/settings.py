@@ -107,6 +107,9 @@ class BillsyncSettings(BaseSettings):
     secret_key_file: Path | None = None
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # [daemon]: job intervals, claim leases
     server: ServerSettings = Field(default_factory=ServerSettings)  # [server]: routes, metrics listener, timeouts
+    # Long work (a sync, a backfill, a long drain in the daemon) logs a `progress` line at most
+    # this often off a terminal; on one, `sync --once` and `backfill` draw a bar instead.
+    progress_every_seconds: float = Field(default=10.0, gt=0)
     firms: dict[str, FirmSettings] = Field(default_factory=dict)
 
     @classmethod

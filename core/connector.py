@@ -174,6 +174,25 @@ class Writer(Protocol):
         ...
 
 
+class WritePace(Protocol):
+    """A writer that can say what its writes cost against the vendor's rate limit (for progress ETAs)."""
+
+    vendor: str  # the vendor's name as people know it, e.g. "Clio"
+
+    def requests_per_minute(self) -> int | None:
+        """The vendor's limit as last reported (or documented) for the connected account; None: unknown."""
+        ...
+
+    def requests_per_write(self, operation: str, *, unknown_outcome: bool = False) -> int:
+        """Requests one outbox write usually takes: "create" or "update"; a lookup first after a lost answer."""
+        ...
+
+
+def write_pace_of(writer: object) -> WritePace | None:
+    """The writer as a WritePace, or None for one that cannot say (its drains get the measured pace only)."""
+    return cast(WritePace, writer) if callable(getattr(writer, "requests_per_write", None)) else None
+
+
 class OAuthConnector(Protocol):
     """A connector whose account is connected with OAuth 2's authorization-code flow."""
 

@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 from uuid import UUID
 
 import structlog
@@ -110,6 +110,20 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+class _CurrentStderr:
+    """sys.stderr as it is at each write, not as it was at configuration.
+
+    While a progress bar is drawn on a terminal (core.progress.BarProgress), rich swaps
+    sys.stderr for a proxy that prints each line above the bar; a logger holding the original
+    stream would write into the middle of the bar."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler configure_logging installs (and replaces when called again)."""
 
@@ -132,7 +146,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None, json: b
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    handler = _OurHandler(out)
+    handler = _OurHandler(stream or cast(TextIO, _CurrentStderr()))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*stamped, _add_logger_name],

@@ -52,11 +52,21 @@ from typing import Any
 
 import structlog
 
-from core.connector import Connector, InboundRequest, RemoteEntry, Stream, WebhookResult, Writer, time_rounding_of
+from core.connector import (
+    Connector,
+    InboundRequest,
+    RemoteEntry,
+    Stream,
+    WebhookResult,
+    Writer,
+    time_rounding_of,
+    write_pace_of,
+)
 from core.engine import CaptureEngine, CaptureResult
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
 from core.logging import per_record, tallied
 from core.models import EntryState, TimeEntry, Timekeeper
+from core.progress import LONG_WORK_SECONDS, NoProgress, Progress, RateLimit, write_forecast
 from core.store.store import CaptureConflict, Store
 from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
 from core.timezones import iana_name
@@ -143,15 +153,20 @@ class SyncRunner:
         self._pricing: CaptureEngine | None = None  # prices edits from the PMS during a reconcile
         self._born: datetime | None = None  # when this store made its first entry for the firm
 
-    def run_once(self, *, only_streams: Iterable[str] | None = None) -> SyncReport:
-        """Poll, capture, drain the outbox, reconcile: one whole cycle, and one summary line."""
+    def run_once(
+        self, *, only_streams: Iterable[str] | None = None, progress: Progress | None = None
+    ) -> SyncReport:
+        """Poll, capture, drain the outbox, reconcile: one whole cycle, each phase told to `progress`,
+        and one summary line."""
+        progress = progress or NoProgress()
         report = SyncReport()
         with tallied() as tally:  # per-record detail is DEBUG; the summary counts it
-            self.poll(report, only_streams=only_streams)
+            self.poll(report, only_streams=only_streams, progress=progress)
             writer = self.connector.writer()
             if writer is not None:
-                self.drain_outbox(writer, report)
-                self.reconcile(writer, report)
+                self.drain_outbox(writer, report, progress=progress)
+                self.reconcile(writer, report, progress=progress)
+        progress.finish()
         emit = self._log.warning if tally.warnings else self._log.info
         emit(
             "sync cycle",
@@ -170,7 +185,9 @@ class SyncRunner:
 
     # Reading ---------------------------------------------------------------------------------
 
-    def poll(self, report: SyncReport, *, only_streams: Iterable[str] | None = None) -> None:
+    def poll(
+        self, report: SyncReport, *, only_streams: Iterable[str] | None = None, progress: Progress | None = None
+    ) -> None:
         """Read every stream from its cursor: reference streams first, then activity streams.
 
         `only_streams` names streams to read; a source's streams are named "<connector>:<stream>",
@@ -190,29 +207,39 @@ class SyncRunner:
 
             return [s for s in connector.streams() if asked(s)]
 
+        progress = progress or NoProgress()
         record = self.connector
         streams = chosen(record, qualify=False)
-        self._read_reference(report, [s for s in streams if s.name in REFERENCE_STREAMS])
+        self._read_reference(report, [s for s in streams if s.name in REFERENCE_STREAMS], progress)
         self.read_time_increment(report)
         engine = self._make_engine()  # sees the reference data and the PMS's rounding just stored
+        progress.start("capturing parked activities")
+        before = report.capture.reconsidered
         self._reconsider_parked(engine, report)
+        progress.advance(report.capture.reconsidered - before)
         capture = lambda records: report.capture.merge(engine.capture(records))  # noqa: E731
         for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
-            self._read_stream(record, stream, report, capture)
+            progress.start(f"capturing {stream.name}")
+            self._read_stream(record, stream, report, capture, progress=progress)
         for source in self.sources:
             for stream in chosen(source, qualify=True):
-                self._read_stream(source, stream, report, capture, qualify=True)
+                progress.start(f"capturing {source.name}:{stream.name}")
+                self._read_stream(source, stream, report, capture, qualify=True, progress=progress)
+        progress.finish()
         if self._after_poll is not None:
             self._after_poll(report)
 
-    def refresh_reference(self, report: SyncReport) -> None:
+    def refresh_reference(self, report: SyncReport, progress: Progress | None = None) -> None:
         """Read the system of record's people, clients, matters and categories from their cursors."""
         streams = self.connector.streams()
-        self._read_reference(report, [s for s in streams if s.name in REFERENCE_STREAMS - LEDGER_STREAMS])
+        wanted = [s for s in streams if s.name in REFERENCE_STREAMS - LEDGER_STREAMS]
+        self._read_reference(report, wanted, progress or NoProgress())
 
-    def _read_reference(self, report: SyncReport, streams: Iterable[Stream]) -> None:
+    def _read_reference(self, report: SyncReport, streams: Iterable[Stream], progress: Progress) -> None:
         for stream in streams:
-            self._read_stream(self.connector, stream, report, self._store_reference)
+            progress.start(f"reading {stream.name}")
+            self._read_stream(self.connector, stream, report, self._store_reference, progress=progress)
+        progress.finish()
 
     def _reconsider_parked(self, engine: CaptureEngine, report: SyncReport) -> None:
         """Decide the parked activities again with the reference data just read.
@@ -242,7 +269,9 @@ class SyncRunner:
         store_records: Callable[[list[Any]], None],
         *,
         qualify: bool = False,
+        progress: Progress | None = None,
     ) -> None:
+        """Read one stream from its cursor, page by page; each page counts as its records done."""
         name = connector.name
         label = f"{name}:{stream.name}" if qualify else stream.name
         cursor = self.state.cursor(self.firm, name, stream.name)
@@ -252,6 +281,8 @@ class SyncRunner:
                 store_records(records)  # before the cursor: a crash here re-reads, never skips
             self.state.save_cursor(self.firm, name, stream.name, page.cursor)
             report.records_read[label] += len(records)
+            if progress is not None:
+                progress.advance(len(records), requests=1)
             report.record_errors.extend(f"{label}: {error}" for error in (*page.errors, *_zone_problems(records)))
 
     def _store_reference(self, records: list[Any]) -> None:
@@ -323,8 +354,39 @@ class SyncRunner:
 
     # Writing ---------------------------------------------------------------------------------
 
-    def drain_outbox(self, writer: Writer, report: SyncReport) -> None:
-        """Attempt every due write once; failures are rescheduled or held, never re-sent blindly."""
+    def drain_outbox(self, writer: Writer, report: SyncReport, *, progress: Progress | None = None) -> None:
+        """Attempt every due write once; failures are rescheduled or held, never re-sent blindly.
+
+        The due writes are counted before the first is claimed (one grouped query): the phase's
+        total, and with the writer's cost per write and its vendor's limit, the ETA; a drain the
+        limit makes long is announced first (core.progress.write_forecast).
+        """
+        progress = progress or NoProgress()
+        pace = write_pace_of(writer)
+        cost: Callable[[OutboxRow], int] = lambda row: 1  # noqa: E731 - a writer that cannot say
+        due = self.state.due(self.firm)
+        total = sum(due.values())
+        if pace is None:
+            progress.start(f"writing to {self.connector.name}", total=total)
+        else:
+            per_minute = pace.requests_per_minute()
+            limit = RateLimit(pace.vendor, per_minute) if per_minute else None
+            requests = sum(
+                count * pace.requests_per_write(operation, unknown_outcome=unknown)
+                for (operation, unknown), count in due.items()
+            )
+            progress.start(f"writing to {pace.vendor}", total=total, requests=requests, limit=limit)
+            if limit is not None and total and requests * 60.0 / limit.per_minute >= LONG_WORK_SECONDS:
+                progress.forecast(write_forecast(total, requests, limit))
+            cost = lambda row: pace.requests_per_write(row.operation, unknown_outcome=row.status == "sending")  # noqa: E731
+        try:
+            self._drain(writer, report, progress, cost)
+        finally:
+            progress.finish()
+
+    def _drain(
+        self, writer: Writer, report: SyncReport, progress: Progress, cost: Callable[[OutboxRow], int]
+    ) -> None:
         attempted: set[str] = set()
         while True:
             claimed = self.state.claim(self.firm)
@@ -343,6 +405,7 @@ class SyncRunner:
                         # Another replica took the row over after this one's lease ran out: its
                         # writes are now that replica's to finish (it looks before re-sending).
                         per_record(self._log, "outbox row taken over by another worker", row=row.id)
+                    progress.advance(1, requests=cost(row))
             finally:
                 # Whatever this run claimed and did not settle (it stopped on an error) is handed
                 # back at once; a row left in "sending" is still looked up before anything is sent.
@@ -422,11 +485,14 @@ class SyncRunner:
 
     # Review round-trip -----------------------------------------------------------------------
 
-    def reconcile(self, writer: Writer, report: SyncReport) -> None:
+    def reconcile(self, writer: Writer, report: SyncReport, *, progress: Progress | None = None) -> None:
         """Pull edits, approvals and deletions made in the PMS into the store."""
+        progress = progress or NoProgress()
         self._pricing = None  # built on first need: it reads the reference data as it is now
         refs = self.state.remote_refs(self.firm)
         live = sorted(self.store.entries(self.firm, ids=list(refs.values())), key=lambda e: (e.work_date, e.id))
+        pace = write_pace_of(writer)
+        progress.start(f"reading back from {pace.vendor if pace else self.connector.name}", total=len(live))
         chunk = 200  # in work-date order, so each batch spans a short window of days
         for start in range(0, len(live), chunk):
             batch = {e.remote_id: e for e in live[start : start + chunk] if e.remote_id is not None}
@@ -435,6 +501,8 @@ class SyncRunner:
                 entry = batch.get(remote.ref)
                 if entry is not None:
                     self._apply(entry, remote, report)
+            progress.advance(len(live[start : start + chunk]))
+        progress.finish()
 
     def _priced(self, entry: TimeEntry, rate: Decimal, billed_seconds: int) -> Decimal:
         if self._pricing is None:

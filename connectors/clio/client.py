@@ -26,6 +26,9 @@ CONNECTOR = "clio"
 API_VERSION = "4.0.13"
 # clio.md §2 "Pagination": 200 is the default and maximum for the endpoints billsync lists.
 MAX_PAGE_LIMIT = 200
+# clio.md §2 "Rate limits": 50 requests a minute per access token at peak (more off-peak); each
+# answer's X-RateLimit-Limit says the limit in force, which replaces this once one is seen.
+DOCUMENTED_REQUESTS_PER_MINUTE = 50
 # clio.md §1 "Regions": one host per region serves both OAuth and the API, and a token only
 # works in its own region.
 REGION_HOSTS: Mapping[str, str] = MappingProxyType(
@@ -89,6 +92,10 @@ class ClioClient:
         self.api_root = f"{host}/api/v4"
         self.token_url = f"{host}/oauth/token"
         self.authorize_endpoint = f"{host}/oauth/authorize"
+        # Requests a minute Clio's last answer said this token may make (X-RateLimit-Limit, per
+        # 60 s window); None before any answer carried one. For progress estimates only: pacing
+        # is core.http's, from X-RateLimit-Remaining and Reset.
+        self.limit_seen: int | None = None
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -287,7 +294,7 @@ class ClioClient:
         }
         short = _short(url)
         try:
-            return self._ctx.http.request(
+            response = self._ctx.http.request(
                 method,
                 url,
                 rate_key=rate_key(token.access_token),
@@ -300,7 +307,21 @@ class ClioClient:
         except Fatal as exc:
             status = seen[-1].status_code if seen else None
             raise _classified(status, method, short, exc) from None
+        finally:
+            self._learn_limit(seen)
+        return response
         # Refused connections, timeouts and answers cut off mid-body are classified by core.http.
+
+    def _learn_limit(self, seen: Sequence[requests.Response]) -> None:
+        for answer in reversed(seen):
+            said = answer.headers.get("X-RateLimit-Limit", "")
+            if said.isdigit() and int(said) > 0:
+                self.limit_seen = int(said)
+                return
+
+    def requests_per_minute(self) -> int:
+        """The limit Clio last said this token has (X-RateLimit-Limit), else the documented one."""
+        return self.limit_seen if self.limit_seen is not None else DOCUMENTED_REQUESTS_PER_MINUTE
 
     def _json(self, response: requests.Response, method: str) -> Json:
         try:

@@ -40,6 +40,19 @@ class ClioWriter:
         self._utbms: UtbmsIndex | None = None
         self._utbms_refused = False
 
+    vendor = "Clio"  # core.connector.WritePace
+
+    def requests_per_minute(self) -> int:
+        """Clio's limit for the connected token: as its last answer said, else the documented 50."""
+        return self._client.requests_per_minute()
+
+    def requests_per_write(self, operation: str, *, unknown_outcome: bool = False) -> int:
+        """A create is one POST; an update reads the activity first (GET, then PATCH with its etag).
+
+        After a lost answer a create first looks for the entry (one list page, usually)."""
+        cost = 2 if operation == "update" else 1
+        return cost + (1 if unknown_outcome and operation != "update" else 0)
+
     def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
         """POST the entry once; returns the Clio activity id. Indeterminate means: look it up first."""
         utbms = self._utbms_ids(entry)

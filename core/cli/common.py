@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -22,6 +25,7 @@ from core.errors import AuthFailed, BillsyncError
 from core.matching import ReferenceData
 from core.plugins import CONNECTORS, load
 from core.private_files import others_may_read
+from core.progress import BarProgress, LogProgress, Progress
 from core.store.store import IncrementRead, sqlite_file
 from core.text import without_controls
 from core.units import hours
@@ -53,6 +57,23 @@ def say(*parts: str | tuple[str, str]) -> None:
     """
     line = Text.assemble(*(text(part) if isinstance(part, str) else text(*part) for part in parts))
     console.print(line, soft_wrap=True, highlight=False)
+
+
+@contextmanager
+def progress_for(settings: BillsyncSettings) -> Iterator[Progress]:
+    """How a command shows long work: a bar on a terminal, `progress` log lines (JSON) off one.
+
+    Off a terminal a forecast ("writing 180 entries to Clio: ...") is also said on stdout."""
+    if console.is_terminal:
+        with BarProgress(console) as bar:
+            yield bar
+        return
+    log = structlog.get_logger()
+    reporter = LogProgress(log, every_seconds=settings.progress_every_seconds, announce=say)
+    try:
+        yield reporter
+    finally:
+        reporter.finish()
 
 
 def text_cells(*values: object) -> list[Text]:

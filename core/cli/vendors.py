@@ -15,7 +15,6 @@ from typing import Annotated, Any, cast
 
 import requests
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from config.settings import BillsyncSettings, load_settings
 from core.capture import engine_for
@@ -24,12 +23,12 @@ from core.cli.common import (
     FirmOption,
     app,
     connect_command,
-    console,
     increment_lines,
     pick_firm,
     print_exposed_secret_files,
     print_increment,
     print_result,
+    progress_for,
     reconnect_message,
     say,
     settings_from,
@@ -44,7 +43,8 @@ from core.models import Activity
 from core.payments.firm import build_firm_payments
 from core.payments.routing import verify_accounts
 from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names
-from core.runtime import FirmRuntime, build_runtime
+from core.progress import Progress
+from core.runtime import FirmRuntime, build_runtime, limiter_for
 from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, ensure_key_file, join_vendor_settings, write_firm_config
 from core.sandbox.server import VendorSandbox, build_server_app
 from core.serving import serve
@@ -172,16 +172,23 @@ def sync(
         raise BillsyncError("the long-running daemon is `billsync run`; use `billsync sync --once` for one cycle")
     settings = settings_from(config)
     firm_id, _ = pick_firm(settings, firm)
-    runtime = build_runtime(settings, firm_id, Store.open(settings.database_url))
-    with _vendor_errors(runtime):
-        if webhook_url is not None:
-            subscription = runtime.runner.ensure_webhooks(webhook_url)
-            if subscription is not None:
-                say(f"webhooks subscribed at {webhook_url} until {subscription.expires_at:%Y-%m-%d %H:%M} UTC")
-        report = runtime.runner.run_once()
+    store = Store.open(settings.database_url)
+    with progress_for(settings) as progress:
+        runtime = build_runtime(settings, firm_id, store, http=_shows_waits(store, firm_id, progress))
+        with _vendor_errors(runtime):
+            if webhook_url is not None:
+                subscription = runtime.runner.ensure_webhooks(webhook_url)
+                if subscription is not None:
+                    say(f"webhooks subscribed at {webhook_url} until {subscription.expires_at:%Y-%m-%d %H:%M} UTC")
+            report = runtime.runner.run_once(progress=progress)
     print_sync_report(report)
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def _shows_waits(store: Store, firm_id: str, progress: Progress) -> HttpClient:
+    """The firm's HTTP client, as build_runtime makes it, telling `progress` of each wait for a rate limit."""
+    return HttpClient(limiter=limiter_for(store, firm_id), on_wait=progress.waiting)
 
 
 @contextmanager
@@ -233,38 +240,37 @@ def backfill(
     settings = settings_from(config)
     firm_id, firm_settings = pick_firm(settings, firm)
     store = Store.open(settings.database_url)
-    runtime = build_runtime(settings, firm_id, store)
     start = since.replace(tzinfo=UTC)
     from_date = {"updated_since": start.isoformat()}
-    # Activity is judged against the people, clients and matters and the PMS's own increment: read
-    # them first, as a sync does, or on a fresh store every activity would wait as "not a timekeeper".
     reference = SyncReport()
-    with _vendor_errors(runtime):
-        runtime.runner.refresh_reference(reference)
-        runtime.runner.read_time_increment(reference)
-    for problem in reference.record_errors[:20]:
-        say(("record problem", "yellow"), f" {problem}")
-    engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
-    resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
     total = CaptureResult()
-    # Every activity stream: the system of record's and each source's (all accept an updated_since cursor).
-    streams = [
-        s
-        for connector in runtime.runner.connectors
-        for s in connector.streams()
-        if connector is not runtime.connector or s.name not in REFERENCE_STREAMS
-    ]
-    description = TextColumn("{task.description}", markup=False)
-    progress = Progress(SpinnerColumn(), description, console=console, transient=True)
-    with _vendor_errors(runtime), progress:
-        task = progress.add_task("scanning", total=None)
-        for stream in streams:
-            for page in stream.read(from_date):
-                activities = [r for r in page.records if isinstance(r, Activity) and r.started_at >= start]
-                if client or matter:
-                    activities = [a for a in activities if _belongs(resolver, a, client, matter)]
-                total.merge(engine.capture(activities))
-                progress.update(task, description=f"{stream.name}: {total.seen} activities scanned")
+    with progress_for(settings) as progress:
+        runtime = build_runtime(settings, firm_id, store, http=_shows_waits(store, firm_id, progress))
+        # Every activity stream: the system of record's and each source's (all accept an updated_since cursor).
+        streams = [
+            (connector, s)
+            for connector in runtime.runner.connectors
+            for s in connector.streams()
+            if connector is not runtime.connector or s.name not in REFERENCE_STREAMS
+        ]
+        with _vendor_errors(runtime):
+            # Activity is judged against the people, clients and matters and the PMS's own increment: read
+            # them first, as a sync does, or on a fresh store every activity would wait as "not a timekeeper".
+            runtime.runner.refresh_reference(reference, progress)
+            runtime.runner.read_time_increment(reference)
+            for problem in reference.record_errors[:20]:
+                say(("record problem", "yellow"), f" {problem}")
+            engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
+            resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
+            for connector, stream in streams:
+                label = stream.name if connector is runtime.connector else f"{connector.name}:{stream.name}"
+                progress.start(f"capturing {label}")
+                for page in stream.read(from_date):
+                    activities = [r for r in page.records if isinstance(r, Activity) and r.started_at >= start]
+                    if client or matter:
+                        activities = [a for a in activities if _belongs(resolver, a, client, matter)]
+                    total.merge(engine.capture(activities))
+                    progress.advance(len(page.records), requests=1)
     print_result(total)
     created = sum(total.states.values())
     verb = "would create" if dry_run else "created"

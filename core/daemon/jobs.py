@@ -23,6 +23,7 @@ from core.errors import AuthFailed, ShuttingDown
 from core.logging import tallied
 from core.payments.cycle import run_payments_cycle
 from core.payments.firm import FirmPayments
+from core.progress import DEFAULT_EVERY_SECONDS, LogProgress, Progress
 from core.reports.snapshot import run_report_snapshot
 from core.runtime import FirmRuntime
 from core.sync import SyncReport
@@ -41,10 +42,15 @@ class Outcome(StrEnum):
 _MAX_ERROR_CHARS = 500  # an error message is for a person; a vendor's whole response body is not
 
 
-def poll(runtime: FirmRuntime) -> Counts:
+def long_work(every_seconds: float) -> Progress:
+    """The daemon's progress reporter for one run: `progress` log lines for long phases only, never a bar."""
+    return LogProgress(structlog.get_logger(), every_seconds=every_seconds, long_only=True)
+
+
+def poll(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS) -> Counts:
     """Read every stream from its cursor and capture what is new."""
     report = SyncReport()
-    runtime.runner.poll(report)
+    runtime.runner.poll(report, progress=long_work(progress_every))
     return {
         "read": sum(report.records_read.values()),
         "record_errors": len(report.record_errors),
@@ -52,25 +58,25 @@ def poll(runtime: FirmRuntime) -> Counts:
     }
 
 
-def drain(runtime: FirmRuntime) -> Counts:
-    """Attempt every due write in the firm's outbox once."""
+def drain(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS) -> Counts:
+    """Attempt every due write in the firm's outbox once (a long drain logs its progress and ETA)."""
     writer = runtime.connector.writer()
     if writer is None:
         return {}
     report = SyncReport()
-    runtime.runner.drain_outbox(writer, report)
+    runtime.runner.drain_outbox(writer, report, progress=long_work(progress_every))
     return _write_counts(report)
 
 
-def reconcile(runtime: FirmRuntime) -> Counts:
+def reconcile(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS) -> Counts:
     """Pull edits, approvals and deletions made in the PMS, then send any write that must go again."""
     writer = runtime.connector.writer()
     if writer is None:
         return {}
     report = SyncReport()
-    runtime.runner.reconcile(writer, report)
+    runtime.runner.reconcile(writer, report, progress=long_work(progress_every))
     # Reconciling can queue writes again (lost ones among them): send them now, not in a minute.
-    runtime.runner.drain_outbox(writer, report)
+    runtime.runner.drain_outbox(writer, report, progress=long_work(progress_every))
     return {
         "remote_edits": report.remote_edits,
         "tombstones": report.tombstones,

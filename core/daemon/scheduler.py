@@ -173,13 +173,18 @@ class Daemon:
         """Schedule every firm's jobs and start the scheduler thread; polls and drains run at once."""
         now = datetime.now(UTC)
         every = self.intervals
+        # Long polls, drains and reconciles log `progress` lines (never a bar: no one watches a terminal).
+        progress_every = self._settings.progress_every_seconds
+        poll = functools.partial(jobs.poll, progress_every=progress_every)
+        drain = functools.partial(jobs.drain, progress_every=progress_every)
+        reconcile = functools.partial(jobs.reconcile, progress_every=progress_every)
         for firm in self.runtimes:
             with self._mode_lock:
                 healthy = self._health.healthy(firm)
                 self._poll_healthy[firm] = healthy
                 trigger = _interval(self._poll_every(healthy))
-                self._add(firm, "poll", jobs.poll, trigger, grace=_grace(every.poll_unhealthy), first=now)
-            self._add(firm, "drain", jobs.drain, _interval(every.drain), grace=_grace(every.drain), first=now)
+                self._add(firm, "poll", poll, trigger, grace=_grace(every.poll_unhealthy), first=now)
+            self._add(firm, "drain", drain, _interval(every.drain), grace=_grace(every.drain), first=now)
             if self._public_url is not None:
                 renew = jobs.renew_webhooks(functools.partial(self.callback_url, firm))
                 self._add(firm, "renew_webhooks", renew, _interval(every.renew_webhooks), grace=3600, first=now)
@@ -188,7 +193,7 @@ class Daemon:
             else:
                 # The scheduler's time zone is the server's local one, so 02:00 means local 02:00.
                 trigger = CronTrigger(hour=every.reconcile.hour, minute=every.reconcile.minute)
-            self._add(firm, "reconcile", jobs.reconcile, trigger, grace=_grace(every.reconcile_grace))
+            self._add(firm, "reconcile", reconcile, trigger, grace=_grace(every.reconcile_grace))
             if self.runtimes[firm].settings.billing.schedule.enabled:
                 self._add(firm, "billing", jobs.bill, _interval(every.billing), grace=_grace(every.billing), first=now)
             if self.runtimes[firm].settings.reports.snapshot_folder is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,26 @@ class SyncState:
                 .values(claimed_by=self.worker, lease_until=now + self._lease, fence=o.fence + 1)
             )
         return [OutboxRow(*row[:6], fence=row.fence + 1) for row in found]
+
+    def due(self, firm: str) -> Counter[tuple[str, bool]]:
+        """The writes a drain would attempt now, by (operation, outcome unknown): one grouped count.
+
+        The same rows `claim` would take (pending or sending, due, not held by a live claim); for
+        the totals and the ETA shown before a drain."""
+        o = outbox.c
+        now = self._clock()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(o.operation, o.status, func.count())
+                .where(
+                    o.firm_id == firm,
+                    o.status.in_([PENDING, SENDING]),
+                    or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+                    or_(o.lease_until.is_(None), o.lease_until <= now),
+                )
+                .group_by(o.operation, o.status)
+            ).all()
+        return Counter({(operation, status == SENDING): count for operation, status, count in rows})
 
     def release(self, firm: str, rows: list[OutboxRow]) -> None:
         """Hand back claims this worker still holds (rows settled since then are left alone)."""

@@ -13,6 +13,7 @@ import structlog
 
 from config.settings import BillsyncSettings
 from core.daemon import Daemon, Intervals
+from core.progress import RateLimit
 from core.runtime import FirmRuntime
 from core.tokens import Subscription
 
@@ -68,6 +69,7 @@ class FakeRunner:
         self.active = 0
         self.max_active = 0
         self.callbacks: list[str] = []
+        self.drain_phases: list[tuple[str, int]] = []
         self.connectors = (HookedConnector(),)
         self._lock = threading.Lock()
 
@@ -86,15 +88,19 @@ class FakeRunner:
             with self._lock:
                 self.active -= 1
 
-    def poll(self, report, *, only_streams=None) -> None:
+    def poll(self, report, *, only_streams=None, progress=None) -> None:
         self._work("poll")
         report.records_read["activities"] += 2
 
-    def drain_outbox(self, writer, report) -> None:
+    def drain_outbox(self, writer, report, *, progress=None) -> None:
         self._work("drain")
         report.written += 1
+        for phase, total in self.drain_phases:  # (name, entries at one request each) told to `progress`
+            progress.start(phase, total=total, requests=total, limit=RateLimit("FakeVendor", 50))
+            progress.advance(total, requests=total)
+        progress.finish()
 
-    def reconcile(self, writer, report) -> None:
+    def reconcile(self, writer, report, *, progress=None) -> None:
         self._work("reconcile")
         report.remote_edits += 3
         report.tombstones += 1

@@ -133,3 +133,18 @@ def test_a_run_stopped_by_the_shutdown_ends_cut_short_not_as_an_error(logs: Logs
     assert jobs.run_job(runtime("acme", runner), "drain", jobs.drain) is jobs.Outcome.CUT_SHORT
     [line] = logs.jobs()
     assert line["outcome"] == "cut_short" and line["level"] == "info"
+
+
+def test_a_drain_logs_progress_only_when_the_vendors_limit_makes_it_long(logs: Logs) -> None:
+    runner = FakeRunner()
+    # 20 writes at 50 a minute: 24 s, not long. 180: 180 * 60 / 50 = 216 s, said as it starts.
+    runner.drain_phases = [("writing to FakeVendor", 20), ("writing to FakeVendor", 180)]
+    jobs.run_job(runtime("acme", runner), "drain", jobs.drain)
+
+    lines = [line for line in logs.lines() if line["event"] == "progress"]
+    assert [(line["total"], line["done"], line["eta_seconds"], line["final"]) for line in lines] == [
+        (180, 0, 216.0, False),
+        (180, 180, 0.0, True),
+    ]
+    [summary] = logs.jobs()
+    assert all(line["run_id"] == summary["run_id"] and line["job"] == "drain" for line in lines)

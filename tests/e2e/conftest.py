@@ -42,10 +42,23 @@ def sandbox(tmp_path: Path):
 
 
 @contextmanager
-def serve_sandbox(seed: Path, config: Path) -> Iterator[str]:
-    """`billsync sandbox --seed seed --write-config config` on a free port; yields its base URL."""
+def serve_sandbox(seed: Path, config: Path, rate_limit: int = 100_000) -> Iterator[str]:
+    """`billsync sandbox --seed seed --write-config config` on a free port; yields its base URL.
+
+    `rate_limit`: Clio's requests a minute per token (the default lets nothing wait)."""
     process = subprocess.Popen(
-        [*RUN, "sandbox", "--port", "0", "--seed", str(seed), "--write-config", str(config), "--rate-limit", "100000"],
+        [
+            *RUN,
+            "sandbox",
+            "--port",
+            "0",
+            "--seed",
+            str(seed),
+            "--write-config",
+            str(config),
+            "--rate-limit",
+            str(rate_limit),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -110,3 +110,20 @@ def test_concurrent_claims_on_postgresql_never_share_a_row(postgres_url, firm_id
         assert sum(1 for rows in claims.values() if rows) >= 2  # the work was actually shared
     finally:
         store.close()
+
+
+def test_the_due_count_before_a_drain_is_what_a_drain_would_claim(store, firm_id) -> None:
+    """The drain's total and ETA: due rows by operation and unknown outcome, counted without claiming."""
+    captured(store, firm_id, 5)
+    clock = Clock()
+    a = SyncState(store.engine, clock, worker="replica-a", lease=timedelta(minutes=10))
+    b = SyncState(store.engine, clock, worker="replica-b", lease=timedelta(minutes=10))
+    [first, second, *_] = a.claim(firm_id, limit=5)
+    a.mark_sending(firm_id, first)
+    a.mark_retry(firm_id, first, "timed out", clock.now, outcome_known=False)  # due now, outcome unknown
+    a.mark_retry(firm_id, second, "HTTP 429", clock.now + timedelta(minutes=2), outcome_known=True)  # later
+    assert b.due(firm_id) == {("create", True): 1}  # the other three are a's; second waits
+    clock.now += timedelta(minutes=11)  # a's lease ran out; second's retry time has come
+    assert b.due(firm_id) == {("create", True): 1, ("create", False): 4}
+    assert len(b.claim(firm_id)) == 5
+    assert b.due(firm_id) == {}  # all claimed now

@@ -210,7 +210,11 @@ class StoppingWriter(FakeWriter):
 
 def test_a_drain_stopped_by_the_shutdown_leaves_the_rest_due_at_once_with_no_lookup(runner_for, store, firm_id) -> None:
     writer = StoppingWriter(before_stop=2)
-    runner = runner_for(FakeConnector(calls(5), writer))
+    # Work begun after the store's first entry (+ its 1 h margin): no earlier store can have
+    # written it, so any lookup seen here would be for an unknown outcome.
+    later = datetime.now(UTC) + timedelta(hours=2)
+    work = [activity(external_id=f"c{i}", started_at=later + timedelta(hours=i), title=f"topic {i}") for i in range(5)]
+    runner = runner_for(FakeConnector(work, writer))
     report = SyncReport()
     runner.poll(report)
     with pytest.raises(ShuttingDown):

@@ -150,3 +150,23 @@ def test_non_clio_ids_are_refused_before_any_request() -> None:
     with pytest.raises(Fatal, match="not a Clio id"):
         env.connector.writer().write_time_entry(time_entry(matter_id="HARB-1"), KEY, billable=False)
     assert env.adapter.sent == []
+
+
+def test_the_writer_says_what_its_writes_cost_against_the_limit_clio_reports() -> None:
+    """The drain's ETA counts a create as one request and an approval as two: the count is what is sent."""
+    env = make_env(rate_limit_per_minute=120)
+    writer = env.connector.writer()
+    assert writer.requests_per_minute() == 50  # no answer yet: Clio's documented peak limit
+
+    before = len(env.adapter.sent)
+    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    assert len(env.adapter.sent) - before == writer.requests_per_write("create") == 1
+    assert writer.requests_per_minute() == 120  # the sandbox's X-RateLimit-Limit
+
+    before = len(env.adapter.sent)
+    assert writer.find_time_entry(KEY, time_entry()) == ref  # after a lost answer: look, then (not here) send
+    assert len(env.adapter.sent) - before + 1 == writer.requests_per_write("create", unknown_outcome=True) == 2
+
+    before = len(env.adapter.sent)
+    writer.update_time_entry(ref, time_entry(narrative="Email: Draft motion"), billable=True)  # an approval
+    assert len(env.adapter.sent) - before == writer.requests_per_write("update") == 2  # GET, then PATCH
