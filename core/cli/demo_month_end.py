@@ -22,6 +22,7 @@ from core.models import BillState, EntryState, Severity
 from core.payments.collection import invoice_link
 from core.payments.cycle import run_payments_cycle
 from core.payments.firm import build_firm_payments
+from core.private_files import write_private
 from core.reports.build import build_report
 from core.reports.dashboard import render_dashboard
 from core.reports.render import print_report
@@ -111,7 +112,7 @@ def _collect(runtime: FirmRuntime, settings: BillsyncSettings, moved: list[PreBi
         f"Collection: {paid} invoices paid through their LawPay links; {cycle.events.events} gateway events "
         f"reconciled by reference"
     )
-    print_ledger(build_firm_payments(settings, FIRM, runtime.store).ledger())
+    print_ledger(build_firm_payments(settings, FIRM, runtime.store).ledger(), runtime.store.load_reference(FIRM))
 
 
 def _report(runtime: FirmRuntime, folder: Path | None) -> None:
@@ -123,5 +124,5 @@ def _report(runtime: FirmRuntime, folder: Path | None) -> None:
         say("the HTML dashboard: `billsync report --html FILE`, or /reports on the daemon")
         return
     dashboard = folder / "dashboard.html"
-    dashboard.write_text(render_dashboard(facts, result, served=False), encoding="utf-8")
+    write_private(dashboard, render_dashboard(facts, result, served=False))  # client names and money: 0600
     say(f"dashboard written to {dashboard}")
