@@ -79,11 +79,13 @@ def test_lockup_over_45_days_of_history_divides_by_45_days_and_says_so() -> None
     worked = entry("e1", date(2026, 10, 24), 2, "800.00")
     unbilled = entry("e2", date(2026, 11, 20), 1, "400.00")
     issued = bill("b1", date(2026, 11, 10), "900.00", entry_ref="r1")
-    firm = facts([worked, unbilled], [issued], {"e1": BilledLine("e1", "b1", "INV-b1", date(2026, 11, 10), Decimal("900.00"))})
+    on_bill = BilledLine("e1", "b1", "INV-b1", date(2026, 11, 10), Decimal("900.00"))
+    firm = facts([worked, unbilled], [issued], {"e1": on_bill})
 
     everything = report(firm, "all")
     # Daily revenue 900 / 45; WIP 400 -> 400 x 45 / 900 = 20.0 days; owed 900 -> 45.0 days.
-    assert everything["lockup_window"] == {"start": "2026-10-24", "end": "2026-12-07", "days": 45, "configured_days": 365}
+    window = {"start": "2026-10-24", "end": "2026-12-07", "days": 45, "configured_days": 365}
+    assert everything["lockup_window"] == window
     total = everything["total"]
     assert (total["unbilled_wip"], total["receivables"]) == ("400.00", "900.00")
     assert (total["wip_days"], total["debtor_days"], total["lockup_days"]) == ("20.0", "45.0", "65.0")

@@ -201,7 +201,8 @@ def test_files_holding_client_names_and_money_are_the_owners_alone(firm: ReportF
         [*RUN, "report", "--html", str(tmp_path / "no-such-folder" / "d.html"), "--config", str(firm.config)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-    assert missing.returncode != 0 and missing.stdout.startswith("error: cannot write "), missing.stdout + missing.stderr
+    assert missing.returncode != 0, missing.stdout + missing.stderr
+    assert missing.stdout.startswith("error: cannot write "), missing.stdout + missing.stderr
 
 
 def test_the_table_says_what_lockup_rests_on(firm: ReportFirm) -> None:
