@@ -3,6 +3,12 @@
 Sandbox Law LLP: 12 users, 40 clients, 120 matters and a month of activity (October 2026), in the
 system of record, the activity sources beside it and the payment gateway. Each vendor's seed comes
 from that vendor's `billsync.demo_seeds` entry point; core names no vendor's records.
+
+Every vendor is seeded as it stood when the month ended, so the work in Clio (or PracticePanther),
+NetDocuments and Microsoft 365 all falls in that one calendar month, and the demo's banner and
+reports name it. Microsoft keeps Teams call records for 30 days only: once the month is further
+back than that, its calls are gone from Graph (the sandbox keeps that rule) and the demo reads the
+month's meetings and mail from Microsoft 365.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from core.demo_data import SyntheticFirm, generate_firm
 from core.plugins import DEMO_SEEDS, SANDBOXES, load, names
 
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
+MONTH_END = datetime(2026, 11, 1, tzinfo=UTC)  # the moment the month ended: every seed is made then
+MONTH_NAME = "October 2026"  # what the banner calls MONTH_START's month
 DEMO_ACTIVITIES = 1500
 DEFAULT_SOURCES = ("netdocuments", "microsoft365")
 PAYMENT_GATEWAYS = ("lawpay",)
@@ -35,14 +43,5 @@ def demo_seeds(
     chosen = [s for s in sources if s and s != system_of_record]
     gateways = [name for name in PAYMENT_GATEWAYS if name in names(SANDBOXES)]
     return {
-        name: load(DEMO_SEEDS, name)(firm, now=_seed_time(name, system_of_record))
-        for name in (system_of_record, *chosen, *gateways)
+        name: load(DEMO_SEEDS, name)(firm, now=MONTH_END) for name in (system_of_record, *chosen, *gateways)
     }
-
-
-def _seed_time(vendor: str, system_of_record: str) -> datetime:
-    """When a seed is made: the system of record at the month's end; sources now.
-
-    Sources keep only recent history (Teams call records 30 days), so their seeds place the
-    firm's work in the days before today."""
-    return datetime(2026, 11, 1, tzinfo=UTC) if vendor == system_of_record else datetime.now(UTC)

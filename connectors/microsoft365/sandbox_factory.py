@@ -25,7 +25,11 @@ def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None 
 
 
 def connector_settings(base_url: str) -> dict[str, Any]:
-    """The microsoft365 connector settings that point at a sandbox server at base_url."""
+    """The microsoft365 connector settings that point at a sandbox server at base_url.
+
+    The demo month lies in the past, so the first round reads a year back (Teams calls still only
+    as far as Microsoft keeps them: 30 days).
+    """
     root = base_url.rstrip("/") + MOUNT_PATH
     return {
         "tenant_id": DEFAULT_TENANT,
@@ -33,6 +37,7 @@ def connector_settings(base_url: str) -> dict[str, Any]:
         "client_secret": DEFAULT_CLIENT_SECRET,
         "graph_base_url": f"{root}/graph/v1.0",
         "authority_host": f"{root}/login",
+        "lookback_days": 365,
     }
 
 

@@ -14,7 +14,7 @@ from config.settings import load_settings
 from core.cli.common import app, console, print_entries, print_findings, say, text_cells
 from core.cli.demo_month_end import MONTH_END_SETTINGS, month_end
 from core.cli.vendors import connect_to_sandbox, print_sync_report
-from core.demo_firm import DEFAULT_SOURCES, DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
+from core.demo_firm import DEFAULT_SOURCES, DEMO_ACTIVITIES, DEMO_RATE_LIMIT, MONTH_NAME, demo_firm, demo_seeds
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
 from core.plugins import SANDBOXES, load
@@ -56,7 +56,7 @@ def demo(
     say(
         ("Sandbox Law LLP", "bold"),
         f" on a local {vendor} at http://127.0.0.1:{port}: {len(firm.timekeepers)} users, "
-        f"{len(firm.clients)} clients, {len(firm.matters)} matters, a month of activity (October 2026)"
+        f"{len(firm.clients)} clients, {len(firm.matters)} matters, a month of activity ({MONTH_NAME})"
         + (f"; activity sources: {', '.join(chosen)}" if chosen else ""),
     )
     try:
