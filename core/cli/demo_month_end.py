@@ -116,7 +116,7 @@ def _collect(runtime: FirmRuntime, settings: BillsyncSettings, moved: list[PreBi
 
 
 def _report(runtime: FirmRuntime, folder: Path | None) -> None:
-    """The firm's numbers so far (all periods: the invoices were issued today, after October)."""
+    """The firm's numbers so far ("all": October's work, and the invoices issued today)."""
     today = date.today()
     facts, result = build_report(runtime.store, FIRM, runtime.settings, period="all", by="timekeeper", today=today)
     print_report(result, console)
