@@ -6,19 +6,22 @@ from that vendor's `billsync.demo_seeds` entry point; core names no vendor's rec
 
 Every vendor is seeded as it stood when the month ended, so the work in Clio (or PracticePanther),
 NetDocuments and Microsoft 365 all falls in that one calendar month, and the demo's banner and
-reports name it. Microsoft keeps Teams call records for 30 days only: once the month is further
-back than that, its calls are gone from Graph (the sandbox keeps that rule) and the demo reads the
-month's meetings and mail from Microsoft 365.
+reports name it. The activity sources' sandboxes also run on a clock set to that moment
+(`demo_clocks`): Microsoft keeps Teams call records for 30 days, and the Graph sandbox measures
+those 30 days from its own clock, so the month's calls are still there when the demo reads them
+(on the real clock they would be gone). The system of record and the gateway keep the real clock:
+the month end's bills are dated when October closed, and its payments happen today.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from core.demo_data import SyntheticFirm, generate_firm
 from core.plugins import DEMO_SEEDS, SANDBOXES, load, names
+from core.sandbox import Clock, ShiftedClock
 
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 MONTH_END = datetime(2026, 11, 1, tzinfo=UTC)  # the moment the month ended: every seed is made then
@@ -44,4 +47,16 @@ def demo_seeds(
     gateways = [name for name in PAYMENT_GATEWAYS if name in names(SANDBOXES)]
     return {
         name: load(DEMO_SEEDS, name)(firm, now=MONTH_END) for name in (system_of_record, *chosen, *gateways)
+    }
+
+
+def demo_clocks(seeds: Mapping[str, object], *, system_of_record: str = "clio") -> dict[str, Clock]:
+    """The clock each activity source's sandbox runs on: set to the month's end, then running on.
+
+    Vendors missing here (the system of record, the gateways) keep the real clock.
+    """
+    return {
+        name: ShiftedClock(MONTH_END)
+        for name in seeds
+        if name != system_of_record and name not in PAYMENT_GATEWAYS
     }

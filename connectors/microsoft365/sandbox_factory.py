@@ -11,17 +11,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, GraphSandbox
+from core.sandbox import Clock
 
 MOUNT_PATH = "/microsoft365"
 
 
-def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None) -> GraphSandbox:
+def build_sandbox(
+    seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None, clock: Clock | None = None
+) -> GraphSandbox:
     """A Graph sandbox loaded with seed.
 
     `rate_limit_per_minute` is the CLI's knob for Clio-style limits; Graph's limits are its own
     (10,000 requests per 10 minutes and 4 at a time per mailbox), so it is not used.
+
+    `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
+    Call records are kept 30 days back from it.
     """
-    return GraphSandbox(seed)
+    return GraphSandbox(seed, clock=clock)
 
 
 def connector_settings(base_url: str) -> dict[str, Any]:
