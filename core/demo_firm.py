@@ -6,11 +6,14 @@ from that vendor's `billsync.demo_seeds` entry point; core names no vendor's rec
 
 Every vendor is seeded as it stood when the month ended, so the work in Clio (or PracticePanther),
 NetDocuments and Microsoft 365 all falls in that one calendar month, and the demo's banner and
-reports name it. The activity sources' sandboxes also run on a clock set to that moment
-(`demo_clocks`): Microsoft keeps Teams call records for 30 days, and the Graph sandbox measures
-those 30 days from its own clock, so the month's calls are still there when the demo reads them
-(on the real clock they would be gone). The system of record and the gateway keep the real clock:
-the month end's bills are dated when October closed, and its payments happen today.
+reports name it. In `billsync demo` the activity sources' sandboxes also run on a clock set to that
+moment (`demo_clocks`): Microsoft keeps Teams call records for 30 days, and the Graph sandbox
+measures those 30 days from its own clock, so the month's calls are still there when the demo
+reads them (on the real clock they would be gone). The system of record and the gateway keep the
+real clock: the month end's bills are dated when October closed, and its payments happen today.
+`billsync sandbox --demo-firm` serves a daemon for as long as it runs, so its sandboxes keep the
+real clock (Graph refuses a webhook subscription that expires more than three days after its own
+"now", and billsync's subscriptions are made on the real clock).
 """
 
 from __future__ import annotations

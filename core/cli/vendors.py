@@ -33,7 +33,7 @@ from core.cli.common import (
     settings_from,
 )
 from core.connector import OAuthConnector, time_rounding_of
-from core.demo_firm import DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_clocks, demo_firm, demo_seeds
+from core.demo_firm import DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
 from core.engine import CaptureResult
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.http import HttpClient
@@ -43,7 +43,6 @@ from core.payments.firm import build_firm_payments
 from core.payments.routing import verify_accounts
 from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox import Clock
 from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, join_vendor_settings, write_firm_config
 from core.sandbox.server import VendorSandbox, build_server_app
 from core.serving import serve
@@ -298,16 +297,14 @@ def sandbox(
     """Serve every vendor sandbox in the seed (or the demo firm's) on one loopback port until SIGTERM."""
     if (seed is None) == (not demo_firm_):
         raise BillsyncError(f"name what to serve: --seed FILE (e.g. {EXAMPLE_SEED}) or --demo-firm, not both")
-    clocks: dict[str, Clock] = {}  # a seed file's sandboxes run on the real clock
     if seed is not None:
         seeds, origin = read_seed(seed), f"seed {seed}"
         limit = rate_limit or SANDBOX_RATE_LIMIT
     else:
         seeds, origin = demo_seeds(demo_firm(activities)), "the demo firm"
-        clocks = demo_clocks(seeds)  # its sources stand at the month's end, as in `billsync demo`
         limit = rate_limit or DEMO_RATE_LIMIT
     _port_free(port)
-    sandboxes = build_sandboxes(seeds, origin=origin, rate_limit=limit, clocks=clocks)
+    sandboxes = build_sandboxes(seeds, origin=origin, rate_limit=limit)
     if write_config is not None:
         sandbox_firm_settings(sandboxes, f"http://127.0.0.1:{port}")  # refuse a firm that cannot be, before serving
     server = build_server_app(sandboxes)
@@ -356,17 +353,14 @@ def read_seed(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def build_sandboxes(
-    seeds: Mapping[str, Mapping[str, Any]], *, origin: str, rate_limit: int, clocks: Mapping[str, Clock] | None = None
+    seeds: Mapping[str, Mapping[str, Any]], *, origin: str, rate_limit: int
 ) -> dict[str, VendorSandbox]:
-    """Each vendor's sandbox loaded with its records; records a sandbox cannot load are one clear error.
-
-    `clocks`: a vendor's sandbox clock where it is not the real one (the demo firm's sources).
-    """
+    """Each vendor's sandbox loaded with its records; records a sandbox cannot load are one clear error."""
     built: dict[str, VendorSandbox] = {}
     for vendor, records in seeds.items():
         factory = load(SANDBOXES, vendor)
         try:
-            built[vendor] = factory(records, rate_limit_per_minute=rate_limit, clock=(clocks or {}).get(vendor))
+            built[vendor] = factory(records, rate_limit_per_minute=rate_limit)
         # What reading malformed records raises; the seed is the person's input, not our bug.
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise BillsyncError(f"{origin}: {vendor} records cannot be loaded: {type(exc).__name__}: {exc}") from None

@@ -86,7 +86,9 @@ def compute_report(facts: FirmFacts, period: ReportPeriod, by: Dimension) -> Rep
     """Every metric, for the firm and for each group."""
     by_id = {e.id: e for e in facts.entries}
     keys = _keys(facts, by)
-    window = lockup_window(period.end, facts.first_day(), facts.settings.reports.lockup_window_days)
+    issued = [i.bill.issued_on for i in facts.ledger.invoices.values() if i.bill.issued_on is not None]
+    first_bill = min((day for day in issued if day <= period.end), default=None)
+    window = lockup_window(period.end, facts.first_day(), facts.settings.reports.lockup_window_days, first_bill)
     everything = _Slice(list(facts.entries), list(facts.activities), list(facts.ledger.invoices.values()))
     firm_available = available_seconds(facts.entries, period, facts.settings.reports)
     total = _row(facts, period, None, facts.firm_name, everything, window=window, available_for=firm_available)
@@ -161,7 +163,7 @@ def _row(
             wip=sum((e.amount for e in wip_entries), ZERO),
             receivables=receivables,
             revenue=revenue,
-            window_days=0 if window is None else window.days,
+            window_days=window.days if window is not None and window.enough_billing else 0,
         ),
         entry_ids=ids,
     )

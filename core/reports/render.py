@@ -13,6 +13,7 @@ from rich.text import Text
 from core.reports.columns import COLUMNS, TABLE_COLUMNS, UNDEFINED, values
 from core.reports.compute import MetricRow, Report
 from core.reports.metrics import capture
+from core.reports.metrics.lockup import LockupWindow
 from core.text import Cell, csv_text, without_controls
 
 # How each metric is defined, in words a firm reads (no file names or section numbers it does not
@@ -83,17 +84,21 @@ def report_dict(report: Report) -> dict[str, Any]:
         "by": report.by,
         "columns": [{"name": c.name, "header": c.header, "unit": c.unit} for c in COLUMNS],
         "definitions": DEFINITIONS,
-        "lockup_window": None
-        if report.lockup_window is None
-        else {
-            "start": report.lockup_window.start.isoformat(),
-            "end": report.lockup_window.end.isoformat(),
-            "days": report.lockup_window.days,
-            "configured_days": report.lockup_window.configured_days,
-        },
+        "lockup_window": None if report.lockup_window is None else _window_dict(report.lockup_window),
         "notes": {"lockup_days": report.lockup_note},
         "total": _row_dict(report.total),
         "rows": [_row_dict(row) for row in report.rows],
+    }
+
+
+def _window_dict(window: LockupWindow) -> dict[str, Any]:
+    return {
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "days": window.days,
+        "configured_days": window.configured_days,
+        "first_bill": None if window.first_bill is None else window.first_bill.isoformat(),
+        "billing_days": window.billing_days,
     }
 
 

@@ -4,6 +4,7 @@ work in October 2026, the banner names it, and the report for "all" is October's
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from config.settings import load_settings
 from core.demo_firm import demo_firm, demo_seeds
+from core.models import ActivityKind, ActivityStatus
 from core.store.reports import ReportStore
 from core.store.store import Store
 from tests.e2e.conftest import RUN
@@ -49,7 +51,8 @@ def test_the_demo_banner_names_the_month_every_source_read_and_all_is_that_month
     store = Store.open(load_settings(config).database_url)
     try:
         months: dict[str, set[str]] = defaultdict(set)
-        for row in ReportStore(store.engine).activity_rows("demo"):
+        rows = ReportStore(store.engine).activity_rows("demo")
+        for row in rows:
             months[row.source].add(row.started_at.strftime("%Y-%m"))
         entry_months = {e.work_date.strftime("%Y-%m") for e in store.entries("demo")}
     finally:
@@ -57,6 +60,18 @@ def test_the_demo_banner_names_the_month_every_source_read_and_all_is_that_month
     assert {"netdocuments", "microsoft365"} <= set(months), months  # both sources were read
     assert all(found == {MONTH} for found in months.values()), dict(months)
     assert entry_months == {MONTH}
+
+    # Teams calls from October are read: Microsoft 365 keeps them 30 days from the month's end,
+    # where the demo's tenant stands, not from today (months later).
+    read = re.search(r"microsoft365:teams_calls (\d+)", run.stdout)
+    calls = [r for r in rows if r.source == "microsoft365" and r.kind is ActivityKind.CALL]
+    assert read and int(read[1]) == len(calls) > 0, run.stdout[:2000]
+    assert {c.started_at.strftime("%Y-%m") for c in calls} == {MONTH}
+    # The first attorney's Teams call inside a meeting with the same client is one entry for both.
+    merged = [c for c in calls if c.status is ActivityStatus.MERGED]
+    assert len(merged) == 1 and merged[0].reason.startswith("overlaps entry "), merged
+    meeting = [r for r in rows if r.entry_id == merged[0].entry_id and r.kind is ActivityKind.EVENT]
+    assert len(meeting) == 1 and meeting[0].started_at < merged[0].started_at, meeting
 
     def report(period: str) -> dict:
         done = subprocess.run([*RUN, "report", "--period", period, "--format", "json", "--config", str(config)],

@@ -2,9 +2,9 @@
 
 Lockup days divide by daily revenue over a window that never reaches before the firm's first
 record (a firm with 45 days of history has a 45-day window, and the report says so); a firm with
-no bill has "not enough history" and the reason. "all" spans the firm's data, and utilization
-counts available time only in months someone worked, so "all" on a firm whose work lies in one
-month is that month's figure.
+no bill, or whose first bill is fewer than 30 days old, has "not enough history" and the reason.
+"all" spans the firm's data, and utilization counts available time only in months someone worked,
+so "all" on a firm whose work lies in one month is that month's figure.
 """
 
 from __future__ import annotations
@@ -78,13 +78,16 @@ def test_lockup_over_45_days_of_history_divides_by_45_days_and_says_so() -> None
     # The firm's first record is work on 2026-10-24: 8 days of October, 30 of November, 7 of December.
     worked = entry("e1", date(2026, 10, 24), 2, "800.00")
     unbilled = entry("e2", date(2026, 11, 20), 1, "400.00")
-    issued = bill("b1", date(2026, 11, 10), "900.00", entry_ref="r1")
-    on_bill = BilledLine("e1", "b1", "INV-b1", date(2026, 11, 10), Decimal("900.00"))
+    issued = bill("b1", date(2026, 11, 1), "900.00", entry_ref="r1")  # 37 days of billing to 2026-12-07
+    on_bill = BilledLine("e1", "b1", "INV-b1", date(2026, 11, 1), Decimal("900.00"))
     firm = facts([worked, unbilled], [issued], {"e1": on_bill})
 
     everything = report(firm, "all")
     # Daily revenue 900 / 45; WIP 400 -> 400 x 45 / 900 = 20.0 days; owed 900 -> 45.0 days.
-    window = {"start": "2026-10-24", "end": "2026-12-07", "days": 45, "configured_days": 365}
+    window = {
+        "start": "2026-10-24", "end": "2026-12-07", "days": 45, "configured_days": 365,
+        "first_bill": "2026-11-01", "billing_days": 37,
+    }  # fmt: skip
     assert everything["lockup_window"] == window
     total = everything["total"]
     assert (total["unbilled_wip"], total["receivables"]) == ("400.00", "900.00")
@@ -94,11 +97,38 @@ def test_lockup_over_45_days_of_history_divides_by_45_days_and_says_so() -> None
         "not 365 days: there are no earlier records"
     )
 
-    november = report(firm, "2026-11")  # as of 2026-11-30: 38 days of history
-    assert november["lockup_window"]["days"] == 38
+    november = report(firm, "2026-11")  # as of 2026-11-30: 38 days of history, 30 of billing (just enough)
+    assert (november["lockup_window"]["days"], november["lockup_window"]["billing_days"]) == (38, 30)
     # 400 x 38 / 900 = 16.89 -> 16.9; 900 x 38 / 900 = 38.0.
     assert (november["total"]["wip_days"], november["total"]["debtor_days"]) == ("16.9", "38.0")
     assert november["total"]["lockup_days"] == "54.9"
+
+
+def test_a_first_bill_fewer_than_30_days_old_is_not_enough_history() -> None:
+    # Work from 2026-10-24; WIP 400.00; one bill of 900.00. Report "all", as of 2026-12-07.
+    def firm_billed_on(issued_on: date) -> FirmFacts:
+        worked = entry("e1", date(2026, 10, 24), 2, "800.00")
+        unbilled = entry("e2", date(2026, 11, 20), 1, "400.00")
+        on_bill = BilledLine("e1", "b1", "INV-b1", issued_on, Decimal("900.00"))
+        return facts([worked, unbilled], [bill("b1", issued_on, "900.00", entry_ref="r1")], {"e1": on_bill})
+
+    # Billed on 2026-11-08: 2026-11-08 to 2026-12-07 is 30 days counting both: the figure stands,
+    # 400 x 45 / 900 = 20.0 WIP days and 900 x 45 / 900 = 45.0 debtor days.
+    month_old = report(firm_billed_on(date(2026, 11, 8)), "all")
+    assert month_old["lockup_window"]["billing_days"] == 30
+    assert (month_old["total"]["wip_days"], month_old["total"]["lockup_days"]) == ("20.0", "65.0")
+
+    # Billed on 2026-11-09: 29 days. WIP and what is owed still show; the days do not.
+    young = report(firm_billed_on(date(2026, 11, 9)), "all")
+    total = young["total"]
+    assert (total["unbilled_wip"], total["receivables"]) == ("400.00", "900.00")
+    assert (total["wip_days"], total["debtor_days"], total["lockup_days"]) == (None, None, None)
+    assert young["notes"]["lockup_days"] == (
+        "not enough history: the firm's first bill was issued on 2026-11-09, 29 days to 2026-12-07 counting both; "
+        "lockup days need at least 30 (one monthly billing cycle), as until then clients owe nearly all that was billed"
+    )
+    # By client, every row is undefined too: the firm's billing is what is too young.
+    assert [row["lockup_days"] for row in report(firm_billed_on(date(2026, 11, 9)), "all", "client")["rows"]] == [None]
 
 
 def test_a_firm_with_no_bill_has_not_enough_history_and_is_told_why() -> None:

@@ -10,7 +10,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -206,9 +206,20 @@ def test_files_holding_client_names_and_money_are_the_owners_alone(firm: ReportF
 
 
 def test_the_table_says_what_lockup_rests_on(firm: ReportFirm) -> None:
-    """The firm's history began in October 2026: lockup's window is cut to it, and the table says so."""
-    shown = billsync(firm, "--period", "2026-11")
-    first = firm.store.entries("demo")
-    start = min(e.work_date for e in first)
-    days = (datetime(2026, 11, 30).date() - start).days + 1
+    """The firm's history began in October 2026: lockup's window is cut to it, and the table says so.
+
+    Its first bill is dated 2026-11-05: as of November's end that is 26 days of billing, too few
+    for lockup days (30); as of today there are more than 30.
+    """
+    start = min(e.work_date for e in firm.store.entries("demo"))
+    today = date.today()
+    shown = billsync(firm)  # "all": as of today
+    days = (today - start).days + 1
     assert f"Lockup days: daily revenue over the {days} days of the firm's history in billsync ({start} to" in shown
+    november = billsync(firm, "--period", "2026-11")
+    assert (
+        "Lockup days: not enough history: the firm's first bill was issued on 2026-11-05, 26 days to 2026-11-30 "
+        "counting both; lockup days need at least 30 (one monthly billing cycle)"
+    ) in " ".join(november.split())  # the note may wrap
+    as_json = json.loads(billsync(firm, "--period", "2026-11", "--format", "json"))
+    assert as_json["total"]["lockup_days"] is None and as_json["total"]["receivables"] not in (None, "0.00")

@@ -15,8 +15,11 @@ by its days (the usual form uses a year: `lockup_window_days`, default 365).
   revenue by 365 days and make lockup look many times longer than it is.
 - By timekeeper the debtor side is undefined (bills are not one person's), so lockup is too.
 
-Edge case: no bill issued in the window gives undefined days ("—") and the report says "not
-enough history" with the reason; WIP and receivables are still shown.
+Edge cases: no bill issued in the window, or fewer than `MIN_BILLING_DAYS` (30) days from the
+firm's first bill to the as-of day, give undefined days ("—") and the report says "not enough
+history" with the reason; WIP and receivables are still shown. Thirty days is one monthly billing
+cycle: until a firm has billed and then lived one cycle past its first bill, what clients owe is
+all of what was billed, and debtor days only restate how young the firm's billing is.
 """
 
 from __future__ import annotations
@@ -26,15 +29,20 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 DAY = Decimal("0.1")
+MIN_BILLING_DAYS = 30  # days from the firm's first bill to the as-of day, both counted, before lockup means anything
 
 
 @dataclass(frozen=True, slots=True)
 class LockupWindow:
-    """The days whose bills give lockup its daily revenue: `configured_days` ending `end`, cut at `start`."""
+    """The days whose bills give lockup its daily revenue: `configured_days` ending `end`, cut at `start`.
+
+    `first_bill`: the day the firm's first bill was issued, on or before `end` (None: no bill yet).
+    """
 
     start: date
     end: date
     configured_days: int
+    first_bill: date | None = None
 
     @property
     def days(self) -> int:
@@ -46,16 +54,31 @@ class LockupWindow:
         """The firm's history is shorter than the configured window, so the window was cut to it."""
         return self.days < self.configured_days
 
+    @property
+    def billing_days(self) -> int:
+        """Days from the firm's first bill to `end`, both included (0: no bill yet)."""
+        return 0 if self.first_bill is None else (self.end - self.first_bill).days + 1
+
+    @property
+    def enough_billing(self) -> bool:
+        """The firm has billed for at least `MIN_BILLING_DAYS` days: lockup days mean something."""
+        return self.billing_days >= MIN_BILLING_DAYS
+
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.start <= day <= self.end
 
 
-def lockup_window(as_of: date, history_start: date, configured_days: int) -> LockupWindow | None:
-    """The window ending `as_of`, never reaching before `history_start`; None when the history starts later."""
+def lockup_window(
+    as_of: date, history_start: date, configured_days: int, first_bill: date | None = None
+) -> LockupWindow | None:
+    """The window ending `as_of`, never reaching before `history_start`; None when the history starts later.
+
+    `first_bill`: the firm's first bill issued on or before `as_of`, if any.
+    """
     if history_start > as_of:
         return None
     start = max(as_of - timedelta(days=configured_days - 1), history_start)
-    return LockupWindow(start, as_of, configured_days)
+    return LockupWindow(start, as_of, configured_days, first_bill)
 
 
 def lockup_note(window: LockupWindow | None, revenue: Decimal, as_of: date) -> str:
@@ -66,6 +89,12 @@ def lockup_note(window: LockupWindow | None, revenue: Decimal, as_of: date) -> s
         return (
             f"not enough history: no bill was issued from {window.start} to {window.end}, "
             "so there is no revenue to count days of"
+        )
+    if not window.enough_billing:
+        return (
+            f"not enough history: the firm's first bill was issued on {window.first_bill}, "
+            f"{window.billing_days} days to {window.end} counting both; lockup days need at least "
+            f"{MIN_BILLING_DAYS} (one monthly billing cycle), as until then clients owe nearly all that was billed"
         )
     if window.bounded:
         return (
