@@ -28,7 +28,7 @@ from config.billing import Arrangement, BillingSettings, MatterBilling
 from core.billing.model import UNITS, ZERO, BillingPeriod, GuidelineFinding, LineType, PreBill, PreBillLine
 from core.matching import ReferenceData
 from core.models import BillingMethod, Matter, Severity, TimeEntry
-from core.units import SECONDS_PER_HOUR, cents
+from core.units import SECONDS_PER_HOUR, amount_for, cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +184,24 @@ def _entry_line(entry: TimeEntry, reference: ReferenceData, hybrid: MatterBillin
     else:
         units = (Decimal(entry.billed_seconds) / SECONDS_PER_HOUR).quantize(UNITS)
     base = cents(units * entry.rate)
+    # The entry is priced on its exact seconds (core.units.amount_for), as the PMS prices it; the
+    # line shows hours to four places, so 40 minutes at 350.00 is 0.6667 h x 350.00 = 233.35 on
+    # the line against 233.33 for the work. That cent is rounding, not an agreement.
+    exact = base if category is not None and category.flat else amount_for(entry.billed_seconds, entry.rate)
     covered = hybrid is not None and (
         (entry.task_code is not None and entry.task_code in hybrid.covered_task_codes)
         or (entry.category_id is not None and entry.category_id in hybrid.covered_category_ids)
     )
     # The entry's amount already carries the agreed discount and any cap rating applied.
     adjustment = -base if covered else entry.amount - base
-    note = "covered by the flat fee" if covered else ("discount or cap agreed for the matter" if adjustment else "")
+    if covered:
+        note = "covered by the flat fee"
+    elif entry.amount != exact:
+        note = "discount or cap agreed for the matter"
+    elif adjustment:
+        note = "rounding: the work's exact time, not hours to four places"
+    else:
+        note = ""
     return _Draft(
         type=LineType.FEE,
         work_date=entry.work_date,
