@@ -3,18 +3,32 @@
 Sandbox Law LLP: 12 users, 40 clients, 120 matters and a month of activity (October 2026), in the
 system of record, the activity sources beside it and the payment gateway. Each vendor's seed comes
 from that vendor's `billsync.demo_seeds` entry point; core names no vendor's records.
+
+Every vendor is seeded as it stood when the month ended, so the work in Clio (or PracticePanther),
+NetDocuments and Microsoft 365 all falls in that one calendar month, and the demo's banner and
+reports name it. In `billsync demo` the activity sources' sandboxes also run on a clock set to that
+moment (`demo_clocks`): Microsoft keeps Teams call records for 30 days, and the Graph sandbox
+measures those 30 days from its own clock, so the month's calls are still there when the demo
+reads them (on the real clock they would be gone). The system of record and the gateway keep the
+real clock: the month end's bills are dated when October closed, and its payments happen today.
+`billsync sandbox --demo-firm` serves a daemon for as long as it runs, so its sandboxes keep the
+real clock (Graph refuses a webhook subscription that expires more than three days after its own
+"now", and billsync's subscriptions are made on the real clock).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from core.demo_data import SyntheticFirm, generate_firm
 from core.plugins import DEMO_SEEDS, SANDBOXES, load, names
+from core.sandbox import Clock, ShiftedClock
 
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
+MONTH_END = datetime(2026, 11, 1, tzinfo=UTC)  # the moment the month ended: every seed is made then
+MONTH_NAME = "October 2026"  # what the banner calls MONTH_START's month
 DEMO_ACTIVITIES = 1500
 DEFAULT_SOURCES = ("netdocuments", "microsoft365")
 PAYMENT_GATEWAYS = ("lawpay",)
@@ -35,14 +49,17 @@ def demo_seeds(
     chosen = [s for s in sources if s and s != system_of_record]
     gateways = [name for name in PAYMENT_GATEWAYS if name in names(SANDBOXES)]
     return {
-        name: load(DEMO_SEEDS, name)(firm, now=_seed_time(name, system_of_record))
-        for name in (system_of_record, *chosen, *gateways)
+        name: load(DEMO_SEEDS, name)(firm, now=MONTH_END) for name in (system_of_record, *chosen, *gateways)
     }
 
 
-def _seed_time(vendor: str, system_of_record: str) -> datetime:
-    """When a seed is made: the system of record at the month's end; sources now.
+def demo_clocks(seeds: Mapping[str, object], *, system_of_record: str = "clio") -> dict[str, Clock]:
+    """The clock each activity source's sandbox runs on: set to the month's end, then running on.
 
-    Sources keep only recent history (Teams call records 30 days), so their seeds place the
-    firm's work in the days before today."""
-    return datetime(2026, 11, 1, tzinfo=UTC) if vendor == system_of_record else datetime.now(UTC)
+    Vendors missing here (the system of record, the gateways) keep the real clock.
+    """
+    return {
+        name: ShiftedClock(MONTH_END)
+        for name in seeds
+        if name != system_of_record and name not in PAYMENT_GATEWAYS
+    }

@@ -1,7 +1,9 @@
 """Files that hold secrets: readable and writable by their owner only (0600), from their first byte.
 
 The SQLite database (encrypted tokens, client data), the configuration `billsync sandbox
---write-config` writes (client secrets, the gateway's secret key) and the secret key file. A file
+--write-config` writes (client secrets, the gateway's secret key), the secret key file, and the
+files a person asks for that hold client names and money (the report dashboard, a pre-bill as
+HTML or PDF, a LEDES file). A file
 created with the usual umask is world-readable (0644) until someone narrows it; these are
 created 0600 instead, so no other account on the machine ever reads them.
 """
@@ -15,15 +17,24 @@ from pathlib import Path
 PRIVATE_MODE = 0o600
 
 
-def write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str, *, encoding: str = "utf-8", newline: str | None = None) -> None:
     """Write `text` to `path` (replacing what it held), mode 0600.
 
     A new file is created 0600; an existing one is narrowed to 0600 before the text goes in.
+    `newline=""` writes line endings exactly as `text` has them (a LEDES file's CRLF).
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
+    with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
         os.fchmod(out.fileno(), PRIVATE_MODE)
         out.write(text)
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` (replacing what it held), mode 0600, as `write_private` does text."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), PRIVATE_MODE)
+        out.write(data)
 
 
 def create_private(path: Path) -> None:

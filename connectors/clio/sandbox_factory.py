@@ -15,14 +15,21 @@ from connectors.clio.sandbox import (
     DEFAULT_RATE_LIMIT_PER_MINUTE,
     ClioSandbox,
 )
+from core.sandbox import Clock
 
 MOUNT_PATH = "/clio"
 
 
 def build_sandbox(
-    seed: Mapping[str, Any], *, rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    seed: Mapping[str, Any],
+    *,
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE,
+    clock: Clock | None = None,
 ) -> ClioSandbox:
-    """Return a Clio sandbox loaded with seed, using the sandbox's fixed client id and secret."""
+    """Return a Clio sandbox loaded with seed, using the sandbox's fixed client id and secret.
+
+    `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
+    """
     return ClioSandbox(
         seed,
         client_id=DEFAULT_CLIENT_ID,
@@ -30,6 +37,7 @@ def build_sandbox(
         rate_limit_per_minute=rate_limit_per_minute,
         # The daemon's webhook receiver listens on plain http on loopback; real Clio needs https.
         allow_http_webhooks=True,
+        clock=clock,
     )
 
 

@@ -11,14 +11,20 @@ from typing import Any
 
 from connectors.lawpay.sandbox import TEST_SECRET_KEY, LawPaySandbox
 from connectors.lawpay.sandbox_errors import Json
+from core.sandbox import Clock
 
 MOUNT_PATH = "/lawpay"
 
 
-def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None) -> LawPaySandbox:
-    """A sandbox loaded with `seed`. LawPay documents no rate limit, so none is applied."""
+def build_sandbox(
+    seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None, clock: Clock | None = None
+) -> LawPaySandbox:
+    """A sandbox loaded with `seed`. LawPay documents no rate limit, so none is applied.
+
+    `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
+    """
     del rate_limit_per_minute  # lawpay.md: no documented limit; the sandbox invents none
-    return LawPaySandbox(seed)
+    return LawPaySandbox(seed, clock=clock)
 
 
 def connector_settings(base_url: str) -> dict[str, Any]:

@@ -79,7 +79,9 @@ def microsoft365_seed(firm: SyntheticFirm, *, now: datetime) -> dict[str, Any]:
             minutes = rng.choice((7, 12, 25, 40))
             seed["callRecords"].append(_call(f"{mailbox}-c{i}", tk, client, start, start + timedelta(minutes=minutes)))
         if n == 0:
-            # A Teams call inside a meeting with the same client: two sources, one stretch of work.
+            # A Teams call inside a meeting with the same client: two records, one stretch of work.
+            # The meeting's subject says what it was for, so its entry is not held as vague and
+            # the call merges into it.
             client = clients[0]
             start = (now - timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
             events.append(
@@ -87,7 +89,7 @@ def microsoft365_seed(firm: SyntheticFirm, *, now: datetime) -> dict[str, Any]:
                     f"{mailbox}-overlap",
                     tk,
                     client,
-                    "Client meeting",
+                    "Settlement conference",
                     start=start,
                     end=start + timedelta(hours=1),
                     categories=[],

@@ -11,21 +11,31 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, GraphSandbox
+from core.sandbox import Clock
 
 MOUNT_PATH = "/microsoft365"
 
 
-def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None) -> GraphSandbox:
+def build_sandbox(
+    seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None, clock: Clock | None = None
+) -> GraphSandbox:
     """A Graph sandbox loaded with seed.
 
     `rate_limit_per_minute` is the CLI's knob for Clio-style limits; Graph's limits are its own
     (10,000 requests per 10 minutes and 4 at a time per mailbox), so it is not used.
+
+    `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
+    Call records are kept 30 days back from it.
     """
-    return GraphSandbox(seed)
+    return GraphSandbox(seed, clock=clock)
 
 
 def connector_settings(base_url: str) -> dict[str, Any]:
-    """The microsoft365 connector settings that point at a sandbox server at base_url."""
+    """The microsoft365 connector settings that point at a sandbox server at base_url.
+
+    The demo month lies in the past, so the first round reads a year back (Teams calls still only
+    as far as Microsoft keeps them: 30 days).
+    """
     root = base_url.rstrip("/") + MOUNT_PATH
     return {
         "tenant_id": DEFAULT_TENANT,
@@ -33,6 +43,7 @@ def connector_settings(base_url: str) -> dict[str, Any]:
         "client_secret": DEFAULT_CLIENT_SECRET,
         "graph_base_url": f"{root}/graph/v1.0",
         "authority_host": f"{root}/login",
+        "lookback_days": 365,
     }
 
 

@@ -24,7 +24,6 @@ from core.connector import Cursor, Page, Record
 from core.errors import Fatal, Retryable
 from core.paging import cursor_time
 
-CALL_RECORD_RETENTION = timedelta(days=30)  # §6: call records exist 30 days after the call
 # How late a call record may appear after its call started (UNCONFIRMED: README). Re-listed
 # records are skipped by id and version, so the overlap costs list pages, not lookups.
 CALL_RECORD_OVERLAP = timedelta(days=1)
@@ -315,6 +314,10 @@ class TeamsCalls:
     The list has no delta: it is filtered on startDateTime from a day before the newest call
     seen, records already read (same id and version) are skipped, and participants are read
     for the rest in $batch calls (the list omits them).
+
+    The first read reaches back the configured lookback and Graph answers with what it still keeps:
+    the floor is not cut at 30 days by billsync's own clock, so a tenant whose clock stands
+    elsewhere (the demo's, at its month's end) is not asked for less than it has.
     """
 
     name: ClassVar[str] = "teams_calls"
@@ -330,7 +333,7 @@ class TeamsCalls:
     ) -> None:
         self._client = client
         self._directory = directory
-        self._lookback = min(lookback, CALL_RECORD_RETENTION)
+        self._lookback = lookback
         self._clock = clock
         self._log = log
 
@@ -343,8 +346,7 @@ class TeamsCalls:
         seen: dict[str, list[Any]] = {}
         if since and backfill_from is None and isinstance(since.get("seen"), Mapping):
             seen = {str(k): list(v) for k, v in since["seen"].items() if isinstance(v, list) and len(v) == 2}
-        oldest_kept = now - CALL_RECORD_RETENTION
-        floor = max(backfill_from or (newest - CALL_RECORD_OVERLAP if newest else now - self._lookback), oldest_kept)
+        floor = backfill_from or (newest - CALL_RECORD_OVERLAP if newest else now - self._lookback)
         start_cursor = since if backfill_from is None else None
         users = self._directory.users()
         held: Page | None = None

@@ -17,17 +17,24 @@ from connectors.netdocuments.sandbox import (
     DEFAULT_REPOSITORY,
     NetDocumentsSandbox,
 )
+from core.sandbox import Clock
 
 MOUNT_PATH = "/netdocuments"
 
 
-def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None) -> NetDocumentsSandbox:
-    """A sandbox loaded with seed; the CLI's per-minute figure may raise the limit, never lower it."""
+def build_sandbox(
+    seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None, clock: Clock | None = None
+) -> NetDocumentsSandbox:
+    """A sandbox loaded with seed; the CLI's per-minute figure may raise the limit, never lower it.
+
+    `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
+    """
     return NetDocumentsSandbox(
         seed,
         client_id=DEFAULT_CLIENT_ID,
         client_secret=DEFAULT_CLIENT_SECRET,
         rate_limit=max(DEFAULT_RATE_LIMIT, rate_limit_per_minute or 0),
+        clock=clock,
     )
 
 

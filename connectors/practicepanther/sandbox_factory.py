@@ -17,16 +17,20 @@ from connectors.practicepanther.sandbox import (
     RATE_WINDOW_SECONDS,
     PracticePantherSandbox,
 )
+from core.sandbox import Clock
 
 MOUNT_PATH = "/practicepanther"
 
 
-def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None) -> PracticePantherSandbox:
+def build_sandbox(
+    seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None, clock: Clock | None = None
+) -> PracticePantherSandbox:
     """A sandbox loaded with seed, limited to 300 requests per 5 minutes (pp.md §5).
 
     The CLI passes one per-minute figure to every vendor (Clio's 50 by default, 100,000 for the
     demo). Scaled to PP's 5-minute window it may only raise the limit, never go below PP's 300;
     `PUT /_sandbox/practicepanther/rate_limit` sets any other value.
+    `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
     """
     scaled = 0 if rate_limit_per_minute is None else rate_limit_per_minute * 5
     limit = max(DEFAULT_RATE_LIMIT, scaled)
@@ -36,6 +40,7 @@ def build_sandbox(seed: Mapping[str, Any], *, rate_limit_per_minute: int | None 
         client_secret=DEFAULT_CLIENT_SECRET,
         rate_limit=limit,
         rate_window_seconds=RATE_WINDOW_SECONDS,
+        clock=clock,
     )
 
 

@@ -22,6 +22,8 @@ UNITS = Decimal("0.0001")  # hours to four places: exact for every increment of 
 AGREED_NOTE = "discount or cap agreed for the matter"  # an entry's agreed price below hours x rate
 CAP_NOTE = "matter cap"  # the invoice-level line that keeps fees under the not-to-exceed amount
 COVERED_NOTE = "covered by the flat fee"
+# The line shows hours to four places, the work is priced on its exact seconds: a cent apart.
+ROUNDING_NOTE = "rounding: the work's exact time, not hours to four places"
 
 
 class LineType(enum.StrEnum):

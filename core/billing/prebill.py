@@ -29,6 +29,7 @@ from core.billing.model import (
     AGREED_NOTE,
     CAP_NOTE,
     COVERED_NOTE,
+    ROUNDING_NOTE,
     UNITS,
     ZERO,
     BillingPeriod,
@@ -39,7 +40,7 @@ from core.billing.model import (
 )
 from core.matching import ReferenceData
 from core.models import BillingMethod, Matter, Severity, TimeEntry
-from core.units import SECONDS_PER_HOUR, cents
+from core.units import SECONDS_PER_HOUR, amount_for, cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +196,24 @@ def _entry_line(entry: TimeEntry, reference: ReferenceData, hybrid: MatterBillin
     else:
         units = (Decimal(entry.billed_seconds) / SECONDS_PER_HOUR).quantize(UNITS)
     base = cents(units * entry.rate)
+    # The entry is priced on its exact seconds (core.units.amount_for), as the PMS prices it; the
+    # line shows hours to four places, so 40 minutes at 350.00 is 0.6667 h x 350.00 = 233.35 on
+    # the line against 233.33 for the work. That cent is rounding, not an agreement.
+    exact = base if category is not None and category.flat else amount_for(entry.billed_seconds, entry.rate)
     covered = hybrid is not None and (
         (entry.task_code is not None and entry.task_code in hybrid.covered_task_codes)
         or (entry.category_id is not None and entry.category_id in hybrid.covered_category_ids)
     )
     # The entry's amount already carries the agreed discount and any cap rating applied.
     adjustment = -base if covered else entry.amount - base
-    note = COVERED_NOTE if covered else (AGREED_NOTE if adjustment else "")
+    if covered:
+        note = COVERED_NOTE
+    elif entry.amount != exact:
+        note = AGREED_NOTE
+    elif adjustment:
+        note = ROUNDING_NOTE
+    else:
+        note = ""
     return _Draft(
         type=LineType.FEE,
         work_date=entry.work_date,

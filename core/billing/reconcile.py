@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from core.billing.model import AGREED_NOTE, CAP_NOTE, LineType, PreBill, PreBillLine, PreBillStatus
 from core.models import BillLine, EntryState, RemoteBill, TimeEntry
-from core.units import cents
+from core.units import amount_for, cents
 
 _HOURS = Decimal("0.01")
 _APPROVED = frozenset({EntryState.APPROVED, EntryState.POSTED, EntryState.BILLED})
@@ -165,8 +165,12 @@ def _by_entry(
             else:
                 found.append(f"missing from the bill: line {line.number} ({_describe(line)})")
             continue
-        # The PMS line shows hours x rate; an agreed discount is the pre-bill's adjustment.
-        if cents(billed.amount) != line.base:
+        # The PMS line shows hours x rate; an agreed discount is the pre-bill's adjustment. Clio prices
+        # the entry's exact time: 40 minutes at 350.00 is 233.33, where hours to four places (0.6667)
+        # give the pre-bill's 233.35. Either is the entry at its rate, not a re-priced line.
+        entry = entries_by_ref.get(ref)
+        exact = None if entry is None else amount_for(entry.billed_seconds, line.unit_cost)
+        if cents(billed.amount) not in (line.base, exact):
             found.append(f"line {line.number} ({_describe(line)}): the bill charges {billed.amount}, not {line.base}")
         if billed.hours.quantize(_HOURS) != line.units.quantize(_HOURS):
             found.append(f"line {line.number}: the bill has {billed.hours} h, the pre-bill {line.units} h")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +35,7 @@ from core.cli.common import (
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.matching import ReferenceData
 from core.models import Severity
+from core.private_files import write_private, write_private_bytes
 from core.runtime import build_runtime
 from core.store.billing import BillingStore
 from core.store.store import Store
@@ -136,15 +138,18 @@ def bill_show(
         say(_severity(f.severity), f" {where}{f.message} ", (f"({f.rule})", "dim"))
     for difference in prebill.differences:
         say(("PMS bill differs", "red"), f" {difference}")
+    # Owner-only (0600): a pre-bill holds the client's name, the work and the money.
     billing = firm_settings.billing
     head = None
     if html is not None or pdf is not None:  # both print the letterhead: the firm, the client, the matter
         head = letterhead_for(prebill, store.load_reference(firm_id), billing, firm_name=firm_settings.name)
     if html is not None:
-        html.write_text(render_html(prebill, tax_name=billing.tax_name, letterhead=head), encoding="utf-8")
+        page = render_html(prebill, tax_name=billing.tax_name, letterhead=head)
+        _write(html, lambda path: write_private(path, page))
         say(f"wrote {html}")
     if pdf is not None:
-        pdf.write_bytes(render_pdf(prebill, tax_name=billing.tax_name, letterhead=head))
+        document = render_pdf(prebill, tax_name=billing.tax_name, letterhead=head)
+        _write(pdf, lambda path: write_private_bytes(path, document))
         say(f"wrote {pdf}")
 
 
@@ -185,7 +190,7 @@ def bill_ledes(
         sys.stdout.write(ledes)
         sys.stdout.flush()
     else:
-        out.write_text(ledes, encoding="ascii", newline="")
+        _write(out, lambda path: write_private(path, ledes, encoding="ascii", newline=""))
         say(f"wrote {out} ({chosen.value}, {len(prebill.lines)} lines, total {money(prebill.total)})")
 
 
@@ -312,3 +317,11 @@ def _pms(prebill: PreBill) -> str:
 def _severity(severity: Severity) -> tuple[str, str]:
     """The severity's word and its colour, for say()."""
     return severity.value, {Severity.BLOCK: "red", Severity.REVIEW: "yellow"}.get(severity, "dim")
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a file a person asked for; a folder that is not there or not writable is one error line."""
+    try:
+        write(path)
+    except OSError as exc:
+        raise BillsyncError(f"cannot write {path}: {exc.strerror}") from None

@@ -14,7 +14,15 @@ from config.settings import load_settings
 from core.cli.common import app, console, print_entries, print_findings, say, text_cells
 from core.cli.demo_month_end import MONTH_END_SETTINGS, month_end
 from core.cli.vendors import connect_to_sandbox, print_sync_report
-from core.demo_firm import DEFAULT_SOURCES, DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
+from core.demo_firm import (
+    DEFAULT_SOURCES,
+    DEMO_ACTIVITIES,
+    DEMO_RATE_LIMIT,
+    MONTH_NAME,
+    demo_clocks,
+    demo_firm,
+    demo_seeds,
+)
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
 from core.plugins import SANDBOXES, load
@@ -49,14 +57,16 @@ def demo(
     chosen = [s for s in (DEFAULT_SOURCES if sources is None else sources) if s and s != vendor]
     # LawPay collects the month's invoices (the month end runs on Clio, whose bills billsync can follow).
     seeds = demo_seeds(firm, system_of_record=vendor, sources=chosen)
+    clocks = demo_clocks(seeds, system_of_record=vendor)  # the sources stand at the month's end
     sandboxes = {
-        name: load(SANDBOXES, name)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT) for name, seed in seeds.items()
+        name: load(SANDBOXES, name)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT, clock=clocks.get(name))
+        for name, seed in seeds.items()
     }
     port, stop = run_in_thread(build_server_app(sandboxes))
     say(
         ("Sandbox Law LLP", "bold"),
         f" on a local {vendor} at http://127.0.0.1:{port}: {len(firm.timekeepers)} users, "
-        f"{len(firm.clients)} clients, {len(firm.matters)} matters, a month of activity (October 2026)"
+        f"{len(firm.clients)} clients, {len(firm.matters)} matters, a month of activity ({MONTH_NAME})"
         + (f"; activity sources: {', '.join(chosen)}" if chosen else ""),
     )
     try:

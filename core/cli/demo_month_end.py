@@ -1,5 +1,11 @@
 """The demo firm's month end: review, pre-bills, bills a person makes in the PMS, payment, reports.
 
+As at a firm: every clean pre-bill (no Block finding, at least one line) is approved and billed,
+dated the day the month closed; a pre-bill with a Block finding waits for a person. Only some
+clients pay straight away (`PAID`), so the firm has receivables, and its lockup days are a figure
+a managing partner would recognise (the demo firm's one month is all billed, so they are nearly
+all debtor days).
+
 Each step goes through the same code the CLI and the daemon use; where a person acts in a vendor's
 UI (generating a bill in Clio, a client paying the LawPay page), the sandboxes' admin API and the
 hosted payment page stand in for them.
@@ -18,10 +24,12 @@ from core.billing.model import PreBill, PreBillStatus
 from core.billing.period import month
 from core.cli.common import console, say
 from core.cli.payments import print_ledger
+from core.demo_firm import MONTH_END
 from core.models import BillState, EntryState, Severity
 from core.payments.collection import invoice_link
 from core.payments.cycle import run_payments_cycle
 from core.payments.firm import build_firm_payments
+from core.private_files import write_private
 from core.reports.build import build_report
 from core.reports.dashboard import render_dashboard
 from core.reports.render import print_report
@@ -31,7 +39,8 @@ from core.store.billing import BillingStore
 
 FIRM = "demo"
 PERIOD = "2026-10"
-BILLS = 4  # matters a person bills in the demo
+BILL_DATE = MONTH_END.date().isoformat()  # the bills' date: the day October closed
+PAID = 4  # clients who pay their invoice through its LawPay link during the demo; the rest still owe
 TEST_CARD = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030", "name": "Pat Client"}
 # The demo firm lets billsync move a bill that matches its approved pre-bill to awaiting payment,
 # and collects through LawPay's hosted pages (the sandbox's merchant "sandbox-law").
@@ -55,7 +64,7 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
     store = runtime.store
     _approve_waiting(runtime)
     result = run_billing_cycle(store, FIRM, runtime.settings.billing, month(PERIOD))
-    clean = [p for p in result.prebills if _clean(p)][:BILLS]
+    clean = [p for p in result.prebills if _clean(p)]
     say(
         (f"Month end {PERIOD}", "bold"),
         f": {len(result.prebills)} pre-bills; "
@@ -68,7 +77,7 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
         refs = [line.entry_ref for line in prebill.lines if line.entry_ref]
         response = requests.post(
             f"{base_url}/_sandbox/clio/bills/generate",
-            json={"matter_id": int(prebill.matter_id), "activity_ids": refs},
+            json={"matter_id": int(prebill.matter_id), "activity_ids": refs, "issued_at": BILL_DATE},
             timeout=10,
         )
         response.raise_for_status()
@@ -77,7 +86,7 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
     moved = [p for p in followed if p is not None and p.pms_state == BillState.AWAITING_PAYMENT.value]
     say(
         f"{len(clean)} pre-bills approved and billed in Clio by a person; {len(moved)} matched and moved to "
-        "awaiting payment by billsync"
+        f"awaiting payment by billsync (the bills are dated {BILL_DATE}, the day October closed)"
     )
     _collect(runtime, settings, moved)
     _report(runtime, folder)
@@ -97,10 +106,10 @@ def _clean(prebill: PreBill) -> bool:
 
 
 def _collect(runtime: FirmRuntime, settings: BillsyncSettings, moved: list[PreBill]) -> None:
-    """Each client pays its invoice through the LawPay link billsync made; events reconcile it."""
+    """The first `PAID` clients pay their invoice through the LawPay link billsync made; events reconcile it."""
     fp = build_firm_payments(settings, FIRM, runtime.store)
     paid = 0
-    for prebill in moved:
+    for prebill in moved[:PAID]:
         link = invoice_link(fp, str(prebill.pms_bill_number))
         requests.post(link.url, data=TEST_CARD, timeout=10).raise_for_status()
         paid += 1
@@ -108,14 +117,14 @@ def _collect(runtime: FirmRuntime, settings: BillsyncSettings, moved: list[PreBi
     requests.post(f"{lawpay.removesuffix('/lawpay')}/_sandbox/lawpay/capture", timeout=10).raise_for_status()
     cycle = run_payments_cycle(fp)
     say(
-        f"Collection: {paid} invoices paid through their LawPay links; {cycle.events.events} gateway events "
-        f"reconciled by reference"
+        f"Collection: {paid} of {len(moved)} invoices paid through their LawPay links; {cycle.events.events} "
+        "gateway events reconciled by reference" + ("; the other clients still owe" if paid < len(moved) else "")
     )
-    print_ledger(build_firm_payments(settings, FIRM, runtime.store).ledger())
+    print_ledger(build_firm_payments(settings, FIRM, runtime.store).ledger(), runtime.store.load_reference(FIRM))
 
 
 def _report(runtime: FirmRuntime, folder: Path | None) -> None:
-    """The firm's numbers so far (all periods: the invoices were issued today, after October)."""
+    """The firm's numbers so far ("all": October's work, its bills, and today's payments)."""
     today = date.today()
     facts, result = build_report(runtime.store, FIRM, runtime.settings, period="all", by="timekeeper", today=today)
     print_report(result, console)
@@ -123,5 +132,5 @@ def _report(runtime: FirmRuntime, folder: Path | None) -> None:
         say("the HTML dashboard: `billsync report --html FILE`, or /reports on the daemon")
         return
     dashboard = folder / "dashboard.html"
-    dashboard.write_text(render_dashboard(facts, result, served=False), encoding="utf-8")
+    write_private(dashboard, render_dashboard(facts, result, served=False))  # client names and money: 0600
     say(f"dashboard written to {dashboard}")

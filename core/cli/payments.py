@@ -12,6 +12,7 @@ from rich.table import Table
 from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from, text_cells
 from core.connector import BillMemoWriter
 from core.errors import BillsyncError
+from core.matching import ReferenceData
 from core.payments import charges, collection, plans, transfers
 from core.payments.amounts import parse_amount
 from core.payments.cycle import run_payments_cycle
@@ -58,7 +59,9 @@ def _money(text: str | None) -> Decimal | None:
 
 @pay_app.command("link")
 def link(
-    invoice: Annotated[str, typer.Argument(help="Invoice number (a PracticePanther bill id).")],
+    invoice: Annotated[
+        str, typer.Argument(help="The invoice's number as the PMS shows it (a bill without a number: its bill id).")
+    ],
     config: ConfigOption = None,
     firm: FirmOption = None,
     deliver: Annotated[bool, typer.Option(help="Put it on the bill in the PMS, or render the e-mail.")] = False,
@@ -188,23 +191,30 @@ def events(config: ConfigOption = None, firm: FirmOption = None) -> None:
 def ledger(
     config: ConfigOption = None,
     firm: FirmOption = None,
-    client: Annotated[str | None, typer.Option(help="Only this client.")] = None,
+    client: Annotated[str | None, typer.Option(help="Only this client: its name in the PMS, or its id.")] = None,
 ) -> None:
-    """Billed, paid, outstanding, credit and trust per client and matter."""
-    print_ledger(_firm(config, firm).ledger(), client)
+    """Billed, paid, outstanding, credit and trust per client (by name) and matter (by number)."""
+    fp = _firm(config, firm)
+    print_ledger(fp.ledger(), fp.store.load_reference(fp.firm), client)
 
 
-def print_ledger(book: Ledger, client: str | None = None) -> None:
-    """The ledger as a table, with its totals."""
+def print_ledger(book: Ledger, reference: ReferenceData, client: str | None = None) -> None:
+    """The ledger as a table, with its totals: clients by name and matters by number, as the PMS shows them.
+
+    A client or matter the PMS no longer lists (deleted since it was billed) is shown by its id.
+    """
     table = Table(title="Ledger (billed from the PMS; paid and trust from LawPay and recorded transfers)")
     for column in ("client", "matter", "billed", "paid", "outstanding", "credit", "trust"):
         table.add_column(column, justify="left" if column in ("client", "matter") else "right")
-    rows = [r for r in book.rows if client is None or r.client_id == client]
+    rows = [r for r in book.rows if client is None or client in (r.client_id, _client_name(reference, r.client_id))]
     for r in rows:
+        known_client = reference.clients.get(r.client_id)
+        known_matter = reference.matters.get(r.matter_id) if r.matter_id else None
+        matter = "(client)" if r.matter_id is None else known_matter.number if known_matter else r.matter_id
         table.add_row(
             *text_cells(
-                r.client_id,
-                r.matter_id or "(client)",
+                known_client.name if known_client else r.client_id,
+                matter,
                 *(f"{v:,.2f}" for v in (r.billed, r.paid, r.outstanding, r.credit, r.trust)),
             )
         )
@@ -217,6 +227,11 @@ def print_ledger(book: Ledger, client: str | None = None) -> None:
     console.print(table)
     if book.unmatched:
         say((f"{len(book.unmatched)} transactions match no invoice: see `billsync pay tasks`", "yellow"))
+
+
+def _client_name(reference: ReferenceData, client_id: str) -> str | None:
+    known = reference.clients.get(client_id)
+    return known.name if known else None
 
 
 @pay_app.command("tasks")

@@ -11,6 +11,7 @@ import typer
 
 from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from
 from core.errors import BillsyncError
+from core.private_files import write_private
 from core.reports.build import build_report
 from core.reports.dashboard import render_dashboard
 from core.reports.render import print_report, report_csv, report_json
@@ -54,7 +55,8 @@ def report(
         store.close()
     if html is not None:
         try:
-            html.write_text(render_dashboard(facts, result, served=False), encoding="utf-8")
+            # Owner-only (0600): the dashboard holds client names and money.
+            write_private(html, render_dashboard(facts, result, served=False))
         except OSError as exc:
             raise BillsyncError(f"cannot write {html}: {exc.strerror}") from None
     if output is Format.JSON:

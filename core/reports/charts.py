@@ -118,6 +118,11 @@ def all_charts(facts: FirmFacts, report: Report) -> Sequence[tuple[str, go.Figur
     )
 
 
+def has_data(figure: go.Figure) -> bool:
+    """Some trace plots a value other than zero: else the page says "no data yet" instead of drawing empty axes."""
+    return any(value for trace in figure.data for value in (trace.y if trace.y is not None else ()))
+
+
 def _age_bucket(days: int) -> int:
     for index, (low, high, _) in enumerate(AGE_BUCKETS):
         if days >= low and (high is None or days <= high):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -20,11 +20,11 @@ from core.reports.facts import FirmFacts
 from core.reports.metrics.capture import Funnel, bucket_of, funnel
 from core.reports.metrics.collection import Collection, collection
 from core.reports.metrics.hours import billable_seconds, is_billable_work
-from core.reports.metrics.lockup import Lockup
+from core.reports.metrics.lockup import Lockup, LockupWindow, lockup_note, lockup_window
 from core.reports.metrics.ratio import Ratio
 from core.reports.metrics.realization import ZERO, Realization, realization
 from core.reports.metrics.time_to_invoice import Lag, days_to_invoice, lag
-from core.reports.metrics.utilization import available_seconds, timekeepers_with_entries, utilization
+from core.reports.metrics.utilization import available_seconds, utilization
 from core.reports.period import ReportPeriod
 from core.store.reports import ActivityRow
 from core.timezones import zone
@@ -65,6 +65,12 @@ class Report:
     by: Dimension
     total: MetricRow
     rows: list[MetricRow]
+    lockup_window: LockupWindow | None  # None: no history on or before the period's end
+
+    @property
+    def lockup_note(self) -> str:
+        """What the lockup figures rest on, or "not enough history" and why: shown beside them."""
+        return lockup_note(self.lockup_window, self.total.lockup.revenue, self.period.end)
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,12 @@ def compute_report(facts: FirmFacts, period: ReportPeriod, by: Dimension) -> Rep
     """Every metric, for the firm and for each group."""
     by_id = {e.id: e for e in facts.entries}
     keys = _keys(facts, by)
+    issued = [i.bill.issued_on for i in facts.ledger.invoices.values() if i.bill.issued_on is not None]
+    first_bill = min((day for day in issued if day <= period.end), default=None)
+    window = lockup_window(period.end, facts.first_day(), facts.settings.reports.lockup_window_days, first_bill)
     everything = _Slice(list(facts.entries), list(facts.activities), list(facts.ledger.invoices.values()))
-    total = _row(facts, period, None, facts.firm_name, everything, available_for=_firm_available(facts, period))
+    firm_available = available_seconds(facts.entries, period, facts.settings.reports)
+    total = _row(facts, period, None, facts.firm_name, everything, window=window, available_for=firm_available)
     groups: dict[str | None, _Slice] = {}
 
     def group(key: str | None) -> _Slice:
@@ -100,17 +110,11 @@ def compute_report(facts: FirmFacts, period: ReportPeriod, by: Dimension) -> Rep
     for key, sliced in groups.items():
         available = None
         if by == "timekeeper" and key is not None:
-            worked = timekeepers_with_entries(e for e in sliced.entries if e.work_date in period)
-            available = available_seconds(worked, period, facts.settings.reports)
-        rows.append(_row(facts, period, key, _name(facts, by, key), sliced, available_for=available))
+            available = available_seconds(sliced.entries, period, facts.settings.reports)
+        rows.append(_row(facts, period, key, _name(facts, by, key), sliced, window=window, available_for=available))
     rows = [r for r in rows if _has_anything(r)]
     rows.sort(key=lambda r: (r.key is None, r.name.lower(), r.key or ""))
-    return Report(facts.firm_id, facts.firm_name, period, by, total, rows)
-
-
-def _firm_available(facts: FirmFacts, period: ReportPeriod) -> Decimal:
-    worked = timekeepers_with_entries(e for e in facts.entries if e.work_date in period)
-    return available_seconds(worked, period, facts.settings.reports)
+    return Report(facts.firm_id, facts.firm_name, period, by, total, rows, window)
 
 
 def _row(
@@ -120,6 +124,7 @@ def _row(
     name: str,
     sliced: _Slice,
     *,
+    window: LockupWindow | None,
     available_for: Decimal | None,
 ) -> MetricRow:
     by_id = {e.id: e for e in facts.entries}
@@ -132,11 +137,7 @@ def _row(
     ]
     invoices = sliced.invoices
     in_period_invoices = None if invoices is None else [i for i in invoices if _issued_in(i, period)]
-    window_start = period.end - timedelta(days=facts.settings.reports.lockup_window_days - 1)
-    revenue = sum(
-        (i.bill.total for i in invoices or [] if i.bill.issued_on and window_start <= i.bill.issued_on <= period.end),
-        ZERO,
-    )
+    revenue = sum((i.bill.total for i in invoices or [] if window is not None and i.bill.issued_on in window), ZERO)
     receivables = None
     if invoices is not None:
         owed = [i for i in invoices if i.bill.issued_on is None or i.bill.issued_on <= period.end]
@@ -162,7 +163,7 @@ def _row(
             wip=sum((e.amount for e in wip_entries), ZERO),
             receivables=receivables,
             revenue=revenue,
-            window_days=facts.settings.reports.lockup_window_days,
+            window_days=window.days if window is not None and window.enough_billing else 0,
         ),
         entry_ids=ids,
     )

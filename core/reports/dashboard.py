@@ -12,17 +12,18 @@ import json
 from functools import cache
 from typing import Any
 
+import plotly.graph_objects as go
 import plotly.io as pio
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from core.models import TimeEntry
-from core.reports.charts import CHART_HEIGHT, all_charts
-from core.reports.columns import COLUMNS, UNDEFINED, hours_text
+from core.reports.charts import CHART_HEIGHT, all_charts, has_data
+from core.reports.columns import COLUMNS, TABLE_COLUMNS, UNDEFINED, hours_text
 from core.reports.compute import DIMENSIONS, Report
 from core.reports.facts import FirmFacts
-from core.reports.render import report_dict
+from core.reports.render import DEFINITION_TITLES, report_dict
 from core.text import html_templates, without_controls
 
 PLOTLY_PATH = "/reports/static/plotly.min.js"
@@ -78,7 +79,11 @@ def render_dashboard(
     The charts are figures as data, drawn by the page's one script, not a script each.
     """
     data = dashboard_data(facts, report)
-    charts = {div_id: json.loads(pio.to_json(figure, validate=False)) for div_id, figure in all_charts(facts, report)}
+    figures = all_charts(facts, report)
+    # A chart with nothing to plot would show bare axes (plotly's default range, a "$" axis from -1 to 4):
+    # the page names it and says "no data yet" instead.
+    charts = {div_id: json.loads(pio.to_json(figure, validate=False)) for div_id, figure in figures if has_data(figure)}
+    empty = {div_id: _title(figure) for div_id, figure in figures if not has_data(figure)}
     rows = [(_row_id(r["key"], False), r) for r in data["report"]["rows"]]
     return (
         templates()
@@ -88,9 +93,12 @@ def render_dashboard(
             rows=rows,
             total=data["report"]["total"],
             columns=COLUMNS,
+            shown_columns=TABLE_COLUMNS,
+            definition_titles=DEFINITION_TITLES,
             undefined=UNDEFINED,
             data=embedded_json(data),
-            chart_ids=list(charts),
+            chart_ids=[div_id for div_id, _ in figures],
+            empty_charts=empty,
             chart_data=embedded_json(charts),
             chart_height=f"{CHART_HEIGHT}px",
             nonce=nonce,
@@ -101,6 +109,11 @@ def render_dashboard(
             served=served,
         )
     )
+
+
+def _title(figure: go.Figure) -> str:
+    title = figure.layout.title.text
+    return str(title) if title else "Chart"
 
 
 def _row_id(key: str | None, total: bool) -> str:

@@ -1,4 +1,10 @@
-"""Report periods: a month ("2026-10"), a quarter ("2026-Q4"), a year ("2026"), a range, or everything."""
+"""Report periods: a month ("2026-10"), a quarter ("2026-Q4"), a year ("2026"), a range, or everything.
+
+"all" is the span of the firm's data: from the first day of the first month that holds any record
+(work, activity or bill) to today. It starts on a month's first day so that a firm whose data lies
+in one month gets that month's figures; the months in between that hold no work add no available
+time (see `metrics/utilization.py`).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,17 @@ class ReportPeriod:
         """Calendar days in the period."""
         return (self.end - self.start).days + 1
 
+    def month_parts(self) -> list[ReportPeriod]:
+        """The period cut at month boundaries: each calendar month it touches, clipped to it, oldest first."""
+        parts = []
+        start = self.start
+        while start <= self.end:
+            month_end = month(f"{start.year:04d}-{start.month:02d}").end
+            end = min(month_end, self.end)
+            parts.append(ReportPeriod(start, end, f"{start.year:04d}-{start.month:02d}"))
+            start = end + timedelta(days=1)
+        return parts
+
     def working_days(self) -> int:
         """Monday-to-Friday days in the period (public holidays are not known: see the README)."""
         weeks, extra = divmod(self.days, 7)
@@ -42,10 +59,11 @@ class ReportPeriod:
 
 
 def parse_period(text: str | None, *, first: date, today: date) -> ReportPeriod:
-    """The period a user named; `first` (the firm's earliest work) and `today` bound "all"."""
+    """The period a user named; `first` (the firm's earliest record) and `today` bound "all"."""
     label = (text or "all").strip()
     if label == "all":
-        return ReportPeriod(min(first, today), today, "all", everything=True)
+        earliest = min(first, today)
+        return ReportPeriod(earliest.replace(day=1), today, "all", everything=True)
     if found := _QUARTER.match(label):
         year, quarter = int(found.group(1)), int(found.group(2))
         start = month(f"{year:04d}-{quarter * 3 - 2:02d}").start

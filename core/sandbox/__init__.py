@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.sandbox.clock import Clock, FakeClock, SystemClock
+from core.sandbox.clock import Clock, FakeClock, ShiftedClock, SystemClock
 from core.sandbox.faults import (
     ConnectionDropped,
     DroppedConnection,
@@ -49,6 +49,7 @@ __all__ = [
     "RecordNotFound",
     "RequestLog",
     "RequestLogMiddleware",
+    "ShiftedClock",
     "SystemClock",
     "TruncatedResponse",
     "deliver_with",

@@ -1,4 +1,5 @@
-"""Clocks for sandboxes: the real one, and a fake one tests move by hand."""
+"""Clocks for sandboxes: the real one, one set to another moment that then runs in real time, and a
+fake one tests move by hand."""
 
 from __future__ import annotations
 
@@ -29,6 +30,28 @@ class SystemClock:
     def now(self) -> datetime:
         """Return the current UTC time."""
         return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        """Block the calling thread for the given number of seconds."""
+        time.sleep(seconds)
+
+
+class ShiftedClock:
+    """A wall clock set to `start` when made: it then runs in real time (sleeping really waits).
+
+    The demo's stand-ins stand as they did when the demo month ended, so what a vendor keeps only
+    for a while (Teams call records: 30 days) is measured from that moment, not from today.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ShiftedClock needs a timezone-aware start time")
+        self._start = start
+        self._began = time.monotonic()
+
+    def now(self) -> datetime:
+        """`start` plus the real time elapsed since the clock was made."""
+        return self._start + timedelta(seconds=time.monotonic() - self._began)
 
     def sleep(self, seconds: float) -> None:
         """Block the calling thread for the given number of seconds."""

@@ -195,3 +195,17 @@ def test_an_entry_in_a_flat_rate_category_is_one_unit_at_its_flat_rate() -> None
         Decimal("-9.50"),
         Decimal("85.50"),
     )
+
+
+def test_a_cent_of_rounding_is_called_rounding_not_an_agreement() -> None:
+    # 40 minutes at 350.00: the work costs 2,400 / 3,600 x 350 = 233.333... -> 233.33; the line
+    # shows 0.6667 h x 350.00 = 233.345 -> 233.35, so the line carries -0.02 of rounding.
+    [prebill] = build([entry(billed_seconds=2400, rate=Decimal("350"), amount=Decimal("233.33"))])
+    line = prebill.lines[0]
+    assert (line.units, line.base, line.adjustment, line.amount) == (
+        Decimal("0.6667"),
+        Decimal("233.35"),
+        Decimal("-0.02"),
+        Decimal("233.33"),
+    )
+    assert "rounding" in line.note and "discount" not in line.note

@@ -69,6 +69,25 @@ def test_missing_extra_and_unapproved_entries_and_amounts_are_each_reported() ->
     )
 
 
+def test_clio_pricing_a_40_minute_call_by_its_exact_time_matches() -> None:
+    # 40 minutes at 350.00: Clio charges 2,400 s x 350 / 3,600 = 233.33; the pre-bill's hours to
+    # four places give 0.6667 x 350 = 233.345 -> 233.35, and its line adjusts back to the entry's
+    # 233.33, so the totals agree.
+    call = entry(billed_seconds=2400, rate=Decimal("350.00"))
+    prebill = prebill_of([call])
+    [line] = prebill.lines
+    assert (line.units, line.base, line.amount, prebill.total) == (
+        Decimal("0.6667"), Decimal("233.35"), Decimal("233.33"), Decimal("233.33"),
+    )  # fmt: skip
+    exact = (replace_line(b, amount=Decimal("233.33")) for b in clio_bill(prebill).lines)
+    assert compare(prebill, clio_bill(prebill, lines=tuple(exact)), entries_by_ref([call])).matches
+    # A cent off either way is a re-priced line, not rounding.
+    for charged in ("233.32", "233.36"):
+        off = tuple(replace_line(b, amount=Decimal(charged)) for b in clio_bill(prebill).lines)
+        result = compare(prebill, clio_bill(prebill, lines=off), entries_by_ref([call]))
+        assert result.differences[0].endswith(f"the bill charges {charged}, not 233.35"), result.differences
+
+
 def replace_line(line: BillLine, **kw) -> BillLine:
     return line.model_copy(update=kw)
 

@@ -150,6 +150,7 @@ def test_prebills_follow_the_bills_a_person_generates_in_clio(firm: BillingFirm,
     out = tmp_path / "bill.ledes"
     firm.billsync("bill", "ledes", whole["number"], "--out", str(out))
     [invoice] = parse_ledes(out.read_text(encoding="ascii")).invoices
+    assert out.stat().st_mode & 0o777 == 0o600  # the client's name, the work and the money: the owner's alone
     assert invoice.fields["INVOICE_NUMBER"] == whole["number"]
     assert invoice.total == done.total == Decimal(str(whole["total"])).quantize(Decimal("0.01"))
 

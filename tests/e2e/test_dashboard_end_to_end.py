@@ -12,6 +12,7 @@ browser and exports BILLSYNC_CHROMIUM when it succeeds, a missing browser is a f
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -180,3 +181,74 @@ def test_the_pages_policy_stops_a_script_that_is_not_the_pages_own(firm: ReportF
         worker.close()
     assert not any("injected ran" in m for m in probed.console)
     assert any("Content Security Policy" in m for m in probed.console), probed.console
+
+
+MEASURE = """<script>
+(() => {
+  const scroll = document.getElementById("metrics-scroll");
+  const fits = {scrollWidth: scroll.scrollWidth, clientWidth: scroll.clientWidth, window: window.innerWidth};
+  const cells = () => Array.from(document.querySelectorAll('#metrics [data-column="wip_days"]'));
+  const hiddenAtFirst = cells().every((cell) => cell.hidden);
+  document.querySelector('#column-chooser input[data-column="wip_days"]').click();  // a person ticks "WIP days"
+  const shownAfterTicking = cells().length > 0 && cells().every((cell) => !cell.hidden);
+  const counted = document.getElementById("columns-shown").textContent;
+  document.body.setAttribute("data-measured", JSON.stringify({fits, hiddenAtFirst, shownAfterTicking, counted}));
+})();
+</script>"""
+
+
+def test_the_metrics_table_fits_a_1400_pixel_window_and_a_person_chooses_columns(
+    firm: ReportFirm, tmp_path: Path
+) -> None:
+    """No horizontal scrolling at 1,400 pixels; the chooser shows a column that was not shown."""
+    page = tmp_path / "dashboard.html"
+    subprocess.run(
+        [*RUN, "report", "--html", str(page), "--by", "timekeeper", "--config", str(firm.config)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    measured_page = tmp_path / "measured.html"  # the same page, with a script that measures it after its own
+    measured_page.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), "utf-8")
+    loaded = load(measured_page.as_uri(), tmp_path / "profile")
+    assert loaded.console == []
+    found = re.search(r'data-measured="([^"]*)"', loaded.dom)
+    assert found is not None, "the measuring script did not run"
+    measured = json.loads(html.unescape(found.group(1)))
+    assert measured["fits"]["window"] == 1400
+    assert 0 < measured["fits"]["scrollWidth"] <= measured["fits"]["clientWidth"], measured
+    assert measured["hiddenAtFirst"] and measured["shownAfterTicking"], measured
+    assert measured["counted"] == "12"  # 11 columns at first, then "WIP days" as well
+
+
+def test_the_definitions_are_written_for_the_firm(firm: ReportFirm, tmp_path: Path) -> None:
+    """No section numbers or source file names a firm does not have; every metric is defined."""
+    page = tmp_path / "dashboard.html"
+    subprocess.run(
+        [*RUN, "report", "--html", str(page), "--config", str(firm.config)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    dom = load(page.as_uri(), tmp_path / "profile").dom
+    definitions = dom.split("<h2>Definitions</h2>")[1].split("</dl>")[0]
+    terms = re.findall(r"<dt>([^<]*)</dt>", definitions)
+    assert terms == [
+        "Billable hours", "Capture rate", "Utilization", "Realization", "Collection rate", "Days to invoice",
+        "Lockup days",
+    ]  # fmt: skip
+    for needle in ("§", ".py", ".md", "core/", "docstring"):
+        assert needle not in definitions, needle
+    assert re.search(r'<p id="lockup-note">Lockup days: daily revenue over the \d+ days', dom)
+
+
+def test_a_chart_with_nothing_to_show_says_no_data_yet(firm: ReportFirm, tmp_path: Path) -> None:
+    """January 2026 has no work and no bill: three charts say so; bills by month are still drawn."""
+    page = tmp_path / "dashboard.html"
+    subprocess.run(
+        [*RUN, "report", "--period", "2026-01", "--html", str(page), "--config", str(firm.config)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    loaded = load(page.as_uri(), tmp_path / "profile")
+    assert loaded.console == []
+    for chart in ("chart-hours", "chart-funnel", "chart-aging"):
+        block = loaded.dom.split(f'id="{chart}"')[1].split("</div></div></div>")[0]
+        assert "no data yet" in block and "main-svg" not in block, chart
+    drawn = loaded.dom.split('id="chart-collection"')[1].split("</div></div></div>")[0]
+    assert "main-svg" in drawn and "no data yet" not in drawn

@@ -134,9 +134,11 @@ def test_money_moved_at_once_by_several_processes_is_never_moved_twice(served) -
     )
     assert sorted(m.returncode for m in moved) == [0, 2, 2, 2], [m.stdout + m.stderr for m in moved]
     ledger = billsync(config, "pay", "ledger", "--client", "c7").stdout
-    # c7/m3: billed 1,250.00; paid 1,050.00 + 40.00; outstanding 160.00; trust 40.00 - 40.00 = 0.00.
-    cells = [c.strip() for c in next(line for line in ledger.splitlines() if " c7 " in line).split("│") if c.strip()]
-    assert cells == ["c7", "m3", "1,250.00", "1,090.00", "160.00", "0.00", "0.00"], ledger
+    # c7/m3 (Harbor Insurance, matter 00042-Harbor): billed 1,250.00; paid 1,050.00 + 40.00;
+    # outstanding 160.00; trust 40.00 - 40.00 = 0.00.
+    row = next(line for line in ledger.splitlines() if " Harbor Insurance " in line)
+    cells = [c.strip() for c in row.split("│") if c.strip()]
+    assert cells == ["Harbor Insurance", "00042-Harbor", "1,250.00", "1,090.00", "160.00", "0.00", "0.00"], ledger
 
     # A $100.00 retainer, $60.00 of it applied to an invoice: a refund of $100.00 is refused.
     retainer = billsync(
@@ -293,4 +295,4 @@ def test_what_a_careless_or_hostile_person_types_moves_no_money_and_breaks_no_li
         billsync(config, "pay", "transfer", "3000", "--amount", "1.00", "--reason", "client ok")
     )
     ledger = billsync(config, "pay", "ledger", "--client", "c7").stdout
-    assert " c7 " in ledger and "total" not in ledger, ledger
+    assert " Harbor Insurance " in ledger and "total" not in ledger, ledger

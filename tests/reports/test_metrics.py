@@ -108,16 +108,22 @@ def test_utilization_divides_by_working_days_times_each_persons_hours() -> None:
     period = parse_period("2026-10", first=TODAY, today=TODAY)
     assert period.working_days() == 22  # October 2026: 31 days, 9 of them weekend days
     settings = ReportsSettings(timekeeper_hours_per_day={"u2": Decimal("6")})
-    available = available_seconds(["u1", "u2"], period, settings)
+    worked = [entry("a", EntryState.APPROVED, 60), entry("b", EntryState.REJECTED, 60, timekeeper_id="u2")]
+    available = available_seconds(worked, period, settings)
     assert available == (8 + 6) * 3600 * 22
     assert str(utilization(14 * 3600 * 11, available).percent) == "50.0"
+    # A quarter counts each person only in the months they have an entry: u1 in October (22 days),
+    # u2 in October and November (22 + 21 days); nobody in December.
+    november = entry("c", EntryState.DRAFT, 60, timekeeper_id="u2", work_date=date(2026, 11, 3))
+    quarter = parse_period("2026-Q4", first=TODAY, today=TODAY)
+    assert available_seconds([*worked, november], quarter, settings) == (8 * 22 + 6 * (22 + 21)) * 3600
 
 
 def test_periods_parse_and_bad_ones_are_clear_errors() -> None:
     quarter = parse_period("2026-Q4", first=TODAY, today=TODAY)
     assert (quarter.start, quarter.end) == (date(2026, 10, 1), date(2026, 12, 31))
-    everything = parse_period("all", first=date(2026, 9, 3), today=TODAY)
-    assert (everything.start, everything.end, everything.everything) == (date(2026, 9, 3), TODAY, True)
+    everything = parse_period("all", first=date(2026, 9, 3), today=TODAY)  # from the first month with data
+    assert (everything.start, everything.end, everything.everything) == (date(2026, 9, 1), TODAY, True)
     span = parse_period("2026-10-01..2026-10-15", first=TODAY, today=TODAY)
     assert span.days == 15
     for bad in ("2026-13", "last month", "2026-10-15..2026-10-01"):

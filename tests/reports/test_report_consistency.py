@@ -10,7 +10,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pytest
 from core.payments.ledger import build_ledger
 from core.payments.reconcile import match_all
 from core.reports.snapshot import run_report_snapshot
+from core.store.billing import BillingStore
 from core.store.payments import PaymentStore
 from tests.e2e.conftest import RUN
 from tests.reports.firm import ReportFirm
@@ -81,9 +82,11 @@ def test_cli_csv_dashboard_and_html_file_show_the_same_numbers(
     assert embedded(served.text)["report"] == as_json
     assert embedded(page.read_text(encoding="utf-8"))["report"] == as_json
 
-    # The visible total row shows those values too ("—" where JSON has null).
+    # The total row holds those values too ("—" where JSON has null); columns not chosen are hidden, not left out.
     cells = dict(
-        re.findall(r'<td data-column="([a-z_0-9]+)">(?:<a [^>]*>)?([^<]*)', served.text.split('class="total"')[1])
+        re.findall(
+            r'<td data-column="([a-z_0-9]+)"(?: hidden)?>(?:<a [^>]*>)?([^<]*)', served.text.split('class="total"')[1]
+        )
     )
     assert cells == {k: (v if v is not None else "—") for k, v in as_json["total"].items() if k not in ("key", "name")}
     table = billsync(firm, "--period", period, "--by", by)
@@ -173,3 +176,50 @@ def test_the_snapshot_writes_the_month_by_every_grouping_and_replaces_it_on_a_re
     assert [p.name for p in again if "2026-10" in p.name] == []  # late in the month: only November
     assert sorted(p.name for p in folder.iterdir()) == names  # replaced in place, no temporary files left
     assert run_report_snapshot(firm.store, "demo", settings, early_november) == []  # no folder: nothing written
+
+
+def test_files_holding_client_names_and_money_are_the_owners_alone(firm: ReportFirm, tmp_path: Path) -> None:
+    """`report --html` and `bill show --html/--pdf` write mode 0600, even over a file others could read."""
+    dashboard = tmp_path / "dashboard.html"
+    dashboard.write_text("an old copy", encoding="utf-8")
+    dashboard.chmod(0o644)
+    billsync(firm, "--html", str(dashboard))
+    assert dashboard.stat().st_mode & 0o777 == 0o600
+    assert "an old copy" not in dashboard.read_text(encoding="utf-8")
+
+    prebill = max(BillingStore(firm.store.engine).prebills("demo"), key=lambda p: len(p.lines))
+    html, pdf = tmp_path / "prebill.html", tmp_path / "prebill.pdf"
+    shown = subprocess.run(
+        [*RUN, "bill", "show", prebill.number, "--html", str(html), "--pdf", str(pdf), "--config", str(firm.config)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert html.stat().st_mode & 0o777 == 0o600 and pdf.stat().st_mode & 0o777 == 0o600
+    assert pdf.read_bytes().startswith(b"%PDF") and prebill.number in html.read_text(encoding="utf-8")
+
+    missing = subprocess.run(
+        [*RUN, "report", "--html", str(tmp_path / "no-such-folder" / "d.html"), "--config", str(firm.config)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert missing.returncode != 0, missing.stdout + missing.stderr
+    assert missing.stdout.startswith("error: cannot write "), missing.stdout + missing.stderr
+
+
+def test_the_table_says_what_lockup_rests_on(firm: ReportFirm) -> None:
+    """The firm's history began in October 2026: lockup's window is cut to it, and the table says so.
+
+    Its first bill is dated 2026-11-05: as of November's end that is 26 days of billing, too few
+    for lockup days (30); as of today there are more than 30.
+    """
+    start = min(e.work_date for e in firm.store.entries("demo"))
+    today = date.today()
+    shown = billsync(firm)  # "all": as of today
+    days = (today - start).days + 1
+    assert f"Lockup days: daily revenue over the {days} days of the firm's history in billsync ({start} to" in shown
+    november = billsync(firm, "--period", "2026-11")
+    assert (
+        "Lockup days: not enough history: the firm's first bill was issued on 2026-11-05, 26 days to 2026-11-30 "
+        "counting both; lockup days need at least 30 (one monthly billing cycle)"
+    ) in " ".join(november.split())  # the note may wrap
+    as_json = json.loads(billsync(firm, "--period", "2026-11", "--format", "json"))
+    assert as_json["total"]["lockup_days"] is None and as_json["total"]["receivables"] not in (None, "0.00")

@@ -10,6 +10,7 @@ import pytest
 import structlog
 
 from connectors.microsoft365.client import MAX_CONCURRENT_PER_MAILBOX, MailboxGate
+from connectors.microsoft365.sandbox import GraphError
 from core.errors import Retryable
 from core.models import Activity, ActivityKind
 from tests.connectors.microsoft365.m365_harness import (
@@ -18,6 +19,7 @@ from tests.connectors.microsoft365.m365_harness import (
     JANE,
     JOHN,
     NOW,
+    call_record,
     event,
     make_env,
     message,
@@ -136,6 +138,31 @@ def test_call_records_older_than_thirty_days_are_gone() -> None:
     }
     data["callRecords"].append(old)
     env = make_env(data)
+    records, _ = env.read_all("teams_calls")
+    assert [r.external_id.split(":")[1] for r in records] == ["call-1"]
+
+
+def test_the_tenant_keeps_call_records_thirty_days_by_its_own_clock() -> None:
+    # The tenant's clock stands at NOW (2026-04-06 15:00 UTC), months before the wall clock: what it
+    # keeps is measured from NOW. One call ended 29 days 23 hours before it, one 30 days 1 hour before.
+    data = seed()
+    data["callRecords"] += [
+        call_record("kept", JANE, "+1 555 100 2000", NOW - timedelta(days=30, hours=-1, minutes=30), 30),
+        call_record("gone", JANE, "+1 555 100 3000", NOW - timedelta(days=30, hours=1, minutes=30), 30),
+    ]
+    env = make_env(data)
+
+    def listed() -> list[str]:
+        return [r["id"] for r in env.sandbox.call_record_list({})]  # no filter: all the tenant keeps
+
+    assert listed() == ["call-kept", "call-1"]
+    assert env.sandbox.call_record("call-kept")["id"] == "call-kept"
+    with pytest.raises(GraphError):
+        env.sandbox.call_record("call-gone")
+    env.clock.advance(timedelta(hours=2).total_seconds())  # call-kept ended 30 days 1 hour ago now
+    assert listed() == ["call-1"]
+    with pytest.raises(GraphError):
+        env.sandbox.call_record("call-kept")
     records, _ = env.read_all("teams_calls")
     assert [r.external_id.split(":")[1] for r in records] == ["call-1"]
 

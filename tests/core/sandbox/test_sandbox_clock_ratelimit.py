@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.sandbox import FakeClock, FixedWindowRateLimiter, SystemClock
+from core.sandbox import FakeClock, FixedWindowRateLimiter, ShiftedClock, SystemClock
 
 START = datetime(2026, 4, 6, 15, 0, 0, tzinfo=UTC)
 
@@ -25,6 +25,18 @@ def test_fake_clock_moves_only_when_told() -> None:
         clock.set(START)
     with pytest.raises(ValueError):
         FakeClock(datetime(2026, 1, 1))  # naive
+
+
+def test_shifted_clock_starts_where_set_and_runs_in_real_time() -> None:
+    # The demo's sources stand at the end of October 2026 whatever today's date is.
+    clock = ShiftedClock(START)
+    first = clock.now()
+    assert START <= first < START + timedelta(seconds=5)
+    clock.sleep(0.05)  # sleeping really waits, and the clock moves with it
+    assert clock.now() - first >= timedelta(seconds=0.05)
+    assert clock.now() < START + timedelta(seconds=5)  # nowhere near the wall clock
+    with pytest.raises(ValueError):
+        ShiftedClock(datetime(2026, 1, 1))  # naive
 
 
 def test_system_clock_is_timezone_aware() -> None:
