@@ -108,8 +108,8 @@ def install_crash_hook(crash_at: str) -> None:
     if point in ("before_remote_write", "remote_write_applied", "lookup_done", "update_applied"):
         drain = SyncRunner.drain_outbox
 
-        def crashing_drain(self: SyncRunner, writer: Any, report: Any) -> None:
-            drain(self, _CrashingWriter(writer, point, reached), report)
+        def crashing_drain(self: SyncRunner, writer: Any, report: Any, **options: Any) -> None:
+            drain(self, _CrashingWriter(writer, point, reached), report, **options)  # progress=, as the CLI passes
 
         SyncRunner.drain_outbox = crashing_drain  # type: ignore[method-assign]
     elif point == "page_stored":
