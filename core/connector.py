@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Protocol, cast
+from typing import Annotated, Any, ClassVar, Protocol, cast, runtime_checkable
 from urllib.parse import urlsplit
 
 import structlog
@@ -171,6 +171,25 @@ class Writer(Protocol):
 
         `work_dates` (first, last) bounds the entries' work dates, so a vendor without a read-by-ids
         call can scan one list window for all of them instead of asking for each one."""
+        ...
+
+
+@runtime_checkable
+class FindsManyEntries(Protocol):
+    """A writer that can look for many entries in one go (optional; core checks with isinstance).
+
+    Before a drain writes entries an earlier store may have written (work older than this store),
+    core groups them by matter and asks once per group instead of calling `find_time_entry` for
+    each: a vendor that lists by matter and dates answers a group with one paged listing. An entry
+    whose write had an unknown outcome is still looked up on its own, right before it is resent.
+    """
+
+    def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
+        """Key → remote ref for each (key, entry) found, matched exactly as `find_time_entry` matches.
+
+        A key missing from the answer was looked for and not found (so it may be written). A failed
+        lookup raises (Retryable, Fatal, AuthFailed) and answers nothing: core then looks for each
+        entry on its own. Two entries are never given the same remote entry."""
         ...
 
 

@@ -29,7 +29,10 @@ and writes, with the store as the single source of truth:
   again: one activity gives at most one remote entry, ever. The write's key is made from the
   activity alone, so an entry written by an earlier store (one lost, or thrown away and built
   again from nothing) carries the same marker: an entry for work older than this store's first
-  entry is looked up before its first write too, and taken over when it is found.
+  entry is looked up before its first write too, and taken over when it is found. A writer that
+  can look for many entries at once (FindsManyEntries) is asked once per matter for all of a
+  drain's such entries (a first sync would otherwise cost a lookup per entry); an entry whose
+  write had an unknown outcome is always looked up on its own, right before it is sent again.
 - Time rounding: the system of record's own increment is read and stored after the reference
   data and before any capture, so an entry's billed seconds are a whole number of the PMS's
   increment (unless the firm set its own) and the PMS never rounds them again.
@@ -54,6 +57,7 @@ import structlog
 
 from core.connector import (
     Connector,
+    FindsManyEntries,
     InboundRequest,
     RemoteEntry,
     Stream,
@@ -63,7 +67,7 @@ from core.connector import (
     write_pace_of,
 )
 from core.engine import CaptureEngine, CaptureResult
-from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
+from core.errors import BillsyncError, Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
 from core.logging import per_record, tallied
 from core.models import EntryState, TimeEntry, Timekeeper
 from core.progress import LONG_WORK_SECONDS, NoProgress, Progress, RateLimit, write_forecast
@@ -86,6 +90,8 @@ PARKED_OVERLAP = timedelta(minutes=10)
 # Work that began up to this long after a store's first entry is still looked up before it is
 # written: an earlier store may have run until shortly before, and the vendors' clocks differ.
 EARLIER_STORE_MARGIN = timedelta(hours=1)
+# Entries in these states are not written any more when their write's turn comes.
+NOT_WRITTEN = frozenset({EntryState.DELETED_REMOTELY, EntryState.REJECTED, EntryState.BLOCKED})
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,54 @@ class _ParkedPass:
 
     inputs: str
     started: datetime
+
+
+@dataclass
+class _GroupedLookups:
+    """One drain's grouped lookups of entries an earlier store may have written (FindsManyEntries).
+
+    `waiting` holds, by matter, the (key, entry) of the drain's due creates that need the lookup,
+    until their matter is asked (when the first of them is written); `answers` holds each asked
+    key's entry as it was asked about and what was found (a remote ref, or None: looked for, not
+    there). An answer stands until the row is sent: only this store's own attempts could write the
+    entry since, and a row with an attempt of unknown outcome is in "sending", looked up on its own.
+    A key not answered (its group's lookup failed, or it was not due when the drain began, or its
+    entry changed since) is looked up on its own: nothing is written without a look.
+    """
+
+    writer: FindsManyEntries
+    waiting: dict[str, list[tuple[str, TimeEntry]]]
+    answers: dict[str, tuple[TimeEntry, str | None]] = field(default_factory=dict)
+
+    def answer(self, key: str, entry: TimeEntry, log: Any) -> tuple[bool, str | None]:
+        """(asked, remote ref found): the group's answer for this key, asking its matter first if need be."""
+        if key not in self.answers:
+            group = self.waiting.pop(entry.matter_id, None)
+            if group is not None:
+                self._ask(group, log)
+        asked = self.answers.pop(key, None)
+        if asked is None or _lookup_fields(asked[0]) != _lookup_fields(entry):
+            return False, None
+        return True, asked[1]
+
+    def _ask(self, group: list[tuple[str, TimeEntry]], log: Any) -> None:
+        try:
+            found = self.writer.find_time_entries(group)
+        except ShuttingDown:
+            raise
+        except BillsyncError as exc:  # each entry of the group is looked up on its own instead
+            per_record(log, "grouped lookup failed", reason=type(exc).__name__, warning=True, error=str(exc))
+            return
+        refs = Counter(found.get(key) for key, _ in group)
+        for key, entry in group:
+            ref = found.get(key)
+            if ref is None or refs[ref] == 1:  # one remote entry is never taken over twice
+                self.answers[key] = (entry, ref)
+
+
+def _lookup_fields(entry: TimeEntry) -> tuple[object, ...]:
+    """What a lookup matches an entry by: the same values get the same answer."""
+    return (entry.matter_id, entry.work_date, entry.timekeeper_id, entry.narrative)
 
 
 @dataclass
@@ -388,6 +442,7 @@ class SyncRunner:
         self, writer: Writer, report: SyncReport, progress: Progress, cost: Callable[[OutboxRow], int]
     ) -> None:
         attempted: set[str] = set()
+        grouped = self._grouped_lookups(writer)  # before the first claim, which hides its rows from it
         while True:
             claimed = self.state.claim(self.firm)
             rows = [row for row in claimed if row.id not in attempted]
@@ -400,7 +455,7 @@ class SyncRunner:
                 for row in rows:
                     attempted.add(row.id)
                     try:
-                        self._drain_one(writer, row, entries.get(row.entry_id), report)
+                        self._drain_one(writer, row, entries.get(row.entry_id), report, grouped)
                     except LeaseLost:
                         # Another replica took the row over after this one's lease ran out: its
                         # writes are now that replica's to finish (it looks before re-sending).
@@ -411,12 +466,35 @@ class SyncRunner:
                 # back at once; a row left in "sending" is still looked up before anything is sent.
                 self.state.release(self.firm, rows)
 
-    def _drain_one(self, writer: Writer, row: OutboxRow, entry: TimeEntry | None, report: SyncReport) -> None:
-        if entry is None or entry.state in (EntryState.DELETED_REMOTELY, EntryState.REJECTED, EntryState.BLOCKED):
+    def _grouped_lookups(self, writer: Writer) -> _GroupedLookups | None:
+        """The drain's due creates an earlier store may have written, by matter; None for a writer
+        that looks for one entry at a time."""
+        if not isinstance(writer, FindsManyEntries):
+            return None
+        due = self.state.due_creates(self.firm)
+        entries = {e.id: e for e in self.store.entries(self.firm, ids=[entry_id for entry_id, _ in due])}
+        waiting: dict[str, list[tuple[str, TimeEntry]]] = {}
+        for entry_id, key in due:
+            entry = entries.get(entry_id)
+            if entry is None or entry.remote_id is not None or entry.state in NOT_WRITTEN:
+                continue
+            if self._may_be_written_already(entry):
+                waiting.setdefault(entry.matter_id, []).append((key, entry))
+        return _GroupedLookups(writer, waiting)
+
+    def _drain_one(
+        self,
+        writer: Writer,
+        row: OutboxRow,
+        entry: TimeEntry | None,
+        report: SyncReport,
+        grouped: _GroupedLookups | None = None,
+    ) -> None:
+        if entry is None or entry.state in NOT_WRITTEN:
             self.state.complete(self.firm, row, None, None)  # nothing to write any more
             return
         try:
-            self._attempt(writer, row, entry, report)
+            self._attempt(writer, row, entry, report, grouped)
         except ShuttingDown:
             # Not sent (the client refused before sending): due again at once on the next start.
             # A row already in "sending" keeps its unknown outcome: looked up before sending.
@@ -437,7 +515,14 @@ class SyncRunner:
             report.write_failures.append(f"entry {entry.id}: {exc}")
             self.state.mark_failed(self.firm, row, str(exc))
 
-    def _attempt(self, writer: Writer, row: OutboxRow, entry: TimeEntry, report: SyncReport) -> None:
+    def _attempt(
+        self,
+        writer: Writer,
+        row: OutboxRow,
+        entry: TimeEntry,
+        report: SyncReport,
+        grouped: _GroupedLookups | None = None,
+    ) -> None:
         billable = entry.state is EntryState.APPROVED and entry.billable
         after = EntryState.POSTED if entry.state is EntryState.APPROVED else None
         if row.operation == "update":
@@ -454,7 +539,11 @@ class SyncRunner:
         unknown_outcome = row.status == "sending"
         self.state.mark_sending(self.firm, row)  # the recovery point, stored before the request
         if unknown_outcome or self._may_be_written_already(entry):
-            found = writer.find_time_entry(row.idempotency_key, entry)
+            asked, found = False, None
+            if grouped is not None and not unknown_outcome:
+                asked, found = grouped.answer(row.idempotency_key, entry, self._log)
+            if not asked:
+                found = writer.find_time_entry(row.idempotency_key, entry)
             if found is not None:
                 self.state.complete(self.firm, row, found, after)
                 if unknown_outcome:
@@ -472,8 +561,9 @@ class SyncRunner:
         The write key is made from the activity alone (core.engine.entry_write_key), so such an
         entry carries the same marker. Only work that began before this store made its first entry
         (less a margin for the vendors' clocks) can have been seen by an earlier store: a backfill,
-        or the first syncs of a rebuilt store. Those are looked up before their first write, one
-        lookup each; later work is written at once, as before.
+        or the first syncs of a rebuilt store. Those are looked up before their first write (a
+        FindsManyEntries writer once per matter for a whole drain, others one lookup each); later
+        work is written at once, as before.
         """
         if self._born is None:
             self._born = self.state.first_entry_at(self.firm)

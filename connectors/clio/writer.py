@@ -3,11 +3,13 @@
 Clio has no idempotency key (clio.md §6), so the note carries a marker `[bs:<hash of the key>]`.
 A POST is never re-sent blindly (core.http raises Indeterminate when its outcome is unknown);
 core then calls find_time_entry, which looks for the marker before anything is sent again.
+Entries an earlier store may have written are looked for in groups (find_time_entries): one
+listing per matter instead of one per entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,6 +28,13 @@ ACTIVITY_FIELDS = (
 )
 # URLs stay short enough for any proxy with this many ids[] per request.
 IDS_PER_REQUEST = 100
+# What a lookup by marker reads of each activity; a listing that covers many entries' dates
+# reads the date too, which bounds the unmarked fallback to each entry's own days.
+LOOKUP_FIELDS = "id,note,user{id}"
+GROUPED_LOOKUP_FIELDS = "id,date,note,user{id}"
+# A day either side of a work date covers a date Clio shifted across midnight (clio.md §4 item
+# 10, UNCONFIRMED).
+DATE_SLACK = timedelta(days=1)
 UtbmsIndex = dict[tuple[str, str], tuple[tuple[int, int | None], ...]]
 
 
@@ -73,30 +82,36 @@ class ClioWriter:
         store rebuilt from nothing finds it so). One whose note a person rewrote cannot be told
         from other work, and Clio keeps no other field on a time entry (clio.md §3.1, §4 item 13).
         """
-        wanted = mapping.marker(key)
-        narrative = mapping.split_note(entry.narrative)[0].strip()
-        unmarked: str | None = None
+        listing = self._listing(entry.matter_id, entry.work_date, entry.work_date, fields=LOOKUP_FIELDS)
+        return _matched(listing, [(key, entry)], dated=False).get(key)
+
+    def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
+        """core.connector.FindsManyEntries: one paged listing per matter for all its wanted entries.
+
+        The listing spans the matter's wanted work dates (a day either side); each entry is matched
+        exactly as find_time_entry matches it, the unmarked fallback within the entry's own days,
+        and an unmarked activity is taken as one entry at most."""
+        by_matter: dict[str, list[tuple[str, TimeEntry]]] = {}
+        for key, entry in wanted:
+            by_matter.setdefault(entry.matter_id, []).append((key, entry))
+        found: dict[str, str] = {}
+        for matter_id, group in by_matter.items():
+            days = [entry.work_date for _, entry in group]
+            listing = self._listing(matter_id, min(days), max(days), fields=GROUPED_LOOKUP_FIELDS)
+            found.update(_matched(listing, group, dated=True))
+        return found
+
+    def _listing(self, matter_id: str, first: date, last: date, *, fields: str) -> Iterable[list[dict[str, Any]]]:
         # The marker is matched exactly in the note. Clio's `query` is a wildcard text search
-        # whose tokenising is undocumented, so it is not trusted to find "[bs:…]"; the entry's
-        # own matter and date narrow the list instead (clio.md §3.1 filters). A day either
-        # side covers a date Clio shifted across midnight (§4 item 10, UNCONFIRMED).
+        # whose tokenising is undocumented, so it is not trusted to find "[bs:…]"; the entries'
+        # matter and dates narrow the list instead (clio.md §3.1 filters).
         params = {
             "type": "TimeEntry",
-            "matter_id": entry.matter_id,
-            "start_date": (entry.work_date - timedelta(days=1)).isoformat(),
-            "end_date": (entry.work_date + timedelta(days=1)).isoformat(),
+            "matter_id": matter_id,
+            "start_date": (first - DATE_SLACK).isoformat(),
+            "end_date": (last + DATE_SLACK).isoformat(),
         }
-        for page in self._client.pages("activities", fields="id,note,user{id}", params=params):
-            for activity in page:
-                note, ref = activity.get("note"), activity.get("id")
-                if not isinstance(note, str) or ref is None:
-                    continue
-                if wanted in note:
-                    return str(ref)
-                same_user = str(mapping.object_of(activity.get("user")).get("id")) == entry.timekeeper_id
-                if unmarked is None and same_user and narrative and note.strip() == narrative:
-                    unmarked = str(ref)
-        return unmarked
+        return self._client.pages("activities", fields=fields, params=params)
 
     def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
         """PATCH note, quantity, price and billability; an entry made billable loses the marker.
@@ -226,6 +241,55 @@ class ClioWriter:
             return build()
         except mapping.MappingError as exc:
             raise Fatal(f"cannot write to Clio: {exc}") from None
+
+
+def _matched(
+    listing: Iterable[list[dict[str, Any]]], wanted: Sequence[tuple[str, TimeEntry]], *, dated: bool
+) -> dict[str, str]:
+    """Key → activity id for each wanted (key, entry) the listing holds; the one matching rule.
+
+    The activity whose note carries the key's marker, the first one listed; else the first listed
+    activity with no marker whose note is the entry's narrative word for word, by the entry's user,
+    within a day of its work date, and not already taken for another entry. A `dated` listing
+    (one over many entries' dates) says each activity's date, checked here; otherwise the listing
+    is the entry's own days. The listing is read only until every key has its marker match.
+    """
+    markers = {mapping.marker(key): key for key, _ in wanted}
+    marked: dict[str, str] = {}
+    unmarked: list[tuple[str, str, str, date | None]] = []  # (id, note, user id, date), listing order
+    for page in listing:
+        for activity in page:
+            note, ref = activity.get("note"), activity.get("id")
+            if not isinstance(note, str) or ref is None:
+                continue
+            key = next((markers[m] for m in markers if m in note), None)
+            if key is not None:
+                marked.setdefault(key, str(ref))
+                continue
+            user = str(mapping.object_of(activity.get("user")).get("id"))
+            unmarked.append((str(ref), note.strip(), user, _day(activity.get("date"))))
+        if len(marked) == len(markers):
+            return marked
+    found = dict(marked)
+    taken: set[str] = set()
+    for key, entry in wanted:
+        narrative = mapping.split_note(entry.narrative)[0].strip()
+        if key in found or not narrative:
+            continue
+        for ref, note, user, day in unmarked:
+            near = not dated or (day is not None and abs(day - entry.work_date) <= DATE_SLACK)
+            if ref not in taken and note == narrative and user == entry.timekeeper_id and near:
+                found[key] = ref
+                taken.add(ref)
+                break
+    return found
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _activity_path(ref: str) -> str:

@@ -3,14 +3,15 @@
 PP has no idempotency key, so the entry's private notes (internal only, never on the client's
 invoice, pp.md §9) carry a marker `[bs:<hash of the key>]`. A POST is never re-sent blindly
 (core.http raises Indeterminate when its outcome is unknown); core then calls find_time_entry,
-which looks for the marker before anything is sent again. Updates GET, merge and PUT the whole
-record, since PUT is a full replace (pp.md §3).
+which looks for the marker before anything is sent again; entries an earlier store may have
+written are looked for in groups (find_time_entries), one listing per matter. Updates GET, merge
+and PUT the whole record, since PUT is a full replace (pp.md §3).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -44,22 +45,30 @@ class PracticePantherWriter:
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
         """The time entry whose private notes carry this key's marker, or None."""
-        wanted = mapping.marker(key)
-        # The user and matter narrow the list (pp.md §8: the filter is user_id); a day either
-        # side covers a date PP shifted across midnight (pp.md §3, zone UNCONFIRMED).
-        day = datetime.combine(entry.work_date, time(0), tzinfo=UTC)
-        params = {
-            "matter_id": entry.matter_id,
-            "user_id": entry.timekeeper_id,
-            "date_from": mapping.query_time(day - timedelta(days=1)),
-            "date_to": mapping.query_time(day + timedelta(days=2)),
-        }
-        for page in self._client.pages(PATH, params):
-            for raw in page:
-                notes = raw.get("private_notes")
-                if isinstance(notes, str) and wanted in notes and isinstance(raw.get("id"), str):
-                    return str(raw["id"])
-        return None
+        # The user and matter narrow the list (pp.md §8: the filter is user_id).
+        day = entry.work_date
+        listing = self._listing(day, day, matter_id=entry.matter_id, user_id=entry.timekeeper_id)
+        return _matched(listing, [key]).get(key)
+
+    def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
+        """core.connector.FindsManyEntries: one listing per matter (every user's entries, pp.md §8
+        filters) over the matter's wanted work dates, matched by marker as find_time_entry matches."""
+        by_matter: dict[str, list[tuple[str, TimeEntry]]] = {}
+        for key, entry in wanted:
+            by_matter.setdefault(entry.matter_id, []).append((key, entry))
+        found: dict[str, str] = {}
+        for matter_id, group in by_matter.items():
+            days = [entry.work_date for _, entry in group]
+            found.update(_matched(self._listing(min(days), max(days), matter_id=matter_id), [k for k, _ in group]))
+        return found
+
+    def _listing(self, first: date, last: date, **filters: str) -> Iterable[list[dict[str, Any]]]:
+        # A day either side covers a date PP shifted across midnight (pp.md §3, zone UNCONFIRMED);
+        # date_to is a moment, so the last day's end is the next day's start.
+        start = datetime.combine(first, time(0), tzinfo=UTC) - timedelta(days=1)
+        end = datetime.combine(last, time(0), tzinfo=UTC) + timedelta(days=2)
+        params = {**filters, "date_from": mapping.query_time(start), "date_to": mapping.query_time(end)}
+        return self._client.pages(PATH, params)
 
     def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
         """GET, merge billsync's fields into the whole record, PUT it back (pp.md §3)."""
@@ -101,6 +110,21 @@ class PracticePantherWriter:
         except PPNotFound:
             gone = {"narrative": "", "billed_seconds": 0, "matter_id": "", "billable": False}
             return RemoteEntry(ref=ref, idempotency_key=None, deleted=True, **gone)
+
+
+def _matched(listing: Iterable[list[dict[str, Any]]], keys: Sequence[str]) -> dict[str, str]:
+    """Key → PP id of the first listed time entry whose private notes carry the key's marker."""
+    markers = {mapping.marker(key): key for key in keys}
+    found: dict[str, str] = {}
+    for page in listing:
+        for raw in page:
+            notes, ref = raw.get("private_notes"), raw.get("id")
+            if isinstance(notes, str) and isinstance(ref, str):
+                for marker in (m for m in markers if m in notes):
+                    found.setdefault(markers[marker], ref)
+        if len(found) == len(markers):
+            break
+    return found
 
 
 def _built(build: Callable[[], Any]) -> Any:

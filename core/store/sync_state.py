@@ -144,6 +144,28 @@ class SyncState:
             ).all()
         return Counter({(operation, status == SENDING): count for operation, status, count in rows})
 
+    def due_creates(self, firm: str) -> list[tuple[str, str]]:
+        """(entry id, write key) of the due creates whose outcome is known (none was sent, or none
+        arrived): the rows `claim` would take that are not in "sending", oldest first.
+
+        For the grouped lookups of entries an earlier store may have written (core.sync); a row in
+        "sending" is looked up on its own right before it is sent again."""
+        o = outbox.c
+        now = self._clock()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(o.entry_id, o.idempotency_key)
+                .where(
+                    o.firm_id == firm,
+                    o.operation == "create",
+                    o.status == PENDING,
+                    or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+                    or_(o.lease_until.is_(None), o.lease_until <= now),
+                )
+                .order_by(o.created_at, o.id)
+            ).all()
+        return [(entry_id, key) for entry_id, key in rows]
+
     def release(self, firm: str, rows: list[OutboxRow]) -> None:
         """Hand back claims this worker still holds (rows settled since then are left alone)."""
         with self._engine.begin() as conn:

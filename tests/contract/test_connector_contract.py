@@ -10,7 +10,7 @@ import inspect
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from connectors.clio.connector import ClioConnector
 from connectors.microsoft365.connector import Microsoft365Connector
 from connectors.netdocuments.connector import NetDocumentsConnector
 from connectors.practicepanther.connector import PracticePantherConnector
-from core.connector import Connector, Cursor, InboundRequest, Page, Subscription
+from core.connector import Connector, Cursor, FindsManyEntries, InboundRequest, Page, Subscription
 from core.errors import AuthFailed, Indeterminate, InvalidSignature
 from core.models import (
     Activity,
@@ -220,6 +220,37 @@ def test_the_same_idempotency_key_never_creates_twice(harness: Harness, applied:
     first = recover()
     assert recover() == first  # a second recovery (say, after a crash) finds the same entry
     assert harness.remote_entries_with_key(key) == 1
+
+
+def test_finding_many_entries_answers_as_finding_each(harness: Harness) -> None:
+    """The optional FindsManyEntries capability: what a grouped lookup finds is what a lookup of
+    each entry finds, and an entry never written is left out (so core writes it)."""
+    writer = harness.connector.writer()
+    if writer is None:
+        pytest.skip("this connector is not a system of record")
+    if not isinstance(writer, FindsManyEntries):
+        pytest.skip("this connector's writer looks entries up one at a time")
+    sample = harness.sample_entry()
+    entries = [
+        sample.model_copy(
+            update={
+                "id": f"many-{n}",
+                "narrative": f"{sample.narrative} ({n})",
+                "work_date": sample.work_date + timedelta(days=2 * n),
+            }
+        )
+        for n in range(3)
+    ]
+    keys = [f"contract|firm|source|many-{n}|create" for n in range(3)]
+    refs = {
+        key: writer.write_time_entry(entry, key, billable=False) for key, entry in zip(keys[:2], entries, strict=False)
+    }
+    found = writer.find_time_entries(list(zip(keys, entries, strict=True)))
+    assert dict(found) == refs  # the third was never written
+    assert {key: writer.find_time_entry(key, entry) for key, entry in zip(keys, entries, strict=True)} == {
+        **refs,
+        keys[2]: None,
+    }
 
 
 def _iter_cases() -> Iterator[ContractCase]:

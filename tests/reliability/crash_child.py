@@ -14,7 +14,8 @@ child `os._exit(137)` at the n-th time it reaches one of these points:
 
 - before_remote_write: the outbox row is marked "sending", the POST is not sent yet;
 - remote_write_applied: the PMS stored the entry, its answer never reached the store;
-- lookup_done: after a recovery lookup answered, before its result is stored;
+- lookup_done: after a recovery lookup (of one entry, or a matter's grouped one) answered, before
+  its result is stored;
 - update_applied: the PMS applied an update, the outbox row is not yet done;
 - page_stored: a page's records are stored, its cursor is not;
 - write_recorded: the remote id and the outbox row were just committed.
@@ -82,6 +83,12 @@ class _CrashingWriter:
             _die()
         return result
 
+    def find_time_entries(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._inner.find_time_entries(*args, **kwargs)
+        if self._point == "lookup_done" and self._reached():
+            _die()
+        return result
+
     def update_time_entry(self, *args: Any, **kwargs: Any) -> Any:
         result = self._inner.update_time_entry(*args, **kwargs)
         if self._point == "update_applied" and self._reached():
@@ -101,8 +108,8 @@ def install_crash_hook(crash_at: str) -> None:
     if point in ("before_remote_write", "remote_write_applied", "lookup_done", "update_applied"):
         drain = SyncRunner.drain_outbox
 
-        def crashing_drain(self: SyncRunner, writer: Any, report: Any) -> None:
-            drain(self, _CrashingWriter(writer, point, reached), report)
+        def crashing_drain(self: SyncRunner, writer: Any, report: Any, **options: Any) -> None:
+            drain(self, _CrashingWriter(writer, point, reached), report, **options)  # progress=, as the CLI passes
 
         SyncRunner.drain_outbox = crashing_drain  # type: ignore[method-assign]
     elif point == "page_stored":

@@ -348,6 +348,90 @@ def test_work_newer_than_the_stores_first_entry_is_written_without_a_lookup(runn
     assert writer.calls == ["find", "write", "write"]
 
 
+@dataclass
+class GroupFindingWriter(FakeWriter):
+    """A vendor that can list a matter's entries in one go (core.connector.FindsManyEntries)."""
+
+    refuse_many: bool = False  # the grouped listing is refused (a 429, say)
+    groups: list[tuple[str, int]] = field(default_factory=list)  # (matter, entries asked about)
+
+    def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> dict[str, str]:
+        self.calls.append("find many")
+        self.groups.append((wanted[0][1].matter_id, len(wanted)))
+        if self.refuse_many:
+            raise Retryable("429 during the listing", retry_after=1)
+        keys = {key for key, _ in wanted}
+        return {r.key: ref for ref, r in self.entries.items() if r.key in keys}
+
+
+def two_matters() -> list[object]:
+    return [timekeeper(), client(), matter(), matter(id="m2", number="HARB-0002", name="Harbor lease")]
+
+
+def calls_on_two_matters(n: int) -> list[Activity]:
+    """Calls alternating between matters m1 and m2 (m1 first), an hour apart."""
+    return [call.model_copy(update={"matter_id": "m2"}) if i % 2 else call for i, call in enumerate(calls(n))]
+
+
+def test_a_first_sync_looks_each_matter_up_once_not_each_entry(runner_for, store, firm_id, monkeypatch) -> None:
+    """Every entry of a first sync is older than the store: one grouped lookup per matter covers
+    them all, across outbox pages, and each entry is then written once."""
+    state_claim = SyncState.claim
+    monkeypatch.setattr(SyncState, "claim", lambda self, firm, limit=25: state_claim(self, firm, limit=2))
+    writer = GroupFindingWriter()
+    report = runner_for(FakeConnector(calls_on_two_matters(7), writer, two_matters())).run_once()
+    assert (report.written, report.already_written) == (7, 0)
+    # 7 calls alternating from m1: calls 0, 2, 4, 6 on m1 and 1, 3, 5 on m2.
+    assert writer.groups == [("m1", 4), ("m2", 3)]
+    assert writer.calls == ["find many", "write", "find many", *["write"] * 6]
+    assert len(writer.entries) == 7
+
+
+def test_a_rebuilt_store_takes_over_a_matters_entries_from_one_lookup(runner_for, store, firm_id) -> None:
+    earlier = GroupFindingWriter()
+    runner_for(FakeConnector(calls_on_two_matters(5), earlier, two_matters())).run_once()
+    rebuilt = GroupFindingWriter(entries=dict(earlier.entries))
+    runner = runner_for(FakeConnector(calls_on_two_matters(5), rebuilt, two_matters()), firm=f"{firm_id}-rebuilt")
+    report = runner.run_once()
+    assert (report.written, report.already_written) == (0, 5)
+    assert rebuilt.calls == ["find many", "find many"] and len(rebuilt.entries) == 5
+    assert sorted(e.remote_id for e in store.entries(f"{firm_id}-rebuilt")) == ["r1", "r2", "r3", "r4", "r5"]
+
+
+def test_a_refused_grouped_lookup_looks_each_entry_up_on_its_own(runner_for, store, firm_id) -> None:
+    earlier = FakeWriter()
+    runner_for(FakeConnector(calls(2), earlier)).run_once()  # wrote calls 0 and 1
+    rebuilt = GroupFindingWriter(entries=dict(earlier.entries), refuse_many=True)
+    runner = runner_for(FakeConnector(calls(3), rebuilt), firm=f"{firm_id}-rebuilt")
+    report = runner.run_once()
+    assert (report.written, report.already_written) == (1, 2)  # call 2 was never written
+    assert rebuilt.calls == ["find many", "find", "find", "find", "write"]
+    assert len(rebuilt.entries) == 3
+
+
+def test_an_unknown_outcome_is_looked_up_on_its_own_right_before_the_resend(runner_for, store, firm_id) -> None:
+    writer = GroupFindingWriter(lose_next=1)
+    runner = runner_for(FakeConnector(calls(2), writer))
+    first = runner.run_once()
+    assert (first.written, first.deferred) == (1, 1) and writer.calls == ["find many", "write", "write"]
+    runner_for.clock["now"] += timedelta(minutes=5)
+    second = runner.run_once()
+    assert (second.recovered, second.written) == (1, 0) and len(writer.entries) == 2
+    assert writer.calls[3:] == ["find"]  # its own lookup; no grouped one stands in for it
+
+
+def test_one_remote_entry_given_for_two_entries_sends_both_to_their_own_lookups(runner_for, store, firm_id) -> None:
+    class Confused(GroupFindingWriter):
+        def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> dict[str, str]:
+            super().find_time_entries(wanted)
+            return {key: "r9" for key, _ in wanted}  # the same remote entry for every key
+
+    writer = Confused()
+    report = runner_for(FakeConnector(calls(2), writer)).run_once()
+    assert (report.written, report.already_written) == (2, 0)
+    assert writer.calls == ["find many", "find", "write", "find", "write"]
+
+
 def test_one_cycle_drains_more_writes_than_one_outbox_page(runner_for, store, firm_id, monkeypatch) -> None:
     state_claim = SyncState.claim
     monkeypatch.setattr(SyncState, "claim", lambda self, firm, limit=25: state_claim(self, firm, limit=2))

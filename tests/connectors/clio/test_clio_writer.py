@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -170,3 +172,57 @@ def test_the_writer_says_what_its_writes_cost_against_the_limit_clio_reports() -
     before = len(env.adapter.sent)
     writer.update_time_entry(ref, time_entry(narrative="Email: Draft motion"), billable=True)  # an approval
     assert len(env.adapter.sent) - before == writer.requests_per_write("update") == 2  # GET, then PATCH
+
+
+def test_a_grouped_lookup_lists_each_matter_once_and_finds_marked_and_approved_entries() -> None:
+    """What a first sync of a rebuilt store asks: four entries on two matters, one listing each.
+
+    On matter 1001: one entry still marked, one approved (billable, its marker taken off its note),
+    one never written; on matter 1002 one marked entry. Decoys with the approved entry's words, a
+    colleague's and the same user's on another day, were logged earlier (lower ids, listed first)."""
+    env = make_env()
+    writer = env.connector.writer()
+    marked_one = time_entry(id="e1", narrative="Call with Acme: settlement")
+    approved = time_entry(id="e2", narrative="Review of lease terms", work_date=date(2026, 4, 10))
+    unwritten = time_entry(id="e4", narrative="Draft reply", work_date=date(2026, 4, 5))
+    other_matter = time_entry(
+        id="e3", matter_id="1002", narrative="Call with Acme: settlement", work_date=date(2026, 3, 31)
+    )
+    decoys = [
+        time_entry(id="d1", timekeeper_id="346", narrative="Review of lease terms", work_date=date(2026, 4, 10)),
+        time_entry(id="d2", narrative="Review of lease terms", work_date=date(2026, 4, 5)),
+    ]
+    for n, decoy in enumerate(decoys):
+        ref = writer.write_time_entry(decoy, f"decoy-{n}", billable=False)
+        writer.update_time_entry(ref, decoy, billable=True)  # approved: no marker left on its note
+    ref_marked = writer.write_time_entry(marked_one, "k1", billable=False)
+    ref_approved = writer.write_time_entry(approved, "k2", billable=False)
+    writer.update_time_entry(ref_approved, approved, billable=True)
+    ref_other = writer.write_time_entry(other_matter, "k3", billable=False)
+    assert [a["note"] for a in env.activities() if str(a["id"]) == ref_approved] == ["Review of lease terms"]
+
+    before = len(env.adapter.sent)
+    found = writer.find_time_entries([("k1", marked_one), ("k2", approved), ("k3", other_matter), ("k4", unwritten)])
+    assert found == {"k1": ref_marked, "k2": ref_approved, "k3": ref_other}  # k4 absent: never written
+    listings = [urlsplit(str(r.url)) for r in env.adapter.sent[before:]]
+    assert [r.path for r in listings] == ["/clio/api/v4/activities.json"] * 2
+    queries = [parse_qs(r.query) for r in listings]
+    # Matter 1001's wanted dates run 30 March to 10 April, 1002's is 31 March: a day either side.
+    assert [(q["matter_id"], q["start_date"], q["end_date"]) for q in queries] == [
+        (["1001"], ["2026-03-29"], ["2026-04-11"]),
+        (["1002"], ["2026-03-30"], ["2026-04-01"]),
+    ]
+    assert all(q["type"] == ["TimeEntry"] and q["limit"] == ["200"] for q in queries)
+    # Each entry alone finds the same activity with its own lookup.
+    assert writer.find_time_entry("k2", approved) == ref_approved
+    assert writer.find_time_entry("k4", unwritten) is None
+
+
+def test_a_grouped_lookup_follows_clio_pages() -> None:
+    env = make_env(page_limit=1)
+    writer = env.connector.writer()
+    entries = [time_entry(id=f"e{n}", narrative=f"Call {n}", work_date=date(2026, 3, 27 + n)) for n in range(3)]
+    refs = {f"k{n}": writer.write_time_entry(entry, f"k{n}", billable=False) for n, entry in enumerate(entries)}
+    before = len(env.adapter.sent)
+    assert writer.find_time_entries([(f"k{n}", entry) for n, entry in enumerate(entries)]) == refs
+    assert len(env.adapter.sent) - before >= 3  # one activity a page: the listing went on to find them all

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -12,7 +13,7 @@ import requests
 from connectors.practicepanther import mapping
 from core.errors import Fatal, Indeterminate
 from tests.connectors.practicepanther.pp_harness import PPEnv, make_env, time_entry
-from tests.connectors.practicepanther.pp_seed import CANARY, COVERING_ENTRY, HOURLY, JANE
+from tests.connectors.practicepanther.pp_seed import CANARY, COVERING_ENTRY, FLAT, HOURLY, JANE, SAM
 from tests.connectors.practicepanther.pp_swagger import properties
 
 KEY = "firm-pp-test|practicepanther|email:7a7a7a7a|create"
@@ -146,3 +147,28 @@ def test_deletions_are_found_by_one_id_scan_not_a_request_per_entry() -> None:
     env.admin("DELETE", "requests")
     writer.read_time_entries(refs)
     assert len(env.requests_log()) == without_window  # the old way: one GET per entry
+
+
+def test_a_grouped_lookup_lists_each_matter_once_for_every_user() -> None:
+    """Jane's and Sam's entries on the hourly matter, one on the flat-fee matter, one never written:
+    one listing per matter, without a user filter, finds each by the marker in its private notes
+    (which stays there after approval: pp.md §9, never on the invoice)."""
+    env = make_env()
+    writer = env.connector.writer()
+    janes = time_entry(id="e1", work_date=date(2026, 3, 30))
+    sams = time_entry(id="e2", timekeeper_id=SAM, work_date=date(2026, 4, 6))
+    flat = time_entry(id="e3", matter_id=FLAT, work_date=date(2026, 4, 1))
+    unwritten = time_entry(id="e4", work_date=date(2026, 4, 2))
+    written = (("k1", janes), ("k2", sams), ("k3", flat))
+    refs = {key: writer.write_time_entry(entry, key, billable=False) for key, entry in written}
+    writer.update_time_entry(refs["k2"], sams, billable=True)  # approved
+
+    before = len(env.adapter.sent)
+    found = writer.find_time_entries([("k1", janes), ("k2", sams), ("k3", flat), ("k4", unwritten)])
+    assert found == refs  # k4 absent: never written
+    listings = [parse_qs(urlsplit(str(r.url)).query) for r in env.adapter.sent[before:]]
+    # Hourly: 30 March to 6 April, a day either side (date_to is the moment the last day ends).
+    assert [(q["matter_id"], q["date_from"], q["date_to"], "user_id" in q) for q in listings] == [
+        ([HOURLY], ["2026-03-29T00:00:00Z"], ["2026-04-08T00:00:00Z"], False),
+        ([FLAT], ["2026-03-31T00:00:00Z"], ["2026-04-03T00:00:00Z"], False),
+    ]
