@@ -30,7 +30,7 @@ def test_connect_sync_review_and_backfill_twice(sandbox: Path) -> None:
     assert written > 20
 
     listed = billsync("review", "list", "--config", str(sandbox))
-    entry_id = re.search(r"│ ([0-9a-f]{32}) │", listed.stdout).group(1)
+    entry_id = re.search(r"│ ([0-9a-f]{7,32}) │", listed.stdout).group(1)  # the short id people type
     assert billsync("review", "approve", entry_id, "--config", str(sandbox)).returncode == 0
     after = billsync("sync", "--once", "--config", str(sandbox))
     assert "updated 1" in after.stdout and "written 0" in after.stdout
