@@ -118,6 +118,7 @@ class _GroupedLookups:
     writer: FindsManyEntries
     waiting: dict[str, list[tuple[str, TimeEntry]]]
     answers: dict[str, tuple[TimeEntry, str | None]] = field(default_factory=dict)
+    asked: int = 0  # groups asked so far: a listing each (at least), for the drain's progress
 
     def answer(self, key: str, entry: TimeEntry, log: Any) -> tuple[bool, str | None]:
         """(asked, remote ref found): the group's answer for this key, asking its matter first if need be."""
@@ -131,6 +132,7 @@ class _GroupedLookups:
         return True, asked[1]
 
     def _ask(self, group: list[tuple[str, TimeEntry]], log: Any) -> None:
+        self.asked += 1
         try:
             found = self.writer.find_time_entries(group)
         except ShuttingDown:
@@ -420,12 +422,14 @@ class SyncRunner:
         cost: Callable[[OutboxRow], int] = lambda row: 1  # noqa: E731 - a writer that cannot say
         due = self.state.due(self.firm)
         total = sum(due.values())
+        grouped = self._grouped_lookups(writer)  # before the first claim, which hides its rows from it
+        lookups = len(grouped.waiting) if grouped is not None else 0  # a listing per matter, at least
         if pace is None:
             progress.start(f"writing to {self.connector.name}", total=total)
         else:
             per_minute = pace.requests_per_minute()
             limit = RateLimit(pace.vendor, per_minute) if per_minute else None
-            requests = sum(
+            requests = lookups + sum(
                 count * pace.requests_per_write(operation, unknown_outcome=unknown)
                 for (operation, unknown), count in due.items()
             )
@@ -434,15 +438,19 @@ class SyncRunner:
                 progress.forecast(write_forecast(total, requests, limit))
             cost = lambda row: pace.requests_per_write(row.operation, unknown_outcome=row.status == "sending")  # noqa: E731
         try:
-            self._drain(writer, report, progress, cost)
+            self._drain(writer, report, progress, cost, grouped)
         finally:
             progress.finish()
 
     def _drain(
-        self, writer: Writer, report: SyncReport, progress: Progress, cost: Callable[[OutboxRow], int]
+        self,
+        writer: Writer,
+        report: SyncReport,
+        progress: Progress,
+        cost: Callable[[OutboxRow], int],
+        grouped: _GroupedLookups | None,
     ) -> None:
         attempted: set[str] = set()
-        grouped = self._grouped_lookups(writer)  # before the first claim, which hides its rows from it
         while True:
             claimed = self.state.claim(self.firm)
             rows = [row for row in claimed if row.id not in attempted]
@@ -454,13 +462,15 @@ class SyncRunner:
             try:
                 for row in rows:
                     attempted.add(row.id)
+                    asked = grouped.asked if grouped is not None else 0
                     try:
                         self._drain_one(writer, row, entries.get(row.entry_id), report, grouped)
                     except LeaseLost:
                         # Another replica took the row over after this one's lease ran out: its
                         # writes are now that replica's to finish (it looks before re-sending).
                         per_record(self._log, "outbox row taken over by another worker", row=row.id)
-                    progress.advance(1, requests=cost(row))
+                    listings = (grouped.asked if grouped is not None else 0) - asked
+                    progress.advance(1, requests=cost(row) + listings)
             finally:
                 # Whatever this run claimed and did not settle (it stopped on an error) is handed
                 # back at once; a row left in "sending" is still looked up before anything is sent.
