@@ -49,6 +49,21 @@ def without_controls(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
+def joined_apart(pieces: Iterable[tuple[str, bool]]) -> str:
+    """Folded pieces of text joined into one: a piece marked apart (a symbol's reading, "EUR") gets a
+    space where it would touch a letter or digit of its neighbour, so "€100" is "EUR 100", never
+    "EUR100", and "10½" is "10 1/2". The LEDES writer and the PDF fold text this one way."""
+    folded = ""
+    apart = False
+    for piece, keep_apart in pieces:
+        if piece and folded and (keep_apart or apart) and folded[-1].isalnum() and piece[0].isalnum():
+            folded += " "
+        if piece:
+            folded += piece
+            apart = keep_apart
+    return folded
+
+
 def spreadsheet_text(text: str) -> str:
     """A text cell no spreadsheet reads as a formula: controls removed, then a quote before a formula start."""
     cleaned = without_controls(text)

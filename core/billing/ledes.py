@@ -40,6 +40,7 @@ from core.billing.model import PreBill, PreBillLine
 from core.errors import BillsyncError
 from core.matching import ReferenceData
 from core.models import LEDES_CLASSIFICATIONS
+from core.text import joined_apart
 
 LEDES_1998B_FIELDS: tuple[str, ...] = (
     "INVOICE_DATE", "INVOICE_NUMBER", "CLIENT_ID", "LAW_FIRM_MATTER_ID", "INVOICE_TOTAL",
@@ -345,15 +346,7 @@ def ascii_text(text: str) -> str:
             pieces.append((anyascii(char), False))  # a letter, an accent or a digit: part of its word
         else:
             pieces.append((anyascii(char) or " ", True))
-    folded = ""
-    apart = False
-    for piece, keep_apart in pieces:
-        if piece and folded and (keep_apart or apart) and folded[-1].isalnum() and piece[0].isalnum():
-            folded += " "
-        if piece:
-            folded += piece
-            apart = keep_apart
-    return " ".join(folded.translate(_MAKE_SAFE).split())
+    return " ".join(joined_apart(pieces).translate(_MAKE_SAFE).split())
 
 
 def _date(day: date) -> str:

@@ -30,7 +30,7 @@ from config.billing import BillingSettings
 from core.billing.addresses import client_address
 from core.billing.model import PreBill, PreBillLine
 from core.matching import ReferenceData
-from core.text import html_templates
+from core.text import html_templates, joined_apart
 
 TEMPLATES = Path(__file__).parent / "templates"
 TITLE_MAX = 500  # characters of a name or title shown; narratives are always whole
@@ -126,15 +126,7 @@ def pdf_text(text: str) -> str:
             pieces.append((anyascii(char), False))
         else:
             pieces.append((anyascii(char) or "?", True))
-    folded = ""
-    apart = False
-    for piece, keep_apart in pieces:
-        if piece and folded and (keep_apart or apart) and folded[-1].isalnum() and piece[0].isalnum():
-            folded += " "
-        if piece:
-            folded += piece
-            apart = keep_apart
-    return folded
+    return joined_apart(pieces)
 
 
 def _title(text: str) -> str:
