@@ -33,7 +33,7 @@ from core.private_files import write_private
 from core.reports.build import build_report
 from core.reports.dashboard import render_dashboard
 from core.reports.render import print_report
-from core.reports.review import approve_entry
+from core.reports.review import approve_entries
 from core.runtime import FirmRuntime
 from core.store.billing import BillingStore
 
@@ -95,8 +95,7 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
 def _approve_waiting(runtime: FirmRuntime) -> None:
     """The attorneys approve what waits for review (as in Clio or with `billsync review approve`)."""
     waiting = runtime.store.entries(FIRM, [EntryState.NEEDS_REVIEW])
-    for entry in waiting:
-        approve_entry(runtime.store, FIRM, entry.id, via="demo")
+    approve_entries(runtime.store, FIRM, [entry.id for entry in waiting], via="demo")
     report = runtime.runner.run_once()
     say(f"Review: {len(waiting)} entries approved; {report.updated} made billable in Clio")
 

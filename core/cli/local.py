@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -47,7 +48,7 @@ from core.process import tune_garbage_collector
 from core.reports.review import (
     Bulk,
     Edit,
-    approve_entry,
+    approve_entries,
     approve_matching,
     assign_activity,
     edit_entry,
@@ -214,6 +215,14 @@ def review_list(
     say(total_line(len(shown), len(found), offset, "entries"))
 
 
+def _who() -> str | None:
+    """The operating-system user running the command: who approved, for the audit line (if known)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a bare container)
+        return None
+
+
 @review_app.command("approve")
 def review_approve(
     entry_ids: IdsArgument = None,
@@ -234,12 +243,13 @@ def review_approve(
     )
     if entry_ids:
         _refuse_both(wanted)
-        for typed in entry_ids:
-            entry_id = resolve_id(store, firm_id, typed)
-            approve_entry(store, firm_id, entry_id, via="command line")  # billable in the PMS at the next sync
+        resolved = [(typed, resolve_id(store, firm_id, typed)) for typed in entry_ids]
+        # One action, one audit line; billable in the PMS at the next sync.
+        done = approve_entries(store, firm_id, [full for _, full in resolved], via="command line", by=_who())
+        for typed, _ in resolved[: len(done)]:
             say(f"{typed}: approved")
         return
-    _say_bulk(approve_matching(store, firm_id, wanted, via="command line"), "approved", wanted)
+    _say_bulk(approve_matching(store, firm_id, wanted, via="command line", by=_who()), "approved", wanted)
 
 
 @review_app.command("reject")

@@ -23,6 +23,7 @@ from core.assign import Assignment, assign_matter
 from core.billing.model import PreBill, PreBillStatus
 from core.capture import engine_for
 from core.errors import BillsyncError
+from core.logging import per_record
 from core.models import ActivityStatus, EntryState, TimeEntry
 from core.payments.reconcile import Match
 from core.reports.facts import FirmFacts
@@ -58,18 +59,61 @@ def review_queue(facts: FirmFacts) -> ReviewQueue:
     )
 
 
-def approve_entry(store: Store, firm_id: str, entry_id: str, *, via: str = "review page") -> TimeEntry:
+def approve_entry(
+    store: Store, firm_id: str, entry_id: str, *, via: str = "review page", by: str | None = None
+) -> TimeEntry:
     """Approve an entry waiting for review: it becomes billable (in the PMS at the next sync).
 
-    The one approval path: the review pages, `billsync review approve` and the demo all use it."""
+    One person's action, so one INFO line ("entries approved", count 1): see `approve_entries`."""
+    return approve_entries(store, firm_id, [entry_id], via=via, by=by)[0]
+
+
+def approve_entries(
+    store: Store,
+    firm_id: str,
+    entry_ids: list[str],
+    *,
+    via: str = "review page",
+    by: str | None = None,
+    described: str = "",
+) -> list[TimeEntry]:
+    """Approve entries waiting for review, as one person's action.
+
+    The one approval path: the review pages, `billsync review approve` and the demo all use it.
+    The audit trail is one INFO line per action ("entries approved": count, via, the filter
+    described, who if known), written even when an entry midway refuses (those before it stay
+    approved); each entry is a DEBUG line (core.logging.per_record)."""
+    done: list[TimeEntry] = []
+    try:
+        for entry_id in entry_ids:
+            done.append(_approve_one(store, firm_id, entry_id))
+    finally:
+        if done:
+            _audit("entries approved", firm_id, done, via=via, by=by, described=described)
+    return done
+
+
+def _approve_one(store: Store, firm_id: str, entry_id: str) -> TimeEntry:
     entry = _entry(store, firm_id, entry_id)
     if entry.state is not EntryState.NEEDS_REVIEW:
         raise BillsyncError(f"cannot approve {entry_id}: it is {entry.state.value}, not needs_review")
     store.set_entry_state(firm_id, entry_id, EntryState.APPROVED)
     if entry.remote_id is not None:
         SyncState(store.engine).enqueue_update(firm_id, entry_id)
-    structlog.get_logger().info("entry approved", firm=firm_id, entry=entry_id, via=via)
+    per_record(structlog.get_logger(), "entry approved", firm=firm_id, entry=entry_id)
     return entry
+
+
+def _audit(event: str, firm_id: str, done: list[TimeEntry], *, via: str, by: str | None, described: str) -> None:
+    """The one INFO line of a person's action on entries (a single entry's id is named)."""
+    fields: dict[str, object] = {"firm": firm_id, "count": len(done), "via": via}
+    if len(done) == 1:
+        fields["entry"] = done[0].id
+    if described:
+        fields["filter"] = described
+    if by:
+        fields["by"] = by
+    structlog.get_logger().info(event, **fields)
 
 
 def reject_entry(
@@ -161,7 +205,9 @@ class Bulk:
         return line
 
 
-def approve_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: str = "review page") -> Bulk:
+def approve_matching(
+    store: Store, firm_id: str, wanted: ReviewFilter, *, via: str = "review page", by: str | None = None
+) -> Bulk:
     """Approve every entry waiting for review that the filter picks.
 
     Blocked entries it picks are skipped (a Block finding is fixed at its cause), and with
@@ -169,13 +215,15 @@ def approve_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: s
     _require_narrowing(wanted, "approve")
     picked = matching_entries(store, firm_id, replace(wanted, clean=False), states=_bulk_states(wanted, "approved"))
     bulk = Bulk()
+    chosen: list[str] = []
     for entry in picked:
         if entry.state is EntryState.BLOCKED:
             bulk.skipped["blocked"] += 1
         elif wanted.clean and entry.findings:
             bulk.skipped["findings"] += 1
         else:
-            bulk.done.append(approve_entry(store, firm_id, entry.id, via=via))
+            chosen.append(entry.id)
+    bulk.done = approve_entries(store, firm_id, chosen, via=via, by=by, described=wanted.describe())
     return bulk
 
 

@@ -206,6 +206,26 @@ def test_bulk_approve_of_clean_entries_approves_exactly_those(firm: Path) -> Non
     assert again.stdout.startswith("approved 0 entries of ava@acme.example with no findings (")
 
 
+def test_an_approval_is_one_audit_line_per_action_not_per_entry(firm: Path) -> None:
+    done = billsync("review", "approve", "--clean", "--timekeeper", "ava@acme.example", config=firm)
+    assert done.returncode == 0, done.stdout + done.stderr
+    logged = [json.loads(line) for line in done.stderr.splitlines()]
+    # a1, a2 and a3 are Ava's clean waiting entries (a4 has a finding, a5 is blocked): one line for three.
+    assert [line["event"] for line in logged] == ["entries approved"], logged
+    (audit,) = logged
+    assert audit["level"] == "info" and audit["count"] == 3 and audit["via"] == "command line"
+    assert audit["filter"] == "of ava@acme.example with no findings" and audit["firm"] == FIRM
+    assert "entry" not in audit  # which three: at DEBUG, per entry
+
+    listed = ok("review", "list", "--timekeeper", "ben@acme.example", config=firm)
+    by_ids = billsync(
+        "review", "approve", short_id(listed, "board minutes"), short_id(listed, "supply contract"), config=firm
+    )
+    assert by_ids.returncode == 0, by_ids.stdout + by_ids.stderr
+    (line,) = [json.loads(line) for line in by_ids.stderr.splitlines()]
+    assert (line["event"], line["count"], line["via"]) == ("entries approved", 2, "command line")
+
+
 def test_reject_with_a_reason_then_reopen(firm: Path) -> None:
     listed = ok("review", "list", "--finding", "duplicate", config=firm)
     duplicate = short_id(listed, "lease renewal")

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from core.models import EntryState, TimeEntry
 from tests.reports.firm import REVIEW_TOKEN, ReportFirm
@@ -93,10 +94,18 @@ def test_bulk_approve_needs_the_review_token_and_a_filter(firm: ReportFirm) -> N
         assert all(e.state is EntryState.NEEDS_REVIEW for e in firm.store.entries("demo", ids=[e.id for e in clean]))
         everything = client.post(BULK, headers=BEARER, data={"state": "needs_review"})
         assert everything.status_code == 409 and everything.json()["error"].startswith("name the entries to approve")
-        done = client.post(BULK, headers=BEARER, data=chosen)
+        with capture_logs() as logged:
+            done = client.post(BULK, headers=BEARER, data=chosen)
     assert done.status_code == 200
     message = done.json()["message"]
     assert message.startswith(f"approved {len(clean)} entries of {email} with no findings")
+    # The audit trail: one INFO line for the person's one action; each entry only at DEBUG.
+    infos = [line for line in logged if line["log_level"] == "info"]
+    assert [(i["event"], i["count"], i["via"]) for i in infos] == [("entries approved", len(clean), "review page")]
+    assert infos[0]["filter"] == f"of {email} with no findings"
+    per_entry = [line["entry"] for line in logged if line["event"] == "entry approved"]
+    assert {line["log_level"] for line in logged if line["event"] == "entry approved"} == {"debug"}
+    assert sorted(per_entry) == sorted(e.id for e in clean)
     approved = {e.id for e in firm.store.entries("demo", [EntryState.APPROVED])}
     assert approved == {e.id for e in clean}
 
