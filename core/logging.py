@@ -10,7 +10,8 @@ Every line goes through one handler: billsync's own (structlog) and the librarie
 terminal every line is JSON and redacted the same way. Libraries speak from WARNING up.
 
 Per-record detail (an entry whose UTBMS codes were left out, a bill moved) is DEBUG and counted
-in the run's `RunTally`; the run's one summary line carries the counts (`details`).
+in the run's `RunTally`; the run's one summary line carries the counts (`details`). A step's own
+figures (`figures`: the bills a poll followed) join that summary line too, DEBUG on their own.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ _PLAIN = (int, float, bool, type(None), datetime, date, time, timedelta, Decimal
 # `name=value` or `"name": "value"` where the name says secret; JSON quoted inside a string
 # arrives with escaped quotes, hence the optional backslashes.
 _NAMED_SECRET = re.compile(
-    r"""(?P<name>(?<![\w-])(?:[\w-]*(?:token|secret|password|passwd|api_?key|signature|credential)[\w-]*|code|key|sig))"""
+    r"""(?P<name>(?<![\w-])(?:[\w-]*(?:token|secret|password|passwd|api_?key|signature|credential)[\w-]*"""
+    r"""|(?:authorization|auth|oauth|device|user)_code|key|sig))"""
     r"""(?P<sep>\\?["']?\s*[:=]\s*\\?["']?)"""
     r"""(?!\[redacted\])[A-Za-z0-9._~+/=%-]+""",
     re.IGNORECASE,
@@ -66,6 +68,9 @@ _AUTH_HEADER = re.compile(
     r"""(?:(?:Basic|Bearer|Token|Digest)\s+)?(?!\[redacted\])[A-Za-z0-9._~+/=-]+""",
     re.IGNORECASE,
 )
+# An OAuth authorization code in a URL or form body (`?code=...`, `&code=...`). A bare `code` key
+# elsewhere is a vendor's error code (Graph's `"code": "InvalidRequest"`), which an operator needs.
+_OAUTH_CODE = re.compile(r"""(?P<name>(?:(?<=[?&#])|^)code)(?P<sep>=)(?!\[redacted\])[A-Za-z0-9._~+/=%-]+""")
 _BEARER = re.compile(r"\bBearer\s+(?!\[redacted\])[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _WEBHOOK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]+")
 
@@ -80,6 +85,7 @@ def scrub_text(text: str) -> str:
     scrubbed = _AUTH_HEADER.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", text)
     scrubbed = _BEARER.sub(f"Bearer {REDACTED}", scrubbed)
     scrubbed = _WEBHOOK_SECRET.sub(REDACTED, scrubbed)
+    scrubbed = _OAUTH_CODE.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", scrubbed)
     return _NAMED_SECRET.sub(lambda m: f"{m['name']}{m['sep']}{REDACTED}", scrubbed)
 
 
@@ -187,6 +193,7 @@ class RunTally:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.warnings = 0  # how many of them were worth a warning on their own
+        self.figures: Counter[str] = Counter()  # a step's own figures (bills followed...): see `figures`
 
     def details(self) -> dict[str, int]:
         """`what (why)` -> how many, most frequent first: the summary line's `details` field."""
@@ -206,6 +213,7 @@ def tallied() -> Iterator[RunTally]:
         if outer is not None:
             outer.counts.update(tally.counts)
             outer.warnings += tally.warnings
+            outer.figures.update(tally.figures)
 
 
 def per_record(log: Any, event: str, *, reason: str = "", warning: bool = False, **fields: Any) -> None:
@@ -217,3 +225,16 @@ def per_record(log: Any, event: str, *, reason: str = "", warning: bool = False,
     if tally is not None:
         tally.counts[f"{event} ({reason})" if reason else event] += 1
         tally.warnings += int(warning)
+
+
+def figures(log: Any, event: str, **counts: int) -> None:
+    """A step's figures (the PMS bills a poll followed, a payments cycle's events): one line of their own
+    only outside a run; inside one they are DEBUG and join the run's one summary line.
+
+    So a daemon job says one INFO line per run, while `billsync bill follow` still says what it did."""
+    tally = _TALLY.get()
+    if tally is None:
+        log.info(event, **counts)
+        return
+    log.debug(event, **counts)
+    tally.figures.update(counts)

@@ -209,9 +209,7 @@ class SyncRunner:
         self._pricing: CaptureEngine | None = None  # prices edits from the PMS during a reconcile
         self._born: datetime | None = None  # when this store made its first entry for the firm
 
-    def run_once(
-        self, *, only_streams: Iterable[str] | None = None, progress: Progress | None = None
-    ) -> SyncReport:
+    def run_once(self, *, only_streams: Iterable[str] | None = None, progress: Progress | None = None) -> SyncReport:
         """Poll, capture, drain the outbox, reconcile: one whole cycle, each phase told to `progress`,
         and one summary line."""
         progress = progress or NoProgress()
@@ -235,6 +233,7 @@ class SyncRunner:
             deferred=report.deferred,
             failures=len(report.write_failures),
             tombstones=report.tombstones,
+            **tally.figures,  # e.g. the PMS bills the poll followed (core.logging.figures)
             **({"details": tally.details()} if tally.counts else {}),
         )
         return report

@@ -109,6 +109,31 @@ def test_json_lines_stay_valid_and_keep_harmless_fields() -> None:
     assert lines[1]["error"] == f"GET https://x.test/a?access_token={REDACTED}&page=2 failed"
 
 
+AUTH_CODE = "CANARY-oauth-code-5d1a"
+
+
+def test_an_oauth_code_is_redacted_but_a_vendors_error_code_is_kept() -> None:
+    graph_error = '{"error":{"code":"ExtensionError","message":"Operation: Create; Exception: [Status Code: Forbidden"}}'
+
+    def emit(log) -> None:
+        log.error("callback failed", url=f"https://billsync.example/connect/clio/callback?code={AUTH_CODE}&state=s1")
+        log.error("token exchange failed", detail=f"grant_type=authorization_code&code={AUTH_CODE}&redirect_uri=x")
+        log.error("token exchange failed", detail=f"code={AUTH_CODE}&state=s1")
+        log.error("vendor said", response=f'{{"authorization_code": "{AUTH_CODE}"}}')
+        log.info("oauth", authorization_code=AUTH_CODE)
+        log.warning("graph subscription for a mail resource not made", problem=f"403 Forbidden: {graph_error}")
+        log.warning("vendor error", error={"code": "InvalidRequest", "message": "bad filter"}, status_code=400)
+
+    text = capture(True, emit)
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert AUTH_CODE not in text and len(lines) == 7
+    assert lines[0]["url"] == f"https://billsync.example/connect/clio/callback?code={REDACTED}&state=s1"
+    assert lines[1]["detail"] == f"grant_type=authorization_code&code={REDACTED}&redirect_uri=x"
+    assert lines[4]["authorization_code"] == REDACTED
+    assert lines[5]["problem"] == f"403 Forbidden: {graph_error}"  # the Graph code an operator looks up
+    assert lines[6]["error"] == {"code": "InvalidRequest", "message": "bad filter"} and lines[6]["status_code"] == 400
+
+
 def test_canaries_are_what_they_claim() -> None:
     # A canary that never appears even unredacted would prove nothing.
     def emit(log) -> None:

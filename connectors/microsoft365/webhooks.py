@@ -28,6 +28,7 @@ from connectors.microsoft365.client import GraphClient, GraphNotFound
 from connectors.microsoft365.streams import MailboxDirectory, iso
 from core.connector import InboundRequest, Subscription, WebhookResult
 from core.errors import Fatal, InvalidSignature, Retryable
+from core.logging import per_record
 
 CALENDAR, MAIL, CALLS = "calendar_events", "sent_mail", "teams_calls"
 ALL_STREAMS = (CALENDAR, MAIL, CALLS)
@@ -213,7 +214,14 @@ class GraphWebhooks:
                 kept.pop(resource, None)  # removed meanwhile: the next renewal recreates it
             except Fatal as exc:
                 # One mailbox outside the access policy must not stop the others; polling covers it.
-                self._warn(f"graph subscription for a {stream} resource not made", exc)
+                # A DEBUG line each, counted in the renewal run's summary line, which becomes a warning.
+                if self._log is not None:
+                    per_record(
+                        self._log,
+                        f"graph subscription for a {stream} resource not made",
+                        warning=True,
+                        problem=str(exc),
+                    )
         if not kept:
             return None
         resources = {str(sub["id"]): resource for resource, sub in kept.items()}

@@ -22,6 +22,7 @@ from core.billing.model import PreBill, PreBillStatus
 from core.billing.reconcile import Comparison, compare, entries_by_ref, find_prebill
 from core.connector import BillWriter
 from core.errors import Fatal, Retryable
+from core.logging import figures
 from core.models import BillState, EntryState, RemoteBill, Severity
 from core.store.billing import BillingStore
 from core.store.store import Store
@@ -101,15 +102,15 @@ def follow_bills(
                 # The stored copy says what the PMS holds now, before the next poll reads it back.
                 store.save_reference(firm_id, [bill.model_copy(update={"state": follow.moved_to})])
         results.append(follow)
-    structlog.get_logger().info(
+    figures(
+        structlog.get_logger().bind(firm=firm_id),
         "pms bills followed",
-        firm=firm_id,
-        bills=len(results),
-        matched=sum(1 for r in results if r.outcome == "matched"),
-        mismatched=sum(1 for r in results if r.outcome == "mismatch"),
-        waiting_for_pms=sum(1 for r in results if r.outcome == "waiting_for_pms"),
-        moved=sum(1 for r in results if r.moved_to is not None),
-    )
+        bills_followed=len(results),
+        bills_matched=sum(1 for r in results if r.outcome == "matched"),
+        bills_mismatched=sum(1 for r in results if r.outcome == "mismatch"),
+        bills_waiting_for_pms=sum(1 for r in results if r.outcome == "waiting_for_pms"),
+        bills_moved=sum(1 for r in results if r.moved_to is not None),
+    )  # a daemon poll's summary line carries these (core.logging.figures)
     return results
 
 

@@ -31,6 +31,7 @@ from core.sync import SyncReport
 Counts = dict[str, int]
 Job = Callable[[FirmRuntime], Counts]
 
+
 class Outcome(StrEnum):
     """How a run ended: the summary line's `outcome`."""
 
@@ -119,14 +120,11 @@ def collect_payments(build: Callable[[FirmRuntime], FirmPayments]) -> Job:
     """A job that polls the payment gateway's events and reconciles them (lookups only, never a charge)."""
 
     def collect(runtime: FirmRuntime) -> Counts:
-        report = run_payments_cycle(build(runtime))
-        return {
-            "events": report.events.events,
-            "transactions": report.events.transactions,
-            "charges_resolved": report.resolved,
-            "transfers": len(report.transfers),
-            "open_tasks": report.open_tasks,
-        }
+        payments = build(runtime)
+        # The run's lines name the gateway it talks to, not the firm's PMS (reset when the run ends).
+        structlog.contextvars.bind_contextvars(connector=payments.gateway_name)
+        run_payments_cycle(payments)  # its figures join the run's summary line (core.logging.figures)
+        return {}
 
     return collect
 
@@ -175,6 +173,7 @@ def run_job(runtime: FirmRuntime, name: str, job: Job) -> Outcome:
             return Outcome.ERROR
         # A record a person should look at (a UTBMS code Clio cannot take) makes the summary a warning.
         emit = log.warning if tally.warnings else log.info
+        counts = {**tally.figures, **counts}  # what its steps figured (bills followed), then its own
         emit("job", duration_ms=_elapsed_ms(started), outcome=Outcome.OK, **counts, **_details(tally.details()))
         return Outcome.OK
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.logging import figures
 from core.payments import charges, references
 from core.payments.events import EventReport, process_events
 from core.payments.firm import FirmPayments
@@ -34,11 +35,12 @@ def run_payments_cycle(fp: FirmPayments) -> CycleReport:
     transfers = apply_retainers(fp)
     _raise_reconciliation_tasks(fp)
     report = CycleReport(events, len(resolved), transfers, len(fp.payments.tasks(fp.firm)))
-    fp.log.info(
+    figures(  # a daemon run's `job` line carries these; elsewhere this is the cycle's one line
+        fp.log,
         "payments cycle",
         events=events.events,
         transactions=events.transactions,
-        resolved=report.resolved,
+        charges_resolved=report.resolved,
         transfers=len(transfers),
         open_tasks=report.open_tasks,
     )

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import structlog
 
+from config.billing import BillingSettings
+from core.billing.lifecycle import follow_new_bills
 from core.daemon import jobs
 from core.errors import AuthFailed
 from core.logging import configure_logging
+from core.models import BillState, RemoteBill
+from tests.connectors.lawpay.lawpay_harness import FIRM as LAWPAY_FIRM
+from tests.connectors.lawpay.lawpay_harness import bill
+from tests.connectors.lawpay.lawpay_harness import make_env as lawpay_env
+from tests.connectors.microsoft365.m365_harness import CALLBACK as M365_CALLBACK
+from tests.connectors.microsoft365.m365_harness import make_env as m365_env
 from tests.daemon.daemon_fakes import FakeRunner, Logs, make_daemon, runtime
+from tests.factories import client, matter, timekeeper
 
 TOKEN = "CANARY-tok-51c2"
 
@@ -148,3 +160,105 @@ def test_a_drain_logs_progress_only_when_the_vendors_limit_makes_it_long(logs: L
     ]
     [summary] = logs.jobs()
     assert all(line["run_id"] == summary["run_id"] and line["job"] == "drain" for line in lines)
+
+
+class GraphRunner:
+    """A runner whose one connector is Microsoft 365 on the Graph sandbox, as `renew_webhooks` meets it."""
+
+    def __init__(self, connector) -> None:  # type: ignore[no-untyped-def]
+        self.connectors = [connector]
+
+    def ensure_webhooks(self, callback_url: str, connector: str | None = None):  # type: ignore[no-untyped-def]
+        return self.connectors[0].webhooks().ensure(callback_url, None)
+
+
+def test_a_renewal_that_fails_for_some_mailboxes_is_one_warning_counting_them(logs: Logs) -> None:
+    # The app lacks every Mail role, so Graph refuses (403 ErrorAccessDenied) the sent-mail subscription
+    # of both mailboxes; the calendars and call records still subscribe.
+    without_mail = frozenset({"Calendars.Read", "CallRecords.Read.All", "User.Read.All"})
+    env = m365_env(roles=without_mail)
+    rt = runtime("acme", GraphRunner(env.connector))  # type: ignore[arg-type]
+
+    assert jobs.run_job(rt, "renew_webhooks", jobs.renew_webhooks(lambda _name: M365_CALLBACK)) is jobs.Outcome.OK
+
+    said = [line for line in logs.lines() if line["level"] != "debug"]
+    assert [line["event"] for line in said] == ["job"], said  # not a warning per mailbox
+    (summary,) = said
+    assert summary["level"] == "warning" and summary["subscribed"] == 1
+    assert summary["details"] == {"graph subscription for a sent_mail resource not made": 2}
+    per_mailbox = [line for line in logs.lines() if line["event"].startswith("graph subscription")]
+    assert len(per_mailbox) == 2 and {line["level"] for line in per_mailbox} == {"debug"}
+
+
+def test_graphs_error_code_in_a_failed_renewal_is_shown_not_redacted(logs: Logs) -> None:
+    # The callback does not answer Graph's validation handshake: each of the five subscriptions
+    # (two calendars, two sent-mail folders, the call records) fails with Graph's 400 ValidationError.
+    env = m365_env()
+    env.sandbox.post = lambda url, headers, body: (404, {}, b"")
+    rt = runtime("acme", GraphRunner(env.connector))  # type: ignore[arg-type]
+
+    jobs.run_job(rt, "renew_webhooks", jobs.renew_webhooks(lambda _name: M365_CALLBACK))
+
+    [summary] = logs.jobs()
+    assert summary["level"] == "warning" and summary["subscribed"] == 0
+    assert summary["details"] == {
+        "graph subscription for a calendar_events resource not made": 2,
+        "graph subscription for a sent_mail resource not made": 2,
+        "graph subscription for a teams_calls resource not made": 1,
+    }
+    failed = [line for line in logs.lines() if line["event"].startswith("graph subscription")]
+    assert len(failed) == 5 and all('"code":"ValidationError"' in line["problem"] for line in failed), failed
+
+
+def test_a_payments_run_is_one_line_naming_the_gateway_with_the_cycles_figures(logs: Logs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = lawpay_env(tmp_path)
+    try:
+        env.store.save_reference(LAWPAY_FIRM, [bill("INV-26", "10.00")])
+        paid = env.fp.gateway.payment_link(
+            page_url=env.fp.settings.operating_page_url, amount=Decimal("10.00"), reference="INV-26"
+        )
+        env.pay_link(paid)
+        env.settle()
+        rt = runtime(LAWPAY_FIRM, FakeRunner())
+        payments = replace(env.fp, log=structlog.get_logger())  # the daemon's logger, as build_firm_payments gives
+
+        assert jobs.run_job(rt, "payments", jobs.collect_payments(lambda _rt: payments)) is jobs.Outcome.OK
+    finally:
+        env.store.close()
+
+    said = [line for line in logs.lines() if line["level"] != "debug"]
+    assert [line["event"] for line in said] == ["job"], said  # no separate "payments cycle" line
+    (summary,) = said
+    assert summary["connector"] == "lawpay" and summary["job"] == "payments"  # the gateway, not the PMS
+    # One payment: LawPay's authorized and completed events, each applying the charge's state once;
+    # nothing to resolve or move.
+    assert (summary["events"], summary["transactions"], summary["charges_resolved"]) == (2, 2, 0)
+    assert (summary["transfers"], summary["open_tasks"]) == (0, 0)
+    (cycle,) = [line for line in logs.lines() if line["event"] == "payments cycle"]
+    assert cycle["level"] == "debug"
+
+
+def test_a_poll_that_follows_pms_bills_says_them_in_its_one_summary_line(logs: Logs, store, firm_id) -> None:  # type: ignore[no-untyped-def]
+    # A draft bill made in the PMS for which billsync prepared no pre-bill: the poll reads it, and
+    # the runtime's after-poll step follows it (outcome "no_prebill": not matched, mismatched or moved).
+    store.save_reference(firm_id, [timekeeper(), client(), matter()])
+    stray = RemoteBill(
+        id="9", client_id="c1", matter_ids=("m1",), state=BillState.DRAFT, total=Decimal("10.00"),
+        updated_at=datetime.now(UTC),
+    )  # fmt: skip
+    store.save_reference(firm_id, [stray])
+
+    class BillReadingRunner(FakeRunner):
+        def poll(self, report, *, only_streams=None, progress=None) -> None:  # type: ignore[no-untyped-def]
+            report.records_read["bills"] += 1
+            follow_new_bills(store, firm_id, BillingSettings(), None, report)
+
+    assert jobs.run_job(runtime(firm_id, BillReadingRunner()), "poll", jobs.poll) is jobs.Outcome.OK
+
+    said = [line for line in logs.lines() if line["level"] != "debug"]
+    assert [line["event"] for line in said] == ["job"], said  # no "pms bills followed" line of its own
+    (summary,) = said
+    assert (summary["read"], summary["bills_followed"], summary["bills_matched"]) == (1, 1, 0)
+    assert (summary["bills_mismatched"], summary["bills_waiting_for_pms"], summary["bills_moved"]) == (0, 0, 0)
+    (followed,) = [line for line in logs.lines() if line["event"] == "pms bills followed"]
+    assert followed["level"] == "debug" and followed["bills_followed"] == 1
