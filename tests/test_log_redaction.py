@@ -113,7 +113,7 @@ AUTH_CODE = "CANARY-oauth-code-5d1a"
 
 
 def test_an_oauth_code_is_redacted_but_a_vendors_error_code_is_kept() -> None:
-    graph_error = '{"error":{"code":"ExtensionError","message":"Operation: Create; Exception: [Status Code: Forbidden"}}'
+    graph_error = '{"error":{"code":"ExtensionError","message":"Operation: Create; Status Code: Forbidden"}}'
 
     def emit(log) -> None:
         log.error("callback failed", url=f"https://billsync.example/connect/clio/callback?code={AUTH_CODE}&state=s1")

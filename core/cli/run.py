@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 from typing import Annotated
 
 import structlog
@@ -31,8 +33,9 @@ from core.serving import ConnectionLimits, Listener, serve
 from core.store.store import Store
 
 SHUTDOWN_SECONDS = 30.0  # the README's promise, from the signal to the process's exit
-# Of which: the server's own drain (core.serving.GRACEFUL_SHUTDOWN_SECONDS, 5 s), the runs under
-# way (a request in flight finishes or is abandoned, see below) and the background work.
+# The worst case is JOBS_GRACE_SECONDS + BACKGROUND_GRACE_SECONDS (20 s): the runs under way get
+# 15 s counted from the signal (the server's own drain, core.serving.GRACEFUL_SHUTDOWN_SECONDS,
+# 5 s, runs within it), then the background work 5 s; a request still in flight is abandoned.
 JOBS_GRACE_SECONDS = 15.0
 BACKGROUND_GRACE_SECONDS = 5.0
 
@@ -79,6 +82,7 @@ def run(
             daemon.run_soon(firm, "poll")  # the scheduled poll: never alongside the firm's other jobs
 
     worker = BackgroundWork()
+
     def payments_doorbell(firm: str) -> None:
         daemon.run_soon(firm, "payments")  # gateway events are read from its API by the job, never from the body
 
@@ -101,6 +105,7 @@ def run(
         also.append(Listener(metrics_app(metrics.registry), at, server_settings.metrics_port, on_ready=metrics_ready))
     elif not server_settings.metrics_on_main_listener:
         log.info("metrics not served", hint="--metrics-port, or [server] metrics_port, serves them")
+    signal = StopSignal(daemon, log)
     daemon.start()
     try:
         serve(
@@ -110,17 +115,14 @@ def run(
             on_ready=lambda p: log.info("billsync running", host=host, port=p),
             limits=connection_limits(server_settings),
             also=also,
-            on_signal=daemon.stopping_begins,  # in the handler: no new run, no new vendor request
+            on_signal=signal.received,
         )
     finally:
-        report = daemon.shut_down(timeout=JOBS_GRACE_SECONDS)
+        report = daemon.shut_down(timeout=signal.grace_left())
         worker.close(timeout=BACKGROUND_GRACE_SECONDS)
         message = report.sentence()
         if report.still_running:
-            for runtime in daemon.runtimes.values():  # claimed behind the request in flight: due at once
-                runtime.runner.state.release_unsent(runtime.firm_id)
-            lease = round(settings.daemon.claim_lease_seconds / 60)
-            message += f"; a write still in flight is looked up at the vendor once its claim ends ({lease} min)"
+            message += _left_in_flight(daemon, settings)
         log.info(
             "billsync stopped",
             message=message,
@@ -137,6 +139,52 @@ def run(
             logging.shutdown()
             os._exit(0)
         store.close()
+
+
+class StopSignal:
+    """The first SIGTERM or SIGINT: stop taking work at once, say so, and time the runs' grace from it."""
+
+    def __init__(self, daemon: Daemon, log: structlog.stdlib.BoundLogger) -> None:
+        self._daemon = daemon
+        self._log = log
+        self._at: float | None = None  # time.monotonic() of the first signal
+
+    def received(self) -> None:
+        """In the signal handler: only events are set here. The line is said from a thread of its
+        own, since this thread may have been interrupted holding the logging lock."""
+        self._daemon.stopping_begins()  # no new run, no new vendor request
+        if self._at is None:
+            self._at = time.monotonic()
+            threading.Thread(target=self._say, name="billsync-stopping", daemon=True).start()
+
+    def grace_left(self) -> float:
+        """What is left of the runs' grace: it counts from the signal, so the server's drain is not added."""
+        waited = 0.0 if self._at is None else time.monotonic() - self._at
+        return max(0.0, JOBS_GRACE_SECONDS - waited)
+
+    def _say(self) -> None:
+        running = self._daemon.running_jobs()
+        waiting_for = ", ".join(running) if running else "no running job"
+        self._log.info(
+            "stopping",
+            message=f"stopping: no new work or vendor request; waiting up to {JOBS_GRACE_SECONDS:.0f} s for "
+            f"{waiting_for}",
+            running=list(running),
+            grace_seconds=JOBS_GRACE_SECONDS,
+        )
+
+
+def _left_in_flight(daemon: Daemon, settings: BillsyncSettings) -> str:
+    """Hand back the writes claimed behind a request still in flight (due at once on the next start);
+    the clause for the stop line when that request is a write (a read leaves nothing behind)."""
+    in_flight = 0
+    for runtime in daemon.runtimes.values():
+        runtime.runner.state.release_unsent(runtime.firm_id)
+        in_flight += runtime.runner.state.sending_now(runtime.firm_id)
+    if not in_flight:
+        return ""
+    lease = round(settings.daemon.claim_lease_seconds / 60)
+    return f"; a write still in flight is looked up at the vendor once its claim ends ({lease} min)"
 
 
 def connection_limits(server: ServerSettings) -> ConnectionLimits:

@@ -215,6 +215,11 @@ class Daemon:
         self._shutdown.begin()
         self._stopping.set()
 
+    def running_jobs(self) -> tuple[str, ...]:
+        """The runs under way now, as "firm:job" ids."""
+        with self._idle:
+            return tuple(sorted(self._active))
+
     def stop(self, timeout: float = 30.0) -> bool:
         """Take no new work, wait up to `timeout` seconds for running jobs; True when all finished."""
         report = self.shut_down(timeout)

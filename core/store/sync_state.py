@@ -187,6 +187,16 @@ class SyncState:
             )
         return int(done.rowcount)
 
+    def sending_now(self, firm: str) -> int:
+        """How many writes this worker has begun to send and not heard back on (rows in "sending").
+
+        What a process leaving mid-request must own up to: only such a write is looked up at the
+        vendor once its claim ends; a read in flight leaves nothing behind."""
+        o = outbox.c
+        query = select(func.count()).where(o.firm_id == firm, o.claimed_by == self.worker, o.status == SENDING)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def mark_sending(self, firm: str, row: OutboxRow) -> None:
         """Record that an attempt starts (the recovery point: after this, look before re-sending).
 
