@@ -238,3 +238,19 @@ def figures(log: Any, event: str, **counts: int) -> None:
         return
     log.debug(event, **counts)
     tally.figures.update(counts)
+
+
+@contextmanager
+def quiet_below(level: int = logging.WARNING) -> Iterator[None]:
+    """billsync's own lines below `level` go unsaid inside the block (a progress bar on a terminal:
+    its INFO lines would be printed in among the bar, and the command's own output sums them up).
+
+    Only ever raises the level; restores what it was afterwards."""
+    ours = logging.getLogger(BILLSYNC_LOGGER)
+    before = ours.level
+    if before < level:
+        ours.setLevel(level)
+    try:
+        yield
+    finally:
+        ours.setLevel(before)

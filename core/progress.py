@@ -101,9 +101,17 @@ class Progress(Protocol):
     """What long work tells about itself. One phase at a time; starting one ends the one before."""
 
     def start(
-        self, phase: str, *, total: int | None = None, requests: int = 0, limit: RateLimit | None = None
+        self,
+        phase: str,
+        *,
+        total: int | None = None,
+        requests: int = 0,
+        limit: RateLimit | None = None,
+        unit: str = "done",
     ) -> None:
-        """A phase begins: `total` items when known up front, costing `requests` against `limit`."""
+        """A phase begins: `total` items when known up front, costing `requests` against `limit`.
+
+        `unit` says what a count of items is when no total is known ("91 read")."""
         ...
 
     def advance(self, items: int = 1, *, requests: int = 0) -> None:
@@ -127,7 +135,13 @@ class NoProgress:
     """Reports nothing."""
 
     def start(
-        self, phase: str, *, total: int | None = None, requests: int = 0, limit: RateLimit | None = None
+        self,
+        phase: str,
+        *,
+        total: int | None = None,
+        requests: int = 0,
+        limit: RateLimit | None = None,
+        unit: str = "done",
     ) -> None:
         return None
 
@@ -236,7 +250,13 @@ class LogProgress:
         self._logged = False  # this phase has had a line: its final one follows
 
     def start(
-        self, phase: str, *, total: int | None = None, requests: int = 0, limit: RateLimit | None = None
+        self,
+        phase: str,
+        *,
+        total: int | None = None,
+        requests: int = 0,
+        limit: RateLimit | None = None,
+        unit: str = "done",
     ) -> None:
         self.finish()
         now = self._clock()
@@ -328,6 +348,8 @@ class BarProgress:
         )
         self._task: TaskID | None = None
         self._tally: PhaseTally | None = None
+        self._unit = "done"
+        self._counting = False  # the phase has no total: its count is shown as "91 read"
 
     def __enter__(self) -> BarProgress:
         self._bar.start()
@@ -340,10 +362,17 @@ class BarProgress:
         self._bar.stop()
 
     def start(
-        self, phase: str, *, total: int | None = None, requests: int = 0, limit: RateLimit | None = None
+        self,
+        phase: str,
+        *,
+        total: int | None = None,
+        requests: int = 0,
+        limit: RateLimit | None = None,
+        unit: str = "done",
     ) -> None:
         self.finish()
         self._tally = PhaseTally(phase, total, requests, limit, self._clock())
+        self._unit, self._counting = unit, total is None
         self._task = self._bar.add_task(without_controls(phase), total=total)
         self._bar.refresh()  # drawn at once: a phase shorter than a refresh is still seen
 
@@ -362,6 +391,12 @@ class BarProgress:
             self._tally.hold(self._clock() + seconds)
 
     def finish(self) -> None:
+        if self._task is not None and self._tally is not None:
+            # Drawn once more at its final count before it goes: a phase whose items all came in one
+            # page (or one batch) would otherwise be last seen at 0, whatever it did.
+            done = self._tally.done
+            self._bar.update(self._task, total=self._tally.total if not self._counting else done, completed=done)
+            self._bar.refresh()
         if self._task is not None:
             self._bar.remove_task(self._task)
         self._task, self._tally = None, None
@@ -370,7 +405,9 @@ class BarProgress:
         tally = self._tally
         if tally is None:
             return ""
-        return f"{tally.done}/{tally.total}" if tally.total is not None else f"{tally.done}"
+        if self._counting:
+            return f"{tally.done} {self._unit}"  # no total known up front: a running count
+        return f"{tally.done}/{tally.total}"
 
     def eta_text(self) -> str:
         """What the ETA column shows now: the time left, and any wait for the vendor's rate limit."""

@@ -274,11 +274,11 @@ class SyncRunner:
         progress.advance(report.capture.reconsidered - before)
         capture = lambda records: report.capture.merge(engine.capture(records))  # noqa: E731
         for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
-            progress.start(f"capturing {stream.name}")
+            progress.start(f"capturing {stream.name}", unit="read")
             self._read_stream(record, stream, report, capture, progress=progress)
         for source in self.sources:
             for stream in chosen(source, qualify=True):
-                progress.start(f"capturing {source.name}:{stream.name}")
+                progress.start(f"capturing {source.name}:{stream.name}", unit="read")
                 self._read_stream(source, stream, report, capture, qualify=True, progress=progress)
         progress.finish()
         if self._after_poll is not None:
@@ -292,7 +292,7 @@ class SyncRunner:
 
     def _read_reference(self, report: SyncReport, streams: Iterable[Stream], progress: Progress) -> None:
         for stream in streams:
-            progress.start(f"reading {stream.name}")
+            progress.start(f"reading {stream.name}", unit="read")
             self._read_stream(self.connector, stream, report, self._store_reference, progress=progress)
         progress.finish()
 
@@ -596,11 +596,14 @@ class SyncRunner:
         for start in range(0, len(live), chunk):
             batch = {e.remote_id: e for e in live[start : start + chunk] if e.remote_id is not None}
             days = [e.work_date for e in batch.values()]
+            counted = 0
             for remote in writer.read_time_entries(list(batch), work_dates=(min(days), max(days))):
                 entry = batch.get(remote.ref)
                 if entry is not None:
                     self._apply(entry, remote, report)
-            progress.advance(len(live[start : start + chunk]))
+                    progress.advance(1)  # one by one as each is applied, not all at the end
+                    counted += 1
+            progress.advance(len(live[start : start + chunk]) - counted)  # those the vendor no longer has
         progress.finish()
 
     def _priced(self, entry: TimeEntry, rate: Decimal, billed_seconds: int) -> Decimal:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from config.settings import BillsyncSettings, FirmSettings, load_settings, secret_keys_in
 from core.engine import CaptureResult
 from core.errors import AuthFailed, BillsyncError
+from core.logging import quiet_below
 from core.matching import ReferenceData
 from core.plugins import CONNECTORS, load
 from core.private_files import others_may_read
@@ -63,9 +65,12 @@ def say(*parts: str | tuple[str, str]) -> None:
 def progress_for(settings: BillsyncSettings) -> Iterator[Progress]:
     """How a command shows long work: a bar on a terminal, `progress` log lines (JSON) off one.
 
-    Off a terminal a forecast ("writing 180 entries to Clio: ...") is also said on stdout."""
+    Off a terminal a forecast ("writing 180 entries to Clio: ...") is also said on stdout. While the
+    bar is drawn, log lines on the same terminal are WARNING and up only: INFO lines ("sync cycle")
+    would be printed in among the bar, and the command's own output says what they would."""
     if console.is_terminal:
-        with BarProgress(console) as bar:
+        quiet = quiet_below(logging.WARNING) if sys.stderr.isatty() else nullcontext()
+        with quiet, BarProgress(console) as bar:
             yield bar
         return
     log = structlog.get_logger()

@@ -264,7 +264,7 @@ def backfill(
             resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
             for connector, stream in streams:
                 label = stream.name if connector is runtime.connector else f"{connector.name}:{stream.name}"
-                progress.start(f"capturing {label}")
+                progress.start(f"capturing {label}", unit="read")
                 for page in stream.read(from_date):
                     activities = [r for r in page.records if isinstance(r, Activity) and r.started_at >= start]
                     if client or matter:

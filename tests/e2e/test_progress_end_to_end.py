@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -245,6 +246,11 @@ def test_on_a_terminal_backfill_and_sync_draw_a_bar_with_the_total(quick_firm: t
     code, shown = on_a_terminal("backfill", "--config", str(config), "--since", "2026-10-01")
     assert code == 0, shown
     assert "capturing communications" in shown and "━" in shown
+    # No total is known before a stream is read: the bar counts what it read, and ends at the
+    # count (the seed's 30 calls, 2 matters), never left at 0.
+    assert re.search(r"capturing communications[^\r\n]*━[^\r\n]* 30 read", shown), shown
+    assert re.search(r"reading matters[^\r\n]* 2 read", shown), shown
+    assert not re.search(r"capturing communications[^\r\n]*━ 0\b", shown), shown
     assert "backfill created 30 entries" in shown  # 30 entries wait in the outbox
     assert '"event": "progress"' not in shown
 
@@ -253,5 +259,9 @@ def test_on_a_terminal_backfill_and_sync_draw_a_bar_with_the_total(quick_firm: t
     assert code == 0, shown
     assert "writing to Clio" in shown and "0/30" in shown  # drawn as the drain starts
     assert "━" in shown  # the bar
+    # The 30 entries just written are read back, and the bar ends at all of them, not at 0/30.
+    assert re.search(r"reading back from Clio[^\r\n]* 30/30", shown), shown
     assert "written 30," in shown
     assert '"event": "progress"' not in shown  # no JSON lines for a person
+    # No log line at INFO is printed in among the bar; the command's own lines say what happened.
+    assert "sync cycle" not in shown and "[info" not in shown, shown
