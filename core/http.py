@@ -16,7 +16,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -29,6 +31,22 @@ from core.errors import AuthFailed, Fatal, Indeterminate, Retryable, ShuttingDow
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+
+
+# Who else hears of a rate-limit wait in this thread: the run under way (its progress), bound by
+# `waits_told_to`. A firm's client is shared by its jobs; the wait belongs to the thread that waits.
+_RUN_WAITS: ContextVar[Callable[[float], None] | None] = ContextVar("billsync_run_waits", default=None)
+
+
+@contextmanager
+def waits_told_to(listener: Callable[[float], None]) -> Iterator[None]:
+    """Inside the block, each wait this thread makes for a vendor's rate limit is told to `listener`
+    too (the daemon's drain logs it as progress, as the command line does off a terminal)."""
+    token = _RUN_WAITS.set(listener)
+    try:
+        yield
+    finally:
+        _RUN_WAITS.reset(token)
 
 
 class Shutdown:
@@ -192,6 +210,9 @@ class HttpClient:
                 break
             if self._on_wait is not None:
                 self._on_wait(pause)
+            told = _RUN_WAITS.get()
+            if told is not None:
+                told(pause)
             self._pause(pause)
         if self._shutdown is not None and self._shutdown.begun:
             raise ShuttingDown(f"{method} {_path(url)}: not sent, billsync is stopping")
@@ -238,7 +259,11 @@ class HttpClient:
         exc = state.outcome.exception() if state.outcome else None
         cap = self.policy.cap_seconds
         if isinstance(exc, Retryable) and exc.retry_after is not None:
-            return min(exc.retry_after, cap) + self._random.uniform(0, 0.25)
+            delay = min(exc.retry_after, cap) + self._random.uniform(0, 0.25)
+            told = _RUN_WAITS.get()
+            if told is not None:
+                told(delay)  # the vendor said when (a 429's Retry-After): a wait for its limit, too
+            return delay
         # Full jitter: uniform between 0 and the exponential ceiling.
         ceiling = min(cap, self.policy.base_seconds * 2 ** (state.attempt_number - 1))
         return self._random.uniform(0, ceiling)

@@ -20,6 +20,7 @@ import structlog
 
 from core.billing.cycle import run_scheduled_cycle
 from core.errors import AuthFailed, ShuttingDown
+from core.http import waits_told_to
 from core.logging import tallied
 from core.payments.cycle import run_payments_cycle
 from core.payments.firm import FirmPayments
@@ -51,7 +52,9 @@ def long_work(every_seconds: float) -> Progress:
 def poll(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS) -> Counts:
     """Read every stream from its cursor and capture what is new."""
     report = SyncReport()
-    runtime.runner.poll(report, progress=long_work(progress_every))
+    progress = long_work(progress_every)
+    with waits_told_to(progress.waiting):
+        runtime.runner.poll(report, progress=progress)
     return {
         "read": sum(report.records_read.values()),
         "record_errors": len(report.record_errors),
@@ -65,7 +68,9 @@ def drain(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS
     if writer is None:
         return {}
     report = SyncReport()
-    runtime.runner.drain_outbox(writer, report, progress=long_work(progress_every))
+    progress = long_work(progress_every)
+    with waits_told_to(progress.waiting):  # a wait for the vendor's limit is logged, not silent
+        runtime.runner.drain_outbox(writer, report, progress=progress)
     return _write_counts(report)
 
 
@@ -75,9 +80,11 @@ def reconcile(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SEC
     if writer is None:
         return {}
     report = SyncReport()
-    runtime.runner.reconcile(writer, report, progress=long_work(progress_every))
-    # Reconciling can queue writes again (lost ones among them): send them now, not in a minute.
-    runtime.runner.drain_outbox(writer, report, progress=long_work(progress_every))
+    progress = long_work(progress_every)
+    with waits_told_to(progress.waiting):
+        runtime.runner.reconcile(writer, report, progress=progress)
+        # Reconciling can queue writes again (lost ones among them): send them now, not in a minute.
+        runtime.runner.drain_outbox(writer, report, progress=progress)
     return {
         "remote_edits": report.remote_edits,
         "tombstones": report.tombstones,

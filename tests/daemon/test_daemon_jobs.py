@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import requests
 import structlog
 
 from config.billing import BillingSettings
 from core.billing.lifecycle import follow_new_bills
 from core.daemon import jobs
 from core.errors import AuthFailed
+from core.http import HttpClient
 from core.logging import configure_logging
 from core.models import BillState, RemoteBill
+from core.progress import RateLimit
 from tests.connectors.lawpay.lawpay_harness import FIRM as LAWPAY_FIRM
 from tests.connectors.lawpay.lawpay_harness import bill
 from tests.connectors.lawpay.lawpay_harness import make_env as lawpay_env
@@ -262,3 +265,58 @@ def test_a_poll_that_follows_pms_bills_says_them_in_its_one_summary_line(logs: L
     assert (summary["bills_mismatched"], summary["bills_waiting_for_pms"], summary["bills_moved"]) == (0, 0, 0)
     (followed,) = [line for line in logs.lines() if line["event"] == "pms bills followed"]
     assert followed["level"] == "debug" and followed["bills_followed"] == 1
+
+
+class ClioWindowSpent:
+    """Clio's rate-limit window, spent by the writes before: the next request waits 40 s, then goes."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def wait_seconds(self, key: str) -> float:
+        self.asked += 1
+        return 40.0 if self.asked == 1 else 0.0
+
+    def observe(self, key: str, status: int, headers: Mapping[str, str]) -> None:
+        return None
+
+
+class Answers200(requests.adapters.BaseAdapter):
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        response = requests.Response()
+        response.status_code, response.url, response._content = 201, request.url, b"{}"
+        return response
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_drain_held_by_the_vendors_rate_limit_logs_the_wait_at_once(logs: Logs) -> None:
+    slept: list[float] = []
+    session = requests.Session()
+    session.mount("https://", Answers200())
+    http = HttpClient(session=session, limiter=ClioWindowSpent(), sleep=slept.append)
+
+    class WritingRunner(FakeRunner):
+        def drain_outbox(self, writer, report, *, progress=None) -> None:  # type: ignore[no-untyped-def]
+            # 3 writes due at 50 a minute: 3.6 s by the limit, a short drain that logs nothing by itself.
+            progress.start("writing to Clio", total=3, requests=3, limit=RateLimit("Clio", 50))
+            for _ in range(3):
+                http.request("POST", "https://app.clio.com/api/v4/activities.json", rate_key="clio")
+                progress.advance(1, requests=1)
+            progress.finish()
+            report.written += 3
+
+    jobs.run_job(runtime("acme", WritingRunner()), "drain", jobs.drain)
+
+    assert slept == [40.0]
+    lines = [line for line in logs.lines() if line["event"] == "progress"]
+    # The 40 s wait is at least the progress interval (10 s): said as it begins, with its length,
+    # where nothing would otherwise be logged for 40 s; then the final line.
+    assert [(line["done"], line.get("waiting_seconds"), line["final"]) for line in lines] == [
+        (0, 40.0, False),
+        (3, None, True),
+    ]
+    assert all(line["job"] == "drain" for line in lines)

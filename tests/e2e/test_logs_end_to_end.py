@@ -162,6 +162,9 @@ def test_run_is_all_json_counts_skipped_runs_and_stops_mid_drain_at_once_saying_
     assert f"cut short, resumes on the next start: demo:drain; {waiting} writes wait in the outbox" in last["message"]
     drains = [line for line in lines if line.get("job") == "drain" and line["event"] == "job"]
     assert drains[-1]["outcome"] == "cut_short"
+    # The minute Clio's 429 imposed was not silent: the drain's progress said the wait as it began.
+    waits = [line for line in lines if line["event"] == "progress" and line.get("job") == "drain"]
+    assert any(line.get("waiting_seconds", 0) >= 60 for line in waits), waits
 
     # And it does resume: the next sync (Clio answering normally again) writes exactly those.
     admin(base, "DELETE", "faults")
