@@ -111,6 +111,7 @@ def run(
             limits=connection_limits(server_settings),
             also=also,
             on_signal=daemon.stopping_begins,  # in the handler: no new run, no new vendor request
+            trusted_proxies=server_settings.trusted_proxies,
         )
     finally:
         report = daemon.shut_down(timeout=JOBS_GRACE_SECONDS)
