@@ -207,3 +207,16 @@ def test_billsyncs_own_approvals_are_not_read_back_as_edits_made_in_the_pms(tmp_
         with sqlite3.connect(config.with_name(config.stem + ".db")) as db:
             (narrative,) = db.execute("SELECT narrative FROM time_entries WHERE id = ?", (approved[0],)).fetchone()
         assert narrative == rewritten
+
+        # An attorney approves one waiting entry in Clio itself (makes it billable): an approval
+        # read back, not an edit of the entry.
+        with sqlite3.connect(config.with_name(config.stem + ".db")) as db:
+            (waiting_ref,) = db.execute(
+                "SELECT remote_id FROM time_entries WHERE state = 'needs_review' AND remote_id IS NOT NULL LIMIT 1"
+            ).fetchone()
+        person = requests.patch(
+            f"{base}/_sandbox/clio/activities/{waiting_ref}", json={"non_billable": False}, timeout=30
+        )
+        person.raise_for_status()
+        approved_there = billsync("sync", "--once", "--config", str(config))
+        assert pms_summary(approved_there) == {"edits": 0, "approvals": 1, "deletions": 0}, approved_there
