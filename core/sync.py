@@ -152,6 +152,12 @@ class _GroupedLookups:
                 self.answers[key] = (entry, ref)
 
 
+def _as_written(entry: TimeEntry) -> tuple[object, ...]:
+    """What a write sends of an entry: an approved entry goes billable and becomes posted."""
+    approved = entry.state in (EntryState.APPROVED, EntryState.POSTED) and entry.billable
+    return (approved, entry.narrative, entry.billed_seconds, entry.rate, entry.matter_id, entry.task_code)
+
+
 def _lookup_fields(entry: TimeEntry) -> tuple[object, ...]:
     """What a lookup matches an entry by: the same values get the same answer."""
     return (entry.matter_id, entry.work_date, entry.timekeeper_id, entry.narrative)
@@ -485,6 +491,28 @@ class SyncRunner:
                 # Whatever this run claimed and did not settle (it stopped on an error) is handed
                 # back at once; a row left in "sending" is still looked up before anything is sent.
                 self.state.release(self.firm, rows)
+                # Taken over from an earlier store: the PMS's state is the entry's (the reconcile reads it).
+                created = [row.entry_id for row in rows if row.operation == "create"]
+                sent = [entries[i] for i in created if i in entries and i not in report.taken_over]
+                self._catch_up(sent)
+
+    def _catch_up(self, sent: list[TimeEntry]) -> None:
+        """Queue an update for an entry a person changed while its create was on its way.
+
+        The create went as the entry stood when this page was read; an approval or an edit made
+        since found no remote id, so queued nothing (core.reports.review re-reads the remote id
+        after its own write). This re-read comes after the remote id was stored: of the two
+        sides, at least one sees the other's write, and a second queued update is merged into
+        the first (SyncState.enqueue_update).
+        """
+        sent = [entry for entry in sent if entry.remote_id is None]
+        if not sent:
+            return
+        now = {e.id: e for e in self.store.entries(self.firm, ids=[entry.id for entry in sent])}
+        for before in sent:
+            after = now.get(before.id)
+            if after is not None and after.remote_id is not None and _as_written(after) != _as_written(before):
+                self.state.enqueue_update(self.firm, before.id)
 
     def _grouped_lookups(self, writer: Writer) -> _GroupedLookups | None:
         """The drain's due creates an earlier store may have written, by matter; None for a writer

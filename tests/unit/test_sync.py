@@ -684,3 +684,31 @@ def test_a_parked_activity_met_twice_in_one_poll_is_decided_again_once(runner_fo
     again = runner.run_once().capture
     assert again.reconsidered == 1 and again.unparked == 0
     assert again.already_known == 1  # the copy its source sent: nothing new in it
+
+
+class ApprovingWriter(FakeWriter):
+    """While its create is on its way, a partner approves the entry on the review page."""
+
+    def __init__(self, store: Any, firm: str) -> None:
+        super().__init__()
+        self.store, self.firm = store, firm
+
+    def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
+        ref = super().write_time_entry(entry, key, billable=billable)
+        if len(self.entries) == 1:
+            from core.reports.review import approve_entry
+
+            approve_entry(self.store, self.firm, entry.id)  # it has no remote id yet: queues nothing
+        return ref
+
+
+def test_an_entry_approved_while_its_create_is_on_its_way_is_made_billable_after(runner_for, store, firm_id) -> None:
+    writer = ApprovingWriter(store, firm_id)
+    later = datetime.now(UTC) + timedelta(hours=2)  # newer than the store: no lookup first
+    runner = runner_for(FakeConnector([activity(external_id="c0", started_at=later, title="topic")], writer))
+    report = runner.run_once()
+    # The create went non-billable, as the entry stood; the approval follows it in the same drain.
+    assert (report.written, report.updated) == (1, 1) and writer.calls == ["write", "update"]
+    assert [r.billable for r in writer.entries.values()] == [True]
+    assert [e.state for e in store.entries(firm_id)] == [EntryState.POSTED]
+    assert runner.run_once().updated == 0
