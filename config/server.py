@@ -7,7 +7,9 @@ stranger may read by default: the report pages need a firm's token, `/openapi.js
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ServerSettings(BaseModel):
@@ -28,3 +30,17 @@ class ServerSettings(BaseModel):
     keep_alive_seconds: int = Field(default=5, ge=1, le=300)  # an idle connection between requests
     # Connections held at once; one more is answered 503 and closed (a vendor retries it).
     max_connections: int = Field(default=256, ge=1, le=10_000)
+    # Proxies (addresses or networks, "10.0.0.0/8") whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed. None by default: the client is the connection's peer, whatever a header claims, so
+    # a header cannot dodge the sign-in limit or make the cookie Secure.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return proxies

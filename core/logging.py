@@ -141,6 +141,9 @@ def _add_logger_name(_logger: Any, _method: str, event_dict: MutableMapping[str,
     return event_dict
 
 
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(level: str = "info", stream: TextIO | None = None, json: bool | None = None) -> None:
     """Set up logging once per process: JSON off a terminal, readable lines on one, for every logger."""
     out = stream or sys.stderr
@@ -170,6 +173,12 @@ def configure_logging(level: str = "info", stream: TextIO | None = None, json: b
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(max(numeric, LIBRARY_LEVEL))
+    # A library that set up its own logging earlier in the process (uvicorn's default dictConfig
+    # gives "uvicorn" a plain-text handler and stops propagation) would print past ours.
+    for name in UVICORN_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     ours = logging.getLogger(BILLSYNC_LOGGER)
     ours.setLevel(numeric)  # propagates to the root's handler whatever the root's level
     ours.propagate = True

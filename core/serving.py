@@ -179,12 +179,18 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _config(app: ASGIApp, host: str, port: int, log_level: str, limits: ConnectionLimits) -> uvicorn.Config:
+def _config(
+    app: ASGIApp, host: str, port: int, log_level: str, limits: ConnectionLimits, *, trusted_proxies: Sequence[str]
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
+        # Forwarded headers only from the proxies the firm named: by default the client is the
+        # socket's peer (uvicorn would otherwise believe any loopback process's X-Forwarded-For).
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies),
         lifespan="off",  # no app here keeps lifespan state
         log_config=None,  # uvicorn's lines go through the process's logging (core.logging): JSON like the rest
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
@@ -206,15 +212,26 @@ def serve(
     limits: ConnectionLimits = DEFAULT_LIMITS,
     also: Sequence[Listener] = (),
     on_signal: Callable[[], None] | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> None:
     """Serve app until SIGTERM or SIGINT, then return; port 0 picks a free port, passed to on_ready.
 
     `also` serves further apps on their own addresses in the same event loop, under the same
     limits; they stop with the first, and the first stops if one of them cannot start.
     `on_signal` runs inside the signal handler (so: only set events), before the server drains.
+    `trusted_proxies`: the peers (addresses or networks) whose X-Forwarded-For/-Proto name the
+    client and its scheme; none: every request's client is its connection's peer.
     """
-    servers = [_Server(_config(app, host, port, log_level, limits), on_ready, on_signal=on_signal)] + [
-        _Server(_config(more.app, more.host, more.port, log_level, limits), more.on_ready, handles_signals=False)
+    servers = [
+        _Server(
+            _config(app, host, port, log_level, limits, trusted_proxies=trusted_proxies), on_ready, on_signal=on_signal
+        )
+    ] + [
+        _Server(
+            _config(more.app, more.host, more.port, log_level, limits, trusted_proxies=trusted_proxies),
+            more.on_ready,
+            handles_signals=False,
+        )
         for more in also
     ]
     try:
@@ -242,10 +259,13 @@ def run_in_thread(
     port: int = 0,
     *,
     limits: ConnectionLimits = DEFAULT_LIMITS,
+    trusted_proxies: Sequence[str] = (),
 ) -> tuple[int, Callable[[], None]]:
     """Serve app on loopback in a daemon thread; return (port, stop) once it is listening."""
     ready = threading.Event()
-    server = _Server(_config(app, "127.0.0.1", port, "warning", limits), lambda _: ready.set())
+    server = _Server(
+        _config(app, "127.0.0.1", port, "warning", limits, trusted_proxies=trusted_proxies), lambda _: ready.set()
+    )
 
     def run() -> None:
         # A failed bind ends uvicorn with SystemExit; here it only ends the thread, and the

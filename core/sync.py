@@ -29,7 +29,9 @@ and writes, with the store as the single source of truth:
   again: one activity gives at most one remote entry, ever. The write's key is made from the
   activity alone, so an entry written by an earlier store (one lost, or thrown away and built
   again from nothing) carries the same marker: an entry for work older than this store's first
-  entry is looked up before its first write too, and taken over when it is found. A writer that
+  entry is looked up before its first write too, and taken over when it is found, in the state the
+  PMS shows: waiting for review, as an entry written for review does, until the reconcile reads it
+  billable there (approved before: posted), whatever this store's review mode. A writer that
   can look for many entries at once (FindsManyEntries) is asked once per matter for all of a
   drain's such entries (a first sync would otherwise cost a lookup per entry); an entry whose
   write had an unknown outcome is always looked up on its own, right before it is sent again.
@@ -92,6 +94,9 @@ PARKED_OVERLAP = timedelta(minutes=10)
 EARLIER_STORE_MARGIN = timedelta(hours=1)
 # Entries in these states are not written any more when their write's turn comes.
 NOT_WRITTEN = frozenset({EntryState.DELETED_REMOTELY, EntryState.REJECTED, EntryState.BLOCKED})
+# An entry an earlier store wrote is taken over in these states as waiting for review; the
+# reconcile then follows the PMS (billable there: posted, as an entry approved there is).
+_TAKEN_OVER_FOR_REVIEW = frozenset({EntryState.NEEDS_REVIEW, EntryState.APPROVED})
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,12 @@ class _GroupedLookups:
                 self.answers[key] = (entry, ref)
 
 
+def _as_written(entry: TimeEntry) -> tuple[object, ...]:
+    """What a write sends of an entry: an approved entry goes billable and becomes posted."""
+    approved = entry.state in (EntryState.APPROVED, EntryState.POSTED) and entry.billable
+    return (approved, entry.narrative, entry.billed_seconds, entry.rate, entry.matter_id, entry.task_code)
+
+
 def _lookup_fields(entry: TimeEntry) -> tuple[object, ...]:
     """What a lookup matches an entry by: the same values get the same answer."""
     return (entry.matter_id, entry.work_date, entry.timekeeper_id, entry.narrative)
@@ -161,7 +172,11 @@ class SyncReport:
     capture: CaptureResult = field(default_factory=CaptureResult)
     written: int = 0
     recovered: int = 0  # writes found at the vendor after a lost response
-    already_written: int = 0  # entries an earlier store wrote, found at the vendor before writing
+    already_written: int = 0  # entries an earlier store wrote, found at the vendor and taken over
+    # Of those, the ids taken over this cycle: their state is the one the PMS shows, settled by the
+    # reconcile (billable there: approved; still not billable: waiting for review).
+    taken_over: set[str] = field(default_factory=set)
+    taken_over_approved: int = 0  # taken over and found billable in the PMS: approved before
     updated: int = 0
     write_failures: list[str] = field(default_factory=list)
     deferred: int = 0  # writes that will be retried later
@@ -230,6 +245,7 @@ class SyncRunner:
             updated=report.updated,
             recovered=report.recovered,
             already_written=report.already_written,
+            taken_over_approved=report.taken_over_approved,
             deferred=report.deferred,
             failures=len(report.write_failures),
             tombstones=report.tombstones,
@@ -474,6 +490,28 @@ class SyncRunner:
                 # Whatever this run claimed and did not settle (it stopped on an error) is handed
                 # back at once; a row left in "sending" is still looked up before anything is sent.
                 self.state.release(self.firm, rows)
+                # Taken over from an earlier store: the PMS's state is the entry's (the reconcile reads it).
+                created = [row.entry_id for row in rows if row.operation == "create"]
+                sent = [entries[i] for i in created if i in entries and i not in report.taken_over]
+                self._catch_up(sent)
+
+    def _catch_up(self, sent: list[TimeEntry]) -> None:
+        """Queue an update for an entry a person changed while its create was on its way.
+
+        The create went as the entry stood when this page was read; an approval or an edit made
+        since found no remote id, so queued nothing (core.reports.review re-reads the remote id
+        after its own write). This re-read comes after the remote id was stored: of the two
+        sides, at least one sees the other's write, and a second queued update is merged into
+        the first (SyncState.enqueue_update).
+        """
+        sent = [entry for entry in sent if entry.remote_id is None]
+        if not sent:
+            return
+        now = {e.id: e for e in self.store.entries(self.firm, ids=[entry.id for entry in sent])}
+        for before in sent:
+            after = now.get(before.id)
+            if after is not None and after.remote_id is not None and _as_written(after) != _as_written(before):
+                self.state.enqueue_update(self.firm, before.id)
 
     def _grouped_lookups(self, writer: Writer) -> _GroupedLookups | None:
         """The drain's due creates an earlier store may have written, by matter; None for a writer
@@ -554,11 +592,17 @@ class SyncRunner:
             if not asked:
                 found = writer.find_time_entry(row.idempotency_key, entry)
             if found is not None:
-                self.state.complete(self.firm, row, found, after)
-                if unknown_outcome:
+                if unknown_outcome:  # this store's own write: it went as the entry's state says
+                    self.state.complete(self.firm, row, found, after)
                     report.recovered += 1
-                else:
-                    report.already_written += 1
+                    return
+                # An earlier store's write: what the PMS shows decides the entry's state, not this
+                # store's review mode. It waits for review as an entry written for review does
+                # until the reconcile reads it; billable there, it was approved (see _apply).
+                taken = EntryState.NEEDS_REVIEW if entry.state in _TAKEN_OVER_FOR_REVIEW else None
+                self.state.complete(self.firm, row, found, taken)
+                report.already_written += 1
+                report.taken_over.add(entry.id)
                 return
         remote_id = writer.write_time_entry(entry, row.idempotency_key, billable=billable)
         self.state.complete(self.firm, row, remote_id, after)
@@ -621,7 +665,10 @@ class SyncRunner:
             changes["state"] = EntryState.BILLED.value
         elif remote.billable and entry.state is EntryState.NEEDS_REVIEW:
             changes["state"] = EntryState.POSTED.value  # made billable in the PMS: approved there
-            report.approvals_from_pms += 1
+            if entry.id in report.taken_over:
+                report.taken_over_approved += 1  # approved before this store existed, not just now
+            else:
+                report.approvals_from_pms += 1
         if remote.narrative != entry.narrative:
             changes["narrative"] = remote.narrative
         rate = remote.rate if remote.rate is not None else entry.rate
@@ -635,7 +682,10 @@ class SyncRunner:
             changes["matter_id"] = remote.matter_id
         if changes:
             self.state.apply_remote(self.firm, entry.id, changes)
+        edited = sorted(set(changes) - {"state"})  # an approval or a bill is not an edit of the entry
+        if edited:
             report.remote_edits += 1
+            per_record(self._log, "edited in the PMS", reason=",".join(edited), entry=entry.id)
 
 
 def _zone_problems(records: Iterable[Any]) -> Iterator[str]:

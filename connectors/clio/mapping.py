@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from core.connector import RemoteEntry
+from core.engine import entry_write_key
 from core.models import (
     Activity,
     ActivityCategory,
@@ -501,17 +502,24 @@ def note_activity(raw: Mapping[str, Any]) -> Activity | None:
     )
 
 
-def covered_by_time_entry(raw: Mapping[str, Any]) -> bool:
+def covered_by_time_entry(raw: Mapping[str, Any], *, own_key: str | None = None) -> bool:
     """Whether time was already logged against this record in Clio, by a person or by billsync.
 
     clio.md §3.1: an activity links back to its communication, calendar entry, task or note,
-    and those list it in `time_entries`. An entry billsync wrote counts too: core decides only
-    activities it holds no entry for, so a marked entry here was written by another store (a
-    store rebuilt from nothing, a second installation) and writing again would bill it twice.
+    and those list it in `time_entries`. An entry carrying the marker of `own_key` (the write key
+    of this record's own entry, core.engine.entry_write_key) is the entry an earlier store wrote
+    for this very record (a store rebuilt from nothing): it does not cover the record, so core
+    decides it again, finds that entry by its marker before writing and takes it over in the state
+    Clio shows (waiting for review while not billable), instead of dropping it out of review. Any
+    other linked entry covers it: a person's, or billsync's approved one, whose marker is gone (a
+    billable note may be printed on the bill) and which cannot be told from a person's here.
     """
     linked = _objects(raw.get("time_entries"))
-    if linked:
+    own = marker(own_key) if own_key is not None else None
+    if any(not (own is not None and own in str(entry.get("note") or "")) for entry in linked):
         return True
+    if linked:
+        return False  # only billsync's own entry for this record: taken over, not covered
     # Only a count came back: assume the entries are someone else's (conservative).
     count = raw.get("time_entries_count")
     return isinstance(count, int) and count > 0
@@ -526,7 +534,7 @@ def _activity(raw: Mapping[str, Any], **fields: Any) -> Activity:
         title=title,
         counterpart=counterpart[:COUNTERPART_MAX] if counterpart else None,
         matter_id=_ref(raw.get("matter")),
-        covered_by_time_entry=covered_by_time_entry(raw),
+        covered_by_time_entry=covered_by_time_entry(raw, own_key=entry_write_key((SOURCE, fields["external_id"]))),
         **fields,
     )
 

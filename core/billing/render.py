@@ -1,6 +1,8 @@
 """A readable pre-bill for the reviewing partner: HTML (jinja2, escaped) and PDF (fpdf2, pure Python).
 
 The PDF is what a client may receive, so:
+- it carries no review: no guideline finding, no workflow status, no difference from a PMS bill
+  (the HTML page and `billsync bill show` keep them for the firm);
 - it opens with the firm's letterhead (`billing.firm`: name, address, phone, e-mail, tax id), the
   client's name and billing address, and the matter's number and description;
 - every narrative is printed whole: cells wrap (a word longer than its column breaks between
@@ -148,7 +150,11 @@ class _PreBillPdf(FPDF):
 
 
 def render_pdf(prebill: PreBill, *, tax_name: str = "Tax", letterhead: Letterhead | None = None) -> bytes:
-    """The pre-bill as a landscape A4 PDF: letterhead, client and matter, lines, totals, guideline findings."""
+    """The pre-bill as a landscape A4 PDF: letterhead, client and matter, lines and totals.
+
+    Only what the client may read: the guideline findings, the workflow status and how a PMS bill
+    differs are the firm's review, shown by the HTML page and `billsync bill show`, never here.
+    """
     number = _title(prebill.number)
     pdf = _PreBillPdf(number)
     pdf.set_auto_page_break(auto=True, margin=_BOTTOM)
@@ -157,18 +163,6 @@ def render_pdf(prebill: PreBill, *, tax_name: str = "Tax", letterhead: Letterhea
     _heading(pdf, prebill, number, letterhead or Letterhead())
     _table(pdf, prebill)
     _totals(pdf, prebill, tax_name)
-    pdf.ln(3)
-    pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(0, 6, "Guideline check", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 8)
-    if not prebill.findings:
-        pdf.cell(0, 5, "No findings.", new_x="LMARGIN", new_y="NEXT")
-    for f in prebill.findings:
-        where = f"line {f.line}: " if f.line else ""
-        message = pdf_text(f"{f.severity.value.upper()} {where}{f.message} [{f.rule}]")
-        pdf.multi_cell(0, 4.5, message, new_x="LMARGIN", new_y="NEXT")
-    for difference in prebill.differences:
-        pdf.multi_cell(0, 4.5, pdf_text(f"PMS bill differs: {difference}"), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
@@ -190,10 +184,10 @@ def _heading(pdf: FPDF, prebill: PreBill, number: str, head: Letterhead) -> None
     pdf.set_font("Helvetica", "", 8.5)
     facts = [
         f"Billing period {prebill.period_start} to {prebill.period_end}",
-        f"Prepared {prebill.invoice_date}; status {prebill.status.value}",
+        f"Prepared {prebill.invoice_date}",
     ]
     if prebill.pms_bill_number:
-        facts.append(f"PMS bill {prebill.pms_bill_number} ({prebill.pms_state})")
+        facts.append(f"PMS bill {prebill.pms_bill_number}")
     for fact in facts:
         pdf.multi_cell(half, 4, pdf_text(fact), align="R", new_x="LEFT", new_y="NEXT")
     pdf.set_xy(left, max(firm_bottom, pdf.get_y()) + 4)

@@ -115,7 +115,8 @@ def run(
             on_ready=lambda p: log.info("billsync running", host=host, port=p),
             limits=connection_limits(server_settings),
             also=also,
-            on_signal=signal.received,
+            on_signal=signal.received,  # in the handler: no new run, no new vendor request
+            trusted_proxies=server_settings.trusted_proxies,
         )
     finally:
         report = daemon.shut_down(timeout=signal.grace_left())

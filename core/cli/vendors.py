@@ -203,13 +203,22 @@ def _vendor_errors(runtime: FirmRuntime) -> Iterator[None]:
         raise BillsyncError(f"{name} is not reachable now: {exc}; nothing was lost, run again") from None
 
 
+def _taken_over(report: SyncReport) -> str:
+    """How many entries an earlier store wrote were taken over, and in which state the PMS shows them."""
+    said = f"taken over from an earlier store {report.already_written}"
+    if not report.already_written:
+        return said
+    approved = report.taken_over_approved
+    return f"{said}: {report.already_written - approved} waiting for review, {approved} approved"
+
+
 def print_sync_report(report: SyncReport) -> None:
     """What a cycle read, captured, wrote and pulled back."""
     read = ", ".join(f"{name} {count}" for name, count in sorted(report.records_read.items())) or "nothing new"
     say(f"read: {read}")
     print_result(report.capture)
     say(
-        f"written {report.written}, found already written by an earlier store {report.already_written}, "
+        f"written {report.written}, {_taken_over(report)}, "
         f"recovered after lost responses {report.recovered}, "
         f"updated {report.updated}, deferred {report.deferred}; from the PMS: edits {report.remote_edits}, "
         f"approvals {report.approvals_from_pms}, deletions {report.tombstones}"

@@ -1,6 +1,8 @@
 """The dashboard's four charts, as Plotly figures (drawn in the browser by plotly.js, shipped offline).
 
-Chart values are for the eye; the exact figures are the tables beside them.
+Chart values are for the eye; the exact figures are the tables beside them. Every series of a
+chart has a style of its own (series_style): Plotly's own colourway has ten colours, so a firm's
+eleventh timekeeper would be drawn in the first one's colour.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from core.reports.metrics.hours import is_billable_work
 
 AGE_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, None, "over 90 days"))
 CHART_HEIGHT = 340  # pixels
+# The template's ten colours (D3's), then their light companions (D3's category20): twenty colours
+# tell apart the timekeepers of a firm of twenty; past that the line's dash and marker change too.
+SERIES_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)  # fmt: skip
+SERIES_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+SERIES_MARKERS = ("circle", "square", "diamond", "triangle-up", "x", "cross")
 _LAYOUT = {
     "template": "simple_white",
     "autosize": True,
@@ -39,14 +49,17 @@ def hours_over_time(facts: FirmFacts, report: Report) -> go.Figure:
             week = entry.work_date - timedelta(days=entry.work_date.weekday())
             weekly[entry.timekeeper_id][week] += entry.raw_seconds
     figure = go.Figure()
-    for timekeeper_id in sorted(weekly, key=lambda t: _timekeeper_name(facts, t)):
+    for index, timekeeper_id in enumerate(sorted(weekly, key=lambda t: _timekeeper_name(facts, t))):
         weeks = sorted(weekly[timekeeper_id])
+        colour, dash, symbol = series_style(index)
         figure.add_trace(
             go.Scatter(
                 x=[w.isoformat() for w in weeks],
                 y=[float(Decimal(weekly[timekeeper_id][w]) / 3600) for w in weeks],
                 mode="lines+markers",
                 name=_timekeeper_name(facts, timekeeper_id),
+                line={"color": colour, "dash": dash},
+                marker={"color": colour, "symbol": symbol},
             )
         )
     figure.update_layout(title="Billable hours per week, by timekeeper", yaxis_title="hours", **_LAYOUT)
@@ -121,6 +134,17 @@ def all_charts(facts: FirmFacts, report: Report) -> Sequence[tuple[str, go.Figur
 def has_data(figure: go.Figure) -> bool:
     """Some trace plots a value other than zero: else the page says "no data yet" instead of drawing empty axes."""
     return any(value for trace in figure.data for value in (trace.y if trace.y is not None else ()))
+
+
+def series_style(index: int) -> tuple[str, str, str]:
+    """The colour, line dash and marker symbol of a chart's `index`-th series (from 0).
+
+    Invariant: the first len(SERIES_COLOURS) series differ in colour, and the first
+    len(SERIES_COLOURS) * len(SERIES_DASHES) (120) differ in colour or in dash and marker.
+    """
+    colours = len(SERIES_COLOURS)
+    round_ = (index // colours) % len(SERIES_DASHES)
+    return SERIES_COLOURS[index % colours], SERIES_DASHES[round_], SERIES_MARKERS[round_]
 
 
 def _age_bucket(days: int) -> int:

@@ -87,15 +87,12 @@ def opened_by(firms: Iterable[tuple[str, FirmSettings]], token: str) -> list[str
 def over_https(request: Request, public_url: str | None) -> bool:
     """Whether the browser reaches the pages over https.
 
-    Said by the request's own scheme, by a proxy in front (`X-Forwarded-Proto`, or `Forwarded:
-    proto=`), or by the public URL the daemon was given. Believing a header here is safe: it can
-    only add Secure to the cookie, which at worst keeps it off plain http.
+    Said by the request's scheme or by the public URL the daemon was given. The scheme is the
+    connection's, or a trusted proxy's `X-Forwarded-Proto` (`[server] trusted_proxies`, applied by
+    core.serving before the app sees the request): a header from any other peer is ignored, as it
+    is for the client's address.
     """
-    if request.url.scheme == "https" or (public_url or "").lower().startswith("https://"):
-        return True
-    forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    forwarded = request.headers.get("forwarded", "").split(",")[0].lower().replace(" ", "")
-    return forwarded_proto == "https" or "proto=https" in forwarded.split(";")
+    return request.url.scheme == "https" or (public_url or "").lower().startswith("https://")
 
 
 def sign_in(response: Response, token: str, *, secure: bool) -> None:
@@ -115,8 +112,9 @@ class SignInAttempts:
     """Failed sign-ins per client address; after `allowed` of them within `window` seconds, it waits.
 
     A token is long and random, but the sign-in form is on the listener the internet reaches:
-    guessing is slowed to `allowed` tries per window and address. The address is the peer's (as
-    the server sees it: a proxy the server trusts passes the client's on). Memory stays bounded:
+    guessing is slowed to `allowed` tries per window and address. The address is the connection's
+    peer, or the client a proxy in `[server] trusted_proxies` names in X-Forwarded-For: never a
+    header from any other peer. Memory stays bounded:
     at most `max_addresses` addresses are remembered, the longest quiet first forgotten.
     """
 

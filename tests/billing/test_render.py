@@ -37,7 +37,7 @@ def test_html_shows_lines_totals_and_findings_and_escapes_narratives() -> None:
     assert "block_billing" in html and "vague_narrative" in html
 
 
-def test_pdf_is_a_real_pdf_whose_text_has_the_number_lines_total_and_findings() -> None:
+def test_pdf_is_a_real_pdf_whose_text_has_the_number_lines_and_total() -> None:
     prebill = prebill_with_findings()
     data = render_pdf(prebill)
     assert data.startswith(b"%PDF-")
@@ -45,8 +45,33 @@ def test_pdf_is_a_real_pdf_whose_text_has_the_number_lines_total_and_findings() 
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert "Pre-bill PB-2026-10-HARB-0001" in text
     assert "Jane Smith" in text and "266.67" in text
-    assert "VAGUE_NARRATIVE" not in text and "vague_narrative" in text  # the rule names each finding
     assert reader.metadata is not None and reader.metadata.title == "Pre-bill PB-2026-10-HARB-0001"
+
+
+def test_the_pdf_the_client_receives_carries_no_finding_and_no_status() -> None:
+    """Block billing is flagged for review; the client's PDF says nothing of it, nor that it is a draft."""
+    [prebill] = build(
+        [
+            entry(narrative="Telephone call with adjuster re: coverage position", work_date=date(2026, 10, 8)),
+            entry(
+                narrative="Reviewed the lease; drafted the notice; called the landlord; revised the schedule; "
+                "e-mailed the client",
+                work_date=date(2026, 10, 9),
+            ),
+        ]
+    )
+    prebill = replace(prebill, findings=check_invoice(prebill, reference(), BillingSettings()))
+    blocks = [f for f in prebill.findings if f.rule == "block_billing"]
+    assert [(f.severity.value, f.line) for f in blocks] == [("review", 2)]  # the review does flag it
+    assert prebill.status.value == "draft"
+    assert "block billing" in render_html(prebill)  # the firm's review page keeps it
+
+    reader = PdfReader(io.BytesIO(render_pdf(prebill)))
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert "e-mailed the client" in text  # the narrative itself is printed
+    assert "Guideline" not in text and "block billing" not in text and "block_billing" not in text
+    assert "REVIEW" not in text and "No findings" not in text
+    assert "draft" not in text.replace("drafted the notice", "") and "status" not in text
 
 
 def test_pdf_survives_text_outside_latin_1() -> None:

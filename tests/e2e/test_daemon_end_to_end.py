@@ -132,3 +132,62 @@ def test_a_taken_metrics_port_is_one_error_line(tmp_path: Path) -> None:
     assert (done.stdout + done.stderr).splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port} (Address already in use): choose another --metrics-port"
     ]
+
+
+READ_TOKEN = "read-token-of-the-firm-0123456789"
+
+
+@pytest.mark.parametrize("trusted", [None, '["127.0.0.1"]'], ids=["no-proxy-trusted", "nginx-on-loopback-trusted"])
+def test_the_sign_in_limit_believes_x_forwarded_for_only_from_a_trusted_proxy(
+    tmp_path: Path, trusted: str | None
+) -> None:
+    """Ten wrong tokens from one machine, each claiming another address: only a trusted proxy's header counts."""
+    from core.cli.vendors import write_sandbox_config
+
+    config = tmp_path / "billsync.toml"
+    write_sandbox_config(config, "http://127.0.0.1:9", ["clio"])  # no vendor needed for sign-in
+    extra = f'\n[firms.demo.reports]\nread_token = "{READ_TOKEN}"\n'
+    if trusted is not None:
+        extra += f"\n[server]\ntrusted_proxies = {trusted}\n"
+    config.write_text(config.read_text() + extra)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    daemon = subprocess.Popen(
+        [*RUN, "run", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def login(token: str, forwarded_for: str) -> int:
+        answer = requests.post(
+            f"{base}/reports/login",
+            data={"token": token},
+            headers={"X-Forwarded-For": forwarded_for},
+            allow_redirects=False,
+            timeout=10,
+        )
+        return answer.status_code
+
+    try:
+        deadline = time.monotonic() + 60
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            try:
+                ready = requests.get(f"{base}/healthz", timeout=1).status_code == 200
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert ready, "daemon did not become ready"
+        assert [login("wrong-token", f"10.0.0.{i}") for i in range(10)] == [401] * 10
+        if trusted is None:  # all ten came from 127.0.0.1, whatever they claimed
+            assert [login("wrong-token", f"10.0.0.{i}") for i in range(10, 25)] == [429] * 15
+            assert login(READ_TOKEN, "198.51.100.7") == 429
+        else:  # the proxy's clients are told apart: 10.0.0.0 has failed once, 10.0.0.9 once
+            assert [login("wrong-token", "10.0.0.9") for _ in range(9)] == [401] * 9
+            assert login(READ_TOKEN, "10.0.0.9") == 429
+            assert login(READ_TOKEN, "198.51.100.7") == 303
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=35)
+    output = daemon.stdout.read() if daemon.stdout else ""
+    assert code == 0, output

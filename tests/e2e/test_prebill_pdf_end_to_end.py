@@ -165,6 +165,9 @@ def test_the_pdf_prebill_carries_the_letterhead_the_clients_address_and_every_na
     assert read.words.count(" 0.20 350.00 70.00") == 3
     assert "Fees and adjustments 210.00" in lines and "Total (USD) 210.00" in lines
     assert "Privileged" not in read.text
+    # The client's document: no guideline check and no workflow status (the pre-bill is a draft).
+    assert "Guideline" not in read.text and "No findings" not in read.text
+    assert "status" not in read.text and "draft" not in read.text
 
 
 def test_bill_follow_says_a_clio_bill_differs_by_the_agreed_discount(tmp_path: Path) -> None:

@@ -71,6 +71,9 @@ review_token = "{REVIEW_TOKEN}"
 # The terminal: wide enough that no cell is folded, so each name must be found whole in the output.
 COLUMNS, LINES = 20_000, 50
 COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # SGR: how billsync's own styles reach a colour terminal
+# What the progress bar sends to redraw itself (rich's live display): hide or show the cursor, erase
+# the line, move up. Vendor text never carries them: its ESC is removed before it is printed.
+BAR_CONTROLS = re.compile(r"\x1b\[\?25[lh]|\x1b\[2K|\x1b\[[0-9]*A")
 HYPERLINK = "\x1b]8;"  # OSC 8: what `[link=...]` becomes when it is taken for markup
 # What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -91,8 +94,8 @@ class Shown:
 
     @property
     def text(self) -> str:
-        """What a person reads: the screen without billsync's colours."""
-        return COLOURS.sub("", self.screen)
+        """What a person reads: the screen without billsync's colours and the bar's redrawing."""
+        return BAR_CONTROLS.sub("", COLOURS.sub("", self.screen))
 
 
 @dataclass

@@ -53,9 +53,17 @@ ISSUED = "2026-11-05"
 class ReportFirm:
     """The demo firm with capture, review, billing and a payment behind it."""
 
-    def __init__(self, tmp: Path, *, activities: int = 220, seed: int = 5, first_user_name: str | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        activities: int = 220,
+        seed: int = 5,
+        first_user_name: str | None = None,
+        timekeepers: int = 4,
+    ) -> None:
         synthetic = generate_firm(
-            timekeepers=4, clients=6, matters=12, activities=activities, seed=seed,
+            timekeepers=timekeepers, clients=6, matters=12, activities=activities, seed=seed,
             month_start=datetime(2026, 10, 1, tzinfo=UTC),
         )  # fmt: skip
         self.seed = load(DEMO_SEEDS, "clio")(synthetic, now=datetime(2026, 11, 1, tzinfo=UTC))

@@ -223,3 +223,27 @@ def test_the_table_says_what_lockup_rests_on(firm: ReportFirm) -> None:
     ) in " ".join(november.split())  # the note may wrap
     as_json = json.loads(billsync(firm, "--period", "2026-11", "--format", "json"))
     assert as_json["total"]["lockup_days"] is None and as_json["total"]["receivables"] not in (None, "0.00")
+
+
+def test_where_lockup_cannot_be_worked_out_the_table_the_json_and_the_dashboard_say_why(
+    firm: ReportFirm, tmp_path: Path
+) -> None:
+    """October 2026: the firm's first bill is dated 2026-11-05, so no bill lies in October's window.
+
+    Lockup days are "—" (JSON null), and each of the three says why beside them.
+    """
+    start = min(e.work_date for e in firm.store.entries("demo"))  # the firm's history in billsync begins here
+    why = (
+        f"not enough history: no bill was issued from {start} to 2026-10-31, "
+        "so there is no revenue to count days of"
+    )
+    table = " ".join(billsync(firm, "--period", "2026-10").split())  # the note may wrap
+    assert f"Lockup days: {why}." in table
+    as_json = json.loads(billsync(firm, "--period", "2026-10", "--format", "json"))
+    assert as_json["total"]["lockup_days"] is None and as_json["notes"]["lockup_days"] == why
+    dashboard = tmp_path / "dashboard.html"
+    billsync(firm, "--period", "2026-10", "--html", str(dashboard))
+    assert f'<p id="lockup-note">Lockup days: {why}.</p>' in dashboard.read_text(encoding="utf-8")
+    with firm.app() as client:
+        served = client.get("/reports/demo", params={"period": "2026-10"}, headers=firm.reader)
+    assert served.status_code == 200 and f'<p id="lockup-note">Lockup days: {why}.</p>' in served.text

@@ -1,9 +1,11 @@
 """Signing a browser in at /reports/login, over HTTP on loopback as the daemon serves it.
 
 The cookie is Secure wherever the browser is on https (the request, a proxy in front that says
-so, or the public URL the daemon was given) and always HttpOnly and SameSite=strict; a script
-that bears a valid token is signed in as the other report pages let it read; and guessing tokens
-is slowed: after ten failed tries an address waits, with 429 and Retry-After.
+so and that `[server] trusted_proxies` names, or the public URL the daemon was given) and always
+HttpOnly and SameSite=strict; a script that bears a valid token is signed in as the other report
+pages let it read; and guessing tokens is slowed: after ten failed tries an address waits, with
+429 and Retry-After. The address is the connection's peer unless that peer is a trusted proxy:
+an X-Forwarded-For from anyone else changes nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
+from config.server import ServerSettings
 from config.settings import BillsyncSettings, load_settings
 from core.cli.vendors import write_sandbox_config
 from core.runtime import build_runtime
@@ -40,9 +42,11 @@ class Clock:
 class SignInServer:
     """The daemon's app for one firm with a read token, served on 127.0.0.1 with a clock the test moves."""
 
-    def __init__(self, tmp: Path, *, public_url: str | None = None) -> None:
+    def __init__(self, tmp: Path, *, public_url: str | None = None, trusted_proxies: str = "") -> None:
         config = tmp / "billsync.toml"
         write_sandbox_config(config, "http://127.0.0.1:9", ["clio"])  # no vendor is called here
+        if trusted_proxies:  # as the firm writes it in its configuration file
+            config.write_text(config.read_text() + f"\n[server]\ntrusted_proxies = {trusted_proxies}\n")
         loaded = load_settings(config)
         firm = loaded.firms["demo"]
         reports = firm.reports.model_copy(update={"read_token": SecretStr(READ_TOKEN)})
@@ -56,7 +60,7 @@ class SignInServer:
         self.app = build_app(
             {"demo": runtime}, settings=self.settings, worker=self.worker, clock=self.clock, public_url=public_url
         )
-        self.port, self._stop = run_in_thread(self.app)
+        self.port, self._stop = run_in_thread(self.app, trusted_proxies=self.settings.server.trusted_proxies)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def post_login(self, token: str | None = None, **kwargs: object) -> requests.Response:
@@ -90,19 +94,23 @@ def test_over_plain_http_the_cookie_is_httponly_and_strict_but_not_secure(server
     assert "SameSite=strict" in signed.headers["set-cookie"]
 
 
-def test_behind_a_proxy_that_says_https_the_cookie_is_secure(server: SignInServer) -> None:
-    # A proxy on another machine: the server does not rewrite the scheme for it, the header says https.
-    with TestClient(server.app) as client:
-        for header in ({"X-Forwarded-Proto": "https"}, {"Forwarded": "for=203.0.113.9;proto=https"}):
-            signed = client.post(
-                "/reports/login", data={"token": READ_TOKEN}, headers=header, follow_redirects=False
-            )
-            assert signed.status_code == 303
-            assert {"secure", "httponly", "samesite"} <= cookie_attributes(signed), header  # type: ignore[arg-type]
-        plain = client.post(
-            "/reports/login", data={"token": READ_TOKEN}, headers={"X-Forwarded-Proto": "http"}, follow_redirects=False
-        )
-        assert "secure" not in cookie_attributes(plain)  # type: ignore[arg-type]
+def test_behind_a_trusted_proxy_that_says_https_the_cookie_is_secure(tmp_path: Path) -> None:
+    served = SignInServer(tmp_path, trusted_proxies='["127.0.0.1"]')  # nginx on the same machine
+    try:
+        signed = served.post_login(READ_TOKEN, headers={"X-Forwarded-Proto": "https"})
+        assert signed.status_code == 303
+        assert {"secure", "httponly", "samesite"} <= cookie_attributes(signed)
+        plain = served.post_login(READ_TOKEN, headers={"X-Forwarded-Proto": "http"})
+        assert plain.status_code == 303 and "secure" not in cookie_attributes(plain)
+    finally:
+        served.close()
+
+
+def test_a_forwarded_scheme_from_a_peer_not_trusted_is_ignored(server: SignInServer) -> None:
+    for header in ({"X-Forwarded-Proto": "https"}, {"Forwarded": "for=203.0.113.9;proto=https"}):
+        signed = server.post_login(READ_TOKEN, headers=header)
+        assert signed.status_code == 303
+        assert "secure" not in cookie_attributes(signed), header
 
 
 def test_with_an_https_public_url_the_cookie_is_secure_even_if_the_proxy_says_nothing(tmp_path: Path) -> None:
@@ -140,11 +148,40 @@ def test_ten_failed_tries_make_an_address_wait_with_429_and_retry_after(server: 
     # The first failure was at +30 s, the clock is at +300 s: it ages out at +630 s, 330 s from now.
     assert limited.headers["retry-after"] == "330"
     assert "Too many failed sign-ins from this address: try again in 6 minute(s)." in limited.text
-    # Another client (a proxy this server trusts passes its address on) is not held up.
-    elsewhere = server.post_login(READ_TOKEN, headers={"X-Forwarded-For": "198.51.100.7"})
-    assert elsewhere.status_code == 303
     server.clock.now += 330
     assert server.post_login(READ_TOKEN).status_code == 303  # the oldest failure aged out
     for _ in range(10):  # a success starts the address afresh: ten more tries before it waits
         assert server.post_login(NOT_A_TOKEN).status_code == 401
     assert server.post_login(NOT_A_TOKEN).status_code == 429
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_does_not_dodge_the_limit(server: SignInServer) -> None:
+    # One machine guessing, each try claiming another address: they all count against its own.
+    for attempt in range(10):
+        refused = server.post_login(NOT_A_TOKEN, headers={"X-Forwarded-For": f"10.0.0.{attempt}"})
+        assert refused.status_code == 401, attempt
+    for attempt in range(10, 25):
+        limited = server.post_login(NOT_A_TOKEN, headers={"X-Forwarded-For": f"10.0.0.{attempt}"})
+        assert limited.status_code == 429, attempt
+    assert server.post_login(READ_TOKEN, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 429
+    assert server.post_login(READ_TOKEN).status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_limited(tmp_path: Path) -> None:
+    served = SignInServer(tmp_path, trusted_proxies='["127.0.0.1"]')
+    try:
+        guesser = {"X-Forwarded-For": "203.0.113.5"}
+        for attempt in range(10):
+            assert served.post_login(NOT_A_TOKEN, headers=guesser).status_code == 401, attempt
+        assert served.post_login(READ_TOKEN, headers=guesser).status_code == 429
+        # Another client behind the same proxy, and the proxy's own address, are not held up.
+        assert served.post_login(READ_TOKEN, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 303
+        assert served.post_login(READ_TOKEN).status_code == 303
+    finally:
+        served.close()
+
+
+def test_a_trusted_proxy_must_be_an_address_or_a_network() -> None:
+    assert ServerSettings(trusted_proxies=("127.0.0.1", "10.0.0.0/8", "::1")).trusted_proxies[1] == "10.0.0.0/8"
+    with pytest.raises(ValidationError, match="'nginx' is not an IP address or network"):
+        ServerSettings(trusted_proxies=("nginx",))

@@ -257,7 +257,8 @@ def test_edits_approvals_and_deletions_in_the_pms_flow_back(runner_for, store, f
     writer.entries["r2"] = replace(writer.entries["r2"], billable=True)  # an attorney approved it in the PMS
     del writer.entries["r3"]  # an attorney deleted it in the PMS
     report = runner.run_once()
-    assert (report.remote_edits, report.approvals_from_pms, report.tombstones) == (2, 1, 1)
+    # One edit (r1), one approval (r2: not an edit of the entry), one deletion (r3).
+    assert (report.remote_edits, report.approvals_from_pms, report.tombstones) == (1, 1, 1)
     first, second, third = store.entries(firm_id)
     assert first.narrative == "Call with opposing counsel re: settlement"
     assert (first.billed_seconds, first.amount) == (1800, first.rate / 2)
@@ -334,6 +335,38 @@ def test_entries_an_earlier_store_wrote_are_taken_over_not_written_again(runner_
     assert len(rebuilt.entries) == 3  # one remote entry per activity, ever
     assert sorted(e.remote_id for e in store.entries(f"{firm_id}-rebuilt")) == ["r1", "r2", "r3"]
     assert rebuilt.calls == ["find", "find", "find"]
+
+
+def test_entries_taken_over_get_the_state_the_pms_shows_whatever_this_stores_review_mode(
+    runner_for, store, firm_id
+) -> None:
+    """Four entries written for review; one approved in billsync (billable in the PMS), then the
+    store is lost. The rebuilt store, though it approves clean entries at once (review mode
+    none), takes the three still not billable over as waiting for review and the billable one as
+    posted: approved before, neither an approval made now nor an edit."""
+    earlier = FakeWriter()
+    first = runner_for(FakeConnector(calls(4), earlier))
+    first.run_once()
+    approved = store.entries(firm_id)[1]
+    store.set_entry_state(firm_id, approved.id, EntryState.APPROVED)
+    SyncState(store.engine).enqueue_update(firm_id, approved.id)
+    assert first.run_once().updated == 1
+    assert [r.billable for r in earlier.entries.values()] == [False, True, False, False]
+
+    rebuilt = FakeWriter(entries=dict(earlier.entries))
+    report = runner_for(
+        FakeConnector(calls(4), rebuilt), firm=f"{firm_id}-rebuilt", review=ReviewMode.NONE
+    ).run_once()
+    assert (report.written, report.already_written, report.taken_over_approved) == (0, 4, 1)
+    assert (report.approvals_from_pms, report.remote_edits) == (0, 0)
+    states = {e.remote_id: e.state for e in store.entries(f"{firm_id}-rebuilt")}
+    assert states == {
+        "r1": EntryState.NEEDS_REVIEW,
+        "r2": EntryState.POSTED,
+        "r3": EntryState.NEEDS_REVIEW,
+        "r4": EntryState.NEEDS_REVIEW,
+    }
+    assert [r.billable for r in rebuilt.entries.values()] == [False, True, False, False]  # nothing sent
 
 
 def test_work_newer_than_the_stores_first_entry_is_written_without_a_lookup(runner_for, store, firm_id) -> None:
@@ -651,3 +684,31 @@ def test_a_parked_activity_met_twice_in_one_poll_is_decided_again_once(runner_fo
     again = runner.run_once().capture
     assert again.reconsidered == 1 and again.unparked == 0
     assert again.already_known == 1  # the copy its source sent: nothing new in it
+
+
+class ApprovingWriter(FakeWriter):
+    """While its create is on its way, a partner approves the entry on the review page."""
+
+    def __init__(self, store: Any, firm: str) -> None:
+        super().__init__()
+        self.store, self.firm = store, firm
+
+    def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
+        ref = super().write_time_entry(entry, key, billable=billable)
+        if len(self.entries) == 1:
+            from core.reports.review import approve_entry
+
+            approve_entry(self.store, self.firm, entry.id)  # it has no remote id yet: queues nothing
+        return ref
+
+
+def test_an_entry_approved_while_its_create_is_on_its_way_is_made_billable_after(runner_for, store, firm_id) -> None:
+    writer = ApprovingWriter(store, firm_id)
+    later = datetime.now(UTC) + timedelta(hours=2)  # newer than the store: no lookup first
+    runner = runner_for(FakeConnector([activity(external_id="c0", started_at=later, title="topic")], writer))
+    report = runner.run_once()
+    # The create went non-billable, as the entry stood; the approval follows it in the same drain.
+    assert (report.written, report.updated) == (1, 1) and writer.calls == ["write", "update"]
+    assert [r.billable for r in writer.entries.values()] == [True]
+    assert [e.state for e in store.entries(firm_id)] == [EntryState.POSTED]
+    assert runner.run_once().updated == 0

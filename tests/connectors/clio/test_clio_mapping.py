@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.clio import mapping
+from core.engine import entry_write_key
 from core.models import ActivityKind, BillingMethod, MatterStatus
 from tests.connectors.clio.clio_harness import CANARY, time_entry
 
@@ -251,6 +252,30 @@ def test_covered_by_a_time_entry_someone_else_logged() -> None:
     assert mapping.covered_by_time_entry({"time_entries": [ours, theirs], "time_entries_count": 2})
     assert mapping.covered_by_time_entry({"time_entries_count": 1})  # a bare count: assume a person's
     assert not mapping.covered_by_time_entry({})
+
+
+def test_the_entry_an_earlier_store_wrote_for_this_very_record_does_not_cover_it() -> None:
+    """A store rebuilt from nothing decides the record again and takes that entry over by its
+    marker (waiting for review while Clio shows it not billable), rather than dropping it."""
+    key = "billsync-a" + "1" * 40
+    own = {"id": 1, "note": f"Call with Acme re: deposition {mapping.marker(key)}"}
+    other_store = {"id": 2, "note": "Call with Acme [bs:0123456789abcdef]"}  # another record's entry
+    person = {"id": 3, "note": "Call with Acme"}  # a person's, or billsync's approved one: no marker
+    assert not mapping.covered_by_time_entry({"time_entries": [own], "time_entries_count": 1}, own_key=key)
+    assert mapping.covered_by_time_entry({"time_entries": [own, person], "time_entries_count": 2}, own_key=key)
+    assert mapping.covered_by_time_entry({"time_entries": [other_store], "time_entries_count": 1}, own_key=key)
+    assert mapping.covered_by_time_entry({"time_entries": [person], "time_entries_count": 1}, own_key=key)
+    # Read from Clio, a call the earlier store's entry links to is decided again, not covered.
+    call = communication(type="PhoneCommunication", senders=[], receivers=[])
+    call_key = entry_write_key(("clio", f"communication:{call['id']}"))
+    call["time_entries"] = [{"id": 9, "note": f"Telephone call {mapping.marker(call_key)}"}]
+    call["time_entries_count"] = 1
+    found = mapping.communication_activity(call)
+    assert found is not None and not found.covered_by_time_entry
+    call["time_entries"].append(person)
+    call["time_entries_count"] = 2
+    found = mapping.communication_activity(call)
+    assert found is not None and found.covered_by_time_entry
 
 
 def event(**kw: Any) -> dict[str, Any]:
