@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -236,8 +238,9 @@ def review_approve(
         _refuse_both(wanted)
         for typed in entry_ids:
             entry_id = resolve_id(store, firm_id, typed)
-            approve_entry(store, firm_id, entry_id, via="command line")  # billable in the PMS at the next sync
-            say(f"{typed}: approved")
+            with _said_as_listed(store, firm_id, entry_id) as shown:
+                approve_entry(store, firm_id, entry_id, via="command line")  # billable in the PMS at the next sync
+            say(f"{shown}: approved")
         return
     _say_bulk(approve_matching(store, firm_id, wanted, via="command line"), "approved", wanted)
 
@@ -264,8 +267,10 @@ def review_reject(
     if entry_ids:
         _refuse_both(wanted)
         for typed in entry_ids:
-            reject_entry(store, firm_id, resolve_id(store, firm_id, typed), reason, via="command line")
-            say(f"{typed}: rejected")
+            entry_id = resolve_id(store, firm_id, typed)
+            with _said_as_listed(store, firm_id, entry_id) as shown:
+                reject_entry(store, firm_id, entry_id, reason, via="command line")
+            say(f"{shown}: rejected")
         return
     _say_bulk(reject_matching(store, firm_id, wanted, reason, via="command line"), "rejected", wanted)
 
@@ -275,8 +280,10 @@ def review_reopen(entry_ids: list[str], config: ConfigOption = None, firm: FirmO
     """Undo a rejection: the entries wait for review again."""
     firm_id, _, store = _open(config, firm)
     for typed in entry_ids:
-        reopen_entry(store, firm_id, resolve_id(store, firm_id, typed), via="command line")
-        say(f"{typed}: needs_review")
+        entry_id = resolve_id(store, firm_id, typed)
+        with _said_as_listed(store, firm_id, entry_id) as shown:
+            reopen_entry(store, firm_id, entry_id, via="command line")
+        say(f"{shown}: needs_review")
 
 
 @review_app.command("edit")
@@ -296,11 +303,12 @@ def review_edit(
         raise BillsyncError(f"--hours {hours!r} is not a number of hours (e.g. 1.2)") from None
     full_id = resolve_id(store, firm_id, entry_id)
     edit = Edit(narrative=narrative, hours=typed_hours, matter=matter)
-    before, after = edit_entry(store, firm_id, firm_settings, full_id, edit)
+    with _said_as_listed(store, firm_id, full_id) as shown:
+        before, after = edit_entry(store, firm_id, firm_settings, full_id, edit)
     reference = store.load_reference(firm_id)
     numbers = {m.id: m.number for m in reference.matters.values()}
     say(
-        f"{entry_id}: {hours_shown(after.billed_seconds)} h at {after.rate} = {after.amount}"
+        f"{shown}: {hours_shown(after.billed_seconds)} h at {after.rate} = {after.amount}"
         f" on {numbers.get(after.matter_id, after.matter_id)}, {after.state.value}"
         f" (was {hours_shown(before.billed_seconds)} h = {before.amount} on"
         f" {numbers.get(before.matter_id, before.matter_id)}, {before.state.value})"
@@ -350,13 +358,24 @@ def review_assign(
     """Give an unassigned activity its matter: capture makes its entry (as the review page does)."""
     firm_id, firm_settings, store = _open(config, firm)
     full_id = resolve_id(store, firm_id, activity_id, kind="activity")
-    done = assign_activity(store, firm_id, firm_settings, full_id, matter)
-    if done.entry is None:
-        say(f"{activity_id}: {done.status.value}: {done.reason}")
-        return
+    with _said_as_listed(store, firm_id, full_id, kind="activity") as activity_shown:
+        done = assign_activity(store, firm_id, firm_settings, full_id, matter)
+    if done.entry is None:  # capture parked it again: the person's assignment did not give an entry
+        raise BillsyncError(f"{activity_shown}: not assigned: {done.status.value}: {done.reason}")
     shown = short_ids(store, firm_id, [done.entry.id])[done.entry.id]
-    say(f"{activity_id}: entry {shown}, {hours_shown(done.entry.billed_seconds)} h = {done.entry.amount}, "
+    say(f"{activity_shown}: entry {shown}, {hours_shown(done.entry.billed_seconds)} h = {done.entry.amount}, "
         f"{done.entry.state.value}")  # fmt: skip
+
+
+@contextmanager
+def _said_as_listed(store: Store, firm_id: str, full_id: str, *, kind: str = "entry") -> Iterator[str]:
+    """The id as `review list` (or `review parked`) shows it, for what a command says of it; an
+    error about it names it that way too, not by the 32 characters nobody typed."""
+    shown = short_ids(store, firm_id, [full_id], kind=kind).get(full_id, full_id)
+    try:
+        yield shown
+    except BillsyncError as exc:
+        raise BillsyncError(str(exc).replace(full_id, shown)) from None
 
 
 def _refuse_both(wanted: ReviewFilter) -> None:

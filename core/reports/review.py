@@ -23,7 +23,7 @@ from core.assign import Assignment, assign_matter
 from core.billing.model import PreBill, PreBillStatus
 from core.capture import engine_for
 from core.errors import BillsyncError
-from core.models import ActivityStatus, EntryState, TimeEntry
+from core.models import ActivityStatus, EntryState, MatterStatus, Severity, TimeEntry
 from core.payments.reconcile import Match
 from core.reports.facts import FirmFacts
 from core.reports.review_filter import ReviewFilter, matching_entries
@@ -112,27 +112,35 @@ def edit_entry(
     """Change an entry waiting for review (or blocked) and run the capture engine's pricing and rules again.
 
     Returns (before, after). An entry already in the PMS gets one queued update (the outbox), so
-    the PMS takes the change once; its matter is changed in the PMS itself (the update carries
-    narrative, time and price, and the next sync reads a move made there). One never written gets
-    its write queued when the edit makes it postable.
+    the PMS takes the change once, a move to another matter included (re-rated for that matter;
+    the update carries matter, narrative, time and price). A written entry is not moved to a
+    matter where it would be blocked: a blocked entry is never written, so the PMS would keep the
+    old matter. One never written gets its write queued when the edit makes it postable.
     """
     before = _entry(store, firm_id, entry_id)
+    if before.state is EntryState.BILLED:
+        raise BillsyncError(
+            f"cannot edit {entry_id}: it is on a bill in {firm.system_of_record}; void or delete the bill there first"
+        )
     if before.state not in _REJECTABLE:
         raise BillsyncError(f"cannot edit {entry_id}: it is {before.state.value}, not needs_review or blocked")
     if edit.narrative is None and edit.hours is None and edit.matter is None:
         raise BillsyncError("say what to change: --narrative, --hours or --matter")
     engine = engine_for(firm_id, firm, store)
     matter_id = before.matter_id if edit.matter is None else matter_by_id_or_number(store, firm_id, edit.matter)
-    if matter_id != before.matter_id and before.remote_id is not None:
-        raise BillsyncError(
-            f"entry {entry_id} is in {firm.system_of_record} already: move it to the other matter there; "
-            "the next sync brings the change"
-        )
+    moved = matter_id != before.matter_id
     narrative = before.narrative if edit.narrative is None else without_controls(edit.narrative).strip()
     if not narrative or len(narrative) > _NARRATIVE_LIMIT:
         raise BillsyncError(f"a narrative is 1 to {_NARRATIVE_LIMIT} characters")
     seconds = before.billed_seconds if edit.hours is None else _seconds(edit.hours)
     after = engine.revised(before, matter_id=matter_id, narrative=narrative, billed_seconds=seconds)
+    if moved and before.remote_id is not None and after.state is EntryState.BLOCKED:
+        # A blocked entry is never written, so the PMS would keep it on the old matter for good.
+        why = "; ".join(f.message for f in after.findings if f.severity is Severity.BLOCK)
+        raise BillsyncError(
+            f"entry {entry_id} is in {firm.system_of_record} already and would be blocked on"
+            f" {edit.matter.strip()[:40] if edit.matter else matter_id}: {why or 'a rule blocks it'}; nothing changed"
+        )
     if not store.save_revision(firm_id, after, was=before.state):
         raise BillsyncError(f"entry {entry_id} changed meanwhile: look at it again")
     sync = SyncState(store.engine)
@@ -228,8 +236,13 @@ def _seconds(typed: Decimal) -> int:
 
 
 def assign_activity(store: Store, firm_id: str, firm: FirmSettings, activity_id: str, matter: str) -> Assignment:
-    """Give an unassigned activity a matter (by id or by its number) and capture it again."""
+    """Give an unassigned activity a matter (by id or by its number) and capture it again.
+
+    A closed matter is refused before anything changes: capture would park the activity again."""
     matter_id = matter_by_id_or_number(store, firm_id, matter)
+    chosen = store.load_reference(firm_id).matters[matter_id]
+    if chosen.status is MatterStatus.CLOSED:
+        raise BillsyncError(f"cannot assign {activity_id} to matter {chosen.number}: it is closed; nothing changed")
     done = assign_matter(store, firm_id, firm, activity_id, matter_id)
     structlog.get_logger().info(
         "activity assigned", firm=firm_id, activity=activity_id, matter=matter_id, outcome=done.status.value

@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from config.settings import load_settings
@@ -218,8 +219,11 @@ def test_reject_with_a_reason_then_reopen(firm: Path) -> None:
     assert ok("review", "reopen", duplicate, config=firm) == f"{duplicate}: needs_review\n"
     entry = entries_by_activity(firm)["a4"]
     assert entry.state is EntryState.NEEDS_REVIEW and entry.rejection_reason is None  # type: ignore[attr-defined]
-    twice = billsync("review", "reopen", duplicate, config=firm)
-    assert twice.returncode == 2 and "it is needs_review, not rejected" in twice.stdout
+    twice = billsync("review", "reopen", entry.id, config=firm)  # type: ignore[attr-defined]
+    # the whole id typed (or pasted): what is said names it as `review list` shows it
+    said = f"error: cannot reopen {duplicate}: it is needs_review, not rejected\n"
+    assert (twice.returncode, twice.stdout) == (2, said)
+    assert ok("review", "reject", entry.id, config=firm) == f"{duplicate}: rejected\n"  # type: ignore[attr-defined]
 
 
 def test_bulk_reject_on_a_filter_keeps_the_reason_on_each(firm: Path) -> None:
@@ -297,7 +301,8 @@ def test_parked_activities_are_listed_and_an_unassigned_one_assigned(firm: Path)
 
 def test_an_edit_of_an_entry_in_the_pms_is_one_queued_update(firm: Path) -> None:
     """An entry the sync already wrote (its create done, its PMS id kept) changes in the PMS through
-    the outbox: one update, however many edits before the next sync; its matter moves in the PMS."""
+    the outbox: one update, however many edits before the next sync, a move to another matter
+    included; a move that would block it (a closed matter) is refused, nothing changed."""
     store = Store.open(load_settings(firm).database_url)
     sync = SyncState(store.engine)
     b1 = entries_by_activity(firm)["b1"]
@@ -310,9 +315,69 @@ def test_an_edit_of_an_entry_in_the_pms_is_one_queued_update(firm: Path) -> None
     board = short_id(listed, "board minutes")
     ok("review", "edit", board, "--hours", "0.5", config=firm)
     ok("review", "edit", board, "--narrative", "Board minutes", config=firm)
+    moved = ok("review", "edit", board, "--matter", "HARB-0001", config=firm)
+    # Re-rated: Ben's own 200 on HARB-0001 (no matter or client rate); 0.5 h x 200 = 100.00.
+    assert moved.startswith(f"{board}: 0.50 h at 200.00 = 100.00 on HARB-0001, needs_review (was ")
     with store.engine.connect() as conn:
         rows = [(r.operation, r.status) for r in conn.execute(select(outbox).where(o.entry_id == row.entry_id))]
     store.close()
     assert sorted(rows) == [("create", "done"), ("update", "pending")]
-    moved = billsync("review", "edit", board, "--matter", "OLD-0003", config=firm)
-    assert moved.returncode == 2 and "is in clio already: move it to the other matter there" in moved.stdout
+    closed = billsync("review", "edit", board, "--matter", "OLD-0003", config=firm)
+    assert (closed.returncode, closed.stdout) == (
+        2,
+        f"error: entry {board} is in clio already and would be blocked on OLD-0003: matter OLD-0003 is closed;"
+        " nothing changed\n",
+    )
+    assert entries_by_activity(firm)["b1"].matter_id == "m1"  # type: ignore[attr-defined]
+
+
+def test_an_entry_in_clio_moves_to_another_matter_there_at_the_next_sync(sandbox: Path, tmp_path: Path) -> None:
+    """The demo firm on the Clio sandbox: an entry the first sync wrote (non-billable, for review)
+    is moved with `review edit --matter`; the next sync PATCHes the Clio activity's matter and its
+    price is the new matter's rate, and the read-back keeps the move."""
+    assert billsync("connect", "clio", "--auto-approve", config=sandbox).returncode == 0
+    assert "written " in ok("sync", "--once", config=sandbox)
+    seed = json.loads((tmp_path / "seed.json").read_text())["clio"]
+    target = next(m for m in seed["matters"] if m["display_number"] == "0002-0010")
+    # The seed's matter 0002-0010: open, hourly, one custom rate row per user, all 395; its client
+    # has no rate, discount or approved rates of its own, so the entry's rate is 395.
+    assert target["status"] == "Open" and target["custom_rate"]["type"] == "HourlyRate"
+    assert {row["rate"] for row in target["custom_rate"]["rates"]} == {395.0}
+    listed = ok("review", "list", "--matter", "0007-0007", "--limit", "1", config=sandbox)
+    row = next(line for line in listed.splitlines() if re.match(r"│ [0-9a-f]{7,32} │", line))
+    typed, hours = row.split("│")[1].strip(), Decimal(row.split("│")[5].strip())
+    expected = (hours * Decimal("395")).quantize(Decimal("0.01"))
+
+    moved = ok("review", "edit", typed, "--matter", "0002-0010", config=sandbox)
+    assert moved.startswith(f"{typed}: {hours:.2f} h at 395.00 = {expected} on 0002-0010, needs_review (was ")
+    store = Store.open(load_settings(sandbox).database_url)
+    try:
+        entry = next(e for e in store.entries("demo") if e.id.endswith(typed))
+    finally:
+        store.close()
+    assert entry.remote_id is not None  # the first sync wrote it
+    synced = ok("sync", "--once", config=sandbox)
+    assert "updated 1" in synced and "failures" not in synced.lower().replace("failures 0", "")
+    base = load_settings(sandbox).firms["demo"].connector_settings("clio")["base_url"].removesuffix("/clio")
+    activity = requests.get(f"{base}/_sandbox/clio/activities/{entry.remote_id}", timeout=10).json()
+    assert activity["matter"]["id"] == target["id"] and activity["price"] == 395.0
+    ok("sync", "--once", config=sandbox)  # a second read-back changes nothing
+    store = Store.open(load_settings(sandbox).database_url)
+    try:
+        after = store.entries("demo", ids=[entry.id])[0]
+    finally:
+        store.close()
+    assert (after.matter_id, after.rate, after.amount) == (str(target["id"]), Decimal("395.00"), expected)
+    assert after.state is EntryState.NEEDS_REVIEW
+
+
+def test_assigning_a_closed_matter_is_refused_and_nothing_changes(firm: Path) -> None:
+    unassigned = ok("review", "parked", "--status", "unassigned", config=firm)
+    activity = short_id(unassigned, "a question")
+    closed = billsync("review", "assign", activity, "--matter", "OLD-0003", config=firm)
+    assert (closed.returncode, closed.stdout) == (
+        2,
+        f"error: cannot assign {activity} to matter OLD-0003: it is closed; nothing changed\n",
+    )
+    assert total(ok("review", "parked", "--status", "unassigned", config=firm)) == 1  # still parked, as it was
+    assert "b3" not in entries_by_activity(firm)
