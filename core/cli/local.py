@@ -35,13 +35,13 @@ from core.cli.common import (
 )
 from core.errors import BillsyncError, ConfigError
 from core.models import (
-    PARKED_STATUSES,
     Activity,
     ActivityCategory,
     ActivityStatus,
     Client,
     EntryState,
     Matter,
+    ParkedStatus,
     Timekeeper,
 )
 from core.plugins import CONNECTORS, load
@@ -56,6 +56,7 @@ from core.reports.review import (
     reject_entry,
     reject_matching,
     reopen_entry,
+    reopen_matching,
 )
 from core.reports.review_filter import (
     WAITING,
@@ -276,14 +277,36 @@ def review_reject(
 
 
 @review_app.command("reopen")
-def review_reopen(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
-    """Undo a rejection: the entries wait for review again."""
+def review_reopen(
+    entry_ids: IdsArgument = None,
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    timekeeper: TimekeeperOption = None,
+    matter: MatterOption = None,
+    client: ClientOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    finding: FindingOption = None,
+    clean: CleanOption = False,
+) -> None:
+    """Undo a rejection (by id, or every rejected entry a filter picks): the entries wait for review again."""
     firm_id, _, store = _open(config, firm)
-    for typed in entry_ids:
-        entry_id = resolve_id(store, firm_id, typed)
-        with _said_as_listed(store, firm_id, entry_id) as shown:
-            reopen_entry(store, firm_id, entry_id, via="command line")
-        say(f"{shown}: needs_review")
+    wanted = _filter(
+        timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, finding=finding, clean=clean
+    )
+    if entry_ids:
+        _refuse_both(wanted)
+        for typed in entry_ids:
+            entry_id = resolve_id(store, firm_id, typed)
+            with _said_as_listed(store, firm_id, entry_id) as shown:
+                reopen_entry(store, firm_id, entry_id, via="command line")
+            say(f"{shown}: needs_review")
+        return
+    bulk = reopen_matching(store, firm_id, wanted, via="command line")
+    if not bulk.done:
+        described = wanted.describe()
+        raise BillsyncError(f"no rejected entry{' ' + described if described else ''}")
+    say(bulk.summary("reopened", wanted))
 
 
 @review_app.command("edit")
@@ -327,20 +350,16 @@ def review_parked(
     first: FromOption = None,
     last: ToOption = None,
     status: Annotated[
-        list[ActivityStatus] | None,
-        typer.Option("--status", help="unassigned, not_timekeeper or kind_disabled (again for more); default all."),
+        list[ParkedStatus] | None,
+        typer.Option("--status", help="A parked status (again for more); default all."),
     ] = None,
     limit: LimitOption = 50,
     offset: OffsetOption = 0,
 ) -> None:
     """Activities that stopped short of an entry and wait (no matter, a closed one, not a timekeeper)."""
     firm_id, _, store = _open(config, firm)
-    wanted = _filter(timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, parked=status)
-    not_parked = [s.value for s in wanted.parked_statuses if s not in PARKED_STATUSES]
-    if not_parked:
-        raise BillsyncError(
-            f"--status {not_parked[0]} is not a parked status (unassigned, not_timekeeper, kind_disabled)"
-        )
+    parked = [ActivityStatus(s.value) for s in status or ()]
+    wanted = _filter(timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, parked=parked)
     found = matching_parked(store, firm_id, wanted)
     shown = page(found, limit=limit, offset=offset)
     shown_ids = short_ids(store, firm_id, [a.id for a in shown], kind="activity")

@@ -198,6 +198,15 @@ def reject_matching(
     return bulk
 
 
+def reopen_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: str = "review page") -> Bulk:
+    """Reopen every rejected entry the filter picks: they wait for review again."""
+    _require_narrowing(wanted, "reopen")
+    bulk = Bulk()
+    for entry in matching_entries(store, firm_id, wanted, states=(EntryState.REJECTED,)):
+        bulk.done.append(reopen_entry(store, firm_id, entry.id, via=via))
+    return bulk
+
+
 def _bulk_states(wanted: ReviewFilter, done: str) -> tuple[EntryState, ...]:
     """The states a bulk action acts on: those the filter names, of those waiting for a person."""
     states = tuple(s for s in (wanted.states or _REJECTABLE) if s in _REJECTABLE)

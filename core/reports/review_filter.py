@@ -146,7 +146,8 @@ def matching_parked(store: Store, firm: str, wanted: ReviewFilter) -> list[Activ
     """The firm's parked activities the filter picks (timekeeper, matter, client, dates), oldest first.
 
     A parked activity has no entry, so state, finding and clean do not apply; a matter or client
-    filter keeps only activities that know their matter.
+    filter keeps only activities that know their matter: the one capture found, or else the one
+    the activity itself names (parked because that matter is closed, capture keeps no matter).
     """
     reference = store.load_reference(firm)
     query = wanted.query(reference)
@@ -155,10 +156,14 @@ def matching_parked(store: Store, firm: str, wanted: ReviewFilter) -> list[Activ
     for row in ReportStore(store.engine).activity_rows(firm, statuses):
         if query.timekeeper_ids is not None and not _actor_is(row, query.timekeeper_ids, reference):
             continue
-        if query.matter_ids is not None and row.matter_id not in query.matter_ids:
+        matter_id = row.matter_id
+        if matter_id is None and (query.matter_ids is not None or query.client_ids is not None):
+            stored = store.stored_activity(firm, row.id)
+            matter_id = stored.activity.matter_id if stored is not None else None
+        if query.matter_ids is not None and matter_id not in query.matter_ids:
             continue
         if query.client_ids is not None:
-            matter = reference.matters.get(row.matter_id or "")
+            matter = reference.matters.get(matter_id or "")
             if matter is None or matter.client_id not in query.client_ids:
                 continue
         day = row.started_at.date()

@@ -22,6 +22,7 @@ Ben's client is named like a spreadsheet formula and his name holds Rich markup:
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -381,3 +382,38 @@ def test_assigning_a_closed_matter_is_refused_and_nothing_changes(firm: Path) ->
     )
     assert total(ok("review", "parked", "--status", "unassigned", config=firm)) == 1  # still parked, as it was
     assert "b3" not in entries_by_activity(firm)
+
+
+def test_bulk_reopen_takes_the_filters_of_reject(firm: Path) -> None:
+    ok("review", "reject", "--timekeeper", "u-ben", "--reason", "pro bono", config=firm)  # b1, b2
+    ok("review", "reject", "--matter", "HARB-0002", config=firm)  # a3, a4 (Oct 7)
+    refused = billsync("review", "reopen", config=firm)
+    assert refused.returncode == 2 and refused.stdout.startswith("error: name the entries to reopen: their ids")
+    done = ok("review", "reopen", "--from", "2026-10-06", "--to", "2026-12-31", config=firm)
+    assert done == "reopened 3 entries dated 2026-10-06 to 2026-12-31\n"  # a3, a4 (Oct 7), b2 (Oct 8); not b1
+    states = {key: e.state for key, e in entries_by_activity(firm).items()}  # type: ignore[attr-defined]
+    assert (states["a3"], states["a4"], states["b2"], states["b1"]) == (
+        EntryState.NEEDS_REVIEW, EntryState.NEEDS_REVIEW, EntryState.NEEDS_REVIEW, EntryState.REJECTED,
+    )  # fmt: skip
+    none_left = billsync("review", "reopen", "--matter", "HARB-0002", config=firm)
+    assert (none_left.returncode, none_left.stdout) == (2, "error: no rejected entry on matter HARB-0002\n")
+
+
+def test_parked_by_matter_finds_an_activity_its_closed_matter_parked(firm: Path, tmp_path: Path) -> None:
+    late = tmp_path / "late.json"  # Ben calls on the closed OLD-0003: capture parks it, unassigned
+    late.write_text(json.dumps({"activities": [call("b4", "ben@acme.example", "m3", at(9, 11), 10, "old file")]}))
+    ok("capture", str(late), config=firm)
+    on_old = ok("review", "parked", "--matter", "OLD-0003", config=firm)
+    assert total(on_old) == 1 and "old file" in on_old and "matter OLD-0003 is closed" in on_old
+    assert total(ok("review", "parked", "--client", "c-globex", config=firm)) == 1
+    assert total(ok("review", "parked", "--matter", "HARB-0001", config=firm)) == 1  # x1, the stranger's call
+
+    helped = subprocess.run(
+        [*RUN, "review", "parked", "--help"], capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    listed = helped.stdout[helped.stdout.index("--status") :].split("--limit")[0]
+    assert "unassigned" in listed and "not_timekeeper" in listed and "kind_disabled" in listed
+    assert "captured" not in listed and "merged" not in listed
+    captured = billsync("review", "parked", "--status", "captured", config=firm)
+    assert captured.returncode == 2 and "'captured' is not one of" in captured.stdout + captured.stderr
