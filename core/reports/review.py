@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import structlog
 
@@ -174,7 +174,7 @@ def approve_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: s
 
     Blocked entries it picks are skipped (a Block finding is fixed at its cause), and with
     `clean` so are entries with any finding: both are counted, so the person hears of them."""
-    _require_narrowing(wanted, "approve")
+    _require_narrowing(wanted, "approve", via)
     picked = matching_entries(store, firm_id, replace(wanted, clean=False), states=_bulk_states(wanted, "approved"))
     bulk = Bulk()
     for entry in picked:
@@ -191,7 +191,7 @@ def reject_matching(
     store: Store, firm_id: str, wanted: ReviewFilter, reason: str | None, *, via: str = "review page"
 ) -> Bulk:
     """Reject every entry waiting for review or blocked that the filter picks, keeping the reason."""
-    _require_narrowing(wanted, "reject")
+    _require_narrowing(wanted, "reject", via)
     bulk = Bulk()
     for entry in matching_entries(store, firm_id, wanted, states=_bulk_states(wanted, "rejected")):
         bulk.done.append(reject_entry(store, firm_id, entry.id, reason, via=via))
@@ -200,7 +200,7 @@ def reject_matching(
 
 def reopen_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: str = "review page") -> Bulk:
     """Reopen every rejected entry the filter picks: they wait for review again."""
-    _require_narrowing(wanted, "reopen")
+    _require_narrowing(wanted, "reopen", via)
     bulk = Bulk()
     for entry in matching_entries(store, firm_id, wanted, states=(EntryState.REJECTED,)):
         bulk.done.append(reopen_entry(store, firm_id, entry.id, via=via))
@@ -216,12 +216,19 @@ def _bulk_states(wanted: ReviewFilter, done: str) -> tuple[EntryState, ...]:
     return states
 
 
-def _require_narrowing(wanted: ReviewFilter, verb: str) -> None:
-    if not wanted.narrows:
+def _require_narrowing(wanted: ReviewFilter, verb: str, via: str) -> None:
+    """Refuse a bulk action without a filter, in the words of where the person is."""
+    if wanted.narrows:
+        return
+    if via == "command line":
         raise BillsyncError(
             f"name the entries to {verb}: their ids, or a filter (--clean, --timekeeper, --matter, --client, "
             "--from/--to, --finding); `review list` with the same filter shows what it picks"
         )
+    raise BillsyncError(
+        f"to {verb} many entries at once, filter first: a timekeeper, matter, client, from/to dates, a finding,"
+        " or no findings; the list then shows what it picks"
+    )
 
 
 def matter_by_id_or_number(store: Store, firm_id: str, matter: str) -> str:
@@ -238,9 +245,17 @@ def matter_by_id_or_number(store: Store, firm_id: str, matter: str) -> str:
 
 def _seconds(typed: Decimal) -> int:
     """Billed seconds for hours as typed; whole seconds only (the PMS stores seconds)."""
+    if not typed.is_finite() or typed <= 0 or typed > _MAX_HOURS:
+        raise BillsyncError(f"hours must be more than 0 and at most {_MAX_HOURS} (e.g. 1.2)")
     seconds = typed * 3600
-    if not typed.is_finite() or typed <= 0 or typed > _MAX_HOURS or seconds != seconds.to_integral_value():
-        raise BillsyncError(f"hours must be more than 0 and at most {_MAX_HOURS}, in whole seconds (e.g. 1.2)")
+    if seconds != seconds.to_integral_value():
+        # A second is 1/3600 h: two decimals always make whole seconds (0.01 h = 36 s); more only
+        # some do (0.0025 h = 9 s; 0.001 h = 3.6 s does not).
+        rounded = max(typed.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), Decimal("0.01"))
+        raise BillsyncError(
+            f"{typed} h is {seconds.normalize():f} seconds, and billsync bills whole seconds:"
+            f" give hours that come to whole seconds (any 2 decimals do, e.g. {rounded})"
+        )
     return int(seconds)
 
 

@@ -59,8 +59,8 @@ def ok(*args: str, config: Path) -> str:
 
 
 def total(listed: str) -> int:
-    """The count of the list's total line ("showing 1-5 of 7 entries"; "no entries": 0)."""
-    found = re.search(r"^(?:showing \d+-\d+ of (\d+)|no) (?:entries|parked activities)", listed, re.M)
+    """The count of the list's total line ("showing 1-5 of 7 entries", "showing 1 of 1 entry"; "no entries": 0)."""
+    found = re.search(r"^(?:showing \d+(?:-\d+)? of (\d+)|no) (?:entr(?:y|ies)|parked activit(?:y|ies))", listed, re.M)
     assert found is not None, listed
     return int(found.group(1) or 0)
 
@@ -158,6 +158,14 @@ def test_filters_pick_the_hand_counted_entries(firm: Path) -> None:
     assert total(ok("review", "list", "--timekeeper", "u-ben", config=firm)) == 2  # an id
     assert total(ok("review", "list", "--matter", "HARB-0002", config=firm)) == 2
     assert total(ok("review", "list", "--client", "Harbor Insurance", config=firm)) == 5
+    assert total(ok("review", "list", "--client", "harbor", config=firm)) == 5  # a part of one client's name
+    assert total(ok("review", "list", "--timekeeper", "stone", config=firm)) == 5  # Ava Stone
+    assert total(ok("review", "list", "--matter", "glob", config=firm)) == 2  # GLOB-0004
+    two = billsync("review", "list", "--matter", "harb", config=firm)
+    assert (two.returncode, two.stdout) == (
+        2,
+        "error: 2 matters match 'harb': 'HARB-0001', 'HARB-0002'; type more of one\n",
+    )
     assert total(ok("review", "list", "--from", "2026-10-06", "--to", "2026-10-07", config=firm)) == 3
     assert total(ok("review", "list", "--finding", "duplicate", config=firm)) == 1
     assert total(ok("review", "list", "--finding", "max_entry_hours", config=firm)) == 1
@@ -168,7 +176,9 @@ def test_filters_pick_the_hand_counted_entries(firm: Path) -> None:
     paged = ok("review", "list", "--limit", "3", "--offset", "3", config=firm)
     assert "showing 4-6 of 7 entries; --offset 6 for the next" in paged
     last = ok("review", "list", "--limit", "3", "--offset", "6", config=firm)
-    assert "showing 7-7 of 7 entries\n" in last
+    assert "showing 7 of 7 entries\n" in last
+    one = ok("review", "list", "--finding", "duplicate", config=firm)
+    assert "showing 1 of 1 entry\n" in one
 
     unknown = billsync("review", "list", "--timekeeper", "zed@acme.example", config=firm)
     assert (unknown.returncode, unknown.stdout) == (
@@ -275,7 +285,12 @@ def test_unknown_ids_and_bad_edits_are_one_error_line(firm: Path) -> None:
     board = short_id(listed, "board minutes")
     for args, said in (
         (["--hours", "many"], "error: --hours 'many' is not a number of hours (e.g. 1.2)\n"),
-        (["--hours", "0"], "error: hours must be more than 0 and at most 24, in whole seconds (e.g. 1.2)\n"),
+        (["--hours", "0"], "error: hours must be more than 0 and at most 24 (e.g. 1.2)\n"),
+        (
+            ["--hours", "1.234"],  # 1.234 x 3600 = 4442.4 seconds
+            "error: 1.234 h is 4442.4 seconds, and billsync bills whole seconds: give hours that come to whole"
+            " seconds (any 2 decimals do, e.g. 1.23)\n",
+        ),
         ([], "error: say what to change: --narrative, --hours or --matter\n"),
         (["--matter", "NOPE-1"], "error: no matter with id or number 'NOPE-1'\n"),
     ):
