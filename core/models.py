@@ -85,7 +85,16 @@ class ActivityStatus(enum.StrEnum):
 # appears, a matter assigned or reopened, a kind switched on): decided again every cycle until it is
 # captured. Every other status is settled: captured, merged and covered activities are never decided
 # again, so a deleted entry (a tombstone) is never recreated. A settled activity never becomes parked.
-PARKED_STATUSES = frozenset({ActivityStatus.NOT_TIMEKEEPER, ActivityStatus.UNASSIGNED, ActivityStatus.KIND_DISABLED})
+class ParkedStatus(enum.StrEnum):
+    """The activity statuses that wait for a person (`billsync review parked --status`): a subset
+    of ActivityStatus, value for value."""
+
+    UNASSIGNED = ActivityStatus.UNASSIGNED.value
+    NOT_TIMEKEEPER = ActivityStatus.NOT_TIMEKEEPER.value
+    KIND_DISABLED = ActivityStatus.KIND_DISABLED.value
+
+
+PARKED_STATUSES = frozenset(ActivityStatus(status.value) for status in ParkedStatus)
 
 
 class Severity(enum.StrEnum):

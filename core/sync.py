@@ -633,7 +633,11 @@ class SyncRunner:
         progress = progress or NoProgress()
         self._pricing = None  # built on first need: it reads the reference data as it is now
         refs = self.state.remote_refs(self.firm)
-        live = sorted(self.store.entries(self.firm, ids=list(refs.values())), key=lambda e: (e.work_date, e.id))
+        # An entry whose update is still queued (deferred by a retry) would read back the PMS's
+        # old values (a matter billsync moved it from, say) over the person's edit: read it once sent.
+        waiting = self.state.updates_waiting(self.firm)
+        ids = [entry_id for entry_id in refs.values() if entry_id not in waiting]
+        live = sorted(self.store.entries(self.firm, ids=ids), key=lambda e: (e.work_date, e.id))
         pace = write_pace_of(writer)
         progress.start(f"reading back from {pace.vendor if pace else self.connector.name}", total=len(live))
         chunk = 200  # in work-date order, so each batch spans a short window of days

@@ -585,11 +585,13 @@ def time_entry_changes(
     billable: bool,
     utbms: Mapping[str, int] | None = None,
     price: Decimal | None = None,
+    matter: bool = False,
 ) -> dict[str, Any]:
     """The `data` of PATCH /activities/{id}: narrative, length, price, billability and UTBMS codes.
 
     `price`: the one Clio holds now, when a person typed it (it differs from the entry's rate); it
-    is kept. Otherwise the entry's rate is sent.
+    is kept. Otherwise the entry's rate is sent. `matter`: the entry moved to another matter in
+    billsync, so its `matter{id}` is sent too (clio.md §3.1: PATCH takes the create's keys).
     """
     narrative = _MARKER.sub("", entry.narrative).rstrip()
     note = f"{narrative} [bs:{key_hash}]".strip() if key_hash else narrative
@@ -600,6 +602,8 @@ def time_entry_changes(
         "price": _price(price if price is not None else entry.rate),
         "non_billable": not billable,
     }
+    if matter:
+        changes["matter"] = {"id": api_id(entry.matter_id, "matter")}
     # The category is only re-sent to carry codes; `price` above keeps the rate (clio.md §3.1).
     description = activity_description(entry, utbms) if utbms else None
     if description is not None:
@@ -795,6 +799,11 @@ def _id(value: Any, what: str) -> str:
     if value is None or isinstance(value, bool) or str(value).strip() == "":
         raise MappingError(f"{what} without an id")
     return str(value)
+
+
+def matter_ref(value: Any) -> str | None:
+    """The id of a nested `matter{id}` as billsync keeps it (text), or None without one."""
+    return _ref(value)
 
 
 def _ref(value: Any) -> str | None:

@@ -119,10 +119,12 @@ class ClioWriter:
         The price is Clio's own as it stands: billsync's rate only ever comes from capture or from
         Clio, so a different price was typed by a person since the last reconcile, and it is kept
         (the next reconcile takes it as the entry's rate). Hidden by rate visibility, the entry's
-        rate is sent.
+        rate is sent. An entry moved to another matter in billsync (`billsync review edit
+        --matter`) carries its new `matter{id}` (clio.md §3.1) and the rate billsync found for
+        that matter: the old matter's price does not follow it.
         """
         path = _activity_path(ref)
-        current = self._client.get(path, fields="id,etag,note,price,billed,on_bill")
+        current = self._client.get(path, fields="id,etag,note,price,billed,on_bill,matter")
         if current is None:  # no etag was sent, so a 304 cannot happen
             raise Fatal(f"GET {path}: unexpected 304")
         if current.get("billed") or current.get("on_bill"):
@@ -134,9 +136,13 @@ class ClioWriter:
             # may be printed on the client's bill, so it goes.
             key_hash = None
         utbms = self._utbms_ids(entry)
-        price = mapping.remote_price(current.get("price"))
+        held = mapping.matter_ref(current.get("matter"))
+        moved = held is not None and held != entry.matter_id
+        price = None if moved else mapping.remote_price(current.get("price"))
         changes = self._body(
-            lambda: mapping.time_entry_changes(entry, key_hash, billable=billable, utbms=utbms, price=price)
+            lambda: mapping.time_entry_changes(
+                entry, key_hash, billable=billable, utbms=utbms, price=price, matter=moved
+            )
         )
         etag = current.get("etag") if isinstance(current.get("etag"), str) else None
         # If-Match: a person editing the entry meanwhile gives 412 (ClioConflict, retried later).

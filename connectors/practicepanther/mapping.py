@@ -531,8 +531,11 @@ def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable:
 
     The rate PP holds is kept whenever it has one: it is either billsync's own (learned back by
     the reconcile), the one PP chose by its rate rules, or one a person typed since; none of them
-    is billsync's to overwrite. Only an entry PP holds without a rate gets billsync's.
+    is billsync's to overwrite. Only an entry PP holds without a rate gets billsync's, and one moved
+    to another matter in billsync (`billsync review edit --matter`): it carries the new
+    `matter_ref` and the rate billsync found for that matter, not the old matter's.
     """
+    moved = _ref(current.get("matter_ref")) not in (None, entry.matter_id)
     merged = {k: v for k, v in current.items() if k not in ("id", "created_at", "updated_at", "display_name")}
     merged.update(
         {
@@ -544,7 +547,7 @@ def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable:
             "billed_by_user_ref": {"id": entry.timekeeper_id},
         }
     )
-    if current.get("rate") is None and entry.rate > 0:
+    if (moved or current.get("rate") is None) and entry.rate > 0:
         merged["rate"] = float(entry.rate)
     if entry.task_code and not _text(current.get("task_code")):
         merged["task_code"] = entry.task_code  # a code set on the entry in PP wins over the matter's phase

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -34,13 +36,13 @@ from core.cli.common import (
 )
 from core.errors import BillsyncError, ConfigError
 from core.models import (
-    PARKED_STATUSES,
     Activity,
     ActivityCategory,
     ActivityStatus,
     Client,
     EntryState,
     Matter,
+    ParkedStatus,
     Timekeeper,
 )
 from core.plugins import CONNECTORS, load
@@ -55,6 +57,7 @@ from core.reports.review import (
     reject_entry,
     reject_matching,
     reopen_entry,
+    reopen_matching,
 )
 from core.reports.review_filter import (
     WAITING,
@@ -243,11 +246,18 @@ def review_approve(
     )
     if entry_ids:
         _refuse_both(wanted)
-        resolved = [(typed, resolve_id(store, firm_id, typed)) for typed in entry_ids]
-        # One action, one audit line; billable in the PMS at the next sync.
-        done = approve_entries(store, firm_id, [full for _, full in resolved], via="command line", by=_who())
-        for typed, _ in resolved[: len(done)]:
-            say(f"{typed}: approved")
+        resolved = [resolve_id(store, firm_id, typed) for typed in entry_ids]
+        shown = short_ids(store, firm_id, resolved)
+        try:
+            # One action, one audit line; billable in the PMS at the next sync.
+            done = approve_entries(store, firm_id, resolved, via="command line", by=_who())
+        except BillsyncError as exc:  # named as `review list` shows it, not by 32 characters
+            said = str(exc)
+            for full, short in shown.items():
+                said = said.replace(full, short)
+            raise BillsyncError(said) from None
+        for entry in done:
+            say(f"{shown.get(entry.id, entry.id)}: approved")
         return
     _say_bulk(approve_matching(store, firm_id, wanted, via="command line", by=_who()), "approved", wanted)
 
@@ -274,19 +284,45 @@ def review_reject(
     if entry_ids:
         _refuse_both(wanted)
         for typed in entry_ids:
-            reject_entry(store, firm_id, resolve_id(store, firm_id, typed), reason, via="command line")
-            say(f"{typed}: rejected")
+            entry_id = resolve_id(store, firm_id, typed)
+            with _said_as_listed(store, firm_id, entry_id) as shown:
+                reject_entry(store, firm_id, entry_id, reason, via="command line")
+            say(f"{shown}: rejected")
         return
     _say_bulk(reject_matching(store, firm_id, wanted, reason, via="command line"), "rejected", wanted)
 
 
 @review_app.command("reopen")
-def review_reopen(entry_ids: list[str], config: ConfigOption = None, firm: FirmOption = None) -> None:
-    """Undo a rejection: the entries wait for review again."""
+def review_reopen(
+    entry_ids: IdsArgument = None,
+    config: ConfigOption = None,
+    firm: FirmOption = None,
+    timekeeper: TimekeeperOption = None,
+    matter: MatterOption = None,
+    client: ClientOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    finding: FindingOption = None,
+    clean: CleanOption = False,
+) -> None:
+    """Undo a rejection (by id, or every rejected entry a filter picks): the entries wait for review again."""
     firm_id, _, store = _open(config, firm)
-    for typed in entry_ids:
-        reopen_entry(store, firm_id, resolve_id(store, firm_id, typed), via="command line")
-        say(f"{typed}: needs_review")
+    wanted = _filter(
+        timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, finding=finding, clean=clean
+    )
+    if entry_ids:
+        _refuse_both(wanted)
+        for typed in entry_ids:
+            entry_id = resolve_id(store, firm_id, typed)
+            with _said_as_listed(store, firm_id, entry_id) as shown:
+                reopen_entry(store, firm_id, entry_id, via="command line")
+            say(f"{shown}: needs_review")
+        return
+    bulk = reopen_matching(store, firm_id, wanted, via="command line")
+    if not bulk.done:
+        described = wanted.describe()
+        raise BillsyncError(f"no rejected entry{' ' + described if described else ''}")
+    say(bulk.summary("reopened", wanted))
 
 
 @review_app.command("edit")
@@ -306,11 +342,12 @@ def review_edit(
         raise BillsyncError(f"--hours {hours!r} is not a number of hours (e.g. 1.2)") from None
     full_id = resolve_id(store, firm_id, entry_id)
     edit = Edit(narrative=narrative, hours=typed_hours, matter=matter)
-    before, after = edit_entry(store, firm_id, firm_settings, full_id, edit)
+    with _said_as_listed(store, firm_id, full_id) as shown:
+        before, after = edit_entry(store, firm_id, firm_settings, full_id, edit)
     reference = store.load_reference(firm_id)
     numbers = {m.id: m.number for m in reference.matters.values()}
     say(
-        f"{entry_id}: {hours_shown(after.billed_seconds)} h at {after.rate} = {after.amount}"
+        f"{shown}: {hours_shown(after.billed_seconds)} h at {after.rate} = {after.amount}"
         f" on {numbers.get(after.matter_id, after.matter_id)}, {after.state.value}"
         f" (was {hours_shown(before.billed_seconds)} h = {before.amount} on"
         f" {numbers.get(before.matter_id, before.matter_id)}, {before.state.value})"
@@ -329,20 +366,16 @@ def review_parked(
     first: FromOption = None,
     last: ToOption = None,
     status: Annotated[
-        list[ActivityStatus] | None,
-        typer.Option("--status", help="unassigned, not_timekeeper or kind_disabled (again for more); default all."),
+        list[ParkedStatus] | None,
+        typer.Option("--status", help="A parked status (again for more); default all."),
     ] = None,
     limit: LimitOption = 50,
     offset: OffsetOption = 0,
 ) -> None:
     """Activities that stopped short of an entry and wait (no matter, a closed one, not a timekeeper)."""
     firm_id, _, store = _open(config, firm)
-    wanted = _filter(timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, parked=status)
-    not_parked = [s.value for s in wanted.parked_statuses if s not in PARKED_STATUSES]
-    if not_parked:
-        raise BillsyncError(
-            f"--status {not_parked[0]} is not a parked status (unassigned, not_timekeeper, kind_disabled)"
-        )
+    parked = [ActivityStatus(s.value) for s in status or ()]
+    wanted = _filter(timekeeper=timekeeper, matter=matter, client=client, first=first, last=last, parked=parked)
     found = matching_parked(store, firm_id, wanted)
     shown = page(found, limit=limit, offset=offset)
     shown_ids = short_ids(store, firm_id, [a.id for a in shown], kind="activity")
@@ -360,13 +393,24 @@ def review_assign(
     """Give an unassigned activity its matter: capture makes its entry (as the review page does)."""
     firm_id, firm_settings, store = _open(config, firm)
     full_id = resolve_id(store, firm_id, activity_id, kind="activity")
-    done = assign_activity(store, firm_id, firm_settings, full_id, matter)
-    if done.entry is None:
-        say(f"{activity_id}: {done.status.value}: {done.reason}")
-        return
+    with _said_as_listed(store, firm_id, full_id, kind="activity") as activity_shown:
+        done = assign_activity(store, firm_id, firm_settings, full_id, matter)
+    if done.entry is None:  # capture parked it again: the person's assignment did not give an entry
+        raise BillsyncError(f"{activity_shown}: not assigned: {done.status.value}: {done.reason}")
     shown = short_ids(store, firm_id, [done.entry.id])[done.entry.id]
-    say(f"{activity_id}: entry {shown}, {hours_shown(done.entry.billed_seconds)} h = {done.entry.amount}, "
+    say(f"{activity_shown}: entry {shown}, {hours_shown(done.entry.billed_seconds)} h = {done.entry.amount}, "
         f"{done.entry.state.value}")  # fmt: skip
+
+
+@contextmanager
+def _said_as_listed(store: Store, firm_id: str, full_id: str, *, kind: str = "entry") -> Iterator[str]:
+    """The id as `review list` (or `review parked`) shows it, for what a command says of it; an
+    error about it names it that way too, not by the 32 characters nobody typed."""
+    shown = short_ids(store, firm_id, [full_id], kind=kind).get(full_id, full_id)
+    try:
+        yield shown
+    except BillsyncError as exc:
+        raise BillsyncError(str(exc).replace(full_id, shown)) from None
 
 
 def _refuse_both(wanted: ReviewFilter) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import structlog
 
@@ -24,7 +24,7 @@ from core.billing.model import PreBill, PreBillStatus
 from core.capture import engine_for
 from core.errors import BillsyncError
 from core.logging import per_record
-from core.models import ActivityStatus, EntryState, TimeEntry
+from core.models import ActivityStatus, EntryState, MatterStatus, Severity, TimeEntry
 from core.payments.reconcile import Match
 from core.reports.facts import FirmFacts
 from core.reports.review_filter import ReviewFilter, matching_entries
@@ -98,7 +98,9 @@ def _approve_one(store: Store, firm_id: str, entry_id: str) -> TimeEntry:
     if entry.state is not EntryState.NEEDS_REVIEW:
         raise BillsyncError(f"cannot approve {entry_id}: it is {entry.state.value}, not needs_review")
     store.set_entry_state(firm_id, entry_id, EntryState.APPROVED)
-    if entry.remote_id is not None:
+    # The remote id is read again after the approval is stored: a create that was on its way when
+    # `entry` was read has its id by now, or its drain sees the approval (core.sync._catch_up).
+    if _entry(store, firm_id, entry_id).remote_id is not None:
         SyncState(store.engine).enqueue_update(firm_id, entry_id)
     per_record(structlog.get_logger(), "entry approved", firm=firm_id, entry=entry_id)
     return entry
@@ -156,31 +158,39 @@ def edit_entry(
     """Change an entry waiting for review (or blocked) and run the capture engine's pricing and rules again.
 
     Returns (before, after). An entry already in the PMS gets one queued update (the outbox), so
-    the PMS takes the change once; its matter is changed in the PMS itself (the update carries
-    narrative, time and price, and the next sync reads a move made there). One never written gets
-    its write queued when the edit makes it postable.
+    the PMS takes the change once, a move to another matter included (re-rated for that matter;
+    the update carries matter, narrative, time and price). A written entry is not moved to a
+    matter where it would be blocked: a blocked entry is never written, so the PMS would keep the
+    old matter. One never written gets its write queued when the edit makes it postable.
     """
     before = _entry(store, firm_id, entry_id)
+    if before.state is EntryState.BILLED:
+        raise BillsyncError(
+            f"cannot edit {entry_id}: it is on a bill in {firm.system_of_record}; void or delete the bill there first"
+        )
     if before.state not in _REJECTABLE:
         raise BillsyncError(f"cannot edit {entry_id}: it is {before.state.value}, not needs_review or blocked")
     if edit.narrative is None and edit.hours is None and edit.matter is None:
         raise BillsyncError("say what to change: --narrative, --hours or --matter")
     engine = engine_for(firm_id, firm, store)
     matter_id = before.matter_id if edit.matter is None else matter_by_id_or_number(store, firm_id, edit.matter)
-    if matter_id != before.matter_id and before.remote_id is not None:
-        raise BillsyncError(
-            f"entry {entry_id} is in {firm.system_of_record} already: move it to the other matter there; "
-            "the next sync brings the change"
-        )
+    moved = matter_id != before.matter_id
     narrative = before.narrative if edit.narrative is None else without_controls(edit.narrative).strip()
     if not narrative or len(narrative) > _NARRATIVE_LIMIT:
         raise BillsyncError(f"a narrative is 1 to {_NARRATIVE_LIMIT} characters")
     seconds = before.billed_seconds if edit.hours is None else _seconds(edit.hours)
     after = engine.revised(before, matter_id=matter_id, narrative=narrative, billed_seconds=seconds)
+    if moved and before.remote_id is not None and after.state is EntryState.BLOCKED:
+        # A blocked entry is never written, so the PMS would keep it on the old matter for good.
+        why = "; ".join(f.message for f in after.findings if f.severity is Severity.BLOCK)
+        raise BillsyncError(
+            f"entry {entry_id} is in {firm.system_of_record} already and would be blocked on"
+            f" {edit.matter.strip()[:40] if edit.matter else matter_id}: {why or 'a rule blocks it'}; nothing changed"
+        )
     if not store.save_revision(firm_id, after, was=before.state):
         raise BillsyncError(f"entry {entry_id} changed meanwhile: look at it again")
     sync = SyncState(store.engine)
-    if before.remote_id is not None:
+    if _entry(store, firm_id, entry_id).remote_id is not None:  # read after the edit: see _approve_one
         sync.enqueue_update(firm_id, entry_id)
     elif after.state is EntryState.NEEDS_REVIEW:
         sync.enqueue_create(firm_id, entry_id)
@@ -212,7 +222,7 @@ def approve_matching(
 
     Blocked entries it picks are skipped (a Block finding is fixed at its cause), and with
     `clean` so are entries with any finding: both are counted, so the person hears of them."""
-    _require_narrowing(wanted, "approve")
+    _require_narrowing(wanted, "approve", via)
     picked = matching_entries(store, firm_id, replace(wanted, clean=False), states=_bulk_states(wanted, "approved"))
     bulk = Bulk()
     chosen: list[str] = []
@@ -231,10 +241,19 @@ def reject_matching(
     store: Store, firm_id: str, wanted: ReviewFilter, reason: str | None, *, via: str = "review page"
 ) -> Bulk:
     """Reject every entry waiting for review or blocked that the filter picks, keeping the reason."""
-    _require_narrowing(wanted, "reject")
+    _require_narrowing(wanted, "reject", via)
     bulk = Bulk()
     for entry in matching_entries(store, firm_id, wanted, states=_bulk_states(wanted, "rejected")):
         bulk.done.append(reject_entry(store, firm_id, entry.id, reason, via=via))
+    return bulk
+
+
+def reopen_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: str = "review page") -> Bulk:
+    """Reopen every rejected entry the filter picks: they wait for review again."""
+    _require_narrowing(wanted, "reopen", via)
+    bulk = Bulk()
+    for entry in matching_entries(store, firm_id, wanted, states=(EntryState.REJECTED,)):
+        bulk.done.append(reopen_entry(store, firm_id, entry.id, via=via))
     return bulk
 
 
@@ -247,12 +266,19 @@ def _bulk_states(wanted: ReviewFilter, done: str) -> tuple[EntryState, ...]:
     return states
 
 
-def _require_narrowing(wanted: ReviewFilter, verb: str) -> None:
-    if not wanted.narrows:
+def _require_narrowing(wanted: ReviewFilter, verb: str, via: str) -> None:
+    """Refuse a bulk action without a filter, in the words of where the person is."""
+    if wanted.narrows:
+        return
+    if via == "command line":
         raise BillsyncError(
             f"name the entries to {verb}: their ids, or a filter (--clean, --timekeeper, --matter, --client, "
             "--from/--to, --finding); `review list` with the same filter shows what it picks"
         )
+    raise BillsyncError(
+        f"to {verb} many entries at once, filter first: a timekeeper, matter, client, from/to dates, a finding,"
+        " or no findings; the list then shows what it picks"
+    )
 
 
 def matter_by_id_or_number(store: Store, firm_id: str, matter: str) -> str:
@@ -269,15 +295,28 @@ def matter_by_id_or_number(store: Store, firm_id: str, matter: str) -> str:
 
 def _seconds(typed: Decimal) -> int:
     """Billed seconds for hours as typed; whole seconds only (the PMS stores seconds)."""
+    if not typed.is_finite() or typed <= 0 or typed > _MAX_HOURS:
+        raise BillsyncError(f"hours must be more than 0 and at most {_MAX_HOURS} (e.g. 1.2)")
     seconds = typed * 3600
-    if not typed.is_finite() or typed <= 0 or typed > _MAX_HOURS or seconds != seconds.to_integral_value():
-        raise BillsyncError(f"hours must be more than 0 and at most {_MAX_HOURS}, in whole seconds (e.g. 1.2)")
+    if seconds != seconds.to_integral_value():
+        # A second is 1/3600 h: two decimals always make whole seconds (0.01 h = 36 s); more only
+        # some do (0.0025 h = 9 s; 0.001 h = 3.6 s does not).
+        rounded = max(typed.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), Decimal("0.01"))
+        raise BillsyncError(
+            f"{typed} h is {seconds.normalize():f} seconds, and billsync bills whole seconds:"
+            f" give hours that come to whole seconds (any 2 decimals do, e.g. {rounded})"
+        )
     return int(seconds)
 
 
 def assign_activity(store: Store, firm_id: str, firm: FirmSettings, activity_id: str, matter: str) -> Assignment:
-    """Give an unassigned activity a matter (by id or by its number) and capture it again."""
+    """Give an unassigned activity a matter (by id or by its number) and capture it again.
+
+    A closed matter is refused before anything changes: capture would park the activity again."""
     matter_id = matter_by_id_or_number(store, firm_id, matter)
+    chosen = store.load_reference(firm_id).matters[matter_id]
+    if chosen.status is MatterStatus.CLOSED:
+        raise BillsyncError(f"cannot assign {activity_id} to matter {chosen.number}: it is closed; nothing changed")
     done = assign_matter(store, firm_id, firm, activity_id, matter_id)
     structlog.get_logger().info(
         "activity assigned", firm=firm_id, activity=activity_id, matter=matter_id, outcome=done.status.value

@@ -5,7 +5,9 @@
 `matching_parked`, so the command line and the page cannot disagree about what a filter picks.
 
 A timekeeper is named by id, e-mail or name; a matter by id or number; a client by id or name
-(case does not matter; a name two records share is refused as ambiguous). Dates are work dates,
+(case does not matter; a name two records share is refused as ambiguous). Without an exact
+match, a part of a name (not of an id) that only one record's names hold picks that record;
+several are refused, naming at most five of them. Dates are work dates,
 both ends included. An entry or activity is named by its full id or by a short form: the end
 of its id as `short_ids` shows it (the last characters are the random part of a time-ordered
 id), or any unique end or start of at least SHORT_ID_MIN characters.
@@ -30,6 +32,8 @@ from core.store.store import SHORT_ID_MIN, EntryQuery, Store
 FIELDS = ("timekeeper", "matter", "client", "from", "to", "state", "finding", "clean")
 # What `review list` shows when no state is named: what waits for a person.
 WAITING = (EntryState.NEEDS_REVIEW, EntryState.BLOCKED)
+_AMBIGUOUS_SHOWN = 5  # names listed when a part of a name fits several records
+_NAME_SHOWN = 60  # characters of each
 SHORT_ID_SHOWN = 7  # characters of an id's end shown, more where two ids share them
 _HEX = re.compile(r"[0-9a-f]+")
 _Item = TypeVar("_Item")
@@ -146,7 +150,8 @@ def matching_parked(store: Store, firm: str, wanted: ReviewFilter) -> list[Activ
     """The firm's parked activities the filter picks (timekeeper, matter, client, dates), oldest first.
 
     A parked activity has no entry, so state, finding and clean do not apply; a matter or client
-    filter keeps only activities that know their matter.
+    filter keeps only activities that know their matter: the one capture found, or else the one
+    the activity itself names (parked because that matter is closed, capture keeps no matter).
     """
     reference = store.load_reference(firm)
     query = wanted.query(reference)
@@ -155,10 +160,14 @@ def matching_parked(store: Store, firm: str, wanted: ReviewFilter) -> list[Activ
     for row in ReportStore(store.engine).activity_rows(firm, statuses):
         if query.timekeeper_ids is not None and not _actor_is(row, query.timekeeper_ids, reference):
             continue
-        if query.matter_ids is not None and row.matter_id not in query.matter_ids:
+        matter_id = row.matter_id
+        if matter_id is None and (query.matter_ids is not None or query.client_ids is not None):
+            stored = store.stored_activity(firm, row.id)
+            matter_id = stored.activity.matter_id if stored is not None else None
+        if query.matter_ids is not None and matter_id not in query.matter_ids:
             continue
         if query.client_ids is not None:
-            matter = reference.matters.get(row.matter_id or "")
+            matter = reference.matters.get(matter_id or "")
             if matter is None or matter.client_id not in query.client_ids:
                 continue
         day = row.started_at.date()
@@ -236,11 +245,28 @@ def _one(typed: str | None, what: str, how: str, records: list[tuple[str, tuple[
     if by_id:
         return (by_id[0],)
     named = sorted({record_id for record_id, names in records if any(n and n.casefold() == wanted for n in names)})
-    if not named:
-        raise BillsyncError(f"no {what} {typed.strip()!r} (give its {how})")
     if len(named) > 1:
         raise BillsyncError(f"{len(named)} {what}s are called {typed.strip()!r}: give the id of one")
-    return (named[0],)
+    if named:
+        return (named[0],)
+    # No exact name: a part of one ("harbor" for Harbor Insurance), if only one record has it.
+    partly = {
+        record_id: _label(names) for record_id, names in records if any(wanted in n.casefold() for n in names[1:])
+    }
+    if not partly:
+        raise BillsyncError(f"no {what} {typed.strip()!r} (give its {how})")
+    if len(partly) > 1:
+        shown = sorted(partly.values())
+        listed = ", ".join(repr(name) for name in shown[:_AMBIGUOUS_SHOWN])
+        more = f" and {len(shown) - _AMBIGUOUS_SHOWN} more" if len(shown) > _AMBIGUOUS_SHOWN else ""
+        raise BillsyncError(f"{len(partly)} {what}s match {typed.strip()!r}: {listed}{more}; type more of one")
+    return (next(iter(partly)),)
+
+
+def _label(names: tuple[str, ...]) -> str:
+    """A record's last non-empty name (the person's or client's name, a matter's number), cut for a message."""
+    name = next((n for n in reversed(names) if n), names[0])
+    return name if len(name) <= _NAME_SHOWN else name[: _NAME_SHOWN - 1] + "…"
 
 
 def page(items: Sequence[_Item], *, limit: int, offset: int) -> list[_Item]:
@@ -251,10 +277,16 @@ def page(items: Sequence[_Item], *, limit: int, offset: int) -> list[_Item]:
 
 
 def total_line(shown: int, total: int, offset: int, noun: str) -> str:
-    """ "showing 1-50 of 206 entries", and how to see more."""
+    """ "showing 1-50 of 206 entries" ("showing 1 of 1 entry"), and how to see more."""
     if total == 0:
         return f"no {noun}"
     if shown == 0:
-        return f"none of {total} {noun} at offset {offset}"
+        return f"none of {total} {_singular(noun) if total == 1 else noun} at offset {offset}"
     more = f"; --offset {offset + shown} for the next" if offset + shown < total else ""
-    return f"showing {offset + 1}-{offset + shown} of {total} {noun}{more}"
+    which = f"{offset + 1}" if shown == 1 else f"{offset + 1}-{offset + shown}"
+    return f"showing {which} of {total} {_singular(noun) if total == 1 else noun}{more}"
+
+
+def _singular(noun: str) -> str:
+    """ "entries" -> "entry", "parked activities" -> "parked activity"."""
+    return noun[:-3] + "y" if noun.endswith("ies") else noun.removesuffix("s")

@@ -301,6 +301,15 @@ class SyncState:
             )
             return {remote_id: entry_id for remote_id, entry_id in rows}
 
+    def updates_waiting(self, firm: str) -> set[str]:
+        """Entries with an update queued or on its way: the PMS does not hold billsync's change yet."""
+        o = outbox.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(o.entry_id).where(o.firm_id == firm, o.operation == "update", o.status.in_((PENDING, SENDING)))
+            )
+            return {entry_id for (entry_id,) in rows}
+
     def first_entry_at(self, firm: str) -> datetime | None:
         """When this store made its first time entry for the firm; None before it made any.
 

@@ -22,6 +22,7 @@ Ben's client is named like a spreadsheet formula and his name holds Rich markup:
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from config.settings import load_settings
@@ -57,8 +59,8 @@ def ok(*args: str, config: Path) -> str:
 
 
 def total(listed: str) -> int:
-    """The count of the list's total line ("showing 1-5 of 7 entries"; "no entries": 0)."""
-    found = re.search(r"^(?:showing \d+-\d+ of (\d+)|no) (?:entries|parked activities)", listed, re.M)
+    """The count of the list's total line ("showing 1-5 of 7 entries", "showing 1 of 1 entry"; "no entries": 0)."""
+    found = re.search(r"^(?:showing \d+(?:-\d+)? of (\d+)|no) (?:entr(?:y|ies)|parked activit(?:y|ies))", listed, re.M)
     assert found is not None, listed
     return int(found.group(1) or 0)
 
@@ -156,6 +158,14 @@ def test_filters_pick_the_hand_counted_entries(firm: Path) -> None:
     assert total(ok("review", "list", "--timekeeper", "u-ben", config=firm)) == 2  # an id
     assert total(ok("review", "list", "--matter", "HARB-0002", config=firm)) == 2
     assert total(ok("review", "list", "--client", "Harbor Insurance", config=firm)) == 5
+    assert total(ok("review", "list", "--client", "harbor", config=firm)) == 5  # a part of one client's name
+    assert total(ok("review", "list", "--timekeeper", "stone", config=firm)) == 5  # Ava Stone
+    assert total(ok("review", "list", "--matter", "glob", config=firm)) == 2  # GLOB-0004
+    two = billsync("review", "list", "--matter", "harb", config=firm)
+    assert (two.returncode, two.stdout) == (
+        2,
+        "error: 2 matters match 'harb': 'HARB-0001', 'HARB-0002'; type more of one\n",
+    )
     assert total(ok("review", "list", "--from", "2026-10-06", "--to", "2026-10-07", config=firm)) == 3
     assert total(ok("review", "list", "--finding", "duplicate", config=firm)) == 1
     assert total(ok("review", "list", "--finding", "max_entry_hours", config=firm)) == 1
@@ -166,7 +176,9 @@ def test_filters_pick_the_hand_counted_entries(firm: Path) -> None:
     paged = ok("review", "list", "--limit", "3", "--offset", "3", config=firm)
     assert "showing 4-6 of 7 entries; --offset 6 for the next" in paged
     last = ok("review", "list", "--limit", "3", "--offset", "6", config=firm)
-    assert "showing 7-7 of 7 entries\n" in last
+    assert "showing 7 of 7 entries\n" in last
+    one = ok("review", "list", "--finding", "duplicate", config=firm)
+    assert "showing 1 of 1 entry\n" in one
 
     unknown = billsync("review", "list", "--timekeeper", "zed@acme.example", config=firm)
     assert (unknown.returncode, unknown.stdout) == (
@@ -238,8 +250,11 @@ def test_reject_with_a_reason_then_reopen(firm: Path) -> None:
     assert ok("review", "reopen", duplicate, config=firm) == f"{duplicate}: needs_review\n"
     entry = entries_by_activity(firm)["a4"]
     assert entry.state is EntryState.NEEDS_REVIEW and entry.rejection_reason is None  # type: ignore[attr-defined]
-    twice = billsync("review", "reopen", duplicate, config=firm)
-    assert twice.returncode == 2 and "it is needs_review, not rejected" in twice.stdout
+    twice = billsync("review", "reopen", entry.id, config=firm)  # type: ignore[attr-defined]
+    # the whole id typed (or pasted): what is said names it as `review list` shows it
+    said = f"error: cannot reopen {duplicate}: it is needs_review, not rejected\n"
+    assert (twice.returncode, twice.stdout) == (2, said)
+    assert ok("review", "reject", entry.id, config=firm) == f"{duplicate}: rejected\n"  # type: ignore[attr-defined]
 
 
 def test_bulk_reject_on_a_filter_keeps_the_reason_on_each(firm: Path) -> None:
@@ -290,7 +305,12 @@ def test_unknown_ids_and_bad_edits_are_one_error_line(firm: Path) -> None:
     board = short_id(listed, "board minutes")
     for args, said in (
         (["--hours", "many"], "error: --hours 'many' is not a number of hours (e.g. 1.2)\n"),
-        (["--hours", "0"], "error: hours must be more than 0 and at most 24, in whole seconds (e.g. 1.2)\n"),
+        (["--hours", "0"], "error: hours must be more than 0 and at most 24 (e.g. 1.2)\n"),
+        (
+            ["--hours", "1.234"],  # 1.234 x 3600 = 4442.4 seconds
+            "error: 1.234 h is 4442.4 seconds, and billsync bills whole seconds: give hours that come to whole"
+            " seconds (any 2 decimals do, e.g. 1.23)\n",
+        ),
         ([], "error: say what to change: --narrative, --hours or --matter\n"),
         (["--matter", "NOPE-1"], "error: no matter with id or number 'NOPE-1'\n"),
     ):
@@ -317,7 +337,8 @@ def test_parked_activities_are_listed_and_an_unassigned_one_assigned(firm: Path)
 
 def test_an_edit_of_an_entry_in_the_pms_is_one_queued_update(firm: Path) -> None:
     """An entry the sync already wrote (its create done, its PMS id kept) changes in the PMS through
-    the outbox: one update, however many edits before the next sync; its matter moves in the PMS."""
+    the outbox: one update, however many edits before the next sync, a move to another matter
+    included; a move that would block it (a closed matter) is refused, nothing changed."""
     store = Store.open(load_settings(firm).database_url)
     sync = SyncState(store.engine)
     b1 = entries_by_activity(firm)["b1"]
@@ -330,9 +351,104 @@ def test_an_edit_of_an_entry_in_the_pms_is_one_queued_update(firm: Path) -> None
     board = short_id(listed, "board minutes")
     ok("review", "edit", board, "--hours", "0.5", config=firm)
     ok("review", "edit", board, "--narrative", "Board minutes", config=firm)
+    moved = ok("review", "edit", board, "--matter", "HARB-0001", config=firm)
+    # Re-rated: Ben's own 200 on HARB-0001 (no matter or client rate); 0.5 h x 200 = 100.00.
+    assert moved.startswith(f"{board}: 0.50 h at 200.00 = 100.00 on HARB-0001, needs_review (was ")
     with store.engine.connect() as conn:
         rows = [(r.operation, r.status) for r in conn.execute(select(outbox).where(o.entry_id == row.entry_id))]
     store.close()
     assert sorted(rows) == [("create", "done"), ("update", "pending")]
-    moved = billsync("review", "edit", board, "--matter", "OLD-0003", config=firm)
-    assert moved.returncode == 2 and "is in clio already: move it to the other matter there" in moved.stdout
+    closed = billsync("review", "edit", board, "--matter", "OLD-0003", config=firm)
+    assert (closed.returncode, closed.stdout) == (
+        2,
+        f"error: entry {board} is in clio already and would be blocked on OLD-0003: matter OLD-0003 is closed;"
+        " nothing changed\n",
+    )
+    assert entries_by_activity(firm)["b1"].matter_id == "m1"  # type: ignore[attr-defined]
+
+
+def test_an_entry_in_clio_moves_to_another_matter_there_at_the_next_sync(sandbox: Path, tmp_path: Path) -> None:
+    """The demo firm on the Clio sandbox: an entry the first sync wrote (non-billable, for review)
+    is moved with `review edit --matter`; the next sync PATCHes the Clio activity's matter and its
+    price is the new matter's rate, and the read-back keeps the move."""
+    assert billsync("connect", "clio", "--auto-approve", config=sandbox).returncode == 0
+    assert "written " in ok("sync", "--once", config=sandbox)
+    seed = json.loads((tmp_path / "seed.json").read_text())["clio"]
+    target = next(m for m in seed["matters"] if m["display_number"] == "0002-0010")
+    # The seed's matter 0002-0010: open, hourly, one custom rate row per user, all 395; its client
+    # has no rate, discount or approved rates of its own, so the entry's rate is 395.
+    assert target["status"] == "Open" and target["custom_rate"]["type"] == "HourlyRate"
+    assert {row["rate"] for row in target["custom_rate"]["rates"]} == {395.0}
+    listed = ok("review", "list", "--matter", "0007-0007", "--limit", "1", config=sandbox)
+    row = next(line for line in listed.splitlines() if re.match(r"│ [0-9a-f]{7,32} │", line))
+    typed, hours = row.split("│")[1].strip(), Decimal(row.split("│")[5].strip())
+    expected = (hours * Decimal("395")).quantize(Decimal("0.01"))
+
+    moved = ok("review", "edit", typed, "--matter", "0002-0010", config=sandbox)
+    assert moved.startswith(f"{typed}: {hours:.2f} h at 395.00 = {expected} on 0002-0010, needs_review (was ")
+    store = Store.open(load_settings(sandbox).database_url)
+    try:
+        entry = next(e for e in store.entries("demo") if e.id.endswith(typed))
+    finally:
+        store.close()
+    assert entry.remote_id is not None  # the first sync wrote it
+    synced = ok("sync", "--once", config=sandbox)
+    assert "updated 1" in synced and "failures" not in synced.lower().replace("failures 0", "")
+    base = load_settings(sandbox).firms["demo"].connector_settings("clio")["base_url"].removesuffix("/clio")
+    activity = requests.get(f"{base}/_sandbox/clio/activities/{entry.remote_id}", timeout=10).json()
+    assert activity["matter"]["id"] == target["id"] and activity["price"] == 395.0
+    ok("sync", "--once", config=sandbox)  # a second read-back changes nothing
+    store = Store.open(load_settings(sandbox).database_url)
+    try:
+        after = store.entries("demo", ids=[entry.id])[0]
+    finally:
+        store.close()
+    assert (after.matter_id, after.rate, after.amount) == (str(target["id"]), Decimal("395.00"), expected)
+    assert after.state is EntryState.NEEDS_REVIEW
+
+
+def test_assigning_a_closed_matter_is_refused_and_nothing_changes(firm: Path) -> None:
+    unassigned = ok("review", "parked", "--status", "unassigned", config=firm)
+    activity = short_id(unassigned, "a question")
+    closed = billsync("review", "assign", activity, "--matter", "OLD-0003", config=firm)
+    assert (closed.returncode, closed.stdout) == (
+        2,
+        f"error: cannot assign {activity} to matter OLD-0003: it is closed; nothing changed\n",
+    )
+    assert total(ok("review", "parked", "--status", "unassigned", config=firm)) == 1  # still parked, as it was
+    assert "b3" not in entries_by_activity(firm)
+
+
+def test_bulk_reopen_takes_the_filters_of_reject(firm: Path) -> None:
+    ok("review", "reject", "--timekeeper", "u-ben", "--reason", "pro bono", config=firm)  # b1, b2
+    ok("review", "reject", "--matter", "HARB-0002", config=firm)  # a3, a4 (Oct 7)
+    refused = billsync("review", "reopen", config=firm)
+    assert refused.returncode == 2 and refused.stdout.startswith("error: name the entries to reopen: their ids")
+    done = ok("review", "reopen", "--from", "2026-10-06", "--to", "2026-12-31", config=firm)
+    assert done == "reopened 3 entries dated 2026-10-06 to 2026-12-31\n"  # a3, a4 (Oct 7), b2 (Oct 8); not b1
+    states = {key: e.state for key, e in entries_by_activity(firm).items()}  # type: ignore[attr-defined]
+    assert (states["a3"], states["a4"], states["b2"], states["b1"]) == (
+        EntryState.NEEDS_REVIEW, EntryState.NEEDS_REVIEW, EntryState.NEEDS_REVIEW, EntryState.REJECTED,
+    )  # fmt: skip
+    none_left = billsync("review", "reopen", "--matter", "HARB-0002", config=firm)
+    assert (none_left.returncode, none_left.stdout) == (2, "error: no rejected entry on matter HARB-0002\n")
+
+
+def test_parked_by_matter_finds_an_activity_its_closed_matter_parked(firm: Path, tmp_path: Path) -> None:
+    late = tmp_path / "late.json"  # Ben calls on the closed OLD-0003: capture parks it, unassigned
+    late.write_text(json.dumps({"activities": [call("b4", "ben@acme.example", "m3", at(9, 11), 10, "old file")]}))
+    ok("capture", str(late), config=firm)
+    on_old = ok("review", "parked", "--matter", "OLD-0003", config=firm)
+    assert total(on_old) == 1 and "old file" in on_old and "matter OLD-0003 is closed" in on_old
+    assert total(ok("review", "parked", "--client", "c-globex", config=firm)) == 1
+    assert total(ok("review", "parked", "--matter", "HARB-0001", config=firm)) == 1  # x1, the stranger's call
+
+    helped = subprocess.run(
+        [*RUN, "review", "parked", "--help"], capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    listed = helped.stdout[helped.stdout.index("--status") :].split("--limit")[0]
+    assert "unassigned" in listed and "not_timekeeper" in listed and "kind_disabled" in listed
+    assert "captured" not in listed and "merged" not in listed
+    captured = billsync("review", "parked", "--status", "captured", config=firm)
+    assert captured.returncode == 2 and "'captured' is not one of" in captured.stdout + captured.stderr

@@ -191,3 +191,36 @@ def test_a_clerk_filters_to_one_timekeepers_clean_entries_and_approves_them_at_o
     assert approved == {e.id for e in clean}
     still = {e.id for e in firm.store.entries("demo", [EntryState.NEEDS_REVIEW])}
     assert {e.id for e in others} <= still
+
+
+def test_a_name_of_10000_characters_wraps_and_the_state_column_stays_on_screen(
+    firm: ReportFirm, tmp_path: Path
+) -> None:
+    waiting = firm.store.entries("demo", [EntryState.NEEDS_REVIEW])
+    reference = firm.store.load_reference("demo")
+    person = reference.timekeepers[waiting[0].timekeeper_id]
+    firm.store.save_reference("demo", [person.model_copy(update={"name": "W" * 10_000})])  # no place to break
+    worker = BackgroundWork()
+    runtime = replace(firm.runtime, settings=firm.settings.firm("demo"))
+    port, stop = run_in_thread(build_app({"demo": runtime}, settings=firm.settings, worker=worker))
+    browser = Browser(tmp_path / "profile")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        browser.go(f"{base}/reports/login")
+        browser.run(type_into("input[name=token]", REVIEW_TOKEN))
+        browser.run("document.querySelector('form').submit()")
+        browser.wait_for_load()
+        browser.go(f"{base}/reports/demo/review?timekeeper={person.id}")
+        widths = browser.run(
+            "(() => { const t = document.getElementById('entries-table');"
+            " const state = t.querySelector('tbody tr td:nth-child(8)');"
+            " return [document.documentElement.scrollWidth, window.innerWidth,"
+            " Math.ceil(state.getBoundingClientRect().right), t.rows.length]; })()"
+        )
+    finally:
+        browser.close()
+        stop()
+        worker.close()
+    page_width, window_width, state_right, rows = widths
+    assert rows > 1  # the header and the person's entries
+    assert page_width <= window_width and state_right <= window_width, widths

@@ -93,7 +93,12 @@ def test_bulk_approve_needs_the_review_token_and_a_filter(firm: ReportFirm) -> N
         assert client.post(BULK, data=chosen).status_code == 401  # the read cookie allows no action
         assert all(e.state is EntryState.NEEDS_REVIEW for e in firm.store.entries("demo", ids=[e.id for e in clean]))
         everything = client.post(BULK, headers=BEARER, data={"state": "needs_review"})
-        assert everything.status_code == 409 and everything.json()["error"].startswith("name the entries to approve")
+        assert everything.status_code == 409
+        # In the page's words (its filter fields), not the command line's flags.
+        assert everything.json()["error"] == (
+            "to approve many entries at once, filter first: a timekeeper, matter, client, from/to dates, a finding,"
+            " or no findings; the list then shows what it picks"
+        )
         with capture_logs() as logged:
             done = client.post(BULK, headers=BEARER, data=chosen)
     assert done.status_code == 200

@@ -45,6 +45,7 @@ class FakeWriter:
     refuse_next: int = 0  # fail before doing anything (a 429, say)
     reject_all: bool = False
     refuse_find: int = 0  # the lookup itself is refused (a 429) this many times
+    refuse_update: int = 0  # an update is refused (a 429) this many times
     calls: list[str] = field(default_factory=list)
     windows: list[tuple[date, date] | None] = field(default_factory=list)  # work dates asked about
 
@@ -64,7 +65,11 @@ class FakeWriter:
 
     def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
         self.calls.append("update")
-        self.entries[ref] = replace(self.entries[ref], narrative=entry.narrative, billable=billable)
+        if self.refuse_update:
+            self.refuse_update -= 1
+            raise Retryable("429", retry_after=30)
+        held = self.entries[ref]
+        self.entries[ref] = replace(held, narrative=entry.narrative, matter_id=entry.matter_id, billable=billable)
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
         self.calls.append("find")
@@ -245,6 +250,22 @@ def test_approval_in_billsync_makes_the_remote_entry_billable(runner_for, store,
     SyncState(store.engine).enqueue_update(firm_id, entry.id)
     assert runner.run_once().updated == 1
     assert writer.entries["r1"].billable and store.entries(firm_id)[0].state is EntryState.POSTED
+
+
+def test_a_move_whose_update_waits_for_a_retry_is_not_undone_by_the_read_back(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    runner = runner_for(FakeConnector(calls(1), writer))
+    runner.run_once()
+    [entry] = store.entries(firm_id)
+    assert writer.entries["r1"].matter_id == entry.matter_id == "m1"
+    sync = SyncState(store.engine)
+    sync.apply_remote(firm_id, entry.id, {"matter_id": "m2"})  # as `review edit --matter` leaves it
+    sync.enqueue_update(firm_id, entry.id)
+    writer.refuse_update = 1
+    report = runner.run_once()
+    assert (report.deferred, report.remote_edits) == (1, 0)  # the PMS still holds m1: not read back
+    assert store.entries(firm_id)[0].matter_id == "m2"
+    assert writer.entries["r1"].matter_id == "m1"
 
 
 def test_edits_approvals_and_deletions_in_the_pms_flow_back(runner_for, store, firm_id) -> None:

@@ -179,3 +179,14 @@ def _problems(spec: dict[str, Any], schema: dict[str, Any], value: Any, where: s
             if name in properties:
                 problems += _problems(spec, properties[name], item, f"{where}.{name}")
     return problems
+
+
+def test_an_entry_moved_to_another_matter_in_billsync_carries_that_matter_and_its_rate() -> None:
+    # PP holds the entry on m-old at 275 (its rate for that matter); billsync moved it to the
+    # factory entry's matter and re-rated it at 350: the PUT carries both, not the old rate.
+    current = {"id": "x", "rate": 275.0, "hours": 1.0, "matter_ref": {"id": "m-old", "display_name": "Old"}}
+    moved = mapping.merged_time_entry(current, time_entry(), billable=False)
+    assert (moved["matter_ref"], moved["rate"]) == ({"id": time_entry().matter_id}, 350.0)
+    kept = {**current, "matter_ref": {"id": time_entry().matter_id}}
+    same = mapping.merged_time_entry(kept, time_entry(), billable=False)
+    assert same["rate"] == 275.0  # not moved: PP's rate is kept, as before
