@@ -121,25 +121,38 @@ def _audit(event: str, firm_id: str, done: list[TimeEntry], *, via: str, by: str
 def reject_entry(
     store: Store, firm_id: str, entry_id: str, reason: str | None = None, *, via: str = "review page"
 ) -> TimeEntry:
-    """Reject an entry waiting for review or blocked: it is never billed; `reason` is kept with it."""
+    """Reject an entry waiting for review or blocked: it is never billed; `reason` is kept with it.
+    One person's action: one INFO line, as for approvals."""
+    entry = _reject_one(store, firm_id, entry_id, reason)
+    _audit("entries rejected", firm_id, [entry], via=via, by=None, described="")
+    return entry
+
+
+def _reject_one(store: Store, firm_id: str, entry_id: str, reason: str | None) -> TimeEntry:
     entry = _entry(store, firm_id, entry_id)
     said = reason.strip()[:_REASON_LIMIT] if reason and reason.strip() else None
     if entry.state not in _REJECTABLE or not store.reject_entry(firm_id, entry_id, said, was=_REJECTABLE):
         state = _entry(store, firm_id, entry_id).state
         raise BillsyncError(f"cannot reject {entry_id}: it is {state.value}, not needs_review or blocked")
-    structlog.get_logger().info("entry rejected", firm=firm_id, entry=entry_id, via=via)
+    per_record(structlog.get_logger(), "entry rejected", firm=firm_id, entry=entry_id)
     return entry
 
 
 def reopen_entry(store: Store, firm_id: str, entry_id: str, *, via: str = "review page") -> TimeEntry:
     """Undo a rejection: the entry waits for review again (written to the PMS at the next sync if it
-    never was), and its reason is dropped."""
+    never was), and its reason is dropped. One person's action: one INFO line."""
+    entry = _reopen_one(store, firm_id, entry_id)
+    _audit("entries reopened", firm_id, [entry], via=via, by=None, described="")
+    return entry
+
+
+def _reopen_one(store: Store, firm_id: str, entry_id: str) -> TimeEntry:
     entry = _entry(store, firm_id, entry_id)
     if entry.state is not EntryState.REJECTED or not store.reopen_entry(firm_id, entry_id):
         raise BillsyncError(f"cannot reopen {entry_id}: it is {entry.state.value}, not rejected")
     if entry.remote_id is None:
         SyncState(store.engine).enqueue_create(firm_id, entry_id)  # its write ended unsent while rejected
-    structlog.get_logger().info("entry reopened", firm=firm_id, entry=entry_id, via=via)
+    per_record(structlog.get_logger(), "entry reopened", firm=firm_id, entry=entry_id)
     return entry
 
 
@@ -243,8 +256,12 @@ def reject_matching(
     """Reject every entry waiting for review or blocked that the filter picks, keeping the reason."""
     _require_narrowing(wanted, "reject", via)
     bulk = Bulk()
-    for entry in matching_entries(store, firm_id, wanted, states=_bulk_states(wanted, "rejected")):
-        bulk.done.append(reject_entry(store, firm_id, entry.id, reason, via=via))
+    try:
+        for entry in matching_entries(store, firm_id, wanted, states=_bulk_states(wanted, "rejected")):
+            bulk.done.append(_reject_one(store, firm_id, entry.id, reason))
+    finally:
+        if bulk.done:
+            _audit("entries rejected", firm_id, bulk.done, via=via, by=None, described=wanted.describe())
     return bulk
 
 
@@ -252,8 +269,12 @@ def reopen_matching(store: Store, firm_id: str, wanted: ReviewFilter, *, via: st
     """Reopen every rejected entry the filter picks: they wait for review again."""
     _require_narrowing(wanted, "reopen", via)
     bulk = Bulk()
-    for entry in matching_entries(store, firm_id, wanted, states=(EntryState.REJECTED,)):
-        bulk.done.append(reopen_entry(store, firm_id, entry.id, via=via))
+    try:
+        for entry in matching_entries(store, firm_id, wanted, states=(EntryState.REJECTED,)):
+            bulk.done.append(_reopen_one(store, firm_id, entry.id))
+    finally:
+        if bulk.done:
+            _audit("entries reopened", firm_id, bulk.done, via=via, by=None, described=wanted.describe())
     return bulk
 
 

@@ -128,12 +128,17 @@ def test_a_bulk_form_goes_back_to_the_filtered_list_with_what_it_did(firm: Repor
         e for e in firm.store.entries("demo", [EntryState.NEEDS_REVIEW, EntryState.BLOCKED]) if e.matter_id == matter
     ]
     with firm.app() as client:
-        answer = client.post(
-            "/reports/demo/review/entries/bulk/reject",
-            data={"token": REVIEW_TOKEN, "matter": number, "reason": "client withdrew"},
-            follow_redirects=False,
-        )
+        with capture_logs() as logged:
+            answer = client.post(
+                "/reports/demo/review/entries/bulk/reject",
+                data={"token": REVIEW_TOKEN, "matter": number, "reason": "client withdrew"},
+                follow_redirects=False,
+            )
         assert answer.status_code == 303
+        # One person's action, one INFO line; each entry only at DEBUG.
+        infos = [line for line in logged if line["log_level"] == "info"]
+        assert [(i["event"], i["count"]) for i in infos] == [("entries rejected", len(picked))]
+        assert {line["log_level"] for line in logged if line["event"] == "entry rejected"} == {"debug"}
         assert answer.headers["location"] == f"/reports/demo/review?{urlencode({'matter': number})}"
         page = client.get(answer.headers["location"], headers=BEARER).text
         rejected = client.get(
