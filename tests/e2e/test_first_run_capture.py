@@ -222,6 +222,9 @@ def test_a_store_rebuilt_from_nothing_does_not_write_billsyncs_entries_again(fir
     old_url = next(line for line in text.splitlines() if line.startswith("database_url"))
     rebuilt.write_text(text.replace(old_url, f'database_url = "sqlite:///{config.with_name("rebuilt.db")}"'))
     billsync("connect", "clio", "--config", str(rebuilt), "--auto-approve")
-    assert "backfill created 0 entries" in billsync("backfill", "--config", str(rebuilt), "--since", "2026-10-01")
-    assert "written 0," in billsync("sync", "--once", "--config", str(rebuilt))
+    # The call's entry in Clio carries the marker of this call's own write: the call is captured
+    # again, and its entry found in Clio and taken over, never written a second time.
+    assert "backfill created 1 entries" in billsync("backfill", "--config", str(rebuilt), "--since", "2026-10-01")
+    synced = billsync("sync", "--once", "--config", str(rebuilt))
+    assert "written 0," in synced and "taken over from an earlier store 1" in synced, synced
     assert [e["user"]["id"] for e in time_entries_in_clio(admin)] == [AVA]  # Ava's call still has one entry
