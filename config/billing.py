@@ -106,29 +106,8 @@ def _email(value: Any) -> Any:
     return value
 
 
-class LawFirmIdentity(_Strict):
-    """The firm as its bills name it: the PDF pre-bill's letterhead, LAW_FIRM_ID and, for LEDES98BI,
-    the address. Each value is one line of text (no control characters), at most 200 characters."""
-
-    ledes_id: LetterheadText = ""  # often the firm's tax id; required by most e-billing systems
-    name: LetterheadText = ""  # empty: the letterhead shows the firm's `name`
-    address_1: LetterheadText = ""
-    address_2: LetterheadText = ""
-    city: LetterheadText = ""
-    region: LetterheadText = ""
-    postcode: LetterheadText = ""
-    country: LetterheadText = ""
-    phone: LetterheadText = ""
-    email: Annotated[LetterheadText, BeforeValidator(_email)] = ""
-    tax_id: LetterheadText = ""  # printed as "Tax ID" on the letterhead when set
-
-    def address_lines(self) -> tuple[str, ...]:
-        """The firm's address as printed on a letter."""
-        return letter_lines((self.address_1, self.address_2), self.city, self.region, self.postcode, self.country)
-
-
-class ClientAddress(_Strict):
-    """A client's billing address, for LEDES98BI and the PDF pre-bill; set, it wins over the PMS's."""
+class PostalAddress(_Strict):
+    """An address as a letter prints it; each value one line of text, at most 200 characters."""
 
     address_1: LetterheadText = ""
     address_2: LetterheadText = ""
@@ -140,6 +119,21 @@ class ClientAddress(_Strict):
     def address_lines(self) -> tuple[str, ...]:
         """The address as printed on a letter; empty when none is configured."""
         return letter_lines((self.address_1, self.address_2), self.city, self.region, self.postcode, self.country)
+
+
+class LawFirmIdentity(PostalAddress):
+    """The firm as its bills name it: the PDF pre-bill's letterhead, LAW_FIRM_ID and, for LEDES98BI,
+    the address. Each value is one line of text (no control characters), at most 200 characters."""
+
+    ledes_id: LetterheadText = ""  # often the firm's tax id; required by most e-billing systems
+    name: LetterheadText = ""  # empty: the letterhead shows the firm's `name`
+    phone: LetterheadText = ""
+    email: Annotated[LetterheadText, BeforeValidator(_email)] = ""
+    tax_id: LetterheadText = ""  # printed as "Tax ID" on the letterhead when set
+
+
+class ClientAddress(PostalAddress):
+    """A client's billing address, for LEDES98BI and the PDF pre-bill; set, it wins over the PMS's."""
 
 
 class AgreedDiscount(_Strict):
