@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a vendor answered when it refused a request (status 400 or more), kept on the error.
+
+    `body` is the start of the answer's text, at most core.http.ANSWER_BODY_LIMIT characters. It may
+    hold personal data or anything the vendor echoed back, so core never logs it and no message core
+    writes from it quotes more than it did before; a vendor client reads it (an error code, field
+    names) to name the refusal. The repr shows the status only.
+    """
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    body: str = field(default="", repr=False)
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON (or was cut at the limit)."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
 
 class BillsyncError(Exception):
     """Base of every error billsync raises on purpose."""
+
+    # The vendor's answer when this error stands for an HTTP refusal (core.http sets it), else None.
+    answer: HttpAnswer | None = None
 
 
 class ConfigError(BillsyncError):

@@ -6,6 +6,11 @@ honours), and any request the server refused without doing it (429, or a connect
 opened). A POST whose outcome is unknown (a timeout after sending, a 5xx) is never re-sent
 blindly: it raises `Indeterminate`, and the caller looks the write up before trying again.
 
+A refused request's error carries the vendor's answer (`HttpAnswer`: status, headers, the start
+of the body). A vendor client names its refusals as data (`Refusal`, by status) and hands them to
+`request`: core then raises the vendor's error where it would have raised `Fatal`. What is
+retried, and what raises AuthFailed, Retryable or Indeterminate, stays core's alone.
+
 Once the process begins to stop (`Shutdown.begin`, on SIGTERM), a client given the `Shutdown`
 starts no new request: it raises `ShuttingDown` before sending, and its waits (rate limit,
 backoff) end at once the same way. A request already in flight finishes or times out.
@@ -16,21 +21,62 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from core.errors import AuthFailed, Fatal, Indeterminate, Retryable, ShuttingDown
+from core.errors import AuthFailed, BillsyncError, Fatal, HttpAnswer, Indeterminate, Retryable, ShuttingDown
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+# Characters of a refused answer's body kept on its error: room for a vendor's error object
+# (a code, field names), not for whatever a misbehaving server sends.
+ANSWER_BODY_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A vendor's name for one refusal: the error core raises instead of its `Fatal`.
+
+    `message` is a template with `{request}` (method and URL path, e.g. "PATCH /api/v4/activities/1.json"),
+    `{status}` and `{fatal}` (the message of the Fatal it replaces, the default), or a function of the
+    request line and the answer, for a message that quotes an error code or field names (never
+    record content). `when`, if given, must hold for the answer
+    (e.g. an error code in its body). The error carries the answer as `answer`.
+    """
+
+    error: type[BillsyncError]
+    message: str | Callable[[str, HttpAnswer], str] = "{fatal}"
+    when: Callable[[HttpAnswer], bool] | None = None
+
+    def applies(self, answer: HttpAnswer) -> bool:
+        """Whether this refusal names that answer."""
+        return self.when is None or self.when(answer)
+
+    def raised(self, request: str, answer: HttpAnswer, fatal: str) -> BillsyncError:
+        """The vendor's error for this answer, carrying it."""
+        if callable(self.message):
+            text = self.message(request, answer)
+        else:
+            text = self.message.format(request=request, status=answer.status, fatal=fatal)
+        return _carrying(self.error(text), answer)
+
+
+# A vendor's refusals by HTTP status; several for one status are tried in order, the first that
+# applies wins, and when none does core's Fatal stands. Only statuses core refuses as Fatal may be
+# named: 401 (AuthFailed), 429 and the 5xx core retries keep core's meaning.
+Refusals = Mapping[int, Refusal | Sequence[Refusal]]
+
+_E = TypeVar("_E", bound=BillsyncError)
 
 
 # Who else hears of a rate-limit wait in this thread: the run under way (its progress), bound by
@@ -183,10 +229,17 @@ class HttpClient:
         *,
         rate_key: str = "",
         idempotent: bool = False,
+        refusals: Refusals | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send with retries; returns a 2xx/3xx response or raises a classified error."""
+        """Send with retries; returns a 2xx/3xx response or raises a classified error.
+
+        An error for an answer the server gave carries it as `answer`; `refusals` turn the Fatal
+        ones into the vendor's own errors.
+        """
         method = method.upper()
+        if refusals:
+            _check_refusals(refusals)
         repeatable = method in SAFE_METHODS or idempotent
         kwargs.setdefault("timeout", self.timeout)
         retrying = Retrying(
@@ -196,7 +249,15 @@ class HttpClient:
             sleep=self._pause,
             reraise=True,
         )
-        return retrying(self._send_once, method, url, rate_key, repeatable, kwargs)
+        try:
+            return retrying(self._send_once, method, url, rate_key, repeatable, kwargs)
+        except Fatal as refused:
+            # Named after the retrying, so a vendor error that is Retryable (a 412's "read it
+            # again") is the caller's to act on, never repeated here as it was sent.
+            named = _named(refused, refusals, request_line(method, url)) if refusals else None
+            if named is None:
+                raise
+            raise named from None
 
     def _send_once(
         self, method: str, url: str, rate_key: str, repeatable: bool, kwargs: dict[str, Any]
@@ -239,14 +300,15 @@ class HttpClient:
         if status < 400:
             return response
         detail = f"{method} {_path(url)}: HTTP {status}"
+        answer = HttpAnswer(status, CaseInsensitiveDict(response.headers), response.text[:ANSWER_BODY_LIMIT])
         if status == 401:
-            raise AuthFailed(f"{detail}: credentials rejected; reconnect the account")
+            raise _carrying(AuthFailed(f"{detail}: credentials rejected; reconnect the account"), answer)
         if status in RETRY_STATUSES:
             retry_after = retry_after_seconds(response.headers, self._clock())
             if status == 429 or repeatable:  # a 429 was refused, not done: always safe to repeat
-                raise Retryable(detail, retry_after=retry_after)
-            raise Indeterminate(f"{detail}, outcome unknown")
-        raise Fatal(f"{detail}: {_snippet(response)}")
+                raise _carrying(Retryable(detail, retry_after=retry_after), answer)
+            raise _carrying(Indeterminate(f"{detail}, outcome unknown"), answer)
+        raise _carrying(Fatal(f"{detail}: {_snippet(response)}"), answer)
 
     def _pause(self, seconds: float) -> None:
         """Sleep before a retry or for the rate limit; a stop cuts the sleep short (ShuttingDown)."""
@@ -267,6 +329,46 @@ class HttpClient:
         # Full jitter: uniform between 0 and the exponential ceiling.
         ceiling = min(cap, self.policy.base_seconds * 2 ** (state.attempt_number - 1))
         return self._random.uniform(0, ceiling)
+
+
+def request_line(method: str, url: str) -> str:
+    """The request as messages name it, "METHOD /path": the URL's path only (hosts are configuration,
+    queries can carry personal data)."""
+    return f"{method.upper()} {urlsplit(url).path or _path(url)}"
+
+
+def json_answer(response: requests.Response, method: str, *, idempotent: bool = False) -> Any:
+    """The JSON of an answer `request` returned. An unreadable body is Retryable when the request
+    may be repeated (as `request` decides it), else Indeterminate: the write may have happened."""
+    try:
+        return response.json()
+    except ValueError:
+        detail = f"{request_line(method, response.url or '')}: HTTP {response.status_code} with an unreadable body"
+        if method.upper() in SAFE_METHODS or idempotent:
+            raise Retryable(detail) from None
+        raise Indeterminate(f"{detail}, outcome unknown") from None
+
+
+def _carrying(error: _E, answer: HttpAnswer) -> _E:
+    error.answer = answer
+    return error
+
+
+def _check_refusals(refusals: Refusals) -> None:
+    for status in refusals:
+        if status < 400 or status == 401 or status in RETRY_STATUSES:
+            raise ValueError(f"HTTP {status} is core's to classify; a vendor names only answers core refuses as Fatal")
+
+
+def _named(refused: Fatal, refusals: Refusals, request: str) -> BillsyncError | None:
+    answer = refused.answer
+    if answer is None:
+        return None
+    named = refusals.get(answer.status)
+    for refusal in (named,) if isinstance(named, Refusal) else (named or ()):
+        if refusal.applies(answer):
+            return refusal.raised(request, answer, str(refused))
+    return None
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

@@ -1,4 +1,4 @@
-"""A plain client for Clio Manage's REST API v4, on core.http: OAuth refresh, paging, errors.
+"""A plain client for Clio Manage's REST API v4, on core.http: its endpoints, paging and refusals.
 
 It knows HTTP and Clio, and nothing of billsync's models (that is mapping.py's job). Vendor facts
 are cited from ../shared/reference/clio.md as "clio.md §n".
@@ -6,7 +6,6 @@ are cited from ../shared/reference/clio.md as "clio.md §n".
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -17,8 +16,10 @@ import requests
 from pydantic import SecretStr
 
 from core import oauth
+from core.bearer import BearerAuth, token_rate_key
 from core.connector import Context
-from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
+from core.errors import AuthFailed, BillsyncError, Fatal, HttpAnswer, Retryable
+from core.http import Refusal, json_answer
 from core.tokens import OAuthToken
 
 CONNECTOR = "clio"
@@ -39,7 +40,6 @@ REGION_HOSTS: Mapping[str, str] = MappingProxyType(
         "au": "https://au.app.clio.com",
     }
 )
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 Json = dict[str, Any]
 Params = Mapping[str, str | Sequence[str]]  # a sequence repeats the parameter: ids[]=1&ids[]=2
@@ -63,6 +63,27 @@ class ClioVersionGone(Fatal):
 
 class ClioConflict(Retryable):
     """412: the record changed since it was read (If-Match); read it again and retry."""
+
+
+def _version_gone(request: str, answer: HttpAnswer) -> str:
+    return f"{request}: Clio no longer serves X-API-VERSION {API_VERSION} (HTTP 410)"
+
+
+# What Clio's refusals mean (clio.md §2 "Errors"); any other 4xx stays core's Fatal.
+REFUSALS: Mapping[int, Refusal] = MappingProxyType(
+    {
+        403: Refusal(
+            ClioForbidden,
+            "{fatal}: the Clio app lacks a permission or the connected user's role forbids it; "
+            "re-authorize after adding permissions (clio.md §1)",
+        ),
+        404: Refusal(ClioNotFound),
+        405: Refusal(ClioNotFound),
+        410: Refusal(ClioVersionGone, _version_gone),
+        412: Refusal(ClioConflict, "{request}: the record changed since it was read (HTTP 412)"),
+        422: Refusal(ClioRejected),
+    }
+)
 
 
 class ClioClient:
@@ -96,6 +117,14 @@ class ClioClient:
         # 60 s window); None before any answer carried one. For progress estimates only: pacing
         # is core.http's, from X-RateLimit-Remaining and Reset.
         self.limit_seen: int | None = None
+        self._bearer = BearerAuth(
+            ctx.http,
+            vendor=CONNECTOR,  # clio.md §2 "Rate limits": per access token
+            token=lambda force: self._token(force=force).access_token,
+            reconnect="Clio rejected a freshly refreshed access token (HTTP 401): the app was disconnected or the "
+            "token belongs to another region; run `billsync connect clio`",
+            refusals=REFUSALS,
+        )
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -107,7 +136,7 @@ class ClioClient:
         response = self._send("GET", self._url(path), params={**(params or {}), "fields": fields}, headers=headers)
         if response.status_code == 304:
             return None
-        return _data_object(self._json(response, "GET"))
+        return _data_object(_object(response, "GET"))
 
     def pages(self, path: str, *, fields: str, params: Params | None = None) -> Iterator[list[Json]]:
         """Every page of a list, by cursor: order=id(asc), no offset, following meta.paging.next."""
@@ -122,7 +151,7 @@ class ClioClient:
         url: str | None = self._url(path)
         followed: set[str] = set()
         while url is not None:
-            body = self._json(self._send("GET", url, params=query), "GET")
+            body = _object(self._send("GET", url, params=query), "GET")
             records = body.get("data")
             if not isinstance(records, list):
                 raise Fatal(f"GET {path}: Clio answered a list request without a data list")
@@ -157,7 +186,7 @@ class ClioClient:
         # clio.md §6: no idempotency key is documented and Clio is not known to dedupe POSTs,
         # so core.http must never re-send this blindly.
         response = self._send("POST", self._url(path), params={"fields": fields}, json_body={"data": dict(data)})
-        return _data_object(self._json(response, "POST"))
+        return _data_object(_object(response, "POST"))
 
     def update(self, path: str, data: Mapping[str, Any], *, fields: str, if_match: str | None = None) -> Json:
         """PATCH {"data": ...}; with `if_match`, a concurrent change gives ClioConflict (412)."""
@@ -165,7 +194,7 @@ class ClioClient:
         response = self._send(
             "PATCH", self._url(path), params={"fields": fields}, json_body={"data": dict(data)}, headers=headers
         )
-        return _data_object(self._json(response, "PATCH"))
+        return _data_object(_object(response, "PATCH"))
 
     def put(self, path: str, *, headers: Mapping[str, str]) -> None:
         """PUT without a body, at the path exactly as documented (the webhook activation, clio.md §3.16)."""
@@ -242,7 +271,7 @@ class ClioClient:
             raise AuthFailed(
                 "Clio refused the refresh token (revoked or another region): run `billsync connect clio`"
             ) from None
-        body = self._json(response, "GET")  # a lost refresh answer is harmless to repeat
+        body = _object(response, "POST", idempotent=True)  # a lost refresh answer is harmless to repeat
         # A refresh token missing from the answer is kept (clio.md §1: never rotated).
         return OAuthToken.from_response(body, self._clock(), previous=token)
 
@@ -255,109 +284,43 @@ class ClioClient:
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        token = self._token(force=False)
+        # clio.md §4 item 16: refresh once on 401, then give up (BearerAuth).
         try:
-            return self._send_once(method, url, token, params=params, json_body=json_body, headers=headers)
-        except AuthFailed:
-            # clio.md §4 item 16: refresh once on 401, then give up. A 401 means the request
-            # was refused, not done, so repeating even a POST is safe.
-            token = self._token(force=True)
-        try:
-            return self._send_once(method, url, token, params=params, json_body=json_body, headers=headers)
-        except AuthFailed:
-            raise AuthFailed(
-                "Clio rejected a freshly refreshed access token (HTTP 401): the app was disconnected or the "
-                "token belongs to another region; run `billsync connect clio`"
-            ) from None
-
-    def _send_once(
-        self,
-        method: str,
-        url: str,
-        token: OAuthToken,
-        *,
-        params: Params | None,
-        json_body: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-    ) -> requests.Response:
-        seen: list[requests.Response] = []
-
-        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-            seen.append(response)
-            return response
-
-        all_headers = {
-            "Authorization": f"Bearer {token.access_token}",
-            "X-API-VERSION": API_VERSION,
-            "Accept": "application/json",
-            **(headers or {}),
-        }
-        short = _short(url)
-        try:
-            response = self._ctx.http.request(
+            response = self._bearer.request(
                 method,
                 url,
-                rate_key=rate_key(token.access_token),
-                idempotent=False,  # only safe methods are retried by core.http; POST/PATCH never
                 params=dict(params) if params else None,
                 json=dict(json_body) if json_body is not None else None,
-                headers=all_headers,
-                hooks={"response": [remember]},
+                headers={"X-API-VERSION": API_VERSION, "Accept": "application/json", **(headers or {})},
+                idempotent=False,  # only safe methods are retried by core.http; POST/PATCH never
             )
-        except Fatal as exc:
-            status = seen[-1].status_code if seen else None
-            raise _classified(status, method, short, exc) from None
-        finally:
-            self._learn_limit(seen)
+        except BillsyncError as exc:
+            if exc.answer is not None:  # a refusal says the limit in force too
+                self._learn_limit(exc.answer.headers)
+            raise
+        self._learn_limit(response.headers)
         return response
-        # Refused connections, timeouts and answers cut off mid-body are classified by core.http.
 
-    def _learn_limit(self, seen: Sequence[requests.Response]) -> None:
-        for answer in reversed(seen):
-            said = answer.headers.get("X-RateLimit-Limit", "")
-            if said.isdigit() and int(said) > 0:
-                self.limit_seen = int(said)
-                return
+    def _learn_limit(self, headers: Mapping[str, str]) -> None:
+        said = headers.get("X-RateLimit-Limit", "")
+        if said.isdigit() and int(said) > 0:
+            self.limit_seen = int(said)
 
     def requests_per_minute(self) -> int:
         """The limit Clio last said this token has (X-RateLimit-Limit), else the documented one."""
         return self.limit_seen if self.limit_seen is not None else DOCUMENTED_REQUESTS_PER_MINUTE
 
-    def _json(self, response: requests.Response, method: str) -> Json:
-        try:
-            body = response.json()
-        except ValueError:
-            detail = f"{method} {_short(response.url or '')}: HTTP {response.status_code} with an unreadable body"
-            if method in _SAFE_METHODS:
-                raise Retryable(detail) from None
-            # The write may have happened even though its answer is garbled.
-            raise Indeterminate(f"{detail}, outcome unknown") from None
-        if not isinstance(body, dict):
-            raise Fatal(f"{method} {_short(response.url or '')}: expected a JSON object")
-        return body
-
 
 def rate_key(access_token: str) -> str:
     """The rate-limit bucket of a token (clio.md §2: limits are per token), without the token."""
-    return "clio:" + hashlib.sha256(access_token.encode()).hexdigest()[:16]
+    return token_rate_key(CONNECTOR, access_token)
 
 
-def _classified(status: int | None, method: str, path: str, exc: Fatal) -> Fatal | ClioConflict:
-    detail = str(exc)
-    if status == 412:
-        return ClioConflict(f"{method} {path}: the record changed since it was read (HTTP 412)")
-    if status in (404, 405):
-        return ClioNotFound(detail)
-    if status == 403:
-        return ClioForbidden(
-            f"{detail}: the Clio app lacks a permission or the connected user's role forbids it; "
-            "re-authorize after adding permissions (clio.md §1)"
-        )
-    if status == 410:
-        return ClioVersionGone(f"{method} {path}: Clio no longer serves X-API-VERSION {API_VERSION} (HTTP 410)")
-    if status == 422:
-        return ClioRejected(detail)
-    return exc
+def _object(response: requests.Response, method: str, *, idempotent: bool = False) -> Json:
+    body = json_answer(response, method, idempotent=idempotent)
+    if not isinstance(body, dict):
+        raise Fatal(f"{method} {_short(response.url or '')}: expected a JSON object")
+    return body
 
 
 def _data_object(body: Json) -> Json:

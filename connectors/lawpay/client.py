@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
 from pydantic import SecretStr
 
 from core.connector import Context
-from core.errors import Fatal, Indeterminate, Retryable
+from core.errors import Fatal, HttpAnswer
 from core.gateway import PaymentDeclined
+from core.http import Refusal, json_answer
 
 DEFAULT_BASE_URL = "https://api.8am.com"  # lawpay.md §1: the host of the current docs; configurable
 DEFAULT_PAGE_SIZE = 20  # lawpay.md §10
@@ -35,11 +35,33 @@ class LawPayNotFound(Fatal):
 
 
 class LawPayRejected(Fatal):
-    """422 on anything but a charge: the gateway refused the request (its code says why)."""
+    """422 (or 400, 409) on anything but a charge: the gateway refused the request (its code says why)."""
 
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
+    @property
+    def code(self) -> str:
+        """The gateway's error code for the refusal (lawpay.md §12), "unknown" when it gave none."""
+        return first_message(self.answer)[0]
+
+
+def _refused(request: str, answer: HttpAnswer) -> str:
+    code, message = first_message(answer)
+    # Codes and the gateway's own message only: it never echoes card numbers (lawpay.md §12).
+    return f"{request}: refused with {code}" + (f": {message}" if message else "")
+
+
+def _not_found(request: str, answer: HttpAnswer) -> str:
+    return f"{request}: not found ({first_message(answer)[0]})"
+
+
+# What the gateway's refusals mean (lawpay.md §12); any other 4xx stays core's Fatal.
+REFUSALS: Mapping[int, Refusal] = MappingProxyType(
+    {
+        400: Refusal(LawPayRejected, _refused),
+        404: Refusal(LawPayNotFound, _not_found),
+        409: Refusal(LawPayRejected, _refused),
+        422: Refusal(LawPayRejected, _refused),
+    }
+)
 
 
 class LawPayClient:
@@ -132,33 +154,17 @@ class LawPayClient:
         params: Mapping[str, str | list[str]] | None = None,
         json_body: Mapping[str, Any] | None = None,
     ) -> Json:
-        url = f"{self.api_root}/{path}"
-        seen: list[requests.Response] = []
-
-        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-            seen.append(response)
-            return response
-
-        try:
-            response = self._ctx.http.request(
-                method,
-                url,
-                rate_key=self._rate_key(),
-                params=dict(params) if params else None,
-                json=dict(json_body) if json_body is not None else None,
-                auth=(self._secret_key.get_secret_value(), ""),  # lawpay.md §2: key as user, empty password
-                headers={"Accept": "application/json"},
-                hooks={"response": [remember]},
-            )
-        except Fatal as exc:
-            raise _classified(seen[-1] if seen else None, method, path, exc) from None
-        try:
-            body = response.json()
-        except ValueError:
-            detail = f"{method} /v1/{path}: HTTP {response.status_code} with an unreadable body"
-            if method == "GET":
-                raise Retryable(detail) from None
-            raise Indeterminate(f"{detail}, outcome unknown") from None
+        response = self._ctx.http.request(
+            method,
+            f"{self.api_root}/{path}",
+            rate_key=self._rate_key(),
+            refusals=REFUSALS,
+            params=dict(params) if params else None,
+            json=dict(json_body) if json_body is not None else None,
+            auth=(self._secret_key.get_secret_value(), ""),  # lawpay.md §2: key as user, empty password
+            headers={"Accept": "application/json"},
+        )
+        body = json_answer(response, method)
         if not isinstance(body, dict):
             raise Fatal(f"{method} /v1/{path}: expected a JSON object")
         return body
@@ -168,28 +174,11 @@ class LawPayClient:
         return "lawpay:" + hashlib.sha256(self._ctx.firm.encode()).hexdigest()[:16]
 
 
-def first_message(response: requests.Response | None) -> tuple[str, str]:
+def first_message(answer: HttpAnswer | None) -> tuple[str, str]:
     """The gateway's first error (code, message) from `{"messages": [...]}` (lawpay.md §12)."""
-    if response is None:
-        return "unknown", ""
-    try:
-        body = response.json()
-    except ValueError:
-        return "unknown", ""
+    body = answer.json() if answer is not None else None
     messages = body.get("messages") if isinstance(body, dict) else None
     if isinstance(messages, list) and messages and isinstance(messages[0], dict):
         first = messages[0]
         return str(first.get("code") or "unknown"), str(first.get("message") or "")
     return "unknown", ""
-
-
-def _classified(response: requests.Response | None, method: str, path: str, exc: Fatal) -> Fatal:
-    status = response.status_code if response is not None else None
-    code, message = first_message(response)
-    where = f"{method} /v1/{urlsplit(path).path}"
-    if status == 404:
-        return LawPayNotFound(f"{where}: not found ({code})")
-    if status in (400, 409, 422):
-        # Codes and the gateway's own message only: it never echoes card numbers (lawpay.md §12).
-        return LawPayRejected(f"{where}: refused with {code}" + (f": {message}" if message else ""), code)
-    return exc

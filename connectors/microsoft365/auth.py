@@ -92,8 +92,14 @@ class GraphAuth:
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
 
-    def token(self) -> str:
-        """A usable access token, from msal's cache when it holds one."""
+    def token(self, *, force: bool = False) -> str:
+        """A usable access token, from msal's cache when it holds one; `force` asks Entra for a new one.
+
+        A forced token follows Graph refusing one msal still held as valid (revoked consent, clock
+        skew): a fresh app and cache get a new one.
+        """
+        if force:
+            self.forget()
         result = self._acquire()
         token = result.get("access_token")
         if isinstance(token, str) and token:

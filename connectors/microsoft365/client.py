@@ -14,14 +14,17 @@ import hashlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
 from connectors.microsoft365.auth import GraphAuth
+from core.bearer import BearerAuth
 from core.connector import Context
-from core.errors import AuthFailed, Fatal, Retryable
+from core.errors import Fatal, HttpAnswer
+from core.http import Refusal, json_answer
 
 Json = dict[str, Any]
 
@@ -39,12 +42,33 @@ class GraphForbidden(Fatal):
     """403: no consent, or an ApplicationAccessPolicy keeps the app out of this mailbox."""
 
 
-class GraphUnauthorized(AuthFailed):
-    """401 from Graph itself (as opposed to Entra refusing the app's credentials)."""
-
-
 class DeltaExpired(Fatal):
     """410 Gone or syncStateNotFound: the delta token is gone; start the round again (§4)."""
+
+
+def _sync_state_gone(answer: HttpAnswer) -> bool:
+    return error_code(answer.json()) == "syncstatenotfound"
+
+
+def _forbidden(request: str, answer: HttpAnswer) -> str:
+    return (
+        f"{request}: access denied ({error_code(answer.json()) or 'forbidden'}); grant the app's permissions with "
+        "admin consent, or add the mailbox to the ApplicationAccessPolicy group"
+    )
+
+
+_DELTA_EXPIRED = Refusal(DeltaExpired, "{request}: the delta token expired (HTTP {status}); a full resync follows")
+_SYNC_STATE_GONE = Refusal(DeltaExpired, _DELTA_EXPIRED.message, when=_sync_state_gone)
+
+# What Graph's refusals mean (microsoft365.md §4, §10); any other 4xx stays core's Fatal.
+REFUSALS: Mapping[int, Refusal | tuple[Refusal, ...]] = MappingProxyType(
+    {
+        400: _SYNC_STATE_GONE,
+        403: (_SYNC_STATE_GONE, Refusal(GraphForbidden, _forbidden)),
+        404: (_SYNC_STATE_GONE, Refusal(GraphNotFound, "{request}: not found")),
+        410: _DELTA_EXPIRED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,17 @@ class GraphClient:
         self._tenant = tenant_id
         self.page_size = page_size
         self.gate = MailboxGate()
+        # A token msal still holds as valid may be refused (revoked consent, clock skew): it is
+        # renewed once, and a second refusal is final.
+        self._bearer = BearerAuth(
+            ctx.http,
+            vendor=CONNECTOR,
+            token=lambda force: auth.token(force=force),
+            reconnect="Microsoft Graph rejected a fresh app-only token (HTTP 401): check the app's admin consent "
+            "and the tenant",
+            refusals=REFUSALS,
+            headers={"Accept": "application/json"},
+        )
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -92,7 +127,7 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> Json:
         """GET one resource or page as JSON."""
-        return self._json(self.request("GET", path_or_url, mailbox=mailbox, params=params, headers=headers))
+        return _object(self.request("GET", path_or_url, mailbox=mailbox, params=params, headers=headers), "GET")
 
     def pages(
         self,
@@ -170,7 +205,7 @@ class GraphClient:
         finally:
             for slot in reversed(slots):
                 slot.release()
-        body = self._json(response)
+        body = _object(response, "POST", idempotent=True)
         found: dict[str, BatchAnswer] = {}
         for member in body.get("responses") or []:
             if isinstance(member, dict) and str(member.get("id")) in dict(chunk):
@@ -200,11 +235,11 @@ class GraphClient:
     def post(self, path: str, body: Mapping[str, Any] | None = None) -> Json:
         """POST and return the JSON answer (empty for 202/204)."""
         response = self.request("POST", path, json=dict(body) if body is not None else None)
-        return self._json(response) if response.content else {}
+        return _object(response, "POST") if response.content else {}
 
     def patch(self, path: str, body: Mapping[str, Any]) -> Json:
         """PATCH and return the JSON answer."""
-        return self._json(self.request("PATCH", path, json=dict(body)))
+        return _object(self.request("PATCH", path, json=dict(body)), "PATCH")
 
     def delete(self, path: str) -> None:
         """DELETE; a resource already gone counts as deleted."""
@@ -228,65 +263,15 @@ class GraphClient:
         return "/" + self.url(path_or_url)[len(self.base_url) + 1 :]
 
     def request(self, method: str, path_or_url: str, *, mailbox: str = TENANT_WIDE, **kwargs: Any) -> requests.Response:
-        """Send one request within the mailbox's concurrency limit; retry once on a rejected token."""
+        """Send one request within the mailbox's concurrency limit; renew a refused token once."""
         url = self.url(path_or_url)
         with self.gate.slot(mailbox):
-            try:
-                return self._send(method, url, self._auth.token(), mailbox=mailbox, **kwargs)
-            except GraphUnauthorized:
-                # A token msal still holds as valid was refused (revoked consent, clock skew):
-                # a fresh app and cache get a new one; a second refusal is final.
-                self._auth.forget()
-            try:
-                return self._send(method, url, self._auth.token(), mailbox=mailbox, **kwargs)
-            except GraphUnauthorized:
-                raise AuthFailed(
-                    "Microsoft Graph rejected a fresh app-only token (HTTP 401): check the app's admin consent "
-                    "and the tenant"
-                ) from None
-
-    def _send(
-        self, method: str, url: str, token: str, *, mailbox: str, idempotent: bool = False, **kwargs: Any
-    ) -> requests.Response:
-        seen: list[requests.Response] = []
-
-        def remember(response: requests.Response, *args: Any, **_: Any) -> requests.Response:
-            seen.append(response)
-            return response
-
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-            **(kwargs.pop("headers", None) or {}),
-        }
-        try:
-            return self._ctx.http.request(
-                method,
-                url,
-                rate_key=self.rate_key(mailbox),
-                idempotent=idempotent,
-                headers=headers,
-                hooks={"response": [remember]},
-                **kwargs,
-            )
-        except AuthFailed:
-            raise GraphUnauthorized(f"{method} {urlsplit(url).path}: HTTP 401") from None
-        except Fatal as exc:
-            raise _classified(seen[-1] if seen else None, method, url, exc) from None
+            return self._bearer.request(method, url, rate_key=self.rate_key(mailbox), **kwargs)
 
     def rate_key(self, mailbox: str) -> str:
         """Limits are per app and mailbox (§8): one bucket each, named without personal data."""
         digest = hashlib.sha256(f"{self._tenant}|{mailbox.lower()}".encode()).hexdigest()[:16]
         return f"{CONNECTOR}:{digest}"
-
-    def _json(self, response: requests.Response) -> Json:
-        try:
-            body = response.json()
-        except ValueError:
-            raise Retryable(f"Graph answered {urlsplit(response.url or '').path} with an unreadable body") from None
-        if not isinstance(body, dict):
-            raise Fatal("Graph answered with something other than a JSON object")
-        return body
 
 
 def error_code(body: Any) -> str:
@@ -296,22 +281,8 @@ def error_code(body: Any) -> str:
     return ""
 
 
-def _classified(response: requests.Response | None, method: str, url: str, exc: Fatal) -> Fatal:
-    if response is None:
-        return exc
-    path = urlsplit(url).path
-    try:
-        code = error_code(response.json())
-    except ValueError:
-        code = ""
-    status = response.status_code
-    if status == 410 or code == "syncstatenotfound":
-        return DeltaExpired(f"{method} {path}: the delta token expired (HTTP {status}); a full resync follows")
-    if status == 404:
-        return GraphNotFound(f"{method} {path}: not found")
-    if status == 403:
-        return GraphForbidden(
-            f"{method} {path}: access denied ({code or 'forbidden'}); grant the app's permissions with admin "
-            "consent, or add the mailbox to the ApplicationAccessPolicy group"
-        )
-    return exc
+def _object(response: requests.Response, method: str, *, idempotent: bool = False) -> Json:
+    body = json_answer(response, method, idempotent=idempotent)
+    if not isinstance(body, dict):
+        raise Fatal("Graph answered with something other than a JSON object")
+    return body

@@ -15,16 +15,19 @@ import base64
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import requests
 from pydantic import SecretStr
 
 from connectors.netdocuments import mapping
 from core import oauth
+from core.bearer import BearerAuth
 from core.connector import Context
 from core.errors import AuthFailed, Fatal, Retryable
+from core.http import Refusal, json_answer
 from core.tokens import OAuthToken
 
 CONNECTOR = "netdocuments"
@@ -53,6 +56,19 @@ class NDNotFound(Fatal):
 
 class NDForbidden(Fatal):
     """403: the account lacks the right (the log probably needs repository admin, nd.md §6)."""
+
+
+# What NetDocuments' refusals mean; any other 4xx stays core's Fatal.
+REFUSALS: Mapping[int, Refusal] = MappingProxyType(
+    {
+        403: Refusal(
+            NDForbidden,
+            "{request}: HTTP 403: the NetDocuments account lacks the right "
+            "(the repository log probably needs repository-admin rights)",
+        ),
+        404: Refusal(NDNotFound, "{request}: HTTP 404"),
+    }
+)
 
 
 def api_host(region: str) -> str:
@@ -88,12 +104,22 @@ class NetDocumentsClient:
         self.api_root = f"{root}/{api_host(region)}"
         self.web_root = f"{root}/{WEB_HOSTS[region]}"
         self.token_url = f"{self.api_root}/v1/OAuth"  # token and refresh (nd.md §3)
+        # nd.md §3: a 401 means the token expired (idle tokens do early); renew and retry once.
+        self._bearer = BearerAuth(
+            ctx.http,
+            vendor=CONNECTOR,
+            token=lambda force: self.token(force=force).access_token,
+            reconnect="NetDocuments rejected a freshly issued access token (HTTP 401): the app's access was revoked "
+            "or the token belongs to another region",
+            refusals=REFUSALS,
+            headers={"Accept": "application/json"},
+        )
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET /v1/{path} as JSON."""
-        return _json(self._send("GET", self._url(path), params=params))
+        return json_answer(self._send("GET", self._url(path), params=params), "GET")
 
     def user_info(self) -> Json:
         """The account the token belongs to (GET /v1/User/info)."""
@@ -229,7 +255,7 @@ class NetDocumentsClient:
                 f"NetDocuments refused {refusal} (expired, revoked or wrong region?): "
                 f"check the netdocuments settings{'' if self.grant == 'client_credentials' else ' and reconnect'}"
             ) from None
-        answer = _object(_json(response), "token")
+        answer = _object(json_answer(response, "POST", idempotent=True), "token")
         return OAuthToken.from_response(_readable_expiry(answer), self._clock(), previous=previous)
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -243,49 +269,7 @@ class NetDocumentsClient:
         return f"{CONNECTOR}:{digest}"
 
     def _send(self, method: str, url: str, *, params: Mapping[str, str] | None = None) -> requests.Response:
-        token = self.token()
-        try:
-            return self._send_once(method, url, token, params)
-        except AuthFailed:
-            # nd.md §3: a 401 means the token expired (idle tokens do early); renew and retry once.
-            token = self.token(force=True)
-        try:
-            return self._send_once(method, url, token, params)
-        except AuthFailed:
-            raise AuthFailed(
-                "NetDocuments rejected a freshly issued access token (HTTP 401): the app's access was revoked "
-                "or the token belongs to another region"
-            ) from None
-
-    def _send_once(
-        self, method: str, url: str, token: OAuthToken, params: Mapping[str, str] | None
-    ) -> requests.Response:
-        seen: list[requests.Response] = []
-
-        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-            seen.append(response)
-            return response
-
-        try:
-            return self._ctx.http.request(
-                method,
-                url,
-                rate_key=self._rate_key(),
-                params=dict(params) if params else None,
-                headers={"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"},
-                hooks={"response": [remember]},
-            )
-        except Fatal as exc:
-            status = seen[-1].status_code if seen else None
-            path = urlsplit(url).path
-            if status == 404:
-                raise NDNotFound(f"{method} {path}: HTTP 404") from None
-            if status == 403:
-                raise NDForbidden(
-                    f"{method} {path}: HTTP 403: the NetDocuments account lacks the right "
-                    "(the repository log probably needs repository-admin rights)"
-                ) from None
-            raise Fatal(str(exc)) from None
+        return self._bearer.request(method, url, rate_key=self._rate_key(), params=dict(params) if params else None)
 
 
 def _readable_expiry(body: Json) -> Json:
@@ -307,15 +291,6 @@ def _with_fallback_expiry(token: OAuthToken, now: datetime) -> OAuthToken:
         expires_at=now + timedelta(seconds=FALLBACK_TOKEN_SECONDS),
         extra=token.extra,
     )
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        # GETs only (token answers included): a garbled body is worth another try.
-        path = urlsplit(response.url or "").path
-        raise Retryable(f"{path}: HTTP {response.status_code} with an unreadable body") from None
 
 
 def _object(body: Any, what: str) -> Json:

@@ -1,4 +1,4 @@
-"""A plain client for PracticePanther's REST API v2, on core.http: OAuth refresh, paging, errors.
+"""A plain client for PracticePanther's REST API v2, on core.http: its endpoints, paging and refusals.
 
 It knows HTTP and PracticePanther, nothing of billsync's models (that is mapping.py's job). Vendor
 facts are cited from ../shared/reference/practicepanther.md as "pp.md §n".
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,8 +17,10 @@ import requests
 from pydantic import SecretStr
 
 from core import oauth
+from core.bearer import BearerAuth
 from core.connector import Context
-from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
+from core.errors import AuthFailed, Fatal, HttpAnswer
+from core.http import Refusal, json_answer
 from core.tokens import OAuthToken
 
 CONNECTOR = "practicepanther"
@@ -27,7 +30,6 @@ MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 100
 # A deterministic order that updates cannot reshuffle (pp.md §4: always send $orderby).
 ORDER_BY = "created_at asc,id asc"
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 Json = dict[str, Any]
 
@@ -42,6 +44,32 @@ class PPRejected(Fatal):
 
 class PPNotAllowed(Fatal):
     """405: the resource has no such verb (invoices and payments are read-only, pp.md §11)."""
+
+
+def _invalid_grant(answer: HttpAnswer) -> bool:
+    # pp.md §2: PP-MCP-R reports 400 invalid_grant when the access token needs a refresh.
+    body = answer.json()
+    return isinstance(body, dict) and body.get("error") == "invalid_grant"
+
+
+def _invalid_fields(request: str, answer: HttpAnswer) -> str:
+    body = answer.json()
+    # Field names only: modelState messages may echo record content.
+    fields = sorted(body.get("modelState") or {}) if isinstance(body, dict) else []
+    return f"{request}: HTTP 400, invalid fields {fields}"
+
+
+# What PracticePanther's refusals mean (pp.md §6); any other 4xx stays core's Fatal.
+REFUSALS: Mapping[int, Refusal | tuple[Refusal, ...]] = MappingProxyType(
+    {
+        400: (
+            Refusal(AuthFailed, "{request}: access token refused (invalid_grant)", when=_invalid_grant),
+            Refusal(PPRejected, _invalid_fields),
+        ),
+        404: Refusal(PPNotFound),
+        405: Refusal(PPNotAllowed),
+    }
+)
 
 
 class PracticePantherClient:
@@ -68,16 +96,26 @@ class PracticePantherClient:
         self.api_root = f"{host}/api/v2"
         self.token_url = f"{host}/oauth/token"
         self.authorize_endpoint = f"{host}/oauth/authorize"
+        # pp.md §6: a 401 (or 400 invalid_grant) means refresh and retry once.
+        self._bearer = BearerAuth(
+            ctx.http,
+            vendor=CONNECTOR,
+            token=lambda force: self._token(force=force).access_token,
+            reconnect="PracticePanther rejected a freshly refreshed access token (HTTP 401): the app was revoked; "
+            "run `billsync connect practicepanther`",
+            refusals=REFUSALS,
+            headers={"Accept": "application/json"},
+        )
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, path: str, record_id: str) -> Json:
         """One record: GET /{path}/{id}."""
-        return self._object(self._send("GET", f"{self._url(path)}/{record_id}"), "GET")
+        return _object(self._send("GET", f"{self._url(path)}/{record_id}"), "GET")
 
     def me(self) -> Json:
         """The user the token belongs to (GET /users/me)."""
-        return self._object(self._send("GET", self._url("users/me")), "GET")
+        return _object(self._send("GET", self._url("users/me")), "GET")
 
     def pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[list[Json]]:
         """Every page of a list: $top/$skip with a fixed $orderby until a short page (pp.md §4)."""
@@ -85,7 +123,7 @@ class PracticePantherClient:
         seen: set[str] = set()
         while True:
             query = {**(params or {}), "$top": str(self.page_size), "$skip": str(skip), "$orderby": ORDER_BY}
-            body = self._json(self._send("GET", self._url(path), params=query), "GET")
+            body = json_answer(self._send("GET", self._url(path), params=query), "GET")
             if not isinstance(body, list):
                 raise Fatal(f"GET {path}: PracticePanther answered a list request without a JSON array")
             page = [record for record in body if isinstance(record, dict)]
@@ -103,11 +141,11 @@ class PracticePantherClient:
 
     def create(self, path: str, body: Mapping[str, Any]) -> Json:
         """POST the object. Not idempotent at PP: an unknown outcome raises Indeterminate."""
-        return self._object(self._send("POST", self._url(path), json_body=body), "POST")
+        return _object(self._send("POST", self._url(path), json_body=body), "POST")
 
     def replace(self, path: str, record_id: str, body: Mapping[str, Any]) -> Json:
         """PUT /{path}?id=: a full replace (pp.md §3); callers GET and merge first."""
-        return self._object(self._send("PUT", self._url(path), params={"id": record_id}, json_body=body), "PUT")
+        return _object(self._send("PUT", self._url(path), params={"id": record_id}, json_body=body), "PUT")
 
     def delete(self, path: str, record_id: str) -> None:
         """DELETE /{path}?id=."""
@@ -161,7 +199,7 @@ class PracticePantherClient:
                 "run `billsync connect practicepanther`"
             ) from None
         # A refresh answer without a refresh token keeps the old one (as PP-MCP-A does, pp.md §2).
-        return OAuthToken.from_response(self._dict(response, "POST"), self._clock(), previous=token)
+        return OAuthToken.from_response(_object(response, "POST"), self._clock(), previous=token)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -180,88 +218,21 @@ class PracticePantherClient:
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
     ) -> requests.Response:
-        token = self._token(force=False)
-        try:
-            return self._send_once(method, url, token, params=params, json_body=json_body)
-        except AuthFailed:
-            # pp.md §6: a 401 (or 400 invalid_grant) means refresh and retry once. The request was
-            # refused, not done, so repeating even a POST is safe.
-            token = self._token(force=True)
-        try:
-            return self._send_once(method, url, token, params=params, json_body=json_body)
-        except AuthFailed:
-            raise AuthFailed(
-                "PracticePanther rejected a freshly refreshed access token (HTTP 401): the app was revoked; "
-                "run `billsync connect practicepanther`"
-            ) from None
-
-    def _send_once(
-        self,
-        method: str,
-        url: str,
-        token: OAuthToken,
-        *,
-        params: Mapping[str, str] | None,
-        json_body: Mapping[str, Any] | None,
-    ) -> requests.Response:
-        seen: list[requests.Response] = []
-
-        def remember(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-            seen.append(response)
-            return response
-
-        try:
-            return self._ctx.http.request(
-                method,
-                url,
-                rate_key=self._rate_key(),
-                idempotent=False,  # only safe methods (GET, PUT, DELETE) are retried by core.http
-                params=dict(params) if params else None,
-                json=dict(json_body) if json_body is not None else None,
-                headers={"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"},
-                hooks={"response": [remember]},
-            )
-        except Fatal as exc:
-            last = seen[-1] if seen else None
-            raise _classified(last, method, _short(url), exc) from None
-
-    def _json(self, response: requests.Response, method: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            detail = f"{method} {_short(response.url or '')}: HTTP {response.status_code} with an unreadable body"
-            if method in _SAFE_METHODS:
-                raise Retryable(detail) from None
-            raise Indeterminate(f"{detail}, outcome unknown") from None
-
-    def _object(self, response: requests.Response, method: str) -> Json:
-        return self._dict(response, method)
-
-    def _dict(self, response: requests.Response, method: str) -> Json:
-        body = self._json(response, method)
-        if not isinstance(body, dict):
-            raise Fatal(f"{method} {_short(response.url or '')}: expected a JSON object")
-        return body
+        return self._bearer.request(
+            method,
+            url,
+            rate_key=self._rate_key(),
+            idempotent=False,  # only safe methods (GET, PUT, DELETE) are retried by core.http
+            params=dict(params) if params else None,
+            json=dict(json_body) if json_body is not None else None,
+        )
 
 
-def _classified(response: requests.Response | None, method: str, path: str, exc: Fatal) -> Fatal:
-    status = response.status_code if response is not None else None
-    if status == 400 and response is not None:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and body.get("error") == "invalid_grant":
-            # pp.md §2: PP-MCP-R reports 400 invalid_grant when the access token needs a refresh.
-            raise AuthFailed(f"{method} {path}: access token refused (invalid_grant)")
-        fields = sorted(body.get("modelState") or {}) if isinstance(body, dict) else []
-        # Field names only: modelState messages may echo record content.
-        return PPRejected(f"{method} {path}: HTTP 400, invalid fields {fields}")
-    if status == 404:
-        return PPNotFound(str(exc))
-    if status == 405:
-        return PPNotAllowed(str(exc))
-    return exc
+def _object(response: requests.Response, method: str) -> Json:
+    body = json_answer(response, method)
+    if not isinstance(body, dict):
+        raise Fatal(f"{method} {_short(response.url or '')}: expected a JSON object")
+    return body
 
 
 def _short(url: str) -> str:
