@@ -1,4 +1,4 @@
-"""The OAuth 2 authorization-code grant (RFC 6749 §4.1), the same for every vendor that uses it."""
+"""The OAuth 2 authorization-code grant (RFC 6749 §4.1) and its refresh (§6), the same for every vendor."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from core.errors import AuthFailed, Fatal
-from core.http import HttpClient
+from core.http import HttpClient, json_answer, request_line
 from core.tokens import OAuthToken
 
 
@@ -50,3 +50,49 @@ def exchange_code(
     if not isinstance(body, dict):
         raise AuthFailed(f"{vendor}'s token endpoint did not answer with a JSON object: connect again")
     return OAuthToken.from_response(body, now)
+
+
+def refresh(
+    http: HttpClient,
+    token: OAuthToken,
+    *,
+    vendor: str,
+    connector: str,
+    token_url: str,
+    client_id: str,
+    client_secret: SecretStr,
+    rate_key: str,
+    repeatable: bool,
+    refused: str,
+    now: datetime,
+) -> OAuthToken:
+    """Spend the refresh token for a new access token: a form-encoded POST with the client's credentials.
+
+    `repeatable` says whether the vendor's refresh tokens survive use: then a lost answer may be
+    asked for again; where they rotate, a second try with the same one would be refused. A refusal
+    of the grant (400 invalid_grant and the like) is AuthFailed with the `refused` message. A refresh
+    token the answer leaves out is kept.
+    """
+    if not token.refresh_token:
+        raise AuthFailed(f"the stored {vendor} token has no refresh token: run `billsync connect {connector}`")
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": token.refresh_token,
+        "client_id": client_id,
+        "client_secret": client_secret.get_secret_value(),
+    }
+    try:
+        response = http.request(
+            "POST",
+            token_url,
+            rate_key=rate_key,
+            idempotent=repeatable,
+            data=form,
+            headers={"Accept": "application/json"},
+        )
+    except Fatal:
+        raise AuthFailed(refused) from None
+    body = json_answer(response, "POST", idempotent=repeatable)
+    if not isinstance(body, dict):
+        raise Fatal(f"{request_line('POST', token_url)}: expected a JSON object")
+    return OAuthToken.from_response(body, now, previous=token)

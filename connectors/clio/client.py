@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from core import oauth
 from core.bearer import BearerAuth, token_rate_key
 from core.connector import Context
-from core.errors import AuthFailed, BillsyncError, Fatal, HttpAnswer, Retryable
+from core.errors import BillsyncError, Fatal, HttpAnswer, Retryable
 from core.http import Refusal, json_answer
 from core.tokens import OAuthToken
 
@@ -247,33 +247,22 @@ class ClioClient:
 
     def _refresh(self, token: OAuthToken) -> OAuthToken:
         """Exchange the refresh token for a new access token (clio.md §1)."""
-        if not token.refresh_token:
-            raise AuthFailed("the stored Clio token has no refresh token: run `billsync connect clio`")
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": token.refresh_token,
-            "client_id": self._client_id,
-            "client_secret": self._client_secret.get_secret_value(),
-        }
-        try:
-            # Safe to repeat: Manage refresh tokens are reusable and never rotated (clio.md §1),
-            # so a second try only mints another access token.
-            response = self._ctx.http.request(
-                "POST",
-                self.token_url,
-                rate_key="clio-oauth",
-                idempotent=True,
-                data=form,
-                headers={"Accept": "application/json"},
-            )
-        except Fatal:
+        return oauth.refresh(
+            self._ctx.http,
+            token,
+            vendor="Clio",
+            connector=CONNECTOR,
+            token_url=self.token_url,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            rate_key="clio-oauth",
+            # Manage refresh tokens are reusable and never rotated (clio.md §1), so a second try
+            # only mints another access token; one missing from the answer is kept.
+            repeatable=True,
             # invalid_grant (400): the refresh token was revoked, or belongs to another region.
-            raise AuthFailed(
-                "Clio refused the refresh token (revoked or another region): run `billsync connect clio`"
-            ) from None
-        body = _object(response, "POST", idempotent=True)  # a lost refresh answer is harmless to repeat
-        # A refresh token missing from the answer is kept (clio.md §1: never rotated).
-        return OAuthToken.from_response(body, self._clock(), previous=token)
+            refused="Clio refused the refresh token (revoked or another region): run `billsync connect clio`",
+            now=self._clock(),
+        )
 
     def _send(
         self,

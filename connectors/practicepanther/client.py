@@ -176,30 +176,24 @@ class PracticePantherClient:
 
     def _refresh(self, token: OAuthToken) -> OAuthToken:
         """Spend the refresh token for a new pair; TokenStore saves it before use (pp.md §2)."""
-        if not token.refresh_token:
-            raise AuthFailed(
-                "the stored PracticePanther token has no refresh token: run `billsync connect practicepanther`"
-            )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": token.refresh_token,
-            "client_id": self._client_id,
-            "client_secret": self._client_secret.get_secret_value(),
-        }
-        try:
-            # Not repeatable: refresh tokens reportedly rotate (pp.md §2), so a second try with the
-            # same one would be refused. TokenStore serialises refreshes per firm.
-            response = self._ctx.http.request(
-                "POST", self.token_url, rate_key=self._rate_key(), data=form, headers={"Accept": "application/json"}
-            )
-        except Fatal:
+        return oauth.refresh(
+            self._ctx.http,
+            token,
+            vendor="PracticePanther",
+            connector=CONNECTOR,
+            token_url=self.token_url,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            rate_key=self._rate_key(),
+            # Refresh tokens reportedly rotate (pp.md §2), so a second try with the same one would
+            # be refused. TokenStore serialises refreshes per firm. A refresh answer without a
+            # refresh token keeps the old one (as PP-MCP-A does, pp.md §2).
+            repeatable=False,
             # invalid_grant / invalid_client: spent, expired or revoked (pp.md §2).
-            raise AuthFailed(
-                "PracticePanther refused the refresh token (spent, expired or revoked): "
-                "run `billsync connect practicepanther`"
-            ) from None
-        # A refresh answer without a refresh token keeps the old one (as PP-MCP-A does, pp.md §2).
-        return OAuthToken.from_response(_object(response, "POST"), self._clock(), previous=token)
+            refused="PracticePanther refused the refresh token (spent, expired or revoked): "
+            "run `billsync connect practicepanther`",
+            now=self._clock(),
+        )
 
     # -- plumbing -------------------------------------------------------------------------------
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import pytest
 import requests
+from pydantic import SecretStr
 
+from core import oauth
 from core.bearer import BearerAuth, token_rate_key
 from core.errors import AuthFailed, Fatal, HttpAnswer, Indeterminate, NotConnected, Retryable
 from core.http import ANSWER_BODY_LIMIT, HttpClient, RateLimiter, Refusal, RetryPolicy
+from core.tokens import OAuthToken
 
 URL = "https://vendor.example/api/records/7?email=someone%40example.com"
 
@@ -254,3 +258,52 @@ def test_the_token_is_never_in_a_rate_key_or_a_message() -> None:
     vendor, limiter = Vendor(Step(200)), KeySpy()
     bearer(vendor, Tokens(), limiter).request("GET", URL, rate_key="acme:mailbox-1")
     assert limiter.keys == ["acme:mailbox-1"]  # a vendor keying by something else says so
+
+
+# -- the refresh grant ----------------------------------------------------------------------------
+
+
+def refresh_with(vendor: Vendor, token: OAuthToken, *, repeatable: bool) -> OAuthToken:
+    return oauth.refresh(
+        http_for(vendor),
+        token,
+        vendor="Acme",
+        connector="acme",
+        token_url="https://vendor.example/oauth/token",
+        client_id="app",
+        client_secret=SecretStr("client-SECRET"),
+        rate_key="acme-oauth",
+        repeatable=repeatable,
+        refused="Acme refused the refresh token: run `billsync connect acme`",
+        now=datetime(2026, 4, 1, tzinfo=UTC),
+    )
+
+
+def test_a_refresh_keeps_a_refresh_token_the_answer_leaves_out() -> None:
+    vendor = Vendor(Step(200, '{"access_token": "new", "expires_in": 3600}'))
+    fresh = refresh_with(vendor, OAuthToken("old", "refresh-1"), repeatable=False)
+    assert (fresh.access_token, fresh.refresh_token) == ("new", "refresh-1")
+    assert fresh.expires_at == datetime(2026, 4, 1, 1, tzinfo=UTC)
+
+
+def test_a_refused_or_missing_refresh_token_is_auth_failed() -> None:
+    vendor = Vendor(Step(400, '{"error": "invalid_grant"}'))
+    with pytest.raises(AuthFailed, match="refused the refresh token") as raised:
+        refresh_with(vendor, OAuthToken("old", "refresh-1"), repeatable=True)
+    assert "SECRET" not in str(raised.value)
+    with pytest.raises(AuthFailed, match="no refresh token: run `billsync connect acme`"):
+        refresh_with(Vendor(), OAuthToken("old"), repeatable=True)
+
+
+def test_a_lost_refresh_answer_is_asked_again_only_where_refresh_tokens_survive_use() -> None:
+    vendor = Vendor(Step(500), Step(200, '{"access_token": "new"}'))
+    assert refresh_with(vendor, OAuthToken("old", "r"), repeatable=True).access_token == "new"
+    assert len(vendor.sent) == 2
+    vendor = Vendor(Step(500), Step(200, '{"access_token": "new"}'))
+    with pytest.raises(Indeterminate):  # a rotating refresh token may already be spent
+        refresh_with(vendor, OAuthToken("old", "r"), repeatable=False)
+    assert len(vendor.sent) == 1
+    with pytest.raises(Indeterminate, match="unreadable"):
+        refresh_with(Vendor(Step(200, "<html>")), OAuthToken("old", "r"), repeatable=False)
+    with pytest.raises(Retryable, match="unreadable"):
+        refresh_with(Vendor(Step(200, "<html>")), OAuthToken("old", "r"), repeatable=True)
