@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from pydantic import SecretStr
 
-from core import oauth
 from core.bearer import BearerAuth, token_rate_key
 from core.connector import Context
 from core.errors import BillsyncError, Fatal, HttpAnswer, Retryable
 from core.http import Refusal, json_answer
+from core.oauth import OAuthApp
 from core.tokens import OAuthToken
 
 CONNECTOR = "clio"
@@ -105,14 +105,20 @@ class ClioClient:
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be between 1 and {MAX_PAGE_LIMIT}")
         self._ctx = ctx
-        self._client_id = client_id
-        self._client_secret = client_secret
         self._page_limit = page_limit
         self._clock = clock or (lambda: datetime.now(UTC))
         host = (base_url or REGION_HOSTS[region]).rstrip("/")
         self.api_root = f"{host}/api/v4"
         self.token_url = f"{host}/oauth/token"
-        self.authorize_endpoint = f"{host}/oauth/authorize"
+        self.oauth = OAuthApp(
+            vendor="Clio",
+            connector=CONNECTOR,
+            client_id=client_id,
+            client_secret=client_secret,
+            authorize_endpoint=f"{host}/oauth/authorize",
+            token_url=self.token_url,
+            rate_key="clio-oauth",
+        )
         # Requests a minute Clio's last answer said this token may make (X-RateLimit-Limit, per
         # 60 s window); None before any answer carried one. For progress estimates only: pacing
         # is core.http's, from X-RateLimit-Remaining and Reset.
@@ -226,36 +232,20 @@ class ClioClient:
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """Clio's consent page for the authorization-code grant (clio.md §1)."""
-        return oauth.authorization_url(self.authorize_endpoint, self._client_id, redirect_uri, state)
+        return self.oauth.authorization_url(redirect_uri, state)
 
     def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
         """Trade an authorization code for tokens (form-encoded POST to /oauth/token)."""
-        return oauth.exchange_code(
-            self._ctx.http,
-            vendor="Clio",
-            token_url=self.token_url,
-            client_id=self._client_id,
-            client_secret=self._client_secret,
-            code=code,
-            redirect_uri=redirect_uri,
-            rate_key="clio-oauth",
-            now=self._clock(),
-        )
+        return self.oauth.exchange_code(self._ctx.http, code, redirect_uri, now=self._clock())
 
     def _token(self, *, force: bool) -> OAuthToken:
         return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)
 
     def _refresh(self, token: OAuthToken) -> OAuthToken:
         """Exchange the refresh token for a new access token (clio.md §1)."""
-        return oauth.refresh(
+        return self.oauth.refresh(
             self._ctx.http,
             token,
-            vendor="Clio",
-            connector=CONNECTOR,
-            token_url=self.token_url,
-            client_id=self._client_id,
-            client_secret=self._client_secret,
-            rate_key="clio-oauth",
             # Manage refresh tokens are reusable and never rotated (clio.md §1), so a second try
             # only mints another access token; one missing from the answer is kept.
             repeatable=True,

@@ -23,11 +23,11 @@ import requests
 from pydantic import SecretStr
 
 from connectors.netdocuments import mapping
-from core import oauth
 from core.bearer import BearerAuth
 from core.connector import Context
 from core.errors import AuthFailed, Fatal, Retryable
 from core.http import Refusal, json_answer
+from core.oauth import OAuthApp
 from core.tokens import OAuthToken
 
 CONNECTOR = "netdocuments"
@@ -93,8 +93,6 @@ class NetDocumentsClient:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._ctx = ctx
-        self._client_id = client_id
-        self._client_secret = client_secret
         self.repository_id = repository_id
         self.grant = grant
         self.scope = scope
@@ -104,6 +102,15 @@ class NetDocumentsClient:
         self.api_root = f"{root}/{api_host(region)}"
         self.web_root = f"{root}/{WEB_HOSTS[region]}"
         self.token_url = f"{self.api_root}/v1/OAuth"  # token and refresh (nd.md §3)
+        self.oauth = OAuthApp(
+            vendor="NetDocuments",
+            connector=CONNECTOR,
+            client_id=client_id,
+            client_secret=client_secret,
+            authorize_endpoint=f"{self.web_root}/neWeb2/OAuth.aspx",
+            token_url=self.token_url,
+            rate_key=self._rate_key(),
+        )
         # nd.md §3: a 401 means the token expired (idle tokens do early); renew and retry once.
         self._bearer = BearerAuth(
             ctx.http,
@@ -190,22 +197,12 @@ class NetDocumentsClient:
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """The consent page for the authorization-code grant (`/neWeb2/OAuth.aspx`)."""
-        url = oauth.authorization_url(f"{self.web_root}/neWeb2/OAuth.aspx", self._client_id, redirect_uri, state)
+        url = self.oauth.authorization_url(redirect_uri, state)
         return f"{url}&{urlencode({'scope': self.scope})}"
 
     def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
         """Trade an authorization code for tokens (POST /v1/OAuth, credentials in the body)."""
-        token = oauth.exchange_code(
-            self._ctx.http,
-            vendor="NetDocuments",
-            token_url=self.token_url,
-            client_id=self._client_id,
-            client_secret=self._client_secret,
-            code=code,
-            redirect_uri=redirect_uri,
-            rate_key=self._rate_key(),
-            now=self._clock(),
-        )
+        token = self.oauth.exchange_code(self._ctx.http, code, redirect_uri, now=self._clock())
         return token if token.expires_at else _with_fallback_expiry(token, self._clock())
 
     def token(self, *, force: bool = False) -> OAuthToken:
@@ -225,7 +222,7 @@ class NetDocumentsClient:
 
     def _client_credentials(self) -> OAuthToken:
         """A service-account token: Basic base64("{client_id}|{repository_id}:{secret}") (nd.md §3)."""
-        user = f"{self._client_id}|{self.repository_id}"
+        user = f"{self.oauth.client_id}|{self.repository_id}"
         # nd.md §3 [HLX]: the scope needs a literal space between scopes, so the body is written
         # by hand (a form encoder would send "+").
         body = f"grant_type=client_credentials&scope={quote(self.scope, safe=' ')}"
@@ -235,10 +232,10 @@ class NetDocumentsClient:
         if not token.refresh_token:
             raise AuthFailed("the stored NetDocuments token has no refresh token: run `billsync connect netdocuments`")
         body = urlencode({"grant_type": "refresh_token", "refresh_token": token.refresh_token})
-        return self._token_request(self._client_id, body, previous=token, refusal="the refresh token")
+        return self._token_request(self.oauth.client_id, body, previous=token, refusal="the refresh token")
 
     def _token_request(self, user: str, body: str, *, previous: OAuthToken | None, refusal: str) -> OAuthToken:
-        secret = self._client_secret.get_secret_value()
+        secret = self.oauth.client_secret.get_secret_value()
         basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
         headers = {
             "Authorization": f"Basic {basic}",

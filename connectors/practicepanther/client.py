@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import SecretStr
 
-from core import oauth
 from core.bearer import BearerAuth
 from core.connector import Context
 from core.errors import AuthFailed, Fatal, HttpAnswer
 from core.http import Refusal, json_answer
+from core.oauth import OAuthApp
 from core.tokens import OAuthToken
 
 CONNECTOR = "practicepanther"
@@ -88,14 +88,19 @@ class PracticePantherClient:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self._ctx = ctx
-        self._client_id = client_id
-        self._client_secret = client_secret
         self.page_size = page_size
         self._clock = clock or (lambda: datetime.now(UTC))
         host = (base_url or DEFAULT_HOST).rstrip("/")
         self.api_root = f"{host}/api/v2"
-        self.token_url = f"{host}/oauth/token"
-        self.authorize_endpoint = f"{host}/oauth/authorize"
+        self.oauth = OAuthApp(
+            vendor="PracticePanther",
+            connector=CONNECTOR,
+            client_id=client_id,
+            client_secret=client_secret,
+            authorize_endpoint=f"{host}/oauth/authorize",
+            token_url=f"{host}/oauth/token",
+            rate_key=self._rate_key(),
+        )
         # pp.md §6: a 401 (or 400 invalid_grant) means refresh and retry once.
         self._bearer = BearerAuth(
             ctx.http,
@@ -155,36 +160,20 @@ class PracticePantherClient:
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """PP's consent page for the authorization-code grant."""
-        return oauth.authorization_url(self.authorize_endpoint, self._client_id, redirect_uri, state)
+        return self.oauth.authorization_url(redirect_uri, state)
 
     def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
         """Trade an authorization code for tokens (form-encoded POST to /oauth/token)."""
-        return oauth.exchange_code(
-            self._ctx.http,
-            vendor="PracticePanther",
-            token_url=self.token_url,
-            client_id=self._client_id,
-            client_secret=self._client_secret,
-            code=code,
-            redirect_uri=redirect_uri,
-            rate_key=self._rate_key(),
-            now=self._clock(),
-        )
+        return self.oauth.exchange_code(self._ctx.http, code, redirect_uri, now=self._clock())
 
     def _token(self, *, force: bool) -> OAuthToken:
         return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)
 
     def _refresh(self, token: OAuthToken) -> OAuthToken:
         """Spend the refresh token for a new pair; TokenStore saves it before use (pp.md §2)."""
-        return oauth.refresh(
+        return self.oauth.refresh(
             self._ctx.http,
             token,
-            vendor="PracticePanther",
-            connector=CONNECTOR,
-            token_url=self.token_url,
-            client_id=self._client_id,
-            client_secret=self._client_secret,
-            rate_key=self._rate_key(),
             # Refresh tokens reportedly rotate (pp.md §2), so a second try with the same one would
             # be refused. TokenStore serialises refreshes per firm. A refresh answer without a
             # refresh token keeps the old one (as PP-MCP-A does, pp.md §2).

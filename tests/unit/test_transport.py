@@ -264,15 +264,18 @@ def test_the_token_is_never_in_a_rate_key_or_a_message() -> None:
 
 
 def refresh_with(vendor: Vendor, token: OAuthToken, *, repeatable: bool) -> OAuthToken:
-    return oauth.refresh(
-        http_for(vendor),
-        token,
+    app = oauth.OAuthApp(
         vendor="Acme",
         connector="acme",
-        token_url="https://vendor.example/oauth/token",
         client_id="app",
         client_secret=SecretStr("client-SECRET"),
+        authorize_endpoint="https://vendor.example/oauth/authorize",
+        token_url="https://vendor.example/oauth/token",
         rate_key="acme-oauth",
+    )
+    return app.refresh(
+        http_for(vendor),
+        token,
         repeatable=repeatable,
         refused="Acme refused the refresh token: run `billsync connect acme`",
         now=datetime(2026, 4, 1, tzinfo=UTC),
