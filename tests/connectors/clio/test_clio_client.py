@@ -383,3 +383,13 @@ def test_settings_keep_the_secret_secret_and_bound_the_page_size() -> None:
         ClioConnector.Settings(client_id="c", client_secret=SecretStr("s"), page_limit=201)
     with pytest.raises(ValueError, match="region"):
         ClioConnector.Settings(client_id="c", client_secret=SecretStr("s"), region="uk")
+
+
+def test_the_limit_clio_says_is_learned_from_a_refused_answer_too() -> None:
+    env = make_env(rate_limit_per_minute=120)
+    client = env.connector.client
+    with pytest.raises(ClioNotFound) as raised:
+        client.get("activities/1", fields="id")
+    assert raised.value.answer is not None and raised.value.answer.status == 404
+    assert raised.value.answer.headers["X-RateLimit-Limit"] == "120"
+    assert client.requests_per_minute() == 120
