@@ -20,6 +20,7 @@ from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.sync_state import SyncState
 from core.sync import SyncReport, SyncRunner
 from tests.factories import T0, activity, client, matter, timekeeper
+from tests.store_reads import activity_statuses
 
 
 @dataclass
@@ -717,7 +718,7 @@ def test_an_activity_parked_by_a_poll_with_older_reference_data_is_looked_at_on_
     connector.reference.records.append(matter(id="m42", number="HARB-0042"))
     runner.run_once()  # reads the matter and looks at every unassigned activity: none yet
     stale.capture([activity(matter_id=None, title="HARB-0042 deposition")])
-    assert store.activity_statuses(firm_id) == {"unassigned": 1}
+    assert activity_statuses(store, firm_id) == {"unassigned": 1}
     after = runner.run_once()
     assert after.capture.unparked == 1 and after.written == 1
     assert [e.matter_id for e in store.entries(firm_id)] == ["m42"]
