@@ -16,12 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/billsync demo $(DEMO_ARGS)
 
-# The whole suite: lint and types on core/, then every test.
+# The whole suite: lint, types on core/ and connectors/, then every test.
 test: lint unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check core config connectors bench tests
-	$(BIN)/mypy core
+	$(BIN)/mypy core connectors
 
 unit: $(STAMP)
 	$(BIN)/pytest

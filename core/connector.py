@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import structlog
 from pydantic import AfterValidator, BaseModel
 
+from core.errors import Fatal
 from core.http import HttpClient
 from core.models import (
     Activity,
@@ -182,6 +183,13 @@ class FindsManyEntries(Protocol):
     core groups them by matter and asks once per group instead of calling `find_time_entry` for
     each: a vendor that lists by matter and dates answers a group with one paged listing. An entry
     whose write had an unknown outcome is still looked up on its own, right before it is resent.
+
+    Core's promise for each call (core.sync groups; a writer does not group again): `wanted` is
+    not empty, every entry in it has the same `matter_id`, and no key appears twice. Nothing else
+    is shared: the entries may be any timekeepers' and their work dates any span (a writer lists
+    from the earliest to the latest of them). `matter_of_group` reads the matter and refuses a
+    call that breaks the promise, since an entry of another matter would go unfound and be
+    written twice.
     """
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
@@ -191,6 +199,15 @@ class FindsManyEntries(Protocol):
         lookup raises (Retryable, Fatal, AuthFailed) and answers nothing: core then looks for each
         entry on its own. Two entries are never given the same remote entry."""
         ...
+
+
+def matter_of_group(wanted: Sequence[tuple[str, TimeEntry]]) -> str:
+    """The one matter of a `find_time_entries` call; Fatal (core then looks each entry up on its
+    own) when the call is empty or mixes matters, against FindsManyEntries' promise."""
+    matters = {entry.matter_id for _, entry in wanted}
+    if len(matters) != 1:
+        raise Fatal(f"a grouped lookup must hold one matter's entries, not {len(matters)} matters'")
+    return matters.pop()
 
 
 class WritePace(Protocol):

@@ -64,11 +64,6 @@ class ClioConnector:
         except ClioForbidden as exc:
             raise AuthFailed(f"Clio ({self._where()}) denied access: {exc}") from None
 
-    def billing_rounding_minutes(self) -> int | None:
-        """Clio's time-rounding increment in minutes (settings/billing `rounding`), None if not given."""
-        minutes, _ = self._rounding()
-        return minutes
-
     def time_increment_minutes(self) -> int | None:
         """The smallest whole-minute increment Clio keeps as sent (core.connector.TimeRounding).
 

@@ -697,8 +697,15 @@ def remote_entry(raw: Mapping[str, Any], task_codes: Mapping[int, str] | None = 
         # The price Clio bills the entry at: a person's custom rate, or billsync's own. Hidden by
         # rate visibility (clio.md §4 item 3) it is None, and billsync's rate stands.
         rate=remote_price(raw.get("price")),
-        task_code=(task_codes or {}).get(object_of(raw.get("activity_description")).get("utbms_task_id")),
+        task_code=_task_code(object_of(raw.get("activity_description")).get("utbms_task_id"), task_codes or {}),
     )
+
+
+def _task_code(task_id: Any, task_codes: Mapping[int, str]) -> str | None:
+    """The UTBMS task code Clio's id names; None for no id, an unknown one, or one that is not an integer."""
+    if not isinstance(task_id, int) or isinstance(task_id, bool):
+        return None
+    return task_codes.get(task_id)
 
 
 # -- bills (read-only: clio.md §3.13, no POST /bills) ---------------------------------------------

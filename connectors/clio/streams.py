@@ -139,8 +139,9 @@ class ActivityRates(ClioStream):
         for page in self._client.pages("users", fields="id,groups{id}"):
             for user in page:
                 if user.get("id") is not None:
-                    listed = user.get("groups") if isinstance(user.get("groups"), list) else []
-                    groups[str(user["id"])] = [str(g["id"]) for g in listed if isinstance(g, dict) and g.get("id")]
+                    listed = user.get("groups")
+                    memberships = listed if isinstance(listed, list) else []
+                    groups[str(user["id"])] = [str(g["id"]) for g in memberships if isinstance(g, dict) and g.get("id")]
         rows = [row for page in self._client.pages(self.path, fields=self.fields) for row in page]
         table, problems = mapping.client_rate_table(rows, groups)
         if self._log is not None:

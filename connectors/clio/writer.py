@@ -3,8 +3,8 @@
 Clio has no idempotency key (clio.md §6), so the note carries a marker `[bs:<hash of the key>]`.
 A POST is never re-sent blindly (core.http raises Indeterminate when its outcome is unknown);
 core then calls find_time_entry, which looks for the marker before anything is sent again.
-Entries an earlier store may have written are looked for in groups (find_time_entries): one
-listing per matter instead of one per entry.
+Entries an earlier store may have written are looked for in groups (find_time_entries): core
+asks for one matter's entries at a time, and they are found with one listing instead of one each.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import structlog
 
 from connectors.clio import mapping
 from connectors.clio.client import ClioClient, ClioForbidden, ClioNotFound
-from core.connector import RemoteEntry
+from core.connector import RemoteEntry, matter_of_group
 from core.errors import AuthFailed, Fatal
 from core.logging import per_record
 from core.models import TimeEntry
@@ -86,20 +86,15 @@ class ClioWriter:
         return _matched(listing, [(key, entry)], dated=False).get(key)
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
-        """core.connector.FindsManyEntries: one paged listing per matter for all its wanted entries.
+        """core.connector.FindsManyEntries: one paged listing for one matter's wanted entries.
 
-        The listing spans the matter's wanted work dates (a day either side); each entry is matched
+        The listing spans the entries' work dates (a day either side); each entry is matched
         exactly as find_time_entry matches it, the unmarked fallback within the entry's own days,
         and an unmarked activity is taken as one entry at most."""
-        by_matter: dict[str, list[tuple[str, TimeEntry]]] = {}
-        for key, entry in wanted:
-            by_matter.setdefault(entry.matter_id, []).append((key, entry))
-        found: dict[str, str] = {}
-        for matter_id, group in by_matter.items():
-            days = [entry.work_date for _, entry in group]
-            listing = self._listing(matter_id, min(days), max(days), fields=GROUPED_LOOKUP_FIELDS)
-            found.update(_matched(listing, group, dated=True))
-        return found
+        matter_id = matter_of_group(wanted)
+        days = [entry.work_date for _, entry in wanted]
+        listing = self._listing(matter_id, min(days), max(days), fields=GROUPED_LOOKUP_FIELDS)
+        return _matched(listing, wanted, dated=True)
 
     def _listing(self, matter_id: str, first: date, last: date, *, fields: str) -> Iterable[list[dict[str, Any]]]:
         # The marker is matched exactly in the note. Clio's `query` is a wildcard text search

@@ -4,8 +4,9 @@ PP has no idempotency key, so the entry's private notes (internal only, never on
 invoice, pp.md §9) carry a marker `[bs:<hash of the key>]`. A POST is never re-sent blindly
 (core.http raises Indeterminate when its outcome is unknown); core then calls find_time_entry,
 which looks for the marker before anything is sent again; entries an earlier store may have
-written are looked for in groups (find_time_entries), one listing per matter. Updates GET, merge
-and PUT the whole record, since PUT is a full replace (pp.md §3).
+written are looked for in groups (find_time_entries): core asks for one matter's at a time, and
+they are found with one listing. Updates GET, merge and PUT the whole record, since PUT is a
+full replace (pp.md §3).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import structlog
 
 from connectors.practicepanther import mapping
 from connectors.practicepanther.client import PPNotFound, PracticePantherClient
-from core.connector import RemoteEntry
+from core.connector import RemoteEntry, matter_of_group
 from core.errors import Fatal
 from core.models import TimeEntry
 
@@ -51,16 +52,11 @@ class PracticePantherWriter:
         return _matched(listing, [key]).get(key)
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
-        """core.connector.FindsManyEntries: one listing per matter (every user's entries, pp.md §8
-        filters) over the matter's wanted work dates, matched by marker as find_time_entry matches."""
-        by_matter: dict[str, list[tuple[str, TimeEntry]]] = {}
-        for key, entry in wanted:
-            by_matter.setdefault(entry.matter_id, []).append((key, entry))
-        found: dict[str, str] = {}
-        for matter_id, group in by_matter.items():
-            days = [entry.work_date for _, entry in group]
-            found.update(_matched(self._listing(min(days), max(days), matter_id=matter_id), [k for k, _ in group]))
-        return found
+        """core.connector.FindsManyEntries: one listing of one matter's entries (every user's,
+        pp.md §8 filters) over the wanted work dates, matched by marker as find_time_entry matches."""
+        matter_id = matter_of_group(wanted)
+        days = [entry.work_date for _, entry in wanted]
+        return _matched(self._listing(min(days), max(days), matter_id=matter_id), [key for key, _ in wanted])
 
     def _listing(self, first: date, last: date, **filters: str) -> Iterable[list[dict[str, Any]]]:
         # A day either side covers a date PP shifted across midnight (pp.md §3, zone UNCONFIRMED);
@@ -108,8 +104,15 @@ class PracticePantherWriter:
         try:
             return _remote(self._client.get(PATH, ref))
         except PPNotFound:
-            gone = {"narrative": "", "billed_seconds": 0, "matter_id": "", "billable": False}
-            return RemoteEntry(ref=ref, idempotency_key=None, deleted=True, **gone)
+            return RemoteEntry(
+                ref=ref,
+                idempotency_key=None,
+                narrative="",
+                billed_seconds=0,
+                matter_id="",
+                billable=False,
+                deleted=True,
+            )
 
 
 def _matched(listing: Iterable[list[dict[str, Any]]], keys: Sequence[str]) -> dict[str, str]:

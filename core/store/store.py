@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Dialect,
@@ -66,7 +66,7 @@ _REFERENCE_MODELS: dict[str, type[ReferenceRecord]] = {
     "category": ActivityCategory,
 }
 # What the system of record says was billed and paid: read-only copies, kept beside the reference data.
-_Ledger = TypeVar("_Ledger", RemoteBill, RemotePayment)
+# Bills feed payments, billing and reports; payments (PracticePanther's) are kept but nothing reads them.
 _LEDGER_MODELS: dict[str, type[RemoteBill | RemotePayment]] = {"bill": RemoteBill, "payment": RemotePayment}
 
 
@@ -283,17 +283,11 @@ class Store:
 
     def load_bills(self, firm: str) -> list[RemoteBill]:
         """Bills read from the system of record, oldest first."""
-        return sorted(self._load_ledger(firm, "bill", RemoteBill), key=lambda b: (b.issued_on or date.min, b.id))
-
-    def load_payments(self, firm: str) -> list[RemotePayment]:
-        """Payments read from the system of record, oldest first."""
-        return sorted(self._load_ledger(firm, "payment", RemotePayment), key=lambda p: (p.received_on, p.id))
-
-    def _load_ledger(self, firm: str, kind: str, model: type[_Ledger]) -> list[_Ledger]:
         r = reference_records.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(r.data).where(r.firm_id == firm, r.kind == kind))
-            return [model.model_validate(data) for (data,) in rows]
+            rows = conn.execute(select(r.data).where(r.firm_id == firm, r.kind == "bill"))
+            bills = [RemoteBill.model_validate(data) for (data,) in rows]
+        return sorted(bills, key=lambda b: (b.issued_on or date.min, b.id))
 
     # Capture ------------------------------------------------------------------------------
 
@@ -599,16 +593,6 @@ class Store:
                 )
             )
         return bool(result.rowcount)
-
-    def activity_statuses(self, firm: str) -> dict[str, int]:
-        """How many activities ended in each status."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(activities.c.status, func.count())
-                .where(activities.c.firm_id == firm)
-                .group_by(activities.c.status)
-            )
-            return {status: count for status, count in rows}
 
     def unassigned(self, firm: str) -> list[tuple[str, str, str, str]]:
         """The unassigned queue: (activity id, kind, title, reason), oldest first."""

@@ -224,7 +224,8 @@ def test_the_same_idempotency_key_never_creates_twice(harness: Harness, applied:
 
 def test_finding_many_entries_answers_as_finding_each(harness: Harness) -> None:
     """The optional FindsManyEntries capability: what a grouped lookup finds is what a lookup of
-    each entry finds, and an entry never written is left out (so core writes it)."""
+    each entry finds, and an entry never written is left out (so core writes it). The call is as
+    core makes it: one matter's entries, on days apart."""
     writer = harness.connector.writer()
     if writer is None:
         pytest.skip("this connector is not a system of record")
@@ -245,6 +246,7 @@ def test_finding_many_entries_answers_as_finding_each(harness: Harness) -> None:
     refs = {
         key: writer.write_time_entry(entry, key, billable=False) for key, entry in zip(keys[:2], entries, strict=False)
     }
+    assert len({entry.matter_id for entry in entries}) == 1
     found = writer.find_time_entries(list(zip(keys, entries, strict=True)))
     assert dict(found) == refs  # the third was never written
     assert {key: writer.find_time_entry(key, entry) for key, entry in zip(keys, entries, strict=True)} == {

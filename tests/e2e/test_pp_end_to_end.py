@@ -23,6 +23,7 @@ from core.plugins import SANDBOXES, load
 from core.runtime import FirmRuntime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
+from tests.store_reads import stored_payments
 
 CANARY = "CANARY-e2e-privileged-pp-5127"
 VENDOR = "practicepanther"
@@ -197,7 +198,7 @@ def test_invoices_and_payments_made_in_practicepanther_are_read_for_the_ledger(f
     assert bill.total == total > 0 and bill.state is BillState.AWAITING_PAYMENT
     assert (bill.paid, bill.outstanding) == (Decimal("100.00"), total - Decimal("100.00"))
     assert sum(line.amount for line in bill.lines) == bill.total
-    by_account = {p.account: p for p in firm.store.load_payments("demo")}
+    by_account = {p.account: p for p in stored_payments(firm.store, "demo")}
     assert by_account[PaymentAccount.TRUST].unapplied == Decimal("2500.00")  # client money, not applied
     assert by_account[PaymentAccount.OPERATING].unapplied == Decimal("0.00")
     # The invoiced entries came back as billed, and billsync never changes them again.

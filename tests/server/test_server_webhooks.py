@@ -13,6 +13,7 @@ from core.cli.vendors import build_sandboxes, read_seed, sandbox_firm_settings
 from core.runtime import build_runtime
 from core.sandbox.firm_config import write_firm_config
 from core.server import BackgroundWork, build_app
+from core.store.payments import PaymentStore
 from core.store.store import Store
 from tests.server.conftest import ServedFirm, wait_for
 
@@ -132,3 +133,39 @@ def test_a_gateway_delivery_for_a_firm_that_does_not_exist_looks_like_one_for_a_
     assert [(a.status_code, a.content) for a in answers] == [(200, b""), (200, b"")]
     assert answers[0].headers.get("content-type") == answers[1].headers.get("content-type")
     assert rung == ["demo"]  # only the firm that exists looks at its gateway's events
+
+
+def test_a_gateway_delivery_is_only_a_doorbell_whatever_its_body_and_a_body_too_big_rings_nothing(
+    tmp_path: Path,
+) -> None:
+    """LawPay's deliveries are unsigned (lawpay.md §11), so nothing in one is believed: a body that
+    is not JSON, or one claiming a paid charge, rings the firm's payments job and nothing else (the
+    job reads the events from LawPay's API); the body is read within the same limit as any other
+    delivery's, and one too big is refused before the handler sees it."""
+    seed = Path(__file__).resolve().parents[2] / "config" / "examples" / "sandbox-seed.json"
+    sandboxes = build_sandboxes(read_seed(seed), origin="the example seed", rate_limit=1000)
+    config = tmp_path / "billsync.toml"
+    write_firm_config(config, "demo", sandbox_firm_settings(sandboxes, "http://127.0.0.1:9"))  # nothing is called
+    settings = load_settings(config)
+    store = Store.open(settings.database_url)
+    worker = BackgroundWork()
+    rung: list[str] = []
+    claimed = json.dumps({"id": "evt_9", "type": "charge.completed", "data": {"amount": 999999, "status": "COMPLETED"}})
+    try:
+        app = build_app(
+            {"demo": build_runtime(settings, "demo", store)},
+            settings=settings,
+            worker=worker,
+            payments_doorbell=rung.append,
+        )
+        with TestClient(app) as client:
+            answers = [client.post("/hooks/lawpay/demo", content=body) for body in (b"\xff{not json", claimed.encode())]
+            too_big = client.post("/hooks/lawpay/demo", content=b"x" * (1024 * 1024 + 1))
+        recorded = PaymentStore(store.engine).transactions("demo")
+    finally:
+        worker.close()
+        store.close()
+    assert [a.status_code for a in answers] == [200, 200]
+    assert rung == ["demo", "demo"]  # a ring each; the daemon's run_soon makes a burst one run
+    assert too_big.status_code == 413 and too_big.json()["error"].startswith("body larger")
+    assert recorded == []  # the claimed charge is nobody's word: only the events API records money

@@ -27,6 +27,7 @@ from core.store.reports import ReportStore
 from core.store.store import CaptureConflict, Store
 from core.store.sync_state import SyncState
 from tests.factories import T0, activity, client, matter, timekeeper
+from tests.store_reads import activity_statuses
 
 BEN = timekeeper(id="u2", name="Ben Ortiz", email="ben@firm.example", default_rate=Decimal("250"))
 DISABLED_BEN = BEN.model_copy(update={"enabled": False})
@@ -43,10 +44,6 @@ def engine(store: Store, firm_id: str, reference: list[Any] | None = None, **pol
         reference=store.load_reference(firm_id),
         store=store,
     )
-
-
-def statuses(store: Store, firm_id: str) -> dict[str, int]:
-    return store.activity_statuses(firm_id)
 
 
 def the_one_entry(store: Store, firm_id: str, *, rate: str, matter_id: str = "m1"):
@@ -69,7 +66,7 @@ def test_a_users_activity_is_captured_once_the_user_is_added(store, firm_id) -> 
     assert (again.reconsidered, again.unparked, again.statuses) == (1, 1, {ActivityStatus.CAPTURED: 1})
     entry = the_one_entry(store, firm_id, rate="250.00")
     assert entry.timekeeper_id == "u2" and entry.activity_key == ("test", "a1")
-    assert statuses(store, firm_id) == {"captured": 1}
+    assert activity_statuses(store, firm_id) == {"captured": 1}
     # Settled now: deciding again finds nothing, and the activity keeps its one entry.
     assert engine(store, firm_id).reconsider_parked().reconsidered == 0
     assert engine(store, firm_id).capture([activity(actor="u2")]).already_known == 1
@@ -86,7 +83,7 @@ def test_a_users_activity_is_captured_once_the_user_is_enabled(store, firm_id) -
 
 def test_a_users_activity_is_captured_once_the_firm_lists_the_user_as_a_timekeeper(store, firm_id) -> None:
     engine(store, firm_id, [timekeeper(), BEN, client(), matter()], timekeepers=["u1"]).capture([activity(actor="u2")])
-    assert statuses(store, firm_id) == {"not_timekeeper": 1}
+    assert activity_statuses(store, firm_id) == {"not_timekeeper": 1}
     assert engine(store, firm_id, timekeepers=["u1"]).reconsider_parked().reconsidered == 0  # still not listed
     engine(store, firm_id, timekeepers=["u1", "u2"]).reconsider_parked()
     the_one_entry(store, firm_id, rate="250.00")
@@ -108,7 +105,7 @@ def test_an_unassigned_activity_is_captured_once_a_contact_rule_names_its_matter
 def test_an_unassigned_activity_is_captured_once_the_matter_number_in_its_title_appears(store, firm_id) -> None:
     titled = activity(matter_id=None, title="HARB-0042 deposition outline")
     engine(store, firm_id, [timekeeper(), client(), matter()]).capture([titled])
-    assert statuses(store, firm_id) == {"unassigned": 1}
+    assert activity_statuses(store, firm_id) == {"unassigned": 1}
     new_matter = matter(id="m42", number="HARB-0042", name="Harbor v. Jones")
     engine(store, firm_id, [new_matter]).reconsider_parked()
     entry = the_one_entry(store, firm_id, rate="400.00", matter_id="m42")
@@ -117,7 +114,7 @@ def test_an_unassigned_activity_is_captured_once_the_matter_number_in_its_title_
 
 def test_an_unassigned_activity_is_captured_when_a_person_links_its_matter_in_the_source(store, firm_id) -> None:
     engine(store, firm_id, [timekeeper(), client(), matter()]).capture([activity(matter_id=None)])
-    assert statuses(store, firm_id) == {"unassigned": 1}
+    assert activity_statuses(store, firm_id) == {"unassigned": 1}
     # The source sends the activity again once someone has linked it to a matter there.
     result = engine(store, firm_id).capture([activity(matter_id="m1")])
     assert (result.already_known, result.unparked) == (0, 1)
@@ -139,7 +136,7 @@ def test_an_activity_on_a_closed_matter_is_captured_once_the_matter_reopens(stor
 def test_an_activity_of_a_kind_not_captured_is_captured_once_the_firm_turns_the_kind_on(store, firm_id) -> None:
     off = {ActivityKind.CALL: KindPolicy(enabled=False)}
     engine(store, firm_id, [timekeeper(), client(), matter()], kinds=off).capture([activity()])
-    assert statuses(store, firm_id) == {"kind_disabled": 1}
+    assert activity_statuses(store, firm_id) == {"kind_disabled": 1}
     on = {ActivityKind.CALL: KindPolicy(duration="actual")}
     engine(store, firm_id, kinds=on).reconsider_parked()
     the_one_entry(store, firm_id, rate="400.00")
@@ -147,7 +144,7 @@ def test_an_activity_of_a_kind_not_captured_is_captured_once_the_firm_turns_the_
 
 def test_a_reason_that_changes_but_does_not_go_is_recorded_and_the_activity_waits(store, firm_id) -> None:
     engine(store, firm_id, [client(), matter()]).capture([activity()])  # nobody is a user yet
-    assert statuses(store, firm_id) == {"not_timekeeper": 1}
+    assert activity_statuses(store, firm_id) == {"not_timekeeper": 1}
     engine(store, firm_id, [timekeeper(), matter(status=MatterStatus.CLOSED)]).reconsider_parked()
     [(_, _, _, reason)] = store.unassigned(firm_id)
     assert reason == "matter HARB-0001 is closed" and store.entries(firm_id) == []
@@ -159,7 +156,7 @@ def test_settled_activities_are_never_decided_again(store, firm_id) -> None:
     call = activity(external_id="call", started_at=T0 + timedelta(minutes=5))
     by_hand = activity(external_id="hand", started_at=T0 + timedelta(hours=3), covered_by_time_entry=True)
     engine(store, firm_id, [timekeeper(), client(), matter()]).capture([meeting, call, by_hand])
-    assert statuses(store, firm_id) == {"captured": 1, "merged": 1, "covered": 1}
+    assert activity_statuses(store, firm_id) == {"captured": 1, "merged": 1, "covered": 1}
     [entry] = store.entries(firm_id)
     store.set_entry_state(firm_id, entry.id, EntryState.DELETED_REMOTELY)
     again = engine(store, firm_id).reconsider_parked()
@@ -183,7 +180,7 @@ def test_a_stale_decision_stores_nothing_when_another_worker_decided_first(store
     stale = engine(store, firm_id, [DISABLED_BEN])
     with pytest.raises(CaptureConflict):
         stale.reconsider([parked])
-    assert statuses(store, firm_id) == {"captured": 1}
+    assert activity_statuses(store, firm_id) == {"captured": 1}
 
 
 def test_deciding_again_costs_a_fixed_number_of_queries_however_many_activities_wait(store, firm_id) -> None:

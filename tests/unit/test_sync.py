@@ -20,6 +20,7 @@ from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.sync_state import SyncState
 from core.sync import SyncReport, SyncRunner
 from tests.factories import T0, activity, client, matter, timekeeper
+from tests.store_reads import activity_statuses
 
 
 @dataclass
@@ -407,11 +408,14 @@ class GroupFindingWriter(FakeWriter):
     """A vendor that can list a matter's entries in one go (core.connector.FindsManyEntries)."""
 
     refuse_many: bool = False  # the grouped listing is refused (a 429, say)
-    groups: list[tuple[str, int]] = field(default_factory=list)  # (matter, entries asked about)
+    # Per call: (its entries' matters, comma-joined: one name unless core mixed them; entries asked about)
+    groups: list[tuple[str, int]] = field(default_factory=list)
+    asked: list[list[tuple[str, TimeEntry]]] = field(default_factory=list)  # each call's (key, entry)
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> dict[str, str]:
         self.calls.append("find many")
-        self.groups.append((wanted[0][1].matter_id, len(wanted)))
+        self.groups.append((",".join(sorted({entry.matter_id for _, entry in wanted})), len(wanted)))
+        self.asked.append(list(wanted))
         if self.refuse_many:
             raise Retryable("429 during the listing", retry_after=1)
         keys = {key for key, _ in wanted}
@@ -439,6 +443,32 @@ def test_a_first_sync_looks_each_matter_up_once_not_each_entry(runner_for, store
     assert writer.groups == [("m1", 4), ("m2", 3)]
     assert writer.calls == ["find many", "write", "find many", *["write"] * 6]
     assert len(writer.entries) == 7
+
+
+def test_core_asks_for_one_matters_entries_per_call_whatever_their_dates(
+    runner_for, store, firm_id, monkeypatch
+) -> None:
+    """FindsManyEntries' promise: each call is one matter's entries (never empty, no key twice),
+    each matter is asked once per drain, and its entries' dates span whatever the drain holds.
+    A rebuilt store finds what an earlier one wrote and writes only the rest."""
+    state_claim = SyncState.claim
+    monkeypatch.setattr(SyncState, "claim", lambda self, firm, limit=25: state_claim(self, firm, limit=2))
+    three = [*two_matters(), matter(id="m3", number="HARB-0003", name="Harbor appeal")]
+    # Nine calls, a day and an hour apart, on m1, m2, m3, m1, m2, ...: the first six were written.
+    spread = [
+        call.model_copy(update={"matter_id": f"m{i % 3 + 1}", "started_at": T0 + timedelta(days=i, hours=i)})
+        for i, call in enumerate(calls(9))
+    ]
+    earlier = GroupFindingWriter()
+    runner_for(FakeConnector(spread[:6], earlier, three)).run_once()
+    rebuilt = GroupFindingWriter(entries=dict(earlier.entries))
+    report = runner_for(FakeConnector(spread, rebuilt, three), firm=f"{firm_id}-rebuilt").run_once()
+    assert (report.written, report.already_written) == (3, 6)
+    assert rebuilt.groups == [("m1", 3), ("m2", 3), ("m3", 3)]  # one matter a call, each asked once
+    for wanted in rebuilt.asked:
+        assert len({key for key, _ in wanted}) == len(wanted)
+        assert len({entry.work_date for _, entry in wanted}) == 3  # three days apart: not one day's
+    assert len(rebuilt.entries) == 9
 
 
 def test_a_rebuilt_store_takes_over_a_matters_entries_from_one_lookup(runner_for, store, firm_id) -> None:
@@ -688,7 +718,7 @@ def test_an_activity_parked_by_a_poll_with_older_reference_data_is_looked_at_on_
     connector.reference.records.append(matter(id="m42", number="HARB-0042"))
     runner.run_once()  # reads the matter and looks at every unassigned activity: none yet
     stale.capture([activity(matter_id=None, title="HARB-0042 deposition")])
-    assert store.activity_statuses(firm_id) == {"unassigned": 1}
+    assert activity_statuses(store, firm_id) == {"unassigned": 1}
     after = runner.run_once()
     assert after.capture.unparked == 1 and after.written == 1
     assert [e.matter_id for e in store.entries(firm_id)] == ["m42"]

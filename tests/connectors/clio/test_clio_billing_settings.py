@@ -20,17 +20,17 @@ def with_settings(**settings: Any) -> ClioEnv:
 
 def test_the_rounding_increment_is_read_from_settings_billing() -> None:
     env = make_env()  # the shared seed rounds to 6 minutes
-    assert env.connector.billing_rounding_minutes() == 6
+    assert env.connector.time_increment_minutes() == 6
     [request] = [r for r in env.adapter.sent if "/settings/billing" in str(r.url)]
     assert request.method == "GET"
     assert parse_qs(urlsplit(str(request.url)).query)["fields"] == ["rounding,use_decimal_rounding"]
-    assert with_settings(rounding=15).connector.billing_rounding_minutes() == 15
+    assert with_settings(rounding=15).connector.time_increment_minutes() == 15
 
 
 @pytest.mark.parametrize("value", [None, "6", -1, 1.5, True])
 def test_a_missing_or_odd_rounding_is_not_given(value: Any) -> None:
     env = with_settings(rounding=value)
-    assert env.connector.billing_rounding_minutes() is None
+    assert env.connector.time_increment_minutes() is None
     assert env.connector.rounding_mismatch(6) is None  # no claim without Clio's figure
 
 
@@ -89,7 +89,7 @@ def test_decimal_rounding_counts() -> None:
 
 def test_no_rounding_in_clio() -> None:
     env = with_settings(rounding=0)
-    assert env.connector.billing_rounding_minutes() == 0
+    assert env.connector.time_increment_minutes() == 1  # any whole minute is kept as sent
     assert env.connector.rounding_mismatch(6) == (
         "Clio does not round time; billsync is configured for 6: entries keep billsync's rounding"
     )
@@ -105,7 +105,7 @@ def test_a_billsync_increment_below_one_minute_is_refused_before_any_request() -
 @pytest.mark.skipif(not SPEC_FILE.exists(), reason=f"Clio OpenAPI spec not found at {SPEC_FILE}")
 def test_the_settings_read_matches_the_spec() -> None:
     env = make_env()
-    env.connector.billing_rounding_minutes()
+    env.connector.time_increment_minutes()
     [request] = [r for r in env.adapter.sent if "/settings/billing" in str(r.url)]
     path = spec_path(str(request.url))
     operation = spec()["paths"][path]["get"]

@@ -414,6 +414,15 @@ def test_remote_entry_billed_when_on_any_bill_and_redaction_is_refused() -> None
         mapping.remote_entry(raw | {"quantity": None, "quantity_redacted": True})
 
 
+@pytest.mark.parametrize(
+    ("task_id", "code"), [(7001, "L120"), (7002, None), (None, None), ("7001", None), ([7001], None), (True, None)]
+)
+def test_a_remote_entrys_task_code_is_named_only_by_an_integer_id_clio_listed(task_id: Any, code: str | None) -> None:
+    raw = {"id": 9, "note": "Reviewed", "quantity": 720.0, "matter": {"id": 1002}}
+    described = raw | {"activity_description": {"id": 77, "utbms_task_id": task_id}}
+    assert mapping.remote_entry(described, {7001: "L120"}).task_code == code
+
+
 def test_non_numeric_ids_are_refused_for_writes() -> None:
     with pytest.raises(mapping.MappingError):
         mapping.time_entry_body(time_entry(matter_id="HARB-0001"), "k", billable=True)

@@ -175,7 +175,8 @@ def test_the_writer_says_what_its_writes_cost_against_the_limit_clio_reports() -
 
 
 def test_a_grouped_lookup_lists_each_matter_once_and_finds_marked_and_approved_entries() -> None:
-    """What a first sync of a rebuilt store asks: four entries on two matters, one listing each.
+    """What a first sync of a rebuilt store asks: four entries on two matters, one call and one
+    listing per matter (core asks for one matter's entries at a time: FindsManyEntries).
 
     On matter 1001: one entry still marked, one approved (billable, its marker taken off its note),
     one never written; on matter 1002 one marked entry. Decoys with the approved entry's words, a
@@ -202,8 +203,9 @@ def test_a_grouped_lookup_lists_each_matter_once_and_finds_marked_and_approved_e
     assert [a["note"] for a in env.activities() if str(a["id"]) == ref_approved] == ["Review of lease terms"]
 
     before = len(env.adapter.sent)
-    found = writer.find_time_entries([("k1", marked_one), ("k2", approved), ("k3", other_matter), ("k4", unwritten)])
-    assert found == {"k1": ref_marked, "k2": ref_approved, "k3": ref_other}  # k4 absent: never written
+    found = writer.find_time_entries([("k1", marked_one), ("k2", approved), ("k4", unwritten)])
+    assert found == {"k1": ref_marked, "k2": ref_approved}  # k4 absent: never written
+    assert writer.find_time_entries([("k3", other_matter)]) == {"k3": ref_other}
     listings = [urlsplit(str(r.url)) for r in env.adapter.sent[before:]]
     assert [r.path for r in listings] == ["/clio/api/v4/activities.json"] * 2
     queries = [parse_qs(r.query) for r in listings]
@@ -216,6 +218,20 @@ def test_a_grouped_lookup_lists_each_matter_once_and_finds_marked_and_approved_e
     # Each entry alone finds the same activity with its own lookup.
     assert writer.find_time_entry("k2", approved) == ref_approved
     assert writer.find_time_entry("k4", unwritten) is None
+
+
+def test_a_grouped_lookup_that_mixes_matters_is_refused_before_any_request() -> None:
+    """Against core's promise, an entry of a second matter would go unfound (and be written twice):
+    the writer refuses the call, and core then looks each entry up on its own."""
+    env = make_env()
+    writer = env.connector.writer()
+    mixed = [("k1", time_entry(id="e1")), ("k2", time_entry(id="e2", matter_id="1002"))]
+    before = len(env.adapter.sent)
+    with pytest.raises(Fatal, match="one matter's entries, not 2 matters'"):
+        writer.find_time_entries(mixed)
+    with pytest.raises(Fatal, match="not 0 matters'"):
+        writer.find_time_entries([])
+    assert len(env.adapter.sent) == before
 
 
 def test_a_grouped_lookup_follows_clio_pages() -> None:

@@ -151,8 +151,9 @@ def test_deletions_are_found_by_one_id_scan_not_a_request_per_entry() -> None:
 
 def test_a_grouped_lookup_lists_each_matter_once_for_every_user() -> None:
     """Jane's and Sam's entries on the hourly matter, one on the flat-fee matter, one never written:
-    one listing per matter, without a user filter, finds each by the marker in its private notes
-    (which stays there after approval: pp.md §9, never on the invoice)."""
+    one call per matter (core asks for one matter's entries at a time: FindsManyEntries) and one
+    listing each, without a user filter, finds each by the marker in its private notes (which
+    stays there after approval: pp.md §9, never on the invoice)."""
     env = make_env()
     writer = env.connector.writer()
     janes = time_entry(id="e1", work_date=date(2026, 3, 30))
@@ -164,11 +165,23 @@ def test_a_grouped_lookup_lists_each_matter_once_for_every_user() -> None:
     writer.update_time_entry(refs["k2"], sams, billable=True)  # approved
 
     before = len(env.adapter.sent)
-    found = writer.find_time_entries([("k1", janes), ("k2", sams), ("k3", flat), ("k4", unwritten)])
-    assert found == refs  # k4 absent: never written
+    found = writer.find_time_entries([("k1", janes), ("k2", sams), ("k4", unwritten)])
+    assert found == {"k1": refs["k1"], "k2": refs["k2"]}  # k4 absent: never written
+    assert writer.find_time_entries([("k3", flat)]) == {"k3": refs["k3"]}
     listings = [parse_qs(urlsplit(str(r.url)).query) for r in env.adapter.sent[before:]]
     # Hourly: 30 March to 6 April, a day either side (date_to is the moment the last day ends).
     assert [(q["matter_id"], q["date_from"], q["date_to"], "user_id" in q) for q in listings] == [
         ([HOURLY], ["2026-03-29T00:00:00Z"], ["2026-04-08T00:00:00Z"], False),
         ([FLAT], ["2026-03-31T00:00:00Z"], ["2026-04-03T00:00:00Z"], False),
     ]
+
+
+def test_a_grouped_lookup_that_mixes_matters_is_refused_before_any_request() -> None:
+    """Against core's promise, an entry of a second matter would go unfound (and be written twice):
+    the writer refuses the call, and core then looks each entry up on its own."""
+    env = make_env()
+    writer = env.connector.writer()
+    before = len(env.adapter.sent)
+    with pytest.raises(Fatal, match="one matter's entries, not 2 matters'"):
+        writer.find_time_entries([("k1", time_entry(id="e1")), ("k2", time_entry(id="e2", matter_id=FLAT))])
+    assert len(env.adapter.sent) == before
