@@ -16,7 +16,7 @@ import asyncio
 import copy
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -32,10 +32,10 @@ from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsV
 from kiota_abstractions.authentication.base_bearer_token_authentication_provider import (
     BaseBearerTokenAuthenticationProvider,
 )
+from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.call_records.call_record import CallRecord
 from msgraph.generated.models.call_records.participant_collection_response import ParticipantCollectionResponse
 from msgraph.generated.models.communications_phone_identity import CommunicationsPhoneIdentity
@@ -45,6 +45,8 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.user_identity import UserIdentity
 from msgraph.generated.users.item.calendar_view.delta.delta_get_response import DeltaGetResponse
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
@@ -180,16 +182,16 @@ def stand_in() -> Iterator[StandIn]:
         stop()
 
 
-def run(scenario: Callable[[], Awaitable[T]]) -> T:
+def run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """The SDK is async and its httpx client keeps to the first event loop: one loop per test."""
-    return asyncio.run(scenario())  # type: ignore[arg-type]
+    return asyncio.run(scenario())
 
 
-def _window() -> DeltaRequestBuilder.DeltaRequestBuilderGetRequestConfiguration:
+def _window() -> RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters]:
     query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
         start_date_time=_stamp(NOW - timedelta(days=7)), end_date_time=_stamp(NOW + timedelta(days=7))
     )
-    config = DeltaRequestBuilder.DeltaRequestBuilderGetRequestConfiguration(query_parameters=query)
+    config = RequestConfiguration(query_parameters=query)
     config.headers.add("Prefer", "odata.maxpagesize=2")  # three events: a nextLink, then the deltaLink
     return config
 
