@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import FastAPI, Request
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from connectors.clio.sandbox_billing import patch_bill
@@ -81,6 +82,7 @@ def build_api_app(sandbox: ClioSandbox) -> FastAPI:
     """Build the app serving Clio's OAuth and REST endpoints."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app.add_exception_handler(HTTPException, _unrouted)
     api = _Api(sandbox)
 
     @app.get("/oauth/authorize")
@@ -103,6 +105,18 @@ def build_api_app(sandbox: ClioSandbox) -> FastAPI:
         return await run_in_threadpool(api.handle, request, path, body)
 
     return app
+
+
+async def _unrouted(request: Request, exc: Exception) -> Response:
+    """A path or method with no route: 404 in Clio's Error shape (clio.md §2), not FastAPI's {"detail"}.
+
+    No handler here raises HTTPException, so only the router gets here, with 404 (no such path) or
+    405 (a path without that method). Clio's Rails router answers both with 404, as /api/v4 does.
+    """
+    assert isinstance(exc, HTTPException)
+    path = request.url.path.removeprefix(str(request.scope.get("root_path", "")))  # as Clio sees it
+    error = not_found(f"No route matches {request.method} {path}")
+    return JSONResponse(error.body(), status_code=error.status)
 
 
 class _Api:

@@ -16,6 +16,7 @@ import copy
 import json
 import secrets
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,19 @@ MAX_SUBSCRIPTION_MINUTES = {"event": 4230, "message": 4230, "callRecord": 4230, 
 VALIDATION_TIMEOUT_SECONDS = 10.0
 BODY_FIELDS = frozenset({"body", "bodyPreview", "uniqueBody"})
 SEED_KEYS = frozenset({"users", "events", "messages", "callRecords"})
+# The @odata.type of each member of a call participant's identity set, which the SDKs read to pick
+# the model (without it a user is a bare `identity`). A user is a userIdentity, as Graph's own
+# participants_v2 answers show; the others take the types the communicationsIdentitySet resource gives.
+IDENTITY_TYPES = {
+    "user": "#microsoft.graph.userIdentity",
+    "phone": "#microsoft.graph.communicationsPhoneIdentity",
+    "guest": "#microsoft.graph.communicationsGuestIdentity",
+    "application": "#microsoft.graph.communicationsApplicationIdentity",
+    "applicationInstance": "#microsoft.graph.communicationsApplicationInstanceIdentity",
+    "encrypted": "#microsoft.graph.communicationsEncryptedIdentity",
+    "onPremises": "#microsoft.graph.communicationsUserIdentity",
+    "azureCommunicationServicesUser": "#microsoft.graph.azureCommunicationServicesUserIdentity",
+}
 
 # post(url, headers, body) -> (status, headers, body): Graph's handshake reads the answer's body,
 # so the sandbox's poster returns it (core.sandbox.webhooks' Deliver gives status and headers only).
@@ -87,9 +101,25 @@ class GraphError(Exception):
         self.message = message
         self.headers = dict(headers or {})
 
-    def body(self) -> Json:
-        """Graph's error shape."""
-        return {"error": {"code": self.code, "message": self.message}}
+    def body(self, now: datetime, client_request_id: str | None = None) -> Json:
+        """Graph's error shape, innerError included."""
+        return error_body(self.code, self.message, now, client_request_id)
+
+
+def error_body(code: str, message: str, now: datetime, client_request_id: str | None = None) -> Json:
+    """{"error": {code, message, innerError}}: every Graph error, alone or in a $batch, carries innerError.
+
+    innerError says when the request failed and under which ids (Graph's "error responses" and
+    "JSON batching" pages): Graph echoes the caller's client-request-id header; without one the
+    stand-in repeats its request-id (UNCONFIRMED). The date is UTC without an offset, as Graph writes it.
+    """
+    request_id = str(uuid.uuid4())
+    inner = {
+        "date": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": request_id,
+        "client-request-id": client_request_id or request_id,
+    }
+    return {"error": {"code": code, "message": message, "innerError": inner}}
 
 
 @dataclass
@@ -231,6 +261,8 @@ class GraphSandbox:
             stored.setdefault("id", secrets.token_hex(16))
             stored.setdefault("version", 1)
             stored.setdefault("lastModifiedDateTime", stored.get("endDateTime"))
+            for participant in [stored.get("organizer_v2"), *(stored.get("participants_v2") or [])]:
+                _type_identities(participant)
             self.call_records[str(stored["id"])] = stored
         self.notify("callRecords", None, stored, "created")
         return stored
@@ -674,6 +706,16 @@ class GraphSandbox:
 def public_subscription(subscription: Mapping[str, Any]) -> Json:
     """A subscription as Graph shows it (without the sandbox's bookkeeping)."""
     return {k: v for k, v in subscription.items() if not k.startswith("_")}
+
+
+def _type_identities(participant: Any) -> None:
+    """Give each member of a participant's identity set its @odata.type, unless the seed gave one."""
+    identity = participant.get("identity") if isinstance(participant, dict) else None
+    if not isinstance(identity, dict):
+        return
+    for member, odata_type in IDENTITY_TYPES.items():
+        if isinstance(identity.get(member), dict):
+            identity[member].setdefault("@odata.type", odata_type)
 
 
 def _event_time(item: Mapping[str, Any], name: str) -> datetime:

@@ -29,6 +29,7 @@ from connectors.microsoft365.sandbox import (
     GraphError,
     GraphSandbox,
     Json,
+    error_body,
     public_subscription,
     query_of,
 )
@@ -38,6 +39,9 @@ from core.sandbox.admin import add_control_routes
 GRAPH_PREFIX = "/graph/v1.0"
 JsonBody = Annotated[dict[str, Any], Body()]
 _MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
+# Graph takes a bound function with or without its parentheses and namespace: the SDKs send
+# `delta()`, billsync and most hand-written clients `delta` (microsoft365.md §4).
+DELTA_SPELLINGS = frozenset({"delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"})
 
 
 def page_size(headers: Mapping[str, str], default: int) -> int:
@@ -73,7 +77,7 @@ class GraphDispatcher:
             call = GraphCall(method, [unquote(p) for p in path.strip("/").split("/")], query, headers, body, base)
             return self._route(call, client_id)
         except GraphError as exc:
-            return Answer(exc.status, exc.body(), exc.headers)
+            return Answer(exc.status, exc.body(self.sandbox.clock.now(), headers.get("client-request-id")), exc.headers)
 
     def _route(self, call: GraphCall, client_id: str) -> Answer:
         s = self.sandbox
@@ -102,10 +106,13 @@ class GraphDispatcher:
     def _mailbox(self, call: GraphCall, mailbox: str, rest: list[str]) -> Answer:
         s = self.sandbox
         size = page_size(call.headers, DEFAULT_DELTA_PAGE)
-        if call.method == "GET" and rest == ["calendarView", "delta"]:
+        segments = [p.lower() for p in rest]  # Graph's path segments are case-insensitive
+        if segments and segments[-1] in DELTA_SPELLINGS:
+            segments[-1] = "delta"
+        if call.method == "GET" and segments == ["calendarview", "delta"]:
             s.require("Calendars.Read", "Calendars.ReadWrite")
             return Answer(200, s.delta("events", mailbox, call.query, size, call.base))
-        if call.method == "GET" and [p.lower() for p in rest] == ["mailfolders", "sentitems", "messages", "delta"]:
+        if call.method == "GET" and segments == ["mailfolders", "sentitems", "messages", "delta"]:
             s.require("Mail.ReadBasic.All", "Mail.Read")
             return Answer(200, s.delta("messages", mailbox, call.query, size, call.base))
         if call.method == "GET" and len(rest) == 2 and rest[0] == "events":
@@ -198,11 +205,10 @@ class GraphDispatcher:
             fault = self.sandbox.faults.pick(str(member.get("method")), GRAPH_PREFIX + split.path)
             if fault is not None and fault.kind.status is not None:  # members fail one by one (§9)
                 extra = {"Retry-After": str(fault.retry_after)} if fault.kind is FaultKind.TOO_MANY_REQUESTS else {}
-                answer = Answer(
-                    fault.kind.status,
-                    {"error": {"code": "TooManyRequests" if extra else "generalException", "message": "sandbox fault"}},
-                    extra,
-                )
+                code = "TooManyRequests" if extra else "generalException"
+                caller_id = member_headers.get("client-request-id")
+                body = error_body(code, "sandbox fault", self.sandbox.clock.now(), caller_id)
+                answer = Answer(fault.kind.status, body, extra)
             else:
                 answer = self.dispatch(
                     str(member.get("method") or "GET").upper(),
@@ -291,7 +297,7 @@ def build_api_app(sandbox: GraphSandbox) -> FastAPI:
                 extra = {"Retry-After": str(fault.retry_after)} if fault.kind is FaultKind.TOO_MANY_REQUESTS else {}
                 code = "TooManyRequests" if extra else "generalException"
                 return JSONResponse(
-                    {"error": {"code": code, "message": "sandbox fault"}},
+                    error_body(code, "sandbox fault", sandbox.clock.now(), request.headers.get("client-request-id")),
                     status_code=fault.kind.status or 500,
                     headers=extra,
                 )
@@ -299,9 +305,11 @@ def build_api_app(sandbox: GraphSandbox) -> FastAPI:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            return JSONResponse(
-                {"error": {"code": "BadRequest", "message": "Unable to read JSON request payload."}}, status_code=400
+            caller_id = request.headers.get("client-request-id")
+            unreadable = error_body(
+                "BadRequest", "Unable to read JSON request payload.", sandbox.clock.now(), caller_id
             )
+            return JSONResponse(unreadable, status_code=400)
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = {k: v for k, v in request.query_params.items()}
         answer = await _in_thread(
@@ -384,7 +392,7 @@ def build_admin_app(sandbox: GraphSandbox) -> FastAPI:
         try:
             result = call()
         except GraphError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
+            return JSONResponse(exc.body(sandbox.clock.now()), status_code=exc.status)
         return JSONResponse(result if result is not None else {"ok": True})
 
     @app.post("/events/{mailbox}")
