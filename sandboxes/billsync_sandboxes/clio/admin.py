@@ -8,11 +8,11 @@ from fastapi import Body, FastAPI
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
-from connectors.clio.sandbox_errors import ClioError
+from billsync_sandboxes.clio.errors import ClioError
 from core.sandbox.admin import add_control_routes
 
 if TYPE_CHECKING:
-    from connectors.clio.sandbox import ClioSandbox
+    from billsync_sandboxes.clio.state import ClioSandbox
 
 JsonBody = Annotated[dict[str, Any], Body()]
 OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]

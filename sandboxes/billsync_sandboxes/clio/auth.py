@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from connectors.clio.sandbox_errors import OAuthError, invalid_token
+from billsync_sandboxes.clio.errors import OAuthError, invalid_token
 from core.sandbox import Clock
 
 # clio.md §1: the FAQ says 30 days, a third-party doc 7; the sandbox uses the shorter.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.clio.sandbox import (
+from billsync_sandboxes.clio.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_RATE_LIMIT_PER_MINUTE,

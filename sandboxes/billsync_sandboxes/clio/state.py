@@ -11,14 +11,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from connectors.clio.sandbox_activities import ActivityWriter
-from connectors.clio.sandbox_admin import build_admin_app
-from connectors.clio.sandbox_api import build_api_app
-from connectors.clio.sandbox_billing import change_bill_state, delete_bill, generate_bill
-from connectors.clio.sandbox_errors import not_found, unprocessable
-from connectors.clio.sandbox_fields import Renderer
-from connectors.clio.sandbox_oauth import DEFAULT_TOKEN_TTL_SECONDS, TokenStore
-from connectors.clio.sandbox_resources import (
+from billsync_sandboxes.clio.admin import build_admin_app
+from billsync_sandboxes.clio.api import build_api_app
+from billsync_sandboxes.clio.api.activities import ActivityWriter
+from billsync_sandboxes.clio.api.billing import change_bill_state, delete_bill, generate_bill
+from billsync_sandboxes.clio.api.fields import Renderer
+from billsync_sandboxes.clio.api.resources import (
     ACTIVITIES,
     ALL_RESOURCES,
     BILLING_SETTINGS,
@@ -27,8 +25,10 @@ from connectors.clio.sandbox_resources import (
     MATTERS,
     Resource,
 )
-from connectors.clio.sandbox_webhooks import MATTER_STATUS_EVENTS, WebhookHub
-from connectors.clio.sandbox_writes import GenericWriter
+from billsync_sandboxes.clio.api.writes import GenericWriter
+from billsync_sandboxes.clio.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenStore
+from billsync_sandboxes.clio.errors import not_found, unprocessable
+from billsync_sandboxes.clio.webhooks import MATTER_STATUS_EVENTS, WebhookHub
 from core.sandbox import (
     Clock,
     Deliver,

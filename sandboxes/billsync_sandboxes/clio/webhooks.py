@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.clio.sandbox_errors import bad_request, not_found, unprocessable
-from connectors.clio.sandbox_fields import Renderer, parse_fields
-from connectors.clio.sandbox_resources import MODEL_RESOURCES, WEBHOOK_MODELS, WEBHOOKS, Resource
+from billsync_sandboxes.clio.api.fields import Renderer, parse_fields
+from billsync_sandboxes.clio.api.resources import MODEL_RESOURCES, WEBHOOK_MODELS, WEBHOOKS, Resource
+from billsync_sandboxes.clio.errors import bad_request, not_found, unprocessable
 from core.sandbox import (
     Clock,
     Deliver,

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
-from connectors.lawpay.sandbox_errors import GatewayError, stamp
+from billsync_sandboxes.lawpay.errors import GatewayError, stamp
 from core.sandbox.admin import add_control_routes
 
 if TYPE_CHECKING:
-    from connectors.lawpay.sandbox import LawPaySandbox
+    from billsync_sandboxes.lawpay.state import LawPaySandbox
 
 OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
 

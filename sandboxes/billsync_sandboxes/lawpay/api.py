@@ -12,11 +12,11 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from connectors.lawpay.sandbox_errors import GatewayError, basic_user, stamp
+from billsync_sandboxes.lawpay.errors import GatewayError, basic_user, stamp
 from core.sandbox import DroppedConnection, FaultKind, RequestLogMiddleware, TruncatedResponse, note
 
 if TYPE_CHECKING:
-    from connectors.lawpay.sandbox import LawPaySandbox
+    from billsync_sandboxes.lawpay.state import LawPaySandbox
 
 Json = dict[str, Any]
 DEFAULT_PAGE_SIZE = 20  # lawpay.md §10

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.lawpay.sandbox import TEST_SECRET_KEY, LawPaySandbox
-from connectors.lawpay.sandbox_errors import Json
+from billsync_sandboxes.lawpay.errors import Json
+from billsync_sandboxes.lawpay.state import TEST_SECRET_KEY, LawPaySandbox
 from core.sandbox import Clock
 
 MOUNT_PATH = "/lawpay"

@@ -1,4 +1,4 @@
-"""HTTP face of the Graph sandbox: Graph v1.0 under /graph/v1.0, Entra under /login, and the admin API.
+"""HTTP face of the Graph stand-in: Graph v1.0 under /graph/v1.0, and Entra under /login (auth.py).
 
 Graph requests are dispatched by one function so that $batch members run through exactly the
 same code (authentication, permissions, per-mailbox limits, faults) as single requests (§9).
@@ -10,33 +10,26 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
-import jwt
-from cryptography.x509 import load_pem_x509_certificate
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from connectors.microsoft365.sandbox import (
-    CALL_RECORDS_PAGE,
-    DEFAULT_DELTA_PAGE,
-    DEFAULT_LIST_PAGE,
-    MAX_BATCH,
-    Answer,
-    GraphError,
-    GraphSandbox,
-    Json,
-    public_subscription,
-    query_of,
-)
+from billsync_sandboxes.microsoft365.auth import add_entra_routes
+from billsync_sandboxes.microsoft365.errors import GraphError, Json
 from core.sandbox import DroppedConnection, FaultKind, RequestLogMiddleware, TruncatedResponse, note
-from core.sandbox.admin import add_control_routes
+
+if TYPE_CHECKING:
+    from billsync_sandboxes.microsoft365.state import Microsoft365Sandbox
 
 GRAPH_PREFIX = "/graph/v1.0"
-JsonBody = Annotated[dict[str, Any], Body()]
+MAX_BATCH = 20  # §9
+DEFAULT_DELTA_PAGE = 10  # UNCONFIRMED: Graph documents no default page size for Outlook delta
+DEFAULT_LIST_PAGE = 100
+CALL_RECORDS_PAGE = 60  # §6
 _MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -44,6 +37,15 @@ def page_size(headers: Mapping[str, str], default: int) -> int:
     """The page size a Prefer: odata.maxpagesize header asks for (§4, §6)."""
     match = _MAXPAGESIZE.search(headers.get("prefer", ""))
     return max(1, int(match.group(1))) if match else default
+
+
+@dataclass
+class Answer:
+    """A Graph answer before it becomes HTTP."""
+
+    status: int
+    body: Json | str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class GraphCall:
 class GraphDispatcher:
     """Routes one Graph request (single or a $batch member) to the sandbox."""
 
-    def __init__(self, sandbox: GraphSandbox) -> None:
+    def __init__(self, sandbox: Microsoft365Sandbox) -> None:
         self.sandbox = sandbox
 
     def dispatch(
@@ -242,43 +244,12 @@ def _http(answer: Answer) -> Response:
     return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
-def build_api_app(sandbox: GraphSandbox) -> FastAPI:
+def build_api_app(sandbox: Microsoft365Sandbox) -> FastAPI:
     """Graph at /graph/v1.0/... and Entra at /login/{tenant}/..., with faults and a request log."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
     dispatcher = GraphDispatcher(sandbox)
-
-    @app.get("/login/{tenant}/v2.0/.well-known/openid-configuration")
-    def openid_configuration(tenant: str, request: Request) -> Response:
-        if tenant != sandbox.tenant_id:
-            return JSONResponse(
-                {"error": "invalid_tenant", "error_description": f"AADSTS90002: Tenant '{tenant}' not found."},
-                status_code=400,
-            )
-        # Entra always advertises https endpoints; msal requires them.
-        root = f"https://{request.url.netloc}{request.scope.get('root_path', '')}/login/{tenant}"
-        return JSONResponse(
-            {
-                "token_endpoint": f"{root}/oauth2/v2.0/token",
-                "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
-                "issuer": f"{root}/v2.0",
-                "jwks_uri": f"{root}/discovery/v2.0/keys",
-                "token_endpoint_auth_methods_supported": [
-                    "client_secret_post",
-                    "private_key_jwt",
-                    "client_secret_basic",
-                ],
-                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-                "tenant_region_scope": "NA",
-            }
-        )
-
-    @app.post("/login/{tenant}/oauth2/v2.0/token")
-    async def token(tenant: str, request: Request) -> Response:
-        # application/x-www-form-urlencoded, parsed by hand (no multipart dependency needed).
-        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
-        root = f"https://{request.url.netloc}{request.scope.get('root_path', '')}/login/{tenant}"
-        return _token_answer(sandbox, tenant, form, f"{root}/oauth2/v2.0/token")
+    add_entra_routes(app, sandbox)
 
     @app.api_route("/graph/v1.0/{path:path}", methods=["GET", "POST", "PATCH", "DELETE"])
     async def graph(path: str, request: Request) -> Response:
@@ -322,107 +293,11 @@ async def _in_thread(call: Callable[..., Answer], *args: Any) -> Answer:
     return await run_in_threadpool(call, *args)
 
 
-def _token_answer(sandbox: GraphSandbox, tenant: str, form: Mapping[str, str], audience: str) -> Response:
-    def refuse(status: int, error: str, description: str) -> Response:
-        return JSONResponse(
-            {
-                "error": error,
-                "error_description": description,
-                "error_codes": [],
-                "correlation_id": "00000000-0000-0000-0000-000000000000",
-            },
-            status_code=status,
-        )
-
-    if tenant != sandbox.tenant_id:
-        return refuse(400, "invalid_request", f"AADSTS90002: Tenant '{tenant}' not found.")
-    if form.get("grant_type") != "client_credentials":
-        return refuse(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
-    if not str(form.get("scope", "")).endswith("/.default"):
-        return refuse(
-            400,
-            "invalid_scope",
-            "AADSTS1002012: The provided value for scope is not valid. Client "
-            "credential flows must have a scope value with /.default suffixed to the resource identifier.",
-        )
-    if form.get("client_id") != sandbox.client_id:
-        return refuse(
-            400,
-            "unauthorized_client",
-            f"AADSTS700016: Application '{form.get('client_id')}' was not found in the directory.",
-        )
-    if sandbox.revoked or not _client_authenticated(sandbox, form, audience):
-        return refuse(
-            401,
-            "invalid_client",
-            "AADSTS7000215: Invalid client secret provided. Ensure the secret "
-            "being sent in the request is the client secret value, not the client secret ID.",
-        )
-    return JSONResponse(sandbox.issue_token(sandbox.client_id))
+def public_subscription(subscription: Mapping[str, Any]) -> Json:
+    """A subscription as Graph shows it (without the sandbox's bookkeeping)."""
+    return {k: v for k, v in subscription.items() if not k.startswith("_")}
 
 
-def _client_authenticated(sandbox: GraphSandbox, form: Mapping[str, str], audience: str) -> bool:
-    if "client_secret" in form:
-        return form["client_secret"] == sandbox.client_secret
-    assertion = form.get("client_assertion")
-    if assertion and sandbox.certificate_pem and form.get("client_assertion_type", "").endswith("jwt-bearer"):
-        key = load_pem_x509_certificate(sandbox.certificate_pem.encode()).public_key()
-        try:
-            claims = jwt.decode(assertion, key, algorithms=["RS256", "PS256"], audience=audience)  # type: ignore[arg-type]
-        except jwt.PyJWTError:
-            return False
-        return bool(claims.get("iss") == claims.get("sub") == sandbox.client_id)
-    return False
-
-
-def build_admin_app(sandbox: GraphSandbox) -> FastAPI:
-    """What people and Microsoft do: add mail and meetings, end calls, evict sync state, lifecycle events."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
-
-    def guarded(call: Callable[[], Any]) -> Response:
-        try:
-            result = call()
-        except GraphError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
-        return JSONResponse(result if result is not None else {"ok": True})
-
-    @app.post("/events/{mailbox}")
-    def add_event(mailbox: str, payload: JsonBody) -> Response:
-        return guarded(lambda: sandbox.put("events", mailbox, payload))
-
-    @app.delete("/events/{mailbox}/{item_id}")
-    def delete_event(mailbox: str, item_id: str) -> Response:
-        return guarded(lambda: sandbox.remove("events", mailbox, item_id))
-
-    @app.post("/messages/{mailbox}")
-    def add_message(mailbox: str, payload: JsonBody) -> Response:
-        return guarded(lambda: sandbox.put("messages", mailbox, payload))
-
-    @app.post("/callRecords")
-    def add_call_record(payload: JsonBody) -> Response:
-        return guarded(lambda: sandbox.put_call_record(payload))
-
-    @app.post("/delta/expire")
-    def expire(payload: JsonBody) -> Response:
-        return guarded(lambda: sandbox.expire_delta_tokens(payload.get("mailbox")))
-
-    @app.get("/subscriptions")
-    def subscriptions() -> Response:
-        return guarded(lambda: [public_subscription(s) for s in sandbox.live_subscriptions()])
-
-    @app.post("/subscriptions/{subscription_id}/lifecycle")
-    def lifecycle(subscription_id: str, payload: JsonBody) -> Response:
-        return guarded(lambda: {"delivered": sandbox.lifecycle(subscription_id, str(payload.get("event")))})
-
-    @app.post("/consent/revoke")
-    def revoke() -> Response:
-        sandbox.revoked = True
-        return JSONResponse({"ok": True})
-
-    @app.post("/consent/grant")
-    def grant() -> Response:
-        sandbox.revoked = False
-        return JSONResponse({"ok": True})
-
-    return app
+def query_of(url: str) -> dict[str, str]:
+    """The query of a URL as a flat dict (last value wins)."""
+    return {k: v[-1] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}

@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, GraphSandbox
+from billsync_sandboxes.microsoft365.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT,
+    Microsoft365Sandbox,
+)
 from core.sandbox import Clock
 
 MOUNT_PATH = "/microsoft365"
@@ -18,7 +23,7 @@ MOUNT_PATH = "/microsoft365"
 
 def build_sandbox(
     seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None, clock: Clock | None = None
-) -> GraphSandbox:
+) -> Microsoft365Sandbox:
     """A Graph sandbox loaded with seed.
 
     `rate_limit_per_minute` is the CLI's knob for Clio-style limits; Graph's limits are its own
@@ -27,7 +32,7 @@ def build_sandbox(
     `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
     Call records are kept 30 days back from it.
     """
-    return GraphSandbox(seed, clock=clock)
+    return Microsoft365Sandbox(seed, clock=clock)
 
 
 def connector_settings(base_url: str) -> dict[str, Any]:
@@ -47,7 +52,7 @@ def connector_settings(base_url: str) -> dict[str, Any]:
     }
 
 
-def firm_settings(sandbox: GraphSandbox, base_url: str) -> dict[str, Any]:
+def firm_settings(sandbox: Microsoft365Sandbox, base_url: str) -> dict[str, Any]:
     """What a firm on this sandbox configures (`billsync sandbox --write-config`): an activity source."""
     del sandbox  # every sandbox tenant is reached the same way
     return {"sources": ["microsoft365"], "connectors": {"microsoft365": connector_settings(base_url)}}

@@ -32,7 +32,7 @@ def object_id(name: str) -> str:
 
 
 def microsoft365_seed(firm: SyntheticFirm, *, now: datetime) -> dict[str, Any]:
-    """A GraphSandbox seed for the firm: users, meetings, sent mail and Teams calls before `now`."""
+    """A Microsoft365Sandbox seed for the firm: users, meetings, sent mail and Teams calls before `now`."""
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
     rng = random.Random(365)  # noqa: S311 - synthetic data: reproducible, not secret

@@ -20,12 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
 from starlette.types import ASGIApp
 
+from billsync_sandboxes.microsoft365.admin import build_admin_app
+from billsync_sandboxes.microsoft365.api import build_api_app, public_subscription
+from billsync_sandboxes.microsoft365.errors import GraphError, Json
 from core.sandbox import (
     Clock,
     FaultInjector,
@@ -35,7 +38,6 @@ from core.sandbox import (
     parse_timestamp,
 )
 
-Json = dict[str, Any]
 DEFAULT_TENANT = "8a5e1f4c-0000-4000-8000-0000000b111e"
 DEFAULT_CLIENT_ID = "5b0f7e2a-0000-4000-8000-000000c11e47"
 DEFAULT_CLIENT_SECRET = "billsync-sandbox-graph-secret"  # noqa: S105 - a public sandbox value
@@ -47,10 +49,6 @@ MAILBOX_REQUESTS_PER_WINDOW = 10_000
 MAILBOX_WINDOW_SECONDS = 600.0
 MAILBOX_CONCURRENCY = 4
 CONCURRENCY_RETRY_AFTER = 1  # seconds; Graph's value for this case is UNCONFIRMED
-MAX_BATCH = 20  # §9
-DEFAULT_DELTA_PAGE = 10  # UNCONFIRMED: Graph documents no default page size for Outlook delta
-DEFAULT_LIST_PAGE = 100
-CALL_RECORDS_PAGE = 60  # §6
 CALL_RECORD_RETENTION = timedelta(days=30)
 # §7 "Maximum expiration" (the cited, conservative figures).
 MAX_SUBSCRIPTION_MINUTES = {"event": 4230, "message": 4230, "callRecord": 4230, "user": 41760}
@@ -75,30 +73,6 @@ def http_post(url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, M
 def graph_time(moment: datetime) -> str:
     """An instant as Graph writes it: UTC with a Z."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class GraphError(Exception):
-    """A Graph error answer: status, code, message (and headers such as Retry-After)."""
-
-    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-    def body(self) -> Json:
-        """Graph's error shape."""
-        return {"error": {"code": self.code, "message": self.message}}
-
-
-@dataclass
-class Answer:
-    """A Graph answer before it becomes HTTP."""
-
-    status: int
-    body: Json | str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,7 +101,7 @@ def decode_token(token: str) -> Json:
     return decoded
 
 
-class GraphSandbox:
+class Microsoft365Sandbox:
     """One simulated Microsoft 365 tenant: users, mailboxes, call records, tokens, subscriptions."""
 
     def __init__(
@@ -648,14 +622,10 @@ class GraphSandbox:
 
     def api_app(self) -> ASGIApp:
         """Graph at /graph/v1.0 and Entra at /login, to be mounted at /microsoft365."""
-        from connectors.microsoft365.sandbox_api import build_api_app  # noqa: PLC0415 - the API module imports this one
-
         return build_api_app(self)
 
     def admin_app(self) -> ASGIApp:
         """The admin API, to be mounted at /_sandbox/microsoft365."""
-        from connectors.microsoft365.sandbox_api import build_admin_app  # noqa: PLC0415 - as above
-
         return build_admin_app(self)
 
     def _post(self, url: str, payload: Json) -> int:
@@ -671,11 +641,6 @@ class GraphSandbox:
             return 0, {}, b""
 
 
-def public_subscription(subscription: Mapping[str, Any]) -> Json:
-    """A subscription as Graph shows it (without the sandbox's bookkeeping)."""
-    return {k: v for k, v in subscription.items() if not k.startswith("_")}
-
-
 def _event_time(item: Mapping[str, Any], name: str) -> datetime:
     value = item.get(name) or {}
     text = str(value.get("dateTime") or "")
@@ -684,8 +649,3 @@ def _event_time(item: Mapping[str, Any], name: str) -> datetime:
     moment = datetime.fromisoformat(text)
     zone = str(value.get("timeZone") or "UTC")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC if zone.upper() == "UTC" else ZoneInfo(zone))
-
-
-def query_of(url: str) -> dict[str, str]:
-    """The query of a URL as a flat dict (last value wins)."""
-    return {k: v[-1] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}

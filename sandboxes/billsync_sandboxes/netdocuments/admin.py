@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
-from connectors.netdocuments.sandbox_oauth import NDError
+from billsync_sandboxes.netdocuments.auth import NDError
 from core.sandbox import parse_timestamp
 from core.sandbox.admin import add_control_routes
 
 if TYPE_CHECKING:
-    from connectors.netdocuments.sandbox import NetDocumentsSandbox
+    from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
 
 JsonBody = Annotated[dict[str, Any], Body()]
 OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]

@@ -15,11 +15,11 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from connectors.netdocuments.sandbox_oauth import NDError, basic_credentials, scopes_of, unauthorized
+from billsync_sandboxes.netdocuments.auth import NDError, basic_credentials, scopes_of, unauthorized
 from core.sandbox import DroppedConnection, FaultKind, FaultRule, RequestLogMiddleware, TruncatedResponse, note
 
 if TYPE_CHECKING:
-    from connectors.netdocuments.sandbox import NetDocumentsSandbox
+    from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
 
 BOM = "\ufeff".encode()
 LOG_DEFAULT_DAYS = 30  # nd.md §4: `start` defaults to 30 days back

@@ -15,8 +15,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.netdocuments.sandbox import DEFAULT_REPOSITORY
-from connectors.netdocuments.sandbox import log_entry as _log_entry
+from billsync_sandboxes.netdocuments.state import DEFAULT_REPOSITORY
+from billsync_sandboxes.netdocuments.state import log_entry as _log_entry
 from core.demo_data import SyntheticFirm
 from core.models import ActivityKind, Matter, Timekeeper
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from connectors.netdocuments.sandbox_admin import build_admin_app
-from connectors.netdocuments.sandbox_api import WEB_HOSTS, build_api_app
-from connectors.netdocuments.sandbox_oauth import NDError, TokenStore
+from billsync_sandboxes.netdocuments.admin import build_admin_app
+from billsync_sandboxes.netdocuments.api import WEB_HOSTS, build_api_app
+from billsync_sandboxes.netdocuments.auth import NDError, TokenStore
 from core.sandbox import Clock, FaultInjector, FixedWindowRateLimiter, RequestLog, SystemClock
 
 DEFAULT_CLIENT_ID = "AP-SANDBOX1"

@@ -14,10 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from connectors.practicepanther.sandbox_admin import build_admin_app
-from connectors.practicepanther.sandbox_api import build_api_app
-from connectors.practicepanther.sandbox_oauth import DEFAULT_TOKEN_TTL_SECONDS, PPError, TokenStore
-from connectors.practicepanther.sandbox_resources import (
+from billsync_sandboxes.practicepanther.admin import build_admin_app
+from billsync_sandboxes.practicepanther.api import build_api_app
+from billsync_sandboxes.practicepanther.api.resources import (
     ALL_RESOURCES,
     BY_NAME,
     MATTERS,
@@ -28,6 +27,7 @@ from connectors.practicepanther.sandbox_resources import (
     Resource,
     render,
 )
+from billsync_sandboxes.practicepanther.auth import DEFAULT_TOKEN_TTL_SECONDS, PPError, TokenStore
 from core.sandbox import (
     Clock,
     FaultInjector,

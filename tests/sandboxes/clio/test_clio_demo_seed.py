@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import requests
+from billsync_sandboxes.clio.api.resources import BY_NAME
+from billsync_sandboxes.clio.factory import build_sandbox, connector_settings
+from billsync_sandboxes.clio.seed import CALENDAR_ID_OFFSET, calendar_id, clio_id, clio_seed
+from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
 
 from connectors.clio import mapping
-from connectors.clio.demo_seed import CALENDAR_ID_OFFSET, calendar_id, clio_id, clio_seed
-from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
-from connectors.clio.sandbox_factory import build_sandbox, connector_settings
-from connectors.clio.sandbox_resources import BY_NAME
 from core.demo_data import PRIVILEGED_BODY, SyntheticFirm, generate_firm
 from core.models import ActivityKind, BillingMethod
 from core.sandbox import FakeClock
@@ -237,7 +237,7 @@ def test_every_rendered_record_matches_the_spec(
     sandbox: ClioSandbox, seed: dict[str, list[dict[str, Any]]], path: str, collection: str, extra: str
 ) -> None:
     # The sandbox spec test's helpers: the spec's schemas with Clio's nulls allowed.
-    from tests.connectors.clio.test_clio_sandbox_openapi import all_fields, response_schema, validator_for
+    from tests.sandboxes.clio.test_clio_sandbox_openapi import all_fields, response_schema, validator_for
 
     app = TestClient(create_app(sandbox))
     auth = {"Authorization": f"Bearer {sandbox.issue_token()['access_token']}"}
@@ -262,7 +262,7 @@ def test_every_rendered_record_matches_the_spec(
 def test_every_full_record_matches_its_spec_schema(sandbox: ClioSandbox, collection: str) -> None:
     # The API answers above show nested objects by their default fields only; the admin API's
     # full shape also puts participants, attendees, custom rates and versions to the schema.
-    from tests.connectors.clio.test_clio_sandbox_openapi import SCHEMAS, validator_for
+    from tests.sandboxes.clio.test_clio_sandbox_openapi import SCHEMAS, validator_for
 
     validator = validator_for({"$ref": f"#/components/schemas/{SCHEMAS[collection]}"})
     records = TestClient(create_app(sandbox)).get(f"/_sandbox/clio/{collection}").json()

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from billsync_sandboxes.clio.state import ClioSandbox, create_app
 
-from connectors.clio.sandbox import ClioSandbox, create_app
 from core.sandbox import ConnectionDropped, FakeClock
 
 with warnings.catch_warnings():
@@ -19,7 +19,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-SEED_FILE = Path(__file__).parent / "fixtures" / "clio_seed.json"
+CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too
+SEED_FILE = CLIO_FIXTURES / "clio_seed.json"
 API = "/clio/api/v4"
 ADMIN = "/_sandbox/clio"
 INVALID_TOKEN_BODY = {

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import requests
 import uvicorn
+from billsync_sandboxes.clio.state import ClioSandbox, create_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.clio.sandbox import ClioSandbox, create_app
-
-SEED = json.loads((Path(__file__).parent / "fixtures" / "clio_seed.json").read_text())
+CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too
+SEED = json.loads((CLIO_FIXTURES / "clio_seed.json").read_text())
 
 
 def free_port() -> int:

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft4Validator, FormatChecker
-
-from connectors.clio.sandbox import ClioSandbox, create_app
-from connectors.clio.sandbox_resources import (
+from billsync_sandboxes.clio.api.resources import (
     ACTIVITIES,
     BY_NAME,
     LISTED,
     WEBHOOKS,
     Resource,
 )
+from billsync_sandboxes.clio.state import ClioSandbox, create_app
+from jsonschema import Draft4Validator, FormatChecker
+
 from connectors.clio.streams import Contacts
 from core.sandbox import FakeClock
 
@@ -30,7 +30,8 @@ with warnings.catch_warnings():
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPEC_FILE = REPO_ROOT.parent / "shared" / "reference" / "specs" / "clio-manage-v4-openapi-2026-04-08.json"
-SEED = json.loads((Path(__file__).parent / "fixtures" / "clio_seed.json").read_text())
+CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too
+SEED = json.loads((CLIO_FIXTURES / "clio_seed.json").read_text())
 API = "/clio/api/v4"
 
 pytestmark = pytest.mark.skipif(not SPEC_FILE.exists(), reason=f"Clio OpenAPI spec not found at {SPEC_FILE}")

@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from billsync_sandboxes.clio.state import ClioSandbox, create_app
 
-from connectors.clio.sandbox import ClioSandbox, create_app
 from core.sandbox import FakeClock
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-SEED = json.loads((Path(__file__).parent / "fixtures" / "clio_seed.json").read_text())
+CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too
+SEED = json.loads((CLIO_FIXTURES / "clio_seed.json").read_text())
 API = "/clio/api/v4"
 ADMIN = "/_sandbox/clio"
 HOOK_URL = "https://billsync.example.test/hooks/clio"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from billsync_sandboxes.lawpay.state import LIVE_SECRET_KEY, PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
+from billsync_sandboxes.lawpay.state.rules import DECLINING_ACH, DECLINING_CARDS, SUCCEEDING_CARDS
 
-from connectors.lawpay.sandbox import LIVE_SECRET_KEY, PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
-from connectors.lawpay.sandbox_rules import DECLINING_ACH, DECLINING_CARDS, SUCCEEDING_CARDS
 from core.sandbox import FakeClock
 from tests.connectors.lawpay.lawpay_harness import START, seed
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connectors.netdocuments.demo_seed import CLIENT_ATTRIBUTE, MATTER_ATTRIBUTE, netdocuments_seed
-from connectors.netdocuments.sandbox import NetDocumentsSandbox
+from billsync_sandboxes.netdocuments.seed import CLIENT_ATTRIBUTE, MATTER_ATTRIBUTE, netdocuments_seed
+from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
+
 from core.demo_data import generate_firm
 from core.plugins import DEMO_SEEDS, load
 

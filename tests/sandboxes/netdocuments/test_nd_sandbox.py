@@ -6,10 +6,10 @@ import base64
 import json
 
 import pytest
+from billsync_sandboxes.netdocuments.factory import build_sandbox, connector_settings
+from billsync_sandboxes.netdocuments.seed import netdocuments_seed
+from billsync_sandboxes.netdocuments.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REPOSITORY
 
-from connectors.netdocuments.demo_seed import netdocuments_seed
-from connectors.netdocuments.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REPOSITORY
-from connectors.netdocuments.sandbox_factory import build_sandbox, connector_settings
 from tests.connectors.netdocuments.nd_harness import NDEnv, make_env
 from tests.connectors.netdocuments.nd_seed import CANARY, MOTION
 

@@ -10,10 +10,10 @@ from functools import cache
 from typing import Any
 
 import pytest
+from billsync_sandboxes.practicepanther.api.resources import BY_NAME
+from billsync_sandboxes.practicepanther.seed import practicepanther_seed
 
 from connectors.practicepanther import mapping
-from connectors.practicepanther.demo_seed import practicepanther_seed
-from connectors.practicepanther.sandbox_resources import BY_NAME
 from core.demo_data import generate_firm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, Timekeeper
 from core.sync import REFERENCE_STREAMS

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from billsync_sandboxes.practicepanther.api.resources import ALL_RESOURCES
 
-from connectors.practicepanther.sandbox_resources import ALL_RESOURCES
 from tests.connectors.practicepanther.pp_app import make_app
 from tests.connectors.practicepanther.pp_swagger import properties, swagger
 

@@ -15,19 +15,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from connectors.clio.sandbox_billing import patch_bill
-from connectors.clio.sandbox_errors import (
-    ClioError,
-    OAuthError,
-    bad_request,
-    not_found,
-    not_simulated,
-    precondition_failed,
-)
-from connectors.clio.sandbox_fields import parse_fields
-from connectors.clio.sandbox_oauth import AccessToken
-from connectors.clio.sandbox_query import paginate, select
-from connectors.clio.sandbox_resources import (
+from billsync_sandboxes.clio.api.billing import patch_bill
+from billsync_sandboxes.clio.api.fields import parse_fields
+from billsync_sandboxes.clio.api.query import paginate, select
+from billsync_sandboxes.clio.api.resources import (
     ACTIVITIES,
     BILLING_SETTINGS,
     BILLS,
@@ -35,6 +26,15 @@ from connectors.clio.sandbox_resources import (
     USERS,
     WEBHOOKS,
     Resource,
+)
+from billsync_sandboxes.clio.auth import AccessToken
+from billsync_sandboxes.clio.errors import (
+    ClioError,
+    OAuthError,
+    bad_request,
+    not_found,
+    not_simulated,
+    precondition_failed,
 )
 from core.sandbox import (
     DroppedConnection,
@@ -48,7 +48,7 @@ from core.sandbox import (
 )
 
 if TYPE_CHECKING:
-    from connectors.clio.sandbox import ClioSandbox
+    from billsync_sandboxes.clio.state import ClioSandbox
 
 # clio.md §2 "API versioning": 4.0.13 is the default; quantity is in seconds from 4.0.4.
 DEFAULT_API_VERSION = "4.0.13"

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from connectors.clio.sandbox_errors import bad_request, unprocessable
-from connectors.clio.sandbox_resources import ACTIVITIES
+from billsync_sandboxes.clio.api.resources import ACTIVITIES
+from billsync_sandboxes.clio.errors import bad_request, unprocessable
 from core.sandbox import Record, RecordCollection
 
 ACTIVITY_TYPES = frozenset({"TimeEntry", "ExpenseEntry", "HardCostEntry", "SoftCostEntry"})

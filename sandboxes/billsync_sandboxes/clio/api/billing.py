@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.clio.sandbox_activities import ON_BILL_STATES
-from connectors.clio.sandbox_errors import bad_request, not_found, not_simulated, unprocessable
-from connectors.clio.sandbox_resources import ACTIVITIES, BILLS, LINE_ITEMS
+from billsync_sandboxes.clio.api.activities import ON_BILL_STATES
+from billsync_sandboxes.clio.api.resources import ACTIVITIES, BILLS, LINE_ITEMS
+from billsync_sandboxes.clio.errors import bad_request, not_found, not_simulated, unprocessable
 from core.sandbox import Record
 
 if TYPE_CHECKING:
-    from connectors.clio.sandbox import ClioSandbox
+    from billsync_sandboxes.clio.state import ClioSandbox
 
 # Approximate; Clio reports the real list per bill in available_state_transitions.
 STATE_TRANSITIONS: Mapping[str, list[str]] = {

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.clio.sandbox_activities import activity_figures, utbms_overlay
-from connectors.clio.sandbox_errors import bad_request
-from connectors.clio.sandbox_resources import ACTIVITIES, BY_NAME, Assoc, Resource
+from billsync_sandboxes.clio.api.activities import activity_figures, utbms_overlay
+from billsync_sandboxes.clio.api.resources import ACTIVITIES, BY_NAME, Assoc, Resource
+from billsync_sandboxes.clio.errors import bad_request
 from core.sandbox import Record, RecordCollection
 
 DEFAULT_FIELDS: tuple[str, ...] = ("id", "etag")

@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.datastructures import URL, QueryParams
 
-from connectors.clio.sandbox_errors import bad_request, unprocessable
-from connectors.clio.sandbox_fields import Renderer
-from connectors.clio.sandbox_resources import Resource
+from billsync_sandboxes.clio.api.fields import Renderer
+from billsync_sandboxes.clio.api.resources import Resource
+from billsync_sandboxes.clio.errors import bad_request, unprocessable
 from core.sandbox import Record, id_sort_key, parse_timestamp
 
 # clio.md §2: offset paging stops at 10,000 records with a 422.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.clio.sandbox_errors import bad_request, not_simulated, unprocessable
-from connectors.clio.sandbox_resources import Resource
+from billsync_sandboxes.clio.api.resources import Resource
+from billsync_sandboxes.clio.errors import bad_request, not_simulated, unprocessable
 from core.sandbox import Record, RecordCollection
 
 # Write-only switches that change how Clio processes a request but are not stored.

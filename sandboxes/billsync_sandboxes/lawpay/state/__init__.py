@@ -19,10 +19,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from connectors.lawpay import sandbox_rules as rules
-from connectors.lawpay.sandbox_admin import build_admin_app
-from connectors.lawpay.sandbox_api import build_api_app
-from connectors.lawpay.sandbox_errors import GatewayError, Json, basic_user, stamp
+from billsync_sandboxes.lawpay.admin import build_admin_app
+from billsync_sandboxes.lawpay.api import build_api_app
+from billsync_sandboxes.lawpay.errors import GatewayError, Json, basic_user, stamp
+from billsync_sandboxes.lawpay.state import rules
 from core.sandbox import Clock, FaultInjector, RequestLog, SystemClock
 
 TEST_SECRET_KEY = "sandbox-lawpay-test-secret"  # noqa: S105 - public sandbox values

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
-from connectors.practicepanther.sandbox_billing import generate_invoice, record_payment
-from connectors.practicepanther.sandbox_oauth import PPError
+from billsync_sandboxes.practicepanther.admin.billing import generate_invoice, record_payment
+from billsync_sandboxes.practicepanther.auth import PPError
 from core.sandbox.admin import add_control_routes
 
 if TYPE_CHECKING:
-    from connectors.practicepanther.sandbox import PracticePantherSandbox
+    from billsync_sandboxes.practicepanther.state import PracticePantherSandbox
 
 JsonBody = Annotated[dict[str, Any], Body()]
 OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]

@@ -13,11 +13,11 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from connectors.practicepanther.sandbox_oauth import PPError
+from billsync_sandboxes.practicepanther.auth import PPError
 from core.sandbox import Record
 
 if TYPE_CHECKING:
-    from connectors.practicepanther.sandbox import PracticePantherSandbox
+    from billsync_sandboxes.practicepanther.state import PracticePantherSandbox
 
 CENT = Decimal("0.01")
 BANK_TYPES = ("Operating", "Trust", "CreditCard")

@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from connectors.practicepanther.sandbox_oauth import OAuthError, PPError
-from connectors.practicepanther.sandbox_resources import BY_PATH, USERS, Resource, field_values, has_zone
+from billsync_sandboxes.practicepanther.api.resources import BY_PATH, USERS, Resource, field_values, has_zone
+from billsync_sandboxes.practicepanther.auth import OAuthError, PPError
 from core.sandbox import (
     DroppedConnection,
     FaultKind,
@@ -28,7 +28,7 @@ from core.sandbox import (
 )
 
 if TYPE_CHECKING:
-    from connectors.practicepanther.sandbox import PracticePantherSandbox
+    from billsync_sandboxes.practicepanther.state import PracticePantherSandbox
 
 API_PREFIX = "/api/v2/"
 _TIME_PARAMS = ("created_since", "updated_since", "date_from", "date_to", "due_date_from", "due_date_to")
