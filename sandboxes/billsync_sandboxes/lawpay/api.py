@@ -12,7 +12,8 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from billsync_sandboxes.lawpay.errors import GatewayError, basic_user, stamp
+from billsync_sandboxes.lawpay.auth import basic_user
+from billsync_sandboxes.lawpay.errors import GatewayError, stamp
 from core.sandbox import DroppedConnection, FaultKind, RequestLogMiddleware, TruncatedResponse, note
 
 if TYPE_CHECKING:

@@ -1,8 +1,7 @@
-"""The LawPay sandbox's error answers and small formats shared by its modules."""
+"""The LawPay stand-in's error answers, and the timestamp format its modules share."""
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -29,14 +28,3 @@ class GatewayError(Exception):
 def stamp(when: datetime) -> str:
     """yyyy-MM-dd'T'HH:mm:ss.SSS'Z'."""
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def basic_user(authorization: str | None) -> str | None:
-    if not authorization or not authorization.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(authorization.split(None, 1)[1]).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    user, _, _password = decoded.partition(":")
-    return user

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
-from billsync_sandboxes.netdocuments.auth import NDError
+from billsync_sandboxes.netdocuments.errors import NDError
 from core.sandbox import parse_timestamp
 from core.sandbox.admin import add_control_routes
 

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from billsync_sandboxes.netdocuments.auth import NDError, basic_credentials, scopes_of, unauthorized
+from billsync_sandboxes.netdocuments.auth import basic_credentials, scopes_of, unauthorized
+from billsync_sandboxes.netdocuments.errors import NDError
 from core.sandbox import DroppedConnection, FaultKind, FaultRule, RequestLogMiddleware, TruncatedResponse, note
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from billsync_sandboxes.netdocuments.errors import NDError
 from core.sandbox import Clock
 
 # nd.md §3: "45 to 90 minutes (based on scope) of no activity", and 24-48 hours at most. The
@@ -19,20 +20,6 @@ MAX_AGE_SECONDS = 24 * 3600
 ANNOUNCED_SECONDS = 3600
 CODE_TTL_SECONDS = 600  # not documented; the usual OAuth server default
 SCOPES = frozenset({"read", "organize", "edit", "delete_doc", "delete_container", "lookup", "admin", "full"})
-
-
-class NDError(Exception):
-    """An API error: a JSON object describing the problem (nd.md §9; the exact schema is UNCONFIRMED)."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-
-    def body(self) -> dict[str, str]:
-        """The JSON body."""
-        return {"error": self.error, "message": self.message}
 
 
 def unauthorized(message: str = "The access token is missing, expired or not valid here.") -> NDError:

@@ -17,7 +17,8 @@ from fastapi import FastAPI
 
 from billsync_sandboxes.netdocuments.admin import build_admin_app
 from billsync_sandboxes.netdocuments.api import WEB_HOSTS, build_api_app
-from billsync_sandboxes.netdocuments.auth import NDError, TokenStore
+from billsync_sandboxes.netdocuments.auth import TokenStore
+from billsync_sandboxes.netdocuments.errors import NDError
 from core.sandbox import Clock, FaultInjector, FixedWindowRateLimiter, RequestLog, SystemClock
 
 DEFAULT_CLIENT_ID = "AP-SANDBOX1"

@@ -1,48 +1,18 @@
-"""OAuth 2.0 authorization-code grant as PracticePanther runs it (pp.md §2), with errors."""
+"""OAuth 2.0 authorization-code grant as PracticePanther runs it (pp.md §2)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from billsync_sandboxes.practicepanther.errors import OAuthError, PPError
 from core.sandbox import Clock
 
 # pp.md §2: access tokens last about 24 h (expires_in 86399-86400).
 DEFAULT_TOKEN_TTL_SECONDS = 86_400
 CODE_TTL_SECONDS = 600  # not documented; the usual OAuth server default
 SCOPE = "full"  # pp.md §2: the single scope
-
-
-class PPError(Exception):
-    """An API error in ASP.NET Web API's shape: {"message", "modelState"?} (pp.md §6)."""
-
-    def __init__(self, status: int, message: str, model_state: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.model_state = model_state
-
-    def body(self) -> dict[str, Any]:
-        """Return the JSON body."""
-        body: dict[str, Any] = {"message": self.message}
-        if self.model_state:
-            body["modelState"] = self.model_state
-        return body
-
-
-class OAuthError(Exception):
-    """A token-endpoint error: {"error": ...} (pp.md §6)."""
-
-    def __init__(self, status: int, error: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-
-    def body(self) -> dict[str, str]:
-        """Return the JSON body."""
-        return {"error": self.error}
 
 
 def denied() -> PPError:

@@ -27,7 +27,8 @@ from billsync_sandboxes.practicepanther.api.resources import (
     Resource,
     render,
 )
-from billsync_sandboxes.practicepanther.auth import DEFAULT_TOKEN_TTL_SECONDS, PPError, TokenStore
+from billsync_sandboxes.practicepanther.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenStore
+from billsync_sandboxes.practicepanther.errors import PPError
 from core.sandbox import (
     Clock,
     FaultInjector,

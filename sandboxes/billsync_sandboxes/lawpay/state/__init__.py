@@ -21,7 +21,8 @@ from fastapi import FastAPI
 
 from billsync_sandboxes.lawpay.admin import build_admin_app
 from billsync_sandboxes.lawpay.api import build_api_app
-from billsync_sandboxes.lawpay.errors import GatewayError, Json, basic_user, stamp
+from billsync_sandboxes.lawpay.auth import basic_user
+from billsync_sandboxes.lawpay.errors import GatewayError, Json, stamp
 from billsync_sandboxes.lawpay.state import rules
 from core.sandbox import Clock, FaultInjector, RequestLog, SystemClock
 

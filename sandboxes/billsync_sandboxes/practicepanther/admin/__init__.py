@@ -9,7 +9,7 @@ from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.practicepanther.admin.billing import generate_invoice, record_payment
-from billsync_sandboxes.practicepanther.auth import PPError
+from billsync_sandboxes.practicepanther.errors import PPError
 from core.sandbox.admin import add_control_routes
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from billsync_sandboxes.practicepanther.auth import PPError
+from billsync_sandboxes.practicepanther.errors import PPError
 from core.sandbox import Record
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from billsync_sandboxes.practicepanther.api.resources import BY_PATH, USERS, Resource, field_values, has_zone
-from billsync_sandboxes.practicepanther.auth import OAuthError, PPError
+from billsync_sandboxes.practicepanther.errors import OAuthError, PPError
 from core.sandbox import (
     DroppedConnection,
     FaultKind,
