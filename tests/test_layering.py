@@ -1,4 +1,8 @@
-"""The architecture's import rules, enforced: core knows no vendor; connectors know no other vendor."""
+"""The architecture's import rules, enforced: core knows no vendor; connectors know no other vendor.
+
+The vendors' local stand-ins (sandboxes/billsync_sandboxes, a distribution of its own) fake a vendor
+from its documentation: core and connectors never import them, and they never borrow a connector's code.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+STAND_INS = ROOT / "sandboxes"  # the folder that holds the import package billsync_sandboxes
 CONNECTORS = sorted(p.name for p in (ROOT / "connectors").iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, root: Path = ROOT) -> set[str]:
     """Every module a Python file imports, as dotted names (relative imports resolved)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -26,8 +31,74 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
-def python_files(folder: str) -> list[Path]:
-    return sorted((ROOT / folder).rglob("*.py"))
+def python_files(folder: str, root: Path = ROOT) -> list[Path]:
+    return sorted((root / folder).rglob("*.py"))
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def runtime_imports(path: Path, root: Path) -> set[str]:
+    """The modules a file imports when it runs (anywhere but under `if TYPE_CHECKING:`), `from p import m` as p.m."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module_name(path, root) if path.name == "__init__.py" else module_name(path, root).rpartition(".")[0]
+    skipped = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                head = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*head, node.module] if node.module else head)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def import_cycles(root: Path, top: str) -> list[list[str]]:
+    """Cycles among the modules under root/top, counting the package __init__ each import runs first.
+
+    Importing a.b.c runs a/__init__ and a/b/__init__ unless the importer already sits inside them.
+    """
+    modules = {module_name(path, root): path for path in python_files(top, root)}
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for imported in runtime_imports(path, root):
+            parts = imported.split(".")
+            for end in range(1, len(parts) + 1):
+                target = ".".join(parts[:end])
+                if target in modules and target != name and not name.startswith(target + "."):
+                    targets.add(target)
+        edges[name] = targets
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(edges[name]):
+            if state.get(target) == "open":
+                cycles.append([*trail[trail.index(target) :], target] if target in trail else [name, target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[name] = "done"
+
+    for name in sorted(modules):
+        if name not in state:
+            visit(name, [name])
+    return cycles
 
 
 def test_the_five_connector_folders_exist() -> None:
@@ -53,6 +124,67 @@ def test_a_connector_never_imports_another_connector() -> None:
                 if parts[0] == "connectors" and len(parts) > 1 and parts[1] != name:
                     offenders.append(f"{path.relative_to(ROOT)} imports {module}")
     assert offenders == []
+
+
+def test_core_and_connectors_never_import_a_stand_in() -> None:
+    """Core finds the stand-ins through entry points only; a connector talks to a vendor, real or not, over HTTP."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for folder in ("core", "connectors")
+        for path in python_files(folder)
+        for module in imported_modules(path)
+        if module.split(".")[0] in ("billsync_sandboxes", "sandboxes")
+    ]
+    assert offenders == []
+
+
+def test_a_stand_in_never_imports_a_connector() -> None:
+    """A stand-in fakes its vendor from the vendor's documentation; borrowing the connector's code would hide
+    exactly the misreadings of that documentation the stand-in is there to catch."""
+    files = python_files("billsync_sandboxes", STAND_INS)
+    assert len(files) > 30  # the checker reads the stand-ins' tree
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in files
+        for module in imported_modules(path, STAND_INS)
+        if module == "connectors" or module.startswith("connectors.")
+    ]
+    assert offenders == []
+
+
+def test_a_stand_in_never_imports_another_vendors_stand_in() -> None:
+    offenders = []
+    for path in python_files("billsync_sandboxes", STAND_INS):
+        vendor = path.relative_to(STAND_INS / "billsync_sandboxes").parts[0]
+        for module in imported_modules(path, STAND_INS):
+            parts = module.split(".")
+            if parts[0] == "billsync_sandboxes" and len(parts) > 1 and parts[1] != vendor:
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []
+
+
+def test_the_stand_ins_have_no_import_cycle() -> None:
+    """Each stand-in's modules import one way (state -> api, admin, auth, webhooks -> errors), so any of them
+    imports first without a deferred import inside a function."""
+    assert import_cycles(STAND_INS, "billsync_sandboxes") == []
+
+
+def test_the_cycle_finder_sees_a_cycle(tmp_path: Path) -> None:
+    """Guard against a test that cannot fail: a deferred import and a package's __init__ both count."""
+    vendor = tmp_path / "stand_ins" / "vendor"
+    (vendor / "api").mkdir(parents=True)
+    for name in ("stand_ins/__init__.py", "stand_ins/vendor/__init__.py", "stand_ins/vendor/errors.py"):
+        (tmp_path / name).write_text("")
+    (vendor / "state.py").write_text("from stand_ins.vendor.api import build\n")
+    (vendor / "api" / "__init__.py").write_text("from stand_ins.vendor.api.rules import RULE\n")
+    (vendor / "api" / "rules.py").write_text("def late():\n    from stand_ins.vendor import state\n")
+    (vendor / "admin.py").write_text(
+        "from typing import TYPE_CHECKING\nfrom stand_ins.vendor import errors\n"
+        "if TYPE_CHECKING:\n    from stand_ins.vendor.state import S\n"
+    )
+    cycles = import_cycles(tmp_path, "stand_ins")
+    assert len(cycles) == 1
+    assert set(cycles[0]) == {"stand_ins.vendor.state", "stand_ins.vendor.api", "stand_ins.vendor.api.rules"}
 
 
 def test_the_checker_sees_violations(tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox
 from sqlalchemy import select
 
 from config.settings import load_settings
-from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox
 from core.cli.vendors import connect_account, write_sandbox_config
 from core.connector import InboundRequest
 from core.demo_data import generate_firm

@@ -1,9 +1,11 @@
 """The Docker image, checked without Docker (no daemon on the build machine): its build and its runtime.
 
 The build stage's own steps are replayed: exactly the paths it COPYs, installed with its `pip
-install --prefix`; the installed package (not this checkout) then runs the daemon's database
-migration and a sandbox demo with the dashboard, which need every migration, template and entry
-point to have been packaged. The runtime stage is read for what IT staff rely on.
+install --prefix`; the image holds none of the vendors' stand-ins (sandboxes/, a distribution of
+its own). The installed package (not this checkout) then runs the daemon's database migration, and,
+with the stand-ins installed beside it as `make demo` does, a sandbox demo with the dashboard: both
+need every migration, template and entry point to have been packaged. The runtime stage is read
+for what IT staff rely on.
 
 The install runs with the pip of a throwaway virtual environment, never the one running the tests:
 pip uninstalls a package it is about to install from the environment it runs in, and that was the
@@ -86,6 +88,7 @@ def test_the_build_stage_packages_everything_the_daemon_needs(tmp_path: Path) ->
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert environment_snapshot() == before  # the environment running the tests is as it was
     site = next(prefix.glob("lib/python3*/site-packages"))
+    assert not [p.name for p in site.iterdir() if p.name.lower().startswith(("billsync_sandboxes", "sandboxes"))]
     env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}
     work = tmp_path / "run"
     work.mkdir()
@@ -100,6 +103,12 @@ def test_the_build_stage_packages_everything_the_daemon_needs(tmp_path: Path) ->
         [*cli, "db", "upgrade", "--config", str(config)], cwd=work, env=env, capture_output=True, text=True, timeout=120
     )
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    stand_ins = tmp_path / "sandboxes"  # built from a copy: pip writes its build files beside the sources
+    shutil.copytree(ROOT / "sandboxes", stand_ins, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+    added = subprocess.run(
+        [*pip, f"--prefix={prefix}", "."], cwd=stand_ins, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
     demo = subprocess.run(
         [*cli, "demo", "--activities", "200", "--keep", str(work / "demo")],
         cwd=work,

@@ -1,6 +1,6 @@
 """End to end against `billsync sandbox` serving Microsoft Graph: real HTTP, real msal, real connector.
 
-The demo firm's tenant (connectors/microsoft365/demo_seed.py) is read into activities, then the
+The demo firm's tenant (sandboxes/billsync_sandboxes/microsoft365/seed.py) is read into activities, then the
 webhook handshake and a change notification travel over real HTTP to a loopback receiver that
 hands them to the connector, as the daemon's endpoint does.
 """
@@ -24,10 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import structlog
+from billsync_sandboxes.microsoft365.seed import microsoft365_seed
 
 from config.settings import load_settings
 from connectors.microsoft365.connector import Microsoft365Connector
-from connectors.microsoft365.demo_seed import microsoft365_seed
 from core.connector import Context, InboundRequest, Subscription
 from core.demo_data import PRIVILEGED_BODY, generate_firm
 from core.http import HttpClient

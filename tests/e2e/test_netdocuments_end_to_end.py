@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 import requests
 import structlog
+from billsync_sandboxes.netdocuments.seed import netdocuments_seed
 from sqlalchemy import select
 
 from config.settings import load_settings
 from connectors.netdocuments.connector import NetDocumentsConnector
-from connectors.netdocuments.demo_seed import netdocuments_seed
 from core.capture import engine_for
 from core.cli.vendors import connect_account
 from core.connector import Context

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from billsync_sandboxes.practicepanther.seed import practicepanther_seed
 
-from connectors.practicepanther.demo_seed import practicepanther_seed
 from core.cli.vendors import connect_to_sandbox
 from core.demo_data import generate_firm
 from core.http import HttpClient, RetryPolicy

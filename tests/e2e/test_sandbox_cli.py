@@ -185,3 +185,60 @@ def test_the_example_seed_gives_a_config_using_every_vendor_it_serves(folder: Pa
         assert f"{base}/lawpay/pages/sandbox-law/trust?amount=250000&reference=TRUST+1" in linked.stdout
     finally:
         sandbox.stop()
+
+
+# A production install (`pip install .`, the image) has billsync without the stand-ins' distribution.
+# This environment has both, so the command runs with billsync-sandboxes hidden: its entry points are
+# not listed and its modules cannot be imported, as when it was never installed.
+WITHOUT_STAND_INS = """
+import importlib.metadata as metadata
+import sys
+
+listed = metadata.entry_points
+
+
+def entry_points(**selection):
+    return metadata.EntryPoints(e for e in listed(**selection) if e.dist is None or e.dist.name != "billsync-sandboxes")
+
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "billsync_sandboxes":
+            raise ModuleNotFoundError(name)
+
+
+metadata.entry_points = entry_points
+sys.meta_path.insert(0, NotInstalled())
+from core.cli import main
+
+sys.argv[0] = "billsync"
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("demo", "--activities", "50"), ("sandbox", "--demo-firm", "--port", "0"), ("sandbox", "--seed", "seed.json")],
+)
+def test_without_the_stand_ins_demo_and_sandbox_say_how_to_install_them(folder: Path, command: tuple[str, ...]) -> None:
+    (folder / "seed.json").write_text(EXAMPLE_SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    hidden = subprocess.run(
+        [sys.executable, "-c", WITHOUT_STAND_INS, *command],
+        capture_output=True, text=True, timeout=180, check=False, cwd=folder, env=ENV,
+    )
+    line = one_error_line(hidden)
+    assert "stand-ins (billsync-sandboxes) are not installed" in line
+    assert "pip install -e ./sandboxes" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["seed.json"]  # nothing written, nothing served
+
+
+def test_the_hidden_stand_ins_are_what_the_demo_needs(folder: Path) -> None:
+    """Guard against a test that cannot fail: the same bootstrap, nothing hidden, serves the sandboxes."""
+    visible = WITHOUT_STAND_INS.replace("sys.meta_path.insert(0, NotInstalled())", "").replace(
+        "metadata.entry_points = entry_points", ""
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", visible, "sandbox", "--seed", str(folder / "missing.json")],
+        capture_output=True, text=True, timeout=180, check=False, cwd=folder, env=ENV,
+    )
+    assert "cannot read seed" in one_error_line(done)  # got past the stand-ins check to the seed itself

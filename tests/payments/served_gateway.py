@@ -15,12 +15,12 @@ from typing import Any
 
 import requests
 import structlog
+from billsync_sandboxes.lawpay.state import TEST_SECRET_KEY, LawPaySandbox
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from config.payments import ClientPayments
 from connectors.lawpay.connector import LawPayConnector, LawPaySettings
-from connectors.lawpay.sandbox import TEST_SECRET_KEY, LawPaySandbox
 from core.connector import Context
 from core.http import HttpClient, RetryPolicy
 from core.models import RemoteBill

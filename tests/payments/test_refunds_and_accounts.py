@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from billsync_sandboxes.lawpay.seed import OPERATING_CARD, TRUST_CARD
 
 from config.payments import ClientPayments
-from connectors.lawpay.demo_seed import OPERATING_CARD, TRUST_CARD
 from core.errors import BillsyncError, ConfigError
 from core.payments import charges, collection, plans, transfers
 from core.payments.amounts import parse_amount

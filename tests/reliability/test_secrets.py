@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 import requests
+from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, ClioSandbox
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from connectors.clio.sandbox import DEFAULT_CLIENT_ID, ClioSandbox
 from core.models import EntryState
 from core.store.schema import oauth_tokens
 from core.store.store import Store

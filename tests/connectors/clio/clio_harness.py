@@ -19,13 +19,13 @@ from typing import Any, ClassVar
 import requests
 import structlog
 import vcr
+from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from connectors.clio.connector import ClioConnector
-from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
 from core.connector import Context
 from core.http import HttpClient, RateLimiter
 from core.models import ActivityKind, TimeEntry
@@ -191,7 +191,7 @@ class ClioContractHarness:
 
     def reject_credentials(self) -> None:
         """Every API call and every refresh from now on gets Clio's 401."""
-        from connectors.clio.sandbox_errors import OAuthError
+        from billsync_sandboxes.clio.errors import OAuthError
 
         def refuse(header: str | None) -> Any:
             raise OAuthError(

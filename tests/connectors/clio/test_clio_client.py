@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import structlog
+from billsync_sandboxes.clio.errors import OAuthError
+from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
 from pydantic import SecretStr
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
@@ -33,8 +35,6 @@ from connectors.clio.client import (
     rate_key,
 )
 from connectors.clio.connector import ClioConnector
-from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
-from connectors.clio.sandbox_errors import OAuthError
 from connectors.clio.streams import Users
 from connectors.clio.writer import ClioWriter
 from core.connector import Context

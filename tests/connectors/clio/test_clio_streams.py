@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from pydantic import SecretStr
 
 from connectors.clio.connector import ClioConnector
-from connectors.clio.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.clio.streams import CalendarEntries, Communications, Matters, Tasks
 from core.connector import Page
 from core.models import (

@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 
 import requests
 import structlog
+from billsync_sandboxes.lawpay.seed import OPERATING_BANK, OPERATING_CARD, TRUST_BANK, TRUST_CARD
+from billsync_sandboxes.lawpay.state import PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from config.payments import ClientPayments, PaymentsSettings
 from connectors.lawpay.connector import LawPayConnector, LawPaySettings
-from connectors.lawpay.demo_seed import OPERATING_BANK, OPERATING_CARD, TRUST_BANK, TRUST_CARD
-from connectors.lawpay.sandbox import PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from core.connector import Context
 from core.http import HttpClient, RateLimiter, RetryPolicy
 from core.models import BillState, Client, Matter, RemoteBill
@@ -44,7 +44,7 @@ START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 def seed() -> dict[str, Any]:
     """A merchant with operating and trust accounts (card and eCheck), two pages and saved cards."""
-    from connectors.lawpay.demo_seed import _account
+    from billsync_sandboxes.lawpay.seed import _account
 
     accounts = [
         _account(OPERATING_CARD, "Operating (card)", trust=False, method="card", primary=True),

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import structlog
+from billsync_sandboxes.lawpay.state import PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
 from connectors.lawpay.connector import LawPayConnector, LawPaySettings
-from connectors.lawpay.sandbox import PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from core.connector import Context
 from core.gateway import PaymentDeclined
 from core.http import HttpClient

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from billsync_sandboxes.lawpay.state import TEST_SECRET_KEY
 from pydantic import SecretStr, ValidationError
 
 from connectors.lawpay import mapping
 from connectors.lawpay.connector import LawPayConnector, LawPaySettings
-from connectors.lawpay.sandbox import TEST_SECRET_KEY
 from core.connector import InboundRequest
 from core.errors import AuthFailed, ConfigError
 from core.gateway import PaymentDeclined, PlanRequest

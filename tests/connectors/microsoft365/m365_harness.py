@@ -19,11 +19,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import structlog
+from billsync_sandboxes.microsoft365.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT,
+    Microsoft365Sandbox,
+)
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from connectors.microsoft365.connector import Microsoft365Connector
-from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, GraphSandbox
 from core.connector import Context, InboundRequest, Subscription
 from core.http import HttpClient, RateLimiter
 from core.sandbox import FakeClock
@@ -143,7 +148,7 @@ class M365Env(SandboxAdmin):
 
     vendor: ClassVar[str] = "microsoft365"
 
-    sandbox: GraphSandbox
+    sandbox: Microsoft365Sandbox
     clock: FakeClock
     app: TestClient
     ctx: Context
@@ -188,7 +193,7 @@ def make_env(
 ) -> M365Env:
     clock = FakeClock(NOW)
     holder: dict[str, M365Env] = {}
-    sandbox = GraphSandbox(
+    sandbox = Microsoft365Sandbox(
         copy.deepcopy(data) if data is not None else seed(),
         clock=clock,
         post=lambda url, headers, body: holder["env"].receive(url, headers, body),
@@ -224,7 +229,7 @@ def make_env(
     return env
 
 
-def create_app(sandbox: GraphSandbox) -> FastAPI:
+def create_app(sandbox: Microsoft365Sandbox) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.mount("/_sandbox/microsoft365", sandbox.admin_app())
     app.mount("/microsoft365", sandbox.api_app())

@@ -16,10 +16,15 @@ from typing import Any
 import pytest
 import structlog
 import vcr
+from billsync_sandboxes.microsoft365.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT,
+    Microsoft365Sandbox,
+)
 from pydantic import SecretStr
 
 from connectors.microsoft365.connector import Microsoft365Connector
-from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, GraphSandbox
 from core.connector import Context
 from core.http import HttpClient
 from core.sandbox import FakeClock
@@ -73,7 +78,7 @@ def live() -> Iterator[None]:
     if not RECORDING:
         yield None
         return
-    sandbox = GraphSandbox(seed(), clock=FakeClock(NOW))
+    sandbox = Microsoft365Sandbox(seed(), clock=FakeClock(NOW))
     with serve_for_recording(create_app(sandbox), LIVE_PORT):
         yield None
 

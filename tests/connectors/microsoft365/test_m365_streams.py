@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 import structlog
+from billsync_sandboxes.microsoft365.errors import GraphError
 
 from connectors.microsoft365.client import MAX_CONCURRENT_PER_MAILBOX, MailboxGate
-from connectors.microsoft365.sandbox import GraphError
 from core.errors import Retryable
 from core.models import Activity, ActivityKind
 from tests.connectors.microsoft365.m365_harness import (

@@ -17,19 +17,19 @@ from typing import Any, ClassVar
 import requests
 import structlog
 import vcr
-from cryptography.fernet import Fernet
-from pydantic import SecretStr
-from sqlalchemy import create_engine
-from sqlalchemy.pool import StaticPool
-
-from connectors.netdocuments.connector import NetDocumentsConnector
-from connectors.netdocuments.sandbox import (
+from billsync_sandboxes.netdocuments.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REPOSITORY,
     NetDocumentsSandbox,
     create_app,
 )
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
+
+from connectors.netdocuments.connector import NetDocumentsConnector
 from core.connector import Context
 from core.http import HttpClient, RateLimiter
 from core.sandbox import FakeClock

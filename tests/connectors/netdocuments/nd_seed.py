@@ -11,7 +11,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from connectors.netdocuments.sandbox import DEFAULT_REPOSITORY, log_entry
+from billsync_sandboxes.netdocuments.state import DEFAULT_REPOSITORY, log_entry
 
 CANARY = "CANARY-PRIVILEGED-nd-5d21"
 CABINET = "NG-MATTERS1"

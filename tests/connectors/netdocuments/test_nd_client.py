@@ -15,11 +15,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import structlog
+from billsync_sandboxes.netdocuments.state import (
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_REPOSITORY,
+    NetDocumentsSandbox,
+    create_app,
+)
 from sqlalchemy import select
 
 from connectors.netdocuments.client import WEB_HOSTS, NetDocumentsClient, api_host
 from connectors.netdocuments.connector import NetDocumentsConnector
-from connectors.netdocuments.sandbox import DEFAULT_CLIENT_SECRET, DEFAULT_REPOSITORY, NetDocumentsSandbox, create_app
 from core.connector import Context
 from core.errors import AuthFailed
 from core.http import HttpClient

@@ -6,7 +6,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.practicepanther.sandbox import PracticePantherSandbox, create_app
+from billsync_sandboxes.practicepanther.state import PracticePantherSandbox, create_app
+
 from core.sandbox import FakeClock
 from tests.connectors.practicepanther.pp_seed import seed
 

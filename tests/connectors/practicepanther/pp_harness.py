@@ -15,6 +15,12 @@ from typing import Any, ClassVar
 
 import requests
 import structlog
+from billsync_sandboxes.practicepanther.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    PracticePantherSandbox,
+    create_app,
+)
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import create_engine
@@ -22,12 +28,6 @@ from sqlalchemy.pool import StaticPool
 
 from connectors.practicepanther.connector import PracticePantherConnector
 from connectors.practicepanther.mapping import marker
-from connectors.practicepanther.sandbox import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    PracticePantherSandbox,
-    create_app,
-)
 from core.connector import Context
 from core.http import HttpClient, RateLimiter
 from core.models import ActivityKind, TimeEntry

@@ -15,6 +15,12 @@ from pathlib import Path
 
 import pytest
 import structlog
+from billsync_sandboxes.practicepanther.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    PracticePantherSandbox,
+    create_app,
+)
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import create_engine
@@ -22,12 +28,6 @@ from sqlalchemy.pool import StaticPool
 
 from connectors.practicepanther.client import PPNotAllowed
 from connectors.practicepanther.connector import PracticePantherConnector
-from connectors.practicepanther.sandbox import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    PracticePantherSandbox,
-    create_app,
-)
 from core.connector import Context
 from core.http import HttpClient
 from core.models import RemoteBill, Timekeeper
@@ -134,7 +134,7 @@ def test_cassette_invoices_are_read_and_cannot_be_created(live: PracticePantherS
                 "billed_by_user_ref": {"id": "0b6c7a52-1f0e-4d5a-9d1e-000000000001"},
             },
         )
-        from connectors.practicepanther.sandbox_billing import generate_invoice
+        from billsync_sandboxes.practicepanther.admin.billing import generate_invoice
 
         generate_invoice(live, HOURLY)
     pp = connector(live)

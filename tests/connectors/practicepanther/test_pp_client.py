@@ -25,7 +25,7 @@ def test_paging_walks_every_record_exactly_once() -> None:
 def test_a_server_that_ignores_skip_stops_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     env = make_env(page_size=1)
     monkeypatch.setattr(
-        "connectors.practicepanther.sandbox_api._count", lambda params, name: 1 if name == "$top" else 0
+        "billsync_sandboxes.practicepanther.api._count", lambda params, name: 1 if name == "$top" else 0
     )
     with pytest.raises(Fatal, match="skip"):
         list(env.connector.client.pages("calllogs"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from billsync_sandboxes.practicepanther.factory import build_sandbox, connector_settings
 from pydantic import SecretStr
 
 from connectors.practicepanther.connector import PracticePantherConnector, PracticePantherSettings
-from connectors.practicepanther.sandbox_factory import build_sandbox, connector_settings
 from core.errors import AuthFailed
 from tests.connectors.practicepanther.pp_harness import make_env
 from tests.connectors.practicepanther.pp_seed import seed

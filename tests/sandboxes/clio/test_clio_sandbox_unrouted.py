@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from billsync_sandboxes.clio.state import ClioSandbox, create_app
 from jsonschema import Draft4Validator
 
-from connectors.clio.sandbox import ClioSandbox, create_app
 from core.sandbox import FakeClock
 
 with warnings.catch_warnings():

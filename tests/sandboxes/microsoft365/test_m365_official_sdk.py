@@ -27,6 +27,12 @@ import requests
 if os.environ.get("CI") != "true":
     pytest.importorskip("msgraph", reason="msgraph-sdk is not installed: pip install -e '.[dev]' (CI=true runs it)")
 
+from billsync_sandboxes.microsoft365.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT,
+    Microsoft365Sandbox,
+)
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsValidator
 from kiota_abstractions.authentication.base_bearer_token_authentication_provider import (
@@ -52,7 +58,6 @@ from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
 from msgraph_core.requests.batch_response_content import BatchResponseContent
 
-from connectors.microsoft365.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT, GraphSandbox
 from core.sandbox import FakeClock
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
@@ -138,7 +143,7 @@ class _StandInToken(AccessTokenProvider):
 class StandIn:
     """The Graph stand-in on a loopback port, and the official SDK pointed at it."""
 
-    sandbox: GraphSandbox
+    sandbox: Microsoft365Sandbox
     root: str  # http://127.0.0.1:{port}/microsoft365
     graph: GraphServiceClient
     adapter: GraphRequestAdapter
@@ -170,7 +175,7 @@ def _token(root: str) -> str:
 
 @pytest.fixture
 def stand_in() -> Iterator[StandIn]:
-    sandbox = GraphSandbox(_seed(), clock=FakeClock(NOW), post=lambda url, headers, body: (0, {}, b""))
+    sandbox = Microsoft365Sandbox(_seed(), clock=FakeClock(NOW), post=lambda url, headers, body: (0, {}, b""))
     port, stop = run_in_thread(build_server_app({"microsoft365": sandbox}))
     root = f"http://127.0.0.1:{port}/microsoft365"
     try:

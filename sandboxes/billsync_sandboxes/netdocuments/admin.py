@@ -1,0 +1,93 @@
+"""The sandbox's own admin API (mounted at /_sandbox/netdocuments): act as a person, tokens, limits, faults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Body, FastAPI
+from starlette.responses import JSONResponse, Response
+
+from billsync_sandboxes.netdocuments.errors import NDError
+from core.sandbox import parse_timestamp
+from core.sandbox.admin import add_control_routes
+
+if TYPE_CHECKING:
+    from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
+
+JsonBody = Annotated[dict[str, Any], Body()]
+OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
+
+
+def build_admin_app(sandbox: NetDocumentsSandbox) -> FastAPI:
+    """Build the admin app; it is not rate-limited, authenticated or fault-injected."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(NDError)
+    def nd_error(_: object, error: Exception) -> Response:
+        assert isinstance(error, NDError)
+        return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(ValueError)
+    def value_error(_: object, error: Exception) -> Response:
+        return JSONResponse({"error": "invalid", "message": str(error)}, 422)
+
+    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
+
+    @app.put("/rate_limit")
+    def set_rate_limit(payload: JsonBody) -> Response:
+        sandbox.rate_limiter.set_limit(int(payload["per_window"]))
+        return JSONResponse({"per_window": sandbox.rate_limiter.limit})
+
+    @app.put("/log_row_cap")
+    def set_log_row_cap(payload: JsonBody) -> Response:
+        rows = int(payload["rows"])
+        if rows < 1:
+            raise ValueError("rows must be at least 1")
+        sandbox.log_row_cap = rows
+        return JSONResponse({"rows": rows})
+
+    @app.post("/tokens")
+    def mint_token(payload: OptionalJsonBody = None) -> Response:
+        return JSONResponse(sandbox.issue_service_token(str((payload or {}).get("scope", "full"))))
+
+    @app.post("/tokens/revoke")
+    def revoke_tokens() -> Response:
+        with sandbox.lock:
+            sandbox.tokens.revoke_all()
+        return Response(status_code=204)
+
+    @app.get("/users")
+    def list_users() -> Response:
+        return JSONResponse(sandbox.users)
+
+    @app.get("/documents")
+    def list_documents() -> Response:
+        with sandbox.lock:
+            return JSONResponse(list(sandbox.documents.values()))
+
+    @app.post("/documents")
+    def add_document(payload: JsonBody) -> Response:
+        return JSONResponse(sandbox.add_document(payload), 201)
+
+    @app.patch("/documents/{doc_id}")
+    def update_document(doc_id: str, payload: JsonBody) -> Response:
+        return JSONResponse(sandbox.update_profile(doc_id, payload))
+
+    @app.get("/log")
+    def get_log() -> Response:
+        with sandbox.lock:
+            return JSONResponse(sandbox.log)
+
+    @app.post("/log")
+    def add_log_entry(payload: JsonBody) -> Response:
+        return JSONResponse(sandbox.append_log(payload), 201)
+
+    @app.post("/act")
+    def act(payload: JsonBody) -> Response:
+        """{"user": id or e-mail, "action": "Edit", "document": "4824-...", "at"?: ISO time}."""
+        at: datetime | None = parse_timestamp(payload["at"]) if payload.get("at") else None
+        entry = sandbox.act(str(payload["user"]), str(payload["action"]), str(payload["document"]), at)
+        return JSONResponse(entry, 201)
+
+    return app
