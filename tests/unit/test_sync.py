@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from core.connector import Cursor, InboundRequest, Page, RemoteEntry
+from core.connector import Cursor, InboundRequest, Page, RemoteEntry, StreamRole
 from core.engine import CaptureEngine
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
 from core.models import Activity, ActivityStatus, Discount, EntryState, TimeEntry
@@ -100,6 +100,7 @@ class ListStream:
     name: str
     records: list[object]
     page_size: int = 2
+    role: StreamRole = StreamRole.ACTIVITY
 
     def read(self, since: Cursor) -> Iterator[Page]:
         start = int(since["read"]) if since else 0
@@ -113,7 +114,7 @@ class FakeConnector:
     Settings: ClassVar[type[BaseModel]] = BaseModel
 
     def __init__(self, activities: list[Activity], writer: FakeWriter, reference: list[object] | None = None) -> None:
-        self.reference = ListStream("users", reference or [timekeeper(), client(), matter()])
+        self.reference = ListStream("users", reference or [timekeeper(), client(), matter()], role=StreamRole.REFERENCE)
         self.activity_stream = ListStream("communications", list(activities))
         self._writer = writer
 
