@@ -54,7 +54,13 @@ def _store_at_0009(url: str, rows: list[tuple[str, str, str, dict[str, str]]]) -
                     "INSERT INTO sync_cursors (firm_id, connector, stream, cursor, updated_at)"
                     " VALUES (:firm, :connector, :stream, :cursor, :at)"
                 ),
-                {"firm": firm, "connector": connector, "stream": stream, "cursor": json.dumps(cursor), "at": "2026-03-10 00:00:00.000000"},
+                {
+                    "firm": firm,
+                    "connector": connector,
+                    "stream": stream,
+                    "cursor": json.dumps(cursor),
+                    "at": "2026-03-10 00:00:00.000000",
+                },
             )
     engine.dispose()
 
@@ -96,7 +102,9 @@ def test_an_upgraded_store_resumes_practicepanthers_accounts_from_the_old_cursor
     _store_at_0009(url, [(PP_FIRM, "practicepanther", "contacts", OLD_CURSOR)])
     store = Store.open(url)
     env = make_env()
-    runner = SyncRunner(firm=PP_FIRM, connector=env.connector, store=store, make_engine=lambda: pytest.fail("no capture"))
+    runner = SyncRunner(
+        firm=PP_FIRM, connector=env.connector, store=store, make_engine=lambda: pytest.fail("no capture")
+    )
     report = SyncReport()
     runner.refresh_reference(report)
     [query] = [e["query"] for e in env.requests_log() if e["path"] == "/api/v2/accounts"]
