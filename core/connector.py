@@ -293,9 +293,10 @@ class RoundingAdvisor(Protocol):
     """A system of record that can say how its own rounding treats the firm's increment (Clio)."""
 
     def rounding_mismatch(self, increment_minutes: int) -> str | None:
-        """A warning sentence when the PMS would round entries of `increment_minutes` again, else None.
+        """A warning sentence when the PMS's rounding differs from `increment_minutes`, else None.
 
-        ValueError for an increment below one minute; None also when the PMS does not say."""
+        The sentence says whether the PMS keeps such entries as sent or rounds them again (`billsync
+        check` shows it); None also when the PMS does not say. ValueError below one minute."""
         ...
 
 

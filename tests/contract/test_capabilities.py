@@ -137,11 +137,6 @@ def test_rounding_advice_is_one_sentence_or_none_and_refuses_a_non_increment(cas
     for increment in (1, 6, 7, 15, 60):
         advice = connector.rounding_mismatch(increment)
         assert advice is None or (isinstance(advice, str) and advice.strip() and "\n" not in advice), advice
-    if isinstance(connector, TimeRounding) and (own := connector.time_increment_minutes()) is not None:
-        # The PMS's own increment (or any multiple of it) is kept as sent: never rounded up again.
-        for increment in (own, 2 * own):
-            advice = connector.rounding_mismatch(increment)
-            assert advice is None or "up again" not in advice, advice
     with pytest.raises(ValueError):
         connector.rounding_mismatch(0)
 

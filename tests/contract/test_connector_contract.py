@@ -178,6 +178,17 @@ def test_a_bad_webhook_signature_is_rejected(harness: Harness) -> None:
         handler.handle(request, None)  # nothing to verify against: refused, never trusted
 
 
+def test_a_webhook_asks_to_re_poll_streams_the_connector_has(harness: Harness) -> None:
+    """Core re-polls the streams a delivery names by their names: a name that is no stream's
+    re-polls nothing, and the change would wait for the next scheduled poll."""
+    handler = harness.connector.webhooks()
+    if handler is None:
+        pytest.skip("this connector has no webhooks")
+    request, subscription = harness.signed_delivery()
+    named = set(handler.handle(request, subscription).streams)
+    assert named and named <= {s.name for s in harness.connector.streams()}
+
+
 @pytest.mark.parametrize("applied", [True, False], ids=["answer-lost-after-write", "connection-lost-before-write"])
 def test_the_same_idempotency_key_never_creates_twice(harness: Harness, applied: bool) -> None:
     writer = harness.connector.writer()
