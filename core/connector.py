@@ -4,6 +4,12 @@ A connector is a thin adapter over its vendor's plain API client: it lists its s
 explicitly, maps vendor JSON to core models, and (for a system of record) writes entries back.
 Core never imports a connector; connectors import only core's public contract (this module,
 `core.models`, `core.http`, `core.tokens`, `core.errors`).
+
+Each stream declares its role (StreamRole): core decides what to do with a stream by its role,
+never by its name. What a connector may offer beyond the Connector protocol (a rounding setting,
+bills billsync may move, OAuth sign-in, ...) is an optional capability: a `@runtime_checkable`
+protocol below, checked with isinstance, never by looking a method up by its name. Which
+connector offers which is pinned by tests/contract/test_capabilities.py.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Protocol, cast, runtime_checkable
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import structlog
@@ -128,10 +135,33 @@ class WebhookResult:
     reply_body: bytes = b""
 
 
+class StreamRole(StrEnum):
+    """What a stream's records are to core. Core chooses streams by role, never by their names:
+    a stream keeps its vendor's name (the key of its stored cursor and of a webhook's re-poll).
+
+    REFERENCE  people, clients, matters, categories, rates: stored as reference data, and read
+               before any activity in every poll, in a backfill (`refresh_reference`) and ahead
+               of a webhook's re-poll of other streams, because capture judges activity by them.
+    ACTIVITY   work that may become a time entry (calls, e-mails, events, documents): captured
+               through the engine after the reference data; a backfill re-reads these from a date.
+               Every stream of an activity source (a firm's `sources`) is an activity stream.
+    BILLS      bills a person made in the PMS: stored as read-only ledger copies (before activity,
+               not in a backfill's refresh); a poll that read any is followed by matching them to
+               pre-bills (core.billing.lifecycle), and `billsync bill follow` reads only these.
+    PAYMENTS   payments recorded in the PMS: stored as read-only ledger copies, as bills are.
+    """
+
+    REFERENCE = "reference"
+    ACTIVITY = "activity"
+    BILLS = "bills"
+    PAYMENTS = "payments"
+
+
 class Stream(Protocol):
     """One kind of record read incrementally from a vendor."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the vendor's name for the list; the key of the stream's stored cursor
+    role: ClassVar[StreamRole]
 
     def read(self, since: Cursor) -> Iterator[Page]:
         """Pages of records after `since`; re-reading from the last cursor yields nothing new."""
@@ -210,6 +240,7 @@ def matter_of_group(wanted: Sequence[tuple[str, TimeEntry]]) -> str:
     return matters.pop()
 
 
+@runtime_checkable
 class WritePace(Protocol):
     """A writer that can say what its writes cost against the vendor's rate limit (for progress ETAs)."""
 
@@ -224,11 +255,7 @@ class WritePace(Protocol):
         ...
 
 
-def write_pace_of(writer: object) -> WritePace | None:
-    """The writer as a WritePace, or None for one that cannot say (its drains get the measured pace only)."""
-    return cast(WritePace, writer) if callable(getattr(writer, "requests_per_write", None)) else None
-
-
+@runtime_checkable
 class OAuthConnector(Protocol):
     """A connector whose account is connected with OAuth 2's authorization-code flow."""
 
@@ -264,6 +291,7 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
 class TimeRounding(Protocol):
     """A system of record that rounds time entries itself (Clio: settings/billing `rounding`)."""
 
@@ -277,11 +305,19 @@ class TimeRounding(Protocol):
         ...
 
 
-def time_rounding_of(connector: object) -> TimeRounding | None:
-    """The connector as a TimeRounding, or None for a PMS without a rounding setting (PracticePanther)."""
-    return cast(TimeRounding, connector) if callable(getattr(connector, "time_increment_minutes", None)) else None
+@runtime_checkable
+class RoundingAdvisor(Protocol):
+    """A system of record that can say how its own rounding treats the firm's increment (Clio)."""
+
+    def rounding_mismatch(self, increment_minutes: int) -> str | None:
+        """A warning sentence when the PMS's rounding differs from `increment_minutes`, else None.
+
+        The sentence says whether the PMS keeps such entries as sent or rounds them again (`billsync
+        check` shows it); None also when the PMS does not say. ValueError below one minute."""
+        ...
 
 
+@runtime_checkable
 class BillMemoWriter(Protocol):
     """A system of record that can show a note on an issued bill (Clio: the bill's memo)."""
 
@@ -295,9 +331,19 @@ class BillMemoWriter(Protocol):
 # PMS. What billsync may do is move that bill along its states once it matches the pre-bill.
 
 
+@runtime_checkable
 class BillWriter(Protocol):
-    """A system of record whose bills' states billsync may change (Clio: PATCH /bills/{id} state)."""
+    """Changes the states of a PMS's bills (Clio: PATCH /bills/{id} state)."""
 
     def move_bill(self, bill_id: str, state: BillState) -> BillState:
         """Move a bill to `state` if the PMS offers that transition now; Fatal with the reason if not."""
+        ...
+
+
+@runtime_checkable
+class MovesBills(Protocol):
+    """A system of record whose bills' states billsync may change: `bills()` is its BillWriter."""
+
+    def bills(self) -> BillWriter:
+        """The bill writer (core moves a bill only once it matches its pre-bill)."""
         ...

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.errors import Fatal
 
@@ -104,6 +104,7 @@ class EventBatch:
     position: Mapping[str, Any]
 
 
+@runtime_checkable
 class PaymentGateway(Protocol):
     """Card and bank payments: links, charges, refunds, plans and events. Amounts are Decimal."""
 
@@ -145,4 +146,16 @@ class PaymentGateway(Protocol):
 
     def events(self, position: Mapping[str, Any] | None) -> Iterator[EventBatch]:
         """Events after `position`, oldest first; re-reading from the last position yields nothing new."""
+        ...
+
+
+@runtime_checkable
+class GatewayConnector(Protocol):
+    """A connector that is a payment gateway (LawPay): `payments()` is its PaymentGateway.
+
+    Named by a firm's `payments.gateway`; core checks with isinstance, as for any optional
+    capability (core.connector)."""
+
+    def payments(self) -> PaymentGateway:
+        """The payment operations for the connector's merchant account."""
         ...

@@ -63,10 +63,11 @@ from core.connector import (
     InboundRequest,
     RemoteEntry,
     Stream,
+    StreamRole,
+    TimeRounding,
     WebhookResult,
+    WritePace,
     Writer,
-    time_rounding_of,
-    write_pace_of,
 )
 from core.engine import CaptureEngine, CaptureResult
 from core.errors import BillsyncError, Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
@@ -78,12 +79,9 @@ from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
 from core.timezones import iana_name
 from core.tokens import Subscription, TokenStore
 
-# Streams stored as reference data (read before activity streams); bills and payments are read-only ledger copies.
-LEDGER_STREAMS = frozenset({"bills", "invoices", "payments"})
-REFERENCE_STREAMS = (
-    frozenset({"users", "contacts", "activity_rates", "matters", "activity_descriptions", "categories"})
-    | LEDGER_STREAMS
-)
+# The system of record's streams whose records are stored as they are, before any activity is read:
+# its reference data, and its bills and payments (read-only ledger copies). The rest are captured.
+STORED_ROLES = frozenset({StreamRole.REFERENCE, StreamRole.BILLS, StreamRole.PAYMENTS})
 
 
 # How far back a look at the unassigned activities reaches before the previous look began: far
@@ -167,7 +165,8 @@ def _lookup_fields(entry: TimeEntry) -> tuple[object, ...]:
 class SyncReport:
     """What one cycle did, for the summary line and the CLI."""
 
-    records_read: Counter[str] = field(default_factory=Counter)
+    records_read: Counter[str] = field(default_factory=Counter)  # by stream ("<connector>:<stream>" for a source)
+    read_by_role: Counter[StreamRole] = field(default_factory=Counter)  # the same records, by their stream's role
     record_errors: list[str] = field(default_factory=list)
     capture: CaptureResult = field(default_factory=CaptureResult)
     written: int = 0
@@ -262,26 +261,26 @@ class SyncRunner:
         """Read every stream from its cursor: reference streams first, then activity streams.
 
         `only_streams` names streams to read; a source's streams are named "<connector>:<stream>",
-        the system of record's by their plain name.
+        the system of record's by their plain name. The system of record's reference streams are
+        read with them whatever they name: activity is matched against the reference data, so a
+        re-poll of a few streams (a webhook's) reads the people, clients and matters first, or a
+        call by someone not yet read would be stored as "not a timekeeper" and, being known, never
+        captured again.
         """
         wanted = set(only_streams) if only_streams is not None else None
-        if wanted is not None:
-            # Activity is matched against the reference data: a re-poll of a few streams (a
-            # webhook's) reads the people, clients and matters first, or a call by someone not yet
-            # read would be stored as "not a timekeeper" and, being known, never captured again.
-            wanted |= REFERENCE_STREAMS - LEDGER_STREAMS
 
         def chosen(connector: Connector, qualify: bool) -> list[Stream]:
             def asked(stream: Stream) -> bool:
-                qualified = f"{connector.name}:{stream.name}"
-                return wanted is None or qualified in wanted or (not qualify and stream.name in wanted)
+                if wanted is None or f"{connector.name}:{stream.name}" in wanted:
+                    return True
+                return not qualify and (stream.name in wanted or stream.role is StreamRole.REFERENCE)
 
             return [s for s in connector.streams() if asked(s)]
 
         progress = progress or NoProgress()
         record = self.connector
         streams = chosen(record, qualify=False)
-        self._read_reference(report, [s for s in streams if s.name in REFERENCE_STREAMS], progress)
+        self._read_reference(report, [s for s in streams if s.role in STORED_ROLES], progress)
         self.read_time_increment(report)
         engine = self._make_engine()  # sees the reference data and the PMS's rounding just stored
         progress.start("capturing parked activities")
@@ -289,7 +288,7 @@ class SyncRunner:
         self._reconsider_parked(engine, report)
         progress.advance(report.capture.reconsidered - before)
         capture = lambda records: report.capture.merge(engine.capture(records))  # noqa: E731
-        for stream in (s for s in streams if s.name not in REFERENCE_STREAMS):
+        for stream in (s for s in streams if s.role not in STORED_ROLES):
             progress.start(f"capturing {stream.name}", unit="read")
             self._read_stream(record, stream, report, capture, progress=progress)
         for source in self.sources:
@@ -302,8 +301,7 @@ class SyncRunner:
 
     def refresh_reference(self, report: SyncReport, progress: Progress | None = None) -> None:
         """Read the system of record's people, clients, matters and categories from their cursors."""
-        streams = self.connector.streams()
-        wanted = [s for s in streams if s.name in REFERENCE_STREAMS - LEDGER_STREAMS]
+        wanted = [s for s in self.connector.streams() if s.role is StreamRole.REFERENCE]
         self._read_reference(report, wanted, progress or NoProgress())
 
     def _read_reference(self, report: SyncReport, streams: Iterable[Stream], progress: Progress) -> None:
@@ -352,6 +350,7 @@ class SyncRunner:
                 store_records(records)  # before the cursor: a crash here re-reads, never skips
             self.state.save_cursor(self.firm, name, stream.name, page.cursor)
             report.records_read[label] += len(records)
+            report.read_by_role[stream.role] += len(records)
             if progress is not None:
                 progress.advance(len(records), requests=1)
             report.record_errors.extend(f"{label}: {error}" for error in (*page.errors, *_zone_problems(records)))
@@ -366,11 +365,11 @@ class SyncRunner:
         that changes its rounding in the PMS is followed at the next poll), and so does a backfill.
         A refusal is reported in `record_errors` and the last one read is kept.
         """
-        rounding = time_rounding_of(self.connector)
-        if rounding is None:
+        connector = self.connector
+        if not isinstance(connector, TimeRounding):
             return  # the PMS has no rounding of its own: the firm's increment or 6 minutes
         try:
-            minutes = rounding.time_increment_minutes()
+            minutes = connector.time_increment_minutes()
         except Fatal as exc:  # e.g. the connected user may not read billing settings
             name = self.connector.name
             report.record_errors.append(f"{name}: time rounding not read, the last one read is kept: {exc}")
@@ -433,7 +432,7 @@ class SyncRunner:
         limit makes long is announced first (core.progress.write_forecast).
         """
         progress = progress or NoProgress()
-        pace = write_pace_of(writer)
+        pace = writer if isinstance(writer, WritePace) else None  # None: the measured pace only
         cost: Callable[[OutboxRow], int] = lambda row: 1  # noqa: E731 - a writer that cannot say
         due = self.state.due(self.firm)
         total = sum(due.values())
@@ -638,7 +637,7 @@ class SyncRunner:
         waiting = self.state.updates_waiting(self.firm)
         ids = [entry_id for entry_id in refs.values() if entry_id not in waiting]
         live = sorted(self.store.entries(self.firm, ids=ids), key=lambda e: (e.work_date, e.id))
-        pace = write_pace_of(writer)
+        pace = writer if isinstance(writer, WritePace) else None
         progress.start(f"reading back from {pace.vendor if pace else self.connector.name}", total=len(live))
         chunk = 200  # in work-date order, so each batch spans a short window of days
         for start in range(0, len(live), chunk):

@@ -133,7 +133,7 @@ class ClioConnector:
         return ClioWriter(self.client, log=self._ctx.log)
 
     def bills(self) -> ClioBills:
-        """Moves bills a person generated along their states (core.connector.BillWriter)."""
+        """Moves bills a person generated along their states (core.connector.MovesBills)."""
         return ClioBills(self.client, log=self._ctx.log)
 
     def set_bill_memo(self, bill_id: str, memo: str) -> None:

@@ -18,7 +18,7 @@ import structlog
 from connectors.clio import mapping
 from connectors.clio.client import ClioClient
 from core import paging
-from core.connector import Cursor, Page, Record
+from core.connector import Cursor, Page, Record, StreamRole
 from core.paging import PageWalk
 
 DEFAULT_OVERLAP = timedelta(minutes=15)
@@ -30,6 +30,7 @@ class ClioStream:
     """One Clio list endpoint read incrementally by `updated_since`."""
 
     name: ClassVar[str]
+    role: ClassVar[StreamRole]
     path: ClassVar[str]
     fields: ClassVar[str]
     params: ClassVar[Mapping[str, str]] = {}
@@ -87,6 +88,7 @@ class Users(ClioStream):
     """Clio users -> Timekeeper."""
 
     name = "users"
+    role = StreamRole.REFERENCE
     path = "users"
     fields = (
         "id,etag,name,first_name,last_name,email,enabled,clio_connect,rate,roles,subscription_type,time_zone,"
@@ -111,6 +113,7 @@ class ActivityDescriptions(ClioStream):
     """Clio activity descriptions -> ActivityCategory."""
 
     name = "activity_descriptions"
+    role = StreamRole.REFERENCE
     path = "activity_descriptions"
     fields = "id,etag,name,category_type,rate{amount,type},updated_at"
 
@@ -130,6 +133,7 @@ class ActivityRates(ClioStream):
     """
 
     name = "activity_rates"
+    role = StreamRole.REFERENCE
     path = "activity_rates"
     fields = "id,etag,rate,flat_rate,contact_id,co_counsel_contact_id,user{id},group{id},updated_at"
 
@@ -155,6 +159,7 @@ class Contacts(ClioStream):
     """Clio contacts that are clients -> Client."""
 
     name = "contacts"
+    role = StreamRole.REFERENCE
     path = "contacts"
     fields = (
         "id,etag,name,first_name,last_name,type,is_client,primary_email_address,secondary_email_address,"
@@ -173,6 +178,7 @@ class Matters(ClioStream):
     """Clio matters -> Matter."""
 
     name = "matters"
+    role = StreamRole.REFERENCE
     path = "matters"
     fields = (
         "id,etag,number,display_number,description,status,billable,billing_method,updated_at,"
@@ -191,6 +197,7 @@ class Communications(ClioStream):
     """Phone calls and e-mails sent by firm users -> Activity (never the body)."""
 
     name = "communications"
+    role = StreamRole.ACTIVITY
     path = "communications"
     fields = (
         "id,etag,type,subject,received_at,updated_at,user{id},matter{id},"
@@ -211,6 +218,7 @@ class CalendarEntries(ClioStream):
     """
 
     name = "calendar_entries"
+    role = StreamRole.ACTIVITY
     path = "calendar_entries"
     fields = (
         "id,etag,summary,start_at,end_at,all_day,updated_at,matter{id},calendar_owner{id,type},"
@@ -278,6 +286,7 @@ class Tasks(ClioStream):
     """Completed tasks -> Activity (never the description)."""
 
     name = "tasks"
+    role = StreamRole.ACTIVITY
     path = "tasks"
     fields = f"id,etag,name,status,completed_at,updated_at,matter{{id}},assignee{{id,type,name}},{TIME_ENTRY_FIELDS}"
     # Completing a task updates it, so `updated_since` sees it (clio.md §3.10 filters).
@@ -292,6 +301,7 @@ class Documents(ClioStream):
     """Documents created on a matter -> Activity (never the contents)."""
 
     name = "documents"
+    role = StreamRole.ACTIVITY
     path = "documents"
     fields = "id,etag,name,filename,created_at,updated_at,matter{id},creator{id,type}"
 
@@ -304,6 +314,7 @@ class Notes(ClioStream):
     """Matter notes -> Activity (never the detail)."""
 
     name = "notes"
+    role = StreamRole.ACTIVITY
     path = "notes"
     fields = f"id,etag,type,subject,created_at,updated_at,matter{{id}},author{{id}},{TIME_ENTRY_FIELDS}"
     params: ClassVar[Mapping[str, str]] = {"type": "Matter"}  # clio.md §3.11: the list requires type
@@ -325,6 +336,7 @@ class Bills(ClioStream):
     """
 
     name = "bills"
+    role = StreamRole.BILLS
     path = "bills"
     fields = (
         "id,etag,number,state,kind,type,issued_at,due_at,start_at,end_at,sub_total,total,total_tax,paid,"
@@ -364,4 +376,4 @@ STREAM_CLASSES: tuple[type[ClioStream], ...] = (
     Bills,
 )
 """Reference streams first: activity mapping in core needs the timekeepers and matters. Bills come
-last: core stores them as read-only ledger copies whatever their place (core.sync.REFERENCE_STREAMS)."""
+last: core reads them by their role, as read-only ledger copies, whatever their place here."""

@@ -92,5 +92,5 @@ class LawPayConnector:
         return None
 
     def payments(self) -> LawPayGateway:
-        """The payment operations (core.connector.PaymentGateway)."""
+        """The payment operations (core.gateway.GatewayConnector)."""
         return LawPayGateway(self.client, events_since=self.settings.events_since)

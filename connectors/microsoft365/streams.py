@@ -20,7 +20,7 @@ import structlog
 
 from connectors.microsoft365 import mapping
 from connectors.microsoft365.client import TENANT_WIDE, DeltaExpired, GraphClient, Json
-from core.connector import Cursor, Page, Record
+from core.connector import Cursor, Page, Record, StreamRole
 from core.errors import Fatal, Retryable
 from core.paging import cursor_time
 
@@ -96,6 +96,7 @@ class _MailboxDeltaStream:
     """A delta round per mailbox; subclasses say where a round starts and what an item becomes."""
 
     name: ClassVar[str]
+    role: ClassVar[StreamRole] = StreamRole.ACTIVITY
 
     def __init__(
         self,
@@ -321,6 +322,7 @@ class TeamsCalls:
     """
 
     name: ClassVar[str] = "teams_calls"
+    role: ClassVar[StreamRole] = StreamRole.ACTIVITY
 
     def __init__(
         self,

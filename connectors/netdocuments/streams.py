@@ -26,7 +26,7 @@ import structlog
 from connectors.netdocuments import mapping
 from connectors.netdocuments.client import NetDocumentsClient
 from core import paging
-from core.connector import Cursor, Page, Record
+from core.connector import Cursor, Page, Record, StreamRole
 from core.errors import Fatal
 
 PAGE_SIZE = 100  # activities per Page: a crash re-reads at most this many, all known by id
@@ -36,6 +36,7 @@ class DocumentActivities:
     """Create, edit and new-version events by firm users, coalesced per document, user and window."""
 
     name: ClassVar[str] = "documents"
+    role: ClassVar[StreamRole] = StreamRole.ACTIVITY
 
     def __init__(
         self,

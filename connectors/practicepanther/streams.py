@@ -19,7 +19,7 @@ import structlog
 from connectors.practicepanther import mapping
 from connectors.practicepanther.client import PracticePantherClient
 from core import paging
-from core.connector import Cursor, Page, Record
+from core.connector import Cursor, Page, Record, StreamRole
 from core.paging import PageWalk
 
 DEFAULT_OVERLAP = timedelta(minutes=15)
@@ -33,6 +33,7 @@ class PPStream:
     """One PP list endpoint read incrementally by `updated_since`."""
 
     name: ClassVar[str]
+    role: ClassVar[StreamRole]
     path: ClassVar[str]
     params: ClassVar[Mapping[str, str]] = {}
     server_filters: ClassVar[bool] = True  # False: the endpoint ignores filters (messages)
@@ -98,6 +99,7 @@ class Users(PPStream):
     """PP users -> Timekeeper."""
 
     name = "users"
+    role = StreamRole.REFERENCE
     path = "users"
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
@@ -108,7 +110,8 @@ class Users(PPStream):
 class Accounts(PPStream):
     """PP accounts -> Client."""
 
-    name = "contacts"  # core reads the "contacts" stream as reference data (core.sync.REFERENCE_STREAMS)
+    name = "accounts"
+    role = StreamRole.REFERENCE
     path = "accounts"
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
@@ -120,6 +123,7 @@ class Matters(PPStream):
     """PP matters -> Matter."""
 
     name = "matters"
+    role = StreamRole.REFERENCE
     path = "matters"
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
@@ -131,6 +135,7 @@ class Invoices(PPStream):
     """PP invoices -> RemoteBill: read-only copies for reconciliation and reports (pp.md §11)."""
 
     name = "invoices"
+    role = StreamRole.BILLS
     path = "invoices"
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
@@ -142,6 +147,7 @@ class Payments(PPStream):
     """PP payments -> RemotePayment: trust or operating by their bank account (pp.md §9)."""
 
     name = "payments"
+    role = StreamRole.PAYMENTS
     path = "payments"
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
@@ -155,6 +161,7 @@ class Payments(PPStream):
 class ActivityStream(PPStream):
     """An activity list; time entries are read first to mark activities already covered."""
 
+    role = StreamRole.ACTIVITY
     _cover: mapping.CoverIndex
 
     def _prepare(self, start: datetime | None) -> None:

@@ -20,7 +20,7 @@ import structlog
 from config.billing import Advance, BillingSettings
 from core.billing.model import PreBill, PreBillStatus
 from core.billing.reconcile import Comparison, compare, entries_by_ref, find_prebill
-from core.connector import BillWriter
+from core.connector import BillWriter, MovesBills, StreamRole
 from core.errors import Fatal, Retryable
 from core.logging import figures
 from core.models import BillState, EntryState, RemoteBill, Severity
@@ -171,20 +171,14 @@ def _with_current_refs(prebill: PreBill, current: dict[str, str | None]) -> PreB
 
 
 def bill_writer_of(connector: object) -> BillWriter | None:
-    """The connector's bill writer, when it offers one (`bills()`); None for a PMS that cannot move bills."""
-    offer = getattr(connector, "bills", None)
-    writer = offer() if callable(offer) else None
-    return writer if writer is not None and callable(getattr(writer, "move_bill", None)) else None
-
-
-# Streams that bring PMS bills in: Clio's bills, PracticePanther's invoices.
-BILL_STREAMS = ("bills", "invoices")
+    """The connector's bill writer (MovesBills); None for a PMS that does not let billsync move bills."""
+    return connector.bills() if isinstance(connector, MovesBills) else None
 
 
 def follow_new_bills(
     store: Store, firm_id: str, settings: BillingSettings, connector: object, report: SyncReport
 ) -> list[FollowUp]:
     """After a poll: follow the PMS bills it brought in (nothing to do when it read none)."""
-    if not any(report.records_read.get(name) for name in BILL_STREAMS):
+    if not report.read_by_role[StreamRole.BILLS]:
         return []
     return follow_bills(store, firm_id, settings, bill_writer_of(connector))

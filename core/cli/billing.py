@@ -32,6 +32,7 @@ from core.cli.common import (
     text,
     text_cells,
 )
+from core.connector import StreamRole
 from core.errors import AuthFailed, BillsyncError, Retryable
 from core.matching import ReferenceData
 from core.models import Severity
@@ -222,7 +223,8 @@ def bill_follow(config: ConfigOption = None, firm: FirmOption = None) -> None:
     store = Store.open(settings.database_url)
     runtime = build_runtime(settings, firm_id, store)
     try:
-        runtime.runner.poll(SyncReport(), only_streams=BILL_STREAMS)
+        bill_streams = [s.name for s in runtime.connector.streams() if s.role is StreamRole.BILLS]
+        runtime.runner.poll(SyncReport(), only_streams=bill_streams)  # and the reference data, as every poll
         results = follow_bills(store, firm_id, firm_settings.billing, bill_writer_of(runtime.connector))
     except AuthFailed as exc:
         raise BillsyncError(reconnect_message(exc, runtime.connector.name)) from None
@@ -244,10 +246,6 @@ def bill_follow(config: ConfigOption = None, firm: FirmOption = None) -> None:
             )
         )
     console.print(table)
-
-
-# The PMS streams that carry bills: Clio's `bills`, PracticePanther's `invoices`.
-BILL_STREAMS = ("bills", "invoices")
 
 
 def _find(store: Store, firm_id: str, key: str) -> PreBill:

@@ -34,6 +34,7 @@ from core.cli.common import (
     say,
     settings_from,
 )
+from core.connector import TimeRounding
 from core.errors import BillsyncError, ConfigError
 from core.models import (
     Activity,
@@ -453,7 +454,8 @@ def check_config(config: ConfigOption = None) -> None:
                 f"firm {firm_id} ({firm.name}): capture {'on' if policy.enabled else 'off'}, "
                 f"review {policy.review.value}, kinds: {kinds}"
             )
-            pms_rounds = callable(getattr(load(CONNECTORS, firm.system_of_record), "time_increment_minutes", None))
+            # The connector's class, not a connected instance: `config check` talks to no vendor.
+            pms_rounds = issubclass(load(CONNECTORS, firm.system_of_record), TimeRounding)
             read = store.time_increment(firm_id, firm.system_of_record) if store is not None and pms_rounds else None
             print_increment(increment_lines(firm_id, firm, pms_rounds=pms_rounds, read=read))
             for name, role in unconfigured_connectors(firm):

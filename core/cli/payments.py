@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -38,8 +38,8 @@ def _firm(config: ConfigOption, firm: FirmOption) -> FirmPayments:
 def _attach_memo_writer(fp: FirmPayments, config: ConfigOption) -> None:
     """The system of record writes the link on the bill when its connector can (core.connector.BillMemoWriter)."""
     runtime = build_runtime(settings_from(config), fp.firm, fp.store)
-    if callable(getattr(runtime.connector, "set_bill_memo", None)):
-        fp.memo_writer = cast(BillMemoWriter, runtime.connector)
+    if isinstance(runtime.connector, BillMemoWriter):
+        fp.memo_writer = runtime.connector
 
 
 def _outcome(what: str, intent: Intent) -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import requests
 import typer
@@ -33,7 +33,7 @@ from core.cli.common import (
     say,
     settings_from,
 )
-from core.connector import OAuthConnector, time_rounding_of
+from core.connector import OAuthConnector, RoundingAdvisor, StreamRole, TimeRounding
 from core.demo_firm import DEMO_ACTIVITIES, DEMO_RATE_LIMIT, demo_firm, demo_seeds
 from core.engine import CaptureResult
 from core.errors import AuthFailed, BillsyncError, NotConnected, Retryable
@@ -49,7 +49,7 @@ from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, ensure_key_file, join
 from core.sandbox.server import VendorSandbox, build_server_app
 from core.serving import serve
 from core.store.store import Store
-from core.sync import REFERENCE_STREAMS, SyncReport
+from core.sync import SyncReport
 
 CALLBACK_PATH = "/callback"
 EXAMPLE_SEED = "config/examples/sandbox-seed.json"
@@ -73,8 +73,6 @@ def connect(
     named = {c.name: c for c in runtime.runner.connectors}
     if connector not in named:
         raise BillsyncError(f"firm {firm_id} does not use {connector} (connectors: {', '.join(named)})")
-    if not callable(getattr(named[connector], "authorize_url", None)):
-        raise BillsyncError(f"{connector} is not connected with a browser sign-in: its settings hold its credentials")
     connect_account(runtime, port=port, auto_approve=auto_approve, connector=connector)
     say(f"{connector} connected for firm {firm_id}; tokens stored encrypted")
 
@@ -84,12 +82,13 @@ def connect_account(
 ) -> None:
     """Run the authorization-code flow for one of the firm's connectors (its system of record by default)."""
     chosen = next((c for c in runtime.runner.connectors if c.name == connector), runtime.connector)
-    oauth = cast(OAuthConnector, chosen)
+    if not isinstance(chosen, OAuthConnector):
+        raise BillsyncError(f"{chosen.name} is not connected with a browser sign-in: its settings hold its credentials")
     redirect_uri = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
     state = secrets.token_urlsafe(16)
-    url = oauth.authorize_url(redirect_uri, state)
+    url = chosen.authorize_url(redirect_uri, state)
     code = _code_by_redirect(url, state) if auto_approve else _code_by_browser(url, state, port)
-    runtime.tokens.save(runtime.firm_id, chosen.name, oauth.exchange_code(code, redirect_uri))
+    runtime.tokens.save(runtime.firm_id, chosen.name, chosen.exchange_code(code, redirect_uri))
     chosen.check()
 
 
@@ -260,7 +259,7 @@ def backfill(
             (connector, s)
             for connector in runtime.runner.connectors
             for s in connector.streams()
-            if connector is not runtime.connector or s.name not in REFERENCE_STREAMS
+            if s.role is StreamRole.ACTIVITY
         ]
         with _vendor_errors(runtime):
             # Activity is judged against the people, clients and matters and the PMS's own increment: read
@@ -480,18 +479,17 @@ def _check_increment(runtime: FirmRuntime) -> None:
     """Read the system of record's rounding now (and keep it, as a sync would); say what will be billed."""
     firm_id, pms = runtime.firm_id, runtime.connector
     configured = runtime.settings.capture.increment_minutes
-    rounding = time_rounding_of(pms)
-    advise = getattr(pms, "rounding_mismatch", None)  # a firm's own increment against the PMS's rounding
+    pms_rounds = isinstance(pms, TimeRounding)
     advice = None
     try:
-        if rounding is not None:
-            runtime.store.save_time_increment(firm_id, pms.name, rounding.time_increment_minutes())
-        if configured is not None and callable(advise):
-            advice = advise(configured)
+        if isinstance(pms, TimeRounding):
+            runtime.store.save_time_increment(firm_id, pms.name, pms.time_increment_minutes())
+        if configured is not None and isinstance(pms, RoundingAdvisor):  # the firm's own increment against the PMS's
+            advice = pms.rounding_mismatch(configured)
     except (BillsyncError, requests.RequestException) as exc:
         say((f"firm {firm_id}: {pms.name} time rounding not read: {exc}", "yellow"))
-    read = runtime.store.time_increment(firm_id, pms.name) if rounding is not None else None
-    print_increment(increment_lines(firm_id, runtime.settings, pms_rounds=rounding is not None, read=read))
+    read = runtime.store.time_increment(firm_id, pms.name) if pms_rounds else None
+    print_increment(increment_lines(firm_id, runtime.settings, pms_rounds=pms_rounds, read=read))
     if advice:
         say((f"firm {firm_id}: {advice}", "yellow"))
 

@@ -14,7 +14,7 @@ from config.payments import PaymentsSettings
 from config.settings import BillsyncSettings
 from core.connector import BillMemoWriter, Context
 from core.errors import BillsyncError, ConfigError
-from core.gateway import GatewayAccount, GatewayTransaction, PaymentGateway
+from core.gateway import GatewayAccount, GatewayConnector, GatewayTransaction, PaymentGateway
 from core.http import HttpClient
 from core.models import BillState, RemoteBill
 from core.payments import references
@@ -178,13 +178,12 @@ def build_firm_payments(
     tokens = TokenStore(store.engine, fernet_from_key(settings.encryption_key()))
     ctx = Context(firm=firm_id, http=http or HttpClient(), tokens=tokens, log=log)
     connector = connector_class(connector_settings, ctx)
-    payments = getattr(connector, "payments", None)
-    if not callable(payments):
+    if not isinstance(connector, GatewayConnector):
         raise ConfigError(f"connector {name} is not a payment gateway (it has no payments())")
     return FirmPayments(
         firm=firm_id,
         settings=firm.payments,
-        gateway=payments(),
+        gateway=connector.payments(),
         gateway_name=name,
         store=store,
         payments=PaymentStore(store.engine),

@@ -166,7 +166,7 @@ def build_app(
 def _ingest_keys(firms: Mapping[str, FirmRuntime]) -> dict[str, bytes]:
     keys: dict[str, bytes] = {}
     for firm_id, runtime in firms.items():
-        secret = getattr(runtime.settings, "ingest_secret", None)
+        secret = runtime.settings.ingest_secret
         if secret is None:
             continue
         try:

@@ -1,27 +1,24 @@
 """The contract every connector passes (docs/architecture.md "Connector contract").
 
-One suite, parametrized over connectors. To add one, append a ContractCase to CASES with a
-harness factory built on that connector's sandbox; the harness protocol below says what it needs.
+One suite, parametrized over connectors. To add one, append a ContractCase to CASES in
+tests/contract/harnesses.py with a harness factory built on that connector's sandbox; the Harness
+protocol there says what it needs. Optional capabilities have their own suite (test_capabilities.py).
 """
 
 from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from connectors.clio.connector import ClioConnector
-from connectors.microsoft365.connector import Microsoft365Connector
-from connectors.netdocuments.connector import NetDocumentsConnector
-from connectors.practicepanther.connector import PracticePantherConnector
-from core.connector import Connector, Cursor, FindsManyEntries, InboundRequest, Page, Subscription
+from core.connector import Cursor, FindsManyEntries, Page, StreamRole
 from core.errors import AuthFailed, Indeterminate, InvalidSignature
 from core.models import (
     Activity,
@@ -31,57 +28,20 @@ from core.models import (
     Matter,
     RemoteBill,
     RemotePayment,
-    TimeEntry,
     Timekeeper,
 )
-from tests.connectors.clio.clio_harness import ClioContractHarness
-from tests.connectors.microsoft365.m365_harness import Microsoft365ContractHarness
-from tests.connectors.netdocuments.nd_harness import NetDocumentsContractHarness
-from tests.connectors.practicepanther.pp_harness import PracticePantherContractHarness
+from tests.contract.harnesses import CASES, GATEWAYS, ContractCase, GatewayCase, Harness
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD_TYPES = (Activity, Timekeeper, Client, ClientRateTable, Matter, ActivityCategory, RemoteBill, RemotePayment)
 SECRET_HINTS = ("secret", "password", "token", "api_key", "private_key")
-
-
-class Harness(Protocol):
-    """A connector wired to its sandbox, plus the levers the contract pulls."""
-
-    connector: Connector
-
-    def reject_credentials(self) -> None:
-        """Make the vendor answer 401 to everything from now on."""
-
-    def lose_write_answers(self, *, applied: bool) -> None:
-        """Make creates lose their answer, after the vendor applied them or before."""
-
-    def restore(self) -> None:
-        """Clear injected faults."""
-
-    def remote_entries_with_key(self, key: str) -> int:
-        """How many remote entries carry the marker of `key`."""
-
-    def sample_entry(self) -> TimeEntry:
-        """A time entry the vendor accepts."""
-
-    def signed_delivery(self) -> tuple[InboundRequest, Subscription | None]:
-        """A genuine webhook delivery and the subscription that verifies it."""
-
-
-@dataclass(frozen=True)
-class ContractCase:
-    """A connector class and how to build its harness."""
-
-    connector_class: type[Any]
-    harness: Callable[[], Harness]
-
-
-CASES = [
-    pytest.param(ContractCase(ClioConnector, ClioContractHarness), id="clio"),
-    pytest.param(ContractCase(PracticePantherConnector, PracticePantherContractHarness), id="practicepanther"),
-    pytest.param(ContractCase(NetDocumentsConnector, NetDocumentsContractHarness), id="netdocuments"),
-    pytest.param(ContractCase(Microsoft365Connector, Microsoft365ContractHarness), id="microsoft365"),
-]
+# What each role's records are (core.connector.StreamRole): core stores or captures them by role.
+RECORDS_OF_ROLE: dict[StreamRole, tuple[type[Any], ...]] = {
+    StreamRole.REFERENCE: (Timekeeper, Client, ClientRateTable, Matter, ActivityCategory),
+    StreamRole.ACTIVITY: (Activity,),
+    StreamRole.BILLS: (RemoteBill,),
+    StreamRole.PAYMENTS: (RemotePayment,),
+}
 
 
 @pytest.fixture(params=CASES)
@@ -162,6 +122,23 @@ def test_streams_yield_valid_models_and_cursors_never_move_backwards(harness: Ha
             cursor = page.cursor
 
 
+def test_each_stream_declares_its_role_and_yields_the_records_of_that_role(harness: Harness) -> None:
+    """Core chooses streams by role (never by name): a stream's records must be what its role says.
+
+    A system of record gives core its reference data; an activity source gives activity only."""
+    streams = harness.connector.streams()
+    roles = {s.name: s.role for s in streams}
+    assert all(isinstance(role, StreamRole) for role in roles.values()), roles
+    if harness.connector.writer() is not None:
+        assert StreamRole.REFERENCE in roles.values() and StreamRole.ACTIVITY in roles.values(), roles
+    else:
+        assert set(roles.values()) == {StreamRole.ACTIVITY}, roles
+    for stream in streams:
+        for page in read_stream(stream, None):
+            for record in page.records:
+                assert isinstance(record, RECORDS_OF_ROLE[stream.role]), (stream.name, type(record).__name__)
+
+
 def test_rereading_from_the_last_cursor_yields_nothing_new(harness: Harness) -> None:
     for stream in harness.connector.streams():
         first = read_stream(stream, None)
@@ -199,6 +176,17 @@ def test_a_bad_webhook_signature_is_rejected(harness: Harness) -> None:
             handler.handle(bad, subscription)
     with pytest.raises(InvalidSignature):
         handler.handle(request, None)  # nothing to verify against: refused, never trusted
+
+
+def test_a_webhook_asks_to_re_poll_streams_the_connector_has(harness: Harness) -> None:
+    """Core re-polls the streams a delivery names by their names: a name that is no stream's
+    re-polls nothing, and the change would wait for the next scheduled poll."""
+    handler = harness.connector.webhooks()
+    if handler is None:
+        pytest.skip("this connector has no webhooks")
+    request, subscription = harness.signed_delivery()
+    named = set(handler.handle(request, subscription).streams)
+    assert named and named <= {s.name for s in harness.connector.streams()}
 
 
 @pytest.mark.parametrize("applied", [True, False], ids=["answer-lost-after-write", "connection-lost-before-write"])
@@ -260,14 +248,10 @@ def _iter_cases() -> Iterator[ContractCase]:
         yield typing.cast(ContractCase, param.values[0])
 
 
-# Connectors that move money rather than read activity or write entries: they have no streams,
-# writer or signed webhooks for this suite to pull on, and are held to the same basics (name,
-# SecretStr settings, a clean 401 from check(), the doorbell webhook) by their own tests.
-PAYMENT_GATEWAYS = {"lawpay": "tests/connectors/lawpay"}
-
-
 def test_every_connector_folder_with_a_connector_module_is_in_the_suite() -> None:
+    """Each connector is in this suite, or (a payment gateway: no streams, no writer, no signed
+    webhooks for this suite to pull on) in the payment gateway contract suite."""
     listed = {case.connector_class.name for case in _iter_cases()}
-    present = {p.parent.name for p in (ROOT / "connectors").glob("*/connector.py")} - set(PAYMENT_GATEWAYS)
-    assert present <= listed, f"add a ContractCase for {sorted(present - listed)}"
-    assert all((ROOT / tests).is_dir() for tests in PAYMENT_GATEWAYS.values())
+    gateways = {typing.cast(GatewayCase, param.values[0]).connector_class.name for param in GATEWAYS}
+    present = {p.parent.name for p in (ROOT / "connectors").glob("*/connector.py")}
+    assert present <= listed | gateways, f"add a ContractCase for {sorted(present - listed - gateways)}"

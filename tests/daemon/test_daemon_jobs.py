@@ -13,6 +13,7 @@ import structlog
 
 from config.billing import BillingSettings
 from core.billing.lifecycle import follow_new_bills
+from core.connector import StreamRole
 from core.daemon import jobs
 from core.errors import AuthFailed
 from core.http import HttpClient
@@ -254,6 +255,7 @@ def test_a_poll_that_follows_pms_bills_says_them_in_its_one_summary_line(logs: L
     class BillReadingRunner(FakeRunner):
         def poll(self, report, *, only_streams=None, progress=None) -> None:  # type: ignore[no-untyped-def]
             report.records_read["bills"] += 1
+            report.read_by_role[StreamRole.BILLS] += 1
             follow_new_bills(store, firm_id, BillingSettings(), None, report)
 
     assert jobs.run_job(runtime(firm_id, BillReadingRunner()), "poll", jobs.poll) is jobs.Outcome.OK

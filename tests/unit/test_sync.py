@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from core.connector import Cursor, InboundRequest, Page, RemoteEntry
+from core.connector import Cursor, InboundRequest, Page, RemoteEntry, StreamRole
 from core.engine import CaptureEngine
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
 from core.models import Activity, ActivityStatus, Discount, EntryState, TimeEntry
@@ -101,6 +101,7 @@ class ListStream:
     name: str
     records: list[object]
     page_size: int = 2
+    role: StreamRole = StreamRole.ACTIVITY
 
     def read(self, since: Cursor) -> Iterator[Page]:
         start = int(since["read"]) if since else 0
@@ -114,7 +115,7 @@ class FakeConnector:
     Settings: ClassVar[type[BaseModel]] = BaseModel
 
     def __init__(self, activities: list[Activity], writer: FakeWriter, reference: list[object] | None = None) -> None:
-        self.reference = ListStream("users", reference or [timekeeper(), client(), matter()])
+        self.reference = ListStream("users", reference or [timekeeper(), client(), matter()], role=StreamRole.REFERENCE)
         self.activity_stream = ListStream("communications", list(activities))
         self._writer = writer
 
@@ -559,6 +560,23 @@ class SourceConnector:
 
     def writer(self) -> None:
         return None
+
+
+def test_streams_are_chosen_by_their_role_never_by_their_name(runner_for, store, firm_id) -> None:
+    writer = FakeWriter()
+    connector = FakeConnector([], writer)
+    # Vendor names core once read by name: reference data under "accounts", activity under "users".
+    connector.reference = ListStream("accounts", [timekeeper(), client(), matter()], role=StreamRole.REFERENCE)
+    connector.activity_stream = ListStream("users", calls(2))
+    runner = runner_for(connector)
+    report = runner.run_once()
+    assert report.read_by_role == {StreamRole.REFERENCE: 3, StreamRole.ACTIVITY: 2}
+    assert set(store.load_reference(firm_id).matters) == {"m1"} and report.written == 2  # stored, then captured
+    connector.reference.records.append(client(id="c2"))
+    connector.activity_stream.records.extend(calls(3)[2:])
+    repoll = SyncReport()
+    runner.poll(repoll, only_streams=[])  # a webhook naming no stream still reads the reference data first
+    assert dict(repoll.records_read) == {"accounts": 1}
 
 
 def test_an_activity_source_is_polled_through_the_same_engine_and_written_to_the_system_of_record(

@@ -225,6 +225,15 @@ class ClioContractHarness:
         """A time entry the vendor accepts."""
         return time_entry()
 
+    def make_bill(self) -> str:
+        """A draft bill a person generated in Clio (on matter 1001); its id."""
+        return str(self.env.sandbox.generate_bill(1001)["id"])
+
+    def bill_memo(self, bill_id: str) -> str | None:
+        """The memo printed on the bill, as Clio holds it."""
+        [bill] = [b for b in self.env.sandbox.records("bills") if str(b["id"]) == bill_id]
+        return bill.get("memo")
+
     def signed_delivery(self) -> tuple[Any, Any]:
         """A genuine delivery from the sandbox, and the subscription that verifies it."""
         from core.connector import InboundRequest

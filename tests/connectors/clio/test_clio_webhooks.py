@@ -100,6 +100,12 @@ def test_a_signed_delivery_names_the_streams_of_its_model() -> None:
     }
 
 
+def test_every_watched_model_names_streams_clio_has() -> None:
+    # Core re-polls by stream name: a renamed stream must take its webhook model along.
+    names = {s.name for s in make_env().connector.streams()}
+    assert {stream for streams in WATCHED_MODELS.values() for stream in streams} <= names
+
+
 def test_the_delivery_id_is_stable_for_dedupe() -> None:
     handler = make_env().connector.webhooks()
     first, again, changed = payload(), payload(), payload(etag='"e2"')

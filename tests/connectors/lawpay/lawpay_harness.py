@@ -204,6 +204,39 @@ def make_env(
     return LawPayEnv(sandbox, clock, app, connector, adapter, store, fp, log_lines)
 
 
+class LawPayGatewayHarness:
+    """What the payment gateway contract suite needs from LawPay's sandbox (tests/contract)."""
+
+    charging_method = "card_good"  # a saved card the gateway charges
+    declining_method = "card_declines"  # a saved card the gateway always declines
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.env = make_env(tmp_path)
+        self.connector = self.env.connector
+        self.gateway = self.connector.payments()
+
+    def lose_charge_answers(self, *, applied: bool) -> None:
+        """Charges lose their answer: after LawPay made the charge (applied) or before it saw the request."""
+        kind = "truncate" if applied else "reset"
+        self.env.faults({"route": "/lawpay/v1/charges", "methods": ["POST"], "kind": kind})
+
+    def restore(self) -> None:
+        """Clear injected faults."""
+        self.env.faults()
+
+    def catch_up(self) -> None:
+        """Let time pass: LawPay's search indexes a transaction about a second late (lawpay.md §10)."""
+        self.env.clock.advance(2)
+
+    def charges_with_reference(self, reference: str) -> int:
+        """How many charges the gateway holds under `reference`."""
+        return sum(1 for t in self.env.gateway_charges() if t.get("reference") == reference)
+
+    def close(self) -> None:
+        """Release the store."""
+        self.env.store.close()
+
+
 class _Lines:
     """A file-like sink keeping each log line (for the secret canary)."""
 

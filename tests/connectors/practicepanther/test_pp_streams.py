@@ -22,7 +22,7 @@ def records(pages: list[Page]) -> list[Any]:
 def test_reference_streams_map_users_accounts_and_matters() -> None:
     env = make_env()
     assert {type(r) for r in records(read(env, "users"))} == {Timekeeper}
-    assert [c.name for c in records(read(env, "contacts"))] == ["Acme Corp"]
+    assert [c.name for c in records(read(env, "accounts"))] == ["Acme Corp"]
     matters = {m.id: m for m in records(read(env, "matters"))}
     assert all(isinstance(m, Matter) for m in matters.values()) and len(matters) == 3
 

@@ -16,12 +16,12 @@ from billsync_sandboxes.practicepanther.seed import practicepanther_seed
 from connectors.practicepanther import mapping
 from core.demo_data import generate_firm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, Timekeeper
-from core.sync import REFERENCE_STREAMS
+from core.sync import STORED_ROLES
 from tests.connectors.practicepanther.pp_harness import make_env, time_entry
 from tests.connectors.practicepanther.pp_swagger import swagger
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-REFERENCE = ("users", "contacts", "matters", "invoices", "payments")
+REFERENCE = ("users", "accounts", "matters", "invoices", "payments")
 CANARY = "CANARY-pp-demo-seed-7731"
 DEFINITIONS = {
     "users": "User",
@@ -89,7 +89,7 @@ def test_the_connector_reads_the_whole_demo_firm() -> None:
             records.extend(page.records)
         read[stream.name] = records
     users = [r for r in read["users"] if isinstance(r, Timekeeper)]
-    clients = [r for r in read["contacts"] if isinstance(r, Client)]
+    clients = [r for r in read["accounts"] if isinstance(r, Client)]
     matters = [r for r in read["matters"] if isinstance(r, Matter)]
     assert len(users) >= 12 and len(clients) >= 40 and len(matters) >= 120
     assert {m.billing_method for m in matters} == set(BillingMethod)
@@ -111,10 +111,11 @@ def test_the_connector_reads_the_whole_demo_firm() -> None:
 
 
 def test_core_reads_users_accounts_and_matters_as_reference_data() -> None:
-    # Regression: the accounts stream was named "accounts", which core took for an activity
-    # stream, so a sync cycle fed Client records to capture and failed.
-    names = [stream.name for stream in make_env().connector.streams()]
-    assert [n for n in names if n in REFERENCE_STREAMS] == list(REFERENCE)
+    # Regression: core once chose reference streams by name and took "accounts" for an activity
+    # stream, so a sync cycle fed Client records to capture and failed. Core now goes by role.
+    streams = make_env().connector.streams()
+    names = [stream.name for stream in streams]
+    assert [s.name for s in streams if s.role in STORED_ROLES] == list(REFERENCE)
     assert len(names) == len(set(names)) == len(REFERENCE) + 6
 
 

@@ -1,0 +1,115 @@
+"""The harnesses the contract suites run on: each connector wired to its vendor's stand-in.
+
+This is the one place the contract suites reach the stand-ins, through each connector's own test
+harness (tests/connectors/<vendor>/). To add a connector, append a ContractCase to CASES (or a
+gateway to GATEWAYS) with a harness factory; the protocols below say what a harness needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from connectors.clio.connector import ClioConnector
+from connectors.lawpay.connector import LawPayConnector
+from connectors.microsoft365.connector import Microsoft365Connector
+from connectors.netdocuments.connector import NetDocumentsConnector
+from connectors.practicepanther.connector import PracticePantherConnector
+from core.connector import Connector, InboundRequest, Subscription
+from core.gateway import PaymentGateway
+from core.models import TimeEntry
+from tests.connectors.clio.clio_harness import ClioContractHarness
+from tests.connectors.lawpay.lawpay_harness import LawPayGatewayHarness
+from tests.connectors.microsoft365.m365_harness import Microsoft365ContractHarness
+from tests.connectors.netdocuments.nd_harness import NetDocumentsContractHarness
+from tests.connectors.practicepanther.pp_harness import PracticePantherContractHarness
+
+
+class Harness(Protocol):
+    """A connector wired to its sandbox, plus the levers the contract pulls."""
+
+    connector: Connector
+
+    def reject_credentials(self) -> None:
+        """Make the vendor answer 401 to everything from now on."""
+
+    def lose_write_answers(self, *, applied: bool) -> None:
+        """Make creates lose their answer, after the vendor applied them or before."""
+
+    def restore(self) -> None:
+        """Clear injected faults."""
+
+    def remote_entries_with_key(self, key: str) -> int:
+        """How many remote entries carry the marker of `key`."""
+
+    def sample_entry(self) -> TimeEntry:
+        """A time entry the vendor accepts."""
+
+    def signed_delivery(self) -> tuple[InboundRequest, Subscription | None]:
+        """A genuine webhook delivery and the subscription that verifies it."""
+
+
+class BillsHarness(Harness, Protocol):
+    """A harness whose connector offers bills (MovesBills, BillMemoWriter): it can make one."""
+
+    def make_bill(self) -> str:
+        """A draft bill a person generated in the PMS; its id."""
+
+    def bill_memo(self, bill_id: str) -> str | None:
+        """The memo the PMS holds on the bill."""
+
+
+class GatewayHarness(Protocol):
+    """A payment gateway connector wired to its sandbox, plus the levers the gateway contract pulls."""
+
+    connector: Any
+    gateway: PaymentGateway
+    charging_method: str  # a saved payment method the gateway charges
+    declining_method: str  # a saved payment method the gateway always declines
+
+    def lose_charge_answers(self, *, applied: bool) -> None:
+        """Make charges lose their answer, after the gateway made the charge or before."""
+
+    def restore(self) -> None:
+        """Clear injected faults."""
+
+    def catch_up(self) -> None:
+        """Let the gateway's search and event listing catch up with what it just did."""
+
+    def charges_with_reference(self, reference: str) -> int:
+        """How many charges the gateway holds under `reference`."""
+
+    def close(self) -> None:
+        """Release what the harness holds."""
+
+
+@dataclass(frozen=True)
+class ContractCase:
+    """A connector class and how to build its harness."""
+
+    connector_class: type[Any]
+    harness: Callable[[], Harness]
+
+
+@dataclass(frozen=True)
+class GatewayCase:
+    """A payment gateway connector class and how to build its harness (in a temporary folder)."""
+
+    connector_class: type[Any]
+    harness: Callable[[Path], GatewayHarness]
+
+
+CASES = [
+    pytest.param(ContractCase(ClioConnector, ClioContractHarness), id="clio"),
+    pytest.param(ContractCase(PracticePantherConnector, PracticePantherContractHarness), id="practicepanther"),
+    pytest.param(ContractCase(NetDocumentsConnector, NetDocumentsContractHarness), id="netdocuments"),
+    pytest.param(ContractCase(Microsoft365Connector, Microsoft365ContractHarness), id="microsoft365"),
+]
+
+GATEWAYS = [
+    pytest.param(GatewayCase(LawPayConnector, LawPayGatewayHarness), id="lawpay"),
+]
