@@ -347,3 +347,18 @@ class MovesBills(Protocol):
     def bills(self) -> BillWriter:
         """The bill writer (core moves a bill only once it matches its pre-bill)."""
         ...
+
+
+@runtime_checkable
+class PaymentsByHand(Protocol):
+    """A system of record whose API cannot record a payment on a bill.
+
+    billsync then lists each payment, refund and trust movement for a person to post in the PMS
+    (`billsync pay post-list`) and says why in the vendor's own terms. A class method: the command
+    asks the connector's class, without connecting to the vendor.
+    """
+
+    @classmethod
+    def why_payments_by_hand(cls) -> str:
+        """One sentence: what the vendor's API lacks that makes a person post payments."""
+        ...

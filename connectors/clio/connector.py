@@ -53,6 +53,15 @@ class ClioConnector:
             clock=clock,
         )
 
+    @classmethod
+    def why_payments_by_hand(cls) -> str:
+        """Clio's API has no call that records a payment on a bill (clio.md §3.14, lawpay.md §17.2).
+
+        Payments reach bills only through Clio's own payment integrations or Clio Payments links;
+        POST /bank_transactions (2026) has no bill or allocation field, so billsync does not use it.
+        """
+        return "Clio's API cannot record a payment on a bill (only Clio's own integrations and Clio Payments links can)"
+
     def check(self) -> None:
         """Raise AuthFailed or Retryable with a clear message when Clio cannot be used."""
         if self._ctx.tokens.get(self._ctx.firm, self.name) is None:

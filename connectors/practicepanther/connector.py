@@ -49,6 +49,11 @@ class PracticePantherConnector:
             clock=clock,
         )
 
+    @classmethod
+    def why_payments_by_hand(cls) -> str:
+        """PracticePanther's API v2 reads and deletes payments but cannot create one (lawpay.md §17.1)."""
+        return "PracticePanther's API cannot create payments (payments are read-only)"
+
     def check(self) -> None:
         """Raise AuthFailed or Retryable with a clear message when PracticePanther cannot be used."""
         if self._ctx.tokens.get(self._ctx.firm, self.name) is None:

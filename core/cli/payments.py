@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from core.cli.common import ConfigOption, FirmOption, app, console, pick_firm, say, settings_from, text_cells
-from core.connector import BillMemoWriter
+from core.connector import BillMemoWriter, PaymentsByHand
 from core.errors import BillsyncError
 from core.matching import ReferenceData
 from core.payments import charges, collection, plans, transfers
@@ -19,7 +19,8 @@ from core.payments.cycle import run_payments_cycle
 from core.payments.firm import FirmPayments, build_firm_payments
 from core.payments.ledger import Ledger
 from core.payments.models import Intent, IntentStatus, Purpose
-from core.payments.posting import hand_postings, why_by_hand
+from core.payments.posting import hand_postings
+from core.plugins import CONNECTORS, load
 from core.runtime import build_runtime
 from core.store.store import Store
 
@@ -267,7 +268,13 @@ def post_list(config: ConfigOption = None, firm: FirmOption = None) -> None:
     """What must be posted by hand in the PMS, and why the PMS's API cannot take it."""
     fp = _firm(config, firm)
     todo = hand_postings(fp.matches(), fp.payments.transfers(fp.firm))
-    say(f"{why_by_hand(fp.system_of_record)}: post these by hand, then `billsync pay posted ID`.")
+    pms = load(CONNECTORS, fp.system_of_record)
+    why = (
+        pms.why_payments_by_hand()
+        if issubclass(pms, PaymentsByHand)
+        else f"{fp.system_of_record}: recording payments through its API is not supported"
+    )
+    say(f"{why}: post these by hand, then `billsync pay posted ID`.")
     table = Table(title=f"{len(todo)} to post in {fp.system_of_record}")
     for column in ("id", "date", "what", "client", "invoice", "account", "amount"):
         table.add_column(column, justify="right" if column == "amount" else "left", overflow="fold")

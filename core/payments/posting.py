@@ -1,33 +1,20 @@
 """What the billing staff must post by hand in the PMS, because its API cannot.
 
-- Clio: the API has no endpoint that records a payment on a bill; payments reach bills only
-  through Clio's own payment integrations or Clio Payments links (clio.md §3.14, lawpay.md §17.2).
-  POST /bank_transactions (2026) has no bill or allocation field, so billsync does not use it.
-- PracticePanther: payments are read-only in API v2 (GET and DELETE only, lawpay.md §17.1).
-So every LawPay payment, refund, reversal and trust transfer billsync sees is listed here until a
-person marks it posted (`billsync pay posted ID`).
+No PMS billsync writes to lets an API client record a payment on a bill; each says why in its own
+terms (core.connector.PaymentsByHand). So every gateway payment, refund, reversal and trust
+transfer billsync sees is listed here until a person marks it posted (`billsync pay posted ID`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from types import MappingProxyType
 
 from core.payments import references
 from core.payments.models import Transfer
 from core.payments.reconcile import Match, Target
-
-WHY_BY_HAND: Mapping[str, str] = MappingProxyType(
-    {
-        "clio": (
-            "Clio's API cannot record a payment on a bill (only Clio's own integrations and Clio Payments links can)"
-        ),
-        "practicepanther": "PracticePanther's API cannot create payments (payments are read-only)",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +28,6 @@ class HandPosting:
     invoice: str | None
     account: str
     amount: Decimal
-
-
-def why_by_hand(system_of_record: str) -> str:
-    """The sentence that says why the PMS needs a person for this."""
-    return WHY_BY_HAND.get(system_of_record, f"{system_of_record}: recording payments through its API is not supported")
 
 
 def hand_postings(matches: Sequence[Match], transfers: Sequence[Transfer]) -> list[HandPosting]:

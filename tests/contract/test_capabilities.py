@@ -25,6 +25,7 @@ from core.connector import (
     FindsManyEntries,
     MovesBills,
     OAuthConnector,
+    PaymentsByHand,
     RoundingAdvisor,
     StreamRole,
     TimeRounding,
@@ -43,6 +44,7 @@ CONNECTOR_CAPABILITIES: tuple[type[Any], ...] = (
     MovesBills,
     BillMemoWriter,
     GatewayConnector,
+    PaymentsByHand,
 )
 WRITER_CAPABILITIES: tuple[type[Any], ...] = (WritePace, FindsManyEntries)
 # What the objects a capability hands out are (checked on those objects, not on connectors).
@@ -51,8 +53,17 @@ HANDED_OUT = (BillWriter, PaymentGateway)
 REQUIRED = {"Connector", "Stream", "WebhookHandler", "Writer"}
 
 OFFERED: dict[str, set[type[Any]]] = {
-    "clio": {OAuthConnector, TimeRounding, RoundingAdvisor, MovesBills, BillMemoWriter, WritePace, FindsManyEntries},
-    "practicepanther": {OAuthConnector, FindsManyEntries},
+    "clio": {
+        OAuthConnector,
+        TimeRounding,
+        RoundingAdvisor,
+        MovesBills,
+        BillMemoWriter,
+        PaymentsByHand,
+        WritePace,
+        FindsManyEntries,
+    },
+    "practicepanther": {OAuthConnector, PaymentsByHand, FindsManyEntries},
     "netdocuments": {OAuthConnector},
     "microsoft365": set(),  # app-only access: its settings hold the credentials
     "lawpay": {GatewayConnector},
@@ -139,6 +150,15 @@ def test_rounding_advice_is_one_sentence_or_none_and_refuses_a_non_increment(cas
         assert advice is None or (isinstance(advice, str) and advice.strip() and "\n" not in advice), advice
     with pytest.raises(ValueError):
         connector.rounding_mismatch(0)
+
+
+@pytest.mark.parametrize("case", _offering(PaymentsByHand))
+def test_why_payments_go_by_hand_is_one_sentence_naming_the_vendor_asked_of_the_class(case: Any) -> None:
+    connector_class = typing.cast(ContractCase, case).connector_class
+    assert issubclass(connector_class, PaymentsByHand)  # `pay post-list` asks the class, never connecting
+    why = connector_class.why_payments_by_hand()
+    assert isinstance(why, str) and why.strip() == why and "\n" not in why and not why.endswith(".")
+    assert connector_class.__name__.removesuffix("Connector").lower() in why.replace(" ", "").lower()
 
 
 def _bills_read(connector: Any) -> dict[str, RemoteBill]:
