@@ -7,7 +7,6 @@ waits advance the FakeClock instead of sleeping) and an encrypted in-memory toke
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 import requests
 from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
@@ -23,10 +23,6 @@ from core.sandbox import FakeClock
 from core.store.schema import metadata, oauth_tokens
 from core.tokens import TokenStore
 from tests.sandbox_adapter import SandboxAdapter
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 import vcr
@@ -30,8 +29,7 @@ from tests.cassettes import vendor_vcr
 from tests.connectors.in_process import in_process_http, token_store
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 SEED_FILE = Path(__file__).parent / "fixtures" / "clio_seed.json"

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import structlog
@@ -34,8 +33,7 @@ from core.tokens import TokenStore
 from tests.connectors.in_process import in_process_http
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 FIRM = "firm-m365-test"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 import structlog
@@ -35,8 +34,7 @@ from tests.connectors.in_process import token_store as in_memory_token_store
 from tests.connectors.netdocuments.nd_seed import seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 FIRM = "firm-nd-test"

@@ -7,11 +7,10 @@ code path (core.http.HttpClient, requests.Session) with no network and no real s
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 from billsync_sandboxes.practicepanther.state import (
@@ -32,8 +31,7 @@ from tests.connectors.in_process import in_process_http, token_store
 from tests.connectors.practicepanther.pp_seed import HOURLY, JANE, seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 FIRM = "firm-pp-test"
