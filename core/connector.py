@@ -49,6 +49,7 @@ Cursor = Mapping[str, Any] | None
 Every stream also accepts {"updated_since": "<ISO 8601 datetime>"} as a cursor: that is how a
 backfill reads the past without touching the stored cursors."""
 
+
 def vendor_url(value: str) -> str:
     """A vendor API's base URL as a connector's settings name it: checked before any request.
 
@@ -113,6 +114,14 @@ class RemoteEntry:
     # person typed on the entry, or the one the PMS chose when billsync left it blank.
     rate: Decimal | None = None
     task_code: str | None = None  # the UTBMS task code set on the entry there, if any
+
+    @classmethod
+    def gone(cls, ref: str) -> RemoteEntry:
+        """Entry `ref` as a deletion: the system of record answered "not found" for the record
+        itself, so nothing else is known of it (a tombstone, never a new entry to write)."""
+        return cls(
+            ref, idempotency_key=None, narrative="", billed_seconds=0, matter_id="", billable=False, deleted=True
+        )
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,18 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 import vcr
 from fastapi import FastAPI
+
+from core.tokens import OAuthToken, TokenStore
+from tests.connectors.in_process import token_store
 
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "shared_secret", "code", "id_token"})
 
@@ -73,3 +77,25 @@ def serve_for_recording(app: FastAPI, port: int) -> Iterator[None]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+class IssuesTokens(Protocol):
+    """A vendor sandbox that mints OAuth tokens (Clio's, PracticePanther's)."""
+
+    def issue_token(self) -> Mapping[str, object]: ...
+
+
+def cassette_tokens(
+    live: IssuesTokens | None, firm: str, vendor: str, clock: Callable[[], datetime], *, access: str | None = None
+) -> TokenStore:
+    """A token store holding `firm`'s `vendor` token: the live sandbox's own while recording, and
+    placeholders on replay (the Authorization header is scrubbed from cassettes, so any token
+    replays). `access` overrides the access token, for a request the vendor must refuse."""
+    tokens = token_store(clock)
+    if live is not None:
+        issued = live.issue_token()
+        token = OAuthToken(access or str(issued["access_token"]), str(issued["refresh_token"]))
+    else:
+        token = OAuthToken(access or "cassette-access-token", "cassette-refresh-token")
+    tokens.save(firm, vendor, token)
+    return tokens

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -34,7 +35,15 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL must be reachable under CI at {POSTGRES_URL}: {problem}")
         pytest.skip(f"no PostgreSQL reachable at {POSTGRES_URL} ({problem}); set BILLSYNC_TEST_POSTGRES_URL")
-    schema = f"billsync_test_{secrets.token_hex(4)}"
+    with fresh_postgres_schema("billsync_test") as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_schema(prefix: str) -> Iterator[str]:
+    """A URL whose connections use a new, empty PostgreSQL schema named `prefix`_<random>; the
+    schema and everything in it are dropped on exit. The caller has made sure PostgreSQL answers."""
+    schema = f"{prefix}_{secrets.token_hex(4)}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))

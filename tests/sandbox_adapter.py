@@ -80,3 +80,10 @@ class SandboxAdmin:
             self.admin("POST", "faults", {"rules": list(rules), "seed": 1})
         else:
             self.admin("DELETE", "faults")
+
+    def lose_create_answers(self, route: str, *, applied: bool) -> None:
+        """Every create (POST) at `route` loses its answer: cut off after the sandbox stored the
+        record (`applied`), or the connection reset before it did."""
+        self.faults(
+            {"route": route, "kind": "truncate" if applied else "reset", "methods": ["POST"], "probability": 1.0}
+        )

@@ -171,15 +171,7 @@ class ClioWriter:
         try:
             raw = self._client.get(_activity_path(ref), fields=ACTIVITY_FIELDS)
         except ClioNotFound:
-            return RemoteEntry(
-                ref=ref,
-                idempotency_key=None,
-                narrative="",
-                billed_seconds=0,
-                matter_id="",
-                billable=False,
-                deleted=True,
-            )
+            return RemoteEntry.gone(ref)
         if raw is None:
             raise Fatal(f"GET activities/{ref}: unexpected 304")
         return self._remote(raw)

@@ -92,8 +92,9 @@ class MailboxDirectory:
         return found
 
 
-class _MailboxDeltaStream:
-    """A delta round per mailbox; subclasses say where a round starts and what an item becomes."""
+class _FirmActivityStream:
+    """What every Graph activity stream is built with: the client, the firm's mailboxes, how far
+    back a first read reaches, and the clock."""
 
     name: ClassVar[str]
     role: ClassVar[StreamRole] = StreamRole.ACTIVITY
@@ -112,6 +113,10 @@ class _MailboxDeltaStream:
         self._lookback = lookback
         self._clock = clock
         self._log = log
+
+
+class _MailboxDeltaStream(_FirmActivityStream):
+    """A delta round per mailbox; subclasses say where a round starts and what an item becomes."""
 
     def read(self, since: Cursor) -> Iterator[Page]:
         """Pages of activities after `since`, mailbox by mailbox."""
@@ -309,7 +314,7 @@ class SentMail(_MailboxDeltaStream):
         return mapping.message_activity(item, mailbox)
 
 
-class TeamsCalls:
+class TeamsCalls(_FirmActivityStream):
     """Teams call records (GET /communications/callRecords, §6), kept 30 days by Microsoft.
 
     The list has no delta: it is filtered on startDateTime from a day before the newest call
@@ -322,22 +327,6 @@ class TeamsCalls:
     """
 
     name: ClassVar[str] = "teams_calls"
-    role: ClassVar[StreamRole] = StreamRole.ACTIVITY
-
-    def __init__(
-        self,
-        client: GraphClient,
-        directory: MailboxDirectory,
-        *,
-        lookback: timedelta,
-        clock: Clock,
-        log: structlog.stdlib.BoundLogger | None = None,
-    ) -> None:
-        self._client = client
-        self._directory = directory
-        self._lookback = lookback
-        self._clock = clock
-        self._log = log
 
     def read(self, since: Cursor) -> Iterator[Page]:
         """Pages of call activities for the firm's users."""

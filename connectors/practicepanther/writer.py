@@ -104,15 +104,7 @@ class PracticePantherWriter:
         try:
             return _remote(self._client.get(PATH, ref))
         except PPNotFound:
-            return RemoteEntry(
-                ref=ref,
-                idempotency_key=None,
-                narrative="",
-                billed_seconds=0,
-                matter_id="",
-                billable=False,
-                deleted=True,
-            )
+            return RemoteEntry.gone(ref)
 
 
 def _matched(listing: Iterable[list[dict[str, Any]]], keys: Sequence[str]) -> dict[str, str]:

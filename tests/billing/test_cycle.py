@@ -12,13 +12,11 @@ from core.billing.cycle import run_billing_cycle
 from core.billing.lifecycle import follow_bills
 from core.billing.model import PreBillStatus
 from core.billing.period import month
-from core.engine import CaptureEngine
 from core.errors import Fatal
 from core.models import BillLine, BillState, EntryState, RemoteBill
-from core.policy import CapturePolicy, RuleSets
-from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.billing import BillingStore
 from core.store.sync_state import SyncState
+from tests.capture import capture_engine
 from tests.factories import activity, client, matter, timekeeper
 
 OCTOBER = month("2026-10")
@@ -29,13 +27,7 @@ def capture(store, firm_id, count: int, first: datetime = START) -> list[str]:
     """`count` approved, posted 12-minute calls on matter m1, one a day; returns the entry ids."""
     store.save_reference(firm_id, [timekeeper(), client(), matter()])
     before = {e.id for e in store.entries(firm_id)}
-    CaptureEngine(
-        firm=firm_id,
-        policy=CapturePolicy(enabled=True),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(firm_id),
-        store=store,
-    ).capture(
+    capture_engine(store, firm_id).capture(
         [
             activity(
                 external_id=f"call-{first:%m%d%H%M}-{i}",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
 import requests
 import structlog
 
@@ -29,14 +28,6 @@ from tests.daemon.daemon_fakes import FakeRunner, Logs, make_daemon, runtime
 from tests.factories import client, matter, timekeeper
 
 TOKEN = "CANARY-tok-51c2"
-
-
-@pytest.fixture
-def logs() -> Iterator[Logs]:
-    captured = Logs()
-    configure_logging(level="debug", stream=captured.out, json=True)
-    yield captured
-    structlog.reset_defaults()
 
 
 def test_a_run_logs_one_summary_line_with_its_counts(logs: Logs) -> None:

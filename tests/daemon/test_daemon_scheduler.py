@@ -11,20 +11,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import structlog
 
 from core.daemon import Daemon, Intervals, install_signal_handlers
 from core.errors import AuthFailed
-from core.logging import configure_logging
-from tests.daemon.daemon_fakes import FAST, FakeClock, FakeRunner, Logs, make_daemon, wait_until
+from tests.daemon.daemon_fakes import FAST, FakeClock, FakeRunner, make_daemon, wait_until
 
-
-@pytest.fixture(autouse=True)
-def logs() -> Iterator[Logs]:
-    captured = Logs()
-    configure_logging(level="debug", stream=captured.out, json=True)
-    yield captured
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("logs")  # every test here runs with its log lines captured
 
 
 @pytest.fixture

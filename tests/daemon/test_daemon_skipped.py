@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-import structlog
-
 from core.daemon.skipped import LATE, STILL_RUNNING, SkippedRuns
-from core.logging import configure_logging
 from tests.daemon.daemon_fakes import FakeRunner, Logs, make_daemon, wait_until
-
-
-@pytest.fixture
-def logs() -> Iterator[Logs]:
-    captured = Logs()
-    configure_logging(level="debug", stream=captured.out, json=True)
-    yield captured
-    structlog.reset_defaults()
 
 
 class Clock:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,23 +42,23 @@ def sandbox(tmp_path: Path):
 
 
 @contextmanager
-def serve_sandbox(seed: Path, config: Path, rate_limit: int = 100_000) -> Iterator[str]:
+def serve_sandbox(
+    seed: Path,
+    config: Path,
+    rate_limit: int | None = 100_000,
+    *,
+    serving: str | None = None,
+    command: Sequence[str] = RUN,
+) -> Iterator[str]:
     """`billsync sandbox --seed seed --write-config config` on a free port; yields its base URL.
 
-    `rate_limit`: Clio's requests a minute per token (the default lets nothing wait)."""
+    `rate_limit`: Clio's requests a minute per token (the default lets nothing wait; None leaves
+    the sandbox's own). `serving`: the vendors the start line must name, as it names them
+    ("clio, netdocuments"); None accepts any. `command`: how billsync is run (the installed
+    script, for tests that run it as IT staff do). Stopped with SIGTERM, which must be a clean stop."""
+    limit = [] if rate_limit is None else ["--rate-limit", str(rate_limit)]
     process = subprocess.Popen(
-        [
-            *RUN,
-            "sandbox",
-            "--port",
-            "0",
-            "--seed",
-            str(seed),
-            "--write-config",
-            str(config),
-            "--rate-limit",
-            str(rate_limit),
-        ],
+        [*command, "sandbox", "--port", "0", "--seed", str(seed), "--write-config", str(config), *limit],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -66,11 +66,18 @@ def serve_sandbox(seed: Path, config: Path, rate_limit: int = 100_000) -> Iterat
     )
     line = ""
     deadline = time.monotonic() + 60
-    while not (line.startswith("sandboxes ") and " at " in line) and time.monotonic() < deadline:
+    while not _started(line, serving) and time.monotonic() < deadline:
         line = process.stdout.readline() if process.stdout else ""
-    assert line.startswith("sandboxes ") and " at " in line, line
+    assert _started(line, serving), line
     try:
         yield line.split(" at ", 1)[1].split(";", 1)[0].strip()
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0  # SIGTERM is a clean stop
+
+
+def _started(line: str, serving: str | None) -> bool:
+    """Whether `line` is the sandbox's start line (naming exactly `serving`, when given)."""
+    if serving is not None:
+        return line.startswith(f"sandboxes {serving} at ")
+    return line.startswith("sandboxes ") and " at " in line

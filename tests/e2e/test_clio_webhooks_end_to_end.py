@@ -28,6 +28,7 @@ from core.serving import run_in_thread
 from core.store.schema import webhook_subscriptions
 from core.store.store import Store
 from core.sync import SyncReport
+from tests.clio_calls import logged_call
 
 pytestmark = pytest.mark.e2e
 CALLBACK = "http://127.0.0.1:9/hooks/clio/demo"  # never dialled: the sandbox delivers in-process
@@ -82,19 +83,7 @@ def test_subscribe_handshake_signed_delivery_dedupe_and_repoll(tmp_path: Path) -
         assert subscription.secret not in stored  # the signing secret is encrypted at rest
 
         # A person logs a call in Clio: Clio rings the doorbell, billsync re-polls.
-        user = seed["users"][0]["id"]
-        matter = next(m for m in seed["matters"] if m["status"] == "Open")
-        call = {
-            "type": "PhoneCommunication",
-            "subject": "settlement position",
-            "body": "privileged",
-            "date": "2026-10-30",
-            "received_at": "2026-10-30T15:00:00Z",
-            "user": {"id": user},
-            "matter": {"id": matter["id"]},
-            "senders": [],
-            "receivers": [],
-        }
+        call = logged_call(seed, "settlement position", body="privileged")
         requests.post(f"{base}/_sandbox/clio/communications", json=call, timeout=10).raise_for_status()
         # The sandbox delivers after answering, as Clio does: wait (bounded) for the doorbell.
         deadline = time.monotonic() + 5

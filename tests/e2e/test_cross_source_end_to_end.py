@@ -22,6 +22,7 @@ from core.runtime import FirmRuntime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.schema import activities
+from tests.clio_calls import logged_call
 
 pytestmark = pytest.mark.e2e
 SOURCES = ["netdocuments", "microsoft365"]
@@ -101,18 +102,7 @@ def test_a_teams_call_during_a_calendar_meeting_gives_one_entry(firm: Firm) -> N
 
 def test_a_call_logged_twice_in_clio_gives_one_entry(firm: Firm) -> None:
     firm.runtime.runner.run_once()
-    user = firm.seeds["clio"]["users"][0]["id"]
-    matter = next(m for m in firm.seeds["clio"]["matters"] if m["status"] == "Open")
-    call = {
-        "type": "PhoneCommunication",
-        "subject": "settlement position",
-        "date": "2026-10-30",
-        "received_at": "2026-10-30T15:00:00Z",
-        "user": {"id": user},
-        "matter": {"id": matter["id"]},
-        "senders": [],
-        "receivers": [],
-    }
+    call = logged_call(firm.seeds["clio"], "settlement position")
     for _ in range(2):  # the attorney logged it, then the assistant logged it again
         requests.post(f"{firm.base}/_sandbox/clio/communications", json=call, timeout=10).raise_for_status()
     before = len(firm.store.entries("demo"))

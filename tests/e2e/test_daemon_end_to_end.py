@@ -36,6 +36,18 @@ def entries_for(config: Path) -> int:
         store.close()
 
 
+def wait_until_answering(url: str, seconds: float = 60) -> None:
+    """Poll `url` until it answers 200 (the daemon is up); fail the test after `seconds`."""
+    deadline = time.monotonic() + seconds
+    ready = False
+    while time.monotonic() < deadline and not ready:
+        try:
+            ready = requests.get(url, timeout=1).status_code == 200
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    assert ready, "daemon did not become ready"
+
+
 def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_cleanly(sandbox: Path) -> None:
     connect = subprocess.run(
         [*RUN, "connect", "clio", "--config", str(sandbox), "--auto-approve"],
@@ -56,14 +68,7 @@ def test_the_daemon_turns_a_webhook_into_an_entry_within_two_seconds_and_stops_c
         env={**os.environ, "COLUMNS": "200"},
     )
     try:
-        deadline = time.monotonic() + 60
-        ready = False
-        while time.monotonic() < deadline and not ready:
-            try:
-                ready = requests.get(f"{public}/readyz", timeout=1).status_code == 200
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        assert ready, "daemon did not become ready"
+        wait_until_answering(f"{public}/readyz")
         clio_url = tomllib.loads(sandbox.read_text())["firms"]["demo"]["connectors"]["clio"]["base_url"]
         base = clio_url.removesuffix("/clio")
         # The first poll and the webhook subscription happen at start; wait until both are done.
@@ -170,14 +175,7 @@ def test_the_sign_in_limit_believes_x_forwarded_for_only_from_a_trusted_proxy(
         return answer.status_code
 
     try:
-        deadline = time.monotonic() + 60
-        ready = False
-        while time.monotonic() < deadline and not ready:
-            try:
-                ready = requests.get(f"{base}/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        assert ready, "daemon did not become ready"
+        wait_until_answering(f"{base}/healthz")
         assert [login("wrong-token", f"10.0.0.{i}") for i in range(10)] == [401] * 10
         if trusted is None:  # all ten came from 127.0.0.1, whatever they claimed
             assert [login("wrong-token", f"10.0.0.{i}") for i in range(10, 25)] == [429] * 15

@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from tests.e2e.conftest import serve_sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -117,33 +117,9 @@ def firm(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """`billsync sandbox` serving the seed above, and the config it wrote; stopped with SIGTERM."""
     seed, config = tmp_path / "seed.json", tmp_path / "billsync.toml"
     seed.write_text(json.dumps(SEED), encoding="utf-8")
-    process = subprocess.Popen(
-        [
-            BILLSYNC,
-            "sandbox",
-            "--port",
-            "0",
-            "--seed",
-            str(seed),
-            "--write-config",
-            str(config),
-            "--rate-limit",
-            "100000",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    line, deadline = "", time.monotonic() + 60
-    while "sandboxes clio at" not in line and time.monotonic() < deadline:
-        line = process.stdout.readline() if process.stdout else ""
-    assert "sandboxes clio at" in line, line
-    base = re.search(r"at (http://127\.0\.0\.1:\d+)", line).group(1)
-    config.write_text(config.read_text(encoding="utf-8") + CAPTURE, encoding="utf-8")
-    yield config, f"{base}/_sandbox/clio"
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
+    with serve_sandbox(seed, config, serving="clio", command=[BILLSYNC]) as base:
+        config.write_text(config.read_text(encoding="utf-8") + CAPTURE, encoding="utf-8")
+        yield config, f"{base}/_sandbox/clio"
 
 
 def billsync(*args: str) -> str:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -22,6 +20,7 @@ from config.settings import load_settings
 from core.models import BillState, RemoteBill
 from core.payments.firm import build_firm_payments
 from core.store.store import Store
+from tests.e2e.conftest import serve_sandbox
 
 pytestmark = pytest.mark.e2e
 RUN = [sys.executable, "-c", "from core.cli import main; main()"]
@@ -40,33 +39,21 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     seed = tmp_path / "seed.json"
     subprocess.run([sys.executable, "-c", SEED, str(seed)], check=True, timeout=120)
     config = tmp_path / "sandbox.toml"
-    process = subprocess.Popen(
-        [*RUN, "sandbox", "--port", "0", "--seed", str(seed), "--write-config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    line, deadline = "", time.monotonic() + 60
-    while "sandboxes " not in line and time.monotonic() < deadline:
-        line = process.stdout.readline() if process.stdout else ""
-    assert "lawpay" in line, line
-    firm = tomllib.loads(config.read_text())["firms"]["demo"]
-    base = firm["connectors"]["lawpay"]["base_url"]
-    pages = f"{base}/pages/sandbox-law"
-    # The written config takes payments from the merchant's accounts (by trust flag) and hosted pages.
-    assert firm["payments"] == {
-        "gateway": "lawpay",
-        "operating_account": "acct_operating_card",
-        "operating_bank_account": "acct_operating_bank",
-        "trust_account": "acct_trust_card",
-        "trust_bank_account": "acct_trust_bank",
-        "operating_page_url": f"{pages}/operating",
-        "trust_page_url": f"{pages}/trust",
-    }
-    yield config, base.removesuffix("/lawpay")
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
+    with serve_sandbox(seed, config, rate_limit=None, serving="clio, lawpay"):
+        firm = tomllib.loads(config.read_text())["firms"]["demo"]
+        base = firm["connectors"]["lawpay"]["base_url"]
+        pages = f"{base}/pages/sandbox-law"
+        # The written config takes payments from the merchant's accounts (by trust flag) and hosted pages.
+        assert firm["payments"] == {
+            "gateway": "lawpay",
+            "operating_account": "acct_operating_card",
+            "operating_bank_account": "acct_operating_bank",
+            "trust_account": "acct_trust_card",
+            "trust_bank_account": "acct_trust_bank",
+            "operating_page_url": f"{pages}/operating",
+            "trust_page_url": f"{pages}/trust",
+        }
+        yield config, base.removesuffix("/lawpay")
 
 
 def billsync(config: Path, *args: str) -> str:

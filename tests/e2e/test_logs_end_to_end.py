@@ -13,6 +13,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,37 @@ def admin(base: str, method: str, path: str, **kwargs: Any) -> requests.Response
     response = requests.request(method, f"{base}/_sandbox/clio/{path}", timeout=10, **kwargs)
     response.raise_for_status()
     return response
+
+
+@contextmanager
+def running_daemon(
+    config: Path, *options: str, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """`billsync run --config config --port 0 [options]` as a process; killed on the way out if still running."""
+    daemon = subprocess.Popen(
+        [*RUN, "run", "--config", str(config), "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        yield daemon
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+
+
+def stop_with_sigterm(daemon: subprocess.Popen[str], timeout: float) -> tuple[float, str, str]:
+    """SIGTERM the daemon and wait (at most `timeout` s) for it to exit, which must be clean (0);
+    returns the seconds from the signal to the exit, and what it wrote to stdout and stderr."""
+    signalled = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    code = daemon.wait(timeout=timeout)
+    exit_seconds = time.monotonic() - signalled
+    out, err = daemon.communicate()
+    assert code == 0, out + err
+    return exit_seconds, out, err
 
 
 def test_a_sync_says_one_summary_with_the_count_not_a_line_per_entry(sandbox: Path) -> None:
@@ -103,14 +136,7 @@ def test_run_is_all_json_counts_skipped_runs_and_stops_mid_drain_at_once_saying_
     rule = {"route": "/api/v4/activities*", "methods": ["POST"], "kind": "429", "probability": 0.2, "retry_after": 60}
     admin(base, "POST", "faults", json={"rules": [rule], "seed": 3})
     metrics_port = free_port()
-    daemon = subprocess.Popen(
-        [*RUN, "run", "--config", str(sandbox), "--port", "0", "--metrics-port", str(metrics_port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    try:
+    with running_daemon(sandbox, "--metrics-port", str(metrics_port), env={**os.environ, "COLUMNS": "200"}) as daemon:
         # Wait until the drain sits in its wait: a 429 was the last answer and nothing came since.
         deadline, quiet_since, sent = time.monotonic() + 90, None, -1
         while time.monotonic() < deadline:
@@ -131,15 +157,7 @@ def test_run_is_all_json_counts_skipped_runs_and_stops_mid_drain_at_once_saying_
         skipped_when_scraped = float(skipped_metric[0].split()[-1])
         assert skipped_when_scraped >= 3  # a skip a second while the drain waits
         requests_before_signal = len(admin(base, "GET", "requests").json())
-        signalled = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
-        code = daemon.wait(timeout=35)
-        exit_seconds = time.monotonic() - signalled
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    out, err = daemon.communicate()
-    assert code == 0, out + err
+        exit_seconds, out, err = stop_with_sigterm(daemon, timeout=35)
 
     # No vendor request was started after the signal, and the process left well within 30 s.
     assert len(admin(base, "GET", "requests").json()) == requests_before_signal
@@ -183,26 +201,12 @@ def test_a_vendor_request_hung_past_the_grace_does_not_hold_the_exit(sandbox: Pa
     # (31 s: just past the client's 30 s read timeout, so the sandbox itself can stop when the test ends.)
     rule = {"route": "/api/v4/activities*", "methods": ["POST"], "kind": "timeout", "delay_seconds": 31}
     admin(base, "POST", "faults", json={"rules": [rule]})
-    daemon = subprocess.Popen(
-        [*RUN, "run", "--config", str(sandbox), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running_daemon(sandbox) as daemon:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and entries_for(sandbox) == 0:
             time.sleep(0.2)
         time.sleep(1.5)  # the drain's first POST is under way, and hangs
-        signalled = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
-        code = daemon.wait(timeout=40)
-        exit_seconds = time.monotonic() - signalled
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    out, err = daemon.communicate()
-    assert code == 0, out + err
+        exit_seconds, _out, err = stop_with_sigterm(daemon, timeout=40)
     # The runs' 15 s grace counts from the signal, though the request was still hanging.
     assert exit_seconds < 17.5, exit_seconds
     (stopping,) = [line for line in json_lines(err) if line["event"] == "stopping"]
@@ -226,24 +230,10 @@ def test_a_read_hung_at_stop_says_stopping_at_once_and_claims_no_write_in_flight
     # stuck in a GET, with no write anywhere (nothing was captured, so the outbox is empty).
     rule = {"route": "/api/v4/*", "methods": ["GET"], "kind": "timeout", "delay_seconds": 31}
     admin(base, "POST", "faults", json={"rules": [rule]})
-    daemon = subprocess.Popen(
-        [*RUN, "run", "--config", str(sandbox), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running_daemon(sandbox) as daemon:
         time.sleep(6)  # started, and the poll's first GET is under way, and hangs
-        signalled = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
-        code = daemon.wait(timeout=40)
-        exit_seconds = time.monotonic() - signalled
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    out, err = daemon.communicate()
+        exit_seconds, _out, err = stop_with_sigterm(daemon, timeout=40)
     admin(base, "DELETE", "faults")
-    assert code == 0, out + err
     # The runs get 15 s from the signal (the README's worst case is 20 s, within the promised 30 s).
     assert 14 < exit_seconds < 17.5, exit_seconds
     lines = json_lines(err)

@@ -8,12 +8,7 @@ hands them to the connector, as the daemon's endpoint does.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,8 +28,8 @@ from core.demo_data import PRIVILEGED_BODY, generate_firm
 from core.http import HttpClient
 from core.models import ActivityKind
 from tests.connectors.microsoft365.m365_harness import _no_tokens
+from tests.e2e.conftest import serve_sandbox
 
-RUN = [sys.executable, "-c", "from core.cli import main; main()"]
 pytestmark = pytest.mark.e2e
 
 
@@ -46,22 +41,8 @@ def graph(tmp_path: Path) -> Iterator[tuple[Path, dict[str, Any], str]]:
     seed_file = tmp_path / "seed.json"
     seed_file.write_text(json.dumps({"microsoft365": seed}), encoding="utf-8")
     config = tmp_path / "sandbox.toml"
-    process = subprocess.Popen(
-        [*RUN, "sandbox", "--port", "0", "--seed", str(seed_file), "--write-config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    line = ""
-    deadline = time.monotonic() + 60
-    while "sandboxes microsoft365 at" not in line and time.monotonic() < deadline:
-        line = process.stdout.readline() if process.stdout else ""
-    assert "sandboxes microsoft365 at" in line, line
-    base = line.split(" at ", 1)[1].split(";", 1)[0].strip()
-    yield config, seed, base
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
+    with serve_sandbox(seed_file, config, rate_limit=None, serving="microsoft365") as base:
+        yield config, seed, base
 
 
 def connector_from(config: Path) -> Microsoft365Connector:

@@ -9,11 +9,6 @@ for NetDocuments beside the firm's Clio runner, over the same store, as that wir
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,9 +33,9 @@ from core.runtime import FirmRuntime, build_runtime
 from core.store.schema import activities
 from core.store.store import Store
 from core.sync import SyncRunner
+from tests.e2e.conftest import serve_sandbox
 
 pytestmark = pytest.mark.e2e
-RUN = [sys.executable, "-c", "from core.cli import main; main()"]
 CANARY = "CANARY-e2e-privileged-nd-8830"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -64,22 +59,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"clio": load(DEMO_SEEDS, "clio")(firm, now=NOW), "netdocuments": nd}))
     config = tmp_path / "sandbox.toml"
-    process = subprocess.Popen(
-        [*RUN, "sandbox", "--port", "0", "--seed", str(seed), "--write-config", str(config), "--rate-limit", "100000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    line = ""
-    deadline = time.monotonic() + 60
-    while "sandboxes clio, netdocuments at" not in line and time.monotonic() < deadline:
-        line = process.stdout.readline() if process.stdout else ""
-    assert "sandboxes clio, netdocuments at" in line, line
-    base = line.split(" at ", 1)[1].split(";", 1)[0].strip()
-    yield Served(config, base, nd)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
+    with serve_sandbox(seed, config, serving="clio, netdocuments") as base:
+        yield Served(config, base, nd)
 
 
 def firm_runtimes(served: Served) -> tuple[FirmRuntime, SyncRunner]:

@@ -6,23 +6,24 @@ would check in PracticePanther afterwards.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-import requests
 from billsync_sandboxes.practicepanther.seed import practicepanther_seed
 
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import generate_firm
-from core.http import HttpClient, RetryPolicy
+from core.demo_data import SyntheticFirm
 from core.models import EntryState
-from core.plugins import SANDBOXES, load
-from core.runtime import FirmRuntime
-from core.sandbox.server import build_server_app
-from core.serving import run_in_thread
+from tests.e2e.pms_firm import (
+    PmsFirm,
+    check_a_deleted_entry_is_never_recreated,
+    check_a_second_sync_creates_nothing,
+    check_each_remote_entry_is_linked_to_one_activity,
+    check_faults_give_the_same_final_state_as_none,
+    check_no_canary_in_the_store,
+)
 from tests.store_reads import stored_payments
 
 CANARY = "CANARY-e2e-privileged-pp-5127"
@@ -30,55 +31,23 @@ VENDOR = "practicepanther"
 pytestmark = pytest.mark.e2e
 
 
-class Firm:
-    """A small firm on its own sandbox, with billsync configured against it."""
+class Firm(PmsFirm):
+    """A small firm on its own PracticePanther sandbox, with billsync configured against it."""
+
+    vendor = VENDOR
+    canary = CANARY
 
     def __init__(self, tmp: Path, activities: int = 150) -> None:
-        tmp.mkdir(parents=True, exist_ok=True)
-        synthetic = generate_firm(
-            timekeepers=5,
-            clients=8,
-            matters=16,
-            activities=activities,
-            seed=11,
-            month_start=datetime(2026, 10, 1, tzinfo=UTC),
-            body=f"Client admitted: {CANARY}",
-        )
-        # Until the billsync.demo_seeds entry point exists: load(DEMO_SEEDS, VENDOR).
-        seed = practicepanther_seed(synthetic, now=datetime(2026, 11, 1, tzinfo=UTC))
-        self.default_rates = {tk.name: float(tk.default_rate) for tk in synthetic.timekeepers}
-        self.sandbox = load(SANDBOXES, VENDOR)(seed, rate_limit_per_minute=100_000)
-        self.port, self._stop = run_in_thread(build_server_app({VENDOR: self.sandbox}))
-        self.base = f"http://127.0.0.1:{self.port}"
-        # No real sleeping in tests: backoff waits are skipped, bounded attempts stay.
-        http = HttpClient(policy=RetryPolicy(attempts=6), sleep=lambda _: None, timeout=(2.0, 5.0))
-        self.runtime: FirmRuntime = connect_to_sandbox(
-            tmp / "billsync.toml", self.base, [VENDOR], http=http, retry_delay=timedelta(0)
-        )
-        self.store = self.runtime.store
+        super().__init__(tmp, activities)
+        self.default_rates = {tk.name: float(tk.default_rate) for tk in self.synthetic.timekeepers}
 
-    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
-        response = requests.request(method, f"{self.base}/_sandbox/{VENDOR}/{path}", timeout=10, **kwargs)
-        response.raise_for_status()
-        return response
+    def seed(self, synthetic: SyntheticFirm, *, now: datetime) -> Any:
+        # Until the billsync.demo_seeds entry point exists: load(DEMO_SEEDS, VENDOR).
+        return practicepanther_seed(synthetic, now=now)
 
     def remote_time_entries(self) -> list[dict]:
         """Time entries in PracticePanther that billsync wrote (its marker is in the private notes)."""
         return [e for e in self.admin("GET", "timeentries").json() if "[bs:" in (e.get("private_notes") or "")]
-
-    def sync_until_settled(self, cycles: int = 30) -> None:
-        for _ in range(cycles):
-            try:
-                self.runtime.runner.run_once()
-            except Exception:  # a cycle may fail on injected faults; the next one resumes
-                continue
-            if not any(status in ("pending", "sending") for status in self.runtime.runner.state.counts("demo")):
-                return
-        raise AssertionError(f"outbox did not drain: {self.runtime.runner.state.counts('demo')}")
-
-    def close(self) -> None:
-        self.store.close()
-        self._stop()
 
 
 @pytest.fixture
@@ -88,27 +57,13 @@ def firm(tmp_path) -> Iterator[Firm]:
     f.close()
 
 
-def snapshot(f: Firm) -> Counter:
-    """What a person checks: which activities have entries, with what time and words, in which state."""
-    return Counter((e.activity_key, e.billed_seconds, e.narrative, e.state) for e in f.store.entries("demo"))
-
-
 def test_a_second_sync_creates_nothing(firm: Firm) -> None:
-    first = firm.runtime.runner.run_once()
-    assert first.written > 20 and first.ok
-    written = len(firm.remote_time_entries())
-    assert written == first.written
-    second = firm.runtime.runner.run_once()
-    assert sum(second.capture.states.values()) == 0 and second.written == 0
-    assert len(firm.remote_time_entries()) == written
+    check_a_second_sync_creates_nothing(firm)
 
 
 def test_each_remote_entry_is_linked_to_one_activity(firm: Firm) -> None:
-    firm.runtime.runner.run_once()
-    entries = firm.store.entries("demo")
-    remote_ids = [e.remote_id for e in entries if e.remote_id]
-    assert len(remote_ids) == len(set(remote_ids)) == len(firm.remote_time_entries())
-    assert all(e["is_billable"] is False for e in firm.remote_time_entries())  # review = all: non-billable
+    remote = check_each_remote_entry_is_linked_to_one_activity(firm)
+    assert all(e["is_billable"] is False for e in remote)  # review = all: non-billable
 
 
 def test_entries_take_practicepanthers_default_rate_for_the_user(firm: Firm) -> None:
@@ -121,46 +76,11 @@ def test_entries_take_practicepanthers_default_rate_for_the_user(firm: Firm) -> 
 
 
 def test_a_deleted_entry_is_never_recreated_by_sync_or_backfill(firm: Firm) -> None:
-    firm.runtime.runner.run_once()
-    victim = firm.store.entries("demo")[0]
-    firm.admin("DELETE", f"timeentries/{victim.remote_id}")
-    firm.runtime.runner.run_once()
-    assert {e.id: e for e in firm.store.entries("demo")}[victim.id].state is EntryState.DELETED_REMOTELY
-    before = len(firm.remote_time_entries())
-    # A backfill reads all past activity again; then another ordinary sync.
-    for stream in firm.runtime.runner.connector.streams():
-        firm.runtime.runner.state.save_cursor("demo", VENDOR, stream.name, None)
-    firm.runtime.runner.run_once()
-    assert len(firm.remote_time_entries()) == before
-    assert {e.id: e for e in firm.store.entries("demo")}[victim.id].state is EntryState.DELETED_REMOTELY
+    check_a_deleted_entry_is_never_recreated(firm, "timeentries")
 
 
 def test_thirty_percent_faults_give_the_same_final_state_as_none(tmp_path: Path) -> None:
-    clean = Firm(tmp_path / "clean")
-    try:
-        clean.sync_until_settled()
-        expected, expected_remote = snapshot(clean), len(clean.remote_time_entries())
-    finally:
-        clean.close()
-    faulty = Firm(tmp_path / "faulty")
-    try:
-        rules = [
-            {"route": "/api/v2/*", "kind": kind, "probability": 0.05, "delay_seconds": 0.05, "retry_after": 0}
-            for kind in ("429", "500", "502", "timeout", "reset", "truncate")
-        ]  # six kinds at 5 % each: 30 % of API requests fail
-        faulty.admin("POST", "faults", json={"rules": rules, "seed": 7})
-        faulty.sync_until_settled(cycles=60)
-        log = faulty.admin("GET", "requests").json()
-        faults = Counter(r["fault"] for r in log if r.get("fault"))
-        assert sum(faults.values()) >= 0.2 * len(log) and len(faults) == 6, faults  # every kind, about 30 %
-        faulty.admin("DELETE", "faults")
-        faulty.sync_until_settled()
-        assert snapshot(faulty) == expected
-        remote = faulty.remote_time_entries()
-        markers = Counter(e["private_notes"].rsplit("[bs:", 1)[1] for e in remote)
-        assert len(remote) == expected_remote and max(markers.values()) == 1  # one remote entry per activity
-    finally:
-        faulty.close()
+    check_faults_give_the_same_final_state_as_none(Firm, tmp_path, "/api/v2/*", lambda e: e["private_notes"])
 
 
 def test_message_bodies_never_reach_practicepanther_or_the_store(firm: Firm) -> None:
@@ -168,9 +88,7 @@ def test_message_bodies_never_reach_practicepanther_or_the_store(firm: Firm) -> 
     written = firm.remote_time_entries()
     assert written
     assert all(CANARY not in repr(e) for e in firm.admin("GET", "timeentries").json())
-    for _table, rows in firm.store.iter_tables():
-        for row in rows:
-            assert CANARY not in repr(row)
+    check_no_canary_in_the_store(firm)
 
 
 def test_invoices_and_payments_made_in_practicepanther_are_read_for_the_ledger(firm: Firm) -> None:

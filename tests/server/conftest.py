@@ -25,6 +25,7 @@ from core.server import BackgroundWork, build_app
 from core.server.signing import sign
 from core.serving import run_in_thread
 from core.store.store import Store
+from tests.clio_calls import logged_call
 
 INGEST_KEY = bytes(range(32))
 INGEST_SECRET = "whsec_" + base64.b64encode(INGEST_KEY).decode()
@@ -105,20 +106,7 @@ class ServedFirm:
 
     def log_call(self, subject: str) -> None:
         """A person logs a phone call in Clio (the sandbox then rings billsync's doorbell)."""
-        user = self.seed["users"][0]["id"]
-        matter = next(m for m in self.seed["matters"] if m["status"] == "Open")
-        call = {
-            "type": "PhoneCommunication",
-            "subject": subject,
-            "body": "privileged",
-            "date": "2026-10-30",
-            "received_at": "2026-10-30T15:00:00Z",
-            "user": {"id": user},
-            "matter": {"id": matter["id"]},
-            "senders": [],
-            "receivers": [],
-        }
-        self.admin("POST", "communications", json=call)
+        self.admin("POST", "communications", json=logged_call(self.seed, subject, body="privileged"))
 
     def clio_secret(self, webhook_id: int) -> str:
         subscription = self.runtime.tokens.subscription("demo", "clio")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from config.settings import load_settings
+from config.settings import BillsyncSettings, load_settings
 from connectors.clio.webhooks import sign as clio_sign
 from core.cli.vendors import build_sandboxes, read_seed, sandbox_firm_settings
 from core.runtime import build_runtime
@@ -104,17 +104,23 @@ def test_an_unsigned_delivery_gets_the_same_answer_for_a_firm_that_exists_and_on
     assert 'billsync_webhook_deliveries_total{connector="unknown",outcome="not_found"} 6.0' in served.metrics()
 
 
+def example_firm_settings(tmp_path: Path) -> BillsyncSettings:
+    """Firm "demo" configured for every vendor in the example seed, LawPay included, at an address
+    nothing is ever called on (these tests only post deliveries to the app)."""
+    seed = Path(__file__).resolve().parents[2] / "config" / "examples" / "sandbox-seed.json"
+    sandboxes = build_sandboxes(read_seed(seed), origin="the example seed", rate_limit=1000)
+    config = tmp_path / "billsync.toml"
+    write_firm_config(config, "demo", sandbox_firm_settings(sandboxes, "http://127.0.0.1:9"))
+    return load_settings(config)
+
+
 def test_a_gateway_delivery_for_a_firm_that_does_not_exist_looks_like_one_for_a_firm_that_does(
     tmp_path: Path,
 ) -> None:
     """LawPay's deliveries are never signed (lawpay.md §11): a firm that takes payments answers any
     one 200 and rings its payments job; a firm id that does not exist answers just the same, and
     rings nothing."""
-    seed = Path(__file__).resolve().parents[2] / "config" / "examples" / "sandbox-seed.json"
-    sandboxes = build_sandboxes(read_seed(seed), origin="the example seed", rate_limit=1000)
-    config = tmp_path / "billsync.toml"
-    write_firm_config(config, "demo", sandbox_firm_settings(sandboxes, "http://127.0.0.1:9"))  # nothing is called
-    settings = load_settings(config)
+    settings = example_firm_settings(tmp_path)
     store = Store.open(settings.database_url)
     worker = BackgroundWork()
     rung: list[str] = []
@@ -142,11 +148,7 @@ def test_a_gateway_delivery_is_only_a_doorbell_whatever_its_body_and_a_body_too_
     is not JSON, or one claiming a paid charge, rings the firm's payments job and nothing else (the
     job reads the events from LawPay's API); the body is read within the same limit as any other
     delivery's, and one too big is refused before the handler sees it."""
-    seed = Path(__file__).resolve().parents[2] / "config" / "examples" / "sandbox-seed.json"
-    sandboxes = build_sandboxes(read_seed(seed), origin="the example seed", rate_limit=1000)
-    config = tmp_path / "billsync.toml"
-    write_firm_config(config, "demo", sandbox_firm_settings(sandboxes, "http://127.0.0.1:9"))  # nothing is called
-    settings = load_settings(config)
+    settings = example_firm_settings(tmp_path)
     store = Store.open(settings.database_url)
     worker = BackgroundWork()
     rung: list[str] = []

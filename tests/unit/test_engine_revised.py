@@ -6,20 +6,13 @@ from decimal import Decimal
 
 from core.engine import CaptureEngine
 from core.models import EntryState, Severity
-from core.policy import CapturePolicy, RuleSets
-from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.store import Store
+from tests.capture import capture_engine
 from tests.factories import activity, client, matter, timekeeper
 
 
 def engine(store: Store, firm_id: str) -> CaptureEngine:
-    return CaptureEngine(
-        firm=firm_id,
-        policy=CapturePolicy(enabled=True),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(firm_id),
-        store=store,
-    )
+    return capture_engine(store, firm_id)
 
 
 def test_a_capped_matter_counts_every_entry_but_the_one_edited(store: Store, firm_id: str) -> None:

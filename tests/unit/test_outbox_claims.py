@@ -7,11 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.engine import CaptureEngine
 from core.models import EntryState
-from core.policy import CapturePolicy, RuleSets
-from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.sync_state import LeaseLost, SyncState
+from tests.capture import capture_engine
 from tests.factories import T0, activity, client, matter, timekeeper
 
 
@@ -26,13 +24,7 @@ class Clock:
 def captured(store, firm_id: str, n: int) -> None:
     """n activities captured: n entries, each with a create waiting in the outbox."""
     store.save_reference(firm_id, [timekeeper(), client(), matter()])
-    engine = CaptureEngine(
-        firm=firm_id,
-        policy=CapturePolicy(enabled=True),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(firm_id),
-        store=store,
-    )
+    engine = capture_engine(store, firm_id)
     engine.capture([activity(external_id=f"c{i}", started_at=T0 + timedelta(hours=i)) for i in range(n)])
 
 

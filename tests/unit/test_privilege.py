@@ -12,10 +12,8 @@ import json
 import structlog
 
 from core.demo_data import generate_firm
-from core.engine import CaptureEngine
 from core.logging import configure_logging
-from core.policy import CapturePolicy, RuleSets
-from core.rules import BUILTIN_RULES, RuleRunner
+from tests.capture import capture_engine
 
 CANARY = "CANARY-7f3a-privileged-settlement-position"
 
@@ -27,13 +25,7 @@ def run_capture(store, firm_id, store_raw_payload: bool) -> tuple[str, int]:
     out = io.StringIO()
     configure_logging(level="debug", stream=out, json=True)
     log = structlog.get_logger().bind(firm=firm_id)
-    engine = CaptureEngine(
-        firm=firm_id,
-        policy=CapturePolicy(enabled=True, store_raw_payload=store_raw_payload),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(firm_id),
-        store=store,
-    )
+    engine = capture_engine(store, firm_id, store_raw_payload=store_raw_payload)
     result = engine.capture(firm.activities)
     # Log what a job summary would log, including a careless developer's extra fields.
     log.info("capture done", seen=result.seen, body=firm.activities[0].body, activity=firm.activities[0].model_dump())

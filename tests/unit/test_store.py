@@ -13,6 +13,7 @@ from sqlalchemy import inspect, select
 from core.models import EntryState
 from core.store.schema import Money, metadata, time_entries
 from core.store.store import Store
+from tests.capture import capture_engine
 from tests.factories import T0, client, matter, timekeeper
 
 
@@ -63,21 +64,12 @@ def test_reference_data_round_trips(store, firm_id) -> None:
 
 
 def test_times_come_back_aware_and_in_utc(store, firm_id) -> None:
-    from core.engine import CaptureEngine
-    from core.policy import CapturePolicy, RuleSets
-    from core.rules import BUILTIN_RULES, RuleRunner
     from tests.factories import activity
 
     store.save_reference(firm_id, [timekeeper(), client(), matter()])
     new_york = timezone(timedelta(hours=-4))
     start = datetime(2026, 10, 5, 10, 0, tzinfo=new_york)
-    CaptureEngine(
-        firm=firm_id,
-        policy=CapturePolicy(enabled=True),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(firm_id),
-        store=store,
-    ).capture([activity(started_at=start)])
+    capture_engine(store, firm_id).capture([activity(started_at=start)])
     [entry] = store.entries(firm_id)
     assert entry.started_at == start and entry.started_at.tzinfo == UTC
     with store.engine.connect() as conn:

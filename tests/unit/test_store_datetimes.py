@@ -13,13 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from core.engine import CaptureEngine
 from core.models import EntryState
-from core.policy import CapturePolicy, RuleSets
-from core.rules import BUILTIN_RULES, RuleRunner
 from core.store import migrate
 from core.store.schema import activities, time_entries
 from core.store.store import Store, make_engine
+from tests.capture import capture_engine
 from tests.factories import activity, client, matter, timekeeper
 
 FIRM = "acme"
@@ -30,13 +28,7 @@ SQLALCHEMY_FORMAT = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}"  # '2026-10-05 14:0
 
 def _capture(store: Store, **kw: object) -> None:
     store.save_reference(FIRM, [timekeeper(), client(), matter()])
-    CaptureEngine(
-        firm=FIRM,
-        policy=CapturePolicy(enabled=True),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(FIRM),
-        store=store,
-    ).capture([activity(started_at=START, **kw)])
+    capture_engine(store, FIRM).capture([activity(started_at=START, **kw)])
 
 
 def _raw(store: Store, sql: str) -> list[tuple[object, ...]]:

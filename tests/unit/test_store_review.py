@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from core.engine import CaptureEngine
 from core.models import EntryState
-from core.policy import CapturePolicy, RuleSets
-from core.rules import BUILTIN_RULES, RuleRunner
 from core.store.store import EntryQuery, Store
+from tests.capture import capture_engine
 from tests.factories import T0, activity, client, matter, timekeeper
 
 
@@ -26,13 +24,7 @@ def captured(store: Store, firm_id: str) -> dict[str, str]:
             matter(id="m2", number="HARB-0002"),
         ],
     )
-    CaptureEngine(
-        firm=firm_id,
-        policy=CapturePolicy(enabled=True),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(firm_id),
-        store=store,
-    ).capture(
+    capture_engine(store, firm_id).capture(
         [
             activity(external_id="a1"),
             activity(external_id="a2", started_at=T0 + timedelta(days=1)),

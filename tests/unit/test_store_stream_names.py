@@ -4,19 +4,18 @@ cursor moves with it, so an upgraded store resumes where it stopped."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from core.store import migrate
 from core.store.store import Store, make_engine
 from core.store.sync_state import SyncState
 from core.sync import SyncReport, SyncRunner
-from tests.conftest import POSTGRES_URL
+from tests.conftest import fresh_postgres_schema
 from tests.connectors.practicepanther.pp_harness import FIRM as PP_FIRM
 from tests.connectors.practicepanther.pp_harness import make_env
 
@@ -31,16 +30,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
     request.getfixturevalue("postgres_url")  # skips, or fails under CI, when none answers
-    schema = f"billsync_0010_{secrets.token_hex(4)}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_postgres_schema("billsync_0010") as url:
+        yield url
 
 
 def _store_at_0009(url: str, rows: list[tuple[str, str, str, dict[str, str]]]) -> None:

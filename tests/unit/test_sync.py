@@ -15,10 +15,10 @@ from core.connector import Cursor, InboundRequest, Page, RemoteEntry, StreamRole
 from core.engine import CaptureEngine
 from core.errors import Fatal, Indeterminate, InvalidSignature, Retryable, ShuttingDown
 from core.models import Activity, ActivityStatus, Discount, EntryState, TimeEntry
-from core.policy import CapturePolicy, ReviewMode, RuleSets
-from core.rules import BUILTIN_RULES, RuleRunner
+from core.policy import CapturePolicy, ReviewMode
 from core.store.sync_state import SyncState
 from core.sync import SyncReport, SyncRunner
+from tests.capture import capture_engine
 from tests.factories import T0, activity, client, matter, timekeeper
 from tests.store_reads import activity_statuses
 
@@ -144,13 +144,7 @@ def runner_for(store, firm_id):
         connector: FakeConnector, review: ReviewMode = ReviewMode.ALL, firm: str = firm_id, **options: Any
     ) -> SyncRunner:
         def make_engine() -> CaptureEngine:
-            return CaptureEngine(
-                firm=firm,
-                policy=CapturePolicy(enabled=True, review=review),
-                rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-                reference=store.load_reference(firm),
-                store=store,
-            )
+            return capture_engine(store, firm, review=review)
 
         return SyncRunner(
             firm=firm,

@@ -19,10 +19,10 @@ from connectors.clio import mapping as clio
 from connectors.practicepanther import mapping as practicepanther
 from core.engine import CaptureEngine
 from core.errors import ConfigError
-from core.policy import CapturePolicy, RuleSets
+from core.policy import CapturePolicy
 from core.rails_time_zones import RAILS_TIME_ZONES
-from core.rules import BUILTIN_RULES, RuleRunner
 from core.timezones import iana_name
+from tests.capture import capture_engine
 from tests.connectors.clio.test_clio_mapping import user as clio_user
 from tests.connectors.practicepanther.pp_seed import seed as pp_seed
 from tests.factories import T0, activity, client, matter
@@ -70,13 +70,7 @@ def test_clio_users_zones_are_mapped_at_the_edge() -> None:
 
 def engine(store, firm_id, users, firm_zone: str) -> CaptureEngine:
     store.save_reference(firm_id, [*users, client(), matter()])
-    return CaptureEngine(
-        firm=firm_id,
-        policy=CapturePolicy(enabled=True, time_zone=firm_zone),
-        rules=RuleRunner(BUILTIN_RULES, RuleSets()),
-        reference=store.load_reference(firm_id),
-        store=store,
-    )
+    return capture_engine(store, firm_id, time_zone=firm_zone)
 
 
 def test_practicepanther_users_carry_no_zone_and_work_in_the_firms(store, firm_id) -> None:

@@ -8,35 +8,28 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
 import structlog
 import vcr
 from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
-from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.pool import StaticPool
 
 from connectors.clio.connector import ClioConnector
 from core.connector import Context
-from core.http import HttpClient, RateLimiter
 from core.models import ActivityKind, TimeEntry
 from core.sandbox import FakeClock
-from core.store.schema import metadata, oauth_tokens
 from core.tokens import OAuthToken, TokenStore
 from tests.cassettes import vendor_vcr
+from tests.connectors.in_process import in_process_http, token_store
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 SEED_FILE = Path(__file__).parent / "fixtures" / "clio_seed.json"
@@ -66,13 +59,6 @@ def seed() -> dict[str, Any]:
         record["creator"] = {"id": 345, "type": "ManageUser", "name": "Jane Doe"}
         record["content"] = f"Document text {CANARY}"  # stored, never served: documents are not downloaded
     return data
-
-
-def token_store(clock: Callable[[], datetime]) -> TokenStore:
-    """An encrypted TokenStore on a private in-memory SQLite database."""
-    engine: Engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    metadata.create_all(engine, tables=[oauth_tokens])
-    return TokenStore(engine, Fernet(Fernet.generate_key()), clock=clock)
 
 
 @dataclass
@@ -116,24 +102,11 @@ def make_env(
         rate_limit_per_minute=rate_limit_per_minute,
         deliver=deliver or (lambda url, headers, body: 200),
     )
-    app = TestClient(create_app(sandbox), base_url=BASE)
-    session = requests.Session()
-    adapter = SandboxAdapter(app)
-    session.mount(BASE, adapter)
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)  # waiting moves simulated time, never real time
-
-    def now_ts() -> float:
-        return clock.now().timestamp()
-
-    http = HttpClient(session=session, sleep=sleep, clock=now_ts, limiter=RateLimiter(clock=now_ts))
+    wired = in_process_http(create_app(sandbox), clock, BASE)
     tokens = token_store(clock.now)
     if connected:
         tokens.save(FIRM, "clio", OAuthToken.from_response(sandbox.issue_token(), clock.now()))
-    ctx = Context(firm=FIRM, http=http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
+    ctx = Context(firm=FIRM, http=wired.http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
     settings = ClioConnector.Settings(
         client_id=DEFAULT_CLIENT_ID,
         client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
@@ -141,7 +114,7 @@ def make_env(
         page_limit=page_limit,
     )
     connector = ClioConnector(settings, ctx, clock=clock.now)
-    return ClioEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
+    return ClioEnv(sandbox, clock, wired.app, tokens, ctx, connector, wired.adapter, wired.sleeps)
 
 
 def time_entry(**overrides: Any) -> TimeEntry:
@@ -202,14 +175,7 @@ class ClioContractHarness:
 
     def lose_write_answers(self, *, applied: bool) -> None:
         """Creates lose their answer: after Clio stored the entry (applied) or before."""
-        self.env.faults(
-            {
-                "route": "/api/v4/activities*",
-                "kind": "truncate" if applied else "reset",
-                "methods": ["POST"],
-                "probability": 1.0,
-            }
-        )
+        self.env.lose_create_answers("/api/v4/activities*", applied=applied)
 
     def restore(self) -> None:
         """Clear injected faults."""

@@ -42,7 +42,7 @@ from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
 from core.http import HttpClient
 from core.sandbox import FakeClock
 from core.tokens import OAuthToken
-from tests.cassettes import serve_for_recording
+from tests.cassettes import cassette_tokens, serve_for_recording
 from tests.connectors.clio.clio_harness import (
     FIRM,
     LIVE_PORT,
@@ -309,13 +309,7 @@ def live_sandbox() -> Iterator[ClioSandbox | None]:
 def cassette_connector(live: ClioSandbox | None, *, access: str | None = None, page_limit: int = 200) -> ClioConnector:
     """A connector on a plain requests session (vcrpy intercepts it), with sandbox or placeholder tokens."""
     clock = lambda: datetime(2026, 4, 6, 15, 0, tzinfo=UTC)  # noqa: E731
-    tokens = token_store(clock)
-    if live is not None:
-        issued = live.issue_token()
-        token = OAuthToken(access or str(issued["access_token"]), str(issued["refresh_token"]))
-    else:
-        token = OAuthToken(access or "cassette-access-token", "cassette-refresh-token")
-    tokens.save(FIRM, "clio", token)
+    tokens = cassette_tokens(live, FIRM, "clio", clock, access=access)
     ctx = Context(firm=FIRM, http=HttpClient(sleep=lambda s: None), tokens=tokens, log=structlog.get_logger())
     settings = ClioConnector.Settings(
         client_id=DEFAULT_CLIENT_ID,

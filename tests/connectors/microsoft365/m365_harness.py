@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
 import structlog
 from billsync_sandboxes.microsoft365.state import (
     DEFAULT_CLIENT_ID,
@@ -30,13 +28,12 @@ from pydantic import SecretStr
 
 from connectors.microsoft365.connector import Microsoft365Connector
 from core.connector import Context, InboundRequest, Subscription
-from core.http import HttpClient, RateLimiter
 from core.sandbox import FakeClock
 from core.tokens import TokenStore
+from tests.connectors.in_process import in_process_http
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 FIRM = "firm-m365-test"
@@ -199,21 +196,8 @@ def make_env(
         post=lambda url, headers, body: holder["env"].receive(url, headers, body),
         **sandbox_options,
     )
-    app = TestClient(create_app(sandbox), base_url=BASE)
-    session = requests.Session()
-    adapter = SandboxAdapter(app)
-    session.mount(BASE, adapter)
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)
-
-    def now_ts() -> float:
-        return clock.now().timestamp()
-
-    http = HttpClient(session=session, sleep=sleep, clock=now_ts, limiter=RateLimiter(clock=now_ts))
-    ctx = Context(firm=FIRM, http=http, tokens=_no_tokens(), log=structlog.get_logger().bind(firm=FIRM))
+    wired = in_process_http(create_app(sandbox), clock, BASE)
+    ctx = Context(firm=FIRM, http=wired.http, tokens=_no_tokens(), log=structlog.get_logger().bind(firm=FIRM))
     settings = Microsoft365Connector.Settings(
         tenant_id=DEFAULT_TENANT,
         client_id=DEFAULT_CLIENT_ID,
@@ -224,7 +208,7 @@ def make_env(
         page_size=page_size,
     )
     connector = Microsoft365Connector(settings, ctx, clock=clock.now)
-    env = M365Env(sandbox, clock, app, ctx, connector, adapter, sleeps)
+    env = M365Env(sandbox, clock, wired.app, ctx, connector, wired.adapter, wired.sleeps)
     holder["env"] = env
     return env
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 import structlog
@@ -24,22 +23,18 @@ from billsync_sandboxes.netdocuments.state import (
     NetDocumentsSandbox,
     create_app,
 )
-from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from sqlalchemy import create_engine
-from sqlalchemy.pool import StaticPool
 
 from connectors.netdocuments.connector import NetDocumentsConnector
 from core.connector import Context
-from core.http import HttpClient, RateLimiter
 from core.sandbox import FakeClock
-from core.store.schema import metadata, oauth_tokens
 from core.tokens import TokenStore
+from tests.connectors.in_process import in_process_http
+from tests.connectors.in_process import token_store as in_memory_token_store
 from tests.connectors.netdocuments.nd_seed import seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 FIRM = "firm-nd-test"
@@ -83,26 +78,13 @@ def make_env(
         rate_limit=rate_limit,
         log_row_cap=log_row_cap,
     )
-    app = TestClient(create_app(sandbox), base_url=BASE)
-    session = requests.Session()
-    adapter = SandboxAdapter(app)
-    session.mount(BASE, adapter)
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)  # waiting moves simulated time, never real time
-
-    def now_ts() -> float:
-        return clock.now().timestamp()
-
-    http = HttpClient(session=session, sleep=sleep, clock=now_ts, limiter=RateLimiter(clock=now_ts))
+    wired = in_process_http(create_app(sandbox), clock, BASE)
     tokens = token_store(clock)
-    ctx = Context(firm=FIRM, http=http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
+    ctx = Context(firm=FIRM, http=wired.http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
     connector = NetDocumentsConnector(
         NetDocumentsConnector.Settings(**connector_settings(f"{BASE}/netdocuments", **settings)), ctx, clock=clock.now
     )
-    return NDEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
+    return NDEnv(sandbox, clock, wired.app, tokens, ctx, connector, wired.adapter, wired.sleeps)
 
 
 def connector_settings(base_url: str, **overrides: Any) -> dict[str, Any]:
@@ -115,9 +97,7 @@ def connector_settings(base_url: str, **overrides: Any) -> dict[str, Any]:
 
 
 def token_store(clock: FakeClock) -> TokenStore:
-    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    metadata.create_all(engine, tables=[oauth_tokens])
-    return TokenStore(engine, Fernet(Fernet.generate_key()), clock=clock.now)
+    return in_memory_token_store(clock.now)
 
 
 # -- cassettes ---------------------------------------------------------------------------------

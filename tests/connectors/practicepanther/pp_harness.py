@@ -7,13 +7,11 @@ code path (core.http.HttpClient, requests.Session) with no network and no real s
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
 import structlog
 from billsync_sandboxes.practicepanther.state import (
     DEFAULT_CLIENT_ID,
@@ -21,24 +19,19 @@ from billsync_sandboxes.practicepanther.state import (
     PracticePantherSandbox,
     create_app,
 )
-from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from sqlalchemy import create_engine
-from sqlalchemy.pool import StaticPool
 
 from connectors.practicepanther.connector import PracticePantherConnector
 from connectors.practicepanther.mapping import marker
 from core.connector import Context
-from core.http import HttpClient, RateLimiter
 from core.models import ActivityKind, TimeEntry
 from core.sandbox import FakeClock
-from core.store.schema import metadata, oauth_tokens
 from core.tokens import OAuthToken, TokenStore
+from tests.connectors.in_process import in_process_http, token_store
 from tests.connectors.practicepanther.pp_seed import HOURLY, JANE, seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
     from fastapi.testclient import TestClient
 
 FIRM = "firm-pp-test"
@@ -74,26 +67,11 @@ def make_env(
     sandbox = PracticePantherSandbox(
         copy.deepcopy(data) if data is not None else seed(), clock=clock, rng_seed=1, rate_limit=rate_limit
     )
-    app = TestClient(create_app(sandbox), base_url=BASE)
-    session = requests.Session()
-    adapter = SandboxAdapter(app)
-    session.mount(BASE, adapter)
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock.advance(seconds)  # waiting moves simulated time, never real time
-
-    def now_ts() -> float:
-        return clock.now().timestamp()
-
-    http = HttpClient(session=session, sleep=sleep, clock=now_ts, limiter=RateLimiter(clock=now_ts))
-    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    metadata.create_all(engine, tables=[oauth_tokens])
-    tokens = TokenStore(engine, Fernet(Fernet.generate_key()), clock=clock.now)
+    wired = in_process_http(create_app(sandbox), clock, BASE)
+    tokens = token_store(clock.now)
     if connected:
         tokens.save(FIRM, "practicepanther", OAuthToken.from_response(sandbox.issue_token(), clock.now()))
-    ctx = Context(firm=FIRM, http=http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
+    ctx = Context(firm=FIRM, http=wired.http, tokens=tokens, log=structlog.get_logger().bind(firm=FIRM))
     settings = PracticePantherConnector.Settings(
         client_id=DEFAULT_CLIENT_ID,
         client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
@@ -101,7 +79,7 @@ def make_env(
         page_size=page_size,
     )
     connector = PracticePantherConnector(settings, ctx, clock=clock.now)
-    return PPEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
+    return PPEnv(sandbox, clock, wired.app, tokens, ctx, connector, wired.adapter, wired.sleeps)
 
 
 def time_entry(**overrides: Any) -> TimeEntry:
@@ -139,14 +117,7 @@ class PracticePantherContractHarness:
 
     def lose_write_answers(self, *, applied: bool) -> None:
         """Creates lose their answer: after PP stored the entry (applied) or before."""
-        self.env.faults(
-            {
-                "route": "/api/v2/timeentries*",
-                "kind": "truncate" if applied else "reset",
-                "methods": ["POST"],
-                "probability": 1.0,
-            }
-        )
+        self.env.lose_create_answers("/api/v2/timeentries*", applied=applied)
 
     def restore(self) -> None:
         """Clear injected faults."""

@@ -21,10 +21,7 @@ from billsync_sandboxes.practicepanther.state import (
     PracticePantherSandbox,
     create_app,
 )
-from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from sqlalchemy import create_engine
-from sqlalchemy.pool import StaticPool
 
 from connectors.practicepanther.client import PPNotAllowed
 from connectors.practicepanther.connector import PracticePantherConnector
@@ -32,9 +29,7 @@ from core.connector import Context
 from core.http import HttpClient
 from core.models import RemoteBill, Timekeeper
 from core.sandbox import FakeClock
-from core.store.schema import metadata, oauth_tokens
-from core.tokens import OAuthToken, TokenStore
-from tests.cassettes import serve_for_recording, vendor_vcr
+from tests.cassettes import cassette_tokens, serve_for_recording, vendor_vcr
 from tests.connectors.practicepanther.pp_harness import FIRM, time_entry
 from tests.connectors.practicepanther.pp_seed import HOURLY, seed
 
@@ -59,15 +54,7 @@ def live() -> Iterator[PracticePantherSandbox | None]:
 def connector(live: PracticePantherSandbox | None, *, access: str | None = None) -> PracticePantherConnector:
     """A connector on a plain requests session (vcrpy intercepts it), with sandbox or placeholder tokens."""
     now = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    metadata.create_all(engine, tables=[oauth_tokens])
-    tokens = TokenStore(engine, Fernet(Fernet.generate_key()), clock=lambda: now)
-    if live is not None:
-        issued = live.issue_token()
-        token = OAuthToken(access or str(issued["access_token"]), str(issued["refresh_token"]))
-    else:
-        token = OAuthToken(access or "cassette-access-token", "cassette-refresh-token")
-    tokens.save(FIRM, "practicepanther", token)
+    tokens = cassette_tokens(live, FIRM, "practicepanther", lambda: now, access=access)
     ctx = Context(firm=FIRM, http=HttpClient(sleep=lambda s: None), tokens=tokens, log=structlog.get_logger())
     settings = PracticePantherConnector.Settings(
         client_id=DEFAULT_CLIENT_ID,
