@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.microsoft365.api import public_subscription
 from billsync_sandboxes.microsoft365.errors import GraphError
-from core.sandbox.admin import add_control_routes
+from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.microsoft365.state import Microsoft365Sandbox
@@ -20,8 +20,7 @@ JsonBody = Annotated[dict[str, Any], Body()]
 
 def build_admin_app(sandbox: Microsoft365Sandbox) -> FastAPI:
     """What people and Microsoft do: add mail and meetings, end calls, evict sync state, lifecycle events."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
+    app = build_control_app(sandbox.faults, sandbox.request_log)
 
     def guarded(call: Callable[[], Any]) -> Response:
         try:

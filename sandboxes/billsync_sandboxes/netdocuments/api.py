@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from billsync_sandboxes.netdocuments.auth import basic_credentials, scopes_of, unauthorized
 from billsync_sandboxes.netdocuments.errors import NDError
-from core.sandbox import DroppedConnection, FaultKind, FaultRule, RequestLogMiddleware, TruncatedResponse, note
+from core.sandbox import DroppedConnection, FaultKind, FaultRule, TruncatedResponse, note
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
@@ -39,8 +40,7 @@ WEB_HOSTS = {
 
 def build_api_app(sandbox: NetDocumentsSandbox) -> FastAPI:
     """Build the app serving NetDocuments' consent page, token endpoint and REST API."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     api = _Api(sandbox)
 
     @app.get("/{host}/neWeb2/OAuth.aspx")

@@ -42,11 +42,11 @@ from core.sandbox import (
     FaultKind,
     FaultRule,
     Record,
-    RequestLogMiddleware,
     TruncatedResponse,
     note,
     parse_timestamp,
 )
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox
@@ -80,8 +80,7 @@ class Call:
 
 def build_api_app(sandbox: ClioSandbox) -> FastAPI:
     """Build the app serving Clio's OAuth and REST endpoints."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     app.add_exception_handler(HTTPException, _unrouted)
     api = _Api(sandbox)
 

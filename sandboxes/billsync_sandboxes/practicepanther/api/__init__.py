@@ -21,11 +21,11 @@ from core.sandbox import (
     FaultKind,
     FaultRule,
     Record,
-    RequestLogMiddleware,
     TruncatedResponse,
     note,
     parse_timestamp,
 )
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.practicepanther.state import PracticePantherSandbox
@@ -38,8 +38,7 @@ _UNCONFIRMED_ODATA = ("$select", "$count", "$inlinecount")
 
 def build_api_app(sandbox: PracticePantherSandbox) -> FastAPI:
     """Build the app serving PP's OAuth and REST endpoints."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     api = _Api(sandbox)
 
     # pp.md §2: /oauth/... and /OAuth/... both work; OAuth paths are case-insensitive.
