@@ -7,6 +7,7 @@ routes (faults, request log). What a vendor does differently is added to the ret
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from fastapi import FastAPI
@@ -45,8 +46,12 @@ def build_control_app(
     vendor_error: type[Exception] | None = None,
     rate_limiter: FixedWindowRateLimiter | None = None,
     rate_limit_field: str = "per_window",
+    invalid_input: Callable[[str], Any] | None = None,
 ) -> FastAPI:
     """An admin app with the shared control routes; a raised vendor_error is answered in its own shape.
+
+    With invalid_input, a ValueError (bad input to the admin API) is answered 422 with the body
+    invalid_input makes of its message, in the vendor's error shape.
 
     With a rate_limiter, `PUT /rate_limit {rate_limit_field: n}` sets its limit and echoes it back
     under the same field (the field names the vendor's window: "per_minute", "per_window").
@@ -58,6 +63,13 @@ def build_control_app(
         def answer_vendor_error(_: Request, error: Exception) -> Response:
             assert isinstance(error, VendorError)
             return JSONResponse(error.body(), status_code=error.status)
+
+    if invalid_input is not None:
+        describe = invalid_input
+
+        @app.exception_handler(ValueError)
+        def answer_invalid_input(_: Request, error: Exception) -> Response:
+            return JSONResponse(describe(str(error)), 422)
 
     add_control_routes(app, faults=faults, request_log=request_log)
     if rate_limiter is not None:

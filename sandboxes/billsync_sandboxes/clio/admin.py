@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.clio.errors import ClioError
+from core.sandbox.admin import JsonBody, OptionalJsonBody
 from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox
-
-JsonBody = Annotated[dict[str, Any], Body()]
-OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
 
 
 def build_admin_app(sandbox: ClioSandbox) -> FastAPI:
@@ -26,11 +24,8 @@ def build_admin_app(sandbox: ClioSandbox) -> FastAPI:
         vendor_error=ClioError,
         rate_limiter=sandbox.rate_limiter,
         rate_limit_field="per_minute",
+        invalid_input=lambda message: {"error": {"type": "Invalid", "message": message}},
     )
-
-    @app.exception_handler(ValueError)
-    def value_error(_: object, error: Exception) -> Response:
-        return JSONResponse({"error": {"type": "Invalid", "message": str(error)}}, 422)
 
     def flushing(body: Any, status: int = 200) -> Response:
         # Webhooks fire after the answer, as they would after a click in Clio's UI.

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.lawpay.errors import GatewayError, stamp
+from core.sandbox.admin import OptionalJsonBody
 from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.lawpay.state import LawPaySandbox
-
-OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
 
 
 def build_admin_app(sandbox: LawPaySandbox) -> FastAPI:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.microsoft365.api import public_subscription
 from billsync_sandboxes.microsoft365.errors import GraphError
+from core.sandbox.admin import JsonBody
 from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.microsoft365.state import Microsoft365Sandbox
-
-JsonBody = Annotated[dict[str, Any], Body()]
 
 
 def build_admin_app(sandbox: Microsoft365Sandbox) -> FastAPI:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.netdocuments.errors import NDError
 from core.sandbox import parse_timestamp
+from core.sandbox.admin import JsonBody, OptionalJsonBody
 from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
-
-JsonBody = Annotated[dict[str, Any], Body()]
-OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
 
 
 def build_admin_app(sandbox: NetDocumentsSandbox) -> FastAPI:
@@ -27,11 +25,8 @@ def build_admin_app(sandbox: NetDocumentsSandbox) -> FastAPI:
         vendor_error=NDError,
         rate_limiter=sandbox.rate_limiter,
         rate_limit_field="per_window",
+        invalid_input=lambda message: {"error": "invalid", "message": message},
     )
-
-    @app.exception_handler(ValueError)
-    def value_error(_: object, error: Exception) -> Response:
-        return JSONResponse({"error": "invalid", "message": str(error)}, 422)
 
     @app.put("/log_row_cap")
     def set_log_row_cap(payload: JsonBody) -> Response:

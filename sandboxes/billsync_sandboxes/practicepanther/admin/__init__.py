@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.practicepanther.admin.billing import generate_invoice, record_payment
 from billsync_sandboxes.practicepanther.errors import PPError
+from core.sandbox.admin import JsonBody, OptionalJsonBody
 from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.practicepanther.state import PracticePantherSandbox
-
-JsonBody = Annotated[dict[str, Any], Body()]
-OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
 
 
 def build_admin_app(sandbox: PracticePantherSandbox) -> FastAPI:
@@ -27,11 +25,8 @@ def build_admin_app(sandbox: PracticePantherSandbox) -> FastAPI:
         vendor_error=PPError,
         rate_limiter=sandbox.rate_limiter,
         rate_limit_field="per_window",
+        invalid_input=lambda message: {"message": message},
     )
-
-    @app.exception_handler(ValueError)
-    def value_error(_: object, error: Exception) -> Response:
-        return JSONResponse({"message": str(error)}, 422)
 
     @app.delete("/requests")
     def clear_requests() -> Response:
