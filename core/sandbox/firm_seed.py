@@ -36,6 +36,8 @@ class FirmIndex:
     """Lookups over one firm as it stands at `now` (time zone required), built once per seed."""
 
     def __init__(self, firm: SyntheticFirm, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("now must carry a time zone")
         self.firm = firm
         self.now = now
         self.users_by_actor = {key: tk for tk in firm.timekeepers for key in (tk.id, tk.email, *tk.aliases) if key}

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from billsync_sandboxes.microsoft365.auth import add_entra_routes
 from billsync_sandboxes.microsoft365.errors import GraphError, Json, error_body
-from core.sandbox import DroppedConnection, FaultKind, TruncatedResponse, note
+from core.sandbox import FaultKind, TruncatedResponse, connection_fault, note
 from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
@@ -261,8 +261,9 @@ def build_api_app(sandbox: Microsoft365Sandbox) -> FastAPI:
         fault = sandbox.faults.pick(request.method, request.url.path, GRAPH_PREFIX + "/" + path)
         if fault is not None:
             note(request.scope, fault=fault.kind.value)
-            if fault.kind in (FaultKind.TIMEOUT, FaultKind.RESET):
-                return DroppedConnection(sandbox.clock, fault.delay_seconds if fault.kind is FaultKind.TIMEOUT else 0)
+            dropped = connection_fault(fault, sandbox.clock)
+            if dropped is not None:
+                return dropped
             if fault.kind is not FaultKind.TRUNCATE:
                 extra = {"Retry-After": str(fault.retry_after)} if fault.kind is FaultKind.TOO_MANY_REQUESTS else {}
                 code = "TooManyRequests" if extra else "generalException"

@@ -38,11 +38,11 @@ from billsync_sandboxes.clio.errors import (
     precondition_failed,
 )
 from core.sandbox import (
-    DroppedConnection,
     FaultKind,
     FaultRule,
     Record,
     TruncatedResponse,
+    connection_fault,
     note,
     parse_timestamp,
 )
@@ -236,10 +236,9 @@ class _Api:
             return JSONResponse(error.body(), status_code=error.status)
 
     def _fault_response(self, fault: FaultRule, headers: Mapping[str, str]) -> Response:
-        if fault.kind is FaultKind.TIMEOUT:
-            return DroppedConnection(self.sandbox.clock, fault.delay_seconds)
-        if fault.kind is FaultKind.RESET:
-            return DroppedConnection(self.sandbox.clock)
+        dropped = connection_fault(fault, self.sandbox.clock)
+        if dropped is not None:
+            return dropped
         status = fault.kind.status or 500
         extra = dict(headers)
         if status == 429:

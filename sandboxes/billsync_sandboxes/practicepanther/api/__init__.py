@@ -17,11 +17,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from billsync_sandboxes.practicepanther.api.resources import BY_PATH, USERS, Resource, field_values, has_zone
 from billsync_sandboxes.practicepanther.errors import OAuthError, PPError
 from core.sandbox import (
-    DroppedConnection,
     FaultKind,
     FaultRule,
     Record,
     TruncatedResponse,
+    connection_fault,
     note,
     parse_timestamp,
 )
@@ -138,10 +138,9 @@ class _Api:
             return response
 
     def _fault_response(self, fault: FaultRule) -> Response:
-        if fault.kind is FaultKind.TIMEOUT:
-            return DroppedConnection(self.sandbox.clock, fault.delay_seconds)
-        if fault.kind is FaultKind.RESET:
-            return DroppedConnection(self.sandbox.clock)
+        dropped = connection_fault(fault, self.sandbox.clock)
+        if dropped is not None:
+            return dropped
         status = fault.kind.status or 500
         headers = {"Retry-After": str(fault.retry_after)} if status == 429 else {}
         return JSONResponse({"message": "An error has occurred."}, status_code=status, headers=headers)
