@@ -66,6 +66,15 @@ class FirmIndex:
         """When the activity's record is written: when the work ends, but never after `now`."""
         return min(activity.ended_at or activity.started_at, self.now)
 
+    def hand_logged_seconds(self, activity: Activity) -> int:
+        """The length a person logging the activity by hand writes down: rounded up to the tenth of an hour."""
+        seconds = activity.actual_seconds or DEFAULT_ENTRY_SECONDS
+        return max(1, -(-seconds // HAND_INCREMENT_SECONDS)) * HAND_INCREMENT_SECONDS
+
+    def hand_logged_at(self, activity: Activity) -> datetime:
+        """When a person logs the activity by hand: a little after its record is written, never after `now`."""
+        return min(self.recorded_at(activity) + HAND_LOGGING_DELAY, self.now)
+
     def matter_of(self, activity: Activity) -> Matter | None:
         """The matter a person logging time by hand would pick: the link, or a number in the title."""
         if activity.matter_id is not None and activity.matter_id in self.matters:

@@ -39,14 +39,7 @@ from core.models import (
     Timekeeper,
 )
 from core.sandbox import iso_timestamp
-from core.sandbox.firm_seed import (
-    DEFAULT_ENTRY_SECONDS,
-    HAND_INCREMENT_SECONDS,
-    HAND_LOGGING_DELAY,
-    REFERENCE_AGE,
-    FirmIndex,
-    trailing_number,
-)
+from core.sandbox.firm_seed import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
 
 Json = dict[str, Any]
 
@@ -467,9 +460,8 @@ class _SeedBuilder(FirmIndex):
         tk = self.actor(activity)
         if not tk.may_record_time:
             return None  # whoever may not record time did not log it
-        seconds = activity.actual_seconds or DEFAULT_ENTRY_SECONDS
-        quantity = max(1, -(-seconds // HAND_INCREMENT_SECONDS)) * HAND_INCREMENT_SECONDS
-        logged = iso_timestamp(min(self.recorded_at(activity) + HAND_LOGGING_DELAY, self.now))
+        quantity = self.hand_logged_seconds(activity)
+        logged = iso_timestamp(self.hand_logged_at(activity))
         matter = self.matter_of(activity)
         record: Json = {
             "id": clio_id(activity.external_id),

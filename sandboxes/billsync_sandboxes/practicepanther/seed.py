@@ -30,14 +30,7 @@ from typing import Any
 
 from core.demo_data import SyntheticFirm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, MatterStatus, Timekeeper
-from core.sandbox.firm_seed import (
-    DEFAULT_ENTRY_SECONDS,
-    HAND_INCREMENT_SECONDS,
-    HAND_LOGGING_DELAY,
-    REFERENCE_AGE,
-    FirmIndex,
-    trailing_number,
-)
+from core.sandbox.firm_seed import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
 
 Json = dict[str, Any]
 
@@ -303,9 +296,8 @@ class _SeedBuilder(FirmIndex):
         matter = self.matter_of(activity)
         if not tk.may_record_time or matter is None:
             return None  # staff log no time; PP requires a matter on every entry (pp.md §9)
-        seconds = activity.actual_seconds or DEFAULT_ENTRY_SECONDS
-        hours = max(1, -(-seconds // HAND_INCREMENT_SECONDS)) * HAND_INCREMENT_SECONDS / 3600
-        logged = pp_time(min(self.recorded_at(activity) + HAND_LOGGING_DELAY, self.now))
+        hours = self.hand_logged_seconds(activity) / 3600
+        logged = pp_time(self.hand_logged_at(activity))
         return {
             "id": pp_id("timeentry", activity.external_id),
             "date": pp_time(self.covered_day(activity)),
