@@ -10,6 +10,7 @@ from core.sandbox.faults import (
     FaultKind,
     FaultRule,
     TruncatedResponse,
+    connection_fault,
 )
 from core.sandbox.ratelimit import FixedWindowRateLimiter, RateDecision
 from core.sandbox.records import (
@@ -52,6 +53,7 @@ __all__ = [
     "ShiftedClock",
     "SystemClock",
     "TruncatedResponse",
+    "connection_fault",
     "deliver_with",
     "hmac_sha256_hex",
     "http_deliver",

@@ -11,6 +11,7 @@ from core.sandbox.faults import FaultInjector, FaultRule
 from core.sandbox.requestlog import RequestLog
 
 JsonBody = Annotated[dict[str, Any], Body()]
+OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
 
 
 def add_control_routes(app: FastAPI, *, faults: FaultInjector, request_log: RequestLog) -> None:

@@ -157,6 +157,19 @@ class DroppedConnection(Response):
         raise ConnectionDropped("sandbox fault: connection dropped")
 
 
+def connection_fault(fault: FaultRule, clock: Clock) -> DroppedConnection | None:
+    """The answer to a connection-level fault before the request is served, else None.
+
+    A timeout drops the connection after the rule's delay, a reset at once; what the other kinds
+    answer is the vendor's to say (its error body for a status, the real answer cut for a truncation).
+    """
+    if fault.kind is FaultKind.TIMEOUT:
+        return DroppedConnection(clock, fault.delay_seconds)
+    if fault.kind is FaultKind.RESET:
+        return DroppedConnection(clock)
+    return None
+
+
 class TruncatedResponse(Response):
     """Sends a response's headers and only the first half of its body, then aborts."""
 

@@ -31,6 +31,16 @@ class VendorSandbox(Protocol):
         ...
 
 
+def mount_path(name: str) -> str:
+    """Where `build_server_app` mounts the API of the sandbox served under `name`."""
+    return f"/{name}"
+
+
+def api_root(base_url: str, name: str) -> str:
+    """The URL the API of the sandbox served under `name` answers at, on a server at base_url."""
+    return base_url.rstrip("/") + mount_path(name)
+
+
 def build_server_app(sandboxes: Mapping[str, VendorSandbox]) -> FastAPI:
     """Mount each sandbox's API at /{name} and its admin API at /_sandbox/{name}."""
     for name in sandboxes:
@@ -47,5 +57,5 @@ def build_server_app(sandboxes: Mapping[str, VendorSandbox]) -> FastAPI:
     for name in names:
         sandbox = sandboxes[name]
         app.mount(f"{ADMIN_PREFIX}/{name}", sandbox.admin_app())
-        app.mount(f"/{name}", sandbox.api_app())
+        app.mount(mount_path(name), sandbox.api_app())
     return app

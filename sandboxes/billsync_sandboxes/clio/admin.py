@@ -2,45 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.clio.errors import ClioError
-from core.sandbox.admin import add_control_routes
+from core.sandbox.admin import JsonBody, OptionalJsonBody
+from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox
 
-JsonBody = Annotated[dict[str, Any], Body()]
-OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
-
 
 def build_admin_app(sandbox: ClioSandbox) -> FastAPI:
     """Build the admin app; it is not rate-limited, authenticated or fault-injected."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-
-    @app.exception_handler(ClioError)
-    def clio_error(_: object, error: Exception) -> Response:
-        assert isinstance(error, ClioError)
-        return JSONResponse(error.body(), status_code=error.status)
-
-    @app.exception_handler(ValueError)
-    def value_error(_: object, error: Exception) -> Response:
-        return JSONResponse({"error": {"type": "Invalid", "message": str(error)}}, 422)
+    app = build_control_app(
+        sandbox.faults,
+        sandbox.request_log,
+        vendor_error=ClioError,
+        rate_limiter=sandbox.rate_limiter,
+        rate_limit_field="per_minute",
+        invalid_input=lambda message: {"error": {"type": "Invalid", "message": message}},
+    )
 
     def flushing(body: Any, status: int = 200) -> Response:
         # Webhooks fire after the answer, as they would after a click in Clio's UI.
         return JSONResponse(body, status, background=BackgroundTask(sandbox.flush_webhooks))
-
-    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
-
-    @app.put("/rate_limit")
-    def set_rate_limit(payload: JsonBody) -> Response:
-        sandbox.rate_limiter.set_limit(int(payload["per_minute"]))
-        return JSONResponse({"per_minute": sandbox.rate_limiter.limit})
 
     @app.delete("/requests")
     def clear_requests() -> Response:

@@ -16,8 +16,7 @@ from billsync_sandboxes.clio.state import (
     ClioSandbox,
 )
 from core.sandbox import Clock
-
-MOUNT_PATH = "/clio"
+from core.sandbox.server import api_root
 
 
 def build_sandbox(
@@ -32,8 +31,6 @@ def build_sandbox(
     """
     return ClioSandbox(
         seed,
-        client_id=DEFAULT_CLIENT_ID,
-        client_secret=DEFAULT_CLIENT_SECRET,
         rate_limit_per_minute=rate_limit_per_minute,
         # The daemon's webhook receiver listens on plain http on loopback; real Clio needs https.
         allow_http_webhooks=True,
@@ -46,7 +43,7 @@ def connector_settings(base_url: str) -> dict[str, Any]:
     return {
         "client_id": DEFAULT_CLIENT_ID,
         "client_secret": DEFAULT_CLIENT_SECRET,
-        "base_url": base_url.rstrip("/") + MOUNT_PATH,
+        "base_url": api_root(base_url, "clio"),
     }
 
 

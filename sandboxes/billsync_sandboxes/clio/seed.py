@@ -19,7 +19,6 @@ What is left out, and why:
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -40,18 +39,11 @@ from core.models import (
     Timekeeper,
 )
 from core.sandbox import iso_timestamp
+from core.sandbox.firm_seed import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
 
 Json = dict[str, Any]
 
 CALENDAR_ID_OFFSET = 1000
-# Reference data (users, contacts, categories) predates the month by this much.
-REFERENCE_AGE = timedelta(days=730)
-# A hand-made entry is logged a little after the work it covers.
-HAND_LOGGING_DELAY = timedelta(minutes=20)
-# A person logging time by hand rounds to the tenth of an hour.
-HAND_INCREMENT_SECONDS = 360
-# Kinds without a measured length are logged at the default capture length (architecture.md).
-DEFAULT_ENTRY_SECONDS = 900
 # Canonical matters carry no fee amounts for flat and contingency work; these are the demo's.
 FLAT_FEES = (Decimal("1500"), Decimal("2500"), Decimal("5000"))
 CONTINGENCY_PERCENT = Decimal("33.33")
@@ -59,7 +51,6 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _COMPANY_WORDS = frozenset(
     {"holdings", "llc", "llp", "inc", "inc.", "corp", "corp.", "co", "co.", "ltd", "group", "lp", "plc"}
 )
-_TRAILING_NUMBER = re.compile(r"(\d+)$")
 # clio.md §3.5: responses capitalise the status (only writes and filters take lower case).
 _STATUS = MappingProxyType(
     {MatterStatus.OPEN: "Open", MatterStatus.PENDING: "Pending", MatterStatus.CLOSED: "Closed"}
@@ -100,10 +91,7 @@ _SEED_ORDER = (
 
 def clio_id(canonical_id: str) -> int:
     """Return the Clio id of a canonical id: the number it ends with ("u7" -> 7)."""
-    match = _TRAILING_NUMBER.search(canonical_id)
-    if match is None:
-        raise ValueError(f"canonical id {canonical_id!r} does not end in a number")
-    return int(match.group(1))
+    return trailing_number(canonical_id)
 
 
 def calendar_id(user_id: int) -> int:
@@ -113,33 +101,16 @@ def calendar_id(user_id: int) -> int:
 
 def clio_seed(firm: SyntheticFirm, *, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Return a ClioSandbox seed for the firm: reference data and its activity up to now."""
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
     return _SeedBuilder(firm, now).build()
 
 
-class _SeedBuilder:
+class _SeedBuilder(FirmIndex):
     """Holds the lookups one conversion needs; used once per clio_seed call."""
 
     def __init__(self, firm: SyntheticFirm, now: datetime) -> None:
-        self.firm = firm
-        self.now = now
+        super().__init__(firm, now)
         self.reference_stamp = iso_timestamp(now - REFERENCE_AGE)
         self.users = {tk.id: tk for tk in firm.timekeepers}
-        self.users_by_actor = {key: tk for tk in firm.timekeepers for key in (tk.id, tk.email, *tk.aliases) if key}
-        self.time_recorders = [tk for tk in firm.timekeepers if tk.may_record_time] or list(firm.timekeepers)
-        self.clients = {c.id: c for c in firm.clients}
-        self.client_by_address = {
-            address.lower(): client for client in firm.clients for address in (*client.emails, *client.phones)
-        }
-        self.matters = {m.id: m for m in firm.matters}
-        self.matter_by_number = {m.number: m for m in firm.matters}
-        # Longest numbers first, so "0001-0012" is not read as "0001-001".
-        self.matter_pattern = (
-            re.compile("|".join(re.escape(n) for n in sorted(self.matter_by_number, key=len, reverse=True)))
-            if firm.matters
-            else None
-        )
         self.category_ids = {cat.id: i + 1 for i, cat in enumerate(firm.categories)}
         self.next_row_id = 0
 
@@ -489,9 +460,8 @@ class _SeedBuilder:
         tk = self.actor(activity)
         if not tk.may_record_time:
             return None  # whoever may not record time did not log it
-        seconds = activity.actual_seconds or DEFAULT_ENTRY_SECONDS
-        quantity = max(1, -(-seconds // HAND_INCREMENT_SECONDS)) * HAND_INCREMENT_SECONDS
-        logged = iso_timestamp(min(self.recorded_at(activity) + HAND_LOGGING_DELAY, self.now))
+        quantity = self.hand_logged_seconds(activity)
+        logged = iso_timestamp(self.hand_logged_at(activity))
         matter = self.matter_of(activity)
         record: Json = {
             "id": clio_id(activity.external_id),
@@ -516,15 +486,6 @@ class _SeedBuilder:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def actor(self, activity: Activity) -> Timekeeper:
-        tk = self.users_by_actor.get(activity.actor)
-        if tk is None:
-            raise ValueError(f"activity {activity.external_id}: actor {activity.actor!r} is not a timekeeper")
-        return tk
-
-    def recorded_at(self, activity: Activity) -> datetime:
-        return min(activity.ended_at or activity.started_at, self.now)
-
     def stamps(self, activity: Activity) -> Json:
         # Records are written when the work ends, so updated_since polling finds them then.
         stamp = iso_timestamp(self.recorded_at(activity))
@@ -536,25 +497,6 @@ class _SeedBuilder:
             return False
         record["matter"] = {"id": clio_id(activity.matter_id)}
         return True
-
-    def matter_of(self, activity: Activity) -> Matter | None:
-        """The matter a person logging time by hand would pick: the link, or a number in the title."""
-        if activity.matter_id in self.matters:
-            return self.matters[activity.matter_id]
-        if self.matter_pattern is not None:
-            found = self.matter_pattern.search(activity.title)
-            if found:
-                return self.matter_by_number[found.group(0)]
-        return None
-
-    def client_of(self, activity: Activity) -> Client | None:
-        if activity.client_id in self.clients:
-            return self.clients[activity.client_id]
-        for address in activity.counterpart_addresses:
-            client = self.client_by_address.get(address.lower())
-            if client is not None:
-                return client
-        return None
 
     def hourly_rate(self, tk: Timekeeper, matter: Matter | None) -> float:
         if matter is not None and matter.billing_method is BillingMethod.HOURLY:

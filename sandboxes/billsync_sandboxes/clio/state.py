@@ -5,7 +5,6 @@ See connectors/clio/README.md ("Sandbox") and ../shared/reference/clio.md for th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,14 +31,12 @@ from billsync_sandboxes.clio.webhooks import MATTER_STATUS_EVENTS, WebhookHub
 from core.sandbox import (
     Clock,
     Deliver,
-    FaultInjector,
     FixedWindowRateLimiter,
     Record,
     RecordCollection,
-    RequestLog,
-    SystemClock,
     http_deliver,
 )
+from core.sandbox.standin import StandIn
 
 DEFAULT_CLIENT_ID = "billsync-sandbox-client"
 DEFAULT_CLIENT_SECRET = "billsync-sandbox-secret"  # noqa: S105 - a public sandbox value
@@ -87,7 +84,7 @@ DEFAULT_BILLING_SETTINGS: Mapping[str, Any] = {
 }
 
 
-class ClioSandbox:
+class ClioSandbox(StandIn):
     """One simulated Clio Manage account: its records, tokens, limits, faults and webhooks."""
 
     def __init__(
@@ -106,8 +103,7 @@ class ClioSandbox:
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
-        self.clock: Clock = clock or SystemClock()
-        self.lock = threading.RLock()
+        super().__init__(clock=clock, rng_seed=rng_seed)
         self.collections: dict[str, RecordCollection] = {
             r.name: RecordCollection(r.name, self.clock, string_ids=r.string_ids)
             for r in ALL_RESOURCES
@@ -115,8 +111,6 @@ class ClioSandbox:
         self.renderer = Renderer(self.collections)
         self.tokens = TokenStore(self.clock, rng_seed, token_ttl_seconds)
         self.rate_limiter = FixedWindowRateLimiter(rate_limit_per_minute, self.clock)
-        self.faults = FaultInjector(seed=rng_seed)
-        self.request_log = RequestLog()
         self.webhooks = WebhookHub(
             self.collections,
             self.renderer,

@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.lawpay.errors import GatewayError, stamp
-from core.sandbox.admin import add_control_routes
+from core.sandbox.admin import OptionalJsonBody
+from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.lawpay.state import LawPaySandbox
 
-OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
-
 
 def build_admin_app(sandbox: LawPaySandbox) -> FastAPI:
     """Build the admin app; it is not authenticated or fault-injected."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-
-    @app.exception_handler(GatewayError)
-    def gateway_error(_: object, error: Exception) -> Response:
-        assert isinstance(error, GatewayError)
-        return JSONResponse(error.body(), status_code=error.status)
+    app = build_control_app(sandbox.faults, sandbox.request_log, vendor_error=GatewayError)
 
     @app.exception_handler(KeyError)
     def missing(_: object, error: Exception) -> Response:
         return JSONResponse({"message": f"no such record: {error}"}, 404)
-
-    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
 
     @app.post("/capture")
     def capture() -> Response:

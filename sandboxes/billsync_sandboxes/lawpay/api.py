@@ -14,7 +14,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from billsync_sandboxes.lawpay.auth import basic_user
 from billsync_sandboxes.lawpay.errors import GatewayError, stamp
-from core.sandbox import DroppedConnection, FaultKind, RequestLogMiddleware, TruncatedResponse, note
+from core.sandbox import DroppedConnection, FaultKind, TruncatedResponse, note
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.lawpay.state import LawPaySandbox
@@ -25,8 +26,7 @@ DEFAULT_PAGE_SIZE = 20  # lawpay.md §10
 
 def build_api_app(sandbox: LawPaySandbox) -> FastAPI:
     """Build the app serving the gateway's /v1 API and the merchant's hosted payment pages."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     api = _Api(sandbox)
 
     @app.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -12,8 +12,7 @@ from typing import Any
 from billsync_sandboxes.lawpay.errors import Json
 from billsync_sandboxes.lawpay.state import TEST_SECRET_KEY, LawPaySandbox
 from core.sandbox import Clock
-
-MOUNT_PATH = "/lawpay"
+from core.sandbox.server import api_root
 
 
 def build_sandbox(
@@ -29,7 +28,7 @@ def build_sandbox(
 
 def connector_settings(base_url: str) -> dict[str, Any]:
     """The connector settings (test mode) that point at a sandbox server at base_url."""
-    return {"secret_key": TEST_SECRET_KEY, "mode": "test", "base_url": base_url.rstrip("/") + MOUNT_PATH}
+    return {"secret_key": TEST_SECRET_KEY, "mode": "test", "base_url": api_root(base_url, "lawpay")}
 
 
 def firm_settings(sandbox: LawPaySandbox, base_url: str) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def firm_settings(sandbox: LawPaySandbox, base_url: str) -> dict[str, Any]:
     trust_card = _account(accounts, trust=True, method="card")
     if operating_card is None or trust_card is None:
         return written
-    pages = base_url.rstrip("/") + f"{MOUNT_PATH}/pages/{sandbox.merchant['slug']}"
+    pages = api_root(base_url, "lawpay") + f"/pages/{sandbox.merchant['slug']}"
     operating_page = _page(sandbox.pages, operating_card)
     trust_page = _page(sandbox.pages, trust_card)
     if operating_page is None or trust_page is None:

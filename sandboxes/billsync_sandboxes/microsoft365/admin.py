@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.microsoft365.api import public_subscription
 from billsync_sandboxes.microsoft365.errors import GraphError
-from core.sandbox.admin import add_control_routes
+from core.sandbox.admin import JsonBody
+from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.microsoft365.state import Microsoft365Sandbox
 
-JsonBody = Annotated[dict[str, Any], Body()]
-
 
 def build_admin_app(sandbox: Microsoft365Sandbox) -> FastAPI:
     """What people and Microsoft do: add mail and meetings, end calls, evict sync state, lifecycle events."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
+    app = build_control_app(sandbox.faults, sandbox.request_log)
 
     def guarded(call: Callable[[], Any]) -> Response:
         try:

@@ -20,7 +20,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from billsync_sandboxes.microsoft365.auth import add_entra_routes
 from billsync_sandboxes.microsoft365.errors import GraphError, Json, error_body
-from core.sandbox import DroppedConnection, FaultKind, RequestLogMiddleware, TruncatedResponse, note
+from core.sandbox import FaultKind, TruncatedResponse, connection_fault, note
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.microsoft365.state import Microsoft365Sandbox
@@ -251,8 +252,7 @@ def _http(answer: Answer) -> Response:
 
 def build_api_app(sandbox: Microsoft365Sandbox) -> FastAPI:
     """Graph at /graph/v1.0/... and Entra at /login/{tenant}/..., with faults and a request log."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     dispatcher = GraphDispatcher(sandbox)
     add_entra_routes(app, sandbox)
 
@@ -261,8 +261,9 @@ def build_api_app(sandbox: Microsoft365Sandbox) -> FastAPI:
         fault = sandbox.faults.pick(request.method, request.url.path, GRAPH_PREFIX + "/" + path)
         if fault is not None:
             note(request.scope, fault=fault.kind.value)
-            if fault.kind in (FaultKind.TIMEOUT, FaultKind.RESET):
-                return DroppedConnection(sandbox.clock, fault.delay_seconds if fault.kind is FaultKind.TIMEOUT else 0)
+            dropped = connection_fault(fault, sandbox.clock)
+            if dropped is not None:
+                return dropped
             if fault.kind is not FaultKind.TRUNCATE:
                 extra = {"Retry-After": str(fault.retry_after)} if fault.kind is FaultKind.TOO_MANY_REQUESTS else {}
                 code = "TooManyRequests" if extra else "generalException"

@@ -17,8 +17,7 @@ from billsync_sandboxes.microsoft365.state import (
     Microsoft365Sandbox,
 )
 from core.sandbox import Clock
-
-MOUNT_PATH = "/microsoft365"
+from core.sandbox.server import api_root
 
 
 def build_sandbox(
@@ -41,7 +40,7 @@ def connector_settings(base_url: str) -> dict[str, Any]:
     The demo month lies in the past, so the first round reads a year back (Teams calls still only
     as far as Microsoft keeps them: 30 days).
     """
-    root = base_url.rstrip("/") + MOUNT_PATH
+    root = api_root(base_url, "microsoft365")
     return {
         "tenant_id": DEFAULT_TENANT,
         "client_id": DEFAULT_CLIENT_ID,

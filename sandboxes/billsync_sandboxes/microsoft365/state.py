@@ -15,7 +15,6 @@ import base64
 import copy
 import json
 import secrets
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,12 +30,10 @@ from billsync_sandboxes.microsoft365.api import build_api_app, public_subscripti
 from billsync_sandboxes.microsoft365.errors import GraphError, Json
 from core.sandbox import (
     Clock,
-    FaultInjector,
     FixedWindowRateLimiter,
-    RequestLog,
-    SystemClock,
     parse_timestamp,
 )
+from core.sandbox.standin import StandIn
 
 DEFAULT_TENANT = "8a5e1f4c-0000-4000-8000-0000000b111e"
 DEFAULT_CLIENT_ID = "5b0f7e2a-0000-4000-8000-000000c11e47"
@@ -114,7 +111,7 @@ def decode_token(token: str) -> Json:
     return decoded
 
 
-class Microsoft365Sandbox:
+class Microsoft365Sandbox(StandIn):
     """One simulated Microsoft 365 tenant: users, mailboxes, call records, tokens, subscriptions."""
 
     def __init__(
@@ -135,11 +132,8 @@ class Microsoft365Sandbox:
         self.client_secret = client_secret
         self.roles = roles
         self.certificate_pem = certificate_pem  # the app's public certificate, for client assertions
-        self.clock: Clock = clock or SystemClock()
+        super().__init__(clock=clock, rng_seed=rng_seed)
         self.post = post
-        self.lock = threading.RLock()
-        self.faults = FaultInjector(seed=rng_seed)
-        self.request_log = RequestLog()
         self.limiter = FixedWindowRateLimiter(MAILBOX_REQUESTS_PER_WINDOW, self.clock, MAILBOX_WINDOW_SECONDS)
         self.in_flight: dict[str, int] = {}
         self.tokens: dict[str, tuple[str, datetime]] = {}  # access token -> (client id, expiry)

@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from billsync_sandboxes.netdocuments.auth import basic_credentials, scopes_of, unauthorized
 from billsync_sandboxes.netdocuments.errors import NDError
-from core.sandbox import DroppedConnection, FaultKind, FaultRule, RequestLogMiddleware, TruncatedResponse, note
+from core.sandbox import FaultKind, FaultRule, TruncatedResponse, connection_fault, note
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
@@ -39,8 +40,7 @@ WEB_HOSTS = {
 
 def build_api_app(sandbox: NetDocumentsSandbox) -> FastAPI:
     """Build the app serving NetDocuments' consent page, token endpoint and REST API."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     api = _Api(sandbox)
 
     @app.get("/{host}/neWeb2/OAuth.aspx")
@@ -156,10 +156,9 @@ class _Api:
             return TruncatedResponse(response) if fault is not None else response
 
     def _fault_response(self, fault: FaultRule) -> Response:
-        if fault.kind is FaultKind.TIMEOUT:
-            return DroppedConnection(self.sandbox.clock, fault.delay_seconds)
-        if fault.kind is FaultKind.RESET:
-            return DroppedConnection(self.sandbox.clock)
+        dropped = connection_fault(fault, self.sandbox.clock)
+        if dropped is not None:
+            return dropped
         return JSONResponse({"error": "server_error", "message": "An error occurred."}, fault.kind.status or 500)
 
     def _route(self, segments: list[str], request: Request, user_id: str, scopes: frozenset[str]) -> Response:

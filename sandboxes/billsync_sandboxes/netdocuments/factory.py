@@ -18,8 +18,7 @@ from billsync_sandboxes.netdocuments.state import (
     NetDocumentsSandbox,
 )
 from core.sandbox import Clock
-
-MOUNT_PATH = "/netdocuments"
+from core.sandbox.server import api_root
 
 
 def build_sandbox(
@@ -31,8 +30,6 @@ def build_sandbox(
     """
     return NetDocumentsSandbox(
         seed,
-        client_id=DEFAULT_CLIENT_ID,
-        client_secret=DEFAULT_CLIENT_SECRET,
         rate_limit=max(DEFAULT_RATE_LIMIT, rate_limit_per_minute or 0),
         clock=clock,
     )
@@ -49,7 +46,7 @@ def connector_settings(base_url: str) -> dict[str, Any]:
         "client_secret": DEFAULT_CLIENT_SECRET,
         "repository_id": DEFAULT_REPOSITORY,
         "region": "us",
-        "base_url": base_url.rstrip("/") + MOUNT_PATH,
+        "base_url": api_root(base_url, "netdocuments"),
         "first_read_days": 365,
         "log_window_hours": 24 * 31,
     }

@@ -8,7 +8,6 @@ as nd.md §n). One repository in one region; its hosts are served as path prefix
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,8 @@ from billsync_sandboxes.netdocuments.admin import build_admin_app
 from billsync_sandboxes.netdocuments.api import WEB_HOSTS, build_api_app
 from billsync_sandboxes.netdocuments.auth import TokenStore
 from billsync_sandboxes.netdocuments.errors import NDError
-from core.sandbox import Clock, FaultInjector, FixedWindowRateLimiter, RequestLog, SystemClock
+from core.sandbox import Clock, FixedWindowRateLimiter
+from core.sandbox.standin import StandIn
 
 DEFAULT_CLIENT_ID = "AP-SANDBOX1"
 DEFAULT_CLIENT_SECRET = "billsync-nd-sandbox-secret"  # noqa: S105 - a public sandbox value
@@ -34,7 +34,7 @@ DEFAULT_LOG_ROW_CAP = 500
 SEED_KEYS = frozenset({"region", "repository", "cabinets", "customAttributes", "users", "documents", "log"})
 
 
-class NetDocumentsSandbox:
+class NetDocumentsSandbox(StandIn):
     """One simulated repository: users, cabinets, documents, the activity log, tokens, limits, faults."""
 
     def __init__(
@@ -54,8 +54,7 @@ class NetDocumentsSandbox:
             raise ValueError(f"unknown NetDocuments seed keys: {sorted(unknown)}")
         self.client_id = client_id
         self.client_secret = client_secret
-        self.clock: Clock = clock or SystemClock()
-        self.lock = threading.RLock()
+        super().__init__(clock=clock, rng_seed=rng_seed)
         self.region: str = data.get("region", "us")
         if self.region not in WEB_HOSTS:
             raise ValueError(f"unknown NetDocuments region {self.region!r}: one of {sorted(WEB_HOSTS)}")
@@ -72,8 +71,6 @@ class NetDocumentsSandbox:
         self.tokens = TokenStore(self.clock, rng_seed)
         self.rate_limiter = FixedWindowRateLimiter(rate_limit, self.clock, window_seconds=RATE_WINDOW_SECONDS)
         self.log_row_cap = log_row_cap
-        self.faults = FaultInjector(seed=rng_seed)
-        self.request_log = RequestLog()
 
     @property
     def repository_id(self) -> str:

@@ -18,8 +18,7 @@ from billsync_sandboxes.practicepanther.state import (
     PracticePantherSandbox,
 )
 from core.sandbox import Clock
-
-MOUNT_PATH = "/practicepanther"
+from core.sandbox.server import api_root
 
 
 def build_sandbox(
@@ -36,8 +35,6 @@ def build_sandbox(
     limit = max(DEFAULT_RATE_LIMIT, scaled)
     return PracticePantherSandbox(
         seed,
-        client_id=DEFAULT_CLIENT_ID,
-        client_secret=DEFAULT_CLIENT_SECRET,
         rate_limit=limit,
         rate_window_seconds=RATE_WINDOW_SECONDS,
         clock=clock,
@@ -49,7 +46,7 @@ def connector_settings(base_url: str) -> dict[str, Any]:
     return {
         "client_id": DEFAULT_CLIENT_ID,
         "client_secret": DEFAULT_CLIENT_SECRET,
-        "base_url": base_url.rstrip("/") + MOUNT_PATH,
+        "base_url": api_root(base_url, "practicepanther"),
     }
 
 

@@ -22,7 +22,6 @@ What is left out, and why:
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -31,20 +30,12 @@ from typing import Any
 
 from core.demo_data import SyntheticFirm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, MatterStatus, Timekeeper
+from core.sandbox.firm_seed import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
 
 Json = dict[str, Any]
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://billsync.invalid/demo/practicepanther")
 MATTER_NUMBER_OFFSET = 1000
-# Reference data (users, accounts) predates the month by this much.
-REFERENCE_AGE = timedelta(days=730)
-# A hand-made entry is logged a little after the work it covers.
-HAND_LOGGING_DELAY = timedelta(minutes=20)
-# A person logging time by hand rounds up to the tenth of an hour.
-HAND_INCREMENT_SECONDS = 360
-# Kinds without a measured length are logged at the default capture length.
-DEFAULT_ENTRY_SECONDS = 900
-_TRAILING_NUMBER = re.compile(r"(\d+)$")
 _STATUS: Mapping[MatterStatus, str] = MappingProxyType(
     {MatterStatus.OPEN: "Open", MatterStatus.PENDING: "Pending", MatterStatus.CLOSED: "Closed"}
 )
@@ -81,37 +72,20 @@ def pp_time(moment: datetime) -> str:
 
 def matter_number(matter: Matter) -> int:
     """PP's integer number for a canonical matter ("m12" -> 1012)."""
-    return MATTER_NUMBER_OFFSET + _number(matter.id)
+    return MATTER_NUMBER_OFFSET + trailing_number(matter.id)
 
 
 def practicepanther_seed(firm: SyntheticFirm, *, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Return a PracticePantherSandbox seed for the firm: reference data and its activity up to now."""
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
     return _SeedBuilder(firm, now).build()
 
 
-class _SeedBuilder:
+class _SeedBuilder(FirmIndex):
     """Holds the lookups one conversion needs; used once per practicepanther_seed call."""
 
     def __init__(self, firm: SyntheticFirm, now: datetime) -> None:
-        self.firm = firm
-        self.now = now
+        super().__init__(firm, now)
         self.reference_stamp = pp_time(now - REFERENCE_AGE)
-        self.users_by_actor = {key: tk for tk in firm.timekeepers for key in (tk.id, tk.email, *tk.aliases) if key}
-        self.time_recorders = [tk for tk in firm.timekeepers if tk.may_record_time] or list(firm.timekeepers)
-        self.clients = {c.id: c for c in firm.clients}
-        self.client_by_address = {
-            address.lower(): client for client in firm.clients for address in (*client.emails, *client.phones)
-        }
-        self.matters = {m.id: m for m in firm.matters}
-        by_number = {m.number: m for m in firm.matters}
-        self.matter_by_number = by_number
-        # Longest numbers first, so "0001-0012" is not read as "0001-001".
-        self.matter_pattern = (
-            re.compile("|".join(re.escape(n) for n in sorted(by_number, key=len, reverse=True))) if by_number else None
-        )
-
     def build(self) -> dict[str, list[dict[str, Any]]]:
         seed: dict[str, list[Json]] = {name: [] for name in _SEED_ORDER}
         seed["users"] = [self.user(tk) for tk in self.firm.timekeepers]
@@ -156,7 +130,7 @@ class _SeedBuilder:
         record: Json = {
             "id": account_id,
             "display_name": client.name,
-            "number": _number(client.id),
+            "number": trailing_number(client.id),
             "company_name": client.name,
             "primary_contact": contacts[0],
             "other_contacts": contacts[1:],
@@ -196,7 +170,7 @@ class _SeedBuilder:
     def matter(self, index: int, matter: Matter) -> Json:
         updated = min(matter.updated_at, self.now)
         # A matter is opened some time before its last change; the gap only has to be stable.
-        opened = updated - timedelta(days=30 + _number(matter.id) % 90)
+        opened = updated - timedelta(days=30 + trailing_number(matter.id) % 90)
         attorney = self.time_recorders[index % len(self.time_recorders)]
         number = matter_number(matter)
         name = matter.name or matter.number
@@ -322,9 +296,8 @@ class _SeedBuilder:
         matter = self.matter_of(activity)
         if not tk.may_record_time or matter is None:
             return None  # staff log no time; PP requires a matter on every entry (pp.md §9)
-        seconds = activity.actual_seconds or DEFAULT_ENTRY_SECONDS
-        hours = max(1, -(-seconds // HAND_INCREMENT_SECONDS)) * HAND_INCREMENT_SECONDS / 3600
-        logged = pp_time(min(self.recorded_at(activity) + HAND_LOGGING_DELAY, self.now))
+        hours = self.hand_logged_seconds(activity) / 3600
+        logged = pp_time(self.hand_logged_at(activity))
         return {
             "id": pp_id("timeentry", activity.external_id),
             "date": pp_time(self.covered_day(activity)),
@@ -371,45 +344,10 @@ class _SeedBuilder:
         client = self.client_by_address.get(address.lower())
         return {"address": address, "display_name": client.name if client is not None else address}
 
-    def actor(self, activity: Activity) -> Timekeeper:
-        tk = self.users_by_actor.get(activity.actor)
-        if tk is None:
-            raise ValueError(f"activity {activity.external_id}: actor {activity.actor!r} is not a timekeeper")
-        return tk
-
-    def recorded_at(self, activity: Activity) -> datetime:
-        return min(activity.ended_at or activity.started_at, self.now)
-
     def stamps(self, activity: Activity) -> Json:
         # Records are written when the work ends, so updated_since polling finds them then.
         stamp = pp_time(self.recorded_at(activity))
         return {"created_at": stamp, "updated_at": stamp}
-
-    def matter_of(self, activity: Activity) -> Matter | None:
-        """The matter a person logging time by hand would pick: the link, or a number in the title."""
-        if activity.matter_id is not None and activity.matter_id in self.matters:
-            return self.matters[activity.matter_id]
-        if self.matter_pattern is not None:
-            found = self.matter_pattern.search(activity.title)
-            if found:
-                return self.matter_by_number[found.group(0)]
-        return None
-
-    def client_of(self, activity: Activity) -> Client | None:
-        if activity.client_id is not None and activity.client_id in self.clients:
-            return self.clients[activity.client_id]
-        for address in activity.counterpart_addresses:
-            client = self.client_by_address.get(address.lower())
-            if client is not None:
-                return client
-        return None
-
-
-def _number(canonical_id: str) -> int:
-    match = _TRAILING_NUMBER.search(canonical_id)
-    if match is None:
-        raise ValueError(f"canonical id {canonical_id!r} does not end in a number")
-    return int(match.group(1))
 
 
 def _email(tk: Timekeeper) -> str:

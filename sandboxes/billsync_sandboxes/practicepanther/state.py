@@ -7,7 +7,6 @@ See connectors/practicepanther/README.md ("Sandbox") and ../shared/reference/pra
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -31,13 +30,11 @@ from billsync_sandboxes.practicepanther.auth import DEFAULT_TOKEN_TTL_SECONDS, T
 from billsync_sandboxes.practicepanther.errors import PPError
 from core.sandbox import (
     Clock,
-    FaultInjector,
     FixedWindowRateLimiter,
     Record,
     RecordCollection,
-    RequestLog,
-    SystemClock,
 )
+from core.sandbox.standin import StandIn
 
 DEFAULT_CLIENT_ID = "billsync-pp-sandbox-client"
 DEFAULT_CLIENT_SECRET = "billsync-pp-sandbox-secret"  # noqa: S105 - a public sandbox value
@@ -46,7 +43,7 @@ DEFAULT_RATE_LIMIT = 300
 RATE_WINDOW_SECONDS = 300.0
 
 
-class PracticePantherSandbox:
+class PracticePantherSandbox(StandIn):
     """One simulated PracticePanther firm: records, tokens, rate limit, faults and a request log."""
 
     def __init__(
@@ -64,15 +61,12 @@ class PracticePantherSandbox:
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
-        self.clock: Clock = clock or SystemClock()
-        self.lock = threading.RLock()
+        super().__init__(clock=clock, rng_seed=rng_seed)
         self.collections: dict[str, RecordCollection] = {
             r.name: RecordCollection(r.name, self.clock, string_ids=True) for r in ALL_RESOURCES
         }
         self.tokens = TokenStore(self.clock, rng_seed, token_ttl_seconds)
         self.rate_limiter = FixedWindowRateLimiter(rate_limit, self.clock, window_seconds=rate_window_seconds)
-        self.faults = FaultInjector(seed=rng_seed)
-        self.request_log = RequestLog()
         # Ids are UUIDs (pp.md §3); seeded so runs repeat.
         self._rng = random.Random(f"pp-ids-{rng_seed}")  # noqa: S311
         self._authorize_user_id = authorize_user_id

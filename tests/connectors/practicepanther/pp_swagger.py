@@ -10,6 +10,19 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SWAGGER = REPO_ROOT.parent / "shared/reference/specs/practicepanther-v2-swagger.json"
+# The Swagger definition that describes each record collection the sandbox serves.
+DEFINITIONS = {
+    "users": "User",
+    "accounts": "Account",
+    "matters": "Matter",
+    "timeentries": "TimeEntry",
+    "calllogs": "CallLog",
+    "events": "Event",
+    "tasks": "Task",
+    "notes": "Note",
+    "emails": "Email",
+    "messages": "Message",
+}
 
 
 def swagger() -> dict[str, Any]:

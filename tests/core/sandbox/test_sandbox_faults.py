@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -25,10 +24,7 @@ from core.sandbox import (
     FaultRule,
     TruncatedResponse,
 )
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from starlette.testclient import TestClient
+from tests.testclient import TestClient
 
 BODY = {"data": [{"id": n, "note": "x" * 20} for n in range(20)]}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import warnings
 
 import pytest
 from starlette.applications import Starlette
@@ -23,10 +22,7 @@ from core.sandbox import (
     http_deliver,
     note,
 )
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from starlette.testclient import TestClient
+from tests.testclient import TestClient
 
 
 def make_client(log: RequestLog, clock: FakeClock) -> TestClient:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,7 @@ import pytest
 from billsync_sandboxes.clio.state import ClioSandbox, create_app
 
 from core.sandbox import ConnectionDropped, FakeClock
-
-with warnings.catch_warnings():
-    # Starlette 1.x prefers httpx2 for its TestClient; httpx still works and is what we pin.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.testclient import TestClient
 
 CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too
 SEED_FILE = CLIO_FIXTURES / "clio_seed.json"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -23,10 +22,7 @@ from jsonschema import Draft4Validator, FormatChecker
 
 from connectors.clio.streams import Contacts
 from core.sandbox import FakeClock
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPEC_FILE = REPO_ROOT.parent / "shared" / "reference" / "specs" / "clio-manage-v4-openapi-2026-04-08.json"

@@ -8,7 +8,6 @@ reads the same file), and against the shape clio.md §2 quotes in every case.
 from __future__ import annotations
 
 import json
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,7 @@ from billsync_sandboxes.clio.state import ClioSandbox, create_app
 from jsonschema import Draft4Validator
 
 from core.sandbox import FakeClock
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPEC_FILE = REPO_ROOT.parent / "shared" / "reference" / "specs" / "clio-manage-v4-openapi-2026-04-08.json"

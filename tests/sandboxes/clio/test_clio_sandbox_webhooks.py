@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -15,10 +14,7 @@ import pytest
 from billsync_sandboxes.clio.state import ClioSandbox, create_app
 
 from core.sandbox import FakeClock
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.testclient import TestClient
 
 CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too
 SEED = json.loads((CLIO_FIXTURES / "clio_seed.json").read_text())

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 from billsync_sandboxes.lawpay.state import LIVE_SECRET_KEY, PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from billsync_sandboxes.lawpay.state.rules import DECLINING_ACH, DECLINING_CARDS, SUCCEEDING_CARDS
 
 from core.sandbox import FakeClock
 from tests.connectors.lawpay.lawpay_harness import START, seed
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+from tests.testclient import TestClient
 
 AUTH = (TEST_SECRET_KEY, "")
 

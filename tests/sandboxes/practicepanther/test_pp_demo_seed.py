@@ -18,23 +18,11 @@ from core.demo_data import generate_firm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, Timekeeper
 from core.sync import STORED_ROLES
 from tests.connectors.practicepanther.pp_harness import make_env, time_entry
-from tests.connectors.practicepanther.pp_swagger import swagger
+from tests.connectors.practicepanther.pp_swagger import DEFINITIONS, swagger
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 REFERENCE = ("users", "accounts", "matters", "invoices", "payments")
 CANARY = "CANARY-pp-demo-seed-7731"
-DEFINITIONS = {
-    "users": "User",
-    "accounts": "Account",
-    "matters": "Matter",
-    "timeentries": "TimeEntry",
-    "calllogs": "CallLog",
-    "events": "Event",
-    "tasks": "Task",
-    "notes": "Note",
-    "emails": "Email",
-    "messages": "Message",
-}
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "boolean": (bool,),

@@ -6,20 +6,7 @@ import pytest
 from billsync_sandboxes.practicepanther.api.resources import ALL_RESOURCES
 
 from tests.connectors.practicepanther.pp_app import make_app
-from tests.connectors.practicepanther.pp_swagger import properties, swagger
-
-DEFINITIONS = {
-    "users": "User",
-    "accounts": "Account",
-    "matters": "Matter",
-    "timeentries": "TimeEntry",
-    "calllogs": "CallLog",
-    "events": "Event",
-    "tasks": "Task",
-    "notes": "Note",
-    "emails": "Email",
-    "messages": "Message",
-}
+from tests.connectors.practicepanther.pp_swagger import DEFINITIONS, properties, swagger
 
 
 @pytest.mark.parametrize("resource", ALL_RESOURCES, ids=lambda r: r.name)

@@ -38,15 +38,15 @@ from billsync_sandboxes.clio.errors import (
     precondition_failed,
 )
 from core.sandbox import (
-    DroppedConnection,
     FaultKind,
     FaultRule,
     Record,
-    RequestLogMiddleware,
     TruncatedResponse,
+    connection_fault,
     note,
     parse_timestamp,
 )
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox
@@ -80,8 +80,7 @@ class Call:
 
 def build_api_app(sandbox: ClioSandbox) -> FastAPI:
     """Build the app serving Clio's OAuth and REST endpoints."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     app.add_exception_handler(HTTPException, _unrouted)
     api = _Api(sandbox)
 
@@ -237,10 +236,9 @@ class _Api:
             return JSONResponse(error.body(), status_code=error.status)
 
     def _fault_response(self, fault: FaultRule, headers: Mapping[str, str]) -> Response:
-        if fault.kind is FaultKind.TIMEOUT:
-            return DroppedConnection(self.sandbox.clock, fault.delay_seconds)
-        if fault.kind is FaultKind.RESET:
-            return DroppedConnection(self.sandbox.clock)
+        dropped = connection_fault(fault, self.sandbox.clock)
+        if dropped is not None:
+            return dropped
         status = fault.kind.status or 500
         extra = dict(headers)
         if status == 429:

@@ -12,7 +12,6 @@ import calendar
 import copy
 import hashlib
 import random
-import threading
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,7 +23,8 @@ from billsync_sandboxes.lawpay.api import build_api_app
 from billsync_sandboxes.lawpay.auth import basic_user
 from billsync_sandboxes.lawpay.errors import GatewayError, Json, stamp
 from billsync_sandboxes.lawpay.state import rules
-from core.sandbox import Clock, FaultInjector, RequestLog, SystemClock
+from core.sandbox import Clock
+from core.sandbox.standin import StandIn
 
 TEST_SECRET_KEY = "sandbox-lawpay-test-secret"  # noqa: S105 - public sandbox values
 LIVE_SECRET_KEY = "sandbox-lawpay-live-secret"  # noqa: S105
@@ -35,14 +35,11 @@ REFUND_WINDOW = timedelta(days=183)  # lawpay.md §6: refunds up to 6 months aft
 MAX_REFERENCE = 128
 
 
-class LawPaySandbox:
+class LawPaySandbox(StandIn):
     """One simulated merchant: accounts, hosted pages, tokens, saved methods, transactions, plans, events."""
 
     def __init__(self, seed: Mapping[str, Any] | None = None, *, clock: Clock | None = None, rng_seed: int = 0) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self.lock = threading.RLock()
-        self.faults = FaultInjector(seed=rng_seed)
-        self.request_log = RequestLog()
+        super().__init__(clock=clock, rng_seed=rng_seed)
         self._rng = random.Random(f"lawpay-ids-{rng_seed}")  # noqa: S311 - ids, not secrets
         self.keys = {TEST_SECRET_KEY: "test", LIVE_SECRET_KEY: "live"}
         self.public_key = PUBLIC_KEY

@@ -3,41 +3,30 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.practicepanther.admin.billing import generate_invoice, record_payment
 from billsync_sandboxes.practicepanther.errors import PPError
-from core.sandbox.admin import add_control_routes
+from core.sandbox.admin import JsonBody, OptionalJsonBody
+from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.practicepanther.state import PracticePantherSandbox
 
-JsonBody = Annotated[dict[str, Any], Body()]
-OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]
-
 
 def build_admin_app(sandbox: PracticePantherSandbox) -> FastAPI:
     """Build the admin app; it is not rate-limited, authenticated or fault-injected."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-
-    @app.exception_handler(PPError)
-    def pp_error(_: object, error: Exception) -> Response:
-        assert isinstance(error, PPError)
-        return JSONResponse(error.body(), status_code=error.status)
-
-    @app.exception_handler(ValueError)
-    def value_error(_: object, error: Exception) -> Response:
-        return JSONResponse({"message": str(error)}, 422)
-
-    add_control_routes(app, faults=sandbox.faults, request_log=sandbox.request_log)
-
-    @app.put("/rate_limit")
-    def set_rate_limit(payload: JsonBody) -> Response:
-        sandbox.rate_limiter.set_limit(int(payload["per_window"]))
-        return JSONResponse({"per_window": sandbox.rate_limiter.limit})
+    app = build_control_app(
+        sandbox.faults,
+        sandbox.request_log,
+        vendor_error=PPError,
+        rate_limiter=sandbox.rate_limiter,
+        rate_limit_field="per_window",
+        invalid_input=lambda message: {"message": message},
+    )
 
     @app.delete("/requests")
     def clear_requests() -> Response:

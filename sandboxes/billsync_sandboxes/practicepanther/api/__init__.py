@@ -17,15 +17,15 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from billsync_sandboxes.practicepanther.api.resources import BY_PATH, USERS, Resource, field_values, has_zone
 from billsync_sandboxes.practicepanther.errors import OAuthError, PPError
 from core.sandbox import (
-    DroppedConnection,
     FaultKind,
     FaultRule,
     Record,
-    RequestLogMiddleware,
     TruncatedResponse,
+    connection_fault,
     note,
     parse_timestamp,
 )
+from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.practicepanther.state import PracticePantherSandbox
@@ -38,8 +38,7 @@ _UNCONFIRMED_ODATA = ("$select", "$count", "$inlinecount")
 
 def build_api_app(sandbox: PracticePantherSandbox) -> FastAPI:
     """Build the app serving PP's OAuth and REST endpoints."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.add_middleware(RequestLogMiddleware, log=sandbox.request_log, clock=sandbox.clock)
+    app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     api = _Api(sandbox)
 
     # pp.md §2: /oauth/... and /OAuth/... both work; OAuth paths are case-insensitive.
@@ -139,10 +138,9 @@ class _Api:
             return response
 
     def _fault_response(self, fault: FaultRule) -> Response:
-        if fault.kind is FaultKind.TIMEOUT:
-            return DroppedConnection(self.sandbox.clock, fault.delay_seconds)
-        if fault.kind is FaultKind.RESET:
-            return DroppedConnection(self.sandbox.clock)
+        dropped = connection_fault(fault, self.sandbox.clock)
+        if dropped is not None:
+            return dropped
         status = fault.kind.status or 500
         headers = {"Retry-After": str(fault.retry_after)} if status == 429 else {}
         return JSONResponse({"message": "An error has occurred."}, status_code=status, headers=headers)
