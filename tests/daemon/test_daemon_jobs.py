@@ -20,11 +20,11 @@ from core.http import HttpClient
 from core.logging import configure_logging
 from core.models import BillState, RemoteBill
 from core.progress import RateLimit
-from tests.connectors.lawpay.lawpay_harness import FIRM as LAWPAY_FIRM
-from tests.connectors.lawpay.lawpay_harness import bill
-from tests.connectors.lawpay.lawpay_harness import make_env as lawpay_env
-from tests.connectors.microsoft365.m365_harness import CALLBACK as M365_CALLBACK
-from tests.connectors.microsoft365.m365_harness import make_env as m365_env
+from tests.connectors.lawpay.harness import FIRM as LAWPAY_FIRM
+from tests.connectors.lawpay.harness import bill
+from tests.connectors.lawpay.harness import make_env as lawpay_env
+from tests.connectors.microsoft365.harness import CALLBACK as M365_CALLBACK
+from tests.connectors.microsoft365.harness import make_env as m365_env
 from tests.daemon.daemon_fakes import FakeRunner, Logs, make_daemon, runtime
 from tests.factories import client, matter, timekeeper
 

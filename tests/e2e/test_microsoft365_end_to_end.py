@@ -32,7 +32,7 @@ from core.connector import Context, InboundRequest, Subscription
 from core.demo_data import PRIVILEGED_BODY, generate_firm
 from core.http import HttpClient
 from core.models import ActivityKind
-from tests.connectors.microsoft365.m365_harness import _no_tokens
+from tests.connectors.microsoft365.harness import _no_tokens
 
 RUN = [sys.executable, "-c", "from core.cli import main; main()"]
 pytestmark = pytest.mark.e2e

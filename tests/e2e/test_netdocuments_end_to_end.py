@@ -49,7 +49,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 class Served:
     config: Path
     base: str
-    nd_seed: dict[str, Any]
+    netdocuments_seed: dict[str, Any]
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_document_work_in_netdocuments_lands_on_the_right_clio_matters(served: S
 
     reference = store.load_reference("demo")
     number_of = {m.id: m.number for m in reference.matters.values()}
-    expected = expected_numbers(served.nd_seed)
+    expected = expected_numbers(served.netdocuments_seed)
     with store.engine.connect() as conn:
         rows = conn.execute(select(activities).where(activities.c.source == "netdocuments")).mappings().all()
     assert rows

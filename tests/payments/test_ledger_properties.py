@@ -15,7 +15,7 @@ from core.payments.models import COUNTED, AccountKind, Transaction, Transfer
 from core.payments.reconcile import match_all
 from core.store.payments import PaymentStore
 from core.store.store import Store
-from tests.connectors.lawpay.lawpay_harness import bill
+from tests.connectors.lawpay.harness import bill
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 NUMBERS = ["INV-1", "INV-2", "INV-3"]

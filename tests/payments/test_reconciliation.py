@@ -9,7 +9,7 @@ from core.models import BillState
 from core.payments import collection
 from core.payments.cycle import run_payments_cycle
 from core.payments.posting import hand_postings
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill
+from tests.connectors.lawpay.harness import FIRM, bill
 
 
 def _pay(env, number: str, amount: str) -> dict:

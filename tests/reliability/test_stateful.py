@@ -1,7 +1,7 @@
 """A stateful property test: any interleaving of what happens to a firm keeps "one activity, one entry".
 
 Hypothesis drives a real SyncRunner (SQLite store, the real Clio connector and webhook handler)
-against the in-process Clio sandbox (tests/connectors/clio/clio_harness.py) through random
+against the in-process Clio sandbox (tests/connectors/clio/harness.py) through random
 sequences of: a person logging calls in Clio, signed webhook deliveries (and redeliveries),
 polls, outbox drains, drains whose POST answers are lost (after Clio stored the entry, or before), crashes
 (the runner abandoned mid-drain or between a page and its cursor, a fresh runner on the same
@@ -45,7 +45,7 @@ from core.store.store import Store
 from core.store.sync_state import SyncState
 from core.sync import SyncReport, SyncRunner
 from core.tokens import TokenStore
-from tests.connectors.clio.clio_harness import FIRM, ClioEnv, make_env
+from tests.connectors.clio.harness import FIRM, ClioEnv, make_env
 from tests.reliability.conftest import FULL, report_figures, scale
 
 pytestmark = pytest.mark.reliability

@@ -23,7 +23,7 @@ from core.policy import CapturePolicy
 from core.store.store import Store
 from core.sync import SyncReport, SyncRunner
 from core.tokens import TokenStore
-from tests.connectors.clio.clio_harness import FIRM, make_env
+from tests.connectors.clio.harness import FIRM, make_env
 
 pytestmark = pytest.mark.reliability
 

@@ -17,8 +17,8 @@ from core.store.store import Store, make_engine
 from core.store.sync_state import SyncState
 from core.sync import SyncReport, SyncRunner
 from tests.conftest import POSTGRES_URL
-from tests.connectors.practicepanther.pp_harness import FIRM as PP_FIRM
-from tests.connectors.practicepanther.pp_harness import make_env
+from tests.connectors.practicepanther.harness import FIRM as PP_FIRM
+from tests.connectors.practicepanther.harness import make_env
 
 OLD_CURSOR = {"updated_since": "2026-03-10T00:00:00+00:00"}  # after every seeded account's change
 STALE_CURSOR = {"updated_since": "2026-01-01T00:00:00+00:00"}

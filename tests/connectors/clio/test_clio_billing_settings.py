@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from structlog.testing import capture_logs
 
-from tests.connectors.clio.clio_harness import ClioEnv, make_env, time_entry
+from tests.connectors.clio.harness import ClioEnv, make_env, time_entry
 from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, spec, spec_path
 
 

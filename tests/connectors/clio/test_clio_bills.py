@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import Fatal
 from core.models import BillState, RemoteBill
-from tests.connectors.clio.clio_harness import make_env
+from tests.connectors.clio.harness import make_env
 from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, request_validator, spec_path
 from tests.connectors.clio.test_clio_webhooks import CALLBACK, wired
 

@@ -43,7 +43,7 @@ from core.http import HttpClient
 from core.sandbox import FakeClock
 from core.tokens import OAuthToken
 from tests.cassettes import serve_for_recording
-from tests.connectors.clio.clio_harness import (
+from tests.connectors.clio.harness import (
     FIRM,
     LIVE_PORT,
     RECORD_ENV,

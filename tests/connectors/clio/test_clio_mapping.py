@@ -11,7 +11,7 @@ import pytest
 from connectors.clio import mapping
 from core.engine import entry_write_key
 from core.models import ActivityKind, BillingMethod, MatterStatus
-from tests.connectors.clio.clio_harness import CANARY, time_entry
+from tests.connectors.clio.harness import CANARY, time_entry
 
 NOW = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from core.models import Activity
-from tests.connectors.clio.clio_harness import CANARY, make_env, time_entry
+from tests.connectors.clio.harness import CANARY, make_env, time_entry
 
 
 def test_the_canary_never_reaches_titles_writes_or_logs(

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 
-from tests.connectors.clio.clio_harness import make_env, time_entry
+from tests.connectors.clio.harness import make_env, time_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPEC_FILE = REPO_ROOT.parent / "shared" / "reference" / "specs" / "clio-manage-v4-openapi-2026-04-08.json"

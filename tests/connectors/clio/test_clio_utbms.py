@@ -14,7 +14,7 @@ from connectors.clio import mapping
 from connectors.clio.client import ClioForbidden
 from core.errors import Retryable
 from core.logging import tallied
-from tests.connectors.clio.clio_harness import ClioEnv, make_env, seed, time_entry
+from tests.connectors.clio.harness import ClioEnv, make_env, seed, time_entry
 from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, body_of, request_validator, spec, spec_path
 
 KEY = "firm-clio-test|clio|communication:4001|create"

@@ -13,7 +13,7 @@ import requests
 from connectors.clio import mapping
 from connectors.clio.client import ClioConflict
 from core.errors import Fatal, Indeterminate
-from tests.connectors.clio.clio_harness import ClioEnv, make_env, time_entry
+from tests.connectors.clio.harness import ClioEnv, make_env, time_entry
 
 KEY = "firm-clio-test|clio|communication:4001|create"
 

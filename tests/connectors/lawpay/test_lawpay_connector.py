@@ -20,7 +20,7 @@ from core.gateway import PaymentDeclined, PlanRequest
 from core.payments import charges
 from core.payments.cycle import run_payments_cycle
 from core.store.payments import PaymentStore
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill, make_env, seed
+from tests.connectors.lawpay.harness import FIRM, bill, make_env, seed
 
 
 @pytest.fixture

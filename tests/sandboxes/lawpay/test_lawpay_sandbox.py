@@ -9,7 +9,7 @@ from billsync_sandboxes.lawpay.state import LIVE_SECRET_KEY, PUBLIC_KEY, TEST_SE
 from billsync_sandboxes.lawpay.state.rules import DECLINING_ACH, DECLINING_CARDS, SUCCEEDING_CARDS
 
 from core.sandbox import FakeClock
-from tests.connectors.lawpay.lawpay_harness import START, seed
+from tests.connectors.lawpay.harness import START, seed
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")

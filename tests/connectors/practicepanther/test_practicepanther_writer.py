@@ -12,9 +12,9 @@ import requests
 
 from connectors.practicepanther import mapping
 from core.errors import Fatal, Indeterminate
-from tests.connectors.practicepanther.pp_harness import PPEnv, make_env, time_entry
-from tests.connectors.practicepanther.pp_seed import CANARY, COVERING_ENTRY, FLAT, HOURLY, JANE, SAM
-from tests.connectors.practicepanther.pp_swagger import properties
+from tests.connectors.practicepanther.harness import PPEnv, make_env, time_entry
+from tests.connectors.practicepanther.seed import CANARY, COVERING_ENTRY, FLAT, HOURLY, JANE, SAM
+from tests.connectors.practicepanther.swagger import properties
 
 KEY = "firm-pp-test|practicepanther|email:7a7a7a7a|create"
 

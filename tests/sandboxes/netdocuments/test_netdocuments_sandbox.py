@@ -10,8 +10,8 @@ from billsync_sandboxes.netdocuments.factory import build_sandbox, connector_set
 from billsync_sandboxes.netdocuments.seed import netdocuments_seed
 from billsync_sandboxes.netdocuments.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REPOSITORY
 
-from tests.connectors.netdocuments.nd_harness import NDEnv, make_env
-from tests.connectors.netdocuments.nd_seed import CANARY, MOTION
+from tests.connectors.netdocuments.harness import NDEnv, make_env
+from tests.connectors.netdocuments.seed import CANARY, MOTION
 
 API = "/netdocuments/api.vault.netvoyage.com"
 

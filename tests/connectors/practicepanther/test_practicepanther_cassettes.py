@@ -35,8 +35,8 @@ from core.sandbox import FakeClock
 from core.store.schema import metadata, oauth_tokens
 from core.tokens import OAuthToken, TokenStore
 from tests.cassettes import serve_for_recording, vendor_vcr
-from tests.connectors.practicepanther.pp_harness import FIRM, time_entry
-from tests.connectors.practicepanther.pp_seed import HOURLY, seed
+from tests.connectors.practicepanther.harness import FIRM, time_entry
+from tests.connectors.practicepanther.seed import HOURLY, seed
 
 CASSETTES = Path(__file__).parent / "cassettes"
 RECORDING = os.environ.get("BILLSYNC_RECORD_PP_CASSETTES") == "1"

@@ -9,8 +9,8 @@ import pytest
 
 from connectors.practicepanther import mapping
 from core.models import BillState, PaymentAccount, RemoteBill, RemotePayment
-from tests.connectors.practicepanther.pp_harness import make_env, time_entry
-from tests.connectors.practicepanther.pp_seed import ACME, HOURLY, JANE
+from tests.connectors.practicepanther.harness import make_env, time_entry
+from tests.connectors.practicepanther.seed import ACME, HOURLY, JANE
 
 
 def read(env: Any, name: str, since: Any = None) -> list[Any]:

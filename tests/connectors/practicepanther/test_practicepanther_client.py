@@ -6,7 +6,7 @@ import pytest
 
 from connectors.practicepanther.client import PPNotAllowed, PPNotFound, PPRejected
 from core.errors import AuthFailed, Fatal
-from tests.connectors.practicepanther.pp_harness import FIRM, make_env
+from tests.connectors.practicepanther.harness import FIRM, make_env
 
 
 def test_paging_walks_every_record_exactly_once() -> None:

@@ -35,7 +35,7 @@ from core.http import HttpClient, RateLimiter
 from core.sandbox import FakeClock
 from core.store.schema import metadata, oauth_tokens
 from core.tokens import TokenStore
-from tests.connectors.netdocuments.nd_seed import seed
+from tests.connectors.netdocuments.seed import seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
 with warnings.catch_warnings():

@@ -12,8 +12,8 @@ from connectors.netdocuments.client import NDForbidden
 from core.connector import Page
 from core.errors import Fatal, Retryable
 from core.models import Activity
-from tests.connectors.netdocuments.nd_harness import NDEnv, make_env
-from tests.connectors.netdocuments.nd_seed import BOB, CANARY, GONE, JANE, LETTER, MEMO, MOTION, POLICY, seed
+from tests.connectors.netdocuments.harness import NDEnv, make_env
+from tests.connectors.netdocuments.seed import BOB, CANARY, GONE, JANE, LETTER, MEMO, MOTION, POLICY, seed
 
 
 def read(env: NDEnv, since: object = None) -> tuple[list[Activity], list[Page]]:

@@ -17,8 +17,8 @@ from connectors.practicepanther import mapping
 from core.demo_data import generate_firm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, Timekeeper
 from core.sync import STORED_ROLES
-from tests.connectors.practicepanther.pp_harness import make_env, time_entry
-from tests.connectors.practicepanther.pp_swagger import swagger
+from tests.connectors.practicepanther.harness import make_env, time_entry
+from tests.connectors.practicepanther.swagger import swagger
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 REFERENCE = ("users", "accounts", "matters", "invoices", "payments")

@@ -9,7 +9,7 @@ from typing import Any
 from billsync_sandboxes.practicepanther.state import PracticePantherSandbox, create_app
 
 from core.sandbox import FakeClock
-from tests.connectors.practicepanther.pp_seed import seed
+from tests.connectors.practicepanther.seed import seed
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")

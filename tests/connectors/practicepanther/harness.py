@@ -34,7 +34,7 @@ from core.models import ActivityKind, TimeEntry
 from core.sandbox import FakeClock
 from core.store.schema import metadata, oauth_tokens
 from core.tokens import OAuthToken, TokenStore
-from tests.connectors.practicepanther.pp_seed import HOURLY, JANE, seed
+from tests.connectors.practicepanther.seed import HOURLY, JANE, seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
 with warnings.catch_warnings():
