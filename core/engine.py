@@ -7,7 +7,7 @@ and outbox writes of a batch are stored in one transaction, so a crash loses not
 repeats nothing.
 
 Time is rounded once: a fixed block or an actual duration is rounded up to the increment in
-effect (`CapturePolicy.increment`: the firm's, else its system of record's own rounding, else
+effect (`CapturePolicy.increment`: the firm's, else its PMS's own rounding, else
 6 minutes) and the entry carries those billed seconds to the PMS as they are. A block that is
 a whole number of increments is billed exactly as configured (15 minutes under a 15-minute or
 5-minute increment is 900 s); `billsync check-config` names every block that is not.
@@ -213,9 +213,9 @@ class CaptureEngine:
         store: Store,
         make_id: Callable[[], str] = new_id,
         persist: bool = True,
-        system_of_record_increment: int | None = None,
+        pms_increment: int | None = None,
     ) -> None:
-        """`system_of_record_increment`: the PMS's own time rounding in minutes, when it has one."""
+        """`pms_increment`: the PMS's own time rounding in minutes, when it has one."""
         self.firm = firm
         self.policy = policy
         self._rules = rules
@@ -224,7 +224,7 @@ class CaptureEngine:
         self._make_id = make_id
         self._persist = persist  # False: decide and count, store nothing (a dry run)
         self._resolver = MatterResolver(reference, policy)
-        self.increment_minutes = policy.increment(system_of_record_increment)
+        self.increment_minutes = policy.increment(pms_increment)
         self._increment = self.increment_minutes * 60
         self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
         capped = [m.id for m in reference.matters.values() if m.cap_amount is not None]
@@ -553,7 +553,7 @@ class CaptureEngine:
 
     def _why_not_timekeeper(self, timekeeper: Timekeeper | None) -> str:
         if timekeeper is None:
-            return "actor is not a known user of the system of record"
+            return "actor is not a known user of the PMS"
         if not timekeeper.enabled:
             return f"user {timekeeper.id} is disabled"
         if not timekeeper.may_record_time:

@@ -1,6 +1,6 @@
 """What a payment gateway offers core (LawPay today), and the values it hands back.
 
-A payment gateway is neither an activity source nor a system of record: it moves money. These
+A payment gateway is neither an activity source nor a PMS: it moves money. These
 types are what core knows of it; a connector maps its vendor's JSON into them (amounts in Decimal
 dollars, whatever unit the vendor uses on the wire). Connectors may import this module: it is part
 of core's public contract, like core.connector.

@@ -201,11 +201,11 @@ def hours_shown(seconds: int) -> str:
 def increment_lines(firm_id: str, firm: FirmSettings, *, pms_rounds: bool, read: IncrementRead | None) -> list[str]:
     """The increment in effect and where it comes from, then every fixed block it would round up.
 
-    `pms_rounds`: the system of record has a rounding setting of its own; `read`: what was last
+    `pms_rounds`: the PMS has a rounding setting of its own; `read`: what was last
     read of it (None: never). Lines after the first are warnings.
     """
     policy = firm.capture
-    pms = firm.system_of_record
+    pms = firm.pms
     if policy.increment_minutes is not None:
         minutes, source = policy.increment_minutes, "capture.increment_minutes"
     elif not pms_rounds:

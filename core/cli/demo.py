@@ -42,9 +42,11 @@ severity = "block"
 def demo(
     activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = DEMO_ACTIVITIES,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,
-    system_of_record: Annotated[
+    pms: Annotated[
         str, typer.Option(help="The practice-management system the demo firm uses (clio, practicepanther).")
     ] = "clio",
+    # `--pms` under its old name, still accepted and hidden from --help.
+    system_of_record: Annotated[str | None, typer.Option("--system-of-record", hidden=True)] = None,
     sources: Annotated[
         list[str] | None,
         typer.Option("--source", help="Activity sources beside it (repeat; default: netdocuments, microsoft365)."),
@@ -54,11 +56,11 @@ def demo(
     require_stand_ins()
     configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
     firm = demo_firm(activities)
-    vendor = system_of_record
+    vendor = pms if system_of_record is None else system_of_record
     chosen = [s for s in (DEFAULT_SOURCES if sources is None else sources) if s and s != vendor]
     # LawPay collects the month's invoices (the month end runs on Clio, whose bills billsync can follow).
-    seeds = demo_seeds(firm, system_of_record=vendor, sources=chosen)
-    clocks = demo_clocks(seeds, system_of_record=vendor)  # the sources stand at the month's end
+    seeds = demo_seeds(firm, pms=vendor, sources=chosen)
+    clocks = demo_clocks(seeds, pms=vendor)  # the sources stand at the month's end
     sandboxes = {
         name: load(SANDBOXES, name)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT, clock=clocks.get(name))
         for name, seed in seeds.items()

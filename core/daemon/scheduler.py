@@ -292,8 +292,8 @@ class Daemon:
         return build_firm_payments(self._settings, runtime.firm_id, runtime.store, http=runtime.http)
 
     def callback_url(self, firm: str, connector: str | None = None) -> str:
-        """Where a vendor delivers this firm's webhooks (its system of record's by default)."""
-        name = connector or self.runtimes[firm].connector.name
+        """Where a vendor delivers this firm's webhooks (its PMS's by default)."""
+        name = connector or self.runtimes[firm].pms.name
         return f"{self._public_url}/hooks/{name}/{firm}"
 
     def poll_interval(self, firm: str) -> timedelta:

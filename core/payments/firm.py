@@ -41,7 +41,7 @@ class FirmPayments:
     payments: PaymentStore
     firm_name: str = ""
     memo_writer: BillMemoWriter | None = None
-    system_of_record: str = "clio"
+    pms: str = "clio"
     log: structlog.stdlib.BoundLogger = field(default_factory=structlog.get_logger)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # The gateway's accounts as last verified, and when (time.monotonic): see verified_accounts().
@@ -188,6 +188,6 @@ def build_firm_payments(
         store=store,
         payments=PaymentStore(store.engine),
         firm_name=firm.name,
-        system_of_record=firm.system_of_record,
+        pms=firm.pms,
         log=log,
     )

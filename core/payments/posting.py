@@ -43,9 +43,9 @@ class HandPosting:
     amount: Decimal
 
 
-def why_by_hand(system_of_record: str) -> str:
+def why_by_hand(pms: str) -> str:
     """The sentence that says why the PMS needs a person for this."""
-    return WHY_BY_HAND.get(system_of_record, f"{system_of_record}: recording payments through its API is not supported")
+    return WHY_BY_HAND.get(pms, f"{pms}: recording payments through its API is not supported")
 
 
 def hand_postings(matches: Sequence[Match], transfers: Sequence[Transfer]) -> list[HandPosting]:

@@ -115,7 +115,7 @@ def test_a_deleted_entry_is_never_recreated_by_sync_or_backfill(firm: Firm) -> N
     assert {e.id: e for e in firm.store.entries("demo")}[victim.id].state is EntryState.DELETED_REMOTELY
     before = len(firm.remote_time_entries())
     # A backfill reads all past activity again; then another ordinary sync.
-    for stream in firm.runtime.runner.connector.streams():
+    for stream in firm.runtime.runner.pms.streams():
         firm.runtime.runner.state.save_cursor("demo", "clio", stream.name, None)
     firm.runtime.runner.run_once()
     assert len(firm.remote_time_entries()) == before

@@ -94,7 +94,7 @@ def firm_runtimes(served: Served) -> tuple[FirmRuntime, SyncRunner]:
     connector.check()  # the service account gets its own token: no person needed
     runner = SyncRunner(
         firm="demo",
-        connector=connector,
+        pms=connector,
         store=runtime.store,
         make_engine=lambda: engine_for("demo", runtime.settings, runtime.store),
         retry_delay=timedelta(0),

@@ -129,7 +129,7 @@ def test_two_systems_of_record_cannot_make_one_firm(folder: Path) -> None:
     line = one_error_line(
         billsync("sandbox", "--port", "0", "--seed", "seed.json", "--write-config", "s.toml", cwd=folder)
     )
-    assert "2 systems of record (clio, practicepanther)" in line
+    assert "2 PMSs (clio, practicepanther)" in line
     assert sorted(p.name for p in folder.iterdir()) == ["seed.json"]
 
 
@@ -155,7 +155,7 @@ def test_the_example_seed_gives_a_config_using_every_vendor_it_serves(folder: Pa
         assert sandbox.line.startswith("sandboxes clio, netdocuments, microsoft365, lawpay at http://127.0.0.1:")
         firm = tomllib.loads((folder / "s.toml").read_text())["firms"]["demo"]
         base = sandbox.line.split(" at ", 1)[1].split(";", 1)[0]
-        assert firm["system_of_record"] == "clio"
+        assert firm["pms"] == "clio"
         assert firm["sources"] == ["netdocuments", "microsoft365"]
         assert set(firm["connectors"]) == {"clio", "netdocuments", "microsoft365", "lawpay"}
         # The example merchant's test-mode accounts, by their trust flags, and its two hosted pages.

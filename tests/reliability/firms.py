@@ -48,7 +48,7 @@ HOSTILE_NAMES = (MARKUP_NAME, FORMULA_NAME, NUL_NAME, LINK_NAME, LONG_NAME)
 
 @dataclass(frozen=True)
 class Vendor:
-    """Where a system of record keeps billsync's entries and how they carry its marker."""
+    """Where a PMS keeps billsync's entries and how they carry its marker."""
 
     name: str
     entries: str  # admin collection holding time entries
@@ -157,7 +157,7 @@ class SandboxFirm:
     # The PMS, as a person sees it -----------------------------------------------------------------
 
     def admin(self, method: str, path: str, *, sandbox: str | None = None, **kwargs: Any) -> requests.Response:
-        """Call a sandbox's admin API (the system of record's unless `sandbox` names a source)."""
+        """Call a sandbox's admin API (the PMS's unless `sandbox` names a source)."""
         name = sandbox or self.vendor.name
         response = requests.request(method, f"{self.base}/_sandbox/{name}/{path}", timeout=30, **kwargs)
         response.raise_for_status()

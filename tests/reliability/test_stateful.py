@@ -111,7 +111,7 @@ class OneFirm(RuleBasedStateMachine):
     def _new_runner(self) -> SyncRunner:
         return SyncRunner(
             firm=FIRM,
-            connector=self.env.connector,
+            pms=self.env.connector,
             store=self.store,
             make_engine=lambda: engine_for(FIRM, self.firm, self.store),
             clock=self.env.clock.now,

@@ -45,7 +45,7 @@ def test_a_call_first_seen_through_a_webhook_before_any_full_poll_still_becomes_
         firm = FirmSettings(name="Known LLP", capture=CapturePolicy(enabled=True))
         runner = SyncRunner(
             firm=FIRM,
-            connector=env.connector,
+            pms=env.connector,
             store=store,
             make_engine=lambda: engine_for(FIRM, firm, store),
             clock=env.clock.now,

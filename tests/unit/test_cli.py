@@ -195,7 +195,7 @@ def test_check_config_summarises_the_example() -> None:
     [
         # PracticePanther has no rounding setting of its own: 6 minutes, and the 15-minute blocks say so.
         (
-            'system_of_record = "practicepanther"\n[firms.acme.capture]\nenabled = true\n'
+            'pms = "practicepanther"\n[firms.acme.capture]\nenabled = true\n'
             '[firms.acme.capture.kinds.call]\nduration = "fixed"\nminutes = 15\n'
             "[firms.acme.capture.kinds.sms]\nminutes = 6\n[firms.acme.capture.kinds.email]\nminutes = 12\n"
             "[firms.acme.capture.kinds.document]\nenabled = false\n[firms.acme.capture.kinds.note]\nminutes = 30\n"

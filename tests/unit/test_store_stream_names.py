@@ -103,7 +103,7 @@ def test_an_upgraded_store_resumes_practicepanthers_accounts_from_the_old_cursor
     store = Store.open(url)
     env = make_env()
     runner = SyncRunner(
-        firm=PP_FIRM, connector=env.connector, store=store, make_engine=lambda: pytest.fail("no capture")
+        firm=PP_FIRM, pms=env.connector, store=store, make_engine=lambda: pytest.fail("no capture")
     )
     report = SyncReport()
     runner.refresh_reference(report)

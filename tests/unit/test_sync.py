@@ -39,7 +39,7 @@ class Remote:
 
 @dataclass
 class FakeWriter:
-    """A system of record with no idempotency keys, whose responses can get lost."""
+    """A PMS with no idempotency keys, whose responses can get lost."""
 
     entries: dict[str, Remote] = field(default_factory=dict)
     lose_next: int = 0  # do the write, then fail as if the response never came
@@ -154,7 +154,7 @@ def runner_for(store, firm_id):
 
         return SyncRunner(
             firm=firm,
-            connector=connector,
+            pms=connector,
             store=store,
             make_engine=make_engine,
             clock=lambda: clock["now"],
@@ -540,13 +540,13 @@ def test_a_refused_lookup_after_a_lost_response_still_looks_before_sending(runne
 
 
 class SourceConnector:
-    """An activity source beside the system of record: streams only, no writer, no webhooks."""
+    """An activity source beside the PMS: streams only, no writer, no webhooks."""
 
     name: ClassVar[str] = "docsource"
     Settings: ClassVar[type[BaseModel]] = BaseModel
 
     def __init__(self, activities: list[Activity]) -> None:
-        # Named like the system of record's stream on purpose: cursors and counts must not mix.
+        # Named like the PMS's stream on purpose: cursors and counts must not mix.
         self.activity_stream = ListStream("communications", list(activities))
 
     def check(self) -> None:
@@ -579,7 +579,7 @@ def test_streams_are_chosen_by_their_role_never_by_their_name(runner_for, store,
     assert dict(repoll.records_read) == {"accounts": 1}
 
 
-def test_an_activity_source_is_polled_through_the_same_engine_and_written_to_the_system_of_record(
+def test_an_activity_source_is_polled_through_the_same_engine_and_written_to_the_pms(
     runner_for, store, firm_id
 ) -> None:
     writer = FakeWriter()
@@ -616,7 +616,7 @@ def test_a_webhook_for_a_source_re_polls_only_that_sources_streams(runner_for, s
 
 
 class RoundingConnector(FakeConnector):
-    """A system of record with a time-rounding setting of its own, read once per poll."""
+    """A PMS with a time-rounding setting of its own, read once per poll."""
 
     def __init__(self, activities: list[Activity], writer: FakeWriter, answers: list[int | Exception | None]) -> None:
         super().__init__(activities, writer)
@@ -636,11 +636,11 @@ def test_the_pms_rounding_is_read_before_capture_and_a_refusal_keeps_the_last_on
     from core.policy import KindPolicy
 
     fixed_15 = CapturePolicy(enabled=True, kinds={ActivityKind.CALL: KindPolicy(duration="fixed", minutes=15)})
-    firm = FirmSettings(name="Acme", system_of_record="fake", capture=fixed_15)
+    firm = FirmSettings(name="Acme", pms="fake", capture=fixed_15)
     writer = FakeWriter()
     connector = RoundingConnector(calls(1), writer, [15, Fatal("403: this user may not read billing settings")])
     runner = SyncRunner(
-        firm=firm_id, connector=connector, store=store, make_engine=lambda: engine_for(firm_id, firm, store)
+        firm=firm_id, pms=connector, store=store, make_engine=lambda: engine_for(firm_id, firm, store)
     )
     first = runner.run_once()
     assert first.record_errors == [] and [r.seconds for r in writer.entries.values()] == [900]  # not 1080
