@@ -101,7 +101,7 @@ class Page:
 class RemoteEntry:
     """A time entry as the PMS holds it now (for the review round-trip)."""
 
-    ref: str  # the entry's id in the PMS
+    remote_id: str  # the entry's id in the PMS
     idempotency_key: str | None  # billsync's marker, when the entry carries one
     narrative: str
     billed_seconds: int
@@ -187,7 +187,7 @@ class Writer(Protocol):
         """Create the entry; returns its id in the PMS. The key is made before the first try."""
         ...
 
-    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+    def update_time_entry(self, remote_id: str, entry: TimeEntry, *, billable: bool) -> None:
         """Change an entry billsync wrote (approval makes it billable)."""
         ...
 
@@ -196,7 +196,7 @@ class Writer(Protocol):
         ...
 
     def read_time_entries(
-        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+        self, remote_ids: Sequence[str], *, work_dates: tuple[date, date] | None = None
     ) -> Sequence[RemoteEntry]:
         """The current state of entries billsync wrote, deleted ones included.
 
@@ -223,7 +223,7 @@ class FindsManyEntries(Protocol):
     """
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
-        """Key → remote ref for each (key, entry) found, matched exactly as `find_time_entry` matches.
+        """Key → remote remote_id for each (key, entry) found, matched exactly as `find_time_entry` matches.
 
         A key missing from the answer was looked for and not found (so it may be written). A failed
         lookup raises (Retryable, Fatal, AuthFailed) and answers nothing: core then looks for each

@@ -219,7 +219,7 @@ class CaptureEngine:
         self.firm = firm
         self.policy = policy
         self._rules = rules
-        self._ref = reference
+        self._reference = reference
         self._store = store
         self._make_id = make_id
         self._persist = persist  # False: decide and count, store nothing (a dry run)
@@ -253,7 +253,7 @@ class CaptureEngine:
     @property
     def parking_inputs(self) -> str:
         """A digest of what decides whether an activity is parked: the reference data and the policy."""
-        inputs = f"{self._ref.digest}|{self.policy.model_dump_json()}"
+        inputs = f"{self._reference.digest}|{self.policy.model_dump_json()}"
         return hashlib.sha256(inputs.encode()).hexdigest()
 
     def reconsider_parked(self, *, unassigned_since: datetime | None = None, batch_size: int = 2000) -> CaptureResult:
@@ -352,7 +352,7 @@ class CaptureEngine:
 
         if not self.policy.kind(activity.kind).enabled:
             return outcome(ActivityStatus.KIND_DISABLED, f"{activity.kind.value} capture is off")
-        timekeeper = self._ref.timekeeper_for(activity.actor)
+        timekeeper = self._reference.timekeeper_for(activity.actor)
         why_not = self._why_not_timekeeper(timekeeper)
         if why_not or timekeeper is None:
             return outcome(ActivityStatus.NOT_TIMEKEEPER, why_not)
@@ -410,8 +410,8 @@ class CaptureEngine:
     ) -> tuple[TimeEntry, EntryFacts]:
         kind_policy = self.policy.kind(activity.kind)
         seconds = billed_seconds(raw, self._increment)
-        client = self._ref.clients.get(matter.client_id)
-        category = self._ref.categories.get(kind_policy.category_id) if kind_policy.category_id else None
+        client = self._reference.clients.get(matter.client_id)
+        category = self._reference.categories.get(kind_policy.category_id) if kind_policy.category_id else None
         rated = rate_entry(
             timekeeper=timekeeper,
             matter=matter,
@@ -460,7 +460,7 @@ class CaptureEngine:
         return entry, facts
 
     def _is_timekeeper(self, actor: str) -> bool:
-        return not self._why_not_timekeeper(self._ref.timekeeper_for(actor))
+        return not self._why_not_timekeeper(self._reference.timekeeper_for(actor))
 
     def revised(self, entry: TimeEntry, *, matter_id: str, narrative: str, billed_seconds: int) -> TimeEntry:
         """`entry` as a person edited it: priced again and checked by the rules again, as capture would.
@@ -473,15 +473,15 @@ class CaptureEngine:
         live entry but this one. Block findings block it; anything else waits for review: an edit
         is not an approval.
         """
-        timekeeper = self._ref.timekeepers.get(entry.timekeeper_id)
-        matter = self._ref.matters.get(matter_id)
+        timekeeper = self._reference.timekeepers.get(entry.timekeeper_id)
+        matter = self._reference.matters.get(matter_id)
         if timekeeper is None or matter is None:
             missing = f"timekeeper {entry.timekeeper_id}" if timekeeper is None else f"matter {matter_id}"
             raise ValueError(f"{missing} is not in the firm's reference data")
-        client = self._ref.clients.get(matter.client_id)
+        client = self._reference.clients.get(matter.client_id)
         moved = matter.id != entry.matter_id
         if moved:
-            category = self._ref.categories.get(entry.category_id) if entry.category_id else None
+            category = self._reference.categories.get(entry.category_id) if entry.category_id else None
             rated = rate_entry(
                 timekeeper=timekeeper,
                 matter=matter,
@@ -549,7 +549,7 @@ class CaptureEngine:
 
     def priced_again(self, entry: TimeEntry, *, rate: Decimal, billed_seconds: int) -> Decimal:
         """What `entry` costs at the PMS's `rate` and length, under its matter's agreement."""
-        return agreed_price(entry, self._ref, rate=rate, billed_seconds=billed_seconds)
+        return agreed_price(entry, self._reference, rate=rate, billed_seconds=billed_seconds)
 
     def _why_not_timekeeper(self, timekeeper: Timekeeper | None) -> str:
         if timekeeper is None:

@@ -326,7 +326,7 @@ class BillLine(Frozen):
     rate: Decimal = Decimal("0")
     amount: Decimal = Decimal("0")
     kind: str = "time"  # time, expense, flat_fee
-    entry_ref: str | None = None  # the time entry billed, where the vendor links it
+    remote_id: str | None = None  # the time entry billed, where the vendor links it
 
 
 class RemoteBill(Frozen):

@@ -111,7 +111,7 @@ class _GroupedLookups:
 
     `waiting` holds, by matter, the (key, entry) of the drain's due creates that need the lookup,
     until their matter is asked (when the first of them is written); `answers` holds each asked
-    key's entry as it was asked about and what was found (a remote ref, or None: looked for, not
+    key's entry as it was asked about and what was found (a remote id, or None: looked for, not
     there). An answer stands until the row is sent: only this store's own attempts could write the
     entry since, and a row with an attempt of unknown outcome is in "sending", looked up on its own.
     A key not answered (its group's lookup failed, or it was not due when the drain began, or its
@@ -124,7 +124,7 @@ class _GroupedLookups:
     asked: int = 0  # groups asked so far: a listing each (at least), for the drain's progress
 
     def answer(self, key: str, entry: TimeEntry, log: Any) -> tuple[bool, str | None]:
-        """(asked, remote ref found): the group's answer for this key, asking its matter first if need be."""
+        """(asked, remote id found): the group's answer for this key, asking its matter first if need be."""
         if key not in self.answers:
             group = self.waiting.pop(entry.matter_id, None)
             if group is not None:
@@ -143,11 +143,11 @@ class _GroupedLookups:
         except BillsyncError as exc:  # each entry of the group is looked up on its own instead
             per_record(log, "grouped lookup failed", reason=type(exc).__name__, warning=True, error=str(exc))
             return
-        refs = Counter(found.get(key) for key, _ in group)
+        remote_ids = Counter(found.get(key) for key, _ in group)
         for key, entry in group:
-            ref = found.get(key)
-            if ref is None or refs[ref] == 1:  # one remote entry is never taken over twice
-                self.answers[key] = (entry, ref)
+            remote_id = found.get(key)
+            if remote_id is None or remote_ids[remote_id] == 1:  # one remote entry is never taken over twice
+                self.answers[key] = (entry, remote_id)
 
 
 def _as_written(entry: TimeEntry) -> tuple[object, ...]:
@@ -630,11 +630,11 @@ class SyncRunner:
         """Pull edits, approvals and deletions made in the PMS into the store."""
         progress = progress or NoProgress()
         self._pricing = None  # built on first need: it reads the reference data as it is now
-        refs = self.state.remote_refs(self.firm)
+        remote_ids = self.state.remote_ids(self.firm)
         # An entry whose update is still queued (deferred by a retry) would read back the PMS's
         # old values (a matter billsync moved it from, say) over the person's edit: read it once sent.
         waiting = self.state.updates_waiting(self.firm)
-        ids = [entry_id for entry_id in refs.values() if entry_id not in waiting]
+        ids = [entry_id for entry_id in remote_ids.values() if entry_id not in waiting]
         live = sorted(self.store.entries(self.firm, ids=ids), key=lambda e: (e.work_date, e.id))
         pace = writer if isinstance(writer, WritePace) else None
         progress.start(f"reading back from {pace.vendor if pace else self.pms.name}", total=len(live))
@@ -644,7 +644,7 @@ class SyncRunner:
             days = [e.work_date for e in batch.values()]
             counted = 0
             for remote in writer.read_time_entries(list(batch), work_dates=(min(days), max(days))):
-                entry = batch.get(remote.ref)
+                entry = batch.get(remote.remote_id)
                 if entry is not None:
                     self._apply(entry, remote, report)
                     progress.advance(1)  # one by one as each is applied, not all at the end

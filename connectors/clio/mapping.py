@@ -686,7 +686,7 @@ def remote_entry(raw: Mapping[str, Any], task_codes: Mapping[int, str] | None = 
         raise MappingError(f"activity {record_id}: quantity is redacted for the connected user")
     narrative, key_hash = split_note(_text(raw.get("note")))
     return RemoteEntry(
-        ref=record_id,
+        remote_id=record_id,
         idempotency_key=key_hash,
         narrative=narrative,
         billed_seconds=round(float(quantity)),
@@ -734,7 +734,7 @@ def bill(raw: Mapping[str, Any], line_items: Sequence[Mapping[str, Any]]) -> Rem
         id=bill_id,
         number=_text(raw.get("number")) or None,
         client_id=client_ref,
-        matter_ids=_unique(ref for ref in (_ref(m) for m in _objects(raw.get("matters"))) if ref),
+        matter_ids=_unique(matter_id for matter_id in (_ref(m) for m in _objects(raw.get("matters"))) if matter_id),
         state=state,
         kind=_BILL_KINDS.get(_text(raw.get("kind")), "sale"),
         issued_on=_date(raw.get("issued_at")),
@@ -762,7 +762,7 @@ def bill_line(raw: Mapping[str, Any]) -> BillLine:
         rate=_cents(raw.get("price")),
         amount=_cents(raw.get("total")),
         kind="expense" if raw.get("kind") == "Expense" else "time",
-        entry_ref=_ref(raw.get("activity")),
+        remote_id=_ref(raw.get("activity")),
     )
 
 

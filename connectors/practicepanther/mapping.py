@@ -557,7 +557,7 @@ def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable:
 def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
     """A PP time entry -> RemoteEntry; `idempotency_key` is the marker's key hash."""
     return RemoteEntry(
-        ref=_id(raw.get("id"), "time entry"),
+        remote_id=_id(raw.get("id"), "time entry"),
         idempotency_key=marker_in(raw.get("private_notes")),
         narrative=_text(raw.get("description")),
         billed_seconds=hours_to_seconds(raw.get("hours")),

@@ -87,14 +87,16 @@ def demo(
             report = runtime.runner.run_once()
             print_sync_report(report)
             entries = store.entries("demo")
-            ref = store.load_reference("demo")
+            reference = store.load_reference("demo")
             print_findings(entries)
             suggested = sum(1 for e in entries if e.suggested_matter)
             say(f"{suggested} entries carry a suggested matter (the client's most recent): each waits for review")
-            print_entries(entries[:10], ref, title="First entries, as written to the PMS (non-billable until approved)")
+            print_entries(
+                entries[:10], reference, title="First entries, as written to the PMS (non-billable until approved)"
+            )
             blocked = [e for e in entries if e.state is EntryState.BLOCKED]
             title = f"{len(blocked)} blocked entries, held in billsync and never written (first 8)"
-            print_entries(blocked[:8], ref, title=title, reasons=True)
+            print_entries(blocked[:8], reference, title=title, reasons=True)
             _print_states(entries)
             again = runtime.runner.run_once()
             say(

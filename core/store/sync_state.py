@@ -288,7 +288,7 @@ class SyncState:
 
     # Remote entries --------------------------------------------------------------------------
 
-    def remote_refs(self, firm: str) -> dict[str, str]:
+    def remote_ids(self, firm: str) -> dict[str, str]:
         """Entry id by remote id, for every live entry that exists in the PMS."""
         t = time_entries.c
         with self._engine.connect() as conn:

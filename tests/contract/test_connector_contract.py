@@ -231,14 +231,14 @@ def test_finding_many_entries_answers_as_finding_each(harness: Harness) -> None:
         for n in range(3)
     ]
     keys = [f"contract|firm|source|many-{n}|create" for n in range(3)]
-    refs = {
+    remote_ids = {
         key: writer.write_time_entry(entry, key, billable=False) for key, entry in zip(keys[:2], entries, strict=False)
     }
     assert len({entry.matter_id for entry in entries}) == 1
     found = writer.find_time_entries(list(zip(keys, entries, strict=True)))
-    assert dict(found) == refs  # the third was never written
+    assert dict(found) == remote_ids  # the third was never written
     assert {key: writer.find_time_entry(key, entry) for key, entry in zip(keys, entries, strict=True)} == {
-        **refs,
+        **remote_ids,
         keys[2]: None,
     }
 

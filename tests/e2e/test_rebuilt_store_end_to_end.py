@@ -198,9 +198,9 @@ def test_billsyncs_own_approvals_are_not_read_back_as_edits_made_in_the_pms(tmp_
 
         # A person rewrites one approved entry's note in Clio.
         with sqlite3.connect(config.with_name(config.stem + ".db")) as db:
-            (ref,) = db.execute("SELECT remote_id FROM time_entries WHERE id = ?", (approved[0],)).fetchone()
+            (remote_id,) = db.execute("SELECT remote_id FROM time_entries WHERE id = ?", (approved[0],)).fetchone()
         rewritten = "Reviewed the lease and called the landlord's counsel"
-        person = requests.patch(f"{base}/_sandbox/clio/activities/{ref}", json={"note": rewritten}, timeout=30)
+        person = requests.patch(f"{base}/_sandbox/clio/activities/{remote_id}", json={"note": rewritten}, timeout=30)
         person.raise_for_status()
         edited = billsync("sync", "--once", "--config", str(config))
         assert pms_summary(edited) == {"edits": 1, "approvals": 0, "deletions": 0}, edited

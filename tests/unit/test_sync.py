@@ -57,39 +57,39 @@ class FakeWriter:
         if self.refuse_next:
             self.refuse_next -= 1
             raise Retryable("429", retry_after=30)
-        ref = f"r{len(self.entries) + 1}"
-        self.entries[ref] = Remote(key, entry.narrative, entry.billed_seconds, entry.matter_id, billable)
+        remote_id = f"r{len(self.entries) + 1}"
+        self.entries[remote_id] = Remote(key, entry.narrative, entry.billed_seconds, entry.matter_id, billable)
         if self.lose_next:
             self.lose_next -= 1
             raise Indeterminate("read timed out, outcome unknown")
-        return ref
+        return remote_id
 
-    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+    def update_time_entry(self, remote_id: str, entry: TimeEntry, *, billable: bool) -> None:
         self.calls.append("update")
         if self.refuse_update:
             self.refuse_update -= 1
             raise Retryable("429", retry_after=30)
-        held = self.entries[ref]
-        self.entries[ref] = replace(held, narrative=entry.narrative, matter_id=entry.matter_id, billable=billable)
+        held = self.entries[remote_id]
+        self.entries[remote_id] = replace(held, narrative=entry.narrative, matter_id=entry.matter_id, billable=billable)
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
         self.calls.append("find")
         if self.refuse_find:
             self.refuse_find -= 1
             raise Retryable("429 during the lookup", retry_after=1)
-        return next((ref for ref, r in self.entries.items() if r.key == key), None)
+        return next((remote_id for remote_id, r in self.entries.items() if r.key == key), None)
 
     def read_time_entries(
-        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+        self, remote_ids: Sequence[str], *, work_dates: tuple[date, date] | None = None
     ) -> Sequence[RemoteEntry]:
         self.windows.append(work_dates)
         found = []
-        for ref in refs:
-            r = self.entries.get(ref)
+        for remote_id in remote_ids:
+            r = self.entries.get(remote_id)
             if r is None:
-                found.append(RemoteEntry(ref, None, "", 0, "", False, deleted=True))
+                found.append(RemoteEntry(remote_id, None, "", 0, "", False, deleted=True))
             else:
-                held = RemoteEntry(ref, r.key, r.narrative, r.seconds, r.matter_id, r.billable, billed=r.billed)
+                held = RemoteEntry(remote_id, r.key, r.narrative, r.seconds, r.matter_id, r.billable, billed=r.billed)
                 found.append(replace(held, rate=r.rate, task_code=r.task_code))
         return found
 
@@ -420,7 +420,7 @@ class GroupFindingWriter(FakeWriter):
         if self.refuse_many:
             raise Retryable("429 during the listing", retry_after=1)
         keys = {key for key, _ in wanted}
-        return {r.key: ref for ref, r in self.entries.items() if r.key in keys}
+        return {r.key: remote_id for remote_id, r in self.entries.items() if r.key in keys}
 
 
 def two_matters() -> list[object]:
@@ -763,12 +763,12 @@ class ApprovingWriter(FakeWriter):
         self.store, self.firm = store, firm
 
     def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
-        ref = super().write_time_entry(entry, key, billable=billable)
+        remote_id = super().write_time_entry(entry, key, billable=billable)
         if len(self.entries) == 1:
             from core.reports.review import approve_entry
 
             approve_entry(self.store, self.firm, entry.id)  # it has no remote id yet: queues nothing
-        return ref
+        return remote_id
 
 
 def test_an_entry_approved_while_its_create_is_on_its_way_is_made_billable_after(runner_for, store, firm_id) -> None:

@@ -408,7 +408,7 @@ def test_remote_entry_billed_when_on_any_bill_and_redaction_is_refused() -> None
         "matter": {"id": 1002},
     }
     remote = mapping.remote_entry(raw)
-    assert (remote.ref, remote.narrative, remote.idempotency_key) == ("9", "Reviewed", "0123456789abcdef")
+    assert (remote.remote_id, remote.narrative, remote.idempotency_key) == ("9", "Reviewed", "0123456789abcdef")
     assert (remote.billed_seconds, remote.matter_id, remote.billable, remote.billed) == (720, "1002", True, True)
     with pytest.raises(mapping.MappingError, match="redacted"):
         mapping.remote_entry(raw | {"quantity": None, "quantity_redacted": True})

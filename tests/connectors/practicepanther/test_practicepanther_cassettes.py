@@ -107,12 +107,12 @@ def test_cassette_write_find_update_read(live: PracticePantherSandbox | None) ->
     writer = pp.writer()
     entry = time_entry()
     with vendor_vcr(CASSETTES, record=RECORDING).use_cassette("write_find_update_read.yaml") as cassette:
-        ref = writer.write_time_entry(entry, KEY, billable=False)
-        assert writer.find_time_entry(KEY, entry) == ref
+        remote_id = writer.write_time_entry(entry, KEY, billable=False)
+        assert writer.find_time_entry(KEY, entry) == remote_id
         writer.update_time_entry(
-            ref, entry.model_copy(update={"narrative": "Email: Draft motion (reviewed)"}), billable=True
+            remote_id, entry.model_copy(update={"narrative": "Email: Draft motion (reviewed)"}), billable=True
         )
-        [remote] = writer.read_time_entries([ref])
+        [remote] = writer.read_time_entries([remote_id])
     assert remote.narrative == "Email: Draft motion (reviewed)" and remote.billable and remote.billed_seconds == 360
     [posted] = [r for r in cassette.requests if r.method == "POST"]
     assert json.loads(posted.body)["hours"] == 0.1  # decimal hours, never minutes
