@@ -373,7 +373,7 @@ class CaptureEngine:
 
         kind_policy = self.policy.kind(activity.kind)
         actual = activity.actual_seconds
-        raw = actual if kind_policy.duration == "actual" and actual is not None else kind_policy.minutes * 60
+        raw_seconds = actual if kind_policy.duration == "actual" and actual is not None else kind_policy.minutes * 60
         ended_at = activity.ended_at or activity.started_at
         work_date = activity.started_at.astimezone(self._zone(timekeeper.time_zone)).date()
         day = self._ledger.day(timekeeper.id, work_date)
@@ -387,7 +387,7 @@ class CaptureEngine:
             timekeeper=timekeeper,
             matter=matter,
             suggested=ready.suggested,
-            raw=raw,
+            raw_seconds=raw_seconds,
             work_date=work_date,
             day=day,
         )
@@ -404,12 +404,12 @@ class CaptureEngine:
         timekeeper: Timekeeper,
         matter: Matter,
         suggested: bool,
-        raw: int,
+        raw_seconds: int,
         work_date: date,
         day: _Day,
     ) -> tuple[TimeEntry, EntryFacts]:
         kind_policy = self.policy.kind(activity.kind)
-        seconds = billed_seconds(raw, self._increment)
+        seconds = billed_seconds(raw_seconds, self._increment)
         client = self._reference.clients.get(matter.client_id)
         category = self._reference.categories.get(kind_policy.category_id) if kind_policy.category_id else None
         rated = rate_entry(
@@ -432,7 +432,7 @@ class CaptureEngine:
             work_date=work_date,
             started_at=activity.started_at,
             ended_at=activity.ended_at or activity.started_at,
-            raw_seconds=raw,
+            raw_seconds=raw_seconds,
             billed_seconds=seconds,
             rate=rated.rate,
             amount=amount,

@@ -84,11 +84,11 @@ def _connector(
     firm_id: str, firm: FirmSettings, name: str, *, tokens: TokenStore, http: HttpClient, role: str
 ) -> Connector:
     connector_class = load(CONNECTORS, name)
-    raw = firm.connector_settings(name)
-    if raw is None:
+    section = firm.connector_settings(name)
+    if section is None:
         raise ConfigError(f"firm {firm_id}: no [firms.{firm_id}.connectors.{name}] settings for {role}")
     try:
-        connector_settings = connector_class.Settings(**raw)
+        connector_settings = connector_class.Settings(**section)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"firm {firm_id}, connector {name}: {problems}") from None

@@ -493,14 +493,14 @@ def connector_setting_problems(firm_id: str, firm: FirmSettings) -> list[str]:
     problems: list[str] = []
     for name in sorted(firm.connectors):
         where = f"firms.{firm_id}.connectors.{name}"
-        raw = firm.connector_settings(name) or {}
+        section = firm.connector_settings(name) or {}
         try:
             model = load(CONNECTORS, name).Settings
         except BillsyncError:
             problems.append(f"{where}: no connector named {name!r} is installed")
             continue
         try:
-            model(**raw)
+            model(**section)
         except ValidationError as exc:
             for error in exc.errors():
                 key = ".".join(str(part) for part in error["loc"])
