@@ -75,7 +75,7 @@ from core.logging import per_record, tallied
 from core.models import EntryState, TimeEntry, Timekeeper
 from core.progress import LONG_WORK_SECONDS, NoProgress, Progress, RateLimit, write_forecast
 from core.store.store import CaptureConflict, Store
-from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
+from core.store.sync_state import DEFAULT_LEASE, SENDING, LeaseLost, OutboxRow, SyncState
 from core.timezones import iana_name
 from core.tokens import Subscription, TokenStore
 
@@ -449,7 +449,7 @@ class SyncRunner:
             progress.start(f"writing to {pace.vendor}", total=total, requests=requests, limit=limit)
             if limit is not None and total and requests * 60.0 / limit.per_minute >= LONG_WORK_SECONDS:
                 progress.forecast(write_forecast(total, requests, limit))
-            cost = lambda row: pace.requests_per_write(row.operation, unknown_outcome=row.status == "sending")  # noqa: E731
+            cost = lambda row: pace.requests_per_write(row.operation, unknown_outcome=row.status == SENDING)  # noqa: E731
         try:
             self._drain(writer, report, progress, cost, grouped)
         finally:
@@ -543,7 +543,7 @@ class SyncRunner:
         except ShuttingDown:
             # Not sent (the client refused before sending): due again at once on the next start.
             # A row already in "sending" keeps its unknown outcome: looked up before sending.
-            known = row.status != "sending"
+            known = row.status != SENDING
             self.state.mark_retry(self.firm, row, "not sent: billsync was stopping", self._clock(), outcome_known=known)
             raise
         except Indeterminate as exc:
@@ -554,7 +554,7 @@ class SyncRunner:
             # A row already in "sending" keeps its unknown outcome even when this attempt (the
             # lookup, say) was refused: the next attempt must look before it sends.
             report.deferred += 1
-            known = row.status != "sending"
+            known = row.status != SENDING
             self.state.mark_retry(self.firm, row, str(exc), self._next_attempt(exc), outcome_known=known)
         except Fatal as exc:
             report.write_failures.append(f"entry {entry.id}: {exc}")
@@ -581,7 +581,7 @@ class SyncRunner:
         if entry.remote_id is not None:
             self.state.complete(self.firm, row, None, None)
             return
-        unknown_outcome = row.status == "sending"
+        unknown_outcome = row.status == SENDING
         self.state.mark_sending(self.firm, row)  # the recovery point, stored before the request
         if unknown_outcome or self._may_be_written_already(entry):
             asked, found = False, None

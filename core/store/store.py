@@ -53,6 +53,7 @@ from core.models import (
 from core.private_files import create_private
 from core.store import migrate
 from core.store.schema import activities, outbox, reference_records, time_entries
+from core.store.sync_state import PENDING
 
 _CHUNK = 500  # keys per IN (...) query: well under every database's parameter limit
 # Entries in these states no longer count toward caps, daily totals or duplicates.
@@ -457,7 +458,7 @@ class Store:
             shared = {
                 "firm_id": firm,
                 "created_at": now,
-                "status": "pending",
+                "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": None,
                 "last_error": None,

@@ -22,6 +22,7 @@ from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.runtime import FirmRuntime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
+from core.store.sync_state import PENDING, SENDING
 
 CANARY = "CANARY-e2e-privileged-4411"
 pytestmark = pytest.mark.e2e
@@ -68,7 +69,7 @@ class Firm:
                 self.runtime.runner.run_once()
             except Exception:  # a cycle may fail on injected faults; the next one resumes
                 continue
-            if not any(status in ("pending", "sending") for status in self.runtime.runner.state.counts("demo")):
+            if not any(status in (PENDING, SENDING) for status in self.runtime.runner.state.counts("demo")):
                 return
         raise AssertionError(f"outbox did not drain: {self.runtime.runner.state.counts('demo')}")
 

@@ -23,6 +23,7 @@ from core.plugins import SANDBOXES, load
 from core.runtime import FirmRuntime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
+from core.store.sync_state import PENDING, SENDING
 from tests.store_reads import stored_payments
 
 CANARY = "CANARY-e2e-privileged-pp-5127"
@@ -72,7 +73,7 @@ class Firm:
                 self.runtime.runner.run_once()
             except Exception:  # a cycle may fail on injected faults; the next one resumes
                 continue
-            if not any(status in ("pending", "sending") for status in self.runtime.runner.state.counts("demo")):
+            if not any(status in (PENDING, SENDING) for status in self.runtime.runner.state.counts("demo")):
                 return
         raise AssertionError(f"outbox did not drain: {self.runtime.runner.state.counts('demo')}")
 

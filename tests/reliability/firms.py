@@ -28,6 +28,7 @@ from core.runtime import FirmRuntime, build_runtime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.store import Store
+from core.store.sync_state import PENDING, SENDING
 
 FIRM = "demo"
 MONTH = datetime(2026, 10, 1, tzinfo=UTC)
@@ -178,7 +179,7 @@ class SandboxFirm:
 
     def outbox_settled(self) -> bool:
         counts = self.runtime.runner.state.counts(FIRM)
-        return not any(status in ("pending", "sending") for status in counts)
+        return not any(status in (PENDING, SENDING) for status in counts)
 
     def sync_until_settled(self, cycles: int = 40) -> int:
         """Run whole cycles until the outbox is empty; returns the cycles it took."""

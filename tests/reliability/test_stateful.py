@@ -42,7 +42,7 @@ from core.models import EntryState
 from core.policy import CapturePolicy
 from core.store.schema import outbox
 from core.store.store import Store
-from core.store.sync_state import SyncState
+from core.store.sync_state import FAILED, PENDING, SENDING, SyncState
 from core.sync import SyncReport, SyncRunner
 from core.tokens import TokenStore
 from tests.connectors.clio.harness import FIRM, ClioEnv, make_env
@@ -338,11 +338,11 @@ class OneFirm(RuleBasedStateMachine):
                 self._restart()  # also frees what a crash left claimed
                 self.runner.run_once()
                 counts = self.runner.state.counts(FIRM)
-                if not any(status in ("pending", "sending") for status in counts):
+                if not any(status in (PENDING, SENDING) for status in counts):
                     break
             self.runner.reconcile(writer, SyncReport())
             counts = self.runner.state.counts(FIRM)
-            assert not any(status in ("pending", "sending", "failed") for status in counts), counts
+            assert not any(status in (PENDING, SENDING, FAILED) for status in counts), counts
             entries = self.store.entries(FIRM)
             local = Counter(e.activity_key for e in entries)
             FIGURES["losses"] += sum(1 for n in self.calls if local[("clio", f"communication:{n}")] == 0)
