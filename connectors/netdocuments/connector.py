@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.netdocuments import mapping
-from connectors.netdocuments.client import Grant, NDForbidden, NetDocumentsClient, Region
+from connectors.netdocuments.client import Grant, NetDocumentsClient, NetDocumentsForbidden, Region
 from connectors.netdocuments.streams import DocumentActivities
 from core.connector import Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
@@ -86,7 +86,7 @@ class NetDocumentsConnector:
             self.client.log(end - timedelta(hours=1), end)
         except AuthFailed as exc:
             raise AuthFailed(f"NetDocuments refused billsync's credentials: {exc}") from None
-        except NDForbidden as exc:
+        except NetDocumentsForbidden as exc:
             raise AuthFailed(f"NetDocuments lets billsync in but not into the repository log: {exc}") from None
 
     def streams(self) -> Sequence[Stream]:

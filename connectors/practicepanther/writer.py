@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from connectors.practicepanther import mapping
-from connectors.practicepanther.client import PPNotFound, PracticePantherClient
+from connectors.practicepanther.client import PracticePantherClient, PracticePantherNotFound
 from core.connector import RemoteEntry, matter_of_group
 from core.errors import Fatal
 from core.models import TimeEntry
@@ -103,7 +103,7 @@ class PracticePantherWriter:
     def _read_one(self, remote_id: str) -> RemoteEntry:
         try:
             return _remote(self._client.get(PATH, remote_id))
-        except PPNotFound:
+        except PracticePantherNotFound:
             return RemoteEntry(
                 remote_id=remote_id,
                 idempotency_key=None,

@@ -107,7 +107,7 @@ def clio_time_entries(base: str) -> list[dict[str, Any]]:
     return [a for a in activities if a.get("type") == "TimeEntry"]
 
 
-def pp_time_entries(base: str) -> list[dict[str, Any]]:
+def practicepanther_time_entries(base: str) -> list[dict[str, Any]]:
     return list(requests.get(f"{base}/_sandbox/practicepanther/timeentries", timeout=30).json())
 
 
@@ -119,7 +119,7 @@ def marked(entries: list[dict[str, Any]], field: str) -> int:
     ("pms", "count", "marker_field", "sources"),
     [
         ("clio", clio_time_entries, "note", SOURCES),
-        ("practicepanther", pp_time_entries, "private_notes", ("microsoft365",)),
+        ("practicepanther", practicepanther_time_entries, "private_notes", ("microsoft365",)),
     ],
 )
 def test_a_rebuilt_store_writes_no_entry_again_for_any_source(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
-from billsync_sandboxes.netdocuments.errors import NDError
+from billsync_sandboxes.netdocuments.errors import NetDocumentsError
 from core.sandbox import parse_timestamp
 from core.sandbox.admin import add_control_routes
 
@@ -23,9 +23,9 @@ def build_admin_app(sandbox: NetDocumentsSandbox) -> FastAPI:
     """Build the admin app; it is not rate-limited, authenticated or fault-injected."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
-    @app.exception_handler(NDError)
-    def nd_error(_: object, error: Exception) -> Response:
-        assert isinstance(error, NDError)
+    @app.exception_handler(NetDocumentsError)
+    def vendor_error(_: object, error: Exception) -> Response:
+        assert isinstance(error, NetDocumentsError)
         return JSONResponse(error.body(), status_code=error.status)
 
     @app.exception_handler(ValueError)

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from billsync_sandboxes.practicepanther.errors import OAuthError, PPError
+from billsync_sandboxes.practicepanther.errors import OAuthError, PracticePantherError
 from core.sandbox import Clock
 
 # pp.md §2: access tokens last about 24 h (expires_in 86399-86400).
@@ -15,9 +15,9 @@ CODE_TTL_SECONDS = 600  # not documented; the usual OAuth server default
 SCOPE = "full"  # pp.md §2: the single scope
 
 
-def denied() -> PPError:
+def denied() -> PracticePantherError:
     """401 for a missing, unknown, expired or revoked bearer token (ASP.NET's default text)."""
-    return PPError(401, "Authorization has been denied for this request.")
+    return PracticePantherError(401, "Authorization has been denied for this request.")
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ from billsync_sandboxes.practicepanther.api.resources import (
     render,
 )
 from billsync_sandboxes.practicepanther.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenStore
-from billsync_sandboxes.practicepanther.errors import PPError
+from billsync_sandboxes.practicepanther.errors import PracticePantherError
 from core.sandbox import (
     Clock,
     FaultInjector,
@@ -151,7 +151,7 @@ class PracticePantherSandbox:
             return self._authorize_user_id
         users = self.collections["users"].all()
         if not users:
-            raise PPError(400, "the sandbox has no users to authorize as")
+            raise PracticePantherError(400, "the sandbox has no users to authorize as")
         return str(users[0]["id"])
 
     def issue_token(self, user_id: str | None = None) -> dict[str, object]:
@@ -159,7 +159,7 @@ class PracticePantherSandbox:
         with self.lock:
             chosen = self.authorizing_user_id() if user_id is None else user_id
             if chosen not in self.collections["users"]:
-                raise PPError(404, f"User {chosen} not found")
+                raise PracticePantherError(404, f"User {chosen} not found")
             return self.tokens.response(self.tokens.issue(chosen))
 
     def api_app(self) -> FastAPI:
@@ -174,7 +174,7 @@ class PracticePantherSandbox:
 
     def _validated(self, resource: Resource, body: Mapping[str, Any]) -> Record:
         if not isinstance(body, Mapping):
-            raise PPError(400, "The request is invalid.", {"value": ["A JSON object is required."]})
+            raise PracticePantherError(400, "The request is invalid.", {"value": ["A JSON object is required."]})
         record: Record = {k: v for k, v in body.items() if k not in READ_ONLY}
         problems: dict[str, list[str]] = {}
         for name in resource.required:
@@ -194,7 +194,7 @@ class PracticePantherSandbox:
         if resource is TIME_ENTRIES and hours is not None and (not isinstance(hours, int | float) or hours < 0):
             problems["value.hours"] = ["hours must be a non-negative number."]
         if problems:
-            raise PPError(400, "The request is invalid.", problems)
+            raise PracticePantherError(400, "The request is invalid.", problems)
         return record
 
     def _server_fields(self, resource: Resource, record: Record, existing: Record | None) -> None:
@@ -225,14 +225,14 @@ class PracticePantherSandbox:
     def _resource(self, collection: str) -> Resource:
         resource = BY_NAME.get(collection)
         if resource is None:
-            raise PPError(404, f"Unknown collection: {collection}")
+            raise PracticePantherError(404, f"Unknown collection: {collection}")
         return resource
 
     def existing(self, resource: Resource, record_id: str) -> Record:
         """A copy of one stored record, or a 404."""
         record = self.collections[resource.name].find(str(record_id).lower())
         if record is None:
-            raise PPError(404, f"{resource.path} {record_id} was not found.")
+            raise PracticePantherError(404, f"{resource.path} {record_id} was not found.")
         return record
 
 

@@ -60,7 +60,7 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def m365_vcr() -> vcr.VCR:
+def microsoft365_vcr() -> vcr.VCR:
     return vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="once" if RECORDING else "none",
@@ -100,7 +100,7 @@ def cassette_connector() -> Microsoft365Connector:
 
 def test_cassette_token_check_and_calendar_delta(live: None) -> None:
     connector = cassette_connector()
-    with m365_vcr().use_cassette("test_microsoft365_client/check_and_calendar.yaml") as cassette:
+    with microsoft365_vcr().use_cassette("test_microsoft365_client/check_and_calendar.yaml") as cassette:
         connector.check()
         stream = next(s for s in connector.streams() if s.name == "calendar_events")
         records = [r for page in stream.read(None) for r in page.records]

@@ -51,7 +51,7 @@ SECRET_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "co
 
 
 @dataclass
-class NDEnv(SandboxAdmin):
+class NetDocumentsEnv(SandboxAdmin):
     """A sandboxed NetDocuments repository and a connector pointed at it."""
 
     vendor: ClassVar[str] = "netdocuments"
@@ -74,7 +74,7 @@ class NDEnv(SandboxAdmin):
 
 def make_env(
     data: dict[str, Any] | None = None, *, rate_limit: int = 10_000, log_row_cap: int = 500, **settings: Any
-) -> NDEnv:
+) -> NetDocumentsEnv:
     clock = FakeClock()
     sandbox = NetDocumentsSandbox(
         copy.deepcopy(data) if data is not None else seed(),
@@ -102,7 +102,7 @@ def make_env(
     connector = NetDocumentsConnector(
         NetDocumentsConnector.Settings(**connector_settings(f"{BASE}/netdocuments", **settings)), ctx, clock=clock.now
     )
-    return NDEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
+    return NetDocumentsEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
 
 
 def connector_settings(base_url: str, **overrides: Any) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def nd_vcr(*, record: bool) -> vcr.VCR:
+def netdocuments_vcr(*, record: bool) -> vcr.VCR:
     """vcrpy for NetDocuments cassettes: replay only (record_mode none) unless recording was asked for."""
     return vcr.VCR(
         cassette_library_dir=str(CASSETTES),

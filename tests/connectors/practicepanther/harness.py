@@ -46,7 +46,7 @@ BASE = "http://testserver"
 
 
 @dataclass
-class PPEnv(SandboxAdmin):
+class PracticePantherEnv(SandboxAdmin):
     """A sandboxed PP firm and a connector pointed at it."""
 
     vendor: ClassVar[str] = "practicepanther"
@@ -69,7 +69,7 @@ class PPEnv(SandboxAdmin):
 
 def make_env(
     data: dict[str, Any] | None = None, *, page_size: int = 100, rate_limit: int = 10_000, connected: bool = True
-) -> PPEnv:
+) -> PracticePantherEnv:
     clock = FakeClock()
     sandbox = PracticePantherSandbox(
         copy.deepcopy(data) if data is not None else seed(), clock=clock, rng_seed=1, rate_limit=rate_limit
@@ -101,7 +101,7 @@ def make_env(
         page_size=page_size,
     )
     connector = PracticePantherConnector(settings, ctx, clock=clock.now)
-    return PPEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
+    return PracticePantherEnv(sandbox, clock, app, tokens, ctx, connector, adapter, sleeps)
 
 
 def time_entry(**overrides: Any) -> TimeEntry:

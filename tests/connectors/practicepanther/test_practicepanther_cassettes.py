@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
-from connectors.practicepanther.client import PPNotAllowed
+from connectors.practicepanther.client import PracticePantherNotAllowed
 from connectors.practicepanther.connector import PracticePantherConnector
 from core.connector import Context
 from core.http import HttpClient
@@ -140,7 +140,7 @@ def test_cassette_invoices_are_read_and_cannot_be_created(live: PracticePantherS
     pp = connector(live)
     with vendor_vcr(CASSETTES, record=RECORDING).use_cassette("invoices.yaml") as cassette:
         bills = stream(pp, "invoices")
-        with pytest.raises(PPNotAllowed):
+        with pytest.raises(PracticePantherNotAllowed):
             pp.client.create("invoices", {"account_ref": {"id": "x"}})
     assert [type(b) for b in bills] == [RemoteBill]
     assert bills[0].total == Decimal("600.00")  # 1.5 h x 300 + the seeded 0.5 h x 300

@@ -12,18 +12,18 @@ import requests
 
 from connectors.practicepanther import mapping
 from core.errors import Fatal, Indeterminate
-from tests.connectors.practicepanther.harness import PPEnv, make_env, time_entry
+from tests.connectors.practicepanther.harness import PracticePantherEnv, make_env, time_entry
 from tests.connectors.practicepanther.seed import CANARY, COVERING_ENTRY, FLAT, HOURLY, JANE, SAM
 from tests.connectors.practicepanther.swagger import properties
 
 KEY = "firm-pp-test|practicepanther|email:7a7a7a7a|create"
 
 
-def marked(env: PPEnv, key: str = KEY) -> list[dict[str, Any]]:
+def marked(env: PracticePantherEnv, key: str = KEY) -> list[dict[str, Any]]:
     return [e for e in env.entries() if mapping.marker(key) in (e.get("private_notes") or "")]
 
 
-def sent(env: PPEnv, method: str) -> list[requests.PreparedRequest]:
+def sent(env: PracticePantherEnv, method: str) -> list[requests.PreparedRequest]:
     return [r for r in env.adapter.sent if r.method == method and "/api/v2/timeentries" in str(r.url)]
 
 

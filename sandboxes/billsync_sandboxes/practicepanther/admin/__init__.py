@@ -9,7 +9,7 @@ from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.practicepanther.admin.billing import generate_invoice, record_payment
-from billsync_sandboxes.practicepanther.errors import PPError
+from billsync_sandboxes.practicepanther.errors import PracticePantherError
 from core.sandbox.admin import add_control_routes
 
 if TYPE_CHECKING:
@@ -23,9 +23,9 @@ def build_admin_app(sandbox: PracticePantherSandbox) -> FastAPI:
     """Build the admin app; it is not rate-limited, authenticated or fault-injected."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
-    @app.exception_handler(PPError)
-    def pp_error(_: object, error: Exception) -> Response:
-        assert isinstance(error, PPError)
+    @app.exception_handler(PracticePantherError)
+    def vendor_error(_: object, error: Exception) -> Response:
+        assert isinstance(error, PracticePantherError)
         return JSONResponse(error.body(), status_code=error.status)
 
     @app.exception_handler(ValueError)
