@@ -25,7 +25,7 @@ from core.demo_firm import (
 )
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
-from core.plugins import SANDBOXES, load, require_stand_ins
+from core.plugins import SANDBOXES, load, require_sandboxes
 from core.process import tune_garbage_collector
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
@@ -53,7 +53,7 @@ def demo(
     ] = None,
 ) -> None:
     """Start the sandboxes with a realistic firm, run one sync cycle, and show what it did."""
-    require_stand_ins()
+    require_sandboxes()
     configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
     firm = demo_firm(activities)
     vendor = pms if system_of_record is None else system_of_record

@@ -42,7 +42,7 @@ from core.matching import MatterResolver
 from core.models import Activity
 from core.payments.firm import build_firm_payments
 from core.payments.routing import verify_accounts
-from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names, require_stand_ins
+from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names, require_sandboxes
 from core.progress import Progress
 from core.runtime import FirmRuntime, build_runtime, limiter_for
 from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, ensure_key_file, join_vendor_settings, write_firm_config
@@ -312,7 +312,7 @@ def sandbox(
     ] = None,
 ) -> None:
     """Serve every vendor sandbox in the seed (or the demo firm's) on one loopback port until SIGTERM."""
-    require_stand_ins()
+    require_sandboxes()
     if (seed is None) == (not demo_firm_):
         raise BillsyncError(f"name what to serve: --seed FILE (e.g. {EXAMPLE_SEED}) or --demo-firm, not both")
     if seed is not None:
