@@ -131,7 +131,7 @@ class ClioWriter:
             # may be printed on the client's bill, so it goes.
             key_hash = None
         utbms = self._utbms_ids(entry)
-        held = mapping.matter_ref(current.get("matter"))
+        held = mapping.matter_id_of(current.get("matter"))
         moved = held is not None and held != entry.matter_id
         price = None if moved else mapping.remote_price(current.get("price"))
         changes = self._body(
