@@ -132,8 +132,8 @@ def test_an_unknown_rate_is_left_blank_for_practicepanthers_default() -> None:
     assert mapping.merged_time_entry(current, time_entry(), billable=True)["rate"] == 275.0
     assert mapping.merged_time_entry({**current, "rate": None}, time_entry(), billable=True)["rate"] == 350.0
     env = make_env()
-    ref = env.connector.writer().write_time_entry(unknown, "k", billable=True)
-    assert {e["id"]: e for e in env.entries()}[ref]["rate"] == 300  # Jane Doe's default in PP
+    remote_id = env.connector.writer().write_time_entry(unknown, "k", billable=True)
+    assert {e["id"]: e for e in env.entries()}[remote_id]["rate"] == 300  # Jane Doe's default in PP
 
 
 def test_the_seed_has_flat_fee_and_contingency_matters() -> None:
