@@ -46,11 +46,11 @@ def entry(entry_id: str, work_date: date, hours: int, amount: str, *, timekeeper
     return TimeEntry(**(base | kw))
 
 
-def bill(bill_id: str, issued: date, total: str, entry_ref: str) -> RemoteBill:
+def bill(bill_id: str, issued: date, total: str, remote_id: str) -> RemoteBill:
     return RemoteBill(
         id=bill_id, number=f"INV-{bill_id}", client_id="c1", matter_ids=("m1",), state=BillState.AWAITING_PAYMENT,
         issued_on=issued, total=Decimal(total), outstanding=Decimal(total),
-        lines=(BillLine(remote_id=entry_ref, amount=Decimal(total)),),
+        lines=(BillLine(remote_id=remote_id, amount=Decimal(total)),),
         updated_at=datetime(issued.year, issued.month, issued.day, tzinfo=UTC),
     )  # fmt: skip
 
