@@ -12,7 +12,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from config.billing import BillingSettings
@@ -26,6 +36,9 @@ from core.policy import CapturePolicy, RuleSets
 
 DEFAULT_DATABASE_URL = "sqlite:///billsync.db"
 
+# A firm's keys that were renamed: the old name is still read, as the new one, with a warning.
+RENAMED_FIRM_KEYS = {"system_of_record": "pms"}
+
 
 class FirmSettings(BaseModel):
     """One firm: who it is, what it captures, which rules it applies."""
@@ -36,8 +49,8 @@ class FirmSettings(BaseModel):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     rules: RuleSets = Field(default_factory=RuleSets)
     billing: BillingSettings = Field(default_factory=BillingSettings)  # pre-bills, LEDES, PMS bills
-    system_of_record: str = "clio"  # the connector entries are written to
-    # Further activity sources polled beside the system of record (e.g. "netdocuments", "microsoft365"),
+    pms: str = "clio"  # the firm's practice-management system: the connector entries are written to
+    # Further activity sources polled beside the PMS (e.g. "netdocuments", "microsoft365"),
     # an explicit list: each needs its own [firms.<id>.connectors.<name>] settings.
     sources: list[str] = Field(default_factory=list)
     # Standard Webhooks secret ("whsec_...") for the generic signed ingest endpoint; None: off.
@@ -47,6 +60,31 @@ class FirmSettings(BaseModel):
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     payments: PaymentsSettings | None = None  # [firms.<id>.payments]: LawPay collection, trust, plans
     reports: ReportsSettings = Field(default_factory=ReportsSettings)  # [firms.<id>.reports]: metrics, review pages
+    # The renamed keys this firm's file or environment still spells the old way, for `renamed_key_warnings`.
+    _old_keys: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _old_key_names(cls, data: Any, handler: ModelWrapValidatorHandler[FirmSettings]) -> FirmSettings:
+        """Read a renamed key (`system_of_record`) as its new name (`pms`); both, disagreeing, is an error."""
+        old_keys: list[str] = []
+        if isinstance(data, Mapping) and any(old in data for old in RENAMED_FIRM_KEYS):
+            data = dict(data)
+            for old, new in RENAMED_FIRM_KEYS.items():
+                if old not in data:
+                    continue
+                value = data.pop(old)
+                if new in data and data[new] != value:
+                    raise ValueError(f"`{old}` is the old name of `{new}` and they differ: give `{new}` only")
+                data[new] = value
+                old_keys.append(old)
+        firm = handler(data)
+        firm._old_keys = tuple(old_keys)
+        return firm
+
+    def renamed_keys(self) -> tuple[str, ...]:
+        """The keys given under their old name (see RENAMED_FIRM_KEYS), in the order found."""
+        return self._old_keys
 
     @field_validator("ingest_secret")
     @classmethod
@@ -139,6 +177,16 @@ class BillsyncSettings(BaseSettings):
                     "(32 url-safe base64-encoded bytes)"
                 ) from None
         raise ConfigError("no secret key: set BILLSYNC_SECRET_KEY or secret_key_file (tokens are stored encrypted)")
+
+    def renamed_key_warnings(self) -> list[str]:
+        """One line per firm still spelling a renamed key the old way: it works, but should be renamed."""
+        lines = []
+        for firm_id, firm in self.firms.items():
+            for old in firm.renamed_keys():
+                new = RENAMED_FIRM_KEYS[old]
+                said = f"`{old}` is renamed `{new}`; it is read as `{new}` (write `{new}` instead)"
+                lines.append(f"firm {firm_id}: {said}")
+        return lines
 
     def firm(self, firm_id: str) -> FirmSettings:
         """One firm's settings, or a clear error naming the firms that exist."""

@@ -1,4 +1,4 @@
-"""What the firm agreed with its clients, laid over what the system of record says.
+"""What the firm agreed with its clients, laid over what the PMS says.
 
 Clio and PracticePanther have no field for a client's or a matter's discount, a matter's
 not-to-exceed cap or its current UTBMS phase, and say little about a timekeeper's LEDES

@@ -12,13 +12,13 @@ from core.store.store import Store
 def engine_for(firm_id: str, firm: FirmSettings, store: Store, *, persist: bool = True) -> CaptureEngine:
     """A capture engine for `firm_id` with the firm's policy and rules and its stored reference data.
 
-    The increment in effect follows the system of record's own rounding as last read (a sync
+    The increment in effect follows the PMS's own rounding as last read (a sync
     reads it before it captures); the `increment` rule's default unit follows it too. The
     reference data carries the firm's configured agreements (discounts, caps, phases).
     """
-    read = store.time_increment(firm_id, firm.system_of_record)
-    system_of_record_increment = read.minutes if read is not None else None
-    increment = firm.capture.increment(system_of_record_increment)
+    read = store.time_increment(firm_id, firm.pms)
+    pms_increment = read.minutes if read is not None else None
+    increment = firm.capture.increment(pms_increment)
     return CaptureEngine(
         firm=firm_id,
         policy=firm.capture,
@@ -26,5 +26,5 @@ def engine_for(firm_id: str, firm: FirmSettings, store: Store, *, persist: bool 
         reference=with_agreements(store.load_reference(firm_id), firm.billing),
         store=store,
         persist=persist,
-        system_of_record_increment=system_of_record_increment,
+        pms_increment=pms_increment,
     )

@@ -1,7 +1,7 @@
 """What a connector offers core, and what core gives a connector. Readable in one sitting.
 
 A connector is a thin adapter over its vendor's plain API client: it lists its streams
-explicitly, maps vendor JSON to core models, and (for a system of record) writes entries back.
+explicitly, maps vendor JSON to core models, and (for a PMS) writes entries back.
 Core never imports a connector; connectors import only core's public contract (this module,
 `core.models`, `core.http`, `core.tokens`, `core.errors`).
 
@@ -100,9 +100,9 @@ class Page:
 
 @dataclass(frozen=True)
 class RemoteEntry:
-    """A time entry as the system of record holds it now (for the review round-trip)."""
+    """A time entry as the PMS holds it now (for the review round-trip)."""
 
-    ref: str  # the entry's id in the system of record
+    remote_id: str  # the entry's id in the PMS
     idempotency_key: str | None  # billsync's marker, when the entry carries one
     narrative: str
     billed_seconds: int
@@ -116,11 +116,11 @@ class RemoteEntry:
     task_code: str | None = None  # the UTBMS task code set on the entry there, if any
 
     @classmethod
-    def gone(cls, ref: str) -> RemoteEntry:
-        """Entry `ref` as a deletion: the system of record answered "not found" for the record
-        itself, so nothing else is known of it (a tombstone, never a new entry to write)."""
+    def gone(cls, remote_id: str) -> RemoteEntry:
+        """Entry `remote_id` as a deletion: the PMS answered "not found" for the record itself, so
+        nothing else is known of it (a tombstone, never a new entry to write)."""
         return cls(
-            ref, idempotency_key=None, narrative="", billed_seconds=0, matter_id="", billable=False, deleted=True
+            remote_id, idempotency_key=None, narrative="", billed_seconds=0, matter_id="", billable=False, deleted=True
         )
 
 
@@ -190,13 +190,13 @@ class WebhookHandler(Protocol):
 
 
 class Writer(Protocol):
-    """Writes time entries to a system of record, exactly once per idempotency key."""
+    """Writes time entries to a PMS, exactly once per idempotency key."""
 
     def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
-        """Create the entry; returns its id in the system of record. The key is made before the first try."""
+        """Create the entry; returns its id in the PMS. The key is made before the first try."""
         ...
 
-    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+    def update_time_entry(self, remote_id: str, entry: TimeEntry, *, billable: bool) -> None:
         """Change an entry billsync wrote (approval makes it billable)."""
         ...
 
@@ -205,7 +205,7 @@ class Writer(Protocol):
         ...
 
     def read_time_entries(
-        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+        self, remote_ids: Sequence[str], *, work_dates: tuple[date, date] | None = None
     ) -> Sequence[RemoteEntry]:
         """The current state of entries billsync wrote, deleted ones included.
 
@@ -232,7 +232,7 @@ class FindsManyEntries(Protocol):
     """
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
-        """Key → remote ref for each (key, entry) found, matched exactly as `find_time_entry` matches.
+        """Key → remote remote_id for each (key, entry) found, matched exactly as `find_time_entry` matches.
 
         A key missing from the answer was looked for and not found (so it may be written). A failed
         lookup raises (Retryable, Fatal, AuthFailed) and answers nothing: core then looks for each
@@ -296,13 +296,13 @@ class Connector(Protocol):
         ...
 
     def writer(self) -> Writer | None:
-        """The writer, for a system of record; None for an activity source."""
+        """The writer, for a PMS; None for an activity source."""
         ...
 
 
 @runtime_checkable
 class TimeRounding(Protocol):
-    """A system of record that rounds time entries itself (Clio: settings/billing `rounding`)."""
+    """A PMS that rounds time entries itself (Clio: settings/billing `rounding`)."""
 
     def time_increment_minutes(self) -> int | None:
         """The smallest whole-minute increment whose multiples the PMS keeps exactly as sent.
@@ -316,7 +316,7 @@ class TimeRounding(Protocol):
 
 @runtime_checkable
 class RoundingAdvisor(Protocol):
-    """A system of record that can say how its own rounding treats the firm's increment (Clio)."""
+    """A PMS that can say how its own rounding treats the firm's increment (Clio)."""
 
     def rounding_mismatch(self, increment_minutes: int) -> str | None:
         """A warning sentence when the PMS's rounding differs from `increment_minutes`, else None.
@@ -328,7 +328,7 @@ class RoundingAdvisor(Protocol):
 
 @runtime_checkable
 class BillMemoWriter(Protocol):
-    """A system of record that can show a note on an issued bill (Clio: the bill's memo)."""
+    """A PMS that can show a note on an issued bill (Clio: the bill's memo)."""
 
     def set_bill_memo(self, bill_id: str, memo: str) -> None:
         """Replace the memo printed on the bill."""
@@ -351,7 +351,7 @@ class BillWriter(Protocol):
 
 @runtime_checkable
 class MovesBills(Protocol):
-    """A system of record whose bills' states billsync may change: `bills()` is its BillWriter."""
+    """A PMS whose bills' states billsync may change: `bills()` is its BillWriter."""
 
     def bills(self) -> BillWriter:
         """The bill writer (core moves a bill only once it matches its pre-bill)."""

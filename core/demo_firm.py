@@ -1,7 +1,7 @@
 """The demo's firm in each vendor's own record shapes: `billsync demo` and `billsync sandbox --demo-firm` serve it.
 
 Sandbox Law LLP: 12 users, 40 clients, 120 matters and a month of activity (October 2026), in the
-system of record, the activity sources beside it and the payment gateway. Each vendor's seed comes
+PMS, the activity sources beside it and the payment gateway. Each vendor's seed comes
 from that vendor's `billsync.demo_seeds` entry point; core names no vendor's records.
 
 Every vendor is seeded as it stood when the month ended, so the work in Clio (or PracticePanther),
@@ -9,7 +9,7 @@ NetDocuments and Microsoft 365 all falls in that one calendar month, and the dem
 reports name it. In `billsync demo` the activity sources' sandboxes also run on a clock set to that
 moment (`demo_clocks`): Microsoft keeps Teams call records for 30 days, and the Graph sandbox
 measures those 30 days from its own clock, so the month's calls are still there when the demo
-reads them (on the real clock they would be gone). The system of record and the gateway keep the
+reads them (on the real clock they would be gone). The PMS and the gateway keep the
 real clock: the month end's bills are dated when October closed, and its payments happen today.
 `billsync sandbox --demo-firm` serves a daemon for as long as it runs, so its sandboxes keep the
 real clock (Graph refuses a webhook subscription that expires more than three days after its own
@@ -43,23 +43,23 @@ def demo_firm(activities: int = DEMO_ACTIVITIES) -> SyntheticFirm:
 
 
 def demo_seeds(
-    firm: SyntheticFirm, *, system_of_record: str = "clio", sources: Sequence[str] = DEFAULT_SOURCES
+    firm: SyntheticFirm, *, pms: str = "clio", sources: Sequence[str] = DEFAULT_SOURCES
 ) -> dict[str, dict[str, Any]]:
-    """Each sandbox's seed, by vendor: the system of record first, then the sources, then the gateways installed."""
-    chosen = [s for s in sources if s and s != system_of_record]
+    """Each sandbox's seed, by vendor: the PMS first, then the sources, then the gateways installed."""
+    chosen = [s for s in sources if s and s != pms]
     gateways = [name for name in PAYMENT_GATEWAYS if name in names(SANDBOXES)]
     return {
-        name: load(DEMO_SEEDS, name)(firm, now=MONTH_END) for name in (system_of_record, *chosen, *gateways)
+        name: load(DEMO_SEEDS, name)(firm, now=MONTH_END) for name in (pms, *chosen, *gateways)
     }
 
 
-def demo_clocks(seeds: Mapping[str, object], *, system_of_record: str = "clio") -> dict[str, Clock]:
+def demo_clocks(seeds: Mapping[str, object], *, pms: str = "clio") -> dict[str, Clock]:
     """The clock each activity source's sandbox runs on: set to the month's end, then running on.
 
-    Vendors missing here (the system of record, the gateways) keep the real clock.
+    Vendors missing here (the PMS, the gateways) keep the real clock.
     """
     return {
         name: ShiftedClock(MONTH_END)
         for name in seeds
-        if name != system_of_record and name not in PAYMENT_GATEWAYS
+        if name != pms and name not in PAYMENT_GATEWAYS
     }

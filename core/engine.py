@@ -7,7 +7,7 @@ and outbox writes of a batch are stored in one transaction, so a crash loses not
 repeats nothing.
 
 Time is rounded once: a fixed block or an actual duration is rounded up to the increment in
-effect (`CapturePolicy.increment`: the firm's, else its system of record's own rounding, else
+effect (`CapturePolicy.increment`: the firm's, else its PMS's own rounding, else
 6 minutes) and the entry carries those billed seconds to the PMS as they are. A block that is
 a whole number of increments is billed exactly as configured (15 minutes under a 15-minute or
 5-minute increment is 900 s); `billsync check-config` names every block that is not.
@@ -213,18 +213,18 @@ class CaptureEngine:
         store: Store,
         make_id: Callable[[], str] = new_id,
         persist: bool = True,
-        system_of_record_increment: int | None = None,
+        pms_increment: int | None = None,
     ) -> None:
-        """`system_of_record_increment`: the PMS's own time rounding in minutes, when it has one."""
+        """`pms_increment`: the PMS's own time rounding in minutes, when it has one."""
         self.firm = firm
         self.policy = policy
         self._rules = rules
-        self._ref = reference
+        self._reference = reference
         self._store = store
         self._make_id = make_id
         self._persist = persist  # False: decide and count, store nothing (a dry run)
         self._resolver = MatterResolver(reference, policy)
-        self.increment_minutes = policy.increment(system_of_record_increment)
+        self.increment_minutes = policy.increment(pms_increment)
         self._increment = self.increment_minutes * 60
         self._ledger = _DayLedger(lambda first, last: store.entries_by_day(firm, first, last))
         capped = [m.id for m in reference.matters.values() if m.cap_amount is not None]
@@ -253,7 +253,7 @@ class CaptureEngine:
     @property
     def parking_inputs(self) -> str:
         """A digest of what decides whether an activity is parked: the reference data and the policy."""
-        inputs = f"{self._ref.digest}|{self.policy.model_dump_json()}"
+        inputs = f"{self._reference.digest}|{self.policy.model_dump_json()}"
         return hashlib.sha256(inputs.encode()).hexdigest()
 
     def reconsider_parked(self, *, unassigned_since: datetime | None = None, batch_size: int = 2000) -> CaptureResult:
@@ -352,7 +352,7 @@ class CaptureEngine:
 
         if not self.policy.kind(activity.kind).enabled:
             return outcome(ActivityStatus.KIND_DISABLED, f"{activity.kind.value} capture is off")
-        timekeeper = self._ref.timekeeper_for(activity.actor)
+        timekeeper = self._reference.timekeeper_for(activity.actor)
         why_not = self._why_not_timekeeper(timekeeper)
         if why_not or timekeeper is None:
             return outcome(ActivityStatus.NOT_TIMEKEEPER, why_not)
@@ -373,7 +373,7 @@ class CaptureEngine:
 
         kind_policy = self.policy.kind(activity.kind)
         actual = activity.actual_seconds
-        raw = actual if kind_policy.duration == "actual" and actual is not None else kind_policy.minutes * 60
+        raw_seconds = actual if kind_policy.duration == "actual" and actual is not None else kind_policy.minutes * 60
         ended_at = activity.ended_at or activity.started_at
         work_date = activity.started_at.astimezone(self._zone(timekeeper.time_zone)).date()
         day = self._ledger.day(timekeeper.id, work_date)
@@ -387,7 +387,7 @@ class CaptureEngine:
             timekeeper=timekeeper,
             matter=matter,
             suggested=ready.suggested,
-            raw=raw,
+            raw_seconds=raw_seconds,
             work_date=work_date,
             day=day,
         )
@@ -404,14 +404,14 @@ class CaptureEngine:
         timekeeper: Timekeeper,
         matter: Matter,
         suggested: bool,
-        raw: int,
+        raw_seconds: int,
         work_date: date,
         day: _Day,
     ) -> tuple[TimeEntry, EntryFacts]:
         kind_policy = self.policy.kind(activity.kind)
-        seconds = billed_seconds(raw, self._increment)
-        client = self._ref.clients.get(matter.client_id)
-        category = self._ref.categories.get(kind_policy.category_id) if kind_policy.category_id else None
+        seconds = billed_seconds(raw_seconds, self._increment)
+        client = self._reference.clients.get(matter.client_id)
+        category = self._reference.categories.get(kind_policy.category_id) if kind_policy.category_id else None
         rated = rate_entry(
             timekeeper=timekeeper,
             matter=matter,
@@ -432,7 +432,7 @@ class CaptureEngine:
             work_date=work_date,
             started_at=activity.started_at,
             ended_at=activity.ended_at or activity.started_at,
-            raw_seconds=raw,
+            raw_seconds=raw_seconds,
             billed_seconds=seconds,
             rate=rated.rate,
             amount=amount,
@@ -460,7 +460,7 @@ class CaptureEngine:
         return entry, facts
 
     def _is_timekeeper(self, actor: str) -> bool:
-        return not self._why_not_timekeeper(self._ref.timekeeper_for(actor))
+        return not self._why_not_timekeeper(self._reference.timekeeper_for(actor))
 
     def revised(self, entry: TimeEntry, *, matter_id: str, narrative: str, billed_seconds: int) -> TimeEntry:
         """`entry` as a person edited it: priced again and checked by the rules again, as capture would.
@@ -473,15 +473,15 @@ class CaptureEngine:
         live entry but this one. Block findings block it; anything else waits for review: an edit
         is not an approval.
         """
-        timekeeper = self._ref.timekeepers.get(entry.timekeeper_id)
-        matter = self._ref.matters.get(matter_id)
+        timekeeper = self._reference.timekeepers.get(entry.timekeeper_id)
+        matter = self._reference.matters.get(matter_id)
         if timekeeper is None or matter is None:
             missing = f"timekeeper {entry.timekeeper_id}" if timekeeper is None else f"matter {matter_id}"
             raise ValueError(f"{missing} is not in the firm's reference data")
-        client = self._ref.clients.get(matter.client_id)
+        client = self._reference.clients.get(matter.client_id)
         moved = matter.id != entry.matter_id
         if moved:
-            category = self._ref.categories.get(entry.category_id) if entry.category_id else None
+            category = self._reference.categories.get(entry.category_id) if entry.category_id else None
             rated = rate_entry(
                 timekeeper=timekeeper,
                 matter=matter,
@@ -549,11 +549,11 @@ class CaptureEngine:
 
     def priced_again(self, entry: TimeEntry, *, rate: Decimal, billed_seconds: int) -> Decimal:
         """What `entry` costs at the PMS's `rate` and length, under its matter's agreement."""
-        return agreed_price(entry, self._ref, rate=rate, billed_seconds=billed_seconds)
+        return agreed_price(entry, self._reference, rate=rate, billed_seconds=billed_seconds)
 
     def _why_not_timekeeper(self, timekeeper: Timekeeper | None) -> str:
         if timekeeper is None:
-            return "actor is not a known user of the system of record"
+            return "actor is not a known user of the PMS"
         if not timekeeper.enabled:
             return f"user {timekeeper.id} is disabled"
         if not timekeeper.may_record_time:

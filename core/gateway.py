@@ -1,6 +1,6 @@
 """What a payment gateway offers core (LawPay today), and the values it hands back.
 
-A payment gateway is neither an activity source nor a system of record: it moves money. These
+A payment gateway is neither an activity source nor a PMS: it moves money. These
 types are what core knows of it; a connector maps its vendor's JSON into them (amounts in Decimal
 dollars, whatever unit the vendor uses on the wire). Connectors may import this module: it is part
 of core's public contract, like core.connector.
@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from core.connector import Cursor
 from core.errors import Fatal
 
 
@@ -98,10 +99,11 @@ class GatewayEvent:
 
 @dataclass(frozen=True)
 class EventBatch:
-    """Events read in one request, oldest first, and the position to read from next."""
+    """Events read in one request, oldest first, and the cursor to read from next (never None: a
+    batch, even an empty one, always says where to resume)."""
 
     events: Sequence[GatewayEvent]
-    position: Mapping[str, Any]
+    cursor: Mapping[str, Any]
 
 
 @runtime_checkable
@@ -144,8 +146,8 @@ class PaymentGateway(Protocol):
         """Stop a plan's future charges."""
         ...
 
-    def events(self, position: Mapping[str, Any] | None) -> Iterator[EventBatch]:
-        """Events after `position`, oldest first; re-reading from the last position yields nothing new."""
+    def events(self, cursor: Cursor) -> Iterator[EventBatch]:
+        """Events after `cursor`, oldest first; re-reading from the last cursor yields nothing new."""
         ...
 
 

@@ -124,7 +124,7 @@ class MatterResolver:
     """Applies the firm's resolution order to one activity at a time."""
 
     def __init__(self, reference: ReferenceData, policy: CapturePolicy) -> None:
-        self._ref = reference
+        self._reference = reference
         self._suggest = policy.suggest_recent_matter
         self._rules: dict[tuple[str, str], ContactRule] = {}
         for rule in policy.contact_rules:
@@ -133,25 +133,25 @@ class MatterResolver:
 
     def resolve(self, activity: Activity) -> MatterMatch:
         """Find the activity's matter, or say why there is none."""
-        ref = self._ref
-        if activity.matter_id is not None and activity.matter_id in ref.matters:
-            return self._open_or_unassigned(ref.matters[activity.matter_id], "link")
+        reference = self._reference
+        if activity.matter_id is not None and activity.matter_id in reference.matters:
+            return self._open_or_unassigned(reference.matters[activity.matter_id], "link")
 
         for where, text in (("title", activity.title), ("workspace", activity.workspace or "")):
-            ids = ref.matters_in_text(text)
+            ids = reference.matters_in_text(text)
             if len(ids) == 1:
-                return self._open_or_unassigned(ref.matters[ids.pop()], "code")
+                return self._open_or_unassigned(reference.matters[ids.pop()], "code")
             if len(ids) > 1:
                 return MatterMatch(None, "none", reason=f"several matter numbers in the {where}")
 
         client_ids: set[str] = set()
-        if activity.client_id is not None and activity.client_id in ref.clients:
+        if activity.client_id is not None and activity.client_id in reference.clients:
             client_ids.add(activity.client_id)
         for address in activity.counterpart_addresses:
             rule = self._contact_rule(address)
-            if rule is not None and rule.matter_id is not None and rule.matter_id in ref.matters:
-                return self._open_or_unassigned(ref.matters[rule.matter_id], "contact")
-            client_id = rule.client_id if rule is not None else ref.client_for_address(address)
+            if rule is not None and rule.matter_id is not None and rule.matter_id in reference.matters:
+                return self._open_or_unassigned(reference.matters[rule.matter_id], "contact")
+            client_id = rule.client_id if rule is not None else reference.client_for_address(address)
             if client_id is not None:
                 client_ids.add(client_id)
         if len(client_ids) > 1:
@@ -166,7 +166,7 @@ class MatterResolver:
         client_id = client_ids.pop()
         if not self._suggest:
             return MatterMatch(None, "none", reason=f"client {client_id} known, matter not")
-        recent = ref.recent_open_matter(client_id)
+        recent = reference.recent_open_matter(client_id)
         if recent is None:
             return MatterMatch(None, "none", reason=f"client {client_id} has no open matter")
         return MatterMatch(recent, "recent", suggested=True)

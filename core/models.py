@@ -151,7 +151,7 @@ class Activity(Frozen):
 
 
 class Timekeeper(Frozen):
-    """A user of the system of record who may (or may not) record time."""
+    """A user of the PMS who may (or may not) record time."""
 
     id: str
     name: str
@@ -160,7 +160,7 @@ class Timekeeper(Frozen):
     default_rate: Decimal = Field(default=Decimal("0"), ge=0)
     may_record_time: bool = True
     enabled: bool = True
-    # LEDES classification (LEDES_CLASSIFICATIONS) as far as the system of record says; None when it
+    # LEDES classification (LEDES_CLASSIFICATIONS) as far as the PMS says; None when it
     # says nothing that maps to exactly one. The firm's configuration wins (core/agreements.py).
     classification: str | None = None
     time_zone: str | None = None  # None: the vendor gives none, and the firm's zone is used
@@ -203,7 +203,7 @@ def letter_lines(street: Sequence[str], city: str, region: str, postcode: str, c
 
 
 class PostalAddress(Frozen):
-    """Where a client's bills go, as the system of record keeps it (Clio: the contact's address)."""
+    """Where a client's bills go, as the PMS keeps it (Clio: the contact's address)."""
 
     street: str = ""  # may hold several lines
     city: str = ""
@@ -232,7 +232,7 @@ class Client(Frozen):
 
 
 class ClientRateTable(Frozen):
-    """Every client's agreed hourly rates as the system of record keeps them (Clio: activity rates).
+    """Every client's agreed hourly rates as the PMS keeps them (Clio: activity rates).
 
     A connector reads the whole table at each poll and hands it over as one record, so a rate
     deleted in the PMS is gone here too; the store merges it into each Client's `rates`.
@@ -301,12 +301,12 @@ class TimeEntry(Frozen):
     suggested_matter: bool = False
     state: EntryState = EntryState.DRAFT
     findings: tuple[Finding, ...] = ()
-    remote_id: str | None = None  # the entry's id in the system of record, once written
+    remote_id: str | None = None  # the entry's id in the PMS, once written
     rejection_reason: str | None = None  # what the reviewer said when rejecting it
 
 
 class BillState(enum.StrEnum):
-    """A bill's state in the system of record (Clio's states; PracticePanther's are derived)."""
+    """A bill's state in the PMS (Clio's states; PracticePanther's are derived)."""
 
     DRAFT = "draft"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -317,7 +317,7 @@ class BillState(enum.StrEnum):
 
 
 class BillLine(Frozen):
-    """One line of a bill made in the system of record."""
+    """One line of a bill made in the PMS."""
 
     work_date: date | None = None
     description: str = ""
@@ -326,11 +326,11 @@ class BillLine(Frozen):
     rate: Decimal = Decimal("0")
     amount: Decimal = Decimal("0")
     kind: str = "time"  # time, expense, flat_fee
-    entry_ref: str | None = None  # the time entry billed, where the vendor links it
+    remote_id: str | None = None  # the time entry billed, where the vendor links it
 
 
 class RemoteBill(Frozen):
-    """A bill (invoice) made by a person in the system of record: read-only for billsync."""
+    """A bill (invoice) made by a person in the PMS: read-only for billsync."""
 
     id: str
     number: str | None = None  # PracticePanther invoices carry none
@@ -359,7 +359,7 @@ class PaymentAccount(enum.StrEnum):
 
 
 class RemotePayment(Frozen):
-    """A payment recorded in the system of record: read-only for billsync."""
+    """A payment recorded in the PMS: read-only for billsync."""
 
     id: str
     client_id: str

@@ -1,8 +1,8 @@
-"""Connectors and the vendors' local stand-ins (sandboxes), found through package entry points.
+"""Connectors and the vendors' sandboxes (local stand-ins of their APIs), found through package entry points.
 
-Core never imports a connector or a stand-in: each one declares itself under the groups below, an
+Core never imports a connector or a sandbox: each one declares itself under the groups below, an
 explicit list that the package metadata carries. Connectors come with billsync (pyproject.toml);
-the stand-ins are a separate distribution, billsync-sandboxes (sandboxes/pyproject.toml), that a
+the sandboxes are a separate distribution, billsync-sandboxes (sandboxes/pyproject.toml), that a
 production install leaves out.
 """
 
@@ -18,24 +18,24 @@ SANDBOXES = "billsync.sandboxes"
 SANDBOX_SETTINGS = "billsync.sandbox_settings"
 SANDBOX_FIRM_SETTINGS = "billsync.sandbox_firm_settings"
 DEMO_SEEDS = "billsync.demo_seeds"
-STAND_IN_GROUPS = frozenset({SANDBOXES, SANDBOX_SETTINGS, SANDBOX_FIRM_SETTINGS, DEMO_SEEDS})
-STAND_INS_MISSING = (
-    "the vendors' local stand-ins (billsync-sandboxes) are not installed: "
+SANDBOX_GROUPS = frozenset({SANDBOXES, SANDBOX_SETTINGS, SANDBOX_FIRM_SETTINGS, DEMO_SEEDS})
+SANDBOXES_MISSING = (
+    "the vendors' sandboxes (billsync-sandboxes) are not installed: "
     "from a billsync checkout run `pip install -e ./sandboxes` (`make demo` installs them)"
 )
 
 
-def require_stand_ins() -> None:
-    """Refuse, in one line that says how to install them, when no vendor stand-in is installed."""
+def require_sandboxes() -> None:
+    """Refuse, in one line that says how to install them, when no vendor sandbox is installed."""
     if not names(SANDBOXES):
-        raise ConfigError(STAND_INS_MISSING)
+        raise ConfigError(SANDBOXES_MISSING)
 
 
 def load(group: str, name: str) -> Any:
     """The object a connector registered under `group` as `name`, or a clear error."""
     found = {ep.name: ep for ep in entry_points(group=group)}
-    if not found and group in STAND_IN_GROUPS:
-        raise ConfigError(STAND_INS_MISSING)
+    if not found and group in SANDBOX_GROUPS:
+        raise ConfigError(SANDBOXES_MISSING)
     if name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise ConfigError(f"nothing named {name!r} is installed in {group} (installed: {known})")

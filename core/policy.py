@@ -56,7 +56,7 @@ class ContactRule(Strict):
     matter_id: str | None = None
 
 
-DEFAULT_INCREMENT_MINUTES = 6  # a tenth of an hour: for a system of record without a rounding setting
+DEFAULT_INCREMENT_MINUTES = 6  # a tenth of an hour: for a PMS without a rounding setting
 
 
 class CapturePolicy(Strict):
@@ -69,14 +69,14 @@ class CapturePolicy(Strict):
     """
 
     enabled: bool = False  # a firm opts in explicitly
-    increment_minutes: int | None = Field(default=None, ge=1, le=60)  # None: the system of record's own
+    increment_minutes: int | None = Field(default=None, ge=1, le=60)  # None: the PMS's own
     review: ReviewMode = ReviewMode.ALL
     timekeepers: Literal["all"] | list[str] = "all"  # or an explicit allow-list of ids
     kinds: dict[ActivityKind, KindPolicy] = Field(default_factory=_default_kinds)
     suggest_recent_matter: bool = True
     contact_rules: list[ContactRule] = Field(default_factory=list)
     store_raw_payload: bool = False
-    # The firm's zone: work dates of users whose own zone the system of record does not give (or
+    # The firm's zone: work dates of users whose own zone the PMS does not give (or
     # gives by a name no table knows) fall in it. IANA, Rails or Windows names; stored as IANA.
     time_zone: str = "UTC"
 
@@ -102,12 +102,12 @@ class CapturePolicy(Strict):
         """The policy for one kind of activity."""
         return self.kinds[kind]
 
-    def increment(self, system_of_record_minutes: int | None = None) -> int:
-        """The increment in effect, in minutes: the firm's own, else its system of record's, else 6."""
+    def increment(self, pms_minutes: int | None = None) -> int:
+        """The increment in effect, in minutes: the firm's own, else its PMS's, else 6."""
         if self.increment_minutes is not None:
             return self.increment_minutes
-        if system_of_record_minutes is not None and system_of_record_minutes >= 1:
-            return system_of_record_minutes
+        if pms_minutes is not None and pms_minutes >= 1:
+            return pms_minutes
         return DEFAULT_INCREMENT_MINUTES
 
     def uneven_blocks(self, increment_minutes: int) -> list[str]:

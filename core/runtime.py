@@ -23,13 +23,13 @@ from core.tokens import TokenStore, fernet_from_key
 
 @dataclass
 class FirmRuntime:
-    """One firm's connector and sync runner over a shared store."""
+    """One firm's PMS connector, its sync runner and its payment gateway over a shared store."""
 
     firm_id: str
     settings: FirmSettings
     store: Store
     tokens: TokenStore
-    connector: Connector
+    pms: Connector  # the firm's practice-management system: entries are written to it
     runner: SyncRunner
     # The firm's payment gateway when payments are on: its webhooks ring the payments job's doorbell.
     payment_gateway: Connector | None = None
@@ -43,28 +43,26 @@ def build_runtime(
     http: HttpClient | None = None,
     retry_delay: timedelta = timedelta(minutes=2),
 ) -> FirmRuntime:
-    """Wire the firm's system-of-record connector, its activity sources and its sync runner."""
+    """Wire the firm's PMS connector, its activity sources and its sync runner."""
     firm = settings.firm(firm_id)
     tokens = TokenStore(store.engine, fernet_from_key(settings.encryption_key()))
     shared_http = http or HttpClient(limiter=limiter_for(store, firm_id))
-    if firm.system_of_record in firm.sources:
-        raise ConfigError(f"firm {firm_id}: {firm.system_of_record} is the system of record; drop it from sources")
-    connector = _connector(
-        firm_id, firm, firm.system_of_record, tokens=tokens, http=shared_http, role="its system of record"
-    )
+    if firm.pms in firm.sources:
+        raise ConfigError(f"firm {firm_id}: {firm.pms} is the PMS; drop it from sources")
+    pms = _connector(firm_id, firm, firm.pms, tokens=tokens, http=shared_http, role="its PMS")
     sources = [
         _connector(firm_id, firm, name, tokens=tokens, http=shared_http, role="a source")
         for name in dict.fromkeys(firm.sources)
     ]
     runner = SyncRunner(
         firm=firm_id,
-        connector=connector,
+        pms=pms,
         store=store,
         make_engine=lambda: engine_for(firm_id, firm, store),
         retry_delay=retry_delay,
         tokens=tokens,
         sources=sources,
-        after_poll=lambda report: follow_new_bills(store, firm_id, firm.billing, connector, report),
+        after_poll=lambda report: follow_new_bills(store, firm_id, firm.billing, pms, report),
         claim_lease=timedelta(seconds=settings.daemon.claim_lease_seconds),
     )
     gateway = (
@@ -72,7 +70,7 @@ def build_runtime(
         if firm.payments is not None
         else None
     )
-    return FirmRuntime(firm_id, firm, store, tokens, connector, runner, payment_gateway=gateway, http=shared_http)
+    return FirmRuntime(firm_id, firm, store, tokens, pms, runner, payment_gateway=gateway, http=shared_http)
 
 
 def limiter_for(store: Store, firm_id: str) -> Limiter | None:
@@ -86,11 +84,11 @@ def _connector(
     firm_id: str, firm: FirmSettings, name: str, *, tokens: TokenStore, http: HttpClient, role: str
 ) -> Connector:
     connector_class = load(CONNECTORS, name)
-    raw = firm.connector_settings(name)
-    if raw is None:
+    section = firm.connector_settings(name)
+    if section is None:
         raise ConfigError(f"firm {firm_id}: no [firms.{firm_id}.connectors.{name}] settings for {role}")
     try:
-        connector_settings = connector_class.Settings(**raw)
+        connector_settings = connector_class.Settings(**section)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"firm {firm_id}, connector {name}: {problems}") from None

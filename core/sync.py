@@ -1,8 +1,8 @@
 """One sync cycle for one firm: poll every stream, capture, write back, reconcile.
 
-A firm has one system of record (it gives the reference data and takes the entries) and may
+A firm has one PMS (it gives the reference data and takes the entries) and may
 have further activity sources (`FirmSettings.sources`): their streams are polled after the
-system of record's, through the same capture engine, and their stream names are qualified as
+PMS's, through the same capture engine, and their stream names are qualified as
 "<connector>:<stream>" wherever one name must say which connector it belongs to.
 
 The connector does the vendor's talking; this module decides what happens to what it reads
@@ -35,7 +35,7 @@ and writes, with the store as the single source of truth:
   can look for many entries at once (FindsManyEntries) is asked once per matter for all of a
   drain's such entries (a first sync would otherwise cost a lookup per entry); an entry whose
   write had an unknown outcome is always looked up on its own, right before it is sent again.
-- Time rounding: the system of record's own increment is read and stored after the reference
+- Time rounding: the PMS's own increment is read and stored after the reference
   data and before any capture, so an entry's billed seconds are a whole number of the PMS's
   increment (unless the firm set its own) and the PMS never rounds them again.
 - Review round-trip: the PMS is the user interface. Edits made there flow back; an entry made
@@ -75,11 +75,11 @@ from core.logging import per_record, tallied
 from core.models import EntryState, TimeEntry, Timekeeper
 from core.progress import LONG_WORK_SECONDS, NoProgress, Progress, RateLimit, write_forecast
 from core.store.store import CaptureConflict, Store
-from core.store.sync_state import DEFAULT_LEASE, LeaseLost, OutboxRow, SyncState
+from core.store.sync_state import DEFAULT_LEASE, SENDING, LeaseLost, OutboxRow, SyncState
 from core.timezones import iana_name
 from core.tokens import Subscription, TokenStore
 
-# The system of record's streams whose records are stored as they are, before any activity is read:
+# The PMS's streams whose records are stored as they are, before any activity is read:
 # its reference data, and its bills and payments (read-only ledger copies). The rest are captured.
 STORED_ROLES = frozenset({StreamRole.REFERENCE, StreamRole.BILLS, StreamRole.PAYMENTS})
 
@@ -111,7 +111,7 @@ class _GroupedLookups:
 
     `waiting` holds, by matter, the (key, entry) of the drain's due creates that need the lookup,
     until their matter is asked (when the first of them is written); `answers` holds each asked
-    key's entry as it was asked about and what was found (a remote ref, or None: looked for, not
+    key's entry as it was asked about and what was found (a remote id, or None: looked for, not
     there). An answer stands until the row is sent: only this store's own attempts could write the
     entry since, and a row with an attempt of unknown outcome is in "sending", looked up on its own.
     A key not answered (its group's lookup failed, or it was not due when the drain began, or its
@@ -124,7 +124,7 @@ class _GroupedLookups:
     asked: int = 0  # groups asked so far: a listing each (at least), for the drain's progress
 
     def answer(self, key: str, entry: TimeEntry, log: Any) -> tuple[bool, str | None]:
-        """(asked, remote ref found): the group's answer for this key, asking its matter first if need be."""
+        """(asked, remote id found): the group's answer for this key, asking its matter first if need be."""
         if key not in self.answers:
             group = self.waiting.pop(entry.matter_id, None)
             if group is not None:
@@ -143,11 +143,11 @@ class _GroupedLookups:
         except BillsyncError as exc:  # each entry of the group is looked up on its own instead
             per_record(log, "grouped lookup failed", reason=type(exc).__name__, warning=True, error=str(exc))
             return
-        refs = Counter(found.get(key) for key, _ in group)
+        remote_ids = Counter(found.get(key) for key, _ in group)
         for key, entry in group:
-            ref = found.get(key)
-            if ref is None or refs[ref] == 1:  # one remote entry is never taken over twice
-                self.answers[key] = (entry, ref)
+            remote_id = found.get(key)
+            if remote_id is None or remote_ids[remote_id] == 1:  # one remote entry is never taken over twice
+                self.answers[key] = (entry, remote_id)
 
 
 def _as_written(entry: TimeEntry) -> tuple[object, ...]:
@@ -190,13 +190,13 @@ class SyncReport:
 
 
 class SyncRunner:
-    """Runs cycles for one firm against one connector (its system of record and activity source)."""
+    """Runs cycles for one firm against its PMS (reference data, activity, written entries) and its activity sources."""
 
     def __init__(
         self,
         *,
         firm: str,
-        connector: Connector,
+        pms: Connector,
         store: Store,
         make_engine: Callable[[], CaptureEngine],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -209,7 +209,7 @@ class SyncRunner:
     ) -> None:
         self.firm = firm
         self.tokens = tokens  # holds the webhook subscription's signing secret, encrypted
-        self.connector = connector  # the system of record
+        self.pms = pms  # the firm's practice-management system: gives reference data, takes the entries
         self.sources = tuple(sources)  # further activity sources, polled after it
         self._after_poll = after_poll  # e.g. follow the PMS bills a poll brought in
         self.store = store
@@ -219,7 +219,7 @@ class SyncRunner:
         self._parked_overlap = parked_overlap
         self._clock = clock
         self._retry_delay = retry_delay
-        self._log = structlog.get_logger().bind(firm=firm, connector=connector.name)
+        self._log = structlog.get_logger().bind(firm=firm, connector=pms.name)
         self._pricing: CaptureEngine | None = None  # prices edits from the PMS during a reconcile
         self._born: datetime | None = None  # when this store made its first entry for the firm
 
@@ -230,7 +230,7 @@ class SyncRunner:
         report = SyncReport()
         with tallied() as tally:  # per-record detail is DEBUG; the summary counts it
             self.poll(report, only_streams=only_streams, progress=progress)
-            writer = self.connector.writer()
+            writer = self.pms.writer()
             if writer is not None:
                 self.drain_outbox(writer, report, progress=progress)
                 self.reconcile(writer, report, progress=progress)
@@ -261,7 +261,7 @@ class SyncRunner:
         """Read every stream from its cursor: reference streams first, then activity streams.
 
         `only_streams` names streams to read; a source's streams are named "<connector>:<stream>",
-        the system of record's by their plain name. The system of record's reference streams are
+        the PMS's by their plain name. The PMS's reference streams are
         read with them whatever they name: activity is matched against the reference data, so a
         re-poll of a few streams (a webhook's) reads the people, clients and matters first, or a
         call by someone not yet read would be stored as "not a timekeeper" and, being known, never
@@ -278,8 +278,7 @@ class SyncRunner:
             return [s for s in connector.streams() if asked(s)]
 
         progress = progress or NoProgress()
-        record = self.connector
-        streams = chosen(record, qualify=False)
+        streams = chosen(self.pms, qualify=False)
         self._read_reference(report, [s for s in streams if s.role in STORED_ROLES], progress)
         self.read_time_increment(report)
         engine = self._make_engine()  # sees the reference data and the PMS's rounding just stored
@@ -290,7 +289,7 @@ class SyncRunner:
         capture = lambda records: report.capture.merge(engine.capture(records))  # noqa: E731
         for stream in (s for s in streams if s.role not in STORED_ROLES):
             progress.start(f"capturing {stream.name}", unit="read")
-            self._read_stream(record, stream, report, capture, progress=progress)
+            self._read_stream(self.pms, stream, report, capture, progress=progress)
         for source in self.sources:
             for stream in chosen(source, qualify=True):
                 progress.start(f"capturing {source.name}:{stream.name}", unit="read")
@@ -300,14 +299,14 @@ class SyncRunner:
             self._after_poll(report)
 
     def refresh_reference(self, report: SyncReport, progress: Progress | None = None) -> None:
-        """Read the system of record's people, clients, matters and categories from their cursors."""
-        wanted = [s for s in self.connector.streams() if s.role is StreamRole.REFERENCE]
+        """Read the PMS's people, clients, matters and categories from their cursors."""
+        wanted = [s for s in self.pms.streams() if s.role is StreamRole.REFERENCE]
         self._read_reference(report, wanted, progress or NoProgress())
 
     def _read_reference(self, report: SyncReport, streams: Iterable[Stream], progress: Progress) -> None:
         for stream in streams:
             progress.start(f"reading {stream.name}", unit="read")
-            self._read_stream(self.connector, stream, report, self._store_reference, progress=progress)
+            self._read_stream(self.pms, stream, report, self._store_reference, progress=progress)
         progress.finish()
 
     def _reconsider_parked(self, engine: CaptureEngine, report: SyncReport) -> None:
@@ -359,32 +358,32 @@ class SyncRunner:
         self.store.save_reference(self.firm, records)
 
     def read_time_increment(self, report: SyncReport) -> None:
-        """Read and store the system of record's own time rounding, before anything is captured.
+        """Read and store the PMS's own time rounding, before anything is captured.
 
         The increment entries are rounded to defaults to it, so every poll reads it first (a firm
         that changes its rounding in the PMS is followed at the next poll), and so does a backfill.
         A refusal is reported in `record_errors` and the last one read is kept.
         """
-        connector = self.connector
-        if not isinstance(connector, TimeRounding):
+        pms = self.pms
+        if not isinstance(pms, TimeRounding):
             return  # the PMS has no rounding of its own: the firm's increment or 6 minutes
         try:
-            minutes = connector.time_increment_minutes()
+            minutes = pms.time_increment_minutes()
         except Fatal as exc:  # e.g. the connected user may not read billing settings
-            name = self.connector.name
+            name = self.pms.name
             report.record_errors.append(f"{name}: time rounding not read, the last one read is kept: {exc}")
             return
-        self.store.save_time_increment(self.firm, self.connector.name, minutes)
+        self.store.save_time_increment(self.firm, self.pms.name, minutes)
 
     # Webhooks: a delivery is a doorbell ---------------------------------------------------------
 
     @property
     def connectors(self) -> tuple[Connector, ...]:
-        """The system of record, then the activity sources."""
-        return (self.connector, *self.sources)
+        """The PMS, then the activity sources."""
+        return (self.pms, *self.sources)
 
     def ensure_webhooks(self, callback_url: str, connector: str | None = None) -> Subscription | None:
-        """Create or renew a connector's webhook subscription (the system of record's by default)."""
+        """Create or renew a connector's webhook subscription (the PMS's by default)."""
         chosen = self._named(connector)
         handler = chosen.webhooks()
         if handler is None or self.tokens is None:
@@ -410,13 +409,13 @@ class SyncRunner:
         result = handler.handle(request, subscription)
         if result.delivery_id is not None and not self.state.first_delivery(self.firm, name, result.delivery_id):
             return result, []
-        if chosen is self.connector:
+        if chosen is self.pms:
             return result, list(result.streams)
         return result, [f"{name}:{stream}" for stream in result.streams]
 
     def _named(self, connector: str | None) -> Connector:
         if connector is None:
-            return self.connector
+            return self.pms
         for candidate in self.connectors:
             if candidate.name == connector:
                 return candidate
@@ -439,7 +438,7 @@ class SyncRunner:
         grouped = self._grouped_lookups(writer)  # before the first claim, which hides its rows from it
         lookups = len(grouped.waiting) if grouped is not None else 0  # a listing per matter, at least
         if pace is None:
-            progress.start(f"writing to {self.connector.name}", total=total)
+            progress.start(f"writing to {self.pms.name}", total=total)
         else:
             per_minute = pace.requests_per_minute()
             limit = RateLimit(pace.vendor, per_minute) if per_minute else None
@@ -450,7 +449,7 @@ class SyncRunner:
             progress.start(f"writing to {pace.vendor}", total=total, requests=requests, limit=limit)
             if limit is not None and total and requests * 60.0 / limit.per_minute >= LONG_WORK_SECONDS:
                 progress.forecast(write_forecast(total, requests, limit))
-            cost = lambda row: pace.requests_per_write(row.operation, unknown_outcome=row.status == "sending")  # noqa: E731
+            cost = lambda row: pace.requests_per_write(row.operation, unknown_outcome=row.status == SENDING)  # noqa: E731
         try:
             self._drain(writer, report, progress, cost, grouped)
         finally:
@@ -544,7 +543,7 @@ class SyncRunner:
         except ShuttingDown:
             # Not sent (the client refused before sending): due again at once on the next start.
             # A row already in "sending" keeps its unknown outcome: looked up before sending.
-            known = row.status != "sending"
+            known = row.status != SENDING
             self.state.mark_retry(self.firm, row, "not sent: billsync was stopping", self._clock(), outcome_known=known)
             raise
         except Indeterminate as exc:
@@ -555,7 +554,7 @@ class SyncRunner:
             # A row already in "sending" keeps its unknown outcome even when this attempt (the
             # lookup, say) was refused: the next attempt must look before it sends.
             report.deferred += 1
-            known = row.status != "sending"
+            known = row.status != SENDING
             self.state.mark_retry(self.firm, row, str(exc), self._next_attempt(exc), outcome_known=known)
         except Fatal as exc:
             report.write_failures.append(f"entry {entry.id}: {exc}")
@@ -582,7 +581,7 @@ class SyncRunner:
         if entry.remote_id is not None:
             self.state.complete(self.firm, row, None, None)
             return
-        unknown_outcome = row.status == "sending"
+        unknown_outcome = row.status == SENDING
         self.state.mark_sending(self.firm, row)  # the recovery point, stored before the request
         if unknown_outcome or self._may_be_written_already(entry):
             asked, found = False, None
@@ -631,21 +630,21 @@ class SyncRunner:
         """Pull edits, approvals and deletions made in the PMS into the store."""
         progress = progress or NoProgress()
         self._pricing = None  # built on first need: it reads the reference data as it is now
-        refs = self.state.remote_refs(self.firm)
+        remote_ids = self.state.remote_ids(self.firm)
         # An entry whose update is still queued (deferred by a retry) would read back the PMS's
         # old values (a matter billsync moved it from, say) over the person's edit: read it once sent.
         waiting = self.state.updates_waiting(self.firm)
-        ids = [entry_id for entry_id in refs.values() if entry_id not in waiting]
+        ids = [entry_id for entry_id in remote_ids.values() if entry_id not in waiting]
         live = sorted(self.store.entries(self.firm, ids=ids), key=lambda e: (e.work_date, e.id))
         pace = writer if isinstance(writer, WritePace) else None
-        progress.start(f"reading back from {pace.vendor if pace else self.connector.name}", total=len(live))
+        progress.start(f"reading back from {pace.vendor if pace else self.pms.name}", total=len(live))
         chunk = 200  # in work-date order, so each batch spans a short window of days
         for start in range(0, len(live), chunk):
             batch = {e.remote_id: e for e in live[start : start + chunk] if e.remote_id is not None}
             days = [e.work_date for e in batch.values()]
             counted = 0
             for remote in writer.read_time_entries(list(batch), work_dates=(min(days), max(days))):
-                entry = batch.get(remote.ref)
+                entry = batch.get(remote.remote_id)
                 if entry is not None:
                     self._apply(entry, remote, report)
                     progress.advance(1)  # one by one as each is applied, not all at the end

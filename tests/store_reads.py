@@ -19,7 +19,7 @@ def activity_statuses(store: Store, firm: str) -> dict[str, int]:
 
 
 def stored_payments(store: Store, firm: str) -> list[RemotePayment]:
-    """The system of record's payments as its ledger stream stored them (PracticePanther's)."""
+    """The PMS's payments as its ledger stream stored them (PracticePanther's)."""
     r = reference_records.c
     with store.engine.connect() as conn:
         rows = conn.execute(select(r.data).where(r.firm_id == firm, r.kind == "payment"))

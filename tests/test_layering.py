@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STAND_INS = ROOT / "sandboxes"  # the folder that holds the import package billsync_sandboxes
+SANDBOXES_ROOT = ROOT / "sandboxes"  # the folder that holds the import package billsync_sandboxes
 CONNECTORS = sorted(p.name for p in (ROOT / "connectors").iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
@@ -141,12 +141,12 @@ def test_core_and_connectors_never_import_a_stand_in() -> None:
 def test_a_stand_in_never_imports_a_connector() -> None:
     """A stand-in fakes its vendor from the vendor's documentation; borrowing the connector's code would hide
     exactly the misreadings of that documentation the stand-in is there to catch."""
-    files = python_files("billsync_sandboxes", STAND_INS)
+    files = python_files("billsync_sandboxes", SANDBOXES_ROOT)
     assert len(files) > 30  # the checker reads the stand-ins' tree
     offenders = [
         f"{path.relative_to(ROOT)} imports {module}"
         for path in files
-        for module in imported_modules(path, STAND_INS)
+        for module in imported_modules(path, SANDBOXES_ROOT)
         if module == "connectors" or module.startswith("connectors.")
     ]
     assert offenders == []
@@ -154,9 +154,9 @@ def test_a_stand_in_never_imports_a_connector() -> None:
 
 def test_a_stand_in_never_imports_another_vendors_stand_in() -> None:
     offenders = []
-    for path in python_files("billsync_sandboxes", STAND_INS):
-        vendor = path.relative_to(STAND_INS / "billsync_sandboxes").parts[0]
-        for module in imported_modules(path, STAND_INS):
+    for path in python_files("billsync_sandboxes", SANDBOXES_ROOT):
+        vendor = path.relative_to(SANDBOXES_ROOT / "billsync_sandboxes").parts[0]
+        for module in imported_modules(path, SANDBOXES_ROOT):
             parts = module.split(".")
             if parts[0] == "billsync_sandboxes" and len(parts) > 1 and parts[1] != vendor:
                 offenders.append(f"{path.relative_to(ROOT)} imports {module}")
@@ -166,7 +166,7 @@ def test_a_stand_in_never_imports_another_vendors_stand_in() -> None:
 def test_the_stand_ins_have_no_import_cycle() -> None:
     """Each stand-in's modules import one way (state -> api, admin, auth, webhooks -> errors), so any of them
     imports first without a deferred import inside a function."""
-    assert import_cycles(STAND_INS, "billsync_sandboxes") == []
+    assert import_cycles(SANDBOXES_ROOT, "billsync_sandboxes") == []
 
 
 def test_the_cycle_finder_sees_a_cycle(tmp_path: Path) -> None:

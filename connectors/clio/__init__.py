@@ -1,1 +1,1 @@
-"""Clio Manage connector: system of record, activity source and webhooks."""
+"""Clio Manage connector: PMS, activity source and webhooks."""

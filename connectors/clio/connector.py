@@ -1,4 +1,4 @@
-"""Clio Manage for billsync: system of record, activity source, and webhooks."""
+"""Clio Manage for billsync: PMS, activity source, and webhooks."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ class ClioConnector:
         return ClioWebhooks(self.client, clock=self._clock, log=self._ctx.log)
 
     def writer(self) -> ClioWriter:
-        """The time-entry writer: Clio is a system of record."""
+        """The time-entry writer: Clio is a PMS."""
         return ClioWriter(self.client, log=self._ctx.log)
 
     def bills(self) -> ClioBills:

@@ -260,8 +260,8 @@ _ADDRESS_KEYS = ("street", "city", "province", "postal_code", "country")
 def matter(raw: Mapping[str, Any]) -> Matter:
     """A Clio matter -> Matter."""
     matter_id = _id(raw.get("id"), "matter")
-    client_ref = _ref(raw.get("client"))
-    if client_ref is None:
+    client_id = _linked_id(raw.get("client"))
+    if client_id is None:
         raise MappingError(f"matter {matter_id} has no client")
     status_text = _text(raw.get("status")).lower()  # clio.md §4 item 8: "Open" on read
     try:
@@ -272,7 +272,7 @@ def matter(raw: Mapping[str, Any]) -> Matter:
     return _build(
         Matter,
         id=matter_id,
-        client_id=client_ref,
+        client_id=client_id,
         number=_text(raw.get("display_number")) or _text(raw.get("number")) or matter_id,
         name=_text(raw.get("description"))[:TITLE_MAX],
         status=status,
@@ -310,7 +310,9 @@ def _matter_rates(custom: Mapping[str, Any]) -> tuple[MatterRate, ...]:
             continue  # a group rate cannot be pinned to one timekeeper: never guess
         rates.append(
             MatterRate(
-                rate=amount, timekeeper_id=_ref(row.get("user")), category_id=_ref(row.get("activity_description"))
+                rate=amount,
+                timekeeper_id=_linked_id(row.get("user")),
+                category_id=_linked_id(row.get("activity_description")),
             )
         )
     return tuple(rates)
@@ -355,7 +357,7 @@ def client_rate_table(
         if row.get("flat_rate"):
             problems.append(f"activity rate {row.get('id')}: a flat rate for contact {contact} is not applied")
             continue
-        user, group = _ref(row.get("user")), _ref(row.get("group"))
+        user, group = _linked_id(row.get("user")), _linked_id(row.get("group"))
         key = f"user:{user}" if user else f"group:{group}" if group else "*"
         by_contact.setdefault(str(contact), {}).setdefault(key, []).append(amount)
     table: dict[str, dict[str, Decimal]] = {}
@@ -393,13 +395,15 @@ def communication_activity(raw: Mapping[str, Any]) -> Activity | None:
     kind_name = raw.get("type")
     if kind_name == "EmailCommunication":
         # Only mail a firm user sent counts as work; received mail is not billed automatically.
-        actor = next((_ref(p) for p in senders if p.get("type") == "User"), None)
+        actor = next((_linked_id(p) for p in senders if p.get("type") == "User"), None)
         kind = ActivityKind.EMAIL
     elif kind_name == "PhoneCommunication":
         user = raw.get("user")
         if user is not None and not isinstance(user, Mapping):
             raise MappingError(f"communication {record_id}: user is not a user reference")
-        actor = _ref(user) or next((_ref(p) for p in [*senders, *receivers] if p.get("type") == "User"), None)
+        actor = _linked_id(user) or next(
+            (_linked_id(p) for p in [*senders, *receivers] if p.get("type") == "User"), None
+        )
         kind = ActivityKind.CALL
     else:
         # clio.md §3.8: type is EmailCommunication or PhoneCommunication; anything else is bad data.
@@ -456,7 +460,7 @@ def task_activity(raw: Mapping[str, Any]) -> Activity | None:
         raise MappingError(f"task {record_id} has an unknown status")
     if raw.get("status") != "complete" or not raw.get("completed_at") or assignee.get("type") != "User":
         return None
-    actor = _ref(assignee)
+    actor = _linked_id(assignee)
     if actor is None:
         return None
     return _activity(
@@ -474,13 +478,13 @@ def document_activity(raw: Mapping[str, Any]) -> Activity | None:
     record_id = _id(raw.get("id"), "document")
     creator = object_of(raw.get("creator"))
     # The spec's ClioCreator type is ManageUser (firm) or ClientUser (a client's upload).
-    if _ref(raw.get("matter")) is None or creator.get("type") != "ManageUser" or _ref(creator) is None:
+    if _linked_id(raw.get("matter")) is None or creator.get("type") != "ManageUser" or _linked_id(creator) is None:
         return None
     return _activity(
         raw,
         external_id=f"document:{record_id}",
         kind=ActivityKind.DOCUMENT,
-        actor=str(_ref(creator)),
+        actor=str(_linked_id(creator)),
         started_at=_timestamp(raw.get("created_at"), "created_at"),
         title=raw.get("name") or raw.get("filename"),
     )
@@ -489,8 +493,8 @@ def document_activity(raw: Mapping[str, Any]) -> Activity | None:
 def note_activity(raw: Mapping[str, Any]) -> Activity | None:
     """A matter note written by a firm user -> Activity; anything else -> None."""
     record_id = _id(raw.get("id"), "note")
-    author = _ref(raw.get("author"))
-    if raw.get("type") != "Matter" or _ref(raw.get("matter")) is None or author is None:
+    author = _linked_id(raw.get("author"))
+    if raw.get("type") != "Matter" or _linked_id(raw.get("matter")) is None or author is None:
         return None
     return _activity(
         raw,
@@ -533,7 +537,7 @@ def _activity(raw: Mapping[str, Any], **fields: Any) -> Activity:
         source=SOURCE,
         title=title,
         counterpart=counterpart[:COUNTERPART_MAX] if counterpart else None,
-        matter_id=_ref(raw.get("matter")),
+        matter_id=_linked_id(raw.get("matter")),
         covered_by_time_entry=covered_by_time_entry(raw, own_key=entry_write_key((SOURCE, fields["external_id"]))),
         **fields,
     )
@@ -686,11 +690,11 @@ def remote_entry(raw: Mapping[str, Any], task_codes: Mapping[int, str] | None = 
         raise MappingError(f"activity {record_id}: quantity is redacted for the connected user")
     narrative, key_hash = split_note(_text(raw.get("note")))
     return RemoteEntry(
-        ref=record_id,
+        remote_id=record_id,
         idempotency_key=key_hash,
         narrative=narrative,
         billed_seconds=round(float(quantity)),
-        matter_id=_ref(raw.get("matter")) or "",
+        matter_id=_linked_id(raw.get("matter")) or "",
         billable=not raw.get("non_billable"),
         # clio.md §3.1: on_bill covers draft..paid bills, billed only issued ones; both lock it.
         billed=bool(raw.get("billed") or raw.get("on_bill")),
@@ -718,8 +722,8 @@ _BILL_KINDS: Mapping[str, str] = {"trust_kind": "trust"}
 def bill(raw: Mapping[str, Any], line_items: Sequence[Mapping[str, Any]]) -> RemoteBill:
     """A Clio bill and its line items -> RemoteBill; each line names the activity it bills."""
     bill_id = _id(raw.get("id"), "bill")
-    client_ref = _ref(raw.get("client"))
-    if client_ref is None:
+    client_id = _linked_id(raw.get("client"))
+    if client_id is None:
         raise MappingError(f"bill {bill_id} has no client")
     try:
         state = BillState(_text(raw.get("state")))
@@ -733,8 +737,10 @@ def bill(raw: Mapping[str, Any], line_items: Sequence[Mapping[str, Any]]) -> Rem
         RemoteBill,
         id=bill_id,
         number=_text(raw.get("number")) or None,
-        client_id=client_ref,
-        matter_ids=_unique(ref for ref in (_ref(m) for m in _objects(raw.get("matters"))) if ref),
+        client_id=client_id,
+        matter_ids=_unique(
+            matter_id for matter_id in (_linked_id(m) for m in _objects(raw.get("matters"))) if matter_id
+        ),
         state=state,
         kind=_BILL_KINDS.get(_text(raw.get("kind")), "sale"),
         issued_on=_date(raw.get("issued_at")),
@@ -757,12 +763,12 @@ def bill_line(raw: Mapping[str, Any]) -> BillLine:
     return _build(
         BillLine,
         work_date=_date(raw.get("date")),
-        timekeeper=_ref(raw.get("user")),
+        timekeeper=_linked_id(raw.get("user")),
         hours=hours,
         rate=_cents(raw.get("price")),
         amount=_cents(raw.get("total")),
         kind="expense" if raw.get("kind") == "Expense" else "time",
-        entry_ref=_ref(raw.get("activity")),
+        remote_id=_linked_id(raw.get("activity")),
     )
 
 
@@ -808,12 +814,12 @@ def _id(value: Any, what: str) -> str:
     return str(value)
 
 
-def matter_ref(value: Any) -> str | None:
+def matter_id_of(value: Any) -> str | None:
     """The id of a nested `matter{id}` as billsync keeps it (text), or None without one."""
-    return _ref(value)
+    return _linked_id(value)
 
 
-def _ref(value: Any) -> str | None:
+def _linked_id(value: Any) -> str | None:
     if isinstance(value, dict) and value.get("id") is not None:
         return str(value["id"])
     return None

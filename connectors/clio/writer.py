@@ -70,7 +70,7 @@ class ClioWriter:
         if created.get("id") is None:
             raise Fatal("POST activities: Clio answered without an id")
         if self._log is not None:
-            self._log.debug("clio time entry created", entry=entry.id, ref=str(created["id"]))
+            self._log.debug("clio time entry created", entry=entry.id, remote_id=str(created["id"]))
         return str(created["id"])
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
@@ -108,7 +108,7 @@ class ClioWriter:
         }
         return self._client.pages("activities", fields=fields, params=params)
 
-    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+    def update_time_entry(self, remote_id: str, entry: TimeEntry, *, billable: bool) -> None:
         """PATCH note, quantity, price and billability; an entry made billable loses the marker.
 
         The price is Clio's own as it stands: billsync's rate only ever comes from capture or from
@@ -118,20 +118,20 @@ class ClioWriter:
         --matter`) carries its new `matter{id}` (clio.md §3.1) and the rate billsync found for
         that matter: the old matter's price does not follow it.
         """
-        path = _activity_path(ref)
+        path = _activity_path(remote_id)
         current = self._client.get(path, fields="id,etag,note,price,billed,on_bill,matter")
         if current is None:  # no etag was sent, so a 304 cannot happen
             raise Fatal(f"GET {path}: unexpected 304")
         if current.get("billed") or current.get("on_bill"):
             # clio.md §3.13: an activity on a bill is locked until the bill is voided or deleted.
-            raise Fatal(f"Clio activity {ref} is on a bill and locked; void or delete the bill to change it")
+            raise Fatal(f"Clio activity {remote_id} is on a bill and locked; void or delete the bill to change it")
         _, key_hash = mapping.split_note(current.get("note") if isinstance(current.get("note"), str) else None)
         if billable:
             # The marker only guards the create (its id is stored by now); a billable entry's note
             # may be printed on the client's bill, so it goes.
             key_hash = None
         utbms = self._utbms_ids(entry)
-        held = mapping.matter_ref(current.get("matter"))
+        held = mapping.matter_id_of(current.get("matter"))
         moved = held is not None and held != entry.matter_id
         price = None if moved else mapping.remote_price(current.get("price"))
         changes = self._body(
@@ -144,36 +144,36 @@ class ClioWriter:
         self._client.update(path, changes, fields="id,etag", if_match=etag)
 
     def read_time_entries(
-        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+        self, remote_ids: Sequence[str], *, work_dates: tuple[date, date] | None = None
     ) -> Sequence[RemoteEntry]:
         """The current state of the given activities; a missing one is confirmed deleted by a 404.
 
         Clio reads by ids (`ids[]`), so the work-date window is not needed."""
         found: dict[str, RemoteEntry] = {}
-        ids = list(dict.fromkeys(refs))
-        for ref in ids:
-            _activity_path(ref)  # refuses anything that is not a Clio id before any request
+        ids = list(dict.fromkeys(remote_ids))
+        for remote_id in ids:
+            _activity_path(remote_id)  # refuses anything that is not a Clio id before any request
         for start in range(0, len(ids), IDS_PER_REQUEST):
             params = {"ids[]": ids[start : start + IDS_PER_REQUEST]}
             for page in self._client.pages("activities", fields=ACTIVITY_FIELDS, params=params):
                 for raw in page:
                     entry = self._remote(raw)
-                    found[entry.ref] = entry
+                    found[entry.remote_id] = entry
         result: list[RemoteEntry] = []
-        for ref in ids:
-            known = found.get(ref)
-            result.append(known if known is not None else self._confirm(ref))
+        for remote_id in ids:
+            known = found.get(remote_id)
+            result.append(known if known is not None else self._confirm(remote_id))
         return result
 
-    def _confirm(self, ref: str) -> RemoteEntry:
+    def _confirm(self, remote_id: str) -> RemoteEntry:
         # Absent from a list can also mean "not visible to this user" (clio.md §4 item 5): only
         # a 404 on the record itself makes it a deletion, since a deletion is a tombstone.
         try:
-            raw = self._client.get(_activity_path(ref), fields=ACTIVITY_FIELDS)
+            raw = self._client.get(_activity_path(remote_id), fields=ACTIVITY_FIELDS)
         except ClioNotFound:
-            return RemoteEntry.gone(ref)
+            return RemoteEntry.gone(remote_id)
         if raw is None:
-            raise Fatal(f"GET activities/{ref}: unexpected 304")
+            raise Fatal(f"GET activities/{remote_id}: unexpected 304")
         return self._remote(raw)
 
     def _remote(self, raw: dict[str, Any]) -> RemoteEntry:
@@ -252,15 +252,15 @@ def _matched(
     unmarked: list[tuple[str, str, str, date | None]] = []  # (id, note, user id, date), listing order
     for page in listing:
         for activity in page:
-            note, ref = activity.get("note"), activity.get("id")
-            if not isinstance(note, str) or ref is None:
+            note, remote_id = activity.get("note"), activity.get("id")
+            if not isinstance(note, str) or remote_id is None:
                 continue
             key = next((markers[m] for m in markers if m in note), None)
             if key is not None:
-                marked.setdefault(key, str(ref))
+                marked.setdefault(key, str(remote_id))
                 continue
             user = str(mapping.object_of(activity.get("user")).get("id"))
-            unmarked.append((str(ref), note.strip(), user, _day(activity.get("date"))))
+            unmarked.append((str(remote_id), note.strip(), user, _day(activity.get("date"))))
         if len(marked) == len(markers):
             return marked
     found = dict(marked)
@@ -269,11 +269,11 @@ def _matched(
         narrative = mapping.split_note(entry.narrative)[0].strip()
         if key in found or not narrative:
             continue
-        for ref, note, user, day in unmarked:
+        for remote_id, note, user, day in unmarked:
             near = not dated or (day is not None and abs(day - entry.work_date) <= DATE_SLACK)
-            if ref not in taken and note == narrative and user == entry.timekeeper_id and near:
-                found[key] = ref
-                taken.add(ref)
+            if remote_id not in taken and note == narrative and user == entry.timekeeper_id and near:
+                found[key] = remote_id
+                taken.add(remote_id)
                 break
     return found
 
@@ -285,7 +285,7 @@ def _day(value: object) -> date | None:
         return None
 
 
-def _activity_path(ref: str) -> str:
-    if not ref.isdigit():
-        raise Fatal(f"{ref!r} is not a Clio activity id")
-    return f"activities/{ref}"
+def _activity_path(remote_id: str) -> str:
+    if not remote_id.isdigit():
+        raise Fatal(f"{remote_id!r} is not a Clio activity id")
+    return f"activities/{remote_id}"

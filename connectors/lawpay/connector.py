@@ -1,4 +1,4 @@
-"""LawPay for billsync: a payment gateway. Not an activity source and not a system of record."""
+"""LawPay for billsync: a payment gateway. Not an activity source and not a PMS."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class LawPayConnector:
         return LawPayWebhooks()
 
     def writer(self) -> None:
-        """None: LawPay is not a system of record for time entries."""
+        """None: LawPay is not a PMS for time entries."""
         return None
 
     def payments(self) -> LawPayGateway:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from connectors.lawpay import mapping
 from connectors.lawpay.client import LawPayClient
+from core.connector import Cursor
 from core.gateway import EventBatch, GatewayAccount, GatewayPlan, GatewayTransaction, PlanRequest
 
 
@@ -71,15 +71,15 @@ class LawPayGateway:
         """Cancel a recurring charge (status_reason user_canceled)."""
         return mapping.plan(self.client.cancel_recurring_charge(plan_id))
 
-    def events(self, position: Mapping[str, Any] | None) -> Iterator[EventBatch]:
-        """Events oldest first from the stored position (lawpay.md §11: poll with start_date).
+    def events(self, cursor: Cursor) -> Iterator[EventBatch]:
+        """Events oldest first from the stored cursor (lawpay.md §11: poll with start_date).
 
         start_date is read as inclusive (UNCONFIRMED): the window overlaps at the last event's
         millisecond and the ids already seen there are skipped, so nothing is read twice or lost.
         """
-        start = str(position["start_date"]) if position and position.get("start_date") else None
+        start = str(cursor["start_date"]) if cursor and cursor.get("start_date") else None
         start = start or mapping.format_time(self._events_since)
-        at_start = set(position.get("seen_ids") or []) if position else set()
+        at_start = set(cursor.get("seen_ids") or []) if cursor else set()
         last_time, last_ids = start, sorted(at_start)
         for page in self.client.events(start):
             fresh = []
@@ -92,4 +92,4 @@ class LawPayGateway:
                     last_time, last_ids = stamp, []
                 last_ids.append(event.id)
                 fresh.append(event)
-            yield EventBatch(events=fresh, position={"start_date": last_time, "seen_ids": list(last_ids)})
+            yield EventBatch(events=fresh, cursor={"start_date": last_time, "seen_ids": list(last_ids)})

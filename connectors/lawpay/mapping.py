@@ -164,8 +164,10 @@ def event(raw: Json) -> GatewayEvent:
     )
 
 
-def page_link(page_url: str, amount: Decimal, ref: str) -> str:
+def page_link(page_url: str, amount: Decimal, payment_reference: str) -> str:
     """A hosted payment page pre-filled and locked (lawpay.md §15): amount in cents."""
-    query = urlencode({"amount": to_cents(amount), "reference": reference(ref), "readOnlyFields": "amount,reference"})
+    query = urlencode(
+        {"amount": to_cents(amount), "reference": reference(payment_reference), "readOnlyFields": "amount,reference"}
+    )
     separator = "&" if "?" in page_url else "?"
     return f"{page_url}{separator}{query}"

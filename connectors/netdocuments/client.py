@@ -50,11 +50,11 @@ FALLBACK_TOKEN_SECONDS = 30 * 60
 Json = dict[str, Any]
 
 
-class NDNotFound(Fatal):
+class NetDocumentsNotFound(Fatal):
     """404: no such document, cabinet or route."""
 
 
-class NDForbidden(Fatal):
+class NetDocumentsForbidden(Fatal):
     """403: the account lacks the right (the log probably needs repository admin, nd.md §6)."""
 
 
@@ -62,11 +62,11 @@ class NDForbidden(Fatal):
 REFUSALS: Mapping[int, Refusal] = MappingProxyType(
     {
         403: Refusal(
-            NDForbidden,
+            NetDocumentsForbidden,
             "{request}: HTTP 403: the NetDocuments account lacks the right "
             "(the repository log probably needs repository-admin rights)",
         ),
-        404: Refusal(NDNotFound, "{request}: HTTP 404"),
+        404: Refusal(NetDocumentsNotFound, "{request}: HTTP 404"),
     }
 )
 
@@ -144,7 +144,7 @@ class NetDocumentsClient:
         """A document's profile (GET /v1/Document/{id}/info), or None when it is gone."""
         try:
             return _object(self.get(f"Document/{quote(doc_id, safe='')}/info"), "Document info")
-        except NDNotFound:
+        except NetDocumentsNotFound:
             return None
 
     def log(self, start: datetime, end: datetime) -> list[Json]:

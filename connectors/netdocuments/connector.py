@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.netdocuments import mapping
-from connectors.netdocuments.client import Grant, NDForbidden, NetDocumentsClient, Region
+from connectors.netdocuments.client import Grant, NetDocumentsClient, NetDocumentsForbidden, Region
 from connectors.netdocuments.streams import DocumentActivities
 from core.connector import Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
@@ -28,7 +28,7 @@ class NetDocumentsSettings(BaseModel):
     grant: Grant = "client_credentials"  # a service account; "authorization_code" for a person's grant
     scope: str = "full"  # nd.md §3: what the service-account clients ask; the log's needs are UNCONFIRMED
     base_url: VendorUrl | None = None  # e.g. "http://127.0.0.1:8700/netdocuments" for the sandbox
-    # The matter number as the system of record writes it, from the document's profile.
+    # The matter number as the PMS writes it, from the document's profile.
     workspace_format: str = "{client}-{matter}"
     # Profile attribute numbers; None: discovered per cabinet (wsOrgAttrNum, wsAttrNum; nd.md §5).
     client_attribute: int | None = Field(default=None, ge=1)
@@ -86,7 +86,7 @@ class NetDocumentsConnector:
             self.client.log(end - timedelta(hours=1), end)
         except AuthFailed as exc:
             raise AuthFailed(f"NetDocuments refused billsync's credentials: {exc}") from None
-        except NDForbidden as exc:
+        except NetDocumentsForbidden as exc:
             raise AuthFailed(f"NetDocuments lets billsync in but not into the repository log: {exc}") from None
 
     def streams(self) -> Sequence[Stream]:
@@ -112,7 +112,7 @@ class NetDocumentsConnector:
         return None
 
     def writer(self) -> None:
-        """An activity source only: entries go to the firm's system of record."""
+        """An activity source only: entries go to the firm's PMS."""
         return None
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:

@@ -34,15 +34,15 @@ ORDER_BY = "created_at asc,id asc"
 Json = dict[str, Any]
 
 
-class PPNotFound(Fatal):
+class PracticePantherNotFound(Fatal):
     """404: the record or route does not exist."""
 
 
-class PPRejected(Fatal):
+class PracticePantherRejected(Fatal):
     """400: PP refused the request as invalid (its modelState names the fields)."""
 
 
-class PPNotAllowed(Fatal):
+class PracticePantherNotAllowed(Fatal):
     """405: the resource has no such verb (invoices and payments are read-only, pp.md §11)."""
 
 
@@ -64,10 +64,10 @@ REFUSALS: Mapping[int, Refusal | tuple[Refusal, ...]] = MappingProxyType(
     {
         400: (
             Refusal(AuthFailed, "{request}: access token refused (invalid_grant)", when=_invalid_grant),
-            Refusal(PPRejected, _invalid_fields),
+            Refusal(PracticePantherRejected, _invalid_fields),
         ),
-        404: Refusal(PPNotFound),
-        405: Refusal(PPNotAllowed),
+        404: Refusal(PracticePantherNotFound),
+        405: Refusal(PracticePantherNotAllowed),
     }
 )
 

@@ -1,4 +1,4 @@
-"""PracticePanther for billsync: system of record and activity source; no webhooks (pp.md §7)."""
+"""PracticePanther for billsync: PMS and activity source; no webhooks (pp.md §7)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class PracticePantherConnector:
         return None
 
     def writer(self) -> PracticePantherWriter:
-        """The time-entry writer: PracticePanther is a system of record."""
+        """The time-entry writer: PracticePanther is a PMS."""
         return PracticePantherWriter(self.client, log=self._ctx.log)
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:

@@ -204,7 +204,7 @@ def account_address(raw: Mapping[str, Any]) -> PostalAddress | None:
 def matter(raw: Mapping[str, Any]) -> Matter:
     """A PP matter -> Matter; flat-fee and contingency come from the `rate` string (pp.md §9)."""
     record_id = _id(raw.get("id"), "matter")
-    account = _ref(raw.get("account_ref"))
+    account = _linked_id(raw.get("account_ref"))
     if account is None:
         raise MappingError(f"matter {record_id} has no account")
     status = _STATUS.get(_text(raw.get("status")).lower())
@@ -254,7 +254,7 @@ def invoice(raw: Mapping[str, Any]) -> RemoteBill:
     name their timekeeper by printed name and link no time entry.
     """
     record_id = _id(raw.get("id"), "invoice")
-    account = _ref(raw.get("account_ref"))
+    account = _linked_id(raw.get("account_ref"))
     if account is None:
         raise MappingError(f"invoice {record_id} has no account")
     total = money(raw.get("total"), "total")
@@ -262,7 +262,7 @@ def invoice(raw: Mapping[str, Any]) -> RemoteBill:
     kind = _text(raw.get("invoice_type")).lower() or "sale"
     if kind not in _INVOICE_KINDS:
         raise MappingError(f"invoice {record_id} has an unknown invoice_type")
-    matter_id = _ref(raw.get("matter_ref"))
+    matter_id = _linked_id(raw.get("matter_ref"))
     return _build(
         RemoteBill,
         id=record_id,
@@ -301,7 +301,7 @@ def _bill_line(raw: Mapping[str, Any], kind: str) -> BillLine:
 def payment(raw: Mapping[str, Any]) -> RemotePayment:
     """A PP payment -> RemotePayment; which invoices it paid is not visible (pp.md §9)."""
     record_id = _id(raw.get("id"), "payment")
-    account = _ref(raw.get("account_ref"))
+    account = _linked_id(raw.get("account_ref"))
     if account is None:
         raise MappingError(f"payment {record_id} has no account")
     bank = _object(raw.get("bank_account"))
@@ -325,7 +325,7 @@ def payment(raw: Mapping[str, Any]) -> RemotePayment:
         RemotePayment,
         id=record_id,
         client_id=account,
-        matter_id=_ref(raw.get("matter_ref")),
+        matter_id=_linked_id(raw.get("matter_ref")),
         received_on=received,
         amount=amount,
         unapplied=money(raw.get("unapplied_amount"), "unapplied_amount"),
@@ -371,7 +371,7 @@ def message_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity 
         return None
     if not raw.get("sent_date"):
         raise MappingError(f"message {raw.get('id')} has no sent_date")
-    sender = _ref(raw.get("sender"))
+    sender = _linked_id(raw.get("sender"))
     if sender is None:
         raise MappingError(f"message {raw.get('id')} has no sender")
     contact = _object(raw.get("contact"))
@@ -451,8 +451,8 @@ def note_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity:
 def covered_by(raw: Mapping[str, Any], actor: str | None, started: Any, entries: CoverIndex) -> bool:
     """Whether a time entry already covers an activity (see CoverIndex)."""
     subject = _text(raw.get("subject")).lower()
-    matter_id = _ref(raw.get("matter_ref")) or _text(raw.get("matter_id")) or None
-    account_id = _ref(raw.get("account_ref")) or _text(raw.get("account_id")) or None
+    matter_id = _linked_id(raw.get("matter_ref")) or _text(raw.get("matter_id")) or None
+    account_id = _linked_id(raw.get("account_ref")) or _text(raw.get("account_id")) or None
     scope = f"matter:{matter_id}" if matter_id else f"account:{account_id}" if account_id else None
     if not subject or actor is None or scope is None:
         return False
@@ -478,8 +478,8 @@ def cover_index(raw_entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str
     for raw in raw_entries:
         if marker_in(raw.get("private_notes")) is not None:
             continue
-        user, matter_id = _ref(raw.get("billed_by_user_ref")), _ref(raw.get("matter_ref"))
-        account_id = _ref(raw.get("account_ref"))
+        user, matter_id = _linked_id(raw.get("billed_by_user_ref")), _linked_id(raw.get("matter_ref"))
+        account_id = _linked_id(raw.get("account_ref"))
         description = _text(raw.get("description")).lower()
         try:
             day = parse_timestamp(raw.get("date"), "date").date()
@@ -497,8 +497,8 @@ def cover_index(raw_entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str
 
 def actor_of(raw: Mapping[str, Any]) -> str | None:
     """The firm user an activity record belongs to, if any."""
-    sender = _ref(raw.get("sender"))
-    return sender or _ref(next(iter(_objects(raw.get("assigned_to_users"))), None))
+    sender = _linked_id(raw.get("sender"))
+    return sender or _linked_id(next(iter(_objects(raw.get("assigned_to_users"))), None))
 
 
 # -- time entries -------------------------------------------------------------------------------
@@ -535,7 +535,7 @@ def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable:
     to another matter in billsync (`billsync review edit --matter`): it carries the new
     `matter_ref` and the rate billsync found for that matter, not the old matter's.
     """
-    moved = _ref(current.get("matter_ref")) not in (None, entry.matter_id)
+    moved = _linked_id(current.get("matter_ref")) not in (None, entry.matter_id)
     merged = {k: v for k, v in current.items() if k not in ("id", "created_at", "updated_at", "display_name")}
     merged.update(
         {
@@ -557,11 +557,11 @@ def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable:
 def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
     """A PP time entry -> RemoteEntry; `idempotency_key` is the marker's key hash."""
     return RemoteEntry(
-        ref=_id(raw.get("id"), "time entry"),
+        remote_id=_id(raw.get("id"), "time entry"),
         idempotency_key=marker_in(raw.get("private_notes")),
         narrative=_text(raw.get("description")),
         billed_seconds=hours_to_seconds(raw.get("hours")),
-        matter_id=_ref(raw.get("matter_ref")) or "",
+        matter_id=_linked_id(raw.get("matter_ref")) or "",
         billable=raw.get("is_billable") is True,
         billed=raw.get("is_billed") is True,
         # pp.md §9: a blank rate takes PP's default for the user and matter; the rate PP holds is
@@ -595,8 +595,8 @@ def _activity(
     if actor is None:
         raise MappingError(f"{prefix} {record_id} has no firm user")
     base: dict[str, Any] = {
-        "matter_id": _ref(raw.get("matter_ref")),
-        "client_id": _ref(raw.get("account_ref")),
+        "matter_id": _linked_id(raw.get("matter_ref")),
+        "client_id": _linked_id(raw.get("account_ref")),
     }
     return _build(
         Activity,
@@ -612,7 +612,7 @@ def _activity(
 
 
 def _first_user(raw: Mapping[str, Any]) -> str | None:
-    return _ref(next(iter(_objects(raw.get("assigned_to_users"))), None))
+    return _linked_id(next(iter(_objects(raw.get("assigned_to_users"))), None))
 
 
 def _build(model: type[_Model], **fields: Any) -> _Model:
@@ -630,7 +630,7 @@ def _id(value: Any, what: str) -> str:
     return value
 
 
-def _ref(value: Any) -> str | None:
+def _linked_id(value: Any) -> str | None:
     if isinstance(value, Mapping) and isinstance(value.get("id"), str) and value["id"]:
         return str(value["id"])
     return None

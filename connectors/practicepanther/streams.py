@@ -29,7 +29,7 @@ COVER_LOOKBACK = timedelta(days=7)
 LONGEST_EVENT = timedelta(days=1)
 
 
-class PPStream:
+class PracticePantherStream:
     """One PP list endpoint read incrementally by `updated_since`."""
 
     name: ClassVar[str]
@@ -95,7 +95,7 @@ def cursor_time(cursor: Cursor, key: str) -> datetime | None:
 # -- reference streams --------------------------------------------------------------------------
 
 
-class Users(PPStream):
+class Users(PracticePantherStream):
     """PP users -> Timekeeper."""
 
     name = "users"
@@ -107,7 +107,7 @@ class Users(PPStream):
         return mapping.timekeeper(raw)
 
 
-class Accounts(PPStream):
+class Accounts(PracticePantherStream):
     """PP accounts -> Client."""
 
     name = "accounts"
@@ -119,7 +119,7 @@ class Accounts(PPStream):
         return mapping.client(raw)
 
 
-class Matters(PPStream):
+class Matters(PracticePantherStream):
     """PP matters -> Matter."""
 
     name = "matters"
@@ -131,7 +131,7 @@ class Matters(PPStream):
         return mapping.matter(raw)
 
 
-class Invoices(PPStream):
+class Invoices(PracticePantherStream):
     """PP invoices -> RemoteBill: read-only copies for reconciliation and reports (pp.md §11)."""
 
     name = "invoices"
@@ -143,7 +143,7 @@ class Invoices(PPStream):
         return mapping.invoice(raw)
 
 
-class Payments(PPStream):
+class Payments(PracticePantherStream):
     """PP payments -> RemotePayment: trust or operating by their bank account (pp.md §9)."""
 
     name = "payments"
@@ -158,7 +158,7 @@ class Payments(PPStream):
 # -- activity streams ---------------------------------------------------------------------------
 
 
-class ActivityStream(PPStream):
+class ActivityStream(PracticePantherStream):
     """An activity list; time entries are read first to mark activities already covered."""
 
     role = StreamRole.ACTIVITY
@@ -284,7 +284,7 @@ class Notes(ActivityStream):
         return mapping.note_activity(raw, self.covered(raw, raw.get("date") or raw.get("created_at")))
 
 
-STREAM_CLASSES: tuple[type[PPStream], ...] = (
+STREAM_CLASSES: tuple[type[PracticePantherStream], ...] = (
     Users,
     Accounts,
     Matters,

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from connectors.practicepanther import mapping
-from connectors.practicepanther.client import PPNotFound, PracticePantherClient
+from connectors.practicepanther.client import PracticePantherClient, PracticePantherNotFound
 from core.connector import RemoteEntry, matter_of_group
 from core.errors import Fatal
 from core.models import TimeEntry
@@ -41,7 +41,7 @@ class PracticePantherWriter:
         if not isinstance(created.get("id"), str):
             raise Fatal("POST timeentries: PracticePanther answered without an id")
         if self._log is not None:
-            self._log.debug("practicepanther time entry created", entry=entry.id, ref=created["id"])
+            self._log.debug("practicepanther time entry created", entry=entry.id, remote_id=created["id"])
         return str(created["id"])
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
@@ -66,26 +66,26 @@ class PracticePantherWriter:
         params = {**filters, "date_from": mapping.query_time(start), "date_to": mapping.query_time(end)}
         return self._client.pages(PATH, params)
 
-    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+    def update_time_entry(self, remote_id: str, entry: TimeEntry, *, billable: bool) -> None:
         """GET, merge billsync's fields into the whole record, PUT it back (pp.md §3)."""
-        current = self._client.get(PATH, _checked(ref))
+        current = self._client.get(PATH, _checked(remote_id))
         if current.get("is_billed") is True:
-            raise Fatal(f"PracticePanther time entry {ref} is billed; change it in PracticePanther")
+            raise Fatal(f"PracticePanther time entry {remote_id} is billed; change it in PracticePanther")
         body = _built(lambda: mapping.merged_time_entry(current, entry, billable=billable))
-        self._client.replace(PATH, ref, body)
+        self._client.replace(PATH, remote_id, body)
 
     def read_time_entries(
-        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+        self, remote_ids: Sequence[str], *, work_dates: tuple[date, date] | None = None
     ) -> Sequence[RemoteEntry]:
         """The current state of the given entries, found by an id scan; a 404 confirms a deletion.
 
         PP has no webhooks and no read-by-ids call (pp.md §7, §8), so deletions are found by
         scanning: one list walk over the entries' work-date window (a day of margin either side,
-        for dates PP shifts across midnight) finds every entry still there. Only the refs the
+        for dates PP shifts across midnight) finds every entry still there. Only the ids the
         scan did not see are asked for one by one, and only a 404 makes one a deletion: absent
         from a list could also mean not visible to this user.
         """
-        wanted = list(dict.fromkeys(_checked(ref) for ref in refs))
+        wanted = list(dict.fromkeys(_checked(remote_id) for remote_id in remote_ids))
         found: dict[str, RemoteEntry] = {}
         if work_dates is not None and len(wanted) > 1:
             first, last = work_dates
@@ -98,13 +98,13 @@ class PracticePantherWriter:
                 for raw in page:
                     if raw.get("id") in want:
                         found[str(raw["id"])] = _remote(raw)
-        return [found.get(ref) or self._read_one(ref) for ref in wanted]
+        return [found.get(remote_id) or self._read_one(remote_id) for remote_id in wanted]
 
-    def _read_one(self, ref: str) -> RemoteEntry:
+    def _read_one(self, remote_id: str) -> RemoteEntry:
         try:
-            return _remote(self._client.get(PATH, ref))
-        except PPNotFound:
-            return RemoteEntry.gone(ref)
+            return _remote(self._client.get(PATH, remote_id))
+        except PracticePantherNotFound:
+            return RemoteEntry.gone(remote_id)
 
 
 def _matched(listing: Iterable[list[dict[str, Any]]], keys: Sequence[str]) -> dict[str, str]:
@@ -113,10 +113,10 @@ def _matched(listing: Iterable[list[dict[str, Any]]], keys: Sequence[str]) -> di
     found: dict[str, str] = {}
     for page in listing:
         for raw in page:
-            notes, ref = raw.get("private_notes"), raw.get("id")
-            if isinstance(notes, str) and isinstance(ref, str):
+            notes, remote_id = raw.get("private_notes"), raw.get("id")
+            if isinstance(notes, str) and isinstance(remote_id, str):
                 for marker in (m for m in markers if m in notes):
-                    found.setdefault(markers[marker], ref)
+                    found.setdefault(markers[marker], remote_id)
         if len(found) == len(markers):
             break
     return found
@@ -136,9 +136,9 @@ def _remote(raw: dict[str, Any]) -> RemoteEntry:
         raise Fatal(f"PracticePanther time entry: {exc}") from None
 
 
-def _checked(ref: str) -> str:
+def _checked(remote_id: str) -> str:
     try:
-        uuid.UUID(ref)
+        uuid.UUID(remote_id)
     except ValueError:
-        raise Fatal(f"{ref!r} is not a PracticePanther id (a UUID)") from None
-    return ref
+        raise Fatal(f"{remote_id!r} is not a PracticePanther id (a UUID)") from None
+    return remote_id

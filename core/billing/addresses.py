@@ -1,7 +1,7 @@
 """Where a client's bills go: the address configured for it, else the one its PMS record carries.
 
 `billing.clients.<id>.address` wins when any part of it is set (a firm may bill a client
-somewhere its PMS record does not say); otherwise the client's address as the system of record
+somewhere its PMS record does not say); otherwise the client's address as the PMS
 keeps it (Clio: the contact's address named Billing, else its primary one; PracticePanther: the
 account's address). The PDF pre-bill and LEDES98BI both take it from here, so they never differ.
 """

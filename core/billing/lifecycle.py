@@ -19,7 +19,7 @@ import structlog
 
 from config.billing import Advance, BillingSettings
 from core.billing.model import PreBill, PreBillStatus
-from core.billing.reconcile import Comparison, compare, entries_by_ref, find_prebill
+from core.billing.reconcile import Comparison, compare, entries_by_remote_id, find_prebill
 from core.connector import BillWriter, MovesBills, StreamRole
 from core.errors import Fatal, Retryable
 from core.logging import figures
@@ -59,8 +59,8 @@ def follow_bills(
     billing = BillingStore(store.engine)
     bills = store.load_bills(firm_id) if bills is None else bills
     entries = store.entries(firm_id)
-    by_ref = entries_by_ref(entries)
-    current_refs = {e.id: e.remote_id for e in entries}
+    by_remote_id = entries_by_remote_id(entries)
+    current_remote_ids = {e.id: e.remote_id for e in entries}
     not_in_pms = frozenset(e.id for e in entries if e.state is EntryState.APPROVED)  # approval still in the outbox
     prebills = billing.prebills(firm_id)
     results = []
@@ -79,8 +79,8 @@ def follow_bills(
             )  # fmt: skip
             results.append(FollowUp(bill.id, bill.number, bill.state, prebill.number, "void"))
             continue
-        fresh = _with_current_refs(prebill, current_refs)
-        comparison = compare(fresh, bill, by_ref, settings.match_tolerance, not_in_pms)
+        fresh = _with_current_remote_ids(prebill, current_remote_ids)
+        comparison = compare(fresh, bill, by_remote_id, settings.match_tolerance, not_in_pms)
         status = _status_of(comparison)
         explained = comparison.differences + comparison.not_in_pms
         billing.link_bill(
@@ -161,10 +161,10 @@ def _why_not(settings: BillingSettings, writer: BillWriter | None, prebill: PreB
     return None
 
 
-def _with_current_refs(prebill: PreBill, current: dict[str, str | None]) -> PreBill:
+def _with_current_remote_ids(prebill: PreBill, current: dict[str, str | None]) -> PreBill:
     """The pre-bill with each entry's PMS id as it is now (an entry may be posted after the cycle)."""
     lines = tuple(
-        replace(ln, entry_ref=current.get(ln.entry_id) or ln.entry_ref) if ln.entry_id is not None else ln
+        replace(ln, remote_id=current.get(ln.entry_id) or ln.remote_id) if ln.entry_id is not None else ln
         for ln in prebill.lines
     )
     return replace(prebill, lines=lines)

@@ -68,7 +68,7 @@ class PreBillLine:
     tax_rate: Decimal = Decimal("0")  # a fraction: 0.0825 for 8.25 %
     tax: Decimal = ZERO
     entry_id: str | None = None  # billsync's time entry
-    entry_ref: str | None = None  # that entry's id in the PMS (Clio activity id)
+    remote_id: str | None = None  # that entry's id in the PMS (Clio activity id)
     note: str = ""  # why the adjustment: "matter discount", "covered by the flat fee", ...
 
     def __post_init__(self) -> None:

@@ -67,7 +67,7 @@ class _Draft:
     task_code: str | None = None
     activity_code: str | None = None
     entry_id: str | None = None
-    entry_ref: str | None = None
+    remote_id: str | None = None
     note: str = ""
 
     @property
@@ -229,7 +229,7 @@ def _entry_line(entry: TimeEntry, reference: ReferenceData, hybrid: MatterBillin
         task_code=entry.task_code,
         activity_code=entry.activity_code,
         entry_id=entry.id,
-        entry_ref=entry.remote_id,
+        remote_id=entry.remote_id,
         note=note,
     )
 
@@ -294,7 +294,7 @@ def _numbered(number: int, draft: _Draft, tax_rate: Decimal) -> PreBillLine:
         tax_rate=tax_rate,
         tax=cents(amount * tax_rate),
         entry_id=draft.entry_id,
-        entry_ref=draft.entry_ref,
+        remote_id=draft.remote_id,
         note=draft.note,
     )
 

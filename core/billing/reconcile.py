@@ -1,7 +1,7 @@
 """A bill a person generated in the PMS, compared with the pre-bill billsync prepared for it.
 
 Two ways to match, depending on what the vendor gives:
-- By entry (Clio): each bill line names the activity it bills (`BillLine.entry_ref`), which is
+- By entry (Clio): each bill line names the activity it bills (`BillLine.remote_id`), which is
   the remote id of a billsync entry. The pre-bill is the one on the bill's matter sharing the most
   entries; differences are entries missing from the bill, extra entries (unapproved ones called
   out), and lines whose amount differs.
@@ -63,9 +63,9 @@ def find_prebill(bill: RemoteBill, prebills: Sequence[PreBill]) -> PreBill | Non
         for p in prebills
         if p.pms_bill_id is None and p.status is not PreBillStatus.VOID and p.matter_id in bill.matter_ids
     ]
-    refs = {line.entry_ref for line in bill.lines if line.entry_ref}
-    if refs:
-        scored = [(len(refs & {ln.entry_ref for ln in p.lines if ln.entry_ref}), p) for p in candidates]
+    remote_ids = {line.remote_id for line in bill.lines if line.remote_id}
+    if remote_ids:
+        scored = [(len(remote_ids & {ln.remote_id for ln in p.lines if ln.remote_id}), p) for p in candidates]
         best = max(scored, key=lambda item: (item[0], item[1].period_end), default=None)
         return best[1] if best is not None and best[0] > 0 else None
     issued = bill.issued_on or date.max
@@ -76,14 +76,14 @@ def find_prebill(bill: RemoteBill, prebills: Sequence[PreBill]) -> PreBill | Non
 def compare(
     prebill: PreBill,
     bill: RemoteBill,
-    entries_by_ref: Mapping[str, TimeEntry],
+    entries_by_remote_id: Mapping[str, TimeEntry],
     tolerance: Decimal = Decimal("0"),
     not_in_pms: AbstractSet[str] = frozenset(),
 ) -> Comparison:
     """Every difference between a PMS bill and its pre-bill; `not_in_pms` names entries not written yet."""
-    by_entry = any(line.entry_ref for line in bill.lines)
+    by_entry = any(line.remote_id for line in bill.lines)
     if by_entry:
-        found, waiting = _by_entry(prebill, bill, entries_by_ref, not_in_pms)
+        found, waiting = _by_entry(prebill, bill, entries_by_remote_id, not_in_pms)
     else:
         found, waiting = _by_content(prebill, bill, not_in_pms)
     expected = prebill.total - sum((line.total for line in waiting), Decimal("0"))
@@ -145,20 +145,20 @@ def _numbers(lines: Sequence[PreBillLine]) -> str:
 
 
 def _by_entry(
-    prebill: PreBill, bill: RemoteBill, entries_by_ref: Mapping[str, TimeEntry], not_in_pms: AbstractSet[str]
+    prebill: PreBill, bill: RemoteBill, entries_by_remote_id: Mapping[str, TimeEntry], not_in_pms: AbstractSet[str]
 ) -> tuple[list[str], list[PreBillLine]]:
     found: list[str] = []
     waiting: list[PreBillLine] = []
-    ours = {ln.entry_ref: ln for ln in prebill.lines if ln.entry_ref}
-    theirs: dict[str, BillLine] = {b.entry_ref: b for b in bill.lines if b.entry_ref}
+    ours = {ln.remote_id: ln for ln in prebill.lines if ln.remote_id}
+    theirs: dict[str, BillLine] = {b.remote_id: b for b in bill.lines if b.remote_id}
     for line in prebill.lines:
-        if line.entry_id is not None and line.entry_ref is None:
+        if line.entry_id is not None and line.remote_id is None:
             if line.entry_id in not_in_pms:
                 waiting.append(line)
             else:
                 found.append(f"line {line.number} ({_describe(line)}): its entry was never written to the PMS")
-    for ref, line in ours.items():
-        billed = theirs.get(ref)
+    for remote_id, line in ours.items():
+        billed = theirs.get(remote_id)
         if billed is None:
             if line.entry_id in not_in_pms:
                 waiting.append(line)
@@ -168,24 +168,26 @@ def _by_entry(
         # The PMS line shows hours x rate; an agreed discount is the pre-bill's adjustment. Clio prices
         # the entry's exact time: 40 minutes at 350.00 is 233.33, where hours to four places (0.6667)
         # give the pre-bill's 233.35. Either is the entry at its rate, not a re-priced line.
-        entry = entries_by_ref.get(ref)
+        entry = entries_by_remote_id.get(remote_id)
         exact = None if entry is None else amount_for(entry.billed_seconds, line.unit_cost)
         if cents(billed.amount) not in (line.base, exact):
             found.append(f"line {line.number} ({_describe(line)}): the bill charges {billed.amount}, not {line.base}")
         if billed.hours.quantize(_HOURS) != line.units.quantize(_HOURS):
             found.append(f"line {line.number}: the bill has {billed.hours} h, the pre-bill {line.units} h")
-    for ref, billed in theirs.items():
-        if ref in ours:
+    for remote_id, billed in theirs.items():
+        if remote_id in ours:
             continue
-        entry = entries_by_ref.get(ref)
+        entry = entries_by_remote_id.get(remote_id)
         if entry is not None and entry.state not in _APPROVED:
             found.append(
-                f"unapproved entry on the bill: PMS entry {ref} ({billed.work_date}, {billed.amount}) "
+                f"unapproved entry on the bill: PMS entry {remote_id} ({billed.work_date}, {billed.amount}) "
                 f"is {entry.state.value} in billsync"
             )
         else:
             whose = f"billsync entry {entry.id}" if entry is not None else "not a billsync entry"
-            found.append(f"extra entry on the bill: PMS entry {ref} ({billed.work_date}, {billed.amount}; {whose})")
+            found.append(
+                f"extra entry on the bill: PMS entry {remote_id} ({billed.work_date}, {billed.amount}; {whose})"
+            )
     found.extend(_unreferenced(prebill, bill))
     return found, sorted(waiting, key=lambda line: line.number)
 
@@ -193,7 +195,7 @@ def _by_entry(
 def _unreferenced(prebill: PreBill, bill: RemoteBill) -> list[str]:
     """Lines without an entry on either side (flat fees, expenses): paired by amount."""
     ours = Counter(ln.base for ln in prebill.lines if ln.entry_id is None and ln.type is LineType.FEE)
-    theirs = Counter(cents(ln.amount) for ln in bill.lines if not ln.entry_ref)
+    theirs = Counter(cents(ln.amount) for ln in bill.lines if not ln.remote_id)
     found = [f"missing from the bill: a {amount} line (flat fee)" for amount in (ours - theirs).elements()]
     found += [f"extra line on the bill: {amount} without an entry" for amount in (theirs - ours).elements()]
     return found
@@ -234,6 +236,6 @@ def _describe(line: PreBillLine) -> str:
     return f"{line.work_date}{who}, {line.units.normalize():f} h, {line.base}"
 
 
-def entries_by_ref(entries: Iterable[TimeEntry]) -> dict[str, TimeEntry]:
+def entries_by_remote_id(entries: Iterable[TimeEntry]) -> dict[str, TimeEntry]:
     """billsync's entries by their id in the PMS."""
     return {e.remote_id: e for e in entries if e.remote_id}

@@ -71,7 +71,7 @@ def bill_run(
             declared = f"{prebill.number} declares {prebill.period_start} to {prebill.period_end}"
             say(f"{declared}: it bills earlier unbilled work")
     if result.not_in_pms:
-        pms = firm_settings.system_of_record
+        pms = firm_settings.pms
         say(
             (f"{len(result.not_in_pms)} approved entries on these pre-bills are not in {pms} yet", "yellow"),
             f" (their approval waits to be written): a bill made in {pms} now leaves them out; "
@@ -223,13 +223,13 @@ def bill_follow(config: ConfigOption = None, firm: FirmOption = None) -> None:
     store = Store.open(settings.database_url)
     runtime = build_runtime(settings, firm_id, store)
     try:
-        bill_streams = [s.name for s in runtime.connector.streams() if s.role is StreamRole.BILLS]
+        bill_streams = [s.name for s in runtime.pms.streams() if s.role is StreamRole.BILLS]
         runtime.runner.poll(SyncReport(), only_streams=bill_streams)  # and the reference data, as every poll
-        results = follow_bills(store, firm_id, firm_settings.billing, bill_writer_of(runtime.connector))
+        results = follow_bills(store, firm_id, firm_settings.billing, bill_writer_of(runtime.pms))
     except AuthFailed as exc:
-        raise BillsyncError(reconnect_message(exc, runtime.connector.name)) from None
+        raise BillsyncError(reconnect_message(exc, runtime.pms.name)) from None
     except Retryable as exc:
-        raise BillsyncError(f"{runtime.connector.name} is not reachable now: {exc}; run again") from None
+        raise BillsyncError(f"{runtime.pms.name} is not reachable now: {exc}; run again") from None
     table = Table(title=f"{len(results)} PMS bills")
     for column in ("bill", "state", "pre-bill", "outcome", "moved to", "why / differences"):
         table.add_column(column, overflow="fold")

@@ -137,7 +137,7 @@ def print_findings(entries: list[Any]) -> None:
 
 def print_entries(
     entries: list[Any],
-    ref: ReferenceData,
+    reference: ReferenceData,
     *,
     title: str,
     reasons: bool = False,
@@ -150,8 +150,8 @@ def print_entries(
     if reasons:
         table.add_column("reasons", overflow="fold")
     for e in entries:
-        timekeeper = ref.timekeepers.get(e.timekeeper_id)
-        matter = ref.matters.get(e.matter_id)
+        timekeeper = reference.timekeepers.get(e.timekeeper_id)
+        matter = reference.matters.get(e.matter_id)
         row = [
             (shown_ids or {}).get(e.id, e.id),
             str(e.work_date),
@@ -172,13 +172,13 @@ def print_entries(
     console.print(table)
 
 
-def print_parked(found: list[Any], ref: ReferenceData, *, shown_ids: dict[str, str]) -> None:
+def print_parked(found: list[Any], reference: ReferenceData, *, shown_ids: dict[str, str]) -> None:
     """A table of parked activities (core.store.reports.ActivityRow) with why each waits."""
     table = Table(title="Parked activities: no entry until the reason goes (or a matter is assigned)")
     for column in ("id", "when", "who", "kind", "title", "status", "why"):
         table.add_column(column, overflow="fold")
     for a in found:
-        timekeeper = ref.timekeepers.get(a.timekeeper_id or "") or ref.timekeeper_for(a.actor)
+        timekeeper = reference.timekeepers.get(a.timekeeper_id or "") or reference.timekeeper_for(a.actor)
         row = [
             shown_ids.get(a.id, a.id),
             f"{a.started_at:%Y-%m-%d %H:%M}",
@@ -201,11 +201,11 @@ def hours_shown(seconds: int) -> str:
 def increment_lines(firm_id: str, firm: FirmSettings, *, pms_rounds: bool, read: IncrementRead | None) -> list[str]:
     """The increment in effect and where it comes from, then every fixed block it would round up.
 
-    `pms_rounds`: the system of record has a rounding setting of its own; `read`: what was last
+    `pms_rounds`: the PMS has a rounding setting of its own; `read`: what was last
     read of it (None: never). Lines after the first are warnings.
     """
     policy = firm.capture
-    pms = firm.system_of_record
+    pms = firm.pms
     if policy.increment_minutes is not None:
         minutes, source = policy.increment_minutes, "capture.increment_minutes"
     elif not pms_rounds:

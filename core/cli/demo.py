@@ -25,7 +25,7 @@ from core.demo_firm import (
 )
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
-from core.plugins import SANDBOXES, load, require_stand_ins
+from core.plugins import SANDBOXES, load, require_sandboxes
 from core.process import tune_garbage_collector
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
@@ -42,23 +42,25 @@ severity = "block"
 def demo(
     activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = DEMO_ACTIVITIES,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,
-    system_of_record: Annotated[
+    pms: Annotated[
         str, typer.Option(help="The practice-management system the demo firm uses (clio, practicepanther).")
     ] = "clio",
+    # `--pms` under its old name, still accepted and hidden from --help.
+    system_of_record: Annotated[str | None, typer.Option("--system-of-record", hidden=True)] = None,
     sources: Annotated[
         list[str] | None,
         typer.Option("--source", help="Activity sources beside it (repeat; default: netdocuments, microsoft365)."),
     ] = None,
 ) -> None:
     """Start the sandboxes with a realistic firm, run one sync cycle, and show what it did."""
-    require_stand_ins()
+    require_sandboxes()
     configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
     firm = demo_firm(activities)
-    vendor = system_of_record
+    vendor = pms if system_of_record is None else system_of_record
     chosen = [s for s in (DEFAULT_SOURCES if sources is None else sources) if s and s != vendor]
     # LawPay collects the month's invoices (the month end runs on Clio, whose bills billsync can follow).
-    seeds = demo_seeds(firm, system_of_record=vendor, sources=chosen)
-    clocks = demo_clocks(seeds, system_of_record=vendor)  # the sources stand at the month's end
+    seeds = demo_seeds(firm, pms=vendor, sources=chosen)
+    clocks = demo_clocks(seeds, pms=vendor)  # the sources stand at the month's end
     sandboxes = {
         name: load(SANDBOXES, name)(seed, rate_limit_per_minute=DEMO_RATE_LIMIT, clock=clocks.get(name))
         for name, seed in seeds.items()
@@ -85,14 +87,16 @@ def demo(
             report = runtime.runner.run_once()
             print_sync_report(report)
             entries = store.entries("demo")
-            ref = store.load_reference("demo")
+            reference = store.load_reference("demo")
             print_findings(entries)
             suggested = sum(1 for e in entries if e.suggested_matter)
             say(f"{suggested} entries carry a suggested matter (the client's most recent): each waits for review")
-            print_entries(entries[:10], ref, title="First entries, as written to the PMS (non-billable until approved)")
+            print_entries(
+                entries[:10], reference, title="First entries, as written to the PMS (non-billable until approved)"
+            )
             blocked = [e for e in entries if e.state is EntryState.BLOCKED]
             title = f"{len(blocked)} blocked entries, held in billsync and never written (first 8)"
-            print_entries(blocked[:8], ref, title=title, reasons=True)
+            print_entries(blocked[:8], reference, title=title, reasons=True)
             _print_states(entries)
             again = runtime.runner.run_once()
             say(

@@ -74,10 +74,10 @@ def month_end(runtime: FirmRuntime, settings: BillsyncSettings, base_url: str, f
     for prebill in clean:
         billing.approve(FIRM, prebill.id, datetime.now(UTC))
         # A person generates the bill in Clio's UI from the approved entries (Clio has no POST /bills).
-        refs = [line.entry_ref for line in prebill.lines if line.entry_ref]
+        remote_ids = [line.remote_id for line in prebill.lines if line.remote_id]
         response = requests.post(
             f"{base_url}/_sandbox/clio/bills/generate",
-            json={"matter_id": int(prebill.matter_id), "activity_ids": refs, "issued_at": BILL_DATE},
+            json={"matter_id": int(prebill.matter_id), "activity_ids": remote_ids, "issued_at": BILL_DATE},
             timeout=10,
         )
         response.raise_for_status()

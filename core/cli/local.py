@@ -430,7 +430,7 @@ def _say_bulk(bulk: Bulk, verb: str, wanted: ReviewFilter) -> None:
 def check_config(config: ConfigOption = None) -> None:
     """Validate the configuration file and the environment overrides; name blocks the increment rounds up.
 
-    Nothing here talks to a vendor: the system of record's own rounding is the one the last
+    Nothing here talks to a vendor: the PMS's own rounding is the one the last
     sync or `billsync check` stored, if the store exists. An invalid file is one `error:` line per bad key.
     """
     try:
@@ -442,6 +442,8 @@ def check_config(config: ConfigOption = None) -> None:
         for problem in exc.problems:
             say(("error:", "red"), " ", " ".join(f"invalid configuration{where}: {problem}".split()))
         raise typer.Exit(2) from None
+    for warning in settings.renamed_key_warnings():
+        say(("warning:", "yellow"), " ", warning)
     say(f"database: {safe_url(settings.database_url)}")
     print_exposed_secret_files(config, settings)
     problems: list[str] = []
@@ -455,8 +457,8 @@ def check_config(config: ConfigOption = None) -> None:
                 f"review {policy.review.value}, kinds: {kinds}"
             )
             # The connector's class, not a connected instance: `config check` talks to no vendor.
-            pms_rounds = issubclass(load(CONNECTORS, firm.system_of_record), TimeRounding)
-            read = store.time_increment(firm_id, firm.system_of_record) if store is not None and pms_rounds else None
+            pms_rounds = issubclass(load(CONNECTORS, firm.pms), TimeRounding)
+            read = store.time_increment(firm_id, firm.pms) if store is not None and pms_rounds else None
             print_increment(increment_lines(firm_id, firm, pms_rounds=pms_rounds, read=read))
             for name, role in unconfigured_connectors(firm):
                 # `capture` from a file needs none; `sync`, `check` and `run` refuse to start without it.
@@ -473,8 +475,8 @@ def check_config(config: ConfigOption = None) -> None:
 
 
 def unconfigured_connectors(firm: FirmSettings) -> list[tuple[str, str]]:
-    """The connectors a firm uses (system of record, sources, payment gateway) without a settings section."""
-    used = {firm.system_of_record: "the system of record"}
+    """The connectors a firm uses (PMS, sources, payment gateway) without a settings section."""
+    used = {firm.pms: "the PMS"}
     used.update({name: "an activity source" for name in firm.sources})
     if firm.payments is not None:
         used[firm.payments.gateway] = "the payment gateway"
@@ -491,14 +493,14 @@ def connector_setting_problems(firm_id: str, firm: FirmSettings) -> list[str]:
     problems: list[str] = []
     for name in sorted(firm.connectors):
         where = f"firms.{firm_id}.connectors.{name}"
-        raw = firm.connector_settings(name) or {}
+        section = firm.connector_settings(name) or {}
         try:
             model = load(CONNECTORS, name).Settings
         except BillsyncError:
             problems.append(f"{where}: no connector named {name!r} is installed")
             continue
         try:
-            model(**raw)
+            model(**section)
         except ValidationError as exc:
             for error in exc.errors():
                 key = ".".join(str(part) for part in error["loc"])

@@ -37,10 +37,10 @@ def _firm(config: ConfigOption, firm: FirmOption) -> FirmPayments:
 
 
 def _attach_memo_writer(fp: FirmPayments, config: ConfigOption) -> None:
-    """The system of record writes the link on the bill when its connector can (core.connector.BillMemoWriter)."""
+    """The PMS writes the link on the bill when its connector can (core.connector.BillMemoWriter)."""
     runtime = build_runtime(settings_from(config), fp.firm, fp.store)
-    if isinstance(runtime.connector, BillMemoWriter):
-        fp.memo_writer = runtime.connector
+    if isinstance(runtime.pms, BillMemoWriter):
+        fp.memo_writer = runtime.pms
 
 
 def _outcome(what: str, intent: Intent) -> None:
@@ -268,14 +268,14 @@ def post_list(config: ConfigOption = None, firm: FirmOption = None) -> None:
     """What must be posted by hand in the PMS, and why the PMS's API cannot take it."""
     fp = _firm(config, firm)
     todo = hand_postings(fp.matches(), fp.payments.transfers(fp.firm))
-    pms = load(CONNECTORS, fp.system_of_record)
+    pms = load(CONNECTORS, fp.pms)
     why = (
         pms.why_payments_by_hand()
         if issubclass(pms, PaymentsByHand)
-        else f"{fp.system_of_record}: recording payments through its API is not supported"
+        else f"{fp.pms}: recording payments through its API is not supported"
     )
     say(f"{why}: post these by hand, then `billsync pay posted ID`.")
-    table = Table(title=f"{len(todo)} to post in {fp.system_of_record}")
+    table = Table(title=f"{len(todo)} to post in {fp.pms}")
     for column in ("id", "date", "what", "client", "invoice", "account", "amount"):
         table.add_column(column, justify="right" if column == "amount" else "left", overflow="fold")
     for p in todo:

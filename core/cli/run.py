@@ -66,9 +66,11 @@ def run(
     shutdown = Shutdown()  # set by the signal: from then on no HTTP client starts a vendor request
     metrics = DaemonMetrics(shutdown=shutdown)
     log = structlog.get_logger()
+    for warning in settings.renamed_key_warnings():
+        log.warning(warning)
 
     def build(settings: BillsyncSettings, firm: str, store: Store) -> FirmRuntime:
-        vendor = settings.firm(firm).system_of_record
+        vendor = settings.firm(firm).pms
         return build_runtime(settings, firm, store, http=metrics.http_client(vendor, limiter_for(store, firm)))
 
     skipped = SkippedRuns(metrics.count_skipped)

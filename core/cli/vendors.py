@@ -42,7 +42,7 @@ from core.matching import MatterResolver
 from core.models import Activity
 from core.payments.firm import build_firm_payments
 from core.payments.routing import verify_accounts
-from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names, require_stand_ins
+from core.plugins import SANDBOX_FIRM_SETTINGS, SANDBOX_SETTINGS, SANDBOXES, load, names, require_sandboxes
 from core.progress import Progress
 from core.runtime import FirmRuntime, build_runtime, limiter_for
 from core.sandbox.firm_config import PLACEHOLDER_IDENTITY, ensure_key_file, join_vendor_settings, write_firm_config
@@ -80,8 +80,8 @@ def connect(
 def connect_account(
     runtime: FirmRuntime, *, port: int = 8765, auto_approve: bool = False, connector: str | None = None
 ) -> None:
-    """Run the authorization-code flow for one of the firm's connectors (its system of record by default)."""
-    chosen = next((c for c in runtime.runner.connectors if c.name == connector), runtime.connector)
+    """Run the authorization-code flow for one of the firm's connectors (its PMS by default)."""
+    chosen = next((c for c in runtime.runner.connectors if c.name == connector), runtime.pms)
     if not isinstance(chosen, OAuthConnector):
         raise BillsyncError(f"{chosen.name} is not connected with a browser sign-in: its settings hold its credentials")
     redirect_uri = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
@@ -196,9 +196,9 @@ def _vendor_errors(runtime: FirmRuntime) -> Iterator[None]:
     try:
         yield
     except AuthFailed as exc:
-        raise BillsyncError(reconnect_message(exc, runtime.connector.name)) from None
+        raise BillsyncError(reconnect_message(exc, runtime.pms.name)) from None
     except Retryable as exc:
-        name = runtime.connector.name
+        name = runtime.pms.name
         raise BillsyncError(f"{name} is not reachable now: {exc}; nothing was lost, run again") from None
 
 
@@ -254,7 +254,7 @@ def backfill(
     total = CaptureResult()
     with progress_for(settings) as progress:
         runtime = build_runtime(settings, firm_id, store, http=_shows_waits(store, firm_id, progress))
-        # Every activity stream: the system of record's and each source's (all accept an updated_since cursor).
+        # Every activity stream: the PMS's and each source's (all accept an updated_since cursor).
         streams = [
             (connector, s)
             for connector in runtime.runner.connectors
@@ -271,7 +271,7 @@ def backfill(
             engine = engine_for(firm_id, firm_settings, store, persist=not dry_run)
             resolver = MatterResolver(store.load_reference(firm_id), firm_settings.capture)
             for connector, stream in streams:
-                label = stream.name if connector is runtime.connector else f"{connector.name}:{stream.name}"
+                label = stream.name if connector is runtime.pms else f"{connector.name}:{stream.name}"
                 progress.start(f"capturing {label}", unit="read")
                 for page in stream.read(from_date):
                     activities = [r for r in page.records if isinstance(r, Activity) and r.started_at >= start]
@@ -312,7 +312,7 @@ def sandbox(
     ] = None,
 ) -> None:
     """Serve every vendor sandbox in the seed (or the demo firm's) on one loopback port until SIGTERM."""
-    require_stand_ins()
+    require_sandboxes()
     if (seed is None) == (not demo_firm_):
         raise BillsyncError(f"name what to serve: --seed FILE (e.g. {EXAMPLE_SEED}) or --demo-firm, not both")
     if seed is not None:
@@ -335,8 +335,8 @@ def sandbox(
             settings = sandbox_firm_settings(sandboxes, base)
             write_firm_config(write_config, "demo", settings)
             note = f"; config in {write_config}"
-            if "system_of_record" not in settings:
-                note += " (no system of record is served: sync needs one)"
+            if "pms" not in settings:
+                note += " (no PMS is served: sync needs one)"
         say(f"sandboxes {', '.join(sandboxes)} at {base}{note}")
 
     serve(server, port=port, on_ready=ready)  # returns on SIGTERM or SIGINT
@@ -425,11 +425,11 @@ def write_sandbox_config(
 ) -> None:
     """A config for a firm on the sandboxes, its roles named by the caller: its own SQLite file and key beside it.
 
-    The first vendor is the system of record; `sources` (among `vendors`) are polled beside it.
+    The first vendor is the PMS; `sources` (among `vendors`) are polled beside it.
     `extra` is more TOML (rules, capture settings, payments), merged over the written settings.
     """
     settings = {
-        "system_of_record": vendors[0],
+        "pms": vendors[0],
         "sources": [v for v in sources if v in vendors and v != vendors[0]],
         "connectors": {vendor: load(SANDBOX_SETTINGS, vendor)(base_url) for vendor in vendors},
     }
@@ -466,7 +466,7 @@ def check(config: ConfigOption = None) -> None:
                 say((f"firm {firm_id}: {exc}", "red"))
                 continue
             say(f"firm {firm_id}: {connector.name} reachable, credentials accepted")
-        if runtime.connector.name not in failed:
+        if runtime.pms.name not in failed:
             _check_increment(runtime)
         if runtime.settings.payments is not None:
             problems += _check_payments(settings, firm_id, store)
@@ -476,8 +476,8 @@ def check(config: ConfigOption = None) -> None:
 
 
 def _check_increment(runtime: FirmRuntime) -> None:
-    """Read the system of record's rounding now (and keep it, as a sync would); say what will be billed."""
-    firm_id, pms = runtime.firm_id, runtime.connector
+    """Read the PMS's rounding now (and keep it, as a sync would); say what will be billed."""
+    firm_id, pms = runtime.firm_id, runtime.pms
     configured = runtime.settings.capture.increment_minutes
     pms_rounds = isinstance(pms, TimeRounding)
     advice = None

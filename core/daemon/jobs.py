@@ -64,7 +64,7 @@ def poll(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS)
 
 def drain(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS) -> Counts:
     """Attempt every due write in the firm's outbox once (a long drain logs its progress and ETA)."""
-    writer = runtime.connector.writer()
+    writer = runtime.pms.writer()
     if writer is None:
         return {}
     report = SyncReport()
@@ -76,7 +76,7 @@ def drain(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS
 
 def reconcile(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SECONDS) -> Counts:
     """Pull edits, approvals and deletions made in the PMS, then send any write that must go again."""
-    writer = runtime.connector.writer()
+    writer = runtime.pms.writer()
     if writer is None:
         return {}
     report = SyncReport()
@@ -155,7 +155,7 @@ def run_job(runtime: FirmRuntime, name: str, job: Job) -> Outcome:
     # carries the same firm, job and run id as the summary.
     with (
         structlog.contextvars.bound_contextvars(
-            firm=runtime.firm_id, connector=runtime.connector.name, job=name, run_id=run_id
+            firm=runtime.firm_id, connector=runtime.pms.name, job=name, run_id=run_id
         ),
         tallied() as tally,
     ):

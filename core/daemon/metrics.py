@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from core.http import HttpClient, Limiter, Shutdown
 from core.store.schema import outbox, time_entries
 from core.store.store import Store
+from core.store.sync_state import DONE
 
 
 class DaemonMetrics:
@@ -78,7 +79,7 @@ class _StoreCollector(Collector):
             ):
                 entries.add_metric([firm, state], count)
             for firm, status, count in conn.execute(
-                select(o.firm_id, o.status, func.count()).where(o.status != "done").group_by(o.firm_id, o.status)
+                select(o.firm_id, o.status, func.count()).where(o.status != DONE).group_by(o.firm_id, o.status)
             ):
                 depth.add_metric([firm, status], count)
         for firm in self._firms:

@@ -39,7 +39,7 @@ from core.runtime import FirmRuntime, build_runtime
 from core.store.leases import JobLeases
 from core.store.schema import outbox
 from core.store.store import Store
-from core.store.sync_state import worker_name
+from core.store.sync_state import PENDING, SENDING, worker_name
 
 JOBS_PER_FIRM = 7  # poll, drain, renew_webhooks, reconcile, billing, payments, report_snapshot
 JOB_LEASE = timedelta(minutes=30)  # longer than any one run; a dead replica's jobs wait this long
@@ -258,7 +258,7 @@ class Daemon:
         if self._store is None:
             return {}
         o = outbox.c
-        query = select(o.firm_id, func.count()).where(o.status.in_(("pending", "sending"))).group_by(o.firm_id)
+        query = select(o.firm_id, func.count()).where(o.status.in_((PENDING, SENDING))).group_by(o.firm_id)
         with self._store.engine.connect() as conn:
             return {firm: count for firm, count in conn.execute(query) if firm in self.runtimes}
 
@@ -292,8 +292,8 @@ class Daemon:
         return build_firm_payments(self._settings, runtime.firm_id, runtime.store, http=runtime.http)
 
     def callback_url(self, firm: str, connector: str | None = None) -> str:
-        """Where a vendor delivers this firm's webhooks (its system of record's by default)."""
-        name = connector or self.runtimes[firm].connector.name
+        """Where a vendor delivers this firm's webhooks (its PMS's by default)."""
+        name = connector or self.runtimes[firm].pms.name
         return f"{self._public_url}/hooks/{name}/{firm}"
 
     def poll_interval(self, firm: str) -> timedelta:

@@ -1,8 +1,8 @@
-"""Gateway events, read in order from a stored position and applied once each.
+"""Gateway events, read in order from a stored cursor and applied once each.
 
 Webhook deliveries are unsigned (lawpay.md §11): a delivery only triggers this poll, and what
 is applied always comes from the gateway's API. Each batch's transactions, tasks, event ids and
-the new position are stored in one database transaction.
+the new cursor are stored in one database transaction.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def process_events(fp: FirmPayments) -> EventReport:
     report = EventReport()
     known = {t.id: t for t in fp.payments.transactions(fp.firm)}
     plans = {p.gateway_plan_id: p for p in fp.payments.plans(fp.firm) if p.gateway_plan_id}
-    for batch in fp.gateway.events(fp.payments.position(fp.firm, fp.gateway_name)):
+    for batch in fp.gateway.events(fp.payments.cursor(fp.firm, fp.gateway_name)):
         seen = fp.payments.seen_events(fp.firm, fp.gateway_name, [e.id for e in batch.events])
         fresh = [e for e in batch.events if e.id not in seen]
         transactions: list[Transaction] = []
@@ -49,7 +49,7 @@ def process_events(fp: FirmPayments) -> EventReport:
             fp.firm,
             gateway=fp.gateway_name,
             events=[(e.id, e.type, e.created) for e in fresh],
-            position=batch.position,
+            cursor=batch.cursor,
             transactions=transactions,
             tasks=tasks,
         )

@@ -41,7 +41,7 @@ class FirmPayments:
     payments: PaymentStore
     firm_name: str = ""
     memo_writer: BillMemoWriter | None = None
-    system_of_record: str = "clio"
+    pms: str = "clio"
     log: structlog.stdlib.BoundLogger = field(default_factory=structlog.get_logger)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # The gateway's accounts as last verified, and when (time.monotonic): see verified_accounts().
@@ -166,11 +166,11 @@ def build_firm_payments(
         raise ConfigError(f"firm {firm_id} has no [firms.{firm_id}.payments] section: payments are off")
     name = firm.payments.gateway
     connector_class = load(CONNECTORS, name)
-    raw = firm.connector_settings(name)
-    if raw is None:
+    section = firm.connector_settings(name)
+    if section is None:
         raise ConfigError(f"firm {firm_id}: no [firms.{firm_id}.connectors.{name}] settings for the payment gateway")
     try:
-        connector_settings = connector_class.Settings(**raw)
+        connector_settings = connector_class.Settings(**section)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"firm {firm_id}, connector {name}: {problems}") from None
@@ -188,6 +188,6 @@ def build_firm_payments(
         store=store,
         payments=PaymentStore(store.engine),
         firm_name=firm.name,
-        system_of_record=firm.system_of_record,
+        pms=firm.pms,
         log=log,
     )

@@ -223,14 +223,14 @@ def _keys(facts: FirmFacts, by: Dimension) -> _Keys:
 
 
 def _name(facts: FirmFacts, by: Dimension, key: str | None) -> str:
-    ref = facts.reference
+    reference = facts.reference
     if key is None:
         return _NO_GROUP[by]
     if by == "timekeeper":
-        timekeeper = ref.timekeepers.get(key)
+        timekeeper = reference.timekeepers.get(key)
         return timekeeper.name if timekeeper else key
     if by == "client":
-        client = ref.clients.get(key)
+        client = reference.clients.get(key)
         return client.name if client else key
-    matter = ref.matters.get(key)
+    matter = reference.matters.get(key)
     return f"{matter.number} {matter.name}".strip() if matter else key

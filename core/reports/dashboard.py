@@ -121,9 +121,9 @@ def _row_id(key: str | None, total: bool) -> str:
 
 
 def _entry(facts: FirmFacts, entry: TimeEntry) -> dict[str, Any]:
-    ref = facts.reference
-    timekeeper = ref.timekeepers.get(entry.timekeeper_id)
-    matter = ref.matters.get(entry.matter_id)
+    reference = facts.reference
+    timekeeper = reference.timekeepers.get(entry.timekeeper_id)
+    matter = reference.matters.get(entry.matter_id)
     billed = facts.billed.get(entry.id)
     return {
         "id": entry.id,

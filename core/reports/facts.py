@@ -92,12 +92,12 @@ def billed_lines(
     found: dict[str, BilledLine] = {}
     for bill in issued.values():
         for line in bill.lines:
-            entry_id = by_remote.get(line.entry_ref) if line.entry_ref else None
+            entry_id = by_remote.get(line.remote_id) if line.remote_id else None
             if entry_id is not None and entry_id not in found:
                 found[entry_id] = BilledLine(entry_id, bill.id, bill.number, bill.issued_on, cents(line.amount))
     for prebill in prebills:
         matched = issued.get(prebill.pms_bill_id or "")
-        if matched is None or prebill.status is PreBillStatus.VOID or any(ln.entry_ref for ln in matched.lines):
+        if matched is None or prebill.status is PreBillStatus.VOID or any(ln.remote_id for ln in matched.lines):
             continue  # bills whose lines name entries were tied above, line by line
         for prebill_line in prebill.lines:
             entry_id = prebill_line.entry_id

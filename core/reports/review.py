@@ -179,7 +179,7 @@ def edit_entry(
     before = _entry(store, firm_id, entry_id)
     if before.state is EntryState.BILLED:
         raise BillsyncError(
-            f"cannot edit {entry_id}: it is on a bill in {firm.system_of_record}; void or delete the bill there first"
+            f"cannot edit {entry_id}: it is on a bill in {firm.pms}; void or delete the bill there first"
         )
     if before.state not in _REJECTABLE:
         raise BillsyncError(f"cannot edit {entry_id}: it is {before.state.value}, not needs_review or blocked")
@@ -197,7 +197,7 @@ def edit_entry(
         # A blocked entry is never written, so the PMS would keep it on the old matter for good.
         why = "; ".join(f.message for f in after.findings if f.severity is Severity.BLOCK)
         raise BillsyncError(
-            f"entry {entry_id} is in {firm.system_of_record} already and would be blocked on"
+            f"entry {entry_id} is in {firm.pms} already and would be blocked on"
             f" {edit.matter.strip()[:40] if edit.matter else matter_id}: {why or 'a rule blocks it'}; nothing changed"
         )
     if not store.save_revision(firm_id, after, was=before.state):

@@ -1,7 +1,7 @@
 """The configuration a firm on the local sandboxes runs with (`billsync sandbox --write-config`, the demo, tests).
 
 Each vendor's sandbox says what a firm on it configures, as a fragment of `[firms.<id>]` (its
-`billsync.sandbox_firm_settings` entry point): the system of record, an activity source, or the
+`billsync.sandbox_firm_settings` entry point): the PMS, an activity source, or the
 payment gateway with the payments section. This module joins the fragments into one firm and
 writes the file, with its own SQLite database and a generated secret key beside it.
 """
@@ -40,13 +40,13 @@ HEADER = """\
 
 
 def join_vendor_settings(fragments: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """One firm's settings from each vendor's fragment; a firm has one system of record.
+    """One firm's settings from each vendor's fragment; a firm has one PMS.
 
-    Fragments hold `system_of_record`, `sources`, `connectors` and sections such as `payments`."""
-    systems = [vendor for vendor, fragment in fragments.items() if "system_of_record" in fragment]
-    if len(systems) > 1:
+    Fragments hold `pms`, `sources`, `connectors` and sections such as `payments`."""
+    pms_vendors = [vendor for vendor, fragment in fragments.items() if "pms" in fragment]
+    if len(pms_vendors) > 1:
         raise ConfigError(
-            f"the sandboxes serve {len(systems)} systems of record ({', '.join(systems)}) and a firm has one: "
+            f"the sandboxes serve {len(pms_vendors)} PMSs ({', '.join(pms_vendors)}) and a firm has one: "
             "serve them separately to write a config"
         )
     joined: dict[str, Any] = {}

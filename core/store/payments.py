@@ -1,8 +1,8 @@
 """The SQL of payments: intents, transactions, events read, transfers, plans, tasks and links.
 
 Callers pass and get the dataclasses of core.payments.models; nothing outside this module builds
-a payments query. An event batch is stored with its effects and the new read position in one
-transaction, so the position never runs ahead of what was applied.
+a payments query. An event batch is stored with its effects and the new read cursor in one
+transaction, so the cursor never runs ahead of what was applied.
 
 Money that billsync moves (a charge, a refund, a trust transfer) is checked and claimed inside
 `movement(firm, client)`: one client's movements run one at a time across threads, processes and
@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import Connection
@@ -46,7 +46,10 @@ from core.store.schema_payments import (
     trust_transfers,
 )
 
-EVENTS_STREAM = "payment_events"  # the stream name of the gateway's read position in sync_cursors
+if TYPE_CHECKING:
+    from core.connector import Cursor  # a type only: the store imports no contract module
+
+EVENTS_STREAM = "payment_events"  # the stream name of the gateway's event cursor in sync_cursors
 
 
 class PaymentStore:
@@ -165,11 +168,11 @@ class PaymentStore:
 
     # Events -----------------------------------------------------------------------------------
 
-    def position(self, firm: str, gateway: str) -> Mapping[str, Any] | None:
-        """Where event reading resumes."""
+    def cursor(self, firm: str, gateway: str) -> Cursor:
+        """Where event reading resumes (None: from the gateway's start)."""
         c = sync_cursors.c
         with self._engine.connect() as conn:
-            found: Mapping[str, Any] | None = conn.execute(
+            found: Cursor = conn.execute(
                 select(c.cursor).where(c.firm_id == firm, c.connector == gateway, c.stream == EVENTS_STREAM)
             ).scalar_one_or_none()
         return found
@@ -189,11 +192,11 @@ class PaymentStore:
         *,
         gateway: str,
         events: Sequence[tuple[str, str, datetime]],
-        position: Mapping[str, Any],
+        cursor: Mapping[str, Any],
         transactions: Sequence[Transaction],
         tasks: Sequence[tuple[str, str, str]],
     ) -> None:
-        """Events (id, type, created), their transactions and tasks, and the position: one transaction."""
+        """Events (id, type, created), their transactions and tasks, and the cursor: one transaction."""
         now = self._clock()
         with self._engine.begin() as conn:
             _upsert_transactions(conn, firm, transactions, now)
@@ -216,7 +219,7 @@ class PaymentStore:
                 )
             key = {"firm_id": firm, "connector": gateway, "stream": EVENTS_STREAM}
             conn.execute(sync_cursors.delete().filter_by(**key))
-            conn.execute(sync_cursors.insert().values(**key, cursor=dict(position), updated_at=now))
+            conn.execute(sync_cursors.insert().values(**key, cursor=dict(cursor), updated_at=now))
 
     # Trust transfers --------------------------------------------------------------------------
 

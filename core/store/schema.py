@@ -149,7 +149,7 @@ time_entries = Table(
     Column("suggested_matter", Boolean, nullable=False),
     Column("state", String(32), nullable=False),
     Column("findings", JSON, nullable=False),
-    Column("remote_id", String(128)),  # the entry's id in the system of record once posted
+    Column("remote_id", String(128)),  # the entry's id in the PMS once posted
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("rejection_reason", Text),  # what the reviewer said when rejecting it (None: not rejected, or unsaid)

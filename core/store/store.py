@@ -53,6 +53,7 @@ from core.models import (
 from core.private_files import create_private
 from core.store import migrate
 from core.store.schema import activities, outbox, reference_records, time_entries
+from core.store.sync_state import PENDING
 
 _CHUNK = 500  # keys per IN (...) query: well under every database's parameter limit
 # Entries in these states no longer count toward caps, daily totals or duplicates.
@@ -65,19 +66,19 @@ _REFERENCE_MODELS: dict[str, type[ReferenceRecord]] = {
     "matter": Matter,
     "category": ActivityCategory,
 }
-# What the system of record says was billed and paid: read-only copies, kept beside the reference data.
+# What the PMS says was billed and paid: read-only copies, kept beside the reference data.
 # Bills feed payments, billing and reports; payments (PracticePanther's) are kept but nothing reads them.
 _LEDGER_MODELS: dict[str, type[RemoteBill | RemotePayment]] = {"bill": RemoteBill, "payment": RemotePayment}
 
 
-# The system of record's own time rounding is kept beside the reference data, one row per connector.
+# The PMS's own time rounding is kept beside the reference data, one row per connector.
 _TIME_INCREMENT = "time_increment"
 
 
 class IncrementRead(NamedTuple):
-    """The time increment a system of record reported, and when billsync read it."""
+    """The time increment a PMS reported, and when billsync read it."""
 
-    minutes: int | None  # None: the system of record has no rounding of its own
+    minutes: int | None  # None: the PMS has no rounding of its own
     read_at: datetime
 
 
@@ -163,7 +164,7 @@ class CaptureConflict(BillsyncError):
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A pending write to the system of record, stored in the entry's own transaction."""
+    """A pending write to the PMS, stored in the entry's own transaction."""
 
     id: str
     entry_id: str
@@ -262,7 +263,7 @@ class Store:
         return ReferenceData(loaded["timekeeper"], clients, loaded["matter"], loaded["category"])
 
     def save_time_increment(self, firm: str, connector: str, minutes: int | None) -> None:
-        """Keep the increment the system of record rounds time to (None: it has none), as just read."""
+        """Keep the increment the PMS rounds time to (None: it has none), as just read."""
         key = {"firm_id": firm, "kind": _TIME_INCREMENT, "id": connector}
         with self.engine.begin() as conn:
             conn.execute(reference_records.delete().filter_by(**key))
@@ -270,7 +271,7 @@ class Store:
             conn.execute(reference_records.insert().values(**row))
 
     def time_increment(self, firm: str, connector: str) -> IncrementRead | None:
-        """The increment last read from the system of record `connector`; None if it was never read."""
+        """The increment last read from the PMS `connector`; None if it was never read."""
         r = reference_records.c
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -282,7 +283,7 @@ class Store:
         return IncrementRead(minutes if isinstance(minutes, int) else None, row.updated_at)
 
     def load_bills(self, firm: str) -> list[RemoteBill]:
-        """Bills read from the system of record, oldest first."""
+        """Bills read from the PMS, oldest first."""
         r = reference_records.c
         with self.engine.connect() as conn:
             rows = conn.execute(select(r.data).where(r.firm_id == firm, r.kind == "bill"))
@@ -457,7 +458,7 @@ class Store:
             shared = {
                 "firm_id": firm,
                 "created_at": now,
-                "status": "pending",
+                "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": None,
                 "last_error": None,
@@ -625,7 +626,7 @@ class Store:
 
 
 def _with_agreed_rates(clients: list[Client], tables: list[ClientRateTable]) -> list[Client]:
-    """Each client with the rates its system of record's rate table agrees for it (the table wins)."""
+    """Each client with the rates its PMS's rate table agrees for it (the table wins)."""
     agreed: dict[str, dict[str, Decimal]] = {}
     for table in tables:
         for client_id, rates in table.rates.items():

@@ -45,7 +45,7 @@ def worker_name() -> str:
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """One write waiting for the system of record."""
+    """One write waiting for the PMS."""
 
     id: str
     entry_id: str
@@ -240,11 +240,11 @@ class SyncState:
         return (o.firm_id == firm, o.id == row.id, o.claimed_by == self.worker, o.fence == row.fence)
 
     def enqueue_update(self, firm: str, entry_id: str) -> None:
-        """Queue an update of an entry already in the system of record (unless one is waiting)."""
+        """Queue an update of an entry already in the PMS (unless one is waiting)."""
         self._enqueue(firm, entry_id, "update", (PENDING,))
 
     def enqueue_create(self, firm: str, entry_id: str) -> None:
-        """Queue the write of an entry not in the system of record yet (unless one is on its way).
+        """Queue the write of an entry not in the PMS yet (unless one is on its way).
 
         For an entry that had no write, or whose write ended with nothing sent (it was blocked
         or rejected when its turn came) and that a person has since made postable again.
@@ -288,8 +288,8 @@ class SyncState:
 
     # Remote entries --------------------------------------------------------------------------
 
-    def remote_refs(self, firm: str) -> dict[str, str]:
-        """Entry id by remote id, for every live entry that exists in the system of record."""
+    def remote_ids(self, firm: str) -> dict[str, str]:
+        """Entry id by remote id, for every live entry that exists in the PMS."""
         t = time_entries.c
         with self._engine.connect() as conn:
             rows = conn.execute(
@@ -320,7 +320,7 @@ class SyncState:
             return first
 
     def apply_remote(self, firm: str, entry_id: str, changes: Mapping[str, Any]) -> None:
-        """Take a person's edits from the system of record (the PMS is the user interface)."""
+        """Take a person's edits from the PMS (the PMS is the user interface)."""
         t = time_entries.c
         with self._engine.begin() as conn:
             conn.execute(

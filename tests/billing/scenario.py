@@ -75,11 +75,11 @@ def entry(**kw: Any) -> TimeEntry:
 def build(entries: list[TimeEntry], settings: BillingSettings | None = None, **kw: Any) -> list[Any]:
     """Pre-bills for October, with no earlier history unless given."""
     history = kw.pop("history", lambda _matter: History())
-    ref = kw.pop("reference", reference())
+    reference_data = kw.pop("reference", reference())
     ids = count(1)
     return build_prebills(
         entries,
-        reference=ref,
+        reference=reference_data,
         settings=settings or BillingSettings(),
         period=kw.pop("period", OCTOBER),
         invoice_date=date(2026, 11, 1),

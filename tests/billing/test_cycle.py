@@ -91,7 +91,7 @@ class Clio:
 
 def bill_for(store, firm_id, prebill, *, drop: int = 0, bill_id: str = "501", state=BillState.DRAFT) -> RemoteBill:
     lines = [
-        BillLine(work_date=ln.work_date, hours=ln.units, rate=ln.unit_cost, amount=ln.base, entry_ref=ln.entry_ref)
+        BillLine(work_date=ln.work_date, hours=ln.units, rate=ln.unit_cost, amount=ln.base, remote_id=ln.remote_id)
         for ln in prebill.lines
     ][drop:]
     bill = RemoteBill(

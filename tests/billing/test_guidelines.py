@@ -16,9 +16,11 @@ from tests.billing.scenario import HARBOR, LITIGATION, SMITH, build, entry, refe
 
 
 def findings(
-    prebill: PreBill, settings: BillingSettings | None = None, **ref: object
+    prebill: PreBill, settings: BillingSettings | None = None, **reference_fields: object
 ) -> list[tuple[str, str, int | None]]:
-    checked = check_invoice(prebill, reference(**ref) if ref else reference(), settings or BillingSettings())  # type: ignore[arg-type]
+    checked = check_invoice(
+        prebill, reference(**reference_fields) if reference_fields else reference(), settings or BillingSettings()
+    )  # type: ignore[arg-type]
     return [(f.rule, f.severity.value, f.line) for f in checked]
 
 

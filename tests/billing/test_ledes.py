@@ -280,21 +280,21 @@ def test_a_ledes_client_id_the_format_cannot_carry_is_an_error_naming_the_client
     ledes_client_id: str, why: str
 ) -> None:
     odd = HARBOR.model_copy(update={"ledes_client_id": ledes_client_id})
-    ref = reference(clients=(odd, SMITH))
-    [prebill] = build([entry()], SETTINGS, reference=ref)
+    reference_data = reference(clients=(odd, SMITH))
+    [prebill] = build([entry()], SETTINGS, reference=reference_data)
     with pytest.raises(
         LedesError, match=re.escape(f"client 'Harbor Insurance' (c1): its LEDES client id {ledes_client_id!r}")
     ) as refused:
-        write_ledes(prebill, parties_for(prebill, ref, SETTINGS), LedesFormat.LEDES_1998B)
+        write_ledes(prebill, parties_for(prebill, reference_data, SETTINGS), LedesFormat.LEDES_1998B)
     assert why in str(refused.value)
 
 
 def test_identifiers_the_format_can_carry_are_written_exactly() -> None:
     odd = HARBOR.model_copy(update={"ledes_client_id": "C/1 (EU)[x]"})
     slashed = LITIGATION.model_copy(update={"number": "0001/0001"})
-    ref = reference(slashed, clients=(odd, SMITH))
-    [prebill] = build([entry()], SETTINGS, reference=ref)
-    fields = line_fields(write_ledes(prebill, parties_for(prebill, ref, SETTINGS), LedesFormat.LEDES_1998B))
+    reference_data = reference(slashed, clients=(odd, SMITH))
+    [prebill] = build([entry()], SETTINGS, reference=reference_data)
+    fields = line_fields(write_ledes(prebill, parties_for(prebill, reference_data, SETTINGS), LedesFormat.LEDES_1998B))
     assert (fields["CLIENT_ID"], fields["LAW_FIRM_MATTER_ID"]) == ("C/1 (EU)[x]", "0001/0001")
     assert fields["INVOICE_NUMBER"] == "PB-2026-10-0001/0001"
 

@@ -50,7 +50,7 @@ def test_entries_are_grouped_into_one_prebill_per_client_matter_with_their_lines
         Decimal("125.00"),
     )
     assert (first.task_code, first.activity_code, first.entry_id) == ("L120", "A103", entries[1].id)
-    assert first.entry_ref == entries[1].remote_id
+    assert first.remote_id == entries[1].remote_id
     assert harbor.total == Decimal("325.00") and smith.total == Decimal("480.00")
 
 
@@ -183,9 +183,9 @@ def test_hours_in_odd_increments_stay_exact_to_four_places() -> None:
 def test_an_entry_in_a_flat_rate_category_is_one_unit_at_its_flat_rate() -> None:
     # Regression: 0.3 h of a $95 flat-rate filing was 0.3 x 95 = 28.50 with a +66.50 "adjustment".
     filing = ActivityCategory(id="78", name="Court filing", rate=Decimal("95"), flat=True)
-    ref = ReferenceData([PARTNER, ASSOCIATE], [HARBOR, SMITH], [LITIGATION], [filing])
+    reference_data = ReferenceData([PARTNER, ASSOCIATE], [HARBOR, SMITH], [LITIGATION], [filing])
     flat = entry(category_id="78", rate=Decimal("95"), amount=Decimal("85.50"), billed_seconds=1080)  # 10 % off
-    [prebill] = build([flat], reference=ref)
+    [prebill] = build([flat], reference=reference_data)
     line = prebill.lines[0]
     # By hand: 1 x 95 = 95.00, less the agreed 10 % = 85.50.
     assert (line.units, line.unit_cost, line.base, line.adjustment, line.amount) == (

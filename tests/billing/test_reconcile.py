@@ -9,7 +9,7 @@ from decimal import Decimal
 from config.billing import BillingSettings, MatterBilling
 from core.billing.model import PreBill
 from core.billing.prebill import History
-from core.billing.reconcile import compare, entries_by_ref, find_prebill
+from core.billing.reconcile import compare, entries_by_remote_id, find_prebill
 from core.models import BillLine, BillState, EntryState, RemoteBill
 from tests.billing.scenario import LITIGATION, build, entry, reference
 
@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 3, tzinfo=UTC)
 def clio_bill(prebill: PreBill, **kw) -> RemoteBill:
     """The bill Clio generates from exactly the pre-bill's entries (lines show hours x rate)."""
     lines = tuple(
-        BillLine(work_date=ln.work_date, hours=ln.units, rate=ln.unit_cost, amount=ln.base, entry_ref=ln.entry_ref)
+        BillLine(work_date=ln.work_date, hours=ln.units, rate=ln.unit_cost, amount=ln.base, remote_id=ln.remote_id)
         for ln in prebill.lines
     )
     base = {
@@ -40,7 +40,7 @@ def test_a_bill_with_exactly_the_prebills_entries_matches() -> None:
     prebill = prebill_of(work)
     bill = clio_bill(prebill)
     assert find_prebill(bill, [prebill]) is prebill
-    result = compare(prebill, bill, entries_by_ref(work))
+    result = compare(prebill, bill, entries_by_remote_id(work))
     assert result.matches and result.by_entry and result.differences == ()
 
 
@@ -53,12 +53,12 @@ def test_missing_extra_and_unapproved_entries_and_amounts_are_each_reported() ->
     lines[1] = replace_line(lines[1], amount=Decimal("250.00"))  # and re-priced the third
     lines.append(
         BillLine(
-            work_date=date(2026, 10, 13), hours=Decimal("0.5"), amount=Decimal("200.00"), entry_ref=waiting.remote_id
+            work_date=date(2026, 10, 13), hours=Decimal("0.5"), amount=Decimal("200.00"), remote_id=waiting.remote_id
         )
     )
-    lines.append(BillLine(work_date=date(2026, 10, 14), hours=Decimal("1"), amount=Decimal("90.00"), entry_ref="555"))
+    lines.append(BillLine(work_date=date(2026, 10, 14), hours=Decimal("1"), amount=Decimal("90.00"), remote_id="555"))
     bill = clio_bill(prebill, lines=tuple(lines), total=Decimal("740.00"))
-    result = compare(prebill, bill, entries_by_ref([*work, waiting]))
+    result = compare(prebill, bill, entries_by_remote_id([*work, waiting]))
     assert not result.matches
     assert result.differences == (
         "missing from the bill: line 2 (2026-10-09, Jane Smith, 0.5 h, 200.00)",
@@ -80,11 +80,11 @@ def test_clio_pricing_a_40_minute_call_by_its_exact_time_matches() -> None:
         Decimal("0.6667"), Decimal("233.35"), Decimal("233.33"), Decimal("233.33"),
     )  # fmt: skip
     exact = (replace_line(b, amount=Decimal("233.33")) for b in clio_bill(prebill).lines)
-    assert compare(prebill, clio_bill(prebill, lines=tuple(exact)), entries_by_ref([call])).matches
+    assert compare(prebill, clio_bill(prebill, lines=tuple(exact)), entries_by_remote_id([call])).matches
     # A cent off either way is a re-priced line, not rounding.
     for charged in ("233.32", "233.36"):
         off = tuple(replace_line(b, amount=Decimal(charged)) for b in clio_bill(prebill).lines)
-        result = compare(prebill, clio_bill(prebill, lines=off), entries_by_ref([call]))
+        result = compare(prebill, clio_bill(prebill, lines=off), entries_by_remote_id([call]))
         assert result.differences[0].endswith(f"the bill charges {charged}, not 233.35"), result.differences
 
 
@@ -132,7 +132,7 @@ def capped_prebill() -> PreBill:
 
 def test_a_cap_or_a_discount_and_cap_left_off_the_bill_are_named() -> None:
     prebill = capped_prebill()
-    entry_lines = tuple(line for line in clio_bill(prebill).lines if line.entry_ref)  # Clio: hours x rate
+    entry_lines = tuple(line for line in clio_bill(prebill).lines if line.remote_id)  # Clio: hours x rate
     cause = "which the PMS bill does not apply; apply it in the PMS"
     # Discount applied on the bill, cap not: 1,440.00 against 700.00.
     [cap_only] = compare(prebill, clio_bill(prebill, lines=entry_lines, total=Decimal("1440.00")), {}).differences
@@ -199,21 +199,21 @@ def test_entries_whose_approval_is_not_in_the_pms_yet_are_told_apart_from_a_real
     posted = [entry(), entry(work_date=date(2026, 10, 9))]
     approved = entry(work_date=date(2026, 10, 12), state=EntryState.APPROVED)  # its billable update waits in the outbox
     prebill = prebill_of([*posted, approved])
-    lines = tuple(ln for ln in clio_bill(prebill).lines if ln.entry_ref != approved.remote_id)
+    lines = tuple(ln for ln in clio_bill(prebill).lines if ln.remote_id != approved.remote_id)
     bill = clio_bill(prebill, lines=lines, total=Decimal("400.00"))  # 2 x 200.00: Clio bills what it has
-    result = compare(prebill, bill, entries_by_ref([*posted, approved]), not_in_pms={approved.id})
+    result = compare(prebill, bill, entries_by_remote_id([*posted, approved]), not_in_pms={approved.id})
     assert result.differences == () and result.waits_for_pms and not result.matches
     assert result.not_in_pms == (
         "line 3 (2026-10-12, Jane Smith, 0.5 h, 200.00): approved in billsync, not written to the PMS yet, "
         "so the bill cannot include it",
     )
     # Without the outbox's word, the same bill is a plain mismatch; with it, a real difference still is one.
-    assert compare(prebill, bill, entries_by_ref([*posted, approved])).differences == (
+    assert compare(prebill, bill, entries_by_remote_id([*posted, approved])).differences == (
         "missing from the bill: line 3 (2026-10-12, Jane Smith, 0.5 h, 200.00)",
         "the bill's total is 400.00, the pre-bill's 600.00",
     )
     short = clio_bill(prebill, lines=lines[:1], total=Decimal("200.00"))
-    mixed = compare(prebill, short, entries_by_ref([*posted, approved]), not_in_pms={approved.id})
+    mixed = compare(prebill, short, entries_by_remote_id([*posted, approved]), not_in_pms={approved.id})
     assert mixed.differences == (
         "missing from the bill: line 2 (2026-10-09, Jane Smith, 0.5 h, 200.00)",
         "the bill's total is 200.00, the pre-bill's 600.00 (400.00 without the entries not in the PMS yet)",

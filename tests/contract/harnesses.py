@@ -22,11 +22,11 @@ from connectors.practicepanther.connector import PracticePantherConnector
 from core.connector import Connector, InboundRequest, Subscription
 from core.gateway import PaymentGateway
 from core.models import TimeEntry
-from tests.connectors.clio.clio_harness import ClioContractHarness
-from tests.connectors.lawpay.lawpay_harness import LawPayGatewayHarness
-from tests.connectors.microsoft365.m365_harness import Microsoft365ContractHarness
-from tests.connectors.netdocuments.nd_harness import NetDocumentsContractHarness
-from tests.connectors.practicepanther.pp_harness import PracticePantherContractHarness
+from tests.connectors.clio.harness import ClioContractHarness
+from tests.connectors.lawpay.harness import LawPayGatewayHarness
+from tests.connectors.microsoft365.harness import Microsoft365ContractHarness
+from tests.connectors.netdocuments.harness import NetDocumentsContractHarness
+from tests.connectors.practicepanther.harness import PracticePantherContractHarness
 
 
 class Harness(Protocol):

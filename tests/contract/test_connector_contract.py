@@ -125,7 +125,7 @@ def test_streams_yield_valid_models_and_cursors_never_move_backwards(harness: Ha
 def test_each_stream_declares_its_role_and_yields_the_records_of_that_role(harness: Harness) -> None:
     """Core chooses streams by role (never by name): a stream's records must be what its role says.
 
-    A system of record gives core its reference data; an activity source gives activity only."""
+    A PMS gives core its reference data; an activity source gives activity only."""
     streams = harness.connector.streams()
     roles = {s.name: s.role for s in streams}
     assert all(isinstance(role, StreamRole) for role in roles.values()), roles
@@ -193,7 +193,7 @@ def test_a_webhook_asks_to_re_poll_streams_the_connector_has(harness: Harness) -
 def test_the_same_idempotency_key_never_creates_twice(harness: Harness, applied: bool) -> None:
     writer = harness.connector.writer()
     if writer is None:
-        pytest.skip("this connector is not a system of record")
+        pytest.skip("this connector is not a PMS")
     entry, key = harness.sample_entry(), "contract|firm|source|activity-1|create"
     harness.lose_write_answers(applied=applied)
     with pytest.raises(Indeterminate):
@@ -216,7 +216,7 @@ def test_finding_many_entries_answers_as_finding_each(harness: Harness) -> None:
     core makes it: one matter's entries, on days apart."""
     writer = harness.connector.writer()
     if writer is None:
-        pytest.skip("this connector is not a system of record")
+        pytest.skip("this connector is not a PMS")
     if not isinstance(writer, FindsManyEntries):
         pytest.skip("this connector's writer looks entries up one at a time")
     sample = harness.sample_entry()
@@ -231,14 +231,14 @@ def test_finding_many_entries_answers_as_finding_each(harness: Harness) -> None:
         for n in range(3)
     ]
     keys = [f"contract|firm|source|many-{n}|create" for n in range(3)]
-    refs = {
+    remote_ids = {
         key: writer.write_time_entry(entry, key, billable=False) for key, entry in zip(keys[:2], entries, strict=False)
     }
     assert len({entry.matter_id for entry in entries}) == 1
     found = writer.find_time_entries(list(zip(keys, entries, strict=True)))
-    assert dict(found) == refs  # the third was never written
+    assert dict(found) == remote_ids  # the third was never written
     assert {key: writer.find_time_entry(key, entry) for key, entry in zip(keys, entries, strict=True)} == {
-        **refs,
+        **remote_ids,
         keys[2]: None,
     }
 

@@ -3,7 +3,7 @@
 What core's exactly-once money rests on: accounts say whether they hold trust money; a charge
 carries core's reference and is found by exactly that reference; a refund is never more than what
 is left of its charge; a decline raises PaymentDeclined and charges nothing; the event listing's
-position never moves backwards and re-reading from it brings nothing new; and an unknown outcome
+cursor never moves backwards and re-reading from it brings nothing new; and an unknown outcome
 recovered the way core recovers it (look the reference up before charging again) never charges
 twice. To add a gateway, append a GatewayCase to GATEWAYS in tests/contract/harnesses.py.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from core.connector import Cursor
 from core.errors import Fatal, Indeterminate
 from core.gateway import EventBatch, GatewayAccount, GatewayConnector, PaymentDeclined, PaymentGateway
 from tests.contract.harnesses import GATEWAYS, GatewayCase, GatewayHarness
@@ -43,8 +44,8 @@ def charge(harness: GatewayHarness, amount: str, reference: str, *, method: str 
     return made.id
 
 
-def read_events(gateway: PaymentGateway, position: typing.Any) -> list[EventBatch]:
-    return list(gateway.events(position))
+def read_events(gateway: PaymentGateway, cursor: Cursor) -> list[EventBatch]:
+    return list(gateway.events(cursor))
 
 
 def test_the_connector_hands_out_a_payment_gateway(harness: GatewayHarness) -> None:
@@ -119,13 +120,13 @@ def test_the_event_position_never_moves_backwards_and_rereading_from_it_brings_n
     assert seen and len(set(seen)) == len(seen)
     moments = [e.created for batch in batches for e in batch.events]
     assert moments == sorted(moments)  # oldest first
-    position = batches[-1].position
-    again = read_events(harness.gateway, position)
-    assert again and all(not batch.events for batch in again)  # the overlap at the position is skipped
-    position = again[-1].position  # where a poll that found nothing leaves it: still a resume point
+    cursor = batches[-1].cursor
+    again = read_events(harness.gateway, cursor)
+    assert again and all(not batch.events for batch in again)  # the overlap at the cursor is skipped
+    cursor = again[-1].cursor  # where a poll that found nothing leaves it: still a resume point
     later = charge(harness, "12.00", "INV-3 | contract-events-3")
     harness.catch_up()
-    fresh = [e for batch in read_events(harness.gateway, position) for e in batch.events]
+    fresh = [e for batch in read_events(harness.gateway, cursor) for e in batch.events]
     assert fresh and not {e.id for e in fresh} & set(seen)  # only what happened since, nothing skipped
     assert any(e.transaction is not None and e.transaction.id == later for e in fresh)
     assert min(e.created for e in fresh) >= moments[-1]  # never behind what was already read

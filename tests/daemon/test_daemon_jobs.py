@@ -19,11 +19,11 @@ from core.http import HttpClient
 from core.logging import configure_logging
 from core.models import BillState, RemoteBill
 from core.progress import RateLimit
-from tests.connectors.lawpay.lawpay_harness import FIRM as LAWPAY_FIRM
-from tests.connectors.lawpay.lawpay_harness import bill
-from tests.connectors.lawpay.lawpay_harness import make_env as lawpay_env
-from tests.connectors.microsoft365.m365_harness import CALLBACK as M365_CALLBACK
-from tests.connectors.microsoft365.m365_harness import make_env as m365_env
+from tests.connectors.lawpay.harness import FIRM as LAWPAY_FIRM
+from tests.connectors.lawpay.harness import bill
+from tests.connectors.lawpay.harness import make_env as lawpay_env
+from tests.connectors.microsoft365.harness import CALLBACK as MICROSOFT365_CALLBACK
+from tests.connectors.microsoft365.harness import make_env as microsoft365_env
 from tests.daemon.daemon_fakes import FakeRunner, Logs, make_daemon, runtime
 from tests.factories import client, matter, timekeeper
 
@@ -171,10 +171,12 @@ def test_a_renewal_that_fails_for_some_mailboxes_is_one_warning_counting_them(lo
     # The app lacks every Mail role, so Graph refuses (403 ErrorAccessDenied) the sent-mail subscription
     # of both mailboxes; the calendars and call records still subscribe.
     without_mail = frozenset({"Calendars.Read", "CallRecords.Read.All", "User.Read.All"})
-    env = m365_env(roles=without_mail)
+    env = microsoft365_env(roles=without_mail)
     rt = runtime("acme", GraphRunner(env.connector))  # type: ignore[arg-type]
 
-    assert jobs.run_job(rt, "renew_webhooks", jobs.renew_webhooks(lambda _name: M365_CALLBACK)) is jobs.Outcome.OK
+    assert (
+        jobs.run_job(rt, "renew_webhooks", jobs.renew_webhooks(lambda _name: MICROSOFT365_CALLBACK)) is jobs.Outcome.OK
+    )
 
     said = [line for line in logs.lines() if line["level"] != "debug"]
     assert [line["event"] for line in said] == ["job"], said  # not a warning per mailbox
@@ -188,11 +190,11 @@ def test_a_renewal_that_fails_for_some_mailboxes_is_one_warning_counting_them(lo
 def test_graphs_error_code_in_a_failed_renewal_is_shown_not_redacted(logs: Logs) -> None:
     # The callback does not answer Graph's validation handshake: each of the five subscriptions
     # (two calendars, two sent-mail folders, the call records) fails with Graph's 400 ValidationError.
-    env = m365_env()
+    env = microsoft365_env()
     env.sandbox.post = lambda url, headers, body: (404, {}, b"")
     rt = runtime("acme", GraphRunner(env.connector))  # type: ignore[arg-type]
 
-    jobs.run_job(rt, "renew_webhooks", jobs.renew_webhooks(lambda _name: M365_CALLBACK))
+    jobs.run_job(rt, "renew_webhooks", jobs.renew_webhooks(lambda _name: MICROSOFT365_CALLBACK))
 
     [summary] = logs.jobs()
     assert summary["level"] == "warning" and summary["subscribed"] == 0

@@ -24,6 +24,7 @@ from core.plugins import SANDBOXES, load
 from core.runtime import FirmRuntime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
+from core.store.sync_state import PENDING, SENDING
 
 # Six kinds at 5 % each: 30 % of API requests fail.
 FAULT_KINDS = ("429", "500", "502", "timeout", "reset", "truncate")
@@ -77,7 +78,7 @@ class PmsFirm:
                 self.runtime.runner.run_once()
             except Exception:  # a cycle may fail on injected faults; the next one resumes
                 continue
-            if not any(status in ("pending", "sending") for status in self.runtime.runner.state.counts("demo")):
+            if not any(status in (PENDING, SENDING) for status in self.runtime.runner.state.counts("demo")):
                 return
         raise AssertionError(f"outbox did not drain: {self.runtime.runner.state.counts('demo')}")
 
@@ -122,7 +123,7 @@ def check_a_deleted_entry_is_never_recreated(firm: PmsFirm, entry_path: str) -> 
     assert {e.id: e for e in firm.store.entries("demo")}[victim.id].state is EntryState.DELETED_REMOTELY
     before = len(firm.remote_time_entries())
     # A backfill reads all past activity again; then another ordinary sync.
-    for stream in firm.runtime.runner.connector.streams():
+    for stream in firm.runtime.runner.pms.streams():
         firm.runtime.runner.state.save_cursor("demo", firm.vendor, stream.name, None)
     firm.runtime.runner.run_once()
     assert len(firm.remote_time_entries()) == before

@@ -120,11 +120,11 @@ def test_prebills_follow_the_bills_a_person_generates_in_clio(firm: BillingFirm,
 
     # A person bills both matters in Clio's UI: all of the first matter's entries, and the second
     # matter's entries but one.
-    refs = [ln.entry_ref for ln in matching.lines]
+    remote_ids = [ln.remote_id for ln in matching.lines]
     whole = firm.admin(
-        "POST", "bills/generate", json={"matter_id": int(matching.matter_id), "activity_ids": refs}
+        "POST", "bills/generate", json={"matter_id": int(matching.matter_id), "activity_ids": remote_ids}
     ).json()
-    kept = [ln.entry_ref for ln in partial.lines][1:]
+    kept = [ln.remote_id for ln in partial.lines][1:]
     short = firm.admin(
         "POST", "bills/generate", json={"matter_id": int(partial.matter_id), "activity_ids": kept}
     ).json()

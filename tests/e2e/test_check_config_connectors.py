@@ -22,7 +22,7 @@ SECRET = "s3cret-client-value"
 GOOD = f"""
 [firms.acme]
 name = "Acme Law"
-system_of_record = "clio"
+pms = "clio"
 sources = ["netdocuments", "microsoft365"]
 
 [firms.acme.connectors.clio]
@@ -112,7 +112,24 @@ def test_a_missing_secret_and_a_url_with_credentials_are_named_without_their_val
 def test_a_used_connector_without_a_section_is_named_but_capture_from_files_needs_none(tmp_path: Path) -> None:
     done = check_config(tmp_path, '[firms.acme]\nname = "Acme Law"\nsources = ["netdocuments"]\n')
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "firm acme: clio is the system of record but has no [firms.acme.connectors.clio] section" in done.stdout
+    assert "firm acme: clio is the PMS but has no [firms.acme.connectors.clio] section" in done.stdout
     assert "firm acme: netdocuments is an activity source but has no [firms.acme.connectors.netdocuments]" in (
         done.stdout
     )
+
+
+def test_the_old_key_system_of_record_still_works_with_one_warning_line(tmp_path: Path) -> None:
+    done = check_config(tmp_path, GOOD.replace('pms = "clio"', 'system_of_record = "clio"'))
+    assert done.returncode == 0, done.stdout + done.stderr
+    warnings = [line for line in done.stdout.splitlines() if "system_of_record" in line]
+    renamed = "`system_of_record` is renamed `pms`; it is read as `pms` (write `pms` instead)"
+    assert warnings == [f"warning: firm acme: {renamed}"]
+    assert errors(done) == []
+
+
+def test_both_keys_with_different_values_are_one_error_line(tmp_path: Path) -> None:
+    done = check_config(tmp_path, GOOD.replace('pms = "clio"', 'pms = "clio"\nsystem_of_record = "practicepanther"'))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "system_of_record" in line]
+    assert len(lines) == 1 and "error:" in lines[0] and "they differ: give `pms` only" in lines[0], lines

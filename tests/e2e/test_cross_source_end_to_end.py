@@ -1,4 +1,4 @@
-"""Several sources, one firm: Clio as system of record, NetDocuments and Microsoft 365 beside it.
+"""Several sources, one firm: Clio as PMS, NetDocuments and Microsoft 365 beside it.
 
 The same stretch of work seen by two sources (a Teams call inside a calendar meeting; a call
 logged twice in Clio) must give one entry, over real HTTP, through the configured `sources`.
@@ -65,7 +65,7 @@ def firm(tmp_path: Path) -> Iterator[Firm]:
     f.close()
 
 
-def test_every_source_feeds_the_system_of_record_once(firm: Firm) -> None:
+def test_every_source_feeds_the_pms_once(firm: Firm) -> None:
     first = firm.runtime.runner.run_once()
     read = first.records_read
     assert read["netdocuments:documents"] > 0 and read["microsoft365:calendar_events"] > 0

@@ -103,10 +103,10 @@ def test_the_build_stage_packages_everything_the_daemon_needs(tmp_path: Path) ->
         [*cli, "db", "upgrade", "--config", str(config)], cwd=work, env=env, capture_output=True, text=True, timeout=120
     )
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
-    stand_ins = tmp_path / "sandboxes"  # built from a copy: pip writes its build files beside the sources
-    shutil.copytree(ROOT / "sandboxes", stand_ins, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+    copied = tmp_path / "sandboxes"  # built from a copy: pip writes its build files beside the sources
+    shutil.copytree(ROOT / "sandboxes", copied, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
     added = subprocess.run(
-        [*pip, f"--prefix={prefix}", "."], cwd=stand_ins, capture_output=True, text=True, timeout=300, check=False
+        [*pip, f"--prefix={prefix}", "."], cwd=copied, capture_output=True, text=True, timeout=300, check=False
     )
     assert added.returncode == 0, added.stdout + added.stderr
     demo = subprocess.run(

@@ -27,7 +27,7 @@ from core.connector import Context, InboundRequest, Subscription
 from core.demo_data import PRIVILEGED_BODY, generate_firm
 from core.http import HttpClient
 from core.models import ActivityKind
-from tests.connectors.microsoft365.m365_harness import _no_tokens
+from tests.connectors.microsoft365.harness import _no_tokens
 from tests.e2e.conftest import serve_sandbox
 
 pytestmark = pytest.mark.e2e

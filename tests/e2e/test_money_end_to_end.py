@@ -229,7 +229,7 @@ def test_a_lawpay_webhook_wakes_the_payments_job(served) -> None:  # noqa: F811
 def _position(store: Store) -> bool:
     from core.store.payments import PaymentStore
 
-    return PaymentStore(store.engine).position("demo", "lawpay") is not None
+    return PaymentStore(store.engine).cursor("demo", "lawpay") is not None
 
 
 def _paid(store: Store) -> Decimal:

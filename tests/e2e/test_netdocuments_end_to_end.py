@@ -44,7 +44,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 class Served:
     config: Path
     base: str
-    nd_seed: dict[str, Any]
+    netdocuments_seed: dict[str, Any]
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def firm_runtimes(served: Served) -> tuple[FirmRuntime, SyncRunner]:
     connector.check()  # the service account gets its own token: no person needed
     runner = SyncRunner(
         firm="demo",
-        connector=connector,
+        pms=connector,
         store=runtime.store,
         make_engine=lambda: engine_for("demo", runtime.settings, runtime.store),
         retry_delay=timedelta(0),
@@ -94,7 +94,7 @@ def expected_numbers(nd: dict[str, Any]) -> dict[str, str | None]:
 
 
 def test_document_work_in_netdocuments_lands_on_the_right_clio_matters(served: Served) -> None:
-    runtime, nd_runner = firm_runtimes(served)
+    runtime, netdocuments_runner = firm_runtimes(served)
     store = runtime.store
     # The written config makes NetDocuments a source of the firm: one cycle reads Clio's reference data
     # (users, contacts, matters) and its own activity, then the document log.
@@ -103,7 +103,7 @@ def test_document_work_in_netdocuments_lands_on_the_right_clio_matters(served: S
 
     reference = store.load_reference("demo")
     number_of = {m.id: m.number for m in reference.matters.values()}
-    expected = expected_numbers(served.nd_seed)
+    expected = expected_numbers(served.netdocuments_seed)
     with store.engine.connect() as conn:
         rows = conn.execute(select(activities).where(activities.c.source == "netdocuments")).mappings().all()
     assert rows
@@ -132,12 +132,14 @@ def test_document_work_in_netdocuments_lands_on_the_right_clio_matters(served: S
         assert entry.narrative in remote["note"] and "[bs:" in remote["note"]
 
     # A second cycle finds nothing new: the same windows read again are the same activities.
-    again = nd_runner.run_once()
+    again = netdocuments_runner.run_once()
     assert sum(again.capture.states.values()) == 0
 
     # Privilege: document contents and the log's free text reached nothing billsync keeps or sends.
     kept = json.dumps([rows for _, rows in store.iter_tables()], default=str)
     assert CANARY not in kept and CANARY not in json.dumps(clio)
-    nd_requests = requests.get(f"{served.base}/_sandbox/netdocuments/requests", timeout=10).json()
-    assert nd_requests and not [r for r in nd_requests if r["path"].split("/")[-2:-1] == ["Document"]]
+    netdocuments_requests = requests.get(f"{served.base}/_sandbox/netdocuments/requests", timeout=10).json()
+    assert netdocuments_requests and not [
+        r for r in netdocuments_requests if r["path"].split("/")[-2:-1] == ["Document"]
+    ]
     store.close()

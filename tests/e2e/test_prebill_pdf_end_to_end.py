@@ -177,9 +177,9 @@ def test_bill_follow_says_a_clio_bill_differs_by_the_agreed_discount(tmp_path: P
     try:
         number = bill_the_month(firm)
         activities = firm.admin("GET", "activities").json()
-        refs = [int(a["id"]) for a in activities if (a.get("matter") or {}).get("id") == MATTER_ID]
-        assert len(refs) == 3
-        bill = firm.admin("POST", "bills/generate", json={"matter_id": MATTER_ID, "activity_ids": refs}).json()
+        remote_ids = [int(a["id"]) for a in activities if (a.get("matter") or {}).get("id") == MATTER_ID]
+        assert len(remote_ids) == 3
+        bill = firm.admin("POST", "bills/generate", json={"matter_id": MATTER_ID, "activity_ids": remote_ids}).json()
         # By hand: Clio bills 3 x 70.00 = 210.00; the pre-bill 3 x 63.00 = 189.00; 21.00 is the discount.
         assert Decimal(str(bill["total"])) == Decimal("210.00")
         # Off a terminal the table is 200 columns wide and wraps its cells: read it without the rules.

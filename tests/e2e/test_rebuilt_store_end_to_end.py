@@ -45,11 +45,11 @@ def written(output: str) -> int:
     return int(found.group(1))
 
 
-def seed_file(tmp_path: Path, system_of_record: str) -> Path:
+def seed_file(tmp_path: Path, pms: str) -> Path:
     """The synthetic firm's records in each vendor's shapes: the PMS's, NetDocuments' and Microsoft 365's."""
     synthetic = generate_firm(timekeepers=4, clients=6, matters=10, activities=120, seed=11)
     now = datetime.now(UTC)  # NetDocuments and Microsoft 365 keep only recent history
-    seeds = {name: load(DEMO_SEEDS, name)(synthetic, now=now) for name in (system_of_record, *SOURCES)}
+    seeds = {name: load(DEMO_SEEDS, name)(synthetic, now=now) for name in (pms, *SOURCES)}
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seeds), encoding="utf-8")
     return path
@@ -107,7 +107,7 @@ def clio_time_entries(base: str) -> list[dict[str, Any]]:
     return [a for a in activities if a.get("type") == "TimeEntry"]
 
 
-def pp_time_entries(base: str) -> list[dict[str, Any]]:
+def practicepanther_time_entries(base: str) -> list[dict[str, Any]]:
     return list(requests.get(f"{base}/_sandbox/practicepanther/timeentries", timeout=30).json())
 
 
@@ -116,19 +116,19 @@ def marked(entries: list[dict[str, Any]], field: str) -> int:
 
 
 @pytest.mark.parametrize(
-    ("system_of_record", "count", "marker_field", "sources"),
+    ("pms", "count", "marker_field", "sources"),
     [
         ("clio", clio_time_entries, "note", SOURCES),
-        ("practicepanther", pp_time_entries, "private_notes", ("microsoft365",)),
+        ("practicepanther", practicepanther_time_entries, "private_notes", ("microsoft365",)),
     ],
 )
 def test_a_rebuilt_store_writes_no_entry_again_for_any_source(
-    tmp_path: Path, system_of_record: str, count: Any, marker_field: str, sources: tuple[str, ...]
+    tmp_path: Path, pms: str, count: Any, marker_field: str, sources: tuple[str, ...]
 ) -> None:
-    seed = seed_file(tmp_path, system_of_record)
+    seed = seed_file(tmp_path, pms)
     config = tmp_path / "billsync.toml"
     with serve_sandbox(seed, config) as base:
-        billsync("connect", system_of_record, "--config", str(config), "--auto-approve")
+        billsync("connect", pms, "--config", str(config), "--auto-approve")
         before = count(base)  # time the firm logged by hand, in the seed
         first = billsync("sync", "--once", "--config", str(config))
         made = written(first)
@@ -137,9 +137,9 @@ def test_a_rebuilt_store_writes_no_entry_again_for_any_source(
         assert marked(entries, marker_field) == made
         # What was written came from the PMS and from Microsoft 365 (and NetDocuments, whose demo
         # workspaces name Clio's matter numbers), or this test proves nothing.
-        assert sources_with_entries(config) >= {system_of_record, *sources}
+        assert sources_with_entries(config) >= {pms, *sources}
 
-        if system_of_record == "clio":
+        if pms == "clio":
             # Some entries of each source are approved: billsync makes them billable in Clio and
             # takes its marker off their notes (a billable note may be printed on the bill).
             approved = entries_of_each_source(config, 2)
@@ -151,12 +151,12 @@ def test_a_rebuilt_store_writes_no_entry_again_for_any_source(
 
         covered_before = covered(config)
         fresh = rebuilt(config)
-        billsync("connect", system_of_record, "--config", str(fresh), "--auto-approve")
+        billsync("connect", pms, "--config", str(fresh), "--auto-approve")
         again = billsync("sync", "--once", "--config", str(fresh))
         assert written(again) == 0, again
         taken_over = re.search(r"taken over from an earlier store (\d+)", again)
         assert taken_over and int(taken_over.group(1)) > 0, again
-        if system_of_record == "clio":
+        if pms == "clio":
             # Counted by hand: every entry still waiting for review in Clio (not billable, marked)
             # waits for review again, Clio's own records' among them; of the 6 approved, the 4
             # from NetDocuments and Microsoft 365 are found by their words and user and come back
@@ -198,9 +198,9 @@ def test_billsyncs_own_approvals_are_not_read_back_as_edits_made_in_the_pms(tmp_
 
         # A person rewrites one approved entry's note in Clio.
         with sqlite3.connect(config.with_name(config.stem + ".db")) as db:
-            (ref,) = db.execute("SELECT remote_id FROM time_entries WHERE id = ?", (approved[0],)).fetchone()
+            (remote_id,) = db.execute("SELECT remote_id FROM time_entries WHERE id = ?", (approved[0],)).fetchone()
         rewritten = "Reviewed the lease and called the landlord's counsel"
-        person = requests.patch(f"{base}/_sandbox/clio/activities/{ref}", json={"note": rewritten}, timeout=30)
+        person = requests.patch(f"{base}/_sandbox/clio/activities/{remote_id}", json={"note": rewritten}, timeout=30)
         person.raise_for_status()
         edited = billsync("sync", "--once", "--config", str(config))
         assert pms_summary(edited) == {"edits": 1, "approvals": 0, "deletions": 0}, edited

@@ -129,7 +129,7 @@ def test_two_systems_of_record_cannot_make_one_firm(folder: Path) -> None:
     line = one_error_line(
         billsync("sandbox", "--port", "0", "--seed", "seed.json", "--write-config", "s.toml", cwd=folder)
     )
-    assert "2 systems of record (clio, practicepanther)" in line
+    assert "2 PMSs (clio, practicepanther)" in line
     assert sorted(p.name for p in folder.iterdir()) == ["seed.json"]
 
 
@@ -155,7 +155,7 @@ def test_the_example_seed_gives_a_config_using_every_vendor_it_serves(folder: Pa
         assert sandbox.line.startswith("sandboxes clio, netdocuments, microsoft365, lawpay at http://127.0.0.1:")
         firm = tomllib.loads((folder / "s.toml").read_text())["firms"]["demo"]
         base = sandbox.line.split(" at ", 1)[1].split(";", 1)[0]
-        assert firm["system_of_record"] == "clio"
+        assert firm["pms"] == "clio"
         assert firm["sources"] == ["netdocuments", "microsoft365"]
         assert set(firm["connectors"]) == {"clio", "netdocuments", "microsoft365", "lawpay"}
         # The example merchant's test-mode accounts, by their trust flags, and its two hosted pages.
@@ -187,7 +187,7 @@ def test_the_example_seed_gives_a_config_using_every_vendor_it_serves(folder: Pa
         sandbox.stop()
 
 
-# A production install (`pip install .`, the image) has billsync without the stand-ins' distribution.
+# A production install (`pip install .`, the image) has billsync without the sandboxes' distribution.
 # This environment has both, so the command runs with billsync-sandboxes hidden: its entry points are
 # not listed and its modules cannot be imported, as when it was never installed.
 WITHOUT_STAND_INS = """
@@ -227,7 +227,7 @@ def test_without_the_stand_ins_demo_and_sandbox_say_how_to_install_them(folder: 
         capture_output=True, text=True, timeout=180, check=False, cwd=folder, env=ENV,
     )
     line = one_error_line(hidden)
-    assert "stand-ins (billsync-sandboxes) are not installed" in line
+    assert "sandboxes (billsync-sandboxes) are not installed" in line
     assert "pip install -e ./sandboxes" in line
     assert sorted(p.name for p in folder.iterdir()) == ["seed.json"]  # nothing written, nothing served
 
@@ -241,4 +241,4 @@ def test_the_hidden_stand_ins_are_what_the_demo_needs(folder: Path) -> None:
         [sys.executable, "-c", visible, "sandbox", "--seed", str(folder / "missing.json")],
         capture_output=True, text=True, timeout=180, check=False, cwd=folder, env=ENV,
     )
-    assert "cannot read seed" in one_error_line(done)  # got past the stand-ins check to the seed itself
+    assert "cannot read seed" in one_error_line(done)  # got past the sandboxes check to the seed itself

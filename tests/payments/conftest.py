@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.connectors.lawpay.lawpay_harness import LawPayEnv, make_env
+from tests.connectors.lawpay.harness import LawPayEnv, make_env
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 database engine, HTTP client and gateway, as separate processes or replicas would.
 
 For tests where money moves at once from several threads: the in-process test client of
-lawpay_harness is not meant to be shared by threads, a real server is.
+tests/connectors/lawpay/harness.py is not meant to be shared by threads, a real server is.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from core.serving import run_in_thread
 from core.store.payments import PaymentStore
 from core.store.store import Store
 from core.tokens import TokenStore
-from tests.connectors.lawpay.lawpay_harness import bill, firm_clients, payments_settings, seed
+from tests.connectors.lawpay.harness import bill, firm_clients, payments_settings, seed
 
 
 @dataclass

@@ -11,7 +11,7 @@ from core.errors import BillsyncError
 from core.payments import charges
 from core.payments.cycle import run_payments_cycle
 from core.payments.models import IntentStatus
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill
+from tests.connectors.lawpay.harness import FIRM, bill
 
 CHARGES = {"route": "/lawpay/v1/charges", "methods": ["POST"]}
 

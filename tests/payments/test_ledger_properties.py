@@ -15,7 +15,7 @@ from core.payments.models import COUNTED, AccountKind, Transaction, Transfer
 from core.payments.reconcile import match_all
 from core.store.payments import PaymentStore
 from core.store.store import Store
-from tests.connectors.lawpay.lawpay_harness import bill
+from tests.connectors.lawpay.harness import bill
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 NUMBERS = ["INV-1", "INV-2", "INV-3"]
@@ -75,8 +75,8 @@ def test_the_ledger_agrees_with_an_integer_cents_recount(totals, charges_, trans
 
     for number, total in zip(NUMBERS, totals, strict=True):
         cents = 0
-        for i, (ref, amount, status, refunds) in enumerate(charges_):
-            if ref != number:
+        for i, (reference, amount, status, refunds) in enumerate(charges_):
+            if reference != number:
                 continue
             cents += amount if status in COUNTED else 0
             cents -= sum(min(r, amount) for r, r_status in refunds if r_status in COUNTED)
@@ -94,7 +94,7 @@ def test_the_ledger_agrees_with_an_integer_cents_recount(totals, charges_, trans
     totals_row = ledger.totals()
     assert totals_row.billed == dollars(sum(totals))
     assert totals_row.paid == sum((i.paid for i in ledger.invoices.values()), Decimal("0.00"))
-    unknown = sum(a for ref, a, s, _ in charges_ if ref == "INV-404" and s in COUNTED)
+    unknown = sum(a for reference, a, s, _ in charges_ if reference == "INV-404" and s in COUNTED)
     assert sum(
         m.transaction.amount
         for m in ledger.unmatched

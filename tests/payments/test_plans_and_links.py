@@ -14,7 +14,7 @@ from core.errors import BillsyncError
 from core.payments import collection, plans
 from core.payments.cycle import run_payments_cycle
 from core.payments.plans import instalment_for
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill, make_env, payments_settings
+from tests.connectors.lawpay.harness import FIRM, bill, make_env, payments_settings
 
 PLANS = ClientPayments(plans_allowed=True, plan_instalments=3)
 

@@ -9,7 +9,7 @@ from core.models import BillState
 from core.payments import collection
 from core.payments.cycle import run_payments_cycle
 from core.payments.posting import hand_postings
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill
+from tests.connectors.lawpay.harness import FIRM, bill
 
 
 def _pay(env, number: str, amount: str) -> dict:
@@ -112,7 +112,7 @@ def test_events_are_applied_once_however_often_they_are_read(env) -> None:
     first = run_payments_cycle(env.fp)
     again = run_payments_cycle(env.fp)
     assert first.events.events == 2 and again.events.events == 0  # authorized, completed; then nothing new
-    env.fp.payments.save_event_batch(FIRM, gateway="lawpay", events=[], position={}, transactions=[], tasks=[])
-    replay = run_payments_cycle(env.fp)  # the position is lost: everything is read again...
+    env.fp.payments.save_event_batch(FIRM, gateway="lawpay", events=[], cursor={}, transactions=[], tasks=[])
+    replay = run_payments_cycle(env.fp)  # the cursor is lost: everything is read again...
     assert replay.events.events == 0  # ...and nothing is applied twice
     assert env.fp.ledger().invoices["b-INV-26"].paid == Decimal("10.00")

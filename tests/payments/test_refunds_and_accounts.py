@@ -15,7 +15,7 @@ from core.payments.amounts import parse_amount
 from core.payments.cycle import run_payments_cycle
 from core.payments.models import IntentStatus
 from core.payments.routing import TrustViolation
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill, make_env, payments_settings
+from tests.connectors.lawpay.harness import FIRM, bill, make_env, payments_settings
 
 REFUNDS = {"route": "/lawpay/v1/charges/*/refund", "methods": ["POST"]}
 

@@ -16,7 +16,7 @@ from core.payments.cycle import run_payments_cycle
 from core.payments.models import IntentStatus, Purpose
 from core.payments.posting import hand_postings
 from core.payments.routing import AccountMap, TrustViolation, verify_accounts
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill, make_env, payments_settings
+from tests.connectors.lawpay.harness import FIRM, bill, make_env, payments_settings
 
 
 def test_a_trust_deposit_never_pays_an_invoice_unless_transferred(env) -> None:

@@ -28,6 +28,7 @@ from core.runtime import FirmRuntime, build_runtime
 from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.store import Store
+from core.store.sync_state import PENDING, SENDING
 
 FIRM = "demo"
 MONTH = datetime(2026, 10, 1, tzinfo=UTC)
@@ -48,7 +49,7 @@ HOSTILE_NAMES = (MARKUP_NAME, FORMULA_NAME, NUL_NAME, LINK_NAME, LONG_NAME)
 
 @dataclass(frozen=True)
 class Vendor:
-    """Where a system of record keeps billsync's entries and how they carry its marker."""
+    """Where a PMS keeps billsync's entries and how they carry its marker."""
 
     name: str
     entries: str  # admin collection holding time entries
@@ -157,7 +158,7 @@ class SandboxFirm:
     # The PMS, as a person sees it -----------------------------------------------------------------
 
     def admin(self, method: str, path: str, *, sandbox: str | None = None, **kwargs: Any) -> requests.Response:
-        """Call a sandbox's admin API (the system of record's unless `sandbox` names a source)."""
+        """Call a sandbox's admin API (the PMS's unless `sandbox` names a source)."""
         name = sandbox or self.vendor.name
         response = requests.request(method, f"{self.base}/_sandbox/{name}/{path}", timeout=30, **kwargs)
         response.raise_for_status()
@@ -178,7 +179,7 @@ class SandboxFirm:
 
     def outbox_settled(self) -> bool:
         counts = self.runtime.runner.state.counts(FIRM)
-        return not any(status in ("pending", "sending") for status in counts)
+        return not any(status in (PENDING, SENDING) for status in counts)
 
     def sync_until_settled(self, cycles: int = 40) -> int:
         """Run whole cycles until the outbox is empty; returns the cycles it took."""

@@ -53,7 +53,7 @@ CLIO_BREAKAGES: list[Breakage] = [
     ("tasks", "unknown enum: status", _set(status="teleported")),
     ("tasks", "wrong type: completed_at is a list", _set(completed_at=["2026-10-22"])),
 ]
-PP_BREAKAGES: list[Breakage] = [
+PRACTICEPANTHER_BREAKAGES: list[Breakage] = [
     ("emails", "missing date", _drop("date")),
     ("emails", "wrong type: from is a number", _set(**{"from": 42})),
     ("messages", "unknown enum: type", _set(type="Fax")),
@@ -67,7 +67,7 @@ PP_BREAKAGES: list[Breakage] = [
     ("calllogs", "absurd duration: negative", _set(duration=-1.0)),  # hours
     ("calllogs", "absurd duration: a year", _set(duration=24.0 * 365)),
 ]
-BREAKAGES = {CLIO.name: CLIO_BREAKAGES, PRACTICEPANTHER.name: PP_BREAKAGES}
+BREAKAGES = {CLIO.name: CLIO_BREAKAGES, PRACTICEPANTHER.name: PRACTICEPANTHER_BREAKAGES}
 
 
 _STAMP = re.compile(r"2026-10-\d\d(T\d\d:\d\d)?")

@@ -1,7 +1,7 @@
 """Faults: every API route of every registered sandbox a firm talks to fails 30 % of the time.
 
 Six kinds at 5 % each (429, 500, 502, timeout, connection reset, truncated body) on every API
-route, reads and writes alike: Clio's and PracticePanther's as systems of record, and the
+route, reads and writes alike: Clio's and PracticePanther's as PMSs, and the
 NetDocuments and Microsoft 365 sandboxes as a Clio firm's activity sources (LawPay's sandbox is
 registered too, but a sync never calls it: payments are outside this suite). A truncated answer
 to a POST is the nasty one: the PMS stored the entry and billsync never saw its id. Cycles run
@@ -55,7 +55,7 @@ def test_thirty_percent_faults_on_every_route_give_the_fault_free_state(
         for seed in seeds:
             faulty = SandboxFirm(tmp_path / f"faulty-{seed}", vendor, activities=activities, sources=sources)
             try:
-                # The system of record's API routes, and every route of each source's sandbox that
+                # The PMS's API routes, and every route of each source's sandbox that
                 # takes faults (they apply after authentication, so token endpoints are spared).
                 routes = {vendor.name: vendor.api_route, **{source: "*" for source in sources}}
                 for sandbox, route in routes.items():

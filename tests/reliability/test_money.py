@@ -139,7 +139,7 @@ def _check(served: ServedGateway, fp: FirmPayments, invoices: dict[str, tuple[st
         assert tx.amount == Decimal(live[tx_id]["amount"]) / 100, tx_id
     # One gateway transaction per reference billsync sent: nothing charged or refunded twice.
     per_reference = Counter(t["reference"] for t in at_gateway if t["status"] != "VOIDED")
-    doubles = {ref: n for ref, n in per_reference.items() if n > 1}
+    doubles = {reference: n for reference, n in per_reference.items() if n > 1}
     assert not doubles, doubles
     ledger = fp.ledger()
     # No invoice past its total, by billsync's ledger and by LawPay's charges naming it.

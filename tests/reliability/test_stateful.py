@@ -1,7 +1,7 @@
 """A stateful property test: any interleaving of what happens to a firm keeps "one activity, one entry".
 
 Hypothesis drives a real SyncRunner (SQLite store, the real Clio connector and webhook handler)
-against the in-process Clio sandbox (tests/connectors/clio/clio_harness.py) through random
+against the in-process Clio sandbox (tests/connectors/clio/harness.py) through random
 sequences of: a person logging calls in Clio, signed webhook deliveries (and redeliveries),
 polls, outbox drains, drains whose POST answers are lost (after Clio stored the entry, or before), crashes
 (the runner abandoned mid-drain or between a page and its cursor, a fresh runner on the same
@@ -42,10 +42,10 @@ from core.models import EntryState
 from core.policy import CapturePolicy
 from core.store.schema import outbox
 from core.store.store import Store
-from core.store.sync_state import SyncState
+from core.store.sync_state import FAILED, PENDING, SENDING, SyncState
 from core.sync import SyncReport, SyncRunner
 from core.tokens import TokenStore
-from tests.connectors.clio.clio_harness import FIRM, ClioEnv, make_env
+from tests.connectors.clio.harness import FIRM, ClioEnv, make_env
 from tests.reliability.conftest import FULL, report_figures, scale
 
 pytestmark = pytest.mark.reliability
@@ -111,7 +111,7 @@ class OneFirm(RuleBasedStateMachine):
     def _new_runner(self) -> SyncRunner:
         return SyncRunner(
             firm=FIRM,
-            connector=self.env.connector,
+            pms=self.env.connector,
             store=self.store,
             make_engine=lambda: engine_for(FIRM, self.firm, self.store),
             clock=self.env.clock.now,
@@ -338,11 +338,11 @@ class OneFirm(RuleBasedStateMachine):
                 self._restart()  # also frees what a crash left claimed
                 self.runner.run_once()
                 counts = self.runner.state.counts(FIRM)
-                if not any(status in ("pending", "sending") for status in counts):
+                if not any(status in (PENDING, SENDING) for status in counts):
                     break
             self.runner.reconcile(writer, SyncReport())
             counts = self.runner.state.counts(FIRM)
-            assert not any(status in ("pending", "sending", "failed") for status in counts), counts
+            assert not any(status in (PENDING, SENDING, FAILED) for status in counts), counts
             entries = self.store.entries(FIRM)
             local = Counter(e.activity_key for e in entries)
             FIGURES["losses"] += sum(1 for n in self.calls if local[("clio", f"communication:{n}")] == 0)

@@ -23,7 +23,7 @@ from core.policy import CapturePolicy
 from core.store.store import Store
 from core.sync import SyncReport, SyncRunner
 from core.tokens import TokenStore
-from tests.connectors.clio.clio_harness import FIRM, make_env
+from tests.connectors.clio.harness import FIRM, make_env
 
 pytestmark = pytest.mark.reliability
 
@@ -45,7 +45,7 @@ def test_a_call_first_seen_through_a_webhook_before_any_full_poll_still_becomes_
         firm = FirmSettings(name="Known LLP", capture=CapturePolicy(enabled=True))
         runner = SyncRunner(
             firm=FIRM,
-            connector=env.connector,
+            pms=env.connector,
             store=store,
             make_engine=lambda: engine_for(FIRM, firm, store),
             clock=env.clock.now,

@@ -101,13 +101,13 @@ class ReportFirm:
         run_billing_cycle(self.store, "demo", billing, month("2026-10"), today=lambda: date(2026, 11, 2))
         prebills = sorted(BillingStore(self.store.engine).prebills("demo"), key=lambda p: -len(p.lines))
         whole, partial = [p for p in prebills if len(p.lines) >= 2 and p.adjustments == 0][:2]
-        for prebill, refs in (
-            (whole, [ln.entry_ref for ln in whole.lines]),
-            (partial, [ln.entry_ref for ln in partial.lines][1:]),  # a person leaves one entry off
+        for prebill, remote_ids in (
+            (whole, [ln.remote_id for ln in whole.lines]),
+            (partial, [ln.remote_id for ln in partial.lines][1:]),  # a person leaves one entry off
         ):
             generate = {
                 "matter_id": int(prebill.matter_id),
-                "activity_ids": refs,
+                "activity_ids": remote_ids,
                 "state": "awaiting_payment",
                 "issued_at": ISSUED,
             }

@@ -46,11 +46,11 @@ def entry(entry_id: str, work_date: date, hours: int, amount: str, *, timekeeper
     return TimeEntry(**(base | kw))
 
 
-def bill(bill_id: str, issued: date, total: str, entry_ref: str) -> RemoteBill:
+def bill(bill_id: str, issued: date, total: str, remote_id: str) -> RemoteBill:
     return RemoteBill(
         id=bill_id, number=f"INV-{bill_id}", client_id="c1", matter_ids=("m1",), state=BillState.AWAITING_PAYMENT,
         issued_on=issued, total=Decimal(total), outstanding=Decimal(total),
-        lines=(BillLine(entry_ref=entry_ref, amount=Decimal(total)),),
+        lines=(BillLine(remote_id=remote_id, amount=Decimal(total)),),
         updated_at=datetime(issued.year, issued.month, issued.day, tzinfo=UTC),
     )  # fmt: skip
 
@@ -78,7 +78,7 @@ def test_lockup_over_45_days_of_history_divides_by_45_days_and_says_so() -> None
     # The firm's first record is work on 2026-10-24: 8 days of October, 30 of November, 7 of December.
     worked = entry("e1", date(2026, 10, 24), 2, "800.00")
     unbilled = entry("e2", date(2026, 11, 20), 1, "400.00")
-    issued = bill("b1", date(2026, 11, 1), "900.00", entry_ref="r1")  # 37 days of billing to 2026-12-07
+    issued = bill("b1", date(2026, 11, 1), "900.00", remote_id="r1")  # 37 days of billing to 2026-12-07
     on_bill = BilledLine("e1", "b1", "INV-b1", date(2026, 11, 1), Decimal("900.00"))
     firm = facts([worked, unbilled], [issued], {"e1": on_bill})
 
@@ -110,7 +110,7 @@ def test_a_first_bill_fewer_than_30_days_old_is_not_enough_history() -> None:
         worked = entry("e1", date(2026, 10, 24), 2, "800.00")
         unbilled = entry("e2", date(2026, 11, 20), 1, "400.00")
         on_bill = BilledLine("e1", "b1", "INV-b1", issued_on, Decimal("900.00"))
-        return facts([worked, unbilled], [bill("b1", issued_on, "900.00", entry_ref="r1")], {"e1": on_bill})
+        return facts([worked, unbilled], [bill("b1", issued_on, "900.00", remote_id="r1")], {"e1": on_bill})
 
     # Billed on 2026-11-08: 2026-11-08 to 2026-12-07 is 30 days counting both: the figure stands,
     # 400 x 45 / 900 = 20.0 WIP days and 900 x 45 / 900 = 45.0 debtor days.
@@ -153,7 +153,7 @@ def test_all_on_a_firm_whose_work_lies_in_one_month_is_that_months_utilization()
         entry("c", date(2026, 10, 12), 4, "1600.00", timekeeper="u2"),
         entry("d", date(2026, 10, 14), 6, "2400.00", timekeeper="u2", state=EntryState.NEEDS_REVIEW),
     ]
-    issued = bill("b1", date(2026, 12, 3), "800.00", entry_ref="r1")
+    issued = bill("b1", date(2026, 12, 3), "800.00", remote_id="r1")
     firm = facts(entries, [issued], {"a": BilledLine("a", "b1", "INV-b1", date(2026, 12, 3), Decimal("800.00"))})
 
     october, everything = report(firm, "2026-10", "timekeeper"), report(firm, "all", "timekeeper")

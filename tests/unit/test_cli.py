@@ -60,6 +60,16 @@ def test_demo_syncs_a_month_through_the_sandbox_and_a_second_cycle_creates_nothi
     assert "Capture funnel" in run.stdout
 
 
+def test_demo_takes_pms_and_still_its_old_spelling_hidden_from_help() -> None:
+    """`--pms` names the demo firm's PMS; `--system-of-record`, its old name, still works unlisted."""
+    shown = billsync("demo", "--help", env={"COLUMNS": "200"})
+    assert shown.returncode == 0 and "--pms" in shown.stdout and "system-of-record" not in shown.stdout
+    for option in ("--pms", "--system-of-record"):
+        run = billsync("demo", "--activities", "40", option, "practicepanther", "--source", "")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "on a local practicepanther at" in run.stdout
+
+
 def test_capture_from_a_file_reports_bad_records_and_keeps_the_good(tmp_path: Path, config: Path) -> None:
     good = json.loads(activity().model_dump_json())
     bad_time = good | {"external_id": "bad-1", "started_at": "yesterday"}
@@ -195,7 +205,7 @@ def test_check_config_summarises_the_example() -> None:
     [
         # PracticePanther has no rounding setting of its own: 6 minutes, and the 15-minute blocks say so.
         (
-            'system_of_record = "practicepanther"\n[firms.acme.capture]\nenabled = true\n'
+            'pms = "practicepanther"\n[firms.acme.capture]\nenabled = true\n'
             '[firms.acme.capture.kinds.call]\nduration = "fixed"\nminutes = 15\n'
             "[firms.acme.capture.kinds.sms]\nminutes = 6\n[firms.acme.capture.kinds.email]\nminutes = 12\n"
             "[firms.acme.capture.kinds.document]\nenabled = false\n[firms.acme.capture.kinds.note]\nminutes = 30\n"

@@ -345,7 +345,7 @@ def test_a_dry_run_decides_everything_and_stores_nothing(make_engine, store, fir
     assert store.entries(firm_id) == [] and activity_statuses(store, firm_id) == {}
 
 
-# The increment in effect: the firm's own, else the system of record's rounding, else 6 minutes ---------------
+# The increment in effect: the firm's own, else the PMS's rounding, else 6 minutes ---------------
 
 FIXED_15 = {ActivityKind.CALL: KindPolicy(duration="fixed", minutes=15)}
 

@@ -124,11 +124,11 @@ def test_unknown_explicit_link_falls_through_to_the_next_steps() -> None:
 
 
 def test_actor_is_found_by_id_email_or_alias_case_insensitively() -> None:
-    ref = reference(timekeepers=[timekeeper(aliases=("ms-graph-user-77",))])
+    reference_data = reference(timekeepers=[timekeeper(aliases=("ms-graph-user-77",))])
     for actor in ("u1", "JANE@firm.example", "ms-graph-user-77"):
-        found = ref.timekeeper_for(actor)
+        found = reference_data.timekeeper_for(actor)
         assert found is not None and found.id == "u1"
-    assert ref.timekeeper_for("nobody@firm.example") is None
+    assert reference_data.timekeeper_for("nobody@firm.example") is None
 
 
 def test_phone_numbers_compare_by_their_last_ten_digits() -> None:

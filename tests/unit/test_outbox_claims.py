@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.models import EntryState
-from core.store.sync_state import LeaseLost, SyncState
+from core.store.sync_state import SENDING, LeaseLost, SyncState
 from tests.capture import capture_engine
 from tests.factories import T0, activity, client, matter, timekeeper
 
@@ -71,7 +71,7 @@ def test_a_released_row_can_be_claimed_again_at_once(store, firm_id) -> None:
     a.mark_sending(firm_id, row)
     a.mark_retry(firm_id, row, "timed out", clock.now, outcome_known=False)  # releases the claim
     [again] = b.claim(firm_id)
-    assert again.status == "sending"  # b must look the write up before sending anything
+    assert again.status == SENDING  # b must look the write up before sending anything
 
 
 @pytest.mark.postgres

@@ -102,3 +102,48 @@ def test_no_secret_shows_in_a_repr_of_the_settings(tmp_path: Path, monkeypatch: 
     assert acme.connector_settings("microsoft365") == {"mailboxes": ["nested-canary@acme.example"]}
     assert acme.connector_settings("netdocuments") is None
     assert settings.database_url.endswith("db-password-canary@db/billsync")  # still usable as it was written
+
+
+def test_the_old_key_system_of_record_is_read_as_pms_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "billsync.toml"
+    path.write_text('[firms.acme]\nname = "Acme"\nsystem_of_record = "practicepanther"\n', encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.firm("acme").pms == "practicepanther"
+    assert settings.renamed_key_warnings() == [
+        "firm acme: `system_of_record` is renamed `pms`; it is read as `pms` (write `pms` instead)"
+    ]
+
+
+def test_the_old_key_from_the_environment_is_read_as_pms_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "billsync.toml"
+    path.write_text('[firms.acme]\nname = "Acme"\n', encoding="utf-8")
+    monkeypatch.setenv("BILLSYNC_FIRMS__ACME__SYSTEM_OF_RECORD", "practicepanther")
+    settings = load_settings(path)
+    assert settings.firm("acme").pms == "practicepanther"
+    assert [line.split(";")[0] for line in settings.renamed_key_warnings()] == [
+        "firm acme: `system_of_record` is renamed `pms`"
+    ]
+
+
+def test_pms_under_its_own_name_gives_no_warning(tmp_path: Path) -> None:
+    path = tmp_path / "billsync.toml"
+    path.write_text('[firms.acme]\nname = "Acme"\npms = "practicepanther"\n', encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.firm("acme").pms == "practicepanther" and settings.renamed_key_warnings() == []
+
+
+@pytest.mark.parametrize("old", ["clio", "practicepanther"])
+def test_both_names_are_one_key(tmp_path: Path, old: str) -> None:
+    """The same value twice is harmless; two different ones is one error naming both keys."""
+    path = tmp_path / "billsync.toml"
+    path.write_text(f'[firms.acme]\nname = "Acme"\nsystem_of_record = "{old}"\npms = "clio"\n', encoding="utf-8")
+    if old == "clio":
+        assert load_settings(path).firm("acme").pms == "clio"
+        return
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert raised.value.problems == (
+        "firms.acme: Value error, `system_of_record` is the old name of `pms` and they differ: give `pms` only",
+    )

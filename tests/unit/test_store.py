@@ -57,10 +57,10 @@ def test_reference_data_round_trips(store, firm_id) -> None:
         firm_id, [timekeeper(), client(rates={"u1": Decimal("250.50")}), matter(cap_amount=Decimal("999.99"))]
     )
     store.save_reference(firm_id, [matter(name="renamed", cap_amount=Decimal("999.99"))])  # replaces, never duplicates
-    ref = store.load_reference(firm_id)
-    assert ref.clients["c1"].rates == {"u1": Decimal("250.50")}
-    assert ref.matters["m1"].name == "renamed" and ref.matters["m1"].cap_amount == Decimal("999.99")
-    assert ref.matters["m1"].updated_at == T0 - timedelta(days=10)
+    reference = store.load_reference(firm_id)
+    assert reference.clients["c1"].rates == {"u1": Decimal("250.50")}
+    assert reference.matters["m1"].name == "renamed" and reference.matters["m1"].cap_amount == Decimal("999.99")
+    assert reference.matters["m1"].updated_at == T0 - timedelta(days=10)
 
 
 def test_times_come_back_aware_and_in_utc(store, firm_id) -> None:

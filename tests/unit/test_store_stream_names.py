@@ -16,8 +16,8 @@ from core.store.store import Store, make_engine
 from core.store.sync_state import SyncState
 from core.sync import SyncReport, SyncRunner
 from tests.conftest import fresh_postgres_schema
-from tests.connectors.practicepanther.pp_harness import FIRM as PP_FIRM
-from tests.connectors.practicepanther.pp_harness import make_env
+from tests.connectors.practicepanther.harness import FIRM as PRACTICEPANTHER_FIRM
+from tests.connectors.practicepanther.harness import make_env
 
 OLD_CURSOR = {"updated_since": "2026-03-10T00:00:00+00:00"}  # after every seeded account's change
 STALE_CURSOR = {"updated_since": "2026-01-01T00:00:00+00:00"}
@@ -90,11 +90,11 @@ def test_0010_moves_practicepanthers_contacts_cursor_to_accounts_and_nothing_els
 
 def test_an_upgraded_store_resumes_practicepanthers_accounts_from_the_old_cursor(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'pp.db'}"
-    _store_at_0009(url, [(PP_FIRM, "practicepanther", "contacts", OLD_CURSOR)])
+    _store_at_0009(url, [(PRACTICEPANTHER_FIRM, "practicepanther", "contacts", OLD_CURSOR)])
     store = Store.open(url)
     env = make_env()
     runner = SyncRunner(
-        firm=PP_FIRM, connector=env.connector, store=store, make_engine=lambda: pytest.fail("no capture")
+        firm=PRACTICEPANTHER_FIRM, pms=env.connector, store=store, make_engine=lambda: pytest.fail("no capture")
     )
     report = SyncReport()
     runner.refresh_reference(report)
@@ -102,6 +102,6 @@ def test_an_upgraded_store_resumes_practicepanthers_accounts_from_the_old_cursor
     assert "updated_since=2026-03-09T23%3A45%3A00Z" in query  # the old cursor, less the 15-minute overlap
     assert report.records_read["accounts"] == 0  # every account was read before: none read again
     assert report.records_read["users"] > 0  # the control: a stream without a cursor reads from the start
-    assert SyncState(store.engine).cursor(PP_FIRM, "practicepanther", "accounts") == OLD_CURSOR
-    assert (PP_FIRM, "practicepanther", "contacts") not in _cursors(store)
+    assert SyncState(store.engine).cursor(PRACTICEPANTHER_FIRM, "practicepanther", "accounts") == OLD_CURSOR
+    assert (PRACTICEPANTHER_FIRM, "practicepanther", "contacts") not in _cursors(store)
     store.close()

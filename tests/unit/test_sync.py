@@ -39,7 +39,7 @@ class Remote:
 
 @dataclass
 class FakeWriter:
-    """A system of record with no idempotency keys, whose responses can get lost."""
+    """A PMS with no idempotency keys, whose responses can get lost."""
 
     entries: dict[str, Remote] = field(default_factory=dict)
     lose_next: int = 0  # do the write, then fail as if the response never came
@@ -57,39 +57,39 @@ class FakeWriter:
         if self.refuse_next:
             self.refuse_next -= 1
             raise Retryable("429", retry_after=30)
-        ref = f"r{len(self.entries) + 1}"
-        self.entries[ref] = Remote(key, entry.narrative, entry.billed_seconds, entry.matter_id, billable)
+        remote_id = f"r{len(self.entries) + 1}"
+        self.entries[remote_id] = Remote(key, entry.narrative, entry.billed_seconds, entry.matter_id, billable)
         if self.lose_next:
             self.lose_next -= 1
             raise Indeterminate("read timed out, outcome unknown")
-        return ref
+        return remote_id
 
-    def update_time_entry(self, ref: str, entry: TimeEntry, *, billable: bool) -> None:
+    def update_time_entry(self, remote_id: str, entry: TimeEntry, *, billable: bool) -> None:
         self.calls.append("update")
         if self.refuse_update:
             self.refuse_update -= 1
             raise Retryable("429", retry_after=30)
-        held = self.entries[ref]
-        self.entries[ref] = replace(held, narrative=entry.narrative, matter_id=entry.matter_id, billable=billable)
+        held = self.entries[remote_id]
+        self.entries[remote_id] = replace(held, narrative=entry.narrative, matter_id=entry.matter_id, billable=billable)
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
         self.calls.append("find")
         if self.refuse_find:
             self.refuse_find -= 1
             raise Retryable("429 during the lookup", retry_after=1)
-        return next((ref for ref, r in self.entries.items() if r.key == key), None)
+        return next((remote_id for remote_id, r in self.entries.items() if r.key == key), None)
 
     def read_time_entries(
-        self, refs: Sequence[str], *, work_dates: tuple[date, date] | None = None
+        self, remote_ids: Sequence[str], *, work_dates: tuple[date, date] | None = None
     ) -> Sequence[RemoteEntry]:
         self.windows.append(work_dates)
         found = []
-        for ref in refs:
-            r = self.entries.get(ref)
+        for remote_id in remote_ids:
+            r = self.entries.get(remote_id)
             if r is None:
-                found.append(RemoteEntry(ref, None, "", 0, "", False, deleted=True))
+                found.append(RemoteEntry(remote_id, None, "", 0, "", False, deleted=True))
             else:
-                held = RemoteEntry(ref, r.key, r.narrative, r.seconds, r.matter_id, r.billable, billed=r.billed)
+                held = RemoteEntry(remote_id, r.key, r.narrative, r.seconds, r.matter_id, r.billable, billed=r.billed)
                 found.append(replace(held, rate=r.rate, task_code=r.task_code))
         return found
 
@@ -148,7 +148,7 @@ def runner_for(store, firm_id):
 
         return SyncRunner(
             firm=firm,
-            connector=connector,
+            pms=connector,
             store=store,
             make_engine=make_engine,
             clock=lambda: clock["now"],
@@ -414,7 +414,7 @@ class GroupFindingWriter(FakeWriter):
         if self.refuse_many:
             raise Retryable("429 during the listing", retry_after=1)
         keys = {key for key, _ in wanted}
-        return {r.key: ref for ref, r in self.entries.items() if r.key in keys}
+        return {r.key: remote_id for remote_id, r in self.entries.items() if r.key in keys}
 
 
 def two_matters() -> list[object]:
@@ -534,13 +534,13 @@ def test_a_refused_lookup_after_a_lost_response_still_looks_before_sending(runne
 
 
 class SourceConnector:
-    """An activity source beside the system of record: streams only, no writer, no webhooks."""
+    """An activity source beside the PMS: streams only, no writer, no webhooks."""
 
     name: ClassVar[str] = "docsource"
     Settings: ClassVar[type[BaseModel]] = BaseModel
 
     def __init__(self, activities: list[Activity]) -> None:
-        # Named like the system of record's stream on purpose: cursors and counts must not mix.
+        # Named like the PMS's stream on purpose: cursors and counts must not mix.
         self.activity_stream = ListStream("communications", list(activities))
 
     def check(self) -> None:
@@ -573,7 +573,7 @@ def test_streams_are_chosen_by_their_role_never_by_their_name(runner_for, store,
     assert dict(repoll.records_read) == {"accounts": 1}
 
 
-def test_an_activity_source_is_polled_through_the_same_engine_and_written_to_the_system_of_record(
+def test_an_activity_source_is_polled_through_the_same_engine_and_written_to_the_pms(
     runner_for, store, firm_id
 ) -> None:
     writer = FakeWriter()
@@ -610,7 +610,7 @@ def test_a_webhook_for_a_source_re_polls_only_that_sources_streams(runner_for, s
 
 
 class RoundingConnector(FakeConnector):
-    """A system of record with a time-rounding setting of its own, read once per poll."""
+    """A PMS with a time-rounding setting of its own, read once per poll."""
 
     def __init__(self, activities: list[Activity], writer: FakeWriter, answers: list[int | Exception | None]) -> None:
         super().__init__(activities, writer)
@@ -630,11 +630,11 @@ def test_the_pms_rounding_is_read_before_capture_and_a_refusal_keeps_the_last_on
     from core.policy import KindPolicy
 
     fixed_15 = CapturePolicy(enabled=True, kinds={ActivityKind.CALL: KindPolicy(duration="fixed", minutes=15)})
-    firm = FirmSettings(name="Acme", system_of_record="fake", capture=fixed_15)
+    firm = FirmSettings(name="Acme", pms="fake", capture=fixed_15)
     writer = FakeWriter()
     connector = RoundingConnector(calls(1), writer, [15, Fatal("403: this user may not read billing settings")])
     runner = SyncRunner(
-        firm=firm_id, connector=connector, store=store, make_engine=lambda: engine_for(firm_id, firm, store)
+        firm=firm_id, pms=connector, store=store, make_engine=lambda: engine_for(firm_id, firm, store)
     )
     first = runner.run_once()
     assert first.record_errors == [] and [r.seconds for r in writer.entries.values()] == [900]  # not 1080
@@ -757,12 +757,12 @@ class ApprovingWriter(FakeWriter):
         self.store, self.firm = store, firm
 
     def write_time_entry(self, entry: TimeEntry, key: str, *, billable: bool) -> str:
-        ref = super().write_time_entry(entry, key, billable=billable)
+        remote_id = super().write_time_entry(entry, key, billable=billable)
         if len(self.entries) == 1:
             from core.reports.review import approve_entry
 
             approve_entry(self.store, self.firm, entry.id)  # it has no remote id yet: queues nothing
-        return ref
+        return remote_id
 
 
 def test_an_entry_approved_while_its_create_is_on_its_way_is_made_billable_after(runner_for, store, firm_id) -> None:

@@ -24,7 +24,7 @@ from core.rails_time_zones import RAILS_TIME_ZONES
 from core.timezones import iana_name
 from tests.capture import capture_engine
 from tests.connectors.clio.test_clio_mapping import user as clio_user
-from tests.connectors.practicepanther.pp_seed import seed as pp_seed
+from tests.connectors.practicepanther.seed import seed as practicepanther_seed
 from tests.factories import T0, activity, client, matter
 
 
@@ -74,7 +74,7 @@ def engine(store, firm_id, users, firm_zone: str) -> CaptureEngine:
 
 
 def test_practicepanther_users_carry_no_zone_and_work_in_the_firms(store, firm_id) -> None:
-    jane = practicepanther.timekeeper(pp_seed()["users"][0])
+    jane = practicepanther.timekeeper(practicepanther_seed()["users"][0])
     assert jane.time_zone is None  # PP's User has no time zone field
     late = T0.replace(hour=3, minute=30)  # 03:30 UTC on 5 October: 22:30 on the 4th in Chicago (UTC-5)
     engine(store, firm_id, [jane], "Central Time (US & Canada)").capture([activity(actor=jane.id, started_at=late)])

@@ -48,6 +48,6 @@ def connector_settings(base_url: str) -> dict[str, Any]:
 
 
 def firm_settings(sandbox: ClioSandbox, base_url: str) -> dict[str, Any]:
-    """What a firm on this sandbox configures (`billsync sandbox --write-config`): it is the system of record."""
+    """What a firm on this sandbox configures (`billsync sandbox --write-config`): it is the PMS."""
     del sandbox  # every clio sandbox is reached the same way
-    return {"system_of_record": "clio", "connectors": {"clio": connector_settings(base_url)}}
+    return {"pms": "clio", "connectors": {"clio": connector_settings(base_url)}}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
-from billsync_sandboxes.netdocuments.errors import NDError
+from billsync_sandboxes.netdocuments.errors import NetDocumentsError
 from core.sandbox import parse_timestamp
 from core.sandbox.admin import JsonBody, OptionalJsonBody
 from core.sandbox.apps import build_control_app
@@ -22,7 +22,7 @@ def build_admin_app(sandbox: NetDocumentsSandbox) -> FastAPI:
     app = build_control_app(
         sandbox.faults,
         sandbox.request_log,
-        vendor_error=NDError,
+        vendor_error=NetDocumentsError,
         rate_limiter=sandbox.rate_limiter,
         rate_limit_field="per_window",
         invalid_input=lambda message: {"error": "invalid", "message": message},

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from billsync_sandboxes.netdocuments.auth import basic_credentials, scopes_of, unauthorized
-from billsync_sandboxes.netdocuments.errors import NDError
+from billsync_sandboxes.netdocuments.errors import NetDocumentsError
 from core.sandbox import FaultKind, FaultRule, TruncatedResponse, connection_fault, note
 from core.sandbox.apps import build_logged_api_app
 
@@ -62,7 +62,7 @@ def build_api_app(sandbox: NetDocumentsSandbox) -> FastAPI:
 def _guard(action: Any) -> Response:
     try:
         response: Response = action()
-    except NDError as error:
+    except NetDocumentsError as error:
         return JSONResponse(error.body(), status_code=error.status)
     return response
 
@@ -80,7 +80,7 @@ class _Api:
             if host == (f"api.{web}" if api else web):
                 return region
         # Old-style hosts (api.eu.vault.netvoyage.com) and anything else do not exist (nd.md §1).
-        raise NDError(404, "not_found", f"No NetDocuments host {host}.")
+        raise NetDocumentsError(404, "not_found", f"No NetDocuments host {host}.")
 
     def authorize(self, host: str, request: Request) -> Response:
         """The consent page: approves at once as the repository's first internal user."""
@@ -88,14 +88,14 @@ class _Api:
         params = request.query_params
         redirect_uri, state = params.get("redirect_uri"), params.get("state") or ""
         if region != self.sandbox.region or params.get("client_id") != self.sandbox.client_id or not redirect_uri:
-            raise NDError(400, "invalid_client", "Unknown client_id for this NetDocuments service.")
+            raise NetDocumentsError(400, "invalid_client", "Unknown client_id for this NetDocuments service.")
         if params.get("response_type") != "code":
-            raise NDError(400, "unsupported_response_type", "response_type must be code.")
+            raise NetDocumentsError(400, "unsupported_response_type", "response_type must be code.")
         scopes = scopes_of(params.get("scope"))
         with self.sandbox.lock:
             person = next((u for u in self.sandbox.users if not u.get("external")), None)
             if person is None:
-                raise NDError(400, "invalid_request", "The sandbox has no user to approve as.")
+                raise NetDocumentsError(400, "invalid_request", "The sandbox has no user to approve as.")
             code = self.sandbox.tokens.authorize(str(person["id"]), redirect_uri, scopes)
         separator = "&" if "?" in redirect_uri else "?"
         return RedirectResponse(f"{redirect_uri}{separator}{urlencode({'code': code, 'state': state})}", 302)
@@ -112,20 +112,20 @@ class _Api:
             or not hmac.compare_digest(creds.client_id, sandbox.client_id)
             or not hmac.compare_digest(creds.secret, sandbox.client_secret)
         ):
-            raise NDError(401, "invalid_client", "The client credentials are not valid.")
+            raise NetDocumentsError(401, "invalid_client", "The client credentials are not valid.")
         grant = form.get("grant_type")
         with sandbox.lock:
             if grant == "client_credentials":
                 if creds.repository_id != sandbox.repository_id:
                     # nd.md §3: the username must be "{client_id}|{repository_id}".
-                    raise NDError(401, "invalid_client", "The repository is not valid for this client.")
+                    raise NetDocumentsError(401, "invalid_client", "The repository is not valid for this client.")
                 issued = sandbox.tokens.issue("service", scopes_of(form.get("scope")), with_refresh=False)
             elif grant == "authorization_code":
                 issued = sandbox.tokens.exchange(form.get("code", ""), form.get("redirect_uri"))
             elif grant == "refresh_token":
                 issued = sandbox.tokens.refresh(form.get("refresh_token", ""))
             else:
-                raise NDError(400, "unsupported_grant_type", "The grant type is not supported.")
+                raise NetDocumentsError(400, "unsupported_grant_type", "The grant type is not supported.")
             note(request.scope, token_id=issued.token_id)
             return JSONResponse(sandbox.tokens.response(issued))
 
@@ -143,7 +143,7 @@ class _Api:
             decision = sandbox.rate_limiter.hit(token.token_id)
             if not decision.allowed:
                 # nd.md §9: limits, headers and Retry-After are all UNCONFIRMED: a bare 429.
-                raise NDError(429, "too_many_requests", "Too many requests.")
+                raise NetDocumentsError(429, "too_many_requests", "Too many requests.")
             fault = sandbox.faults.pick(request.method, request.url.path, f"/v1/{path}")
             if fault is not None:
                 note(request.scope, fault=fault.kind.value)
@@ -151,7 +151,7 @@ class _Api:
                     return self._fault_response(fault)
             try:
                 response = self._route(path.strip("/").split("/"), request, token.user_id, token.scopes)
-            except NDError as error:
+            except NetDocumentsError as error:
                 response = JSONResponse(error.body(), status_code=error.status)
             return TruncatedResponse(response) if fault is not None else response
 
@@ -187,7 +187,7 @@ class _Api:
                 found = sandbox.custom_attributes.get(segments[1])
                 if found is not None:
                     return JSONResponse(found)
-                raise NDError(404, "not_found", f"Cabinet {segments[1]} was not found.")
+                raise NetDocumentsError(404, "not_found", f"Cabinet {segments[1]} was not found.")
             case ["document", _, "info"]:
                 return JSONResponse(sandbox.document_profile(segments[1]))
             case ["document", _]:
@@ -195,7 +195,7 @@ class _Api:
                 sandbox.document_profile(segments[1])
                 contents = str(sandbox.documents[segments[1]].get("contents", ""))
                 return Response(contents.encode(), media_type="application/octet-stream")
-        raise NDError(404, "not_found", "The requested resource does not exist.")
+        raise NetDocumentsError(404, "not_found", "The requested resource does not exist.")
 
     def _me(self, user_id: str) -> dict[str, Any]:
         if user_id == "service":
@@ -205,23 +205,23 @@ class _Api:
 
     def _repository(self, repository_id: str) -> None:
         if repository_id != self.sandbox.repository_id:
-            raise NDError(404, "not_found", f"Repository {repository_id} was not found.")
+            raise NetDocumentsError(404, "not_found", f"Repository {repository_id} was not found.")
 
     def _log(self, request: Request, scopes: frozenset[str]) -> Response:
         """nd.md §6: a JSON array behind a UTF-8 byte-order mark, capped, oldest first, no paging."""
         if not scopes & LOG_RIGHTS:
-            raise NDError(403, "forbidden", "The repository log needs repository-administrator rights.")
+            raise NetDocumentsError(403, "forbidden", "The repository log needs repository-administrator rights.")
         params = request.query_params
         if (params.get("format") or "").lower() != "json":
-            raise NDError(400, "invalid_request", "format=json is required for a JSON log.")
+            raise NetDocumentsError(400, "invalid_request", "format=json is required for a JSON log.")
         log_type = (params.get("Logtype") or params.get("logtype") or "").lower()
         if log_type not in ("consolidated", "admin"):
-            raise NDError(400, "invalid_request", "Logtype must be consolidated or admin.")
+            raise NetDocumentsError(400, "invalid_request", "Logtype must be consolidated or admin.")
         now = self.sandbox.clock.now()
         start = _moment(params.get("start"), "start", end=False) or now - timedelta(days=LOG_DEFAULT_DAYS)
         end = _moment(params.get("end"), "end", end=True) or now
         if end < start:
-            raise NDError(400, "invalid_request", "end is before start.")
+            raise NetDocumentsError(400, "invalid_request", "end is before start.")
         rows = []
         if log_type == "consolidated":  # the sandbox keeps no administrator events
             dated = [(_at(entry["activity"]["date"]), i, entry) for i, entry in enumerate(self.sandbox.log)]
@@ -241,7 +241,7 @@ def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
         if form == "%Y-%m-%d" and end:
             return parsed + timedelta(days=1, seconds=-1)  # a date as `end` takes in the whole day
         return parsed
-    raise NDError(400, "invalid_request", f"{name} must be yyyy-MM-dd or yyyy-MM-ddThh:mm:ssZ.")
+    raise NetDocumentsError(400, "invalid_request", f"{name} must be yyyy-MM-dd or yyyy-MM-ddThh:mm:ssZ.")
 
 
 def _at(text: str) -> datetime:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from billsync_sandboxes.netdocuments.errors import NDError
+from billsync_sandboxes.netdocuments.errors import NetDocumentsError
 from core.sandbox import Clock
 
 # nd.md §3: "45 to 90 minutes (based on scope) of no activity", and 24-48 hours at most. The
@@ -22,9 +22,9 @@ CODE_TTL_SECONDS = 600  # not documented; the usual OAuth server default
 SCOPES = frozenset({"read", "organize", "edit", "delete_doc", "delete_container", "lookup", "admin", "full"})
 
 
-def unauthorized(message: str = "The access token is missing, expired or not valid here.") -> NDError:
+def unauthorized(message: str = "The access token is missing, expired or not valid here.") -> NetDocumentsError:
     """401: nd.md §3 'An expired token gives 401 Unauthorized'."""
-    return NDError(401, "invalid_token", message)
+    return NetDocumentsError(401, "invalid_token", message)
 
 
 @dataclass(slots=True)
@@ -88,14 +88,14 @@ class TokenStore:
         """Trade a code (once, same redirect_uri) for an access and a refresh token."""
         grant = self._codes.pop(code, None)
         if grant is None or grant[3] <= self._clock.now() or redirect_uri != grant[1]:
-            raise NDError(400, "invalid_grant", "The authorization code is not valid.")
+            raise NetDocumentsError(400, "invalid_grant", "The authorization code is not valid.")
         return self.issue(grant[0], grant[2], with_refresh=True)
 
     def refresh(self, refresh_token: str) -> AccessToken:
         """Spend a refresh token for a new pair."""
         found = self._refresh.pop(refresh_token, None)
         if found is None:
-            raise NDError(400, "invalid_grant", "The refresh token is not valid.")
+            raise NetDocumentsError(400, "invalid_grant", "The refresh token is not valid.")
         return self.issue(found[0], found[1], with_refresh=True)
 
     def issue(self, user_id: str, scopes: frozenset[str], *, with_refresh: bool) -> AccessToken:
@@ -150,5 +150,5 @@ def scopes_of(text: str | None) -> frozenset[str]:
     """Space-delimited scopes (nd.md §3); unknown ones are refused."""
     scopes = frozenset((text or "").split())
     if not scopes or not scopes <= SCOPES:
-        raise NDError(400, "invalid_scope", "The requested scope is not valid.")
+        raise NetDocumentsError(400, "invalid_scope", "The requested scope is not valid.")
     return scopes

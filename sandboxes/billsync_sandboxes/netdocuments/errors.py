@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class NDError(Exception):
+class NetDocumentsError(Exception):
     """An API error: a JSON object describing the problem (nd.md §9; the exact schema is UNCONFIRMED)."""
 
     def __init__(self, status: int, error: str, message: str) -> None:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from billsync_sandboxes.netdocuments.admin import build_admin_app
 from billsync_sandboxes.netdocuments.api import WEB_HOSTS, build_api_app
 from billsync_sandboxes.netdocuments.auth import TokenStore
-from billsync_sandboxes.netdocuments.errors import NDError
+from billsync_sandboxes.netdocuments.errors import NetDocumentsError
 from core.sandbox import Clock, FixedWindowRateLimiter
 from core.sandbox.standin import StandIn
 
@@ -138,7 +138,7 @@ class NetDocumentsSandbox(StandIn):
         for candidate in self.users:
             if key in (candidate.get("id"), str(candidate.get("email", "")).lower()):
                 return candidate
-        raise NDError(404, "not_found", f"No user {key}.")
+        raise NetDocumentsError(404, "not_found", f"No user {key}.")
 
     def document_profile(self, doc_id: str) -> dict[str, Any]:
         """A document as GET /v1/Document/{id}/info answers: the profile, never the contents."""
@@ -148,7 +148,7 @@ class NetDocumentsSandbox(StandIn):
     def _document(self, doc_id: str) -> dict[str, Any]:
         document = self.documents.get(doc_id)
         if document is None or document.get("misc", {}).get("deleted"):
-            raise NDError(404, "not_found", f"Document {doc_id} was not found.")
+            raise NetDocumentsError(404, "not_found", f"Document {doc_id} was not found.")
         return document
 
     # -- apps ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ tokens, the single scope, and revoking everything at once.
 
 from __future__ import annotations
 
-from billsync_sandboxes.practicepanther.errors import OAuthError, PPError
+from billsync_sandboxes.practicepanther.errors import OAuthError, PracticePantherError
 from core.sandbox import Clock
 from core.sandbox.oauth import AccessToken as KitAccessToken
 from core.sandbox.oauth import AuthorizationCodeTokens
@@ -20,9 +20,9 @@ AccessToken = KitAccessToken[str]
 """An issued access token for a PracticePanther user id; token_id is the only part safe to log."""
 
 
-def denied() -> PPError:
+def denied() -> PracticePantherError:
     """401 for a missing, unknown, expired or revoked bearer token (ASP.NET's default text)."""
-    return PPError(401, "Authorization has been denied for this request.")
+    return PracticePantherError(401, "Authorization has been denied for this request.")
 
 
 class TokenStore(AuthorizationCodeTokens[str]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class PPError(Exception):
+class PracticePantherError(Exception):
     """An API error in ASP.NET Web API's shape: {"message", "modelState"?} (pp.md §6)."""
 
     def __init__(self, status: int, message: str, model_state: dict[str, list[str]] | None = None) -> None:

@@ -51,6 +51,6 @@ def connector_settings(base_url: str) -> dict[str, Any]:
 
 
 def firm_settings(sandbox: PracticePantherSandbox, base_url: str) -> dict[str, Any]:
-    """What a firm on this sandbox configures (`billsync sandbox --write-config`): it is the system of record."""
+    """What a firm on this sandbox configures (`billsync sandbox --write-config`): it is the PMS."""
     del sandbox  # every practicepanther sandbox is reached the same way
-    return {"system_of_record": "practicepanther", "connectors": {"practicepanther": connector_settings(base_url)}}
+    return {"pms": "practicepanther", "connectors": {"practicepanther": connector_settings(base_url)}}

@@ -60,12 +60,12 @@ _COLLECTION: Mapping[ActivityKind, str] = MappingProxyType(
 _SEED_ORDER = ("users", "accounts", "matters", "calllogs", "messages", "emails", "events", "tasks", "notes")
 
 
-def pp_id(kind: str, canonical_id: str) -> str:
+def vendor_id(kind: str, canonical_id: str) -> str:
     """The PP UUID of a canonical record: stable across runs."""
     return str(uuid.uuid5(NAMESPACE, f"{kind}:{canonical_id}"))
 
 
-def pp_time(moment: datetime) -> str:
+def vendor_time(moment: datetime) -> str:
     """A datetime as PP writes it: UTC without a zone (pp.md §3)."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
@@ -85,7 +85,7 @@ class _SeedBuilder(FirmIndex):
 
     def __init__(self, firm: SyntheticFirm, now: datetime) -> None:
         super().__init__(firm, now)
-        self.reference_stamp = pp_time(now - REFERENCE_AGE)
+        self.reference_stamp = vendor_time(now - REFERENCE_AGE)
     def build(self) -> dict[str, list[dict[str, Any]]]:
         seed: dict[str, list[Json]] = {name: [] for name in _SEED_ORDER}
         seed["users"] = [self.user(tk) for tk in self.firm.timekeepers]
@@ -109,7 +109,7 @@ class _SeedBuilder(FirmIndex):
     def user(self, tk: Timekeeper) -> Json:
         first_name, _, last_name = tk.name.partition(" ")
         return {
-            "id": pp_id("user", tk.id),
+            "id": vendor_id("user", tk.id),
             "display_name": tk.name,
             "first_name": first_name,
             "last_name": last_name or first_name,
@@ -122,7 +122,7 @@ class _SeedBuilder(FirmIndex):
         }
 
     def account(self, client: Client) -> Json:
-        account_id = pp_id("client", client.id)
+        account_id = vendor_id("client", client.id)
         contacts = [
             self.contact(client, i, email, client.phones[i] if i < len(client.phones) else None)
             for i, email in enumerate(client.emails or ("",))
@@ -153,8 +153,8 @@ class _SeedBuilder(FirmIndex):
         first_name = "General" if index == 0 else "Contact"
         last_name = "Counsel" if index == 0 else str(index + 1)
         record: Json = {
-            "id": pp_id("contact", f"{client.id}:{index}"),
-            "account_ref": {"id": pp_id("client", client.id), "display_name": client.name},
+            "id": vendor_id("contact", f"{client.id}:{index}"),
+            "account_ref": {"id": vendor_id("client", client.id), "display_name": client.name},
             "is_primary_contact": index == 0,
             "display_name": f"{first_name} {last_name}",
             "first_name": first_name,
@@ -175,20 +175,20 @@ class _SeedBuilder(FirmIndex):
         number = matter_number(matter)
         name = matter.name or matter.number
         record: Json = {
-            "id": pp_id("matter", matter.id),
-            "account_ref": {"id": pp_id("client", matter.client_id)},
+            "id": vendor_id("matter", matter.id),
+            "account_ref": {"id": vendor_id("client", matter.client_id)},
             "number": number,
             "display_name": f"{number} - {name}",
             "name": name,
             "status": _STATUS[matter.status],
             "rate": _RATE[matter.billing_method],
-            "open_date": pp_time(opened.replace(hour=0, minute=0, second=0, microsecond=0)),
-            "assigned_to_users": [{"id": pp_id("user", attorney.id)}],
-            "created_at": pp_time(opened),
-            "updated_at": pp_time(updated),
+            "open_date": vendor_time(opened.replace(hour=0, minute=0, second=0, microsecond=0)),
+            "assigned_to_users": [{"id": vendor_id("user", attorney.id)}],
+            "created_at": vendor_time(opened),
+            "updated_at": vendor_time(updated),
         }
         if matter.status is MatterStatus.CLOSED:
-            record["close_date"] = pp_time(updated.replace(hour=0, minute=0, second=0, microsecond=0))
+            record["close_date"] = vendor_time(updated.replace(hour=0, minute=0, second=0, microsecond=0))
         return record
 
     # -- the month of activity ------------------------------------------------------------------
@@ -199,30 +199,30 @@ class _SeedBuilder(FirmIndex):
         kind = activity.kind
         stamps = self.stamps(activity)
         subject = self.subject(activity)
-        users = [{"id": pp_id("user", tk.id)}]
+        users = [{"id": vendor_id("user", tk.id)}]
         record: Json
         if kind is ActivityKind.CALL:
             seconds = activity.actual_seconds or 0
             record = {
-                "id": pp_id("calllog", n),
+                "id": vendor_id("calllog", n),
                 "subject": subject,
                 "notes": activity.body or "",  # privileged: capture must never copy it out
                 "duration": round(seconds / 3600, 4),  # units UNCONFIRMED (pp.md §9)
-                "date": pp_time(activity.started_at),
+                "date": vendor_time(activity.started_at),
                 "call_direction": "Outbound",
                 "assigned_to_users": users,
                 **stamps,
             }
         elif kind is ActivityKind.EMAIL:
             record = {
-                "id": pp_id("email", n),
+                "id": vendor_id("email", n),
                 "subject": subject,
                 "from": {"address": _email(tk), "display_name": tk.name},
                 "to": [self.address(a) for a in activity.counterpart_addresses],
                 "cc": [],
                 "body_text": activity.body or "",
-                "external_message_id": f"<{pp_id('email', n)}@firm.invalid>",
-                "date": pp_time(activity.started_at),
+                "external_message_id": f"<{vendor_id('email', n)}@firm.invalid>",
+                "date": vendor_time(activity.started_at),
                 **stamps,
             }
         elif kind is ActivityKind.SMS:
@@ -230,32 +230,32 @@ class _SeedBuilder(FirmIndex):
         elif kind is ActivityKind.EVENT:
             end = activity.ended_at or activity.started_at + timedelta(seconds=DEFAULT_ENTRY_SECONDS)
             record = {
-                "id": pp_id("event", n),
+                "id": vendor_id("event", n),
                 "subject": subject,
                 "notes": activity.body or "",
                 "is_all_day": False,
-                "start_date_time": pp_time(activity.started_at),
-                "end_date_time": pp_time(end),
+                "start_date_time": vendor_time(activity.started_at),
+                "end_date_time": vendor_time(end),
                 "assigned_to_users": users,
                 **stamps,
             }
         elif kind is ActivityKind.TASK:
             record = {
-                "id": pp_id("task", n),
+                "id": vendor_id("task", n),
                 "subject": subject,
                 "notes": activity.body or "",
                 "status": "Completed",
                 "priority": "Medium",
-                "due_date": pp_time(activity.started_at.replace(hour=0, minute=0, second=0, microsecond=0)),
+                "due_date": vendor_time(activity.started_at.replace(hour=0, minute=0, second=0, microsecond=0)),
                 "assigned_to_users": users,
                 **stamps,
             }
         else:
             record = {
-                "id": pp_id("note", n),
+                "id": vendor_id("note", n),
                 "subject": subject,
                 "note": activity.body or "",
-                "date": pp_time(activity.started_at),
+                "date": vendor_time(activity.started_at),
                 "assigned_to_users": users,
                 **stamps,
             }
@@ -266,26 +266,26 @@ class _SeedBuilder(FirmIndex):
         """A text a firm user sent; PP files messages by plain ids, not refs (Swagger Message)."""
         client = self.client_of(activity)
         record: Json = {
-            "id": pp_id("message", activity.external_id),
+            "id": vendor_id("message", activity.external_id),
             "type": "Text",
-            "sender": {"id": pp_id("user", tk.id)},
+            "sender": {"id": vendor_id("user", tk.id)},
             "subject": subject,
             "body": activity.body or "",
-            "sent_date": pp_time(activity.started_at),
+            "sent_date": vendor_time(activity.started_at),
             "sent_by_contact": False,
             "user_name": tk.name,
             "user_email": _email(tk),
             **self.stamps(activity),
         }
         if client is not None:
-            contact = pp_id("contact", f"{client.id}:0")
+            contact = vendor_id("contact", f"{client.id}:0")
             record.update(
                 contact_id=contact,
                 contact={"id": contact, "display_name": "General Counsel"},
-                account_id=pp_id("client", client.id),
+                account_id=vendor_id("client", client.id),
             )
         if activity.matter_id is not None and activity.matter_id in self.matters:
-            record["matter_id"] = pp_id("matter", activity.matter_id)
+            record["matter_id"] = vendor_id("matter", activity.matter_id)
         return record
 
     def hand_time_entry(self, activity: Activity, source: Json) -> Json | None:
@@ -297,19 +297,19 @@ class _SeedBuilder(FirmIndex):
         if not tk.may_record_time or matter is None:
             return None  # staff log no time; PP requires a matter on every entry (pp.md §9)
         hours = self.hand_logged_seconds(activity) / 3600
-        logged = pp_time(self.hand_logged_at(activity))
+        logged = vendor_time(self.hand_logged_at(activity))
         return {
-            "id": pp_id("timeentry", activity.external_id),
-            "date": pp_time(self.covered_day(activity)),
+            "id": vendor_id("timeentry", activity.external_id),
+            "date": vendor_time(self.covered_day(activity)),
             "hours": round(hours, 1),
             "rate": float(tk.default_rate),
             "is_billable": True,
             "is_billed": False,
             # The subject only, as a person types it: never the body.
             "description": f"{activity.kind.value.capitalize()}: {source['subject']}",
-            "matter_ref": {"id": pp_id("matter", matter.id)},
-            "account_ref": {"id": pp_id("client", matter.client_id)},
-            "billed_by_user_ref": {"id": pp_id("user", tk.id)},
+            "matter_ref": {"id": vendor_id("matter", matter.id)},
+            "account_ref": {"id": vendor_id("client", matter.client_id)},
+            "billed_by_user_ref": {"id": vendor_id("user", tk.id)},
             "created_at": logged,
             "updated_at": logged,
         }
@@ -334,11 +334,11 @@ class _SeedBuilder(FirmIndex):
         if activity.matter_id is not None and activity.matter_id in self.matters:
             matter = self.matters[activity.matter_id]
             return {
-                "matter_ref": {"id": pp_id("matter", matter.id)},
-                "account_ref": {"id": pp_id("client", matter.client_id)},
+                "matter_ref": {"id": vendor_id("matter", matter.id)},
+                "account_ref": {"id": vendor_id("client", matter.client_id)},
             }
         client = self.client_of(activity)
-        return {} if client is None else {"account_ref": {"id": pp_id("client", client.id)}}
+        return {} if client is None else {"account_ref": {"id": vendor_id("client", client.id)}}
 
     def address(self, address: str) -> Json:
         client = self.client_by_address.get(address.lower())
@@ -346,7 +346,7 @@ class _SeedBuilder(FirmIndex):
 
     def stamps(self, activity: Activity) -> Json:
         # Records are written when the work ends, so updated_since polling finds them then.
-        stamp = pp_time(self.recorded_at(activity))
+        stamp = vendor_time(self.recorded_at(activity))
         return {"created_at": stamp, "updated_at": stamp}
 
 

@@ -27,7 +27,7 @@ from billsync_sandboxes.practicepanther.api.resources import (
     render,
 )
 from billsync_sandboxes.practicepanther.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenStore
-from billsync_sandboxes.practicepanther.errors import PPError
+from billsync_sandboxes.practicepanther.errors import PracticePantherError
 from core.sandbox import (
     Clock,
     FixedWindowRateLimiter,
@@ -145,7 +145,7 @@ class PracticePantherSandbox(StandIn):
             return self._authorize_user_id
         users = self.collections["users"].all()
         if not users:
-            raise PPError(400, "the sandbox has no users to authorize as")
+            raise PracticePantherError(400, "the sandbox has no users to authorize as")
         return str(users[0]["id"])
 
     def issue_token(self, user_id: str | None = None) -> dict[str, object]:
@@ -153,7 +153,7 @@ class PracticePantherSandbox(StandIn):
         with self.lock:
             chosen = self.authorizing_user_id() if user_id is None else user_id
             if chosen not in self.collections["users"]:
-                raise PPError(404, f"User {chosen} not found")
+                raise PracticePantherError(404, f"User {chosen} not found")
             return self.tokens.response(self.tokens.issue(chosen))
 
     def api_app(self) -> FastAPI:
@@ -168,7 +168,7 @@ class PracticePantherSandbox(StandIn):
 
     def _validated(self, resource: Resource, body: Mapping[str, Any]) -> Record:
         if not isinstance(body, Mapping):
-            raise PPError(400, "The request is invalid.", {"value": ["A JSON object is required."]})
+            raise PracticePantherError(400, "The request is invalid.", {"value": ["A JSON object is required."]})
         record: Record = {k: v for k, v in body.items() if k not in READ_ONLY}
         problems: dict[str, list[str]] = {}
         for name in resource.required:
@@ -188,7 +188,7 @@ class PracticePantherSandbox(StandIn):
         if resource is TIME_ENTRIES and hours is not None and (not isinstance(hours, int | float) or hours < 0):
             problems["value.hours"] = ["hours must be a non-negative number."]
         if problems:
-            raise PPError(400, "The request is invalid.", problems)
+            raise PracticePantherError(400, "The request is invalid.", problems)
         return record
 
     def _server_fields(self, resource: Resource, record: Record, existing: Record | None) -> None:
@@ -219,14 +219,14 @@ class PracticePantherSandbox(StandIn):
     def _resource(self, collection: str) -> Resource:
         resource = BY_NAME.get(collection)
         if resource is None:
-            raise PPError(404, f"Unknown collection: {collection}")
+            raise PracticePantherError(404, f"Unknown collection: {collection}")
         return resource
 
     def existing(self, resource: Resource, record_id: str) -> Record:
         """A copy of one stored record, or a 404."""
         record = self.collections[resource.name].find(str(record_id).lower())
         if record is None:
-            raise PPError(404, f"{resource.path} {record_id} was not found.")
+            raise PracticePantherError(404, f"{resource.path} {record_id} was not found.")
         return record
 
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from structlog.testing import capture_logs
 
-from tests.connectors.clio.clio_harness import ClioEnv, make_env, time_entry
+from tests.connectors.clio.harness import ClioEnv, make_env, time_entry
 from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, spec, spec_path
 
 
@@ -64,8 +64,8 @@ def test_a_coarser_clio_increment_says_clio_rounds_again() -> None:
         "Clio rounds billsync's entries up again, so its totals can exceed billsync's amounts"
     )
     # The sandbox agrees: a 6-minute entry is shown as 15 minutes, and billed so.
-    ref = env.connector.writer().write_time_entry(time_entry(billed_seconds=360), "key-1", billable=True)
-    stored = env.admin("GET", f"activities/{ref}")
+    remote_id = env.connector.writer().write_time_entry(time_entry(billed_seconds=360), "key-1", billable=True)
+    stored = env.admin("GET", f"activities/{remote_id}")
     assert stored["quantity"] == 360.0 and stored["rounded_quantity"] == 900.0
 
 
@@ -144,8 +144,10 @@ def test_the_increment_billsync_follows_is_one_clio_keeps_as_sent(
     # and Clio's total is that quantity times the price (figures by hand: 7 x 15 min = 1.75 h).
     for count in (1, 7):
         seconds = count * increment * 60
-        ref = env.connector.writer().write_time_entry(time_entry(billed_seconds=seconds), f"k-{count}", billable=True)
-        stored = env.admin("GET", f"activities/{ref}")
+        remote_id = env.connector.writer().write_time_entry(
+            time_entry(billed_seconds=seconds), f"k-{count}", billable=True
+        )
+        stored = env.admin("GET", f"activities/{remote_id}")
         assert stored["quantity"] == stored["rounded_quantity"] == float(seconds), (settings, count)
         assert stored["total"] == pytest.approx(seconds / 3600 * stored["price"], abs=0.005)  # to the cent
 
@@ -153,5 +155,5 @@ def test_the_increment_billsync_follows_is_one_clio_keeps_as_sent(
 def test_one_of_billsyncs_increments_that_clio_would_round_again_is_shown_by_the_sandbox() -> None:
     # The reason for the lcm above: under 10-minute rounding with hundredths, 10 minutes bills 0.17 h.
     env = with_settings(rounding=10, use_decimal_rounding=True)
-    ref = env.connector.writer().write_time_entry(time_entry(billed_seconds=600), "k", billable=True)
-    assert env.admin("GET", f"activities/{ref}")["rounded_quantity"] == 612.0  # 0.17 h
+    remote_id = env.connector.writer().write_time_entry(time_entry(billed_seconds=600), "k", billable=True)
+    assert env.admin("GET", f"activities/{remote_id}")["rounded_quantity"] == 612.0  # 0.17 h

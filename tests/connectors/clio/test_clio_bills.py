@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import Fatal
 from core.models import BillState, RemoteBill
-from tests.connectors.clio.clio_harness import make_env
+from tests.connectors.clio.harness import make_env
 from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, request_validator, spec_path
 from tests.connectors.clio.test_clio_webhooks import CALLBACK, wired
 
@@ -28,7 +28,7 @@ def test_the_bills_stream_maps_each_bill_with_lines_that_name_their_activities()
     assert (bill.id, bill.number, bill.client_id, bill.matter_ids) == (str(generated["id"]), "1", "501", ("1001",))
     assert bill.state is BillState.DRAFT and bill.kind == "sale"
     assert bill.total == bill.subtotal == Decimal("710.50") and bill.outstanding == Decimal("710.50")
-    assert [(ln.entry_ref, ln.kind, ln.hours, ln.amount) for ln in bill.lines] == [
+    assert [(ln.remote_id, ln.kind, ln.hours, ln.amount) for ln in bill.lines] == [
         ("125565936", "time", Decimal("1.5"), Decimal("525.00")),
         ("125565937", "time", Decimal("0.4"), Decimal("140.00")),
         ("125565938", "expense", Decimal("1.0"), Decimal("45.50")),

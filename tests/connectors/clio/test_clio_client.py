@@ -43,7 +43,7 @@ from core.http import HttpClient
 from core.sandbox import FakeClock
 from core.tokens import OAuthToken
 from tests.cassettes import cassette_tokens, serve_for_recording
-from tests.connectors.clio.clio_harness import (
+from tests.connectors.clio.harness import (
     FIRM,
     LIVE_PORT,
     RECORD_ENV,
@@ -342,12 +342,12 @@ def test_cassette_write_find_update_read(live_sandbox: ClioSandbox | None) -> No
     writer = connector.writer()
     entry = time_entry()
     with clio_vcr(record=RECORDING).use_cassette("test_clio_client/write_find_update_read.yaml") as cassette:
-        ref = writer.write_time_entry(entry, "firm-clio-test|clio|communication:4001|create", billable=False)
-        assert writer.find_time_entry("firm-clio-test|clio|communication:4001|create", entry) == ref
+        remote_id = writer.write_time_entry(entry, "firm-clio-test|clio|communication:4001|create", billable=False)
+        assert writer.find_time_entry("firm-clio-test|clio|communication:4001|create", entry) == remote_id
         writer.update_time_entry(
-            ref, entry.model_copy(update={"narrative": "Email: Draft motion (reviewed)"}), billable=True
+            remote_id, entry.model_copy(update={"narrative": "Email: Draft motion (reviewed)"}), billable=True
         )
-        [remote] = writer.read_time_entries([ref])
+        [remote] = writer.read_time_entries([remote_id])
     assert remote.narrative == "Email: Draft motion (reviewed)" and remote.billable and remote.billed_seconds == 360
     posted = [r for r in cassette.requests if r.method == "POST"]
     assert len(posted) == 1 and json.loads(posted[0].body)["data"]["quantity"] == 360

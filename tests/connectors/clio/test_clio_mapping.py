@@ -11,7 +11,7 @@ import pytest
 from connectors.clio import mapping
 from core.engine import entry_write_key
 from core.models import ActivityKind, BillingMethod, MatterStatus
-from tests.connectors.clio.clio_harness import CANARY, time_entry
+from tests.connectors.clio.harness import CANARY, time_entry
 
 NOW = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)
 
@@ -408,7 +408,7 @@ def test_remote_entry_billed_when_on_any_bill_and_redaction_is_refused() -> None
         "matter": {"id": 1002},
     }
     remote = mapping.remote_entry(raw)
-    assert (remote.ref, remote.narrative, remote.idempotency_key) == ("9", "Reviewed", "0123456789abcdef")
+    assert (remote.remote_id, remote.narrative, remote.idempotency_key) == ("9", "Reviewed", "0123456789abcdef")
     assert (remote.billed_seconds, remote.matter_id, remote.billable, remote.billed) == (720, "1002", True, True)
     with pytest.raises(mapping.MappingError, match="redacted"):
         mapping.remote_entry(raw | {"quantity": None, "quantity_redacted": True})

@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from core.models import Activity
-from tests.connectors.clio.clio_harness import CANARY, make_env, time_entry
+from tests.connectors.clio.harness import CANARY, make_env, time_entry
 
 
 def test_the_canary_never_reaches_titles_writes_or_logs(
@@ -48,7 +48,7 @@ def test_the_canary_never_reaches_titles_writes_or_logs(
             "note",
         }
         writer = env.connector.writer()
-        refs: set[int] = set()
+        remote_ids: set[int] = set()
         for n, activity in enumerate(activities):
             assert activity.matter_id is not None
             entry = time_entry(
@@ -61,10 +61,10 @@ def test_the_canary_never_reaches_titles_writes_or_logs(
                 narrative=f"{activity.kind.value.title()}: {activity.title}",
                 rate=Decimal("300.00"),
             )
-            ref = writer.write_time_entry(entry, f"key-{n}", billable=False)
-            refs.add(int(ref))
-            writer.update_time_entry(ref, entry, billable=True)
-            writer.read_time_entries([ref])
+            remote_id = writer.write_time_entry(entry, f"key-{n}", billable=False)
+            remote_ids.add(int(remote_id))
+            writer.update_time_entry(remote_id, entry, billable=True)
+            writer.read_time_entries([remote_id])
         env.connector.webhooks().ensure("https://billsync.example.test/hooks/clio", None)
 
     for record in records:
@@ -76,7 +76,7 @@ def test_the_canary_never_reaches_titles_writes_or_logs(
     for request in env.adapter.sent:
         body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
         assert CANARY not in body and CANARY not in str(request.url)
-    written = [a for a in env.activities() if a.get("type") == "TimeEntry" and a["id"] in refs]
+    written = [a for a in env.activities() if a.get("type") == "TimeEntry" and a["id"] in remote_ids]
     assert len(written) == len(activities)
     assert all(CANARY not in a["note"] for a in written)
     captured = capsys.readouterr()

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 
-from tests.connectors.clio.clio_harness import make_env, time_entry
+from tests.connectors.clio.harness import make_env, time_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPEC_FILE = REPO_ROOT.parent / "shared" / "reference" / "specs" / "clio-manage-v4-openapi-2026-04-08.json"
@@ -54,13 +54,13 @@ def traffic() -> list[Any]:
     for stream in env.connector.streams():
         list(stream.read({"updated_since": "2026-01-01T00:00:00+00:00", "ended_until": "2026-04-01T00:00:00+00:00"}))
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), "key-1", billable=False)
+    remote_id = writer.write_time_entry(time_entry(), "key-1", billable=False)
     calendar_ref = writer.write_time_entry(
         time_entry(id="e2", activity_key=("clio", "calendar_entry:9001"), category_id=None), "key-2", billable=False
     )
     writer.find_time_entry("key-1", time_entry())
-    writer.update_time_entry(ref, time_entry(narrative="Reviewed"), billable=True)
-    writer.read_time_entries([ref, calendar_ref])
+    writer.update_time_entry(remote_id, time_entry(narrative="Reviewed"), billable=True)
+    writer.read_time_entries([remote_id, calendar_ref])
     webhooks = env.connector.webhooks()
     webhooks.ensure("https://billsync.example.test/hooks/clio", None)
     env.clock.advance(29 * 24 * 3600)

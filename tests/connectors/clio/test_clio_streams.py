@@ -24,7 +24,7 @@ from core.models import (
     Timekeeper,
 )
 from core.sandbox import iso_timestamp
-from tests.connectors.clio.clio_harness import BASE, ClioEnv, make_env, seed, time_entry
+from tests.connectors.clio.harness import BASE, ClioEnv, make_env, seed, time_entry
 
 
 def read_all(stream: Any, since: Any = None) -> tuple[list[Any], list[str], list[Page]]:

@@ -14,7 +14,7 @@ from connectors.clio import mapping
 from connectors.clio.client import ClioForbidden
 from core.errors import Retryable
 from core.logging import tallied
-from tests.connectors.clio.clio_harness import ClioEnv, make_env, seed, time_entry
+from tests.connectors.clio.harness import ClioEnv, make_env, seed, time_entry
 from tests.connectors.clio.test_clio_request_bodies import SPEC_FILE, body_of, request_validator, spec, spec_path
 
 KEY = "firm-clio-test|clio|communication:4001|create"
@@ -58,13 +58,13 @@ def posted_description_of(env: ClioEnv, index: int) -> Any:
 
 def test_l120_and_a106_are_stored_with_clio_ids_in_the_sandbox() -> None:
     env = make_env(utbms_seed())
-    ref = env.connector.writer().write_time_entry(coded(), KEY, billable=True)
+    remote_id = env.connector.writer().write_time_entry(coded(), KEY, billable=True)
     assert posted_description(env) == {"id": 77, "utbms_task_id": L120, "utbms_activity_id": A106}
-    stored = env.admin("GET", f"activities/{ref}")
+    stored = env.admin("GET", f"activities/{remote_id}")
     assert stored["activity_description"] == {"id": 77, "utbms_task_id": L120, "utbms_activity_id": A106}
     # And as Clio shows it through the API (clio.md §3.1: codes come through activity_description).
     shown = env.connector.client.get(
-        f"activities/{ref}", fields="id,activity_description{id,utbms_task_id,utbms_activity_id}"
+        f"activities/{remote_id}", fields="id,activity_description{id,utbms_task_id,utbms_activity_id}"
     )
     assert shown is not None
     assert shown["activity_description"] == {"id": 77, "utbms_task_id": L120, "utbms_activity_id": A106}
@@ -75,9 +75,9 @@ def test_codes_are_read_once_per_writer_and_only_when_needed() -> None:
     writer = env.connector.writer()
     writer.write_time_entry(time_entry(), "plain", billable=True)
     assert sent(env, "GET", "/utbms/codes") == []  # an entry without codes costs no lookup
-    ref = writer.write_time_entry(coded(), KEY, billable=True)
+    remote_id = writer.write_time_entry(coded(), KEY, billable=True)
     writer.write_time_entry(coded(id="entry-2"), "key-2", billable=True)
-    writer.update_time_entry(ref, coded(narrative="Reviewed"), billable=True)
+    writer.update_time_entry(remote_id, coded(narrative="Reviewed"), billable=True)
     [lookup] = sent(env, "GET", "/utbms/codes")
     assert parse_qs(urlsplit(str(lookup.url)).query)["order"] == ["id(asc)"]  # cursor paging (clio.md §2)
     env.connector.writer().write_time_entry(coded(id="entry-3"), "key-3", billable=True)
@@ -87,21 +87,21 @@ def test_codes_are_read_once_per_writer_and_only_when_needed() -> None:
 def test_an_update_sends_the_codes_with_the_category_and_keeps_the_price() -> None:
     env = make_env(utbms_seed())
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), KEY, billable=True)
-    writer.update_time_entry(ref, coded(), billable=True)
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=True)
+    writer.update_time_entry(remote_id, coded(), billable=True)
     [patch] = sent(env, "PATCH", "/api/v4/activities")
     data = json.loads(patch.body or b"{}")["data"]
     assert data["activity_description"] == {"id": 77, "utbms_task_id": L120, "utbms_activity_id": A106}
     assert data["price"] == 350.0  # always sent: a changed description may otherwise reset it (clio.md §3.1)
-    stored = env.admin("GET", f"activities/{ref}")
+    stored = env.admin("GET", f"activities/{remote_id}")
     assert stored["activity_description"]["utbms_task_id"] == L120 and stored["price"] == 350.0
 
 
 def test_an_update_without_codes_leaves_the_category_alone() -> None:
     env = make_env(utbms_seed())
     writer = env.connector.writer()
-    ref = writer.write_time_entry(coded(), KEY, billable=True)
-    writer.update_time_entry(ref, time_entry(), billable=True)
+    remote_id = writer.write_time_entry(coded(), KEY, billable=True)
+    writer.update_time_entry(remote_id, time_entry(), billable=True)
     [patch] = sent(env, "PATCH", "/api/v4/activities")
     assert "activity_description" not in json.loads(patch.body or b"{}")["data"]
 
@@ -109,9 +109,9 @@ def test_an_update_without_codes_leaves_the_category_alone() -> None:
 def test_an_unknown_code_is_left_out_and_counted_as_worth_a_look_without_the_narrative() -> None:
     env = make_env(utbms_seed())
     with tallied() as run, capture_logs() as events:
-        ref = env.connector.writer().write_time_entry(coded(task_code="L999"), KEY, billable=True)
+        remote_id = env.connector.writer().write_time_entry(coded(task_code="L999"), KEY, billable=True)
     assert posted_description(env) == {"id": 77, "utbms_activity_id": A106}
-    assert env.admin("GET", f"activities/{ref}")["activity_description"] == {"id": 77, "utbms_activity_id": A106}
+    assert env.admin("GET", f"activities/{remote_id}")["activity_description"] == {"id": 77, "utbms_activity_id": A106}
     # The entry's detail is DEBUG; the run's summary line counts it, as a warning (core.daemon.jobs).
     [detail] = [e for e in events if e["event"] == "clio utbms code left out"]
     assert detail["log_level"] == "debug" and detail["entry"] == "entry-1" and "L999" in detail["reason"]
@@ -143,11 +143,11 @@ def test_without_a_category_the_codes_are_left_out_without_a_lookup() -> None:
     env = make_env(utbms_seed())
     with tallied() as run, capture_logs() as events:
         writer = env.connector.writer()
-        ref = writer.write_time_entry(coded(category_id=None), KEY, billable=True)
+        remote_id = writer.write_time_entry(coded(category_id=None), KEY, billable=True)
         writer.write_time_entry(coded(category_id=None, id="entry-2"), "key-2", billable=True)
     assert posted_description_of(env, 0) is None
     assert sent(env, "GET", "/utbms/codes") == []
-    assert env.admin("GET", f"activities/{ref}")["activity_description"] is None
+    assert env.admin("GET", f"activities/{remote_id}")["activity_description"] is None
     # Usual for work from other sources (the e-billing rules flag what must be coded): a DEBUG line
     # per entry, and one count in the run's summary line, not a warning.
     assert [e["reason"] for e in events if e["log_level"] == "debug" and "utbms" in e["event"]] == [
@@ -219,8 +219,8 @@ def test_a_failed_lookup_sends_nothing_and_is_tried_again() -> None:
 def test_coded_bodies_and_the_code_lookup_match_the_spec() -> None:
     env = make_env(utbms_seed())
     writer = env.connector.writer()
-    ref = writer.write_time_entry(coded(), KEY, billable=True)
-    writer.update_time_entry(ref, coded(task_code=None, narrative="Reviewed"), billable=True)
+    remote_id = writer.write_time_entry(coded(), KEY, billable=True)
+    writer.update_time_entry(remote_id, coded(task_code=None, narrative="Reviewed"), billable=True)
     checked = []
     for request in env.adapter.sent:
         path = spec_path(str(request.url))

@@ -19,7 +19,7 @@ import pytest
 from connectors.clio.webhooks import WATCHED_MODELS, ClioWebhooks, sign
 from core.connector import InboundRequest, Subscription, WebhookResult
 from core.errors import InvalidSignature
-from tests.connectors.clio.clio_harness import ClioEnv, make_env
+from tests.connectors.clio.harness import ClioEnv, make_env
 
 CALLBACK = "https://billsync.example.test/hooks/clio/firm-clio-test"
 SECRET = "0123456789abcdef0123456789abcdef01234567"

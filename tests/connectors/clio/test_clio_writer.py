@@ -13,7 +13,7 @@ import requests
 from connectors.clio import mapping
 from connectors.clio.client import ClioConflict
 from core.errors import Fatal, Indeterminate
-from tests.connectors.clio.clio_harness import ClioEnv, make_env, time_entry
+from tests.connectors.clio.harness import ClioEnv, make_env, time_entry
 
 KEY = "firm-clio-test|clio|communication:4001|create"
 
@@ -36,10 +36,10 @@ def test_a_time_entry_is_posted_once_in_seconds_with_an_explicit_price(monkeypat
         return original(method, url, **kwargs)
 
     monkeypatch.setattr(env.ctx.http, "request", spy)
-    ref = env.connector.writer().write_time_entry(time_entry(), KEY, billable=False)
+    remote_id = env.connector.writer().write_time_entry(time_entry(), KEY, billable=False)
     assert ("POST", False) in flags  # never retried blindly by core.http
     [stored] = marked(env)
-    assert str(stored["id"]) == ref
+    assert str(stored["id"]) == remote_id
     assert stored["type"] == "TimeEntry" and stored["date"] == "2026-03-30"
     assert stored["quantity"] == 360.0 and stored["price"] == 350.0  # seconds; the price we computed
     assert stored["note"] == f"Email to Acme Corp: Draft motion {mapping.marker(KEY)}"
@@ -79,9 +79,9 @@ def test_find_matches_the_exact_marker_only() -> None:
 def test_an_update_sends_the_price_guards_with_if_match_and_drops_the_marker_once_billable() -> None:
     env = make_env()
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
-    writer.update_time_entry(ref, time_entry(narrative="Email: Draft", billed_seconds=360), billable=False)
-    writer.update_time_entry(ref, time_entry(narrative="Email: Draft motion", billed_seconds=720), billable=True)
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=False)
+    writer.update_time_entry(remote_id, time_entry(narrative="Email: Draft", billed_seconds=360), billable=False)
+    writer.update_time_entry(remote_id, time_entry(narrative="Email: Draft motion", billed_seconds=720), billable=True)
     still_review, approved = sent(env, "PATCH")
     assert approved.headers["If-Match"].startswith('"')
     assert json.loads(still_review.body or b"{}")["data"]["note"] == f"Email: Draft {mapping.marker(KEY)}"
@@ -92,33 +92,33 @@ def test_an_update_sends_the_price_guards_with_if_match_and_drops_the_marker_onc
         "price": 350.0,
         "non_billable": False,
     }
-    [stored] = [a for a in env.activities() if a["id"] == int(ref)]
+    [stored] = [a for a in env.activities() if a["id"] == int(remote_id)]
     assert stored["quantity"] == 720.0 and stored["non_billable"] is False and stored["note"] == "Email: Draft motion"
 
 
 def test_a_concurrent_edit_in_clio_is_a_conflict_to_retry(monkeypatch: pytest.MonkeyPatch) -> None:
     env = make_env()
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=False)
     original = env.connector.client.get
 
     def read_then_someone_edits(*args: Any, **kwargs: Any) -> Any:
         found = original(*args, **kwargs)
-        env.sandbox.update("activities", int(ref), {"note": f"Edited by Jane {mapping.marker(KEY)}"})
+        env.sandbox.update("activities", int(remote_id), {"note": f"Edited by Jane {mapping.marker(KEY)}"})
         return found
 
     monkeypatch.setattr(env.connector.client, "get", read_then_someone_edits)
     with pytest.raises(ClioConflict):
-        writer.update_time_entry(ref, time_entry(), billable=True)
+        writer.update_time_entry(remote_id, time_entry(), billable=True)
 
 
 def test_an_entry_on_a_bill_is_locked() -> None:
     env = make_env()
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), KEY, billable=True)
-    env.sandbox.generate_bill(1001, activity_ids=[int(ref)])
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=True)
+    env.sandbox.generate_bill(1001, activity_ids=[int(remote_id)])
     with pytest.raises(Fatal, match="on a bill"):
-        writer.update_time_entry(ref, time_entry(narrative="late edit"), billable=True)
+        writer.update_time_entry(remote_id, time_entry(narrative="late edit"), billable=True)
     assert sent(env, "PATCH") == []
 
 
@@ -135,7 +135,7 @@ def test_reading_back_edits_approvals_bills_and_deletions() -> None:
     )
     env.sandbox.generate_bill(1001, activity_ids=[int(billed)])
     env.sandbox.delete("activities", int(deleted))
-    remote = {r.ref: r for r in writer.read_time_entries([edited, billed, deleted])}
+    remote = {r.remote_id: r for r in writer.read_time_entries([edited, billed, deleted])}
     assert remote[edited].narrative == "Reviewed draft motion"
     assert remote[edited].idempotency_key == mapping.marker_hash(KEY)
     assert (remote[edited].billable, remote[edited].billed_seconds, remote[edited].billed) == (True, 900, False)
@@ -161,16 +161,16 @@ def test_the_writer_says_what_its_writes_cost_against_the_limit_clio_reports() -
     assert writer.requests_per_minute() == 50  # no answer yet: Clio's documented peak limit
 
     before = len(env.adapter.sent)
-    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=False)
     assert len(env.adapter.sent) - before == writer.requests_per_write("create") == 1
     assert writer.requests_per_minute() == 120  # the sandbox's X-RateLimit-Limit
 
     before = len(env.adapter.sent)
-    assert writer.find_time_entry(KEY, time_entry()) == ref  # after a lost answer: look, then (not here) send
+    assert writer.find_time_entry(KEY, time_entry()) == remote_id  # after a lost answer: look, then (not here) send
     assert len(env.adapter.sent) - before + 1 == writer.requests_per_write("create", unknown_outcome=True) == 2
 
     before = len(env.adapter.sent)
-    writer.update_time_entry(ref, time_entry(narrative="Email: Draft motion"), billable=True)  # an approval
+    writer.update_time_entry(remote_id, time_entry(narrative="Email: Draft motion"), billable=True)  # an approval
     assert len(env.adapter.sent) - before == writer.requests_per_write("update") == 2  # GET, then PATCH
 
 
@@ -194,8 +194,8 @@ def test_a_grouped_lookup_lists_each_matter_once_and_finds_marked_and_approved_e
         time_entry(id="d2", narrative="Review of lease terms", work_date=date(2026, 4, 5)),
     ]
     for n, decoy in enumerate(decoys):
-        ref = writer.write_time_entry(decoy, f"decoy-{n}", billable=False)
-        writer.update_time_entry(ref, decoy, billable=True)  # approved: no marker left on its note
+        remote_id = writer.write_time_entry(decoy, f"decoy-{n}", billable=False)
+        writer.update_time_entry(remote_id, decoy, billable=True)  # approved: no marker left on its note
     ref_marked = writer.write_time_entry(marked_one, "k1", billable=False)
     ref_approved = writer.write_time_entry(approved, "k2", billable=False)
     writer.update_time_entry(ref_approved, approved, billable=True)
@@ -238,7 +238,7 @@ def test_a_grouped_lookup_follows_clio_pages() -> None:
     env = make_env(page_limit=1)
     writer = env.connector.writer()
     entries = [time_entry(id=f"e{n}", narrative=f"Call {n}", work_date=date(2026, 3, 27 + n)) for n in range(3)]
-    refs = {f"k{n}": writer.write_time_entry(entry, f"k{n}", billable=False) for n, entry in enumerate(entries)}
+    remote_ids = {f"k{n}": writer.write_time_entry(entry, f"k{n}", billable=False) for n, entry in enumerate(entries)}
     before = len(env.adapter.sent)
-    assert writer.find_time_entries([(f"k{n}", entry) for n, entry in enumerate(entries)]) == refs
+    assert writer.find_time_entries([(f"k{n}", entry) for n, entry in enumerate(entries)]) == remote_ids
     assert len(env.adapter.sent) - before >= 3  # one activity a page: the listing went on to find them all

@@ -30,7 +30,7 @@ from core.sandbox import FakeClock
 from core.store.schema import metadata
 from core.tokens import TokenStore
 from tests.cassettes import serve_for_recording, vendor_vcr
-from tests.connectors.lawpay.lawpay_harness import START, seed
+from tests.connectors.lawpay.harness import START, seed
 
 CASSETTES = Path(__file__).parent / "cassettes"
 RECORDING = os.environ.get("BILLSYNC_RECORD_LAWPAY_CASSETTES") == "1"

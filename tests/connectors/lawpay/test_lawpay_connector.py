@@ -1,4 +1,4 @@
-"""The LawPay connector over the sandbox: wire format, errors, events position, webhooks as doorbells,
+"""The LawPay connector over the sandbox: wire format, errors, events cursor, webhooks as doorbells,
 and the secret key kept out of logs, errors and the store."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from core.gateway import PaymentDeclined, PlanRequest
 from core.payments import charges
 from core.payments.cycle import run_payments_cycle
 from core.store.payments import PaymentStore
-from tests.connectors.lawpay.lawpay_harness import FIRM, bill, make_env, seed
+from tests.connectors.lawpay.harness import FIRM, bill, make_env, seed
 
 
 @pytest.fixture
@@ -102,11 +102,11 @@ def test_events_resume_from_the_position_without_repeats_or_gaps(env) -> None:
     batches = list(env.fp.gateway.events(None))
     first = [e.id for b in batches for e in b.events]
     assert len(first) == 6
-    position = batches[-1].position
-    assert next(iter(env.fp.gateway.events(position))).events == []  # the overlap is skipped
+    cursor = batches[-1].cursor
+    assert next(iter(env.fp.gateway.events(cursor))).events == []  # the overlap is skipped
     env.clock.advance(1)
     env.fp.gateway.charge(account_id="acct_operating_card", method=env.token(), amount=Decimal("2.00"), reference="r")
-    later = [e.type for b in env.fp.gateway.events(position) for e in b.events]
+    later = [e.type for b in env.fp.gateway.events(cursor) for e in b.events]
     assert later == ["transaction.authorized"]
 
 

@@ -7,7 +7,7 @@ from billsync_sandboxes.lawpay.state import LIVE_SECRET_KEY, PUBLIC_KEY, TEST_SE
 from billsync_sandboxes.lawpay.state.rules import DECLINING_ACH, DECLINING_CARDS, SUCCEEDING_CARDS
 
 from core.sandbox import FakeClock
-from tests.connectors.lawpay.lawpay_harness import START, seed
+from tests.connectors.lawpay.harness import START, seed
 from tests.testclient import TestClient
 
 AUTH = (TEST_SECRET_KEY, "")

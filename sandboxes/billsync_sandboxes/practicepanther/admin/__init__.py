@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.practicepanther.admin.billing import generate_invoice, record_payment
-from billsync_sandboxes.practicepanther.errors import PPError
+from billsync_sandboxes.practicepanther.errors import PracticePantherError
 from core.sandbox.admin import JsonBody, OptionalJsonBody
 from core.sandbox.apps import build_control_app
 
@@ -22,7 +22,7 @@ def build_admin_app(sandbox: PracticePantherSandbox) -> FastAPI:
     app = build_control_app(
         sandbox.faults,
         sandbox.request_log,
-        vendor_error=PPError,
+        vendor_error=PracticePantherError,
         rate_limiter=sandbox.rate_limiter,
         rate_limit_field="per_window",
         invalid_input=lambda message: {"message": message},

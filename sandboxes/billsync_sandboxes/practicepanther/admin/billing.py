@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from billsync_sandboxes.practicepanther.errors import PPError
+from billsync_sandboxes.practicepanther.errors import PracticePantherError
 from core.sandbox import Record
 
 if TYPE_CHECKING:
@@ -30,14 +30,14 @@ def generate_invoice(
     with sandbox.lock:
         matter = sandbox.collections["matters"].peek(matter_id.lower())
         if matter is None:
-            raise PPError(404, f"matters {matter_id} was not found.")
+            raise PracticePantherError(404, f"matters {matter_id} was not found.")
         entries = [
             e
             for e in sandbox.collections["timeentries"].all()
             if (e.get("matter_ref") or {}).get("id") == matter["id"] and e.get("is_billable") and not e.get("is_billed")
         ]
         if not entries:
-            raise PPError(400, "There are no unbilled billable items for this matter.")
+            raise PracticePantherError(400, "There are no unbilled billable items for this matter.")
         issued = issue_date or sandbox.clock.now().date()
         lines = [_line(sandbox, e) for e in entries]
         total = sum((Decimal(str(line["total"])) for line in lines), Decimal("0"))
@@ -70,14 +70,18 @@ def record_payment(sandbox: PracticePantherSandbox, payload: Mapping[str, Any]) 
     account_id = str(payload.get("account_id") or "").lower()
     bank_type = str(payload.get("bank_account_type") or "Operating")
     if bank_type not in BANK_TYPES:
-        raise PPError(400, "The request is invalid.", {"value.bank_account.type": [f"Unknown type {bank_type}."]})
+        raise PracticePantherError(
+            400, "The request is invalid.", {"value.bank_account.type": [f"Unknown type {bank_type}."]}
+        )
     amount = _cents(payload.get("amount"))
     if amount <= 0:
-        raise PPError(400, "The request is invalid.", {"value.total_amount": ["The amount must be positive."]})
+        raise PracticePantherError(
+            400, "The request is invalid.", {"value.total_amount": ["The amount must be positive."]}
+        )
     with sandbox.lock:
         account = sandbox.collections["accounts"].peek(account_id)
         if account is None:
-            raise PPError(404, f"accounts {account_id} was not found.")
+            raise PracticePantherError(404, f"accounts {account_id} was not found.")
         unapplied = amount if bank_type == "Trust" else _apply(sandbox, account["id"], amount)
         received = payload.get("date") or f"{sandbox.clock.now().date().isoformat()}T00:00:00"
         payment = sandbox.collections["payments"].insert(

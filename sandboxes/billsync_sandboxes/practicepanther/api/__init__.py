@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from billsync_sandboxes.practicepanther.api.resources import BY_PATH, USERS, Resource, field_values, has_zone
-from billsync_sandboxes.practicepanther.errors import OAuthError, PPError
+from billsync_sandboxes.practicepanther.errors import OAuthError, PracticePantherError
 from core.sandbox import (
     FaultKind,
     FaultRule,
@@ -80,7 +80,7 @@ class _Api:
         with self.sandbox.lock:
             try:
                 code = self.sandbox.tokens.authorize(self.sandbox.authorizing_user_id(), redirect_uri)
-            except PPError as error:  # e.g. a seed without users: say so, not a bare 500
+            except PracticePantherError as error:  # e.g. a seed without users: say so, not a bare 500
                 return JSONResponse(error.body(), status_code=error.status)
         separator = "&" if "?" in redirect_uri else "?"
         return RedirectResponse(f"{redirect_uri}{separator}{urlencode({'code': code, 'state': state})}", 302)
@@ -113,7 +113,7 @@ class _Api:
         with self.sandbox.lock:
             try:
                 token = self.sandbox.tokens.authenticate(request.headers.get("authorization"))
-            except PPError as error:
+            except PracticePantherError as error:
                 return JSONResponse(error.body(), status_code=error.status)
             note(request.scope, token_id=token.token_id)
             decision = self.sandbox.rate_limiter.hit(token.token_id)
@@ -131,7 +131,7 @@ class _Api:
                     return self._fault_response(fault)
             try:
                 response = self._route(request, path.strip("/"), body, token.user_id)
-            except PPError as error:
+            except PracticePantherError as error:
                 response = JSONResponse(error.body(), status_code=error.status)
             if fault is not None:  # only TRUNCATE gets here: it needs the real answer
                 return TruncatedResponse(response)
@@ -152,7 +152,9 @@ class _Api:
             return self._json(self.sandbox.existing(USERS, user_id))
         resource = BY_PATH.get(segments[0]) if segments else None  # exact casing (pp.md §3)
         if resource is None or len(segments) > 2:
-            raise PPError(404, f"No HTTP resource was found that matches the request URI '/api/v2/{path}'.")
+            raise PracticePantherError(
+                404, f"No HTTP resource was found that matches the request URI '/api/v2/{path}'."
+            )
         if len(segments) == 2:
             if method != "GET":
                 raise _unsupported(method)
@@ -176,9 +178,9 @@ class _Api:
         params = request.query_params
         for name in _UNCONFIRMED_ODATA:
             if name in params:
-                raise PPError(400, f"The query parameter {name} is not supported.")
+                raise PracticePantherError(400, f"The query parameter {name} is not supported.")
         if "$filter" in params:
-            raise PPError(501, "The sandbox does not simulate $filter; use the declared query filters.")
+            raise PracticePantherError(501, "The sandbox does not simulate $filter; use the declared query filters.")
         records = list(self.sandbox.collections[resource.name].all())
         if resource.filterable:
             records = [r for r in records if _matches(resource, r, params)]
@@ -215,11 +217,11 @@ def _moment(text: str, name: str) -> datetime:
     # pp.md §3: datetime literals without a zone give 400 (observed for $filter; the sandbox
     # applies it to every datetime parameter, the conservative reading).
     if not has_zone(text):
-        raise PPError(400, "The request is invalid.", {name: [f"{name} must carry a time zone."]})
+        raise PracticePantherError(400, "The request is invalid.", {name: [f"{name} must carry a time zone."]})
     try:
         return parse_timestamp(text)
     except ValueError:
-        raise PPError(400, "The request is invalid.", {name: [f"{name} is not a datetime."]}) from None
+        raise PracticePantherError(400, "The request is invalid.", {name: [f"{name} is not a datetime."]}) from None
 
 
 def _at(value: Any) -> datetime:
@@ -238,9 +240,9 @@ def _ordered(records: list[Record], orderby: str | None) -> list[Record]:
         name = clause[0]
         direction = clause[1].lower() if len(clause) > 1 else "asc"
         if direction not in ("asc", "desc") or len(clause) > 2:
-            raise PPError(400, f"The $orderby clause '{' '.join(clause)}' is invalid.")
+            raise PracticePantherError(400, f"The $orderby clause '{' '.join(clause)}' is invalid.")
         if result and not any(name in r for r in result):
-            raise PPError(400, f"Could not find a property named '{name}'.")
+            raise PracticePantherError(400, f"Could not find a property named '{name}'.")
         result.sort(key=_by(name), reverse=direction == "desc")
     return result
 
@@ -262,14 +264,14 @@ def _count(params: Mapping[str, str], name: str) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit():
-        raise PPError(400, f"Invalid value '{raw}' for {name}.")
+        raise PracticePantherError(400, f"Invalid value '{raw}' for {name}.")
     return int(raw)
 
 
 def _query_id(request: Request) -> str:
     record_id = request.query_params.get("id")
     if not record_id:
-        raise PPError(400, "The request is invalid.", {"id": ["The id query parameter is required."]})
+        raise PracticePantherError(400, "The request is invalid.", {"id": ["The id query parameter is required."]})
     return record_id.lower()
 
 
@@ -277,15 +279,15 @@ def _payload(body: bytes) -> Mapping[str, Any]:
     try:
         payload = json.loads(body or b"null")
     except ValueError:
-        raise PPError(400, "The request is invalid.", {"value": ["The body is not valid JSON."]}) from None
+        raise PracticePantherError(400, "The request is invalid.", {"value": ["The body is not valid JSON."]}) from None
     if not isinstance(payload, dict):
-        raise PPError(400, "The request is invalid.", {"value": ["A JSON object is required."]})
+        raise PracticePantherError(400, "The request is invalid.", {"value": ["A JSON object is required."]})
     return payload
 
 
-def _unsupported(method: str) -> PPError:
+def _unsupported(method: str) -> PracticePantherError:
     # ASP.NET Web API's answer for a route without that verb (invoices and payments, pp.md §11).
-    return PPError(405, f"The requested resource does not support http method '{method}'.")
+    return PracticePantherError(405, f"The requested resource does not support http method '{method}'.")
 
 
 def _oauth_error(error: OAuthError) -> Response:

@@ -125,7 +125,7 @@ def has_zone(text: str) -> bool:
     return bool(_ZONED.search(text.strip()))
 
 
-def pp_timestamp(value: Any) -> Any:
+def vendor_timestamp(value: Any) -> Any:
     """A stored timestamp as PP sends it: UTC without a zone (pp.md §3), else unchanged."""
     if not isinstance(value, str) or "T" not in value:
         return value
@@ -157,7 +157,7 @@ def render(record: Record, collections: Mapping[str, Any]) -> Record:
     """A stored record as PP answers it: refs resolved, zone-less timestamps, no sandbox etag."""
     out = {key: value for key, value in record.items() if key not in _HIDDEN}
     for key in ("created_at", "updated_at"):
-        out[key] = pp_timestamp(out.get(key))
+        out[key] = vendor_timestamp(out.get(key))
     for ref_field, target in REF_TARGETS.items():
         if ref_field in out:
             out[ref_field] = _resolved(out.get(ref_field), collections.get(target))

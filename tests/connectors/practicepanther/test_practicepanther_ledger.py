@@ -9,8 +9,8 @@ import pytest
 
 from connectors.practicepanther import mapping
 from core.models import BillState, PaymentAccount, RemoteBill, RemotePayment
-from tests.connectors.practicepanther.pp_harness import make_env, time_entry
-from tests.connectors.practicepanther.pp_seed import ACME, HOURLY, JANE
+from tests.connectors.practicepanther.harness import make_env, time_entry
+from tests.connectors.practicepanther.seed import ACME, HOURLY, JANE
 
 
 def read(env: Any, name: str, since: Any = None) -> list[Any]:
@@ -51,8 +51,8 @@ def test_an_invoice_a_person_generates_is_read_with_its_lines_and_totals() -> No
     assert bill.total == Decimal("573.50") and bill.outstanding == Decimal("573.50") and bill.paid == Decimal("0.00")
     assert sorted(line.amount for line in bill.lines) == [Decimal("82.50"), Decimal("150.00"), Decimal("341.00")]
     assert sum(line.amount for line in bill.lines) == bill.total
-    assert {line.timekeeper for line in bill.lines} == {"Jane Doe"}  # a printed name, not a ref
-    assert all(line.entry_ref is None for line in bill.lines)  # PP links no entry to a line
+    assert {line.timekeeper for line in bill.lines} == {"Jane Doe"}  # a printed name, not an id
+    assert all(line.remote_id is None for line in bill.lines)  # PP links no entry to a line
     assert str(bill.issued_on) == "2026-04-01" and str(bill.due_on) == "2026-05-01"
 
 
@@ -60,9 +60,9 @@ def test_billed_entries_are_reported_billed_and_cannot_be_changed() -> None:
     env = make_env()
     writer = env.connector.writer()
     entry = time_entry()
-    ref = writer.write_time_entry(entry, "key-billed", billable=True)
+    remote_id = writer.write_time_entry(entry, "key-billed", billable=True)
     env.admin("POST", "actions/generate_invoice", {"matter_id": entry.matter_id})
-    [remote] = writer.read_time_entries([ref])
+    [remote] = writer.read_time_entries([remote_id])
     assert remote.billed is True
 
 

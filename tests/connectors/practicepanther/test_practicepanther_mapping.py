@@ -8,7 +8,7 @@ import pytest
 
 from connectors.practicepanther import mapping
 from core.models import BillingMethod, MatterStatus
-from tests.connectors.practicepanther.pp_seed import ACME, seed
+from tests.connectors.practicepanther.seed import ACME, seed
 
 
 @pytest.mark.parametrize(

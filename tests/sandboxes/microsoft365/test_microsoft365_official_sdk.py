@@ -140,7 +140,7 @@ class _StandInToken(AccessTokenProvider):
 
 
 @dataclass
-class StandIn:
+class ServedSandbox:
     """The Graph stand-in on a loopback port, and the official SDK pointed at it."""
 
     sandbox: Microsoft365Sandbox
@@ -174,7 +174,7 @@ def _token(root: str) -> str:
 
 
 @pytest.fixture
-def stand_in() -> Iterator[StandIn]:
+def served() -> Iterator[ServedSandbox]:
     sandbox = Microsoft365Sandbox(_seed(), clock=FakeClock(NOW), post=lambda url, headers, body: (0, {}, b""))
     port, stop = run_in_thread(build_server_app({"microsoft365": sandbox}))
     root = f"http://127.0.0.1:{port}/microsoft365"
@@ -182,7 +182,7 @@ def stand_in() -> Iterator[StandIn]:
         http = GraphClientFactory.create_with_default_middleware()
         adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(_StandInToken(_token(root))), http)
         adapter.base_url = f"{root}/graph/v1.0"
-        yield StandIn(sandbox, root, GraphServiceClient(request_adapter=adapter), adapter)
+        yield ServedSandbox(sandbox, root, GraphServiceClient(request_adapter=adapter), adapter)
     finally:
         stop()
 
@@ -201,9 +201,9 @@ def _window() -> RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGet
     return config
 
 
-def test_calendar_view_delta_round_as_the_sdk_spells_it(stand_in: StandIn) -> None:
+def test_calendar_view_delta_round_as_the_sdk_spells_it(served: ServedSandbox) -> None:
     """`calendarView/delta()`: a full round through nextLinks to a deltaLink, then the change since."""
-    calendar = stand_in.graph.users.by_user_id(JANE).calendar_view.delta
+    calendar = served.graph.users.by_user_id(JANE).calendar_view.delta
 
     async def full_round_then_changes() -> tuple[list[Event], DeltaGetResponse | None]:
         page = await calendar.get(request_configuration=_window())
@@ -214,8 +214,8 @@ def test_calendar_view_delta_round_as_the_sdk_spells_it(stand_in: StandIn) -> No
             page = await calendar.with_url(page.odata_next_link).get()
         assert page is not None and page.odata_delta_link
         events.extend(page.value or [])
-        stand_in.admin("DELETE", f"/events/{JANE}/AAMkAD-1")
-        stand_in.admin("POST", f"/events/{JANE}", _event("3", NOW.replace(hour=9)))
+        served.admin("DELETE", f"/events/{JANE}/AAMkAD-1")
+        served.admin("POST", f"/events/{JANE}", _event("3", NOW.replace(hour=9)))
         return events, await calendar.with_url(page.odata_delta_link).get()
 
     events, changes = run(full_round_then_changes)
@@ -228,9 +228,9 @@ def test_calendar_view_delta_round_as_the_sdk_spells_it(stand_in: StandIn) -> No
     assert by_id["AAMkAD-1"].additional_data.get("@removed") == {"reason": "deleted"}
 
 
-def test_sent_items_message_delta_as_the_sdk_spells_it(stand_in: StandIn) -> None:
+def test_sent_items_message_delta_as_the_sdk_spells_it(served: ServedSandbox) -> None:
     """`mailFolders/{id}/messages/delta()`, with the well-known folder name `sentitems`."""
-    sent = stand_in.graph.users.by_user_id(JANE).mail_folders.by_mail_folder_id("sentitems").messages.delta
+    sent = served.graph.users.by_user_id(JANE).mail_folders.by_mail_folder_id("sentitems").messages.delta
     page = run(sent.get)
     assert page is not None and page.odata_delta_link and not page.odata_next_link
     messages = page.value or []
@@ -239,9 +239,9 @@ def test_sent_items_message_delta_as_the_sdk_spells_it(stand_in: StandIn) -> Non
     assert {r.email_address.address for m in messages for r in m.to_recipients or [] if r.email_address} == {ACME}
 
 
-def test_call_record_identities_are_typed_as_graph_types_them(stand_in: StandIn) -> None:
+def test_call_record_identities_are_typed_as_graph_types_them(served: ServedSandbox) -> None:
     """A user is a userIdentity (with its tenant), a PSTN caller a communicationsPhoneIdentity."""
-    record_builder = stand_in.graph.communications.call_records.by_call_record_id("call-1")
+    record_builder = served.graph.communications.call_records.by_call_record_id("call-1")
 
     async def record_and_participants() -> tuple[CallRecord | None, ParticipantCollectionResponse | None]:
         return await record_builder.get(), await record_builder.participants_v2.get()
@@ -262,10 +262,10 @@ def test_call_record_identities_are_typed_as_graph_types_them(stand_in: StandIn)
     assert (caller.phone.id, caller.phone.display_name) == ("+15551001000", "Acme GC")
 
 
-def test_an_error_answer_carries_graphs_inner_error(stand_in: StandIn) -> None:
+def test_an_error_answer_carries_graphs_inner_error(served: ServedSandbox) -> None:
     """A failed request raises ODataError, whose innerError says when and under which request id."""
     with pytest.raises(ODataError) as raised:
-        run(stand_in.graph.users.by_user_id("nobody@firm.example").get)
+        run(served.graph.users.by_user_id("nobody@firm.example").get)
     error = raised.value
     assert error.response_status_code == 404
     assert error.error is not None and error.error.code == "Request_ResourceNotFound"
@@ -274,27 +274,27 @@ def test_an_error_answer_carries_graphs_inner_error(stand_in: StandIn) -> None:
     assert inner.date.replace(tzinfo=UTC) == NOW  # the stand-in's clock, in Graph's format
 
 
-def _batch(stand_in: StandIn, relative: bool, **paths: str) -> BatchRequestContent:
+def _batch(served: ServedSandbox, relative: bool, **paths: str) -> BatchRequestContent:
     batch = BatchRequestContent()
     for request_id, path in paths.items():
-        item = BatchRequestItem(RequestInformation(Method.GET, stand_in.adapter.base_url + path), id=request_id)
+        item = BatchRequestItem(RequestInformation(Method.GET, served.adapter.base_url + path), id=request_id)
         if relative:  # the workaround for msgraph-sdk-python#1015, as firms' tools write it
-            item.url = item.url.removeprefix(stand_in.adapter.base_url)
+            item.url = item.url.removeprefix(served.adapter.base_url)
         batch.add_request(request_id, item)
     return batch
 
 
-def test_batch_members_answer_alone_with_graphs_error_shape(stand_in: StandIn) -> None:
+def test_batch_members_answer_alone_with_graphs_error_shape(served: ServedSandbox) -> None:
     """A `$batch` of a good and a bad request: 200 and 404 inside one 200, the 404 with innerError."""
-    batch = _batch(stand_in, True, good=f"/users/{JANE}", bad="/users/nobody@firm.example/events/x")
+    batch = _batch(served, True, good=f"/users/{JANE}", bad="/users/nobody@firm.example/events/x")
 
     async def statuses_and_raw_answer() -> tuple[dict[str, int], bytes | None]:
-        answer = await stand_in.graph.batch.post(batch)
+        answer = await served.graph.batch.post(batch)
         assert isinstance(answer, BatchResponseContent)
         # BatchResponseItem reads a member's body only when it is a base64 string (msgraph-core
         # 1.5.2), but Graph answers JSON objects: the whole answer is read as bytes to get at them.
-        request = await stand_in.graph.batch.to_post_request_information(batch)
-        return answer.get_response_status_codes(), await stand_in.adapter.send_primitive_async(request, "bytes", {})
+        request = await served.graph.batch.to_post_request_information(batch)
+        return answer.get_response_status_codes(), await served.adapter.send_primitive_async(request, "bytes", {})
 
     statuses, raw = run(statuses_and_raw_answer)
     assert statuses == {"good": 200, "bad": 404}
@@ -307,24 +307,24 @@ def test_batch_members_answer_alone_with_graphs_error_shape(stand_in: StandIn) -
     assert inner is not None and inner.request_id and inner.client_request_id and inner.date is not None
 
 
-def test_a_batch_of_absolute_urls_is_refused_as_graph_refuses_it(stand_in: StandIn) -> None:
+def test_a_batch_of_absolute_urls_is_refused_as_graph_refuses_it(served: ServedSandbox) -> None:
     """msgraph-core (up to at least 1.5.2) puts absolute URLs in a batch; Graph answers 400 (msgraph-sdk-python#1015).
 
     When msgraph-core is fixed (msgraph-sdk-python-core#1116), this test fails: then drop the
     workaround in `_batch` and this test.
     """
-    batch = _batch(stand_in, False, good=f"/users/{JANE}")
+    batch = _batch(served, False, good=f"/users/{JANE}")
     with pytest.raises(APIError) as refused:
-        run(lambda: stand_in.graph.batch.post(batch))
+        run(lambda: served.graph.batch.post(batch))
     assert refused.value.response_status_code == 400
 
 
 @pytest.mark.parametrize("spelling", ["delta", "delta()", "microsoft.graph.delta()"])
-def test_every_delta_spelling_graph_accepts(stand_in: StandIn, spelling: str) -> None:
+def test_every_delta_spelling_graph_accepts(served: ServedSandbox, spelling: str) -> None:
     """Graph takes the function with or without parentheses and with its namespace (microsoft365.md §4)."""
     answer = requests.get(
-        f"{stand_in.adapter.base_url}/users/{JANE}/mailFolders/sentitems/messages/{spelling}",
-        headers={"Authorization": f"Bearer {_token(stand_in.root)}"},
+        f"{served.adapter.base_url}/users/{JANE}/mailFolders/sentitems/messages/{spelling}",
+        headers={"Authorization": f"Bearer {_token(served.root)}"},
         timeout=10,
     )
     assert answer.status_code == 200, answer.text

@@ -31,7 +31,7 @@ from core.sandbox import FakeClock
 from core.tokens import TokenStore
 from tests.connectors.in_process import in_process_http
 from tests.connectors.in_process import token_store as in_memory_token_store
-from tests.connectors.netdocuments.nd_seed import seed
+from tests.connectors.netdocuments.seed import seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
 if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
@@ -46,7 +46,7 @@ SECRET_FIELDS = frozenset({"access_token", "refresh_token", "client_secret", "co
 
 
 @dataclass
-class NDEnv(SandboxAdmin):
+class NetDocumentsEnv(SandboxAdmin):
     """A sandboxed NetDocuments repository and a connector pointed at it."""
 
     vendor: ClassVar[str] = "netdocuments"
@@ -69,7 +69,7 @@ class NDEnv(SandboxAdmin):
 
 def make_env(
     data: dict[str, Any] | None = None, *, rate_limit: int = 10_000, log_row_cap: int = 500, **settings: Any
-) -> NDEnv:
+) -> NetDocumentsEnv:
     clock = FakeClock()
     sandbox = NetDocumentsSandbox(
         copy.deepcopy(data) if data is not None else seed(),
@@ -84,7 +84,7 @@ def make_env(
     connector = NetDocumentsConnector(
         NetDocumentsConnector.Settings(**connector_settings(f"{BASE}/netdocuments", **settings)), ctx, clock=clock.now
     )
-    return NDEnv(sandbox, clock, wired.app, tokens, ctx, connector, wired.adapter, wired.sleeps)
+    return NetDocumentsEnv(sandbox, clock, wired.app, tokens, ctx, connector, wired.adapter, wired.sleeps)
 
 
 def connector_settings(base_url: str, **overrides: Any) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def nd_vcr(*, record: bool) -> vcr.VCR:
+def netdocuments_vcr(*, record: bool) -> vcr.VCR:
     """vcrpy for NetDocuments cassettes: replay only (record_mode none) unless recording was asked for."""
     return vcr.VCR(
         cassette_library_dir=str(CASSETTES),

@@ -23,15 +23,15 @@ from billsync_sandboxes.practicepanther.state import (
 )
 from pydantic import SecretStr
 
-from connectors.practicepanther.client import PPNotAllowed
+from connectors.practicepanther.client import PracticePantherNotAllowed
 from connectors.practicepanther.connector import PracticePantherConnector
 from core.connector import Context
 from core.http import HttpClient
 from core.models import RemoteBill, Timekeeper
 from core.sandbox import FakeClock
 from tests.cassettes import cassette_tokens, serve_for_recording, vendor_vcr
-from tests.connectors.practicepanther.pp_harness import FIRM, time_entry
-from tests.connectors.practicepanther.pp_seed import HOURLY, seed
+from tests.connectors.practicepanther.harness import FIRM, time_entry
+from tests.connectors.practicepanther.seed import HOURLY, seed
 
 CASSETTES = Path(__file__).parent / "cassettes"
 RECORDING = os.environ.get("BILLSYNC_RECORD_PP_CASSETTES") == "1"
@@ -94,12 +94,12 @@ def test_cassette_write_find_update_read(live: PracticePantherSandbox | None) ->
     writer = pp.writer()
     entry = time_entry()
     with vendor_vcr(CASSETTES, record=RECORDING).use_cassette("write_find_update_read.yaml") as cassette:
-        ref = writer.write_time_entry(entry, KEY, billable=False)
-        assert writer.find_time_entry(KEY, entry) == ref
+        remote_id = writer.write_time_entry(entry, KEY, billable=False)
+        assert writer.find_time_entry(KEY, entry) == remote_id
         writer.update_time_entry(
-            ref, entry.model_copy(update={"narrative": "Email: Draft motion (reviewed)"}), billable=True
+            remote_id, entry.model_copy(update={"narrative": "Email: Draft motion (reviewed)"}), billable=True
         )
-        [remote] = writer.read_time_entries([ref])
+        [remote] = writer.read_time_entries([remote_id])
     assert remote.narrative == "Email: Draft motion (reviewed)" and remote.billable and remote.billed_seconds == 360
     [posted] = [r for r in cassette.requests if r.method == "POST"]
     assert json.loads(posted.body)["hours"] == 0.1  # decimal hours, never minutes
@@ -127,7 +127,7 @@ def test_cassette_invoices_are_read_and_cannot_be_created(live: PracticePantherS
     pp = connector(live)
     with vendor_vcr(CASSETTES, record=RECORDING).use_cassette("invoices.yaml") as cassette:
         bills = stream(pp, "invoices")
-        with pytest.raises(PPNotAllowed):
+        with pytest.raises(PracticePantherNotAllowed):
             pp.client.create("invoices", {"account_ref": {"id": "x"}})
     assert [type(b) for b in bills] == [RemoteBill]
     assert bills[0].total == Decimal("600.00")  # 1.5 h x 300 + the seeded 0.5 h x 300

@@ -28,7 +28,7 @@ from core.models import ActivityKind, TimeEntry
 from core.sandbox import FakeClock
 from core.tokens import OAuthToken, TokenStore
 from tests.connectors.in_process import in_process_http, token_store
-from tests.connectors.practicepanther.pp_seed import HOURLY, JANE, seed
+from tests.connectors.practicepanther.seed import HOURLY, JANE, seed
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin
 
 if TYPE_CHECKING:  # only a field type here: tests.connectors.in_process builds the client
@@ -39,7 +39,7 @@ BASE = "http://testserver"
 
 
 @dataclass
-class PPEnv(SandboxAdmin):
+class PracticePantherEnv(SandboxAdmin):
     """A sandboxed PP firm and a connector pointed at it."""
 
     vendor: ClassVar[str] = "practicepanther"
@@ -62,7 +62,7 @@ class PPEnv(SandboxAdmin):
 
 def make_env(
     data: dict[str, Any] | None = None, *, page_size: int = 100, rate_limit: int = 10_000, connected: bool = True
-) -> PPEnv:
+) -> PracticePantherEnv:
     clock = FakeClock()
     sandbox = PracticePantherSandbox(
         copy.deepcopy(data) if data is not None else seed(), clock=clock, rng_seed=1, rate_limit=rate_limit
@@ -79,7 +79,7 @@ def make_env(
         page_size=page_size,
     )
     connector = PracticePantherConnector(settings, ctx, clock=clock.now)
-    return PPEnv(sandbox, clock, wired.app, tokens, ctx, connector, wired.adapter, wired.sleeps)
+    return PracticePantherEnv(sandbox, clock, wired.app, tokens, ctx, connector, wired.adapter, wired.sleeps)
 
 
 def time_entry(**overrides: Any) -> TimeEntry:

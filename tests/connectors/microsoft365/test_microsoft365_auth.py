@@ -15,7 +15,7 @@ from pydantic import SecretStr, ValidationError
 from connectors.microsoft365.auth import GraphAuth
 from connectors.microsoft365.connector import Microsoft365Connector
 from core.errors import AuthFailed
-from tests.connectors.microsoft365.m365_harness import make_env
+from tests.connectors.microsoft365.harness import make_env
 
 Settings = Microsoft365Connector.Settings
 

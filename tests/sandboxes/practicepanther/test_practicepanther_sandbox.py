@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.sandbox import ConnectionDropped
-from tests.connectors.practicepanther.pp_app import API, make_app
-from tests.connectors.practicepanther.pp_seed import ACME, HOURLY, JANE
+from tests.connectors.practicepanther.app import API, make_app
+from tests.connectors.practicepanther.seed import ACME, HOURLY, JANE
 
 
 def test_lists_are_bare_arrays_paged_with_top_and_skip() -> None:

@@ -29,7 +29,7 @@ from core.connector import Context
 from core.http import HttpClient
 from core.sandbox import FakeClock
 from tests.cassettes import serve_for_recording
-from tests.connectors.microsoft365.m365_harness import CANARY, JANE, JOHN, NOW, _no_tokens, create_app, seed
+from tests.connectors.microsoft365.harness import CANARY, JANE, JOHN, NOW, _no_tokens, create_app, seed
 
 CASSETTES = Path(__file__).parent / "cassettes"
 RECORDING = os.environ.get("BILLSYNC_RECORD_M365_CASSETTES") == "1"
@@ -60,7 +60,7 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def m365_vcr() -> vcr.VCR:
+def microsoft365_vcr() -> vcr.VCR:
     return vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="once" if RECORDING else "none",
@@ -100,7 +100,7 @@ def cassette_connector() -> Microsoft365Connector:
 
 def test_cassette_token_check_and_calendar_delta(live: None) -> None:
     connector = cassette_connector()
-    with m365_vcr().use_cassette("test_m365_client/check_and_calendar.yaml") as cassette:
+    with microsoft365_vcr().use_cassette("test_microsoft365_client/check_and_calendar.yaml") as cassette:
         connector.check()
         stream = next(s for s in connector.streams() if s.name == "calendar_events")
         records = [r for page in stream.read(None) for r in page.records]
@@ -111,5 +111,5 @@ def test_cassette_token_check_and_calendar_delta(live: None) -> None:
     assert sum(p.endswith("/oauth2/v2.0/token") for p in paths) == 1
     assert any(p.endswith("/$batch") for p in paths)
     assert cassette.all_played or RECORDING
-    text = (CASSETTES / "test_m365_client/check_and_calendar.yaml").read_text()
+    text = (CASSETTES / "test_microsoft365_client/check_and_calendar.yaml").read_text()
     assert DEFAULT_CLIENT_SECRET not in text and CANARY not in text

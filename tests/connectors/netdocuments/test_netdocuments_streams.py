@@ -8,25 +8,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog
 
-from connectors.netdocuments.client import NDForbidden
+from connectors.netdocuments.client import NetDocumentsForbidden
 from core.connector import Page
 from core.errors import Fatal, Retryable
 from core.models import Activity
-from tests.connectors.netdocuments.nd_harness import NDEnv, make_env
-from tests.connectors.netdocuments.nd_seed import BOB, CANARY, GONE, JANE, LETTER, MEMO, MOTION, POLICY, seed
+from tests.connectors.netdocuments.harness import NetDocumentsEnv, make_env
+from tests.connectors.netdocuments.seed import BOB, CANARY, GONE, JANE, LETTER, MEMO, MOTION, POLICY, seed
 
 
-def read(env: NDEnv, since: object = None) -> tuple[list[Activity], list[Page]]:
+def read(env: NetDocumentsEnv, since: object = None) -> tuple[list[Activity], list[Page]]:
     [stream] = env.connector.streams()
     pages = list(stream.read(since))  # type: ignore[arg-type]
     return [r for p in pages for r in p.records if isinstance(r, Activity)], pages
 
 
-def act(env: NDEnv, user: dict, action: str, doc: str, at: str) -> None:
+def act(env: NetDocumentsEnv, user: dict, action: str, doc: str, at: str) -> None:
     env.admin("POST", "act", {"user": user["id"], "action": action, "document": doc, "at": at})
 
 
-def empty_log_env(**settings) -> NDEnv:
+def empty_log_env(**settings) -> NetDocumentsEnv:
     data = seed()
     data["log"] = []
     return make_env(data, **settings)
@@ -78,7 +78,7 @@ def test_undiscoverable_attribute_numbers_stop_the_read_before_anything_is_filed
     env.faults()
 
     def refused() -> list:
-        raise NDForbidden("GET /v1/User/cabinets: HTTP 403")
+        raise NetDocumentsForbidden("GET /v1/User/cabinets: HTTP 403")
 
     monkeypatch.setattr(env.connector.client, "cabinets", refused)
     with pytest.raises(Fatal, match="set client_attribute and matter_attribute"):

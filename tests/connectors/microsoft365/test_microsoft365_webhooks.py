@@ -10,7 +10,7 @@ import pytest
 from connectors.microsoft365.webhooks import MAX_LIFETIME, SubscriptionState
 from core.connector import InboundRequest
 from core.errors import InvalidSignature
-from tests.connectors.microsoft365.m365_harness import ACME, CALLBACK, JANE, NOW, event, make_env
+from tests.connectors.microsoft365.harness import ACME, CALLBACK, JANE, NOW, event, make_env
 
 
 def subscribed():  # type: ignore[no-untyped-def]

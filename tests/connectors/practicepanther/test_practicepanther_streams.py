@@ -6,8 +6,8 @@ from typing import Any
 
 from core.connector import Page
 from core.models import Activity, ActivityKind, Client, Matter, Timekeeper
-from tests.connectors.practicepanther.pp_harness import make_env
-from tests.connectors.practicepanther.pp_seed import CANARY, FLAT, HOURLY, JANE
+from tests.connectors.practicepanther.harness import make_env
+from tests.connectors.practicepanther.seed import CANARY, FLAT, HOURLY, JANE
 
 
 def read(env: Any, name: str, since: Any = None) -> list[Page]:

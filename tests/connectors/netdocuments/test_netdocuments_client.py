@@ -32,22 +32,22 @@ from core.sandbox import FakeClock
 from core.store.schema import oauth_tokens
 from core.tokens import OAuthToken
 from tests.cassettes import serve_for_recording
-from tests.connectors.netdocuments.nd_harness import (
+from tests.connectors.netdocuments.harness import (
     FIRM,
     LIVE_PORT,
     RECORD_ENV,
-    NDEnv,
+    NetDocumentsEnv,
     connector_settings,
     make_env,
-    nd_vcr,
+    netdocuments_vcr,
     token_store,
 )
-from tests.connectors.netdocuments.nd_seed import seed
+from tests.connectors.netdocuments.seed import seed
 
 CONSENT_REDIRECT = "http://127.0.0.1:8765/callback"
 
 
-def basic_user(env: NDEnv, index: int = 0) -> str:
+def basic_user(env: NetDocumentsEnv, index: int = 0) -> str:
     header = env.token_requests()[index].headers["Authorization"]
     return base64.b64decode(header.removeprefix("Basic ")).decode().rsplit(":", 1)[0]
 
@@ -125,7 +125,7 @@ def test_expires_in_is_read_defensively() -> None:
 # -- a person's grant (authorization_code) --------------------------------------------------------
 
 
-def connect_person(env: NDEnv) -> None:
+def connect_person(env: NetDocumentsEnv) -> None:
     url = env.connector.authorize_url(CONSENT_REDIRECT, "state-123")
     parts = urlsplit(url)
     assert parts.path == f"/netdocuments/{WEB_HOSTS['us']}/neWeb2/OAuth.aspx"
@@ -257,7 +257,9 @@ def cassette_connector(token: OAuthToken | None = None, **settings: object) -> N
 
 def test_cassette_service_account_check_and_log(live_sandbox: NetDocumentsSandbox | None) -> None:
     connector = cassette_connector()
-    with nd_vcr(record=RECORDING).use_cassette("test_nd_client/service_account_log.yaml") as cassette:
+    with netdocuments_vcr(record=RECORDING).use_cassette(
+        "test_netdocuments_client/service_account_log.yaml"
+    ) as cassette:
         connector.check()
         [stream] = connector.streams()
         activities = [r for page in stream.read(None) for r in page.records]
@@ -271,7 +273,7 @@ def test_cassette_service_account_check_and_log(live_sandbox: NetDocumentsSandbo
 def test_cassette_an_idle_token_is_replaced_after_a_401(live_sandbox: NetDocumentsSandbox | None) -> None:
     stale = OAuthToken("stale-access-token", None, CASSETTE_NOW + timedelta(hours=1))
     connector = cassette_connector(stale)
-    with nd_vcr(record=RECORDING).use_cassette("test_nd_client/idle_token_401.yaml") as cassette:
+    with netdocuments_vcr(record=RECORDING).use_cassette("test_netdocuments_client/idle_token_401.yaml") as cassette:
         me = connector.client.user_info()
     assert me["id"] == "service"
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in cassette.requests] == [

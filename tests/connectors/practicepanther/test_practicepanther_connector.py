@@ -10,8 +10,8 @@ from pydantic import SecretStr
 
 from connectors.practicepanther.connector import PracticePantherConnector, PracticePantherSettings
 from core.errors import AuthFailed
-from tests.connectors.practicepanther.pp_harness import make_env
-from tests.connectors.practicepanther.pp_seed import seed
+from tests.connectors.practicepanther.harness import make_env
+from tests.connectors.practicepanther.seed import seed
 
 
 def test_settings_keep_the_secret_secret_and_name_matches_the_folder() -> None:

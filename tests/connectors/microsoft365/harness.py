@@ -140,7 +140,7 @@ def seed() -> dict[str, Any]:
 
 
 @dataclass
-class M365Env(SandboxAdmin):
+class Microsoft365Env(SandboxAdmin):
     """A sandboxed tenant and a connector pointed at it."""
 
     vendor: ClassVar[str] = "microsoft365"
@@ -187,9 +187,9 @@ def make_env(
     mailboxes: list[str] | None = None,
     page_size: int = 100,
     **sandbox_options: Any,
-) -> M365Env:
+) -> Microsoft365Env:
     clock = FakeClock(NOW)
-    holder: dict[str, M365Env] = {}
+    holder: dict[str, Microsoft365Env] = {}
     sandbox = Microsoft365Sandbox(
         copy.deepcopy(data) if data is not None else seed(),
         clock=clock,
@@ -208,7 +208,7 @@ def make_env(
         page_size=page_size,
     )
     connector = Microsoft365Connector(settings, ctx, clock=clock.now)
-    env = M365Env(sandbox, clock, wired.app, ctx, connector, wired.adapter, wired.sleeps)
+    env = Microsoft365Env(sandbox, clock, wired.app, ctx, connector, wired.adapter, wired.sleeps)
     holder["env"] = env
     return env
 

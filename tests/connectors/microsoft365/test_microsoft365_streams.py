@@ -13,7 +13,7 @@ from billsync_sandboxes.microsoft365.errors import GraphError
 from connectors.microsoft365.client import MAX_CONCURRENT_PER_MAILBOX, MailboxGate
 from core.errors import Retryable
 from core.models import Activity, ActivityKind
-from tests.connectors.microsoft365.m365_harness import (
+from tests.connectors.microsoft365.harness import (
     ACME,
     CANARY,
     JANE,

@@ -9,7 +9,7 @@ from typing import Any
 from billsync_sandboxes.practicepanther.state import PracticePantherSandbox, create_app
 
 from core.sandbox import FakeClock
-from tests.connectors.practicepanther.pp_seed import seed
+from tests.connectors.practicepanther.seed import seed
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -20,7 +20,7 @@ API = "/practicepanther/api/v2"
 
 
 @dataclass
-class PPApp:
+class PracticePantherApp:
     """A sandbox, its fake clock, a TestClient and a bearer token."""
 
     sandbox: PracticePantherSandbox
@@ -40,8 +40,8 @@ class PPApp:
         return response.json() if response.content else None
 
 
-def make_app(data: dict[str, Any] | None = None, **options: Any) -> PPApp:
+def make_app(data: dict[str, Any] | None = None, **options: Any) -> PracticePantherApp:
     clock = FakeClock()
     sandbox = PracticePantherSandbox(seed() if data is None else data, clock=clock, rng_seed=1, **options)
     client = TestClient(create_app(sandbox), base_url=BASE)
-    return PPApp(sandbox, clock, client, sandbox.issue_token())
+    return PracticePantherApp(sandbox, clock, client, sandbox.issue_token())

@@ -17,8 +17,8 @@ from connectors.practicepanther import mapping
 from core.demo_data import generate_firm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, Timekeeper
 from core.sync import STORED_ROLES
-from tests.connectors.practicepanther.pp_harness import make_env, time_entry
-from tests.connectors.practicepanther.pp_swagger import DEFINITIONS, swagger
+from tests.connectors.practicepanther.harness import make_env, time_entry
+from tests.connectors.practicepanther.swagger import DEFINITIONS, swagger
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 REFERENCE = ("users", "accounts", "matters", "invoices", "payments")
@@ -120,8 +120,8 @@ def test_an_unknown_rate_is_left_blank_for_practicepanthers_default() -> None:
     assert mapping.merged_time_entry(current, time_entry(), billable=True)["rate"] == 275.0
     assert mapping.merged_time_entry({**current, "rate": None}, time_entry(), billable=True)["rate"] == 350.0
     env = make_env()
-    ref = env.connector.writer().write_time_entry(unknown, "k", billable=True)
-    assert {e["id"]: e for e in env.entries()}[ref]["rate"] == 300  # Jane Doe's default in PP
+    remote_id = env.connector.writer().write_time_entry(unknown, "k", billable=True)
+    assert {e["id"]: e for e in env.entries()}[remote_id]["rate"] == 300  # Jane Doe's default in PP
 
 
 def test_the_seed_has_flat_fee_and_contingency_matters() -> None:

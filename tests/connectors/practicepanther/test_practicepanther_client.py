@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.practicepanther.client import PPNotAllowed, PPNotFound, PPRejected
+from connectors.practicepanther.client import (
+    PracticePantherNotAllowed,
+    PracticePantherNotFound,
+    PracticePantherRejected,
+)
 from core.errors import AuthFailed, Fatal
-from tests.connectors.practicepanther.pp_harness import FIRM, make_env
+from tests.connectors.practicepanther.harness import FIRM, make_env
 
 
 def test_paging_walks_every_record_exactly_once() -> None:
@@ -69,10 +73,10 @@ def test_a_401_forces_one_refresh_and_a_revoked_app_is_auth_failed() -> None:
 def test_errors_are_classified_without_record_content() -> None:
     env = make_env()
     client = env.connector.client
-    with pytest.raises(PPNotFound):
+    with pytest.raises(PracticePantherNotFound):
         client.get("timeentries", "00000000-0000-4000-8000-000000000000")
-    with pytest.raises(PPNotAllowed):
+    with pytest.raises(PracticePantherNotAllowed):
         client.create("invoices", {})
-    with pytest.raises(PPRejected) as raised:
+    with pytest.raises(PracticePantherRejected) as raised:
         client.create("timeentries", {"description": "secret words"})
     assert "value.hours" in str(raised.value) and "secret" not in str(raised.value)

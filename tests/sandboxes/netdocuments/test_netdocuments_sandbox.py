@@ -10,8 +10,8 @@ from billsync_sandboxes.netdocuments.factory import build_sandbox, connector_set
 from billsync_sandboxes.netdocuments.seed import netdocuments_seed
 from billsync_sandboxes.netdocuments.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REPOSITORY
 
-from tests.connectors.netdocuments.nd_harness import NDEnv, make_env
-from tests.connectors.netdocuments.nd_seed import CANARY, MOTION
+from tests.connectors.netdocuments.harness import NetDocumentsEnv, make_env
+from tests.connectors.netdocuments.seed import CANARY, MOTION
 
 API = "/netdocuments/api.vault.netvoyage.com"
 
@@ -20,7 +20,7 @@ def basic(user: str, secret: str = DEFAULT_CLIENT_SECRET) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
 
 
-def service_token(env: NDEnv, scope: str = "full", host: str = "api.vault.netvoyage.com") -> dict:
+def service_token(env: NetDocumentsEnv, scope: str = "full", host: str = "api.vault.netvoyage.com") -> dict:
     answer = env.app.post(
         f"/netdocuments/{host}/v1/OAuth",
         content=f"grant_type=client_credentials&scope={scope}",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from billsync_sandboxes.practicepanther.api.resources import ALL_RESOURCES
 
-from tests.connectors.practicepanther.pp_app import make_app
-from tests.connectors.practicepanther.pp_swagger import DEFINITIONS, properties, swagger
+from tests.connectors.practicepanther.app import make_app
+from tests.connectors.practicepanther.swagger import DEFINITIONS, properties, swagger
 
 
 @pytest.mark.parametrize("resource", ALL_RESOURCES, ids=lambda r: r.name)

@@ -12,18 +12,18 @@ import requests
 
 from connectors.practicepanther import mapping
 from core.errors import Fatal, Indeterminate
-from tests.connectors.practicepanther.pp_harness import PPEnv, make_env, time_entry
-from tests.connectors.practicepanther.pp_seed import CANARY, COVERING_ENTRY, FLAT, HOURLY, JANE, SAM
-from tests.connectors.practicepanther.pp_swagger import properties
+from tests.connectors.practicepanther.harness import PracticePantherEnv, make_env, time_entry
+from tests.connectors.practicepanther.seed import CANARY, COVERING_ENTRY, FLAT, HOURLY, JANE, SAM
+from tests.connectors.practicepanther.swagger import properties
 
 KEY = "firm-pp-test|practicepanther|email:7a7a7a7a|create"
 
 
-def marked(env: PPEnv, key: str = KEY) -> list[dict[str, Any]]:
+def marked(env: PracticePantherEnv, key: str = KEY) -> list[dict[str, Any]]:
     return [e for e in env.entries() if mapping.marker(key) in (e.get("private_notes") or "")]
 
 
-def sent(env: PPEnv, method: str) -> list[requests.PreparedRequest]:
+def sent(env: PracticePantherEnv, method: str) -> list[requests.PreparedRequest]:
     return [r for r in env.adapter.sent if r.method == method and "/api/v2/timeentries" in str(r.url)]
 
 
@@ -37,10 +37,10 @@ def test_a_time_entry_is_posted_once_in_decimal_hours(monkeypatch: pytest.Monkey
         return original(method, url, **kwargs)
 
     monkeypatch.setattr(env.ctx.http, "request", spy)
-    ref = env.connector.writer().write_time_entry(time_entry(), KEY, billable=False)
+    remote_id = env.connector.writer().write_time_entry(time_entry(), KEY, billable=False)
     assert ("POST", False) in flags  # never retried blindly by core.http
     [stored] = marked(env)
-    assert stored["id"] == ref and stored["hours"] == 0.1 and stored["rate"] == 350.0
+    assert stored["id"] == remote_id and stored["hours"] == 0.1 and stored["rate"] == 350.0
     assert stored["description"] == "Email to Acme Corp: Draft motion"  # no marker on the invoice text
     assert stored["private_notes"] == mapping.marker(KEY)
     assert stored["is_billable"] is False and stored["matter_ref"]["id"] == HOURLY
@@ -68,22 +68,24 @@ def test_a_lost_answer_then_find_gives_exactly_one_entry(fault: str) -> None:
     assert len(sent(env, "POST")) == 1  # not re-sent by core.http
     found = writer.find_time_entry(KEY, time_entry())
     assert (found is None) == (fault == "reset")
-    ref = found or writer.write_time_entry(time_entry(), KEY, billable=False)
-    assert writer.find_time_entry(KEY, time_entry()) == ref
+    remote_id = found or writer.write_time_entry(time_entry(), KEY, billable=False)
+    assert writer.find_time_entry(KEY, time_entry()) == remote_id
     assert len(marked(env)) == 1
 
 
 def test_update_gets_merges_and_puts_the_whole_record() -> None:
     env = make_env()
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=False)
     item = env.admin("POST", "items", {"name": "Review", "rate": 100})
     env.admin(
-        "PATCH", f"timeentries/{ref}", {"item_ref": {"id": item["id"]}, "private_notes": "kept " + mapping.marker(KEY)}
+        "PATCH",
+        f"timeentries/{remote_id}",
+        {"item_ref": {"id": item["id"]}, "private_notes": "kept " + mapping.marker(KEY)},
     )
-    writer.update_time_entry(ref, time_entry(billed_seconds=720, narrative="Revised"), billable=True)
+    writer.update_time_entry(remote_id, time_entry(billed_seconds=720, narrative="Revised"), billable=True)
     [put] = sent(env, "PUT")
-    assert f"id={ref}" in str(put.url)
+    assert f"id={remote_id}" in str(put.url)
     body = json.loads(put.body or b"{}")
     assert not {"id", "created_at", "updated_at"} & set(body)
     [stored] = marked(env)
@@ -104,9 +106,9 @@ def test_a_billed_entry_is_not_changed() -> None:
 def test_read_time_entries_reports_state_and_deletions() -> None:
     env = make_env()
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=False)
     env.admin("DELETE", f"timeentries/{COVERING_ENTRY}")
-    live, gone = writer.read_time_entries([ref, COVERING_ENTRY])
+    live, gone = writer.read_time_entries([remote_id, COVERING_ENTRY])
     assert live.billed_seconds == 360 and live.idempotency_key == mapping.marker_hash(KEY)
     assert live.narrative == "Email to Acme Corp: Draft motion" and live.billable is False
     assert gone.deleted is True
@@ -117,10 +119,10 @@ def test_read_time_entries_reports_state_and_deletions() -> None:
 def test_no_privileged_body_is_in_any_request_the_writer_sends() -> None:
     env = make_env()
     writer = env.connector.writer()
-    ref = writer.write_time_entry(time_entry(), KEY, billable=False)
-    writer.update_time_entry(ref, time_entry(), billable=True)
+    remote_id = writer.write_time_entry(time_entry(), KEY, billable=False)
+    writer.update_time_entry(remote_id, time_entry(), billable=True)
     writer.find_time_entry(KEY, time_entry())
-    writer.read_time_entries([ref])
+    writer.read_time_entries([remote_id])
     assert env.adapter.sent
     for request in env.adapter.sent:
         body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
@@ -130,22 +132,22 @@ def test_no_privileged_body_is_in_any_request_the_writer_sends() -> None:
 def test_deletions_are_found_by_one_id_scan_not_a_request_per_entry() -> None:
     env = make_env(page_size=100)
     writer = env.connector.writer()
-    refs = [
+    remote_ids = [
         writer.write_time_entry(time_entry(id=f"e{n}", work_date=date(2026, 3, 1 + n % 28)), f"k{n}", billable=False)
         for n in range(60)
     ]
-    deleted = refs[7]
+    deleted = remote_ids[7]
     env.admin("DELETE", f"timeentries/{deleted}")
     env.admin("DELETE", "requests")
-    remote = writer.read_time_entries(refs, work_dates=(date(2026, 3, 1), date(2026, 3, 28)))
-    assert [r.ref for r in remote] == refs
-    assert [r.ref for r in remote if r.deleted] == [deleted]
+    remote = writer.read_time_entries(remote_ids, work_dates=(date(2026, 3, 1), date(2026, 3, 28)))
+    assert [r.remote_id for r in remote] == remote_ids
+    assert [r.remote_id for r in remote if r.deleted] == [deleted]
     gets = [r for r in env.requests_log() if r["method"] == "GET"]
     # one page of the window's list, and one GET that confirms the deletion with a 404
     assert len(gets) == 2, [g["path"] for g in gets]
-    without_window = len(refs)
+    without_window = len(remote_ids)
     env.admin("DELETE", "requests")
-    writer.read_time_entries(refs)
+    writer.read_time_entries(remote_ids)
     assert len(env.requests_log()) == without_window  # the old way: one GET per entry
 
 
@@ -161,13 +163,13 @@ def test_a_grouped_lookup_lists_each_matter_once_for_every_user() -> None:
     flat = time_entry(id="e3", matter_id=FLAT, work_date=date(2026, 4, 1))
     unwritten = time_entry(id="e4", work_date=date(2026, 4, 2))
     written = (("k1", janes), ("k2", sams), ("k3", flat))
-    refs = {key: writer.write_time_entry(entry, key, billable=False) for key, entry in written}
-    writer.update_time_entry(refs["k2"], sams, billable=True)  # approved
+    remote_ids = {key: writer.write_time_entry(entry, key, billable=False) for key, entry in written}
+    writer.update_time_entry(remote_ids["k2"], sams, billable=True)  # approved
 
     before = len(env.adapter.sent)
     found = writer.find_time_entries([("k1", janes), ("k2", sams), ("k4", unwritten)])
-    assert found == {"k1": refs["k1"], "k2": refs["k2"]}  # k4 absent: never written
-    assert writer.find_time_entries([("k3", flat)]) == {"k3": refs["k3"]}
+    assert found == {"k1": remote_ids["k1"], "k2": remote_ids["k2"]}  # k4 absent: never written
+    assert writer.find_time_entries([("k3", flat)]) == {"k3": remote_ids["k3"]}
     listings = [parse_qs(urlsplit(str(r.url)).query) for r in env.adapter.sent[before:]]
     # Hourly: 30 March to 6 April, a day either side (date_to is the moment the last day ends).
     assert [(q["matter_id"], q["date_from"], q["date_to"], "user_id" in q) for q in listings] == [
