@@ -21,7 +21,7 @@ from core.models import Discount, LedesClassification, Severity, letter_lines
 # that prints so). [0-9], not \d: \d matches every script's digits. No "NaN", "1e3" or "1,250".
 _MONEY = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
 _PERCENT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,4})?")
-# UTBMS task codes (billing-domain.md §4): a set letter (Litigation, Bankruptcy, Counseling,
+# UTBMS task codes (docs/billing-domain.md §4): a set letter (Litigation, Bankruptcy, Counseling,
 # Project) and three digits, e.g. L120; the same form the LEDES guideline check accepts.
 _TASK_CODE = re.compile(r"[LBCP][0-9]{3}")
 

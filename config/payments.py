@@ -51,7 +51,7 @@ class PaymentsSettings(BaseModel):
     gateway: str = "lawpay"  # the connector taking payments; its settings are under [firms.<id>.connectors.<gateway>]
     operating_account: str = Field(min_length=1)  # card deposits of earned fees
     trust_account: str = Field(min_length=1)  # card deposits of retainers (client money)
-    operating_bank_account: str | None = None  # eCheck deposits use other ids (lawpay.md §3)
+    operating_bank_account: str | None = None  # eCheck deposits use other ids (docs/vendors/lawpay.md §3)
     trust_bank_account: str | None = None
     operating_page_url: str = Field(min_length=1)  # hosted page depositing into operating
     trust_page_url: str = Field(min_length=1)  # hosted page depositing into trust

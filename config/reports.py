@@ -14,7 +14,7 @@ class ReportsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Available hours per working day (Monday to Friday). Clio's dashboard assumes 8 h for every
-    # timekeeper (billing-domain.md §7); a part-timer or a partner with a lower target gets their own.
+    # timekeeper (docs/billing-domain.md §7); a part-timer or a partner with a lower target gets their own.
     hours_per_day: Decimal = Field(default=Decimal("8"), gt=0, le=24)
     timekeeper_hours_per_day: dict[str, Decimal] = Field(default_factory=dict)  # timekeeper id -> hours
     # Lockup divides WIP and receivables by the average daily billing over this many days.

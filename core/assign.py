@@ -2,7 +2,7 @@
 
 The capture engine decides it as it decides any parked activity again (`CaptureEngine.reconsider`):
 timekeeper, duration, overlap, rating, rules, state, outbox write, with the matter as the
-activity's explicit link, which comes first in matter precedence (billing-domain.md §8). The link
+activity's explicit link, which comes first in matter precedence (docs/billing-domain.md §8). The link
 is kept with the activity's stored facts, so the person's choice holds if the activity must wait
 again (the matter is closed, say) and is decided again later. The activity's row is updated in
 place, and only while it is still unassigned: it keeps its id and still gives at most one entry,

@@ -65,7 +65,7 @@ from core.store.store import ActivityRecord, DayEntry, OutboxItem, Store, Stored
 from core.timezones import zone
 from core.units import billed_seconds
 
-# UTBMS activity codes by kind (billing-domain.md §4); a firm can override each in its policy.
+# UTBMS activity codes by kind (docs/billing-domain.md §4); a firm can override each in its policy.
 DEFAULT_ACTIVITY_CODES: dict[ActivityKind, str] = {
     ActivityKind.CALL: "A106",
     ActivityKind.SMS: "A106",

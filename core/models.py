@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.timezones import iana_name
 
-# LEDES TIMEKEEPER_CLASSIFICATION values for a person (billing-domain.md §1); FLTFEE and ADJSMT
+# LEDES TIMEKEEPER_CLASSIFICATION values for a person (docs/billing-domain.md §1); FLTFEE and ADJSMT
 # mark fee-support lines (a flat fee, an invoice adjustment), never a person.
 LEDES_CLASSIFICATIONS: tuple[str, ...] = ("PARTNR", "ASSOC", "OFCNSL", "PRLGL", "LGLAST", "OTH")
 LedesClassification = Literal["PARTNR", "ASSOC", "OFCNSL", "PRLGL", "LGLAST", "OTH"]

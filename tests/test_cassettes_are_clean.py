@@ -1,7 +1,7 @@
 """Tripwire: every committed vcrpy cassette holds sandbox data only, and no credential.
 
 Law-firm data is privileged; cassettes are recorded only against local sandboxes seeded with
-synthetic data (style-anchors §8.1). This scans every cassette under tests/.
+synthetic data, and replayed with record_mode="none". This scans every cassette under tests/.
 """
 
 from __future__ import annotations

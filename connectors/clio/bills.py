@@ -1,4 +1,4 @@
-"""Moves a Clio bill along its states: PATCH /bills/{id} with `state` (clio.md §3.13).
+"""Moves a Clio bill along its states: PATCH /bills/{id} with `state` (docs/vendors/clio.md §3.13).
 
 Clio has no bill creation through the API; a person generates the bill. billsync only moves one
 that matches its pre-bill, and only to a state the bill's `available_state_transitions` offers at
@@ -53,7 +53,8 @@ class ClioBills:
             raise Fatal(f"Clio answered the move of bill {bill_id} with an unknown state") from None
 
     def set_bill_memo(self, bill_id: str, memo: str) -> None:
-        """Replace the memo printed on the bill (clio.md §3.13: `memo` is a PATCH field), If-Match its ETag."""
+        """Replace the memo printed on the bill (docs/vendors/clio.md §3.13: `memo` is a PATCH field), If-Match its
+        ETag."""
         if not bill_id.isdigit():
             raise Fatal(f"{bill_id!r} is not a Clio bill id")
         path = f"bills/{bill_id}"

@@ -1,7 +1,7 @@
 """A plain client for Clio Manage's REST API v4, on core.http: its endpoints, paging and refusals.
 
 It knows HTTP and Clio, and nothing of billsync's models (that is mapping.py's job). Vendor facts
-are cited from ../shared/reference/clio.md as "clio.md §n".
+are cited as "docs/vendors/clio.md §n".
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from core.oauth import OAuthApp
 from core.tokens import OAuthToken
 
 CONNECTOR = "clio"
-# clio.md §2 "API versioning": pin the version we test against; 4.0.13 is the 2026-04 default.
+# docs/vendors/clio.md §2 "API versioning": pin the version we test against; 4.0.13 is the 2026-04 default.
 API_VERSION = "4.0.13"
-# clio.md §2 "Pagination": 200 is the default and maximum for the endpoints billsync lists.
+# docs/vendors/clio.md §2 "Pagination": 200 is the default and maximum for the endpoints billsync lists.
 MAX_PAGE_LIMIT = 200
-# clio.md §2 "Rate limits": 50 requests a minute per access token at peak (more off-peak); each
+# docs/vendors/clio.md §2 "Rate limits": 50 requests a minute per access token at peak (more off-peak); each
 # answer's X-RateLimit-Limit says the limit in force, which replaces this once one is seen.
 DOCUMENTED_REQUESTS_PER_MINUTE = 50
-# clio.md §1 "Regions": one host per region serves both OAuth and the API, and a token only
+# docs/vendors/clio.md §1 "Regions": one host per region serves both OAuth and the API, and a token only
 # works in its own region.
 REGION_HOSTS: Mapping[str, str] = MappingProxyType(
     {
@@ -50,7 +50,7 @@ class ClioNotFound(Fatal):
 
 
 class ClioForbidden(Fatal):
-    """403: the app's permissions or the connecting user's role do not allow this (clio.md §1)."""
+    """403: the app's permissions or the connecting user's role do not allow this (docs/vendors/clio.md §1)."""
 
 
 class ClioRejected(Fatal):
@@ -58,7 +58,7 @@ class ClioRejected(Fatal):
 
 
 class ClioVersionGone(Fatal):
-    """410: the pinned X-API-VERSION is invalid or retired (clio.md §2)."""
+    """410: the pinned X-API-VERSION is invalid or retired (docs/vendors/clio.md §2)."""
 
 
 class ClioConflict(Retryable):
@@ -69,13 +69,13 @@ def _version_gone(request: str, answer: HttpAnswer) -> str:
     return f"{request}: Clio no longer serves X-API-VERSION {API_VERSION} (HTTP 410)"
 
 
-# What Clio's refusals mean (clio.md §2 "Errors"); any other 4xx stays core's Fatal.
+# What Clio's refusals mean (docs/vendors/clio.md §2 "Errors"); any other 4xx stays core's Fatal.
 REFUSALS: Mapping[int, Refusal] = MappingProxyType(
     {
         403: Refusal(
             ClioForbidden,
             "{fatal}: the Clio app lacks a permission or the connected user's role forbids it; "
-            "re-authorize after adding permissions (clio.md §1)",
+            "re-authorize after adding permissions (docs/vendors/clio.md §1)",
         ),
         404: Refusal(ClioNotFound),
         405: Refusal(ClioNotFound),
@@ -125,7 +125,7 @@ class ClioClient:
         self.limit_seen: int | None = None
         self._bearer = BearerAuth(
             ctx.http,
-            vendor=CONNECTOR,  # clio.md §2 "Rate limits": per access token
+            vendor=CONNECTOR,  # docs/vendors/clio.md §2 "Rate limits": per access token
             token=lambda force: self._token(force=force).access_token,
             reconnect="Clio rejected a freshly refreshed access token (HTTP 401): the app was disconnected or the "
             "token belongs to another region; run `billsync connect clio`",
@@ -137,7 +137,7 @@ class ClioClient:
     def get(
         self, path: str, *, fields: str, params: Mapping[str, str] | None = None, etag: str | None = None
     ) -> Json | None:
-        """One record (`data`), or None when `etag` still matches (304, clio.md §2 "ETags")."""
+        """One record (`data`), or None when `etag` still matches (304, docs/vendors/clio.md §2 "ETags")."""
         headers = {"If-None-Match": etag} if etag else None
         response = self._send("GET", self._url(path), params={**(params or {}), "fields": fields}, headers=headers)
         if response.status_code == 304:
@@ -146,7 +146,7 @@ class ClioClient:
 
     def pages(self, path: str, *, fields: str, params: Params | None = None) -> Iterator[list[Json]]:
         """Every page of a list, by cursor: order=id(asc), no offset, following meta.paging.next."""
-        # clio.md §2 "Pagination": cursor paging only with an explicit order=id(asc) and no
+        # docs/vendors/clio.md §2 "Pagination": cursor paging only with an explicit order=id(asc) and no
         # offset; offset paging stops at 10,000 records with a 422.
         query: dict[str, str | Sequence[str]] | None = {
             **(params or {}),
@@ -163,7 +163,7 @@ class ClioClient:
                 raise Fatal(f"GET {path}: Clio answered a list request without a data list")
             yield [record for record in records if isinstance(record, dict)]
             url = self._next_url(body, path, followed)
-            # The next link is a full URL that already carries the query (clio.md §2); keep
+            # The next link is a full URL that already carries the query (docs/vendors/clio.md §2); keep
             # `fields` on it regardless, since without it Clio returns only id and etag.
             query = None if url is None or "fields" in parse_qs(urlsplit(url).query) else {"fields": fields}
 
@@ -175,11 +175,11 @@ class ClioClient:
         return found
 
     def utbms_codes(self, fields: str = "id,code,name,type,utbms_set_id") -> list[Json]:
-        """Every UTBMS code the account offers (GET /utbms/codes, clio.md §3.15)."""
+        """Every UTBMS code the account offers (GET /utbms/codes, docs/vendors/clio.md §3.15)."""
         return [code for page in self.pages("utbms/codes", fields=fields) for code in page]
 
     def billing_settings(self, fields: str = "rounding,use_decimal_rounding") -> Json:
-        """The firm's billing settings (GET /settings/billing, clio.md §3.15): one record."""
+        """The firm's billing settings (GET /settings/billing, docs/vendors/clio.md §3.15): one record."""
         found = self.get("settings/billing", fields=fields)
         if found is None:  # no etag was sent, so a 304 cannot happen
             raise Fatal("GET settings/billing answered 304 without a conditional request")
@@ -189,7 +189,7 @@ class ClioClient:
 
     def create(self, path: str, data: Mapping[str, Any], *, fields: str) -> Json:
         """POST {"data": ...}. Not idempotent at Clio: an unknown outcome raises Indeterminate."""
-        # clio.md §6: no idempotency key is documented and Clio is not known to dedupe POSTs,
+        # docs/vendors/clio.md §6: no idempotency key is documented and Clio is not known to dedupe POSTs,
         # so core.http must never re-send this blindly.
         response = self._send("POST", self._url(path), params={"fields": fields}, json_body={"data": dict(data)})
         return _data_object(_object(response, "POST"))
@@ -203,7 +203,8 @@ class ClioClient:
         return _data_object(_object(response, "PATCH"))
 
     def put(self, path: str, *, headers: Mapping[str, str]) -> None:
-        """PUT without a body, at the path exactly as documented (the webhook activation, clio.md §3.16)."""
+        """PUT without a body, at the path exactly as documented (the webhook activation,
+        docs/vendors/clio.md §3.16)."""
         self._send("PUT", f"{self.api_root}/{path.strip('/')}", headers=headers)
 
     def delete(self, path: str) -> None:
@@ -213,7 +214,7 @@ class ClioClient:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        # clio.md §2: paths are /api/v4/<resource>.json.
+        # docs/vendors/clio.md §2: paths are /api/v4/<resource>.json.
         return f"{self.api_root}/{path.strip('/')}.json"
 
     def _next_url(self, body: Json, path: str, followed: set[str]) -> str | None:
@@ -231,7 +232,7 @@ class ClioClient:
         return next_url
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
-        """Clio's consent page for the authorization-code grant (clio.md §1)."""
+        """Clio's consent page for the authorization-code grant (docs/vendors/clio.md §1)."""
         return self.oauth.authorization_url(redirect_uri, state)
 
     def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
@@ -242,11 +243,11 @@ class ClioClient:
         return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)
 
     def _refresh(self, token: OAuthToken) -> OAuthToken:
-        """Exchange the refresh token for a new access token (clio.md §1)."""
+        """Exchange the refresh token for a new access token (docs/vendors/clio.md §1)."""
         return self.oauth.refresh(
             self._ctx.http,
             token,
-            # Manage refresh tokens are reusable and never rotated (clio.md §1), so a second try
+            # Manage refresh tokens are reusable and never rotated (docs/vendors/clio.md §1), so a second try
             # only mints another access token; one missing from the answer is kept.
             repeatable=True,
             # invalid_grant (400): the refresh token was revoked, or belongs to another region.
@@ -263,7 +264,7 @@ class ClioClient:
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        # clio.md §4 item 16: refresh once on 401, then give up (BearerAuth).
+        # docs/vendors/clio.md §4 item 16: refresh once on 401, then give up (BearerAuth).
         try:
             response = self._bearer.request(
                 method,
@@ -291,7 +292,7 @@ class ClioClient:
 
 
 def rate_key(access_token: str) -> str:
-    """The rate-limit bucket of a token (clio.md §2: limits are per token), without the token."""
+    """The rate-limit bucket of a token (docs/vendors/clio.md §2: limits are per token), without the token."""
     return token_rate_key(CONNECTOR, access_token)
 
 

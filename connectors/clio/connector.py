@@ -26,7 +26,7 @@ class ClioSettings(BaseModel):
 
     client_id: str = Field(min_length=1)
     client_secret: SecretStr
-    # clio.md §1 "Regions": one app per region; a token works only in its own region.
+    # docs/vendors/clio.md §1 "Regions": one app per region; a token works only in its own region.
     region: Literal["us", "eu", "ca", "au"] = "us"
     base_url: VendorUrl | None = None  # e.g. "http://127.0.0.1:8765/clio" for the sandbox
     overlap_minutes: int = Field(default=15, ge=0, le=24 * 60)
@@ -55,7 +55,8 @@ class ClioConnector:
 
     @classmethod
     def why_payments_by_hand(cls) -> str:
-        """Clio's API has no call that records a payment on a bill (clio.md §3.14, lawpay.md §17.2).
+        """Clio's API has no call that records a payment on a bill (docs/vendors/clio.md §3.14,
+        docs/vendors/lawpay.md §17.2).
 
         Payments reach bills only through Clio's own payment integrations or Clio Payments links;
         POST /bank_transactions (2026) has no bill or allocation field, so billsync does not use it.
@@ -76,7 +77,7 @@ class ClioConnector:
     def time_increment_minutes(self) -> int | None:
         """The smallest whole-minute increment Clio keeps as sent (core.connector.TimeRounding).
 
-        clio.md §4 item 2: Clio rounds each entry's `quantity` up to a multiple of `rounding`
+        docs/vendors/clio.md §4 item 2: Clio rounds each entry's `quantity` up to a multiple of `rounding`
         minutes and, with `use_decimal_rounding`, up to hundredths of an hour (36 s); `total` is
         computed from the rounded value. A quantity that is a multiple of both is left as sent:
         `rounding` itself, or with decimal rounding the least multiple of it that is also a
@@ -96,7 +97,7 @@ class ClioConnector:
         if minutes is None:
             return None  # Clio did not say: no claim either way
         billsync_seconds = increment_minutes * 60
-        # clio.md §4 item 2: Clio rounds each entry's quantity up to its increment, and with
+        # docs/vendors/clio.md §4 item 2: Clio rounds each entry's quantity up to its increment, and with
         # use_decimal_rounding up to 0.01 h (36 s), and computes `total` from the rounded value.
         # billsync sends already rounded seconds, so Clio keeps them when they are multiples.
         kept = (minutes == 0 or billsync_seconds % (minutes * 60) == 0) and (not decimal or billsync_seconds % 36 == 0)
@@ -121,7 +122,7 @@ class ClioConnector:
         return sentence
 
     def _rounding(self) -> tuple[int | None, bool]:
-        # clio.md §3.15: settings/billing carries `rounding` (minute increment) and
+        # docs/vendors/clio.md §3.15: settings/billing carries `rounding` (minute increment) and
         # `use_decimal_rounding`; anything but a non-negative whole number is "not given".
         settings = self.client.billing_settings("rounding,use_decimal_rounding")
         value = settings.get("rounding")

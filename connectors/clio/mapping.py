@@ -38,7 +38,7 @@ from core.models import (
 SOURCE = "clio"
 TITLE_MAX = 500
 COUNTERPART_MAX = 200
-# clio.md §6 / §4 item 13: Clio has no idempotency key, so billsync leaves this marker in the
+# docs/vendors/clio.md §6 / §4 item 13: Clio has no idempotency key, so billsync leaves this marker in the
 # activity's note and searches for it after a lost response.
 _MARKER = re.compile(r" ?\[bs:([0-9a-f]{16})\]")
 # Public mailbox providers say nothing about which client a sender works for.
@@ -67,14 +67,14 @@ FREE_MAIL_DOMAINS = frozenset(
         "att.net",
     }
 )
-# Activity links Clio accepts on a time entry, by billsync external-id prefix (clio.md §3.1).
+# Activity links Clio accepts on a time entry, by billsync external-id prefix (docs/vendors/clio.md §3.1).
 SOURCE_LINKS: Mapping[str, str] = {
     "communication": "communication",
     "calendar_entry": "calendar_entry",
     "task": "task",
     "note": "matter_note",
 }
-# clio.md §3.1 write body: UTBMS codes ride on activity_description as these keys, each naming
+# docs/vendors/clio.md §3.1 write body: UTBMS codes ride on activity_description as these keys, each naming
 # a code of this type from GET /utbms/codes (§3.15). Entry field -> (write key, Clio type).
 UTBMS_FIELDS: Mapping[str, tuple[str, str]] = {
     "task_code": ("utbms_task_id", "UtbmsTask"),
@@ -129,7 +129,7 @@ def has_marker(note: str | None) -> bool:
 # -- reference data -----------------------------------------------------------------------------
 
 
-# LEDES classification from what Clio says of a user (clio.md §3.7): the subscription type
+# LEDES classification from what Clio says of a user (docs/vendors/clio.md §3.7): the subscription type
 # (Attorney|NonAttorney) and the job title's name, which the firm types in Clio. A title that names
 # one classification of the subscription's side gives it; anything else gives none, so the firm
 # sets it (billing.timekeepers.<id>.classification): "Attorney" alone does not tell a partner
@@ -164,7 +164,7 @@ def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
     """A Clio user -> Timekeeper."""
     user_id = _id(raw.get("id"), "user")
     enabled = raw.get("enabled") is not False
-    # clio.md §3.7: every Manage user is an Attorney or NonAttorney subscription; roles are
+    # docs/vendors/clio.md §3.7: every Manage user is an Attorney or NonAttorney subscription; roles are
     # permissions (admin, accounts, billing, reports), not time recording, so they are not used.
     # Conservative: a disabled user, a Clio Connect (external) user or an unknown subscription
     # type is not trusted to record time.
@@ -230,7 +230,7 @@ def client(raw: Mapping[str, Any]) -> Client | None:
 
 
 def billing_address(raw: Mapping[str, Any]) -> PostalAddress | None:
-    """Where a contact's bills go (clio.md §3.6; Address: street, city, province, postal_code, country).
+    """Where a contact's bills go (docs/vendors/clio.md §3.6; Address: street, city, province, postal_code, country).
 
     Clio names each address Work, Home, Billing or Other: one named Billing wins, then the
     contact's `primary_address`, then one marked `primary`, then the first. None without any.
@@ -263,7 +263,7 @@ def matter(raw: Mapping[str, Any]) -> Matter:
     client_id = _linked_id(raw.get("client"))
     if client_id is None:
         raise MappingError(f"matter {matter_id} has no client")
-    status_text = _text(raw.get("status")).lower()  # clio.md §4 item 8: "Open" on read
+    status_text = _text(raw.get("status")).lower()  # docs/vendors/clio.md §4 item 8: "Open" on read
     try:
         status = MatterStatus(status_text)
     except ValueError:
@@ -284,7 +284,7 @@ def matter(raw: Mapping[str, Any]) -> Matter:
 
 
 def _billing_method(raw: Mapping[str, Any], custom: Mapping[str, Any]) -> BillingMethod:
-    # clio.md §3.5: billing_method is flat|contingency|hourly on read, and custom_rate.type is
+    # docs/vendors/clio.md §3.5: billing_method is flat|contingency|hourly on read, and custom_rate.type is
     # HourlyRate|FlatRate|ContingencyFee. Conservative: any sign of a non-hourly arrangement
     # wins, so incremental hourly entries are never billed on a flat or contingency matter.
     signals = {
@@ -305,7 +305,7 @@ def _matter_rates(custom: Mapping[str, Any]) -> tuple[MatterRate, ...]:
     for row in _objects(custom.get("rates")):
         amount = _money(row.get("rate"))
         if amount is None:
-            continue  # clio.md §2: a second-level list may come back as {id, etag} only
+            continue  # docs/vendors/clio.md §2: a second-level list may come back as {id, etag} only
         if row.get("group") and not row.get("user"):
             continue  # a group rate cannot be pinned to one timekeeper: never guess
         rates.append(
@@ -321,7 +321,7 @@ def _matter_rates(custom: Mapping[str, Any]) -> tuple[MatterRate, ...]:
 def activity_category(raw: Mapping[str, Any]) -> ActivityCategory:
     """A Clio activity description -> ActivityCategory."""
     rate = object_of(raw.get("rate"))
-    # clio.md §3.2: rate.type is User|FlatRate|Custom; a FlatRate amount is the whole price. A
+    # docs/vendors/clio.md §3.2: rate.type is User|FlatRate|Custom; a FlatRate amount is the whole price. A
     # "User" category has no rate of its own: the user's applies, whatever amount is shown.
     flat = rate.get("type") == "FlatRate" or "flat" in str(raw.get("category_type") or "").lower()
     return _build(
@@ -336,7 +336,7 @@ def activity_category(raw: Mapping[str, Any]) -> ActivityCategory:
 def client_rate_table(
     rows: Iterable[Mapping[str, Any]], groups_of: Mapping[str, Sequence[str]]
 ) -> tuple[ClientRateTable, tuple[str, ...]]:
-    """Clio's activity rates (GET /activity_rates, clio.md §3.3) -> every client's hourly rates.
+    """Clio's activity rates (GET /activity_rates, docs/vendors/clio.md §3.3) -> every client's hourly rates.
 
     A row is a contact's rate for one user, for a group of users (`groups_of`: user id -> its
     group ids, from GET /users `groups`), or, with neither, for everyone. Clio's order (§3.4):
@@ -353,7 +353,7 @@ def client_rate_table(
             continue  # a co-counsel rate (or no contact): not what a client agreed
         amount = _money(row.get("rate"))
         if amount is None:
-            continue  # hidden by rate visibility (clio.md §4 item 3): nothing to bill from
+            continue  # hidden by rate visibility (docs/vendors/clio.md §4 item 3): nothing to bill from
         if row.get("flat_rate"):
             problems.append(f"activity rate {row.get('id')}: a flat rate for contact {contact} is not applied")
             continue
@@ -382,7 +382,7 @@ def client_rate_table(
 
 # -- activity -----------------------------------------------------------------------------------
 
-# clio.md §3.10: a task's status; "draft" appears in filters.
+# docs/vendors/clio.md §3.10: a task's status; "draft" appears in filters.
 TASK_STATUSES = frozenset({"pending", "in_progress", "in_review", "complete", "draft"})
 # A stretch of work longer than this is bad data (the Activity model refuses it too).
 LONGEST_EVENT = timedelta(days=7)
@@ -406,7 +406,7 @@ def communication_activity(raw: Mapping[str, Any]) -> Activity | None:
         )
         kind = ActivityKind.CALL
     else:
-        # clio.md §3.8: type is EmailCommunication or PhoneCommunication; anything else is bad data.
+        # docs/vendors/clio.md §3.8: type is EmailCommunication or PhoneCommunication; anything else is bad data.
         raise MappingError(f"communication {record_id} has an unknown type")
     if actor is None:
         return None
@@ -416,7 +416,7 @@ def communication_activity(raw: Mapping[str, Any]) -> Activity | None:
         external_id=f"communication:{record_id}",
         kind=kind,
         actor=actor,
-        # clio.md §3.8: received_at is the date-time; communications carry no duration.
+        # docs/vendors/clio.md §3.8: received_at is the date-time; communications carry no duration.
         started_at=_timestamp(raw.get("received_at"), "received_at"),
         title=raw.get("subject"),
         counterpart=next((_text(p.get("name")) for p in others if _text(p.get("name"))), None),
@@ -426,7 +426,7 @@ def communication_activity(raw: Mapping[str, Any]) -> Activity | None:
 
 def calendar_activity(raw: Mapping[str, Any], owner_user_id: str | None, now: datetime) -> Activity | None:
     """A calendar entry that has ended -> Activity; all-day, unfinished or unowned ones -> None."""
-    record_id = _text(raw.get("id"))  # clio.md §3.9: calendar entry ids are strings
+    record_id = _text(raw.get("id"))  # docs/vendors/clio.md §3.9: calendar entry ids are strings
     if not record_id:
         raise MappingError("calendar entry without an id")
     if raw.get("all_day"):
@@ -509,7 +509,7 @@ def note_activity(raw: Mapping[str, Any]) -> Activity | None:
 def covered_by_time_entry(raw: Mapping[str, Any], *, own_key: str | None = None) -> bool:
     """Whether time was already logged against this record in Clio, by a person or by billsync.
 
-    clio.md §3.1: an activity links back to its communication, calendar entry, task or note,
+    docs/vendors/clio.md §3.1: an activity links back to its communication, calendar entry, task or note,
     and those list it in `time_entries`. An entry carrying the marker of `own_key` (the write key
     of this record's own entry, core.engine.entry_write_key) is the entry an earlier store wrote
     for this very record (a store rebuilt from nothing): it does not cover the record, so core
@@ -551,7 +551,7 @@ def source_link(activity_key: tuple[str, str]) -> tuple[str, int] | None:
     source, external_id = activity_key
     prefix, _, record_id = external_id.partition(":")
     link = SOURCE_LINKS.get(prefix)
-    # The write schema types these ids as integers (clio.md §3.1); calendar entry ids are
+    # The write schema types these ids as integers (docs/vendors/clio.md §3.1); calendar entry ids are
     # strings and may be composite for recurring events (§3.9), so those are not linked.
     if source != SOURCE or link is None or not record_id.isdigit():
         return None
@@ -561,12 +561,12 @@ def source_link(activity_key: tuple[str, str]) -> tuple[str, int] | None:
 def time_entry_body(
     entry: TimeEntry, key: str, *, billable: bool, utbms: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
-    """The `data` of POST /activities for an entry (clio.md §3.1); `utbms` from resolve_utbms."""
+    """The `data` of POST /activities for an entry (docs/vendors/clio.md §3.1); `utbms` from resolve_utbms."""
     body: dict[str, Any] = {
         "type": "TimeEntry",
-        "date": entry.work_date.isoformat(),  # clio.md §4 item 10: always send the date
-        "quantity": entry.billed_seconds,  # seconds since 4.0.4 (clio.md §4 item 1)
-        # clio.md §3.1: without an explicit price Clio may reset it from the rate hierarchy.
+        "date": entry.work_date.isoformat(),  # docs/vendors/clio.md §4 item 10: always send the date
+        "quantity": entry.billed_seconds,  # seconds since 4.0.4 (docs/vendors/clio.md §4 item 1)
+        # docs/vendors/clio.md §3.1: without an explicit price Clio may reset it from the rate hierarchy.
         "price": _price(entry.rate),
         "note": note_with_marker(entry.narrative, key),
         "matter": {"id": api_id(entry.matter_id, "matter")},
@@ -595,20 +595,20 @@ def time_entry_changes(
 
     `price`: the one Clio holds now, when a person typed it (it differs from the entry's rate); it
     is kept. Otherwise the entry's rate is sent. `matter`: the entry moved to another matter in
-    billsync, so its `matter{id}` is sent too (clio.md §3.1: PATCH takes the create's keys).
+    billsync, so its `matter{id}` is sent too (docs/vendors/clio.md §3.1: PATCH takes the create's keys).
     """
     narrative = _MARKER.sub("", entry.narrative).rstrip()
     note = f"{narrative} [bs:{key_hash}]".strip() if key_hash else narrative
     changes: dict[str, Any] = {
         "note": note,
         "quantity": entry.billed_seconds,
-        # Always: a PATCH without price may reset it (clio.md §3.1).
+        # Always: a PATCH without price may reset it (docs/vendors/clio.md §3.1).
         "price": _price(price if price is not None else entry.rate),
         "non_billable": not billable,
     }
     if matter:
         changes["matter"] = {"id": api_id(entry.matter_id, "matter")}
-    # The category is only re-sent to carry codes; `price` above keeps the rate (clio.md §3.1).
+    # The category is only re-sent to carry codes; `price` above keeps the rate (docs/vendors/clio.md §3.1).
     description = activity_description(entry, utbms) if utbms else None
     if description is not None:
         changes["activity_description"] = description
@@ -618,7 +618,7 @@ def time_entry_changes(
 def activity_description(entry: TimeEntry, utbms: Mapping[str, int]) -> dict[str, int] | None:
     """`activity_description{id, utbms_task_id, utbms_activity_id}`, or None without a category."""
     if not entry.category_id:
-        # clio.md §3.1 lists the codes as keys of the activity description reference, beside its
+        # docs/vendors/clio.md §3.1 lists the codes as keys of the activity description reference, beside its
         # id; conservative: codes are never sent without the category they belong to.
         return None
     description = {"id": api_id(entry.category_id, "activity description")}
@@ -681,12 +681,12 @@ def remote_entry(raw: Mapping[str, Any], task_codes: Mapping[int, str] | None = 
     """A Clio activity -> RemoteEntry; `idempotency_key` is the marker's key hash.
 
     `task_codes` names Clio's UTBMS task code ids (GET /utbms/codes): the code a person set on the
-    entry through its activity description (clio.md §3.1) is the entry's task code.
+    entry through its activity description (docs/vendors/clio.md §3.1) is the entry's task code.
     """
     record_id = _id(raw.get("id"), "activity")
     quantity = raw.get("quantity")
     if quantity is None or raw.get("quantity_redacted"):
-        # clio.md §4 item 4: hours can be hidden from the connecting user.
+        # docs/vendors/clio.md §4 item 4: hours can be hidden from the connecting user.
         raise MappingError(f"activity {record_id}: quantity is redacted for the connected user")
     narrative, key_hash = split_note(_text(raw.get("note")))
     return RemoteEntry(
@@ -696,10 +696,10 @@ def remote_entry(raw: Mapping[str, Any], task_codes: Mapping[int, str] | None = 
         billed_seconds=round(float(quantity)),
         matter_id=_linked_id(raw.get("matter")) or "",
         billable=not raw.get("non_billable"),
-        # clio.md §3.1: on_bill covers draft..paid bills, billed only issued ones; both lock it.
+        # docs/vendors/clio.md §3.1: on_bill covers draft..paid bills, billed only issued ones; both lock it.
         billed=bool(raw.get("billed") or raw.get("on_bill")),
         # The price Clio bills the entry at: a person's custom rate, or billsync's own. Hidden by
-        # rate visibility (clio.md §4 item 3) it is None, and billsync's rate stands.
+        # rate visibility (docs/vendors/clio.md §4 item 3) it is None, and billsync's rate stands.
         rate=remote_price(raw.get("price")),
         task_code=_task_code(object_of(raw.get("activity_description")).get("utbms_task_id"), task_codes or {}),
     )
@@ -712,7 +712,7 @@ def _task_code(task_id: Any, task_codes: Mapping[int, str]) -> str | None:
     return task_codes.get(task_id)
 
 
-# -- bills (read-only: clio.md §3.13, no POST /bills) ---------------------------------------------
+# -- bills (read-only: docs/vendors/clio.md §3.13, no POST /bills) --------------------------------
 
 # Clio's bill kinds: revenue (and its summary/aggregate views) are sales; a trust bill asks for a
 # retainer deposit, which is not a pre-bill's business.
@@ -758,7 +758,7 @@ def bill(raw: Mapping[str, Any], line_items: Sequence[Mapping[str, Any]]) -> Rem
 
 
 def bill_line(raw: Mapping[str, Any]) -> BillLine:
-    """A Clio line item -> BillLine; `quantity` is hours here (clio.md §4 item 1)."""
+    """A Clio line item -> BillLine; `quantity` is hours here (docs/vendors/clio.md §4 item 1)."""
     hours = _money(raw.get("quantity")) or Decimal("0")
     return _build(
         BillLine,
@@ -884,5 +884,5 @@ def _timestamp(value: Any, name: str) -> datetime:
 
 
 def parse_timestamp(value: Any, name: str = "updated_at") -> datetime:
-    """A Clio ISO-8601 timestamp with its offset (clio.md §4 item 10)."""
+    """A Clio ISO-8601 timestamp with its offset (docs/vendors/clio.md §4 item 10)."""
     return _timestamp(value, name)

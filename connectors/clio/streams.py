@@ -1,8 +1,8 @@
 """The streams billsync reads from Clio, each an explicit class over one list endpoint.
 
 Cursor: {"updated_since": ISO timestamp} (calendar entries add "ended_until"). Each read starts
-an overlap window before the stored cursor (clio.md §2: `updated_since` matches records strictly
-after the given time; reliability §3: inclusive cursor plus lookback). Pages come in id order, not
+an overlap window before the stored cursor (docs/vendors/clio.md §2: `updated_since` matches records strictly
+after the given time; docs/reliability.md §3: inclusive cursor plus lookback). Pages come in id order, not
 updated_at order, so only the last page of a walk advances the cursor, to the highest updated_at
 seen; earlier pages repeat the starting cursor. A crash mid-walk therefore re-reads, never skips.
 """
@@ -22,7 +22,7 @@ from core.connector import Cursor, Page, Record, StreamRole
 from core.paging import PageWalk
 
 DEFAULT_OVERLAP = timedelta(minutes=15)
-# The time-entry links covered_by_time_entry needs (clio.md §3.1, §3.8-3.11): one nested level.
+# The time-entry links covered_by_time_entry needs (docs/vendors/clio.md §3.1, §3.8-3.11): one nested level.
 TIME_ENTRY_FIELDS = "time_entries{id,note},time_entries_count"
 
 
@@ -96,7 +96,7 @@ class Users(ClioStream):
     )
 
     def read(self, since: Cursor) -> Iterator[Page]:
-        """Every user, at every poll: a firm's users are one request (limit 2000, clio.md §3.7), and
+        """Every user, at every poll: a firm's users are one request (limit 2000, docs/vendors/clio.md §3.7), and
         what billsync derives from a user (the LEDES classification from the job title) must follow
         changes, and reach users stored before billsync derived it, without waiting for `updated_at`."""
         walk = PageWalk(self.name, since, mapping.parse_timestamp)
@@ -123,7 +123,7 @@ class ActivityDescriptions(ClioStream):
 
 
 class ActivityRates(ClioStream):
-    """Clients' agreed rates (clio.md §3.3, GET /activity_rates) -> one ClientRateTable per read.
+    """Clients' agreed rates (docs/vendors/clio.md §3.3, GET /activity_rates) -> one ClientRateTable per read.
 
     Read whole at every poll, with the users' groups: a deleted rate leaves no trace in an
     `updated_since` read, and who a group rate covers changes with the group, not the rate. A
@@ -214,7 +214,7 @@ class CalendarEntries(ClioStream):
 
     An event read before it ended is not changed by ending, so `updated_since` alone would never
     bring it back: a second pass asks for the events that ended since the last read
-    (`from`/`to`, clio.md §3.9) and the cursor remembers that point as "ended_until".
+    (`from`/`to`, docs/vendors/clio.md §3.9) and the cursor remembers that point as "ended_until".
     """
 
     name = "calendar_entries"
@@ -263,7 +263,7 @@ class CalendarEntries(ClioStream):
 
     def _prepare(self) -> None:
         # A calendar_owner is a Calendar, not a user (spec: Calendar_base); a user's own calendar
-        # is their default_calendar_id (clio.md §3.7).
+        # is their default_calendar_id (docs/vendors/clio.md §3.7).
         owners: dict[str, str] = {}
         for page in self._client.pages("users", fields="id,default_calendar_id"):
             for user in page:
@@ -289,7 +289,7 @@ class Tasks(ClioStream):
     role = StreamRole.ACTIVITY
     path = "tasks"
     fields = f"id,etag,name,status,completed_at,updated_at,matter{{id}},assignee{{id,type,name}},{TIME_ENTRY_FIELDS}"
-    # Completing a task updates it, so `updated_since` sees it (clio.md §3.10 filters).
+    # Completing a task updates it, so `updated_since` sees it (docs/vendors/clio.md §3.10 filters).
     params: ClassVar[Mapping[str, str]] = {"complete": "true"}
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
@@ -317,14 +317,14 @@ class Notes(ClioStream):
     role = StreamRole.ACTIVITY
     path = "notes"
     fields = f"id,etag,type,subject,created_at,updated_at,matter{{id}},author{{id}},{TIME_ENTRY_FIELDS}"
-    params: ClassVar[Mapping[str, str]] = {"type": "Matter"}  # clio.md §3.11: the list requires type
+    params: ClassVar[Mapping[str, str]] = {"type": "Matter"}  # docs/vendors/clio.md §3.11: the list requires type
 
     def map(self, raw: Mapping[str, Any]) -> Record | None:
         """A matter note -> Activity."""
         return mapping.note_activity(raw)
 
 
-# -- bills a person generated (read-only: clio.md §3.13) ---------------------------------------------
+# -- bills a person generated (read-only: docs/vendors/clio.md §3.13) --------------------------------
 
 
 class Bills(ClioStream):

@@ -1,7 +1,7 @@
 """Clio webhooks: the X-Hook-Secret handshake, signed deliveries, and subscription renewal.
 
 A delivery is a doorbell: it names the streams to re-poll, and `updated_since` polling stays the
-safety net (clio.md §3.16, §4 item 12). Clio subscribes one model per webhook, so billsync's
+safety net (docs/vendors/clio.md §3.16, §4 item 12). Clio subscribes one model per webhook, so billsync's
 Subscription stands for several webhooks: its id lists `model:webhook_id` pairs and its secret is
 a JSON object of webhook id -> shared secret.
 """
@@ -24,7 +24,7 @@ from connectors.clio.client import ClioClient
 from core.connector import InboundRequest, Subscription, WebhookResult
 from core.errors import Fatal, InvalidSignature
 
-# Webhook model -> the streams to re-poll (clio.md §3.16 model table). Notes and users have no
+# Webhook model -> the streams to re-poll (docs/vendors/clio.md §3.16 model table). Notes and users have no
 # webhook model, so only polling sees them. An activity event has no stream of its own: time
 # entries come back through Writer.read_time_entries, which core runs on every cycle.
 WATCHED_MODELS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -40,10 +40,10 @@ WATCHED_MODELS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 EVENTS = ("created", "updated", "deleted")
-# clio.md §3.16: `fields` is also the watch list for "updated"; etag changes on every write.
+# docs/vendors/clio.md §3.16: `fields` is also the watch list for "updated"; etag changes on every write.
 WEBHOOK_FIELDS = "id,etag,updated_at"
 HOOK_FIELDS = "id,etag,url,model,status,events,expires_at,shared_secret"
-MAX_LIFETIME = timedelta(days=31)  # clio.md §3.16: 31 days at most
+MAX_LIFETIME = timedelta(days=31)  # docs/vendors/clio.md §3.16: 31 days at most
 # A day under the maximum, so a clock running ahead of Clio's never asks for more than 31 days.
 REQUESTED_LIFETIME = MAX_LIFETIME - timedelta(days=1)
 RENEW_BEFORE = timedelta(days=2)
@@ -70,7 +70,7 @@ class ClioWebhooks:
         headers = {name.lower(): value for name, value in request.headers.items()}
         handshake = headers.get("x-hook-secret")
         if handshake is not None:
-            # clio.md §3.16: confirm by answering 200 and echoing the same X-Hook-Secret. The
+            # docs/vendors/clio.md §3.16: confirm by answering 200 and echoing the same X-Hook-Secret. The
             # handshake body is undocumented, so only the header identifies it.
             return WebhookResult(reply_status=200, reply_headers={"X-Hook-Secret": handshake})
         signature = headers.get("x-hook-signature")
@@ -120,7 +120,7 @@ class ClioWebhooks:
                 kept[model] = self._client.create("webhooks", self._body(callback_url, model, now), fields=HOOK_FIELDS)
                 created = True
             elif _expires(existing) - now < RENEW_BEFORE:
-                # clio.md §3.16: extend by PATCHing expires_at before it lapses.
+                # docs/vendors/clio.md §3.16: extend by PATCHing expires_at before it lapses.
                 kept[model] = self._client.update(
                     f"webhooks/{existing['id']}", {"expires_at": _iso(now + REQUESTED_LIFETIME)}, fields=HOOK_FIELDS
                 )
@@ -143,7 +143,7 @@ class ClioWebhooks:
         }
 
     def _activate(self, hook: Mapping[str, Any]) -> None:
-        # clio.md §3.16: the delayed handshake, PUT /webhooks/{id}/activate with X-Hook-Secret.
+        # docs/vendors/clio.md §3.16: the delayed handshake, PUT /webhooks/{id}/activate with X-Hook-Secret.
         # That the header carries the webhook's shared_secret is UNCONFIRMED; if Clio refuses,
         # the webhook stays pending, the next ensure() tries again and polling covers the gap.
         secret = hook.get("shared_secret")
@@ -182,21 +182,21 @@ def subscription_models(subscription: Subscription | None) -> dict[str, str]:
 
 
 def sign(secret: str, body: bytes) -> str:
-    """X-Hook-Signature for a body: lowercase hex HMAC-SHA256 (clio.md §3.16)."""
+    """X-Hook-Signature for a body: lowercase hex HMAC-SHA256 (docs/vendors/clio.md §3.16)."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _signed_by(secret: str, body: bytes, signature: str) -> bool:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     given = signature.strip().encode()
-    # clio.md §3.16: hex vs base64 is UNCONFIRMED; third parties assume lowercase hex.
+    # docs/vendors/clio.md §3.16: hex vs base64 is UNCONFIRMED; third parties assume lowercase hex.
     return hmac.compare_digest(digest.hex().encode(), given.lower()) or hmac.compare_digest(
         base64.b64encode(digest), given
     )
 
 
 def _delivery_id(webhook_id: Any, meta: Mapping[str, Any], data: Mapping[str, Any], body: bytes) -> str:
-    # clio.md §3.16: no dedupe id is documented; dedupe on (webhook_id, event, data.id, data.etag).
+    # docs/vendors/clio.md §3.16: no dedupe id is documented; dedupe on (webhook_id, event, data.id, data.etag).
     parts = (webhook_id, meta.get("event"), data.get("id"), data.get("etag"))
     if all(part is not None for part in parts):
         return "clio:" + ":".join(str(part) for part in parts)

@@ -1,6 +1,6 @@
 """Writes billsync's time entries to Clio as TimeEntry activities, exactly once per key.
 
-Clio has no idempotency key (clio.md §6), so the note carries a marker `[bs:<hash of the key>]`.
+Clio has no idempotency key (docs/vendors/clio.md §6), so the note carries a marker `[bs:<hash of the key>]`.
 A POST is never re-sent blindly (core.http raises Indeterminate when its outcome is unknown);
 core then calls find_time_entry, which looks for the marker before anything is sent again.
 Entries an earlier store may have written are looked for in groups (find_time_entries): core
@@ -32,7 +32,7 @@ IDS_PER_REQUEST = 100
 # reads the date too, which bounds the unmarked fallback to each entry's own days.
 LOOKUP_FIELDS = "id,note,user{id}"
 GROUPED_LOOKUP_FIELDS = "id,date,note,user{id}"
-# A day either side of a work date covers a date Clio shifted across midnight (clio.md §4 item
+# A day either side of a work date covers a date Clio shifted across midnight (docs/vendors/clio.md §4 item
 # 10, UNCONFIRMED).
 DATE_SLACK = timedelta(days=1)
 UtbmsIndex = dict[tuple[str, str], tuple[tuple[int, int | None], ...]]
@@ -44,7 +44,7 @@ class ClioWriter:
     def __init__(self, client: ClioClient, *, log: structlog.stdlib.BoundLogger | None = None) -> None:
         self._client = client
         self._log = log
-        # Clio's UTBMS codes (clio.md §3.15), read on first need and kept for this writer's life;
+        # Clio's UTBMS codes (docs/vendors/clio.md §3.15), read on first need and kept for this writer's life;
         # an empty index after a refused read means "write without codes".
         self._utbms: UtbmsIndex | None = None
         self._utbms_refused = False
@@ -80,7 +80,7 @@ class ClioWriter:
         client's bill): an activity of the entry's user with no marker at all whose note is the
         entry's narrative, word for word, is taken as that entry (billsync wrote those words; a
         store rebuilt from nothing finds it so). One whose note a person rewrote cannot be told
-        from other work, and Clio keeps no other field on a time entry (clio.md §3.1, §4 item 13).
+        from other work, and Clio keeps no other field on a time entry (docs/vendors/clio.md §3.1, §4 item 13).
         """
         listing = self._listing(entry.matter_id, entry.work_date, entry.work_date, fields=LOOKUP_FIELDS)
         return _matched(listing, [(key, entry)], dated=False).get(key)
@@ -99,7 +99,7 @@ class ClioWriter:
     def _listing(self, matter_id: str, first: date, last: date, *, fields: str) -> Iterable[list[dict[str, Any]]]:
         # The marker is matched exactly in the note. Clio's `query` is a wildcard text search
         # whose tokenising is undocumented, so it is not trusted to find "[bs:…]"; the entries'
-        # matter and dates narrow the list instead (clio.md §3.1 filters).
+        # matter and dates narrow the list instead (docs/vendors/clio.md §3.1 filters).
         params = {
             "type": "TimeEntry",
             "matter_id": matter_id,
@@ -115,7 +115,7 @@ class ClioWriter:
         Clio, so a different price was typed by a person since the last reconcile, and it is kept
         (the next reconcile takes it as the entry's rate). Hidden by rate visibility, the entry's
         rate is sent. An entry moved to another matter in billsync (`billsync review edit
-        --matter`) carries its new `matter{id}` (clio.md §3.1) and the rate billsync found for
+        --matter`) carries its new `matter{id}` (docs/vendors/clio.md §3.1) and the rate billsync found for
         that matter: the old matter's price does not follow it.
         """
         path = _activity_path(remote_id)
@@ -123,7 +123,7 @@ class ClioWriter:
         if current is None:  # no etag was sent, so a 304 cannot happen
             raise Fatal(f"GET {path}: unexpected 304")
         if current.get("billed") or current.get("on_bill"):
-            # clio.md §3.13: an activity on a bill is locked until the bill is voided or deleted.
+            # docs/vendors/clio.md §3.13: an activity on a bill is locked until the bill is voided or deleted.
             raise Fatal(f"Clio activity {remote_id} is on a bill and locked; void or delete the bill to change it")
         _, key_hash = mapping.split_note(current.get("note") if isinstance(current.get("note"), str) else None)
         if billable:
@@ -166,7 +166,7 @@ class ClioWriter:
         return result
 
     def _confirm(self, remote_id: str) -> RemoteEntry:
-        # Absent from a list can also mean "not visible to this user" (clio.md §4 item 5): only
+        # Absent from a list can also mean "not visible to this user" (docs/vendors/clio.md §4 item 5): only
         # a 404 on the record itself makes it a deletion, since a deletion is a tombstone.
         try:
             raw = self._client.get(_activity_path(remote_id), fields=ACTIVITY_FIELDS)
@@ -179,7 +179,7 @@ class ClioWriter:
     def _remote(self, raw: dict[str, Any]) -> RemoteEntry:
         task_codes: dict[int, str] = {}
         if mapping.object_of(raw.get("activity_description")).get("utbms_task_id") is not None:
-            # A UTBMS task code set on the entry (clio.md §3.1) comes as Clio's id: read the codes once.
+            # A UTBMS task code set on the entry (docs/vendors/clio.md §3.1) comes as Clio's id: read the codes once.
             if self._utbms is None:
                 self._utbms = self._read_utbms()
             tasks = ((code, found) for (kind, code), found in self._utbms.items() if kind == "UtbmsTask")
@@ -187,7 +187,7 @@ class ClioWriter:
         try:
             return mapping.remote_entry(raw, task_codes)
         except mapping.MappingError as exc:
-            # Redacted hours (clio.md §4 item 4) need a user who may see them: a person must act.
+            # Redacted hours (docs/vendors/clio.md §4 item 4) need a user who may see them: a person must act.
             raise AuthFailed(f"{exc}; connect Clio as a user who can see activity hours") from None
 
     def _utbms_ids(self, entry: TimeEntry) -> dict[str, int]:
@@ -198,7 +198,7 @@ class ClioWriter:
         if not (entry.task_code or entry.activity_code):
             return {}
         if not entry.category_id:
-            # clio.md §3.1: the codes are keys of the activity_description reference, next to its id.
+            # docs/vendors/clio.md §3.1: the codes are keys of the activity_description reference, next to its id.
             # Usual for work from other sources (documents, calendars); the e-billing rules flag
             # entries whose matter needs the codes, so this is information, not a warning.
             if self._log is not None:

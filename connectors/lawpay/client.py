@@ -1,10 +1,10 @@
 """A plain client for the LawPay (AffiniPay / 8am) payment gateway API v1, on core.http.
 
 It knows HTTP and the gateway's JSON, nothing of billsync's models (mapping.py does that).
-Vendor facts are cited from ../shared/reference/lawpay.md as "lawpay.md §n".
+Vendor facts are cited as "docs/vendors/lawpay.md §n".
 
 Authentication is HTTP Basic with the merchant's secret key as the user name and an empty
-password (lawpay.md §2). The key goes to requests as `auth` and is never put in a message,
+password (docs/vendors/lawpay.md §2). The key goes to requests as `auth` and is never put in a message,
 a log line or a URL.
 """
 
@@ -22,16 +22,16 @@ from core.errors import Fatal, HttpAnswer
 from core.gateway import PaymentDeclined
 from core.http import Refusal, json_answer
 
-DEFAULT_BASE_URL = "https://api.8am.com"  # lawpay.md §1: the host of the current docs; configurable
-DEFAULT_PAGE_SIZE = 20  # lawpay.md §10
+DEFAULT_BASE_URL = "https://api.8am.com"  # docs/vendors/lawpay.md §1: the host of the current docs; configurable
+DEFAULT_PAGE_SIZE = 20  # docs/vendors/lawpay.md §10
 MAX_PAGE_SIZE = 100  # no documented maximum: a conservative bound
-EVENT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # lawpay.md §10: yyyy-MM-dd'T'HH:mm:ss.SSS'Z' (3 digits kept)
+EVENT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # docs/vendors/lawpay.md §10: yyyy-MM-dd'T'HH:mm:ss.SSS'Z' (3 digits kept)
 
 Json = dict[str, Any]
 
 
 class LawPayNotFound(Fatal):
-    """404: no such record (also a one-time token used twice, lawpay.md §5)."""
+    """404: no such record (also a one-time token used twice, docs/vendors/lawpay.md §5)."""
 
 
 class LawPayRejected(Fatal):
@@ -39,13 +39,13 @@ class LawPayRejected(Fatal):
 
     @property
     def code(self) -> str:
-        """The gateway's error code for the refusal (lawpay.md §12), "unknown" when it gave none."""
+        """The gateway's error code for the refusal (docs/vendors/lawpay.md §12), "unknown" when it gave none."""
         return first_message(self.answer)[0]
 
 
 def _refused(request: str, answer: HttpAnswer) -> str:
     code, message = first_message(answer)
-    # Codes and the gateway's own message only: it never echoes card numbers (lawpay.md §12).
+    # Codes and the gateway's own message only: it never echoes card numbers (docs/vendors/lawpay.md §12).
     return f"{request}: refused with {code}" + (f": {message}" if message else "")
 
 
@@ -53,7 +53,7 @@ def _not_found(request: str, answer: HttpAnswer) -> str:
     return f"{request}: not found ({first_message(answer)[0]})"
 
 
-# What the gateway's refusals mean (lawpay.md §12); any other 4xx stays core's Fatal.
+# What the gateway's refusals mean (docs/vendors/lawpay.md §12); any other 4xx stays core's Fatal.
 REFUSALS: Mapping[int, Refusal] = MappingProxyType(
     {
         400: Refusal(LawPayRejected, _refused),
@@ -88,7 +88,8 @@ class LawPayClient:
         return self._object("GET", f"transactions/{transaction_id}")
 
     def search_transactions(self, params: Mapping[str, str | list[str]]) -> Iterator[list[Json]]:
-        """Every page of GET /v1/transactions for these filters (page/page_size envelope, lawpay.md §10)."""
+        """Every page of GET /v1/transactions for these filters (page/page_size envelope,
+        docs/vendors/lawpay.md §10)."""
         yield from self._pages("transactions", params)
 
     def events(self, start_date: str | None) -> Iterator[list[Json]]:
@@ -97,7 +98,7 @@ class LawPayClient:
         yield from self._pages("events", params)
 
     def event(self, event_id: str) -> Json:
-        """One event, fetched from the API: how a webhook delivery is confirmed (lawpay.md §11)."""
+        """One event, fetched from the API: how a webhook delivery is confirmed (docs/vendors/lawpay.md §11)."""
         return self._object("GET", f"events/{event_id}")
 
     def recurring_charge(self, recurring_id: str) -> Json:
@@ -107,22 +108,22 @@ class LawPayClient:
     # -- writes (POST: never retried blindly, core.http raises Indeterminate) --------------------
 
     def charge(self, body: Mapping[str, Any]) -> Json:
-        """POST /v1/charges. A decline is a 422 with no transaction (lawpay.md §6): PaymentDeclined."""
+        """POST /v1/charges. A decline is a 422 with no transaction (docs/vendors/lawpay.md §6): PaymentDeclined."""
         try:
             return self._object("POST", "charges", json_body=body)
         except LawPayRejected as exc:
             raise PaymentDeclined(str(exc), exc.code) from None
 
     def refund(self, charge_id: str, body: Mapping[str, Any]) -> Json:
-        """POST /v1/charges/{id}/refund: partial and repeated refunds are allowed (lawpay.md §6)."""
+        """POST /v1/charges/{id}/refund: partial and repeated refunds are allowed (docs/vendors/lawpay.md §6)."""
         return self._object("POST", f"charges/{charge_id}/refund", json_body=body)
 
     def void(self, transaction_id: str, body: Mapping[str, Any]) -> Json:
-        """POST /v1/transactions/{id}/void: only while AUTHORIZED (lawpay.md §6)."""
+        """POST /v1/transactions/{id}/void: only while AUTHORIZED (docs/vendors/lawpay.md §6)."""
         return self._object("POST", f"transactions/{transaction_id}/void", json_body=body)
 
     def create_recurring_charge(self, body: Mapping[str, Any]) -> Json:
-        """POST /v1/recurring/charges (lawpay.md §8)."""
+        """POST /v1/recurring/charges (docs/vendors/lawpay.md §8)."""
         return self._object("POST", "recurring/charges", json_body=body)
 
     def cancel_recurring_charge(self, recurring_id: str) -> Json:
@@ -161,7 +162,7 @@ class LawPayClient:
             refusals=REFUSALS,
             params=dict(params) if params else None,
             json=dict(json_body) if json_body is not None else None,
-            auth=(self._secret_key.get_secret_value(), ""),  # lawpay.md §2: key as user, empty password
+            auth=(self._secret_key.get_secret_value(), ""),  # docs/vendors/lawpay.md §2: key as user, empty password
             headers={"Accept": "application/json"},
         )
         body = json_answer(response, method)
@@ -175,7 +176,7 @@ class LawPayClient:
 
 
 def first_message(answer: HttpAnswer | None) -> tuple[str, str]:
-    """The gateway's first error (code, message) from `{"messages": [...]}` (lawpay.md §12)."""
+    """The gateway's first error (code, message) from `{"messages": [...]}` (docs/vendors/lawpay.md §12)."""
     body = answer.json() if answer is not None else None
     messages = body.get("messages") if isinstance(body, dict) else None
     if isinstance(messages, list) and messages and isinstance(messages[0], dict):

@@ -16,7 +16,7 @@ from core.errors import AuthFailed, ConfigError
 
 
 class LawPaySettings(BaseModel):
-    """A firm's gateway credentials: one secret key, test or live (lawpay.md §2)."""
+    """A firm's gateway credentials: one secret key, test or live (docs/vendors/lawpay.md §2)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,12 +30,14 @@ class LawPaySettings(BaseModel):
     @model_validator(mode="after")
     def _live_needs_https(self) -> LawPaySettings:
         if self.mode == "live" and self.base_url and not self.base_url.startswith("https://"):
-            raise ValueError("live mode needs an https:// base_url: the gateway rejects plain HTTP (lawpay.md §2)")
+            raise ValueError(
+                "live mode needs an https:// base_url: the gateway rejects plain HTTP (docs/vendors/lawpay.md §2)"
+            )
         return self
 
 
 class LawPayWebhooks:
-    """Deliveries are unsigned (lawpay.md §11): one is only a doorbell to poll the events API."""
+    """Deliveries are unsigned (docs/vendors/lawpay.md §11): one is only a doorbell to poll the events API."""
 
     def handle(self, request: InboundRequest, subscription: Subscription | None) -> WebhookResult:
         """Never trust the body: it only names a delivery id for dedupe; the events are re-read."""

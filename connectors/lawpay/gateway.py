@@ -20,15 +20,16 @@ class LawPayGateway:
         self._events_since = events_since
 
     def accounts(self) -> Sequence[GatewayAccount]:
-        """Card and eCheck deposit accounts with their trust flags (lawpay.md §3)."""
+        """Card and eCheck deposit accounts with their trust flags (docs/vendors/lawpay.md §3)."""
         return mapping.accounts(self.client.merchant())
 
     def payment_link(self, *, page_url: str, amount: Decimal, reference: str) -> str:
-        """The firm's hosted page with amount (cents) and reference filled in and locked (lawpay.md §15)."""
+        """The firm's hosted page with amount (cents) and reference filled in and locked
+        (docs/vendors/lawpay.md §15)."""
         return mapping.page_link(page_url, amount, reference)
 
     def charge(self, *, account_id: str, method: str, amount: Decimal, reference: str) -> GatewayTransaction:
-        """POST /v1/charges with an explicit account (lawpay.md §3) and our reference (§13)."""
+        """POST /v1/charges with an explicit account (docs/vendors/lawpay.md §3) and our reference (§13)."""
         body = {
             "amount": mapping.to_cents(amount),
             "method": method,
@@ -41,7 +42,7 @@ class LawPayGateway:
     def find_by_reference(self, reference: str) -> Sequence[GatewayTransaction]:
         """Transactions whose reference is exactly `reference`.
 
-        `qf=reference:` matching is UNCONFIRMED (maybe prefix, lawpay.md §10): results are
+        `qf=reference:` matching is UNCONFIRMED (maybe prefix, docs/vendors/lawpay.md §10): results are
         filtered to exact matches here.
         """
         params: dict[str, str | list[str]] = {"qf": f"reference:{reference}", "order_by": "-created"}
@@ -55,7 +56,7 @@ class LawPayGateway:
         return mapping.transaction(self.client.transaction(transaction_id))
 
     def refund(self, charge_id: str, amount: Decimal, reference: str) -> GatewayTransaction:
-        """A partial or full refund; processing fees are not returned (lawpay.md §6)."""
+        """A partial or full refund; processing fees are not returned (docs/vendors/lawpay.md §6)."""
         body = {"amount": mapping.to_cents(amount), "reference": mapping.reference(reference)}
         return mapping.transaction(self.client.refund(charge_id, body))
 
@@ -64,7 +65,7 @@ class LawPayGateway:
         return mapping.transaction(self.client.void(transaction_id, {"reference": mapping.reference(reference)}))
 
     def create_plan(self, request: PlanRequest) -> GatewayPlan:
-        """A recurring charge on a saved card or bank (lawpay.md §8)."""
+        """A recurring charge on a saved card or bank (docs/vendors/lawpay.md §8)."""
         return mapping.plan(self.client.create_recurring_charge(mapping.plan_body(request)))
 
     def cancel_plan(self, plan_id: str) -> GatewayPlan:
@@ -72,7 +73,7 @@ class LawPayGateway:
         return mapping.plan(self.client.cancel_recurring_charge(plan_id))
 
     def events(self, cursor: Cursor) -> Iterator[EventBatch]:
-        """Events oldest first from the stored cursor (lawpay.md §11: poll with start_date).
+        """Events oldest first from the stored cursor (docs/vendors/lawpay.md §11: poll with start_date).
 
         start_date is read as inclusive (UNCONFIRMED): the window overlaps at the last event's
         millisecond and the ids already seen there are skipped, so nothing is read twice or lost.

@@ -1,6 +1,6 @@
 """LawPay gateway JSON <-> core's vendor-free payment types. Amounts: integer cents <-> Decimal.
 
-lawpay.md §6: amounts are integers in the currency's smallest unit (USD cents). A Decimal that
+docs/vendors/lawpay.md §6: amounts are integers in the currency's smallest unit (USD cents). A Decimal that
 is not a whole number of cents is refused here, never rounded silently.
 """
 
@@ -16,7 +16,7 @@ from core.gateway import GatewayAccount, GatewayEvent, GatewayPlan, GatewayTrans
 
 Json = Mapping[str, Any]
 HUNDRED = Decimal(100)
-# lawpay.md §6: reference is free text of at most 128 characters.
+# docs/vendors/lawpay.md §6: reference is free text of at most 128 characters.
 MAX_REFERENCE = 128
 _INTERVAL_UNITS = {"week": "WEEK", "month": "MONTH"}
 
@@ -32,7 +32,7 @@ def to_cents(amount: Decimal) -> int:
 
 
 def from_cents(value: Any) -> Decimal:
-    """Integer cents (the docs also show strings, lawpay.md §6) to Decimal dollars with two places."""
+    """Integer cents (the docs also show strings, docs/vendors/lawpay.md §6) to Decimal dollars with two places."""
     if value is None:
         return Decimal("0.00")
     return (Decimal(int(value)) / HUNDRED).quantize(Decimal("0.01"))
@@ -52,13 +52,13 @@ def parse_time(text: Any) -> datetime:
 
 
 def format_time(when: datetime) -> str:
-    """yyyy-MM-dd'T'HH:mm:ss.SSS'Z' (lawpay.md §10)."""
+    """yyyy-MM-dd'T'HH:mm:ss.SSS'Z' (docs/vendors/lawpay.md §10)."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def account(raw: Json, method: str) -> GatewayAccount:
     """A merchant_account (card) or ach_account (bank). `trust_account` is omitted when unknown and
-    is a string "true"/"false" in chargeio_credentials (lawpay.md §2, §3)."""
+    is a string "true"/"false" in chargeio_credentials (docs/vendors/lawpay.md §2, §3)."""
     flag = raw.get("trust_account")
     trust = None if flag is None else (flag if isinstance(flag, bool) else str(flag).lower() == "true")
     return GatewayAccount(
@@ -83,7 +83,7 @@ def _active(raw: Json) -> bool:
 
 
 def transaction(raw: Json) -> GatewayTransaction:
-    """A charge or refund (lawpay.md §6 "Charge / transaction response")."""
+    """A charge or refund (docs/vendors/lawpay.md §6 "Charge / transaction response")."""
     return GatewayTransaction(
         id=str(raw["id"]),
         kind=str(raw.get("type") or "CHARGE").lower(),
@@ -100,7 +100,7 @@ def transaction(raw: Json) -> GatewayTransaction:
 
 
 def plan(raw: Json) -> GatewayPlan:
-    """A recurring charge (lawpay.md §8)."""
+    """A recurring charge (docs/vendors/lawpay.md §8)."""
     next_payment = raw.get("next_payment")
     return GatewayPlan(
         id=str(raw["id"]),
@@ -115,7 +115,7 @@ def plan(raw: Json) -> GatewayPlan:
 
 
 def plan_body(request: PlanRequest) -> dict[str, Any]:
-    """POST /v1/recurring/charges. The last occurrence is prorated to max_amount (lawpay.md §8)."""
+    """POST /v1/recurring/charges. The last occurrence is prorated to max_amount (docs/vendors/lawpay.md §8)."""
     return {
         "account_id": request.account_id,
         "method": request.method,
@@ -134,7 +134,7 @@ def plan_body(request: PlanRequest) -> dict[str, Any]:
 
 
 def event(raw: Json) -> GatewayEvent:
-    """An event: `data` is the full object of its type (lawpay.md §11)."""
+    """An event: `data` is the full object of its type (docs/vendors/lawpay.md §11)."""
     kind = str(raw.get("type") or "")
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     assert isinstance(data, dict)
@@ -165,7 +165,7 @@ def event(raw: Json) -> GatewayEvent:
 
 
 def page_link(page_url: str, amount: Decimal, payment_reference: str) -> str:
-    """A hosted payment page pre-filled and locked (lawpay.md §15): amount in cents."""
+    """A hosted payment page pre-filled and locked (docs/vendors/lawpay.md §15): amount in cents."""
     query = urlencode(
         {"amount": to_cents(amount), "reference": reference(payment_reference), "readOnlyFields": "amount,reference"}
     )

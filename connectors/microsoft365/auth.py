@@ -1,4 +1,4 @@
-"""App-only tokens for Microsoft Graph from msal's ConfidentialClientApplication (microsoft365.md §1).
+"""App-only tokens for Microsoft Graph from msal's ConfidentialClientApplication (docs/vendors/microsoft365.md §1).
 
 One msal app per connector, built on first use and kept for the life of the process, so that
 `acquire_token_for_client` answers from msal's own in-memory token cache (msal >= 1.23) and asks
@@ -162,7 +162,7 @@ def client_credential(
     thumbprint: str | None,
     passphrase: SecretStr | None = None,
 ) -> str | dict[str, str]:
-    """msal's client_credential: a secret string, or a PEM certificate dict (microsoft365.md §1)."""
+    """msal's client_credential: a secret string, or a PEM certificate dict (docs/vendors/microsoft365.md §1)."""
     if secret is not None:
         return secret.get_secret_value()
     if private_key is None or not thumbprint:

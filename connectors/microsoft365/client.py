@@ -1,6 +1,6 @@
 """A plain Microsoft Graph client on core's HttpClient: paging, delta rounds, $batch, subscriptions.
 
-Throttling (microsoft365.md §8): every request carries a rate key per (tenant, mailbox), so a 429
+Throttling (docs/vendors/microsoft365.md §8): every request carries a rate key per (tenant, mailbox), so a 429
 with Retry-After on one mailbox holds back only that mailbox (core.http honours Retry-After and is
 the one retry policy). Outlook allows 4 concurrent requests per app and mailbox: a semaphore of 4
 per mailbox guards every request, shared by all threads that use this client (the scheduler's poll
@@ -29,8 +29,8 @@ from core.http import Refusal, json_answer
 Json = dict[str, Any]
 
 CONNECTOR = "microsoft365"
-MAX_CONCURRENT_PER_MAILBOX = 4  # microsoft365.md §8: per app x mailbox
-MAX_BATCH = 20  # microsoft365.md §9
+MAX_CONCURRENT_PER_MAILBOX = 4  # docs/vendors/microsoft365.md §8: per app x mailbox
+MAX_BATCH = 20  # docs/vendors/microsoft365.md §9
 TENANT_WIDE = "tenant"  # the rate key of requests that touch no mailbox (users, call records)
 
 
@@ -60,7 +60,7 @@ def _forbidden(request: str, answer: HttpAnswer) -> str:
 _DELTA_EXPIRED = Refusal(DeltaExpired, "{request}: the delta token expired (HTTP {status}); a full resync follows")
 _SYNC_STATE_GONE = Refusal(DeltaExpired, _DELTA_EXPIRED.message, when=_sync_state_gone)
 
-# What Graph's refusals mean (microsoft365.md §4, §10); any other 4xx stays core's Fatal.
+# What Graph's refusals mean (docs/vendors/microsoft365.md §4, §10); any other 4xx stays core's Fatal.
 REFUSALS: Mapping[int, Refusal | tuple[Refusal, ...]] = MappingProxyType(
     {
         400: _SYNC_STATE_GONE,

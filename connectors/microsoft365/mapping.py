@@ -18,7 +18,7 @@ from core.models import Activity, ActivityKind
 SOURCE = "microsoft365"
 MAX_TITLE = 500
 MAX_COUNTERPART = 200
-# Sensitivities that mark an event as nobody else's business (microsoft365.md §3).
+# Sensitivities that mark an event as nobody else's business (docs/vendors/microsoft365.md §3).
 PRIVATE_SENSITIVITIES = frozenset({"private", "personal"})
 
 

@@ -1,6 +1,6 @@
 """The three activity streams: calendar events, sent mail, Teams calls.
 
-Calendar and sent mail are delta rounds per mailbox (microsoft365.md §4-5): follow nextLinks to a
+Calendar and sent mail are delta rounds per mailbox (docs/vendors/microsoft365.md §4-5): follow nextLinks to a
 deltaLink and keep only deltaLinks in the cursor, which is JSON with one entry per mailbox. A page
 before the deltaLink repeats the starting cursor, so a crash mid-round re-reads, never skips. The
 first page of every mailbox's round is read in $batch calls (one request per mailbox saved,

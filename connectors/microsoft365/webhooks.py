@@ -1,6 +1,6 @@
 """Graph change notifications: the validation handshake, clientState checks, lifecycle events, renewal.
 
-A delivery is a doorbell (microsoft365.md §7): it names the streams to re-poll and the delta
+A delivery is a doorbell (docs/vendors/microsoft365.md §7): it names the streams to re-poll and the delta
 rounds do the reading. Graph subscribes one resource per subscription, so billsync's single
 Subscription per firm stands for all of them: its id is a digest of the set (so a changed set is
 saved), `expires_at` is the earliest expiry, and its encrypted secret is a JSON object holding

@@ -1,9 +1,9 @@
 """A plain client for NetDocuments' REST API v1, on core.http: regional hosts, OAuth, the log.
 
 It knows HTTP and NetDocuments, nothing of billsync's models (mapping.py's job). Vendor facts are
-cited from ../shared/reference/netdocuments.md as "nd.md §n".
+cited as "docs/vendors/netdocuments.md §n".
 
-Two ways in (nd.md §3): a service account (client_credentials, the default: a harvester that
+Two ways in (docs/vendors/netdocuments.md §3): a service account (client_credentials, the default: a harvester that
 reads the repository log needs no person), or a person's grant (authorization_code, with refresh
 tokens). Either way the token lives encrypted in core's TokenStore and is renewed before it
 expires, and a 401 (NetDocuments expires idle tokens after 45-90 minutes) renews it once.
@@ -34,7 +34,7 @@ CONNECTOR = "netdocuments"
 Grant = Literal["client_credentials", "authorization_code"]
 Region = Literal["us", "eu", "au", "de", "ca", "dev"]
 
-# nd.md §1: the web host serves the consent page; the API host is "api." + the web host.
+# docs/vendors/netdocuments.md §1: the web host serves the consent page; the API host is "api." + the web host.
 WEB_HOSTS: Mapping[str, str] = {
     "us": "vault.netvoyage.com",
     "eu": "eu.netdocuments.com",  # EU and UK
@@ -43,7 +43,7 @@ WEB_HOSTS: Mapping[str, str] = {
     "ca": "can.netdocuments.com",
     "dev": "ducot.netdocuments.com",
 }
-# nd.md §3: tokens live 45-90 minutes idle; a missing or unreadable expires_in gets the shortest
+# docs/vendors/netdocuments.md §3: tokens live 45-90 minutes idle; a missing or unreadable expires_in gets the shortest
 # lifetime anyone reports (the Ruby gem's 30 minutes).
 FALLBACK_TOKEN_SECONDS = 30 * 60
 
@@ -55,7 +55,7 @@ class NetDocumentsNotFound(Fatal):
 
 
 class NetDocumentsForbidden(Fatal):
-    """403: the account lacks the right (the log probably needs repository admin, nd.md §6)."""
+    """403: the account lacks the right (the log probably needs repository admin, docs/vendors/netdocuments.md §6)."""
 
 
 # What NetDocuments' refusals mean; any other 4xx stays core's Fatal.
@@ -72,7 +72,7 @@ REFUSALS: Mapping[int, Refusal] = MappingProxyType(
 
 
 def api_host(region: str) -> str:
-    """The REST and token host of a region (nd.md §1)."""
+    """The REST and token host of a region (docs/vendors/netdocuments.md §1)."""
     return "api." + WEB_HOSTS[region]
 
 
@@ -101,7 +101,7 @@ class NetDocumentsClient:
         root = base_url.rstrip("/") if base_url else "https:/"
         self.api_root = f"{root}/{api_host(region)}"
         self.web_root = f"{root}/{WEB_HOSTS[region]}"
-        self.token_url = f"{self.api_root}/v1/OAuth"  # token and refresh (nd.md §3)
+        self.token_url = f"{self.api_root}/v1/OAuth"  # token and refresh (docs/vendors/netdocuments.md §3)
         self.oauth = OAuthApp(
             vendor="NetDocuments",
             connector=CONNECTOR,
@@ -111,7 +111,7 @@ class NetDocumentsClient:
             token_url=self.token_url,
             rate_key=self._rate_key(),
         )
-        # nd.md §3: a 401 means the token expired (idle tokens do early); renew and retry once.
+        # docs/vendors/netdocuments.md §3: a 401 means the token expired (idle tokens do early); renew and retry once.
         self._bearer = BearerAuth(
             ctx.http,
             vendor=CONNECTOR,
@@ -150,7 +150,7 @@ class NetDocumentsClient:
     def log(self, start: datetime, end: datetime) -> list[Json]:
         """The consolidated repository log between start and end (both sent to the second).
 
-        nd.md §6: a JSON array that may start with a byte-order mark; no paging token.
+        docs/vendors/netdocuments.md §6: a JSON array that may start with a byte-order mark; no paging token.
         """
         params = {
             "start": mapping.query_time(start),
@@ -168,7 +168,7 @@ class NetDocumentsClient:
     def log_events(self, start: datetime, end: datetime) -> Iterator[Json]:
         """Every log entry from start to end, read again from the newest date until nothing is new.
 
-        Whether the log caps rows per call is UNCONFIRMED (nd.md §6): a capped answer ends early,
+        Whether the log caps rows per call is UNCONFIRMED (docs/vendors/netdocuments.md §6): a capped answer ends early,
         so the next call starts at the newest date seen (inclusive, duplicates skipped) and the
         read ends only when a call brings nothing new.
         """
@@ -193,7 +193,7 @@ class NetDocumentsClient:
                 return  # a full second of events and nothing later: nothing more to ask for
             frm = newest
 
-    # -- OAuth (nd.md §3) -----------------------------------------------------------------------
+    # -- OAuth (docs/vendors/netdocuments.md §3) ------------------------------------------------
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """The consent page for the authorization-code grant (`/neWeb2/OAuth.aspx`)."""
@@ -221,9 +221,10 @@ class NetDocumentsClient:
         return self._refresh(token)
 
     def _client_credentials(self) -> OAuthToken:
-        """A service-account token: Basic base64("{client_id}|{repository_id}:{secret}") (nd.md §3)."""
+        """A service-account token: Basic base64("{client_id}|{repository_id}:{secret}")
+        (docs/vendors/netdocuments.md §3)."""
         user = f"{self.oauth.client_id}|{self.repository_id}"
-        # nd.md §3 [HLX]: the scope needs a literal space between scopes, so the body is written
+        # docs/vendors/netdocuments.md §3 [HLX]: the scope needs a literal space between scopes, so the body is written
         # by hand (a form encoder would send "+").
         body = f"grant_type=client_credentials&scope={quote(self.scope, safe=' ')}"
         return self._token_request(user, body, previous=None, refusal="the service account's credentials")
@@ -261,7 +262,7 @@ class NetDocumentsClient:
         return f"{self.api_root}/v1/{path.strip('/')}"
 
     def _rate_key(self) -> str:
-        # nd.md §9: limits are undocumented; one bucket per firm and repository.
+        # docs/vendors/netdocuments.md §9: limits are undocumented; one bucket per firm and repository.
         digest = hashlib.sha256(f"{self._ctx.firm}|{self.repository_id}".encode()).hexdigest()[:16]
         return f"{CONNECTOR}:{digest}"
 
@@ -270,7 +271,8 @@ class NetDocumentsClient:
 
 
 def _readable_expiry(body: Json) -> Json:
-    """nd.md §3: `expires_in` may come as a JSON string; anything unreadable gets the fallback."""
+    """docs/vendors/netdocuments.md §3: `expires_in` may come as a JSON string; anything unreadable gets the
+    fallback."""
     raw = body.get("expires_in")
     try:
         seconds = float(str(raw).strip())

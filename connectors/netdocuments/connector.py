@@ -17,26 +17,29 @@ from core.tokens import OAuthToken
 
 
 class NetDocumentsSettings(BaseModel):
-    """A firm's NetDocuments app and repository (client ids look like AP-XXXXXXXX, nd.md §2)."""
+    """A firm's NetDocuments app and repository (client ids look like AP-XXXXXXXX, docs/vendors/netdocuments.md §2)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     client_id: str = Field(min_length=1)
     client_secret: SecretStr
-    repository_id: str = Field(pattern=r"^CA-[A-Za-z0-9]+$")  # nd.md §2: CA-XXXXXXXX
-    region: Region = "us"  # nd.md §1: tokens work only in their own region (UNCONFIRMED)
+    repository_id: str = Field(pattern=r"^CA-[A-Za-z0-9]+$")  # docs/vendors/netdocuments.md §2: CA-XXXXXXXX
+    region: Region = "us"  # docs/vendors/netdocuments.md §1: tokens work only in their own region (UNCONFIRMED)
     grant: Grant = "client_credentials"  # a service account; "authorization_code" for a person's grant
-    scope: str = "full"  # nd.md §3: what the service-account clients ask; the log's needs are UNCONFIRMED
+    # docs/vendors/netdocuments.md §3: what the service-account clients ask; the log's needs are UNCONFIRMED
+    scope: str = "full"
     base_url: VendorUrl | None = None  # e.g. "http://127.0.0.1:8700/netdocuments" for the sandbox
     # The matter number as the PMS writes it, from the document's profile.
     workspace_format: str = "{client}-{matter}"
-    # Profile attribute numbers; None: discovered per cabinet (wsOrgAttrNum, wsAttrNum; nd.md §5).
+    # Profile attribute numbers; None: discovered per cabinet (wsOrgAttrNum, wsAttrNum;
+    # docs/vendors/netdocuments.md §5).
     client_attribute: int | None = Field(default=None, ge=1)
     matter_attribute: int | None = Field(default=None, ge=1)
     coalesce_minutes: int = Field(default=30, ge=1, le=24 * 60)
     overlap_minutes: int = Field(default=15, ge=0, le=24 * 60)  # the log's lag billsync tolerates
-    first_read_days: int = Field(default=30, ge=1, le=365)  # nd.md §4: the log's own default start
-    log_window_hours: int = Field(default=24, ge=1, le=24 * 31)  # nd.md §6: use narrow windows
+    # docs/vendors/netdocuments.md §4: the log's own default start
+    first_read_days: int = Field(default=30, ge=1, le=365)
+    log_window_hours: int = Field(default=24, ge=1, le=24 * 31)  # docs/vendors/netdocuments.md §6: use narrow windows
 
     @field_validator("workspace_format")
     @classmethod
@@ -81,7 +84,8 @@ class NetDocumentsConnector:
             raise NotConnected(self.name, self._ctx.firm)
         try:
             self.client.user_info()
-            # The log is what billsync needs; its rights are UNCONFIRMED (nd.md §6), so ask for an hour of it.
+            # The log is what billsync needs; its rights are UNCONFIRMED (docs/vendors/netdocuments.md §6), so ask for
+            # an hour of it.
             end = self._clock() if self._clock else datetime.now(UTC)
             self.client.log(end - timedelta(hours=1), end)
         except AuthFailed as exc:
@@ -108,7 +112,7 @@ class NetDocumentsConnector:
         ]
 
     def webhooks(self) -> None:
-        """NetDocuments has no webhooks or event subscriptions (nd.md §9): core polls the log."""
+        """NetDocuments has no webhooks or event subscriptions (docs/vendors/netdocuments.md §9): core polls the log."""
         return None
 
     def writer(self) -> None:

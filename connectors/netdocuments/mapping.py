@@ -1,6 +1,6 @@
 """NetDocuments JSON -> billsync's core models. Pure functions; no HTTP.
 
-The repository log says who did what to which document and when (nd.md §6). Three kinds of
+The repository log says who did what to which document and when (docs/vendors/netdocuments.md §6). Three kinds of
 event are authoring work (create, edit, new version); everything else (views, downloads,
 profile edits, system jobs) is not billable and is dropped here. A burst of edits to one
 document by one user becomes one activity per coalescing window.
@@ -9,7 +9,7 @@ Coalescing is stable across polls because the window an event belongs to is a fu
 event alone: windows are fixed, aligned to the Unix epoch, so the activity's external_id
 (document, user, window start) comes out the same whichever read sees the event, and however
 reads split a burst. Document contents never reach this module; titles are document names.
-Vendor facts are cited from ../shared/reference/netdocuments.md as "nd.md §n".
+Vendor facts are cited as "docs/vendors/netdocuments.md §n".
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class Action(enum.IntEnum):
         return {Action.CREATED: "Created", Action.NEW_VERSION: "New version", Action.REVISED: "Revised"}[self]
 
 
-# nd.md §6/§11: the list of log event names is UNCONFIRMED. These are the UI history's actions
-# (nd.md §6 "Per-document history") that change a document's content, compared case- and
+# docs/vendors/netdocuments.md §6/§11: the list of log event names is UNCONFIRMED. These are the UI history's actions
+# (docs/vendors/netdocuments.md §6 "Per-document history") that change a document's content, compared case- and
 # space-insensitively. Anything else (view, open, download, print, edit profile, move, ...) is
 # not authoring work and is ignored.
 AUTHORING_EVENTS: Mapping[str, Action] = {
@@ -75,7 +75,7 @@ class LogEvent:
 
     @property
     def key(self) -> tuple[str, ...]:
-        """The log has no event id (nd.md §6): events are the same when all of this is."""
+        """The log has no event id (docs/vendors/netdocuments.md §6): events are the same when all of this is."""
         return (self.at.isoformat(), self.name, self.user_id, self.user_email, self.doc_id)
 
 
@@ -103,7 +103,7 @@ class Burst:
 
 
 def parse_log_body(raw: bytes) -> list[dict[str, Any]]:
-    """The log's JSON array; a leading UTF-8 byte-order mark is stripped first (nd.md §6)."""
+    """The log's JSON array; a leading UTF-8 byte-order mark is stripped first (docs/vendors/netdocuments.md §6)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -121,7 +121,7 @@ def parse_log_body(raw: bytes) -> list[dict[str, Any]]:
 
 
 def parse_time(value: Any, name: str = "date") -> datetime:
-    """A NetDocuments timestamp: UTC, `%Y-%m-%dT%H:%M:%S` without a zone (nd.md §6)."""
+    """A NetDocuments timestamp: UTC, `%Y-%m-%dT%H:%M:%S` without a zone (docs/vendors/netdocuments.md §6)."""
     if not isinstance(value, str) or not value.strip():
         raise MappingError(f"{name} is missing")
     try:
@@ -132,7 +132,7 @@ def parse_time(value: Any, name: str = "date") -> datetime:
 
 
 def query_time(when: datetime) -> str:
-    """`yyyy-MM-ddThh:mm:ssZ`, the log's `start`/`end` form (nd.md §4)."""
+    """`yyyy-MM-ddThh:mm:ssZ`, the log's `start`/`end` form (docs/vendors/netdocuments.md §4)."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -182,7 +182,7 @@ def align_read_start(since: datetime, overlap: timedelta, window: timedelta) -> 
 
 @dataclass(frozen=True, slots=True)
 class FirmUser:
-    """A repository member who is not an external user (nd.md §4 Repository users)."""
+    """A repository member who is not an external user (docs/vendors/netdocuments.md §4 Repository users)."""
 
     id: str
     email: str
@@ -247,7 +247,7 @@ class Profile:
 
 
 def profile(info: Mapping[str, Any]) -> Profile:
-    """`GET /v1/Document/{id}/info` -> Profile (nd.md §5)."""
+    """`GET /v1/Document/{id}/info` -> Profile (docs/vendors/netdocuments.md §5)."""
     standard = info.get("standardAttributes")
     if not isinstance(standard, Mapping):
         raise MappingError("a document profile without standardAttributes")

@@ -1,6 +1,6 @@
 """The one stream billsync reads from NetDocuments: document authoring work from the repository log.
 
-Cursor: {"updated_since": ISO timestamp}, the point the log has been read up to (nd.md §6:
+Cursor: {"updated_since": ISO timestamp}, the point the log has been read up to (docs/vendors/netdocuments.md §6:
 Splunk checkpoints on the last event's date + 1 s). How the cursor, the overlap and the
 coalescing window fit together:
 
@@ -90,7 +90,7 @@ class DocumentActivities:
     # -- reading the log -------------------------------------------------------------------------
 
     def _events(self, start: datetime, end: datetime, errors: list[str]) -> list[mapping.LogEvent]:
-        """Every parsable log event from start to end, read in narrow windows (nd.md §6)."""
+        """Every parsable log event from start to end, read in narrow windows (docs/vendors/netdocuments.md §6)."""
         events: dict[tuple[str, ...], mapping.LogEvent] = {}
         frm = start
         while frm < end:
@@ -115,7 +115,7 @@ class DocumentActivities:
         if still_open:
             point = min(b.window_start for b in still_open)  # read the open windows whole next time
         elif events:
-            point = events[-1].at + timedelta(seconds=1)  # nd.md §6: the last event's date + 1 s
+            point = events[-1].at + timedelta(seconds=1)  # docs/vendors/netdocuments.md §6: the last event's date + 1 s
         else:
             point = read_from
         previous = paging.cursor_time(since, "updated_since", mapping.parse_time)
@@ -161,7 +161,8 @@ class DocumentActivities:
         return None
 
     def _discover(self) -> dict[str, tuple[int, int] | None]:
-        """Attribute numbers per cabinet from /v1/User/cabinets (wsOrgAttrNum, wsAttrNum; nd.md §4-5)."""
+        """Attribute numbers per cabinet from /v1/User/cabinets (wsOrgAttrNum, wsAttrNum;
+        docs/vendors/netdocuments.md §4-5)."""
         try:
             cabinets = self._client.cabinets()
         except Fatal as exc:

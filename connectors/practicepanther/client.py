@@ -1,7 +1,7 @@
 """A plain client for PracticePanther's REST API v2, on core.http: its endpoints, paging and refusals.
 
 It knows HTTP and PracticePanther, nothing of billsync's models (that is mapping.py's job). Vendor
-facts are cited from ../shared/reference/practicepanther.md as "pp.md §n".
+facts are cited as "docs/vendors/practicepanther.md §n".
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from core.oauth import OAuthApp
 from core.tokens import OAuthToken
 
 CONNECTOR = "practicepanther"
-DEFAULT_HOST = "https://app.practicepanther.com"  # pp.md §3
-# pp.md §4: no documented maximum; third-party clients bound $top to 1-200.
+DEFAULT_HOST = "https://app.practicepanther.com"  # docs/vendors/practicepanther.md §3
+# docs/vendors/practicepanther.md §4: no documented maximum; third-party clients bound $top to 1-200.
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 100
-# A deterministic order that updates cannot reshuffle (pp.md §4: always send $orderby).
+# A deterministic order that updates cannot reshuffle (docs/vendors/practicepanther.md §4: always send $orderby).
 ORDER_BY = "created_at asc,id asc"
 
 Json = dict[str, Any]
@@ -43,11 +43,11 @@ class PracticePantherRejected(Fatal):
 
 
 class PracticePantherNotAllowed(Fatal):
-    """405: the resource has no such verb (invoices and payments are read-only, pp.md §11)."""
+    """405: the resource has no such verb (invoices and payments are read-only, docs/vendors/practicepanther.md §11)."""
 
 
 def _invalid_grant(answer: HttpAnswer) -> bool:
-    # pp.md §2: PP-MCP-R reports 400 invalid_grant when the access token needs a refresh.
+    # docs/vendors/practicepanther.md §2: PP-MCP-R reports 400 invalid_grant when the access token needs a refresh.
     body = answer.json()
     return isinstance(body, dict) and body.get("error") == "invalid_grant"
 
@@ -59,7 +59,7 @@ def _invalid_fields(request: str, answer: HttpAnswer) -> str:
     return f"{request}: HTTP 400, invalid fields {fields}"
 
 
-# What PracticePanther's refusals mean (pp.md §6); any other 4xx stays core's Fatal.
+# What PracticePanther's refusals mean (docs/vendors/practicepanther.md §6); any other 4xx stays core's Fatal.
 REFUSALS: Mapping[int, Refusal | tuple[Refusal, ...]] = MappingProxyType(
     {
         400: (
@@ -101,7 +101,7 @@ class PracticePantherClient:
             token_url=f"{host}/oauth/token",
             rate_key=self._rate_key(),
         )
-        # pp.md §6: a 401 (or 400 invalid_grant) means refresh and retry once.
+        # docs/vendors/practicepanther.md §6: a 401 (or 400 invalid_grant) means refresh and retry once.
         self._bearer = BearerAuth(
             ctx.http,
             vendor=CONNECTOR,
@@ -123,7 +123,8 @@ class PracticePantherClient:
         return _object(self._send("GET", self._url("users/me")), "GET")
 
     def pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[list[Json]]:
-        """Every page of a list: $top/$skip with a fixed $orderby until a short page (pp.md §4)."""
+        """Every page of a list: $top/$skip with a fixed $orderby until a short page
+        (docs/vendors/practicepanther.md §4)."""
         skip = 0
         seen: set[str] = set()
         while True:
@@ -149,14 +150,14 @@ class PracticePantherClient:
         return _object(self._send("POST", self._url(path), json_body=body), "POST")
 
     def replace(self, path: str, record_id: str, body: Mapping[str, Any]) -> Json:
-        """PUT /{path}?id=: a full replace (pp.md §3); callers GET and merge first."""
+        """PUT /{path}?id=: a full replace (docs/vendors/practicepanther.md §3); callers GET and merge first."""
         return _object(self._send("PUT", self._url(path), params={"id": record_id}, json_body=body), "PUT")
 
     def delete(self, path: str, record_id: str) -> None:
         """DELETE /{path}?id=."""
         self._send("DELETE", self._url(path), params={"id": record_id})
 
-    # -- OAuth (pp.md §2) -----------------------------------------------------------------------
+    # -- OAuth (docs/vendors/practicepanther.md §2) ---------------------------------------------
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """PP's consent page for the authorization-code grant."""
@@ -170,15 +171,16 @@ class PracticePantherClient:
         return self._ctx.tokens.current(self._ctx.firm, CONNECTOR, self._refresh, force=force)
 
     def _refresh(self, token: OAuthToken) -> OAuthToken:
-        """Spend the refresh token for a new pair; TokenStore saves it before use (pp.md §2)."""
+        """Spend the refresh token for a new pair; TokenStore saves it before use
+        (docs/vendors/practicepanther.md §2)."""
         return self.oauth.refresh(
             self._ctx.http,
             token,
-            # Refresh tokens reportedly rotate (pp.md §2), so a second try with the same one would
-            # be refused. TokenStore serialises refreshes per firm. A refresh answer without a
-            # refresh token keeps the old one (as PP-MCP-A does, pp.md §2).
+            # Refresh tokens reportedly rotate (docs/vendors/practicepanther.md §2), so a second try with the same one
+            # would be refused. TokenStore serialises refreshes per firm. A refresh answer without a
+            # refresh token keeps the old one (as PP-MCP-A does, docs/vendors/practicepanther.md §2).
             repeatable=False,
-            # invalid_grant / invalid_client: spent, expired or revoked (pp.md §2).
+            # invalid_grant / invalid_client: spent, expired or revoked (docs/vendors/practicepanther.md §2).
             refused="PracticePanther refused the refresh token (spent, expired or revoked): "
             "run `billsync connect practicepanther`",
             now=self._clock(),
@@ -190,7 +192,7 @@ class PracticePantherClient:
         return f"{self.api_root}/{path.strip('/')}"
 
     def _rate_key(self) -> str:
-        # pp.md §5: the limit's scope is unknown; one bucket per firm survives token rotation.
+        # docs/vendors/practicepanther.md §5: the limit's scope is unknown; one bucket per firm survives token rotation.
         return "practicepanther:" + hashlib.sha256(self._ctx.firm.encode()).hexdigest()[:16]
 
     def _send(

@@ -1,4 +1,4 @@
-"""PracticePanther for billsync: PMS and activity source; no webhooks (pp.md §7)."""
+"""PracticePanther for billsync: PMS and activity source; no webhooks (docs/vendors/practicepanther.md §7)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from core.tokens import OAuthToken
 
 
 class PracticePantherSettings(BaseModel):
-    """A firm's PracticePanther API app (access is granted by PP on request, pp.md §1)."""
+    """A firm's PracticePanther API app (access is granted by PP on request, docs/vendors/practicepanther.md §1)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,7 +51,7 @@ class PracticePantherConnector:
 
     @classmethod
     def why_payments_by_hand(cls) -> str:
-        """PracticePanther's API v2 reads and deletes payments but cannot create one (lawpay.md §17.1)."""
+        """PracticePanther's API v2 reads and deletes payments but cannot create one (docs/vendors/lawpay.md §17.1)."""
         return "PracticePanther's API cannot create payments (payments are read-only)"
 
     def check(self) -> None:
@@ -69,7 +69,7 @@ class PracticePantherConnector:
         return [cls(self.client, overlap=overlap, clock=self._clock, log=self._ctx.log) for cls in STREAM_CLASSES]
 
     def webhooks(self) -> None:
-        """PracticePanther has no webhooks (pp.md §7): core polls."""
+        """PracticePanther has no webhooks (docs/vendors/practicepanther.md §7): core polls."""
         return None
 
     def writer(self) -> PracticePantherWriter:

@@ -1,7 +1,7 @@
 """PracticePanther JSON <-> billsync's core models. Pure functions; no HTTP.
 
 Titles are subjects only: bodies, notes and message texts are privileged and never leave here.
-Vendor facts are cited from ../shared/reference/practicepanther.md as "pp.md §n".
+Vendor facts are cited as "docs/vendors/practicepanther.md §n".
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ SECONDS_PER_HOUR = Decimal(3600)
 _MARKER = re.compile(r"\[bs:([0-9a-f]{16})\]")
 _Model = TypeVar("_Model", bound=BaseModel)
 
-# pp.md §9 "Matter billing type": the billing method lives in the matter's `rate` string.
+# docs/vendors/practicepanther.md §9 "Matter billing type": the billing method lives in the matter's `rate` string.
 _BILLING: Mapping[str, BillingMethod] = {
     "flat rate": BillingMethod.FLAT,
     "item price": BillingMethod.FLAT,  # billed by fixed item prices, not by the hour
@@ -50,7 +50,7 @@ _STATUS: Mapping[str, MatterStatus] = {
     "closed": MatterStatus.CLOSED,
     "archived": MatterStatus.CLOSED,
 }
-# pp.md §9 Payment: `bank_account.type` tells trust from operating money.
+# docs/vendors/practicepanther.md §9 Payment: `bank_account.type` tells trust from operating money.
 _ACCOUNT: Mapping[str, PaymentAccount] = {
     "operating": PaymentAccount.OPERATING,
     "trust": PaymentAccount.TRUST,
@@ -68,7 +68,7 @@ _INVOICE_KINDS = {"sale", "refund", "credit"}
 # (invoice field holding the lines, BillLine.kind)
 _LINE_FIELDS = (("items_time_entries", "time"), ("items_expenses", "expense"), ("items_flat_fees", "flat_fee"))
 CENT = Decimal("0.01")
-# pp.md §9: Message.type and Task.status enums.
+# docs/vendors/practicepanther.md §9: Message.type and Task.status enums.
 _MESSAGE_TYPES = frozenset({"Text", "Secure"})
 _TASK_STATUSES = frozenset({"NotCompleted", "InProgress", "Completed", "Conditional"})
 LONGEST_EVENT = timedelta(days=7)  # a longer stretch is bad data (the Activity model refuses it too)
@@ -82,7 +82,7 @@ class MappingError(ValueError):
 
 
 def hours_to_seconds(hours: Any) -> int:
-    """PP's decimal hours (pp.md §9) as whole seconds, rounded half-up."""
+    """PP's decimal hours (docs/vendors/practicepanther.md §9) as whole seconds, rounded half-up."""
     if hours is None or isinstance(hours, bool):
         raise MappingError("hours is missing")
     try:
@@ -109,7 +109,8 @@ def hours_json(seconds: int) -> float:
     return hours
 
 
-# -- the idempotency marker (kept in private_notes: never on the client's invoice, pp.md §9) -----
+# -- the idempotency marker (kept in private_notes: never on the client's invoice, docs/vendors/practicepanther.md §9)
+# ---
 
 
 def marker_hash(key: str) -> str:
@@ -132,7 +133,7 @@ def marker_in(text: Any) -> str | None:
 
 
 def parse_timestamp(value: Any, name: str = "updated_at") -> datetime:
-    """A PP timestamp; zone-less ones are taken as UTC (pp.md §3, UNCONFIRMED)."""
+    """A PP timestamp; zone-less ones are taken as UTC (docs/vendors/practicepanther.md §3, UNCONFIRMED)."""
     if not isinstance(value, str) or not value:
         raise MappingError(f"{name} is missing")
     try:
@@ -143,12 +144,12 @@ def parse_timestamp(value: Any, name: str = "updated_at") -> datetime:
 
 
 def query_time(moment: datetime) -> str:
-    """A datetime query literal: always with a zone, or PP answers 400 (pp.md §3)."""
+    """A datetime query literal: always with a zone, or PP answers 400 (docs/vendors/practicepanther.md §3)."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def entry_date(day: date) -> str:
-    """A time entry's `date` as the spec's example writes it (pp.md §10)."""
+    """A time entry's `date` as the spec's example writes it (docs/vendors/practicepanther.md §10)."""
     return query_time(datetime.combine(day, time(0), tzinfo=UTC))
 
 
@@ -156,7 +157,7 @@ def entry_date(day: date) -> str:
 
 
 def timekeeper(raw: Mapping[str, Any]) -> Timekeeper:
-    """A PP user -> Timekeeper. PP exposes no user rates and no role (pp.md §9): default_rate
+    """A PP user -> Timekeeper. PP exposes no user rates and no role (docs/vendors/practicepanther.md §9): default_rate
     stays 0, and the LEDES classification is unknown until the firm sets it
     (billing.timekeepers.<id>.classification)."""
     name = _text(raw.get("display_name")) or " ".join(
@@ -189,7 +190,8 @@ def client(raw: Mapping[str, Any]) -> Client:
 
 
 def account_address(raw: Mapping[str, Any]) -> PostalAddress | None:
-    """An account's address (pp.md, Account: address_street_1/2, city, state, zip_code, country), or None."""
+    """An account's address (docs/vendors/practicepanther.md §9, Account: address_street_1/2, city, state, zip_code,
+    country), or None."""
     street = "\n".join(s for s in (_text(raw.get("address_street_1")), _text(raw.get("address_street_2"))) if s)
     address = PostalAddress(
         street=street,
@@ -202,7 +204,8 @@ def account_address(raw: Mapping[str, Any]) -> PostalAddress | None:
 
 
 def matter(raw: Mapping[str, Any]) -> Matter:
-    """A PP matter -> Matter; flat-fee and contingency come from the `rate` string (pp.md §9)."""
+    """A PP matter -> Matter; flat-fee and contingency come from the `rate` string
+    (docs/vendors/practicepanther.md §9)."""
     record_id = _id(raw.get("id"), "matter")
     account = _linked_id(raw.get("account_ref"))
     if account is None:
@@ -228,7 +231,7 @@ def billing_method(rate: Any) -> BillingMethod:
     return _BILLING.get(_text(rate).lower(), BillingMethod.HOURLY)
 
 
-# -- invoices and payments (read-only through the API, pp.md §11) -------------------------------
+# -- invoices and payments (read-only through the API, docs/vendors/practicepanther.md §11) -----
 
 
 def money(value: Any, name: str) -> Decimal:
@@ -249,8 +252,8 @@ def money(value: Any, name: str) -> Decimal:
 def invoice(raw: Mapping[str, Any]) -> RemoteBill:
     """A PP invoice -> RemoteBill.
 
-    PP invoices carry no number and no status (pp.md §9): every invoice the API returns is taken
-    as issued (UNCONFIRMED whether drafts are listed), paid once nothing is outstanding. Lines
+    PP invoices carry no number and no status (docs/vendors/practicepanther.md §9): every invoice the API returns is
+    taken as issued (UNCONFIRMED whether drafts are listed), paid once nothing is outstanding. Lines
     name their timekeeper by printed name and link no time entry.
     """
     record_id = _id(raw.get("id"), "invoice")
@@ -299,7 +302,7 @@ def _bill_line(raw: Mapping[str, Any], kind: str) -> BillLine:
 
 
 def payment(raw: Mapping[str, Any]) -> RemotePayment:
-    """A PP payment -> RemotePayment; which invoices it paid is not visible (pp.md §9)."""
+    """A PP payment -> RemotePayment; which invoices it paid is not visible (docs/vendors/practicepanther.md §9)."""
     record_id = _id(raw.get("id"), "payment")
     account = _linked_id(raw.get("account_ref"))
     if account is None:
@@ -312,14 +315,15 @@ def payment(raw: Mapping[str, Any]) -> RemotePayment:
     if status is None:
         raise MappingError(f"payment {record_id} has an unknown status")
     amount = money(raw.get("total_amount"), "total_amount")
-    # `refundedAmount` comes only from GET-by-id (pp.md §9); a list row marked Refunded without it
-    # is taken as refunded in full, the conservative reading for what was collected.
+    # `refundedAmount` comes only from GET-by-id (docs/vendors/practicepanther.md §9); a list row marked Refunded
+    # without it is taken as refunded in full, the conservative reading for what was collected.
     refunded = money(raw["refundedAmount"], "refundedAmount") if "refundedAmount" in raw else None
     if refunded is None:
         refunded = amount if status == "refunded" else Decimal("0.00")
     received = _day(raw.get("date"), "date")
     if received is None:
-        raise MappingError(f"payment {record_id} has no date")  # required by the spec (pp.md §9)
+        # required by the spec (docs/vendors/practicepanther.md §9)
+        raise MappingError(f"payment {record_id} has no date")
     number = raw.get("number")
     return _build(
         RemotePayment,
@@ -352,8 +356,8 @@ def _day(value: Any, name: str) -> date | None:
 
 
 def call_activity(raw: Mapping[str, Any], covered: bool = False) -> Activity:
-    """A call log -> a call. `duration` units are UNCONFIRMED (pp.md §9), so it is not used, but an
-    impossible one (negative, or over a day even if it counted minutes) marks bad data."""
+    """A call log -> a call. `duration` units are UNCONFIRMED (docs/vendors/practicepanther.md §9), so it is not used,
+    but an impossible one (negative, or over a day even if it counted minutes) marks bad data."""
     duration = raw.get("duration")
     if duration is not None and (
         isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration <= 24 * 60
@@ -466,7 +470,7 @@ def covered_by(raw: Mapping[str, Any], actor: str | None, started: Any, entries:
 CoverIndex = Mapping[tuple[str, str, date], tuple[str, ...]]
 """(user id, "matter:<id>" or "account:<id>", day) -> lower-cased time-entry descriptions.
 
-PP time entries carry no link to the activity they bill (pp.md §9), so an activity counts as
+PP time entries carry no link to the activity they bill (docs/vendors/practicepanther.md §9), so an activity counts as
 covered when a time entry by the same user on the same day names its subject, on the same
 matter, or, for an activity linked only to an account, on any matter of that account. Entries
 billsync wrote itself (they carry its marker) never count: they are already tied to their activity."""
@@ -505,10 +509,11 @@ def actor_of(raw: Mapping[str, Any]) -> str | None:
 
 
 def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, Any]:
-    """The POST body for an entry (pp.md §9, §10): hours, the rate when known, the marker in private notes.
+    """The POST body for an entry (docs/vendors/practicepanther.md §9, §10): hours, the rate when known, the marker in
+    private notes.
 
-    PP exposes no user rates (pp.md §9), so an entry rated from PP's data alone has rate 0; that
-    rate is left blank, and PP applies its default rate for the user and matter instead of $0.
+    PP exposes no user rates (docs/vendors/practicepanther.md §9), so an entry rated from PP's data alone has rate 0;
+    that rate is left blank, and PP applies its default rate for the user and matter instead of $0.
     """
     body: dict[str, Any] = {
         "date": entry_date(entry.work_date),
@@ -527,7 +532,8 @@ def time_entry_body(entry: TimeEntry, key: str, *, billable: bool) -> dict[str, 
 
 
 def merged_time_entry(current: Mapping[str, Any], entry: TimeEntry, *, billable: bool) -> dict[str, Any]:
-    """GET, merge, PUT (pp.md §3): the current record with billsync's fields changed, read-only keys dropped.
+    """GET, merge, PUT (docs/vendors/practicepanther.md §3): the current record with billsync's fields changed,
+    read-only keys dropped.
 
     The rate PP holds is kept whenever it has one: it is either billsync's own (learned back by
     the reconcile), the one PP chose by its rate rules, or one a person typed since; none of them
@@ -564,8 +570,8 @@ def remote_entry(raw: Mapping[str, Any]) -> RemoteEntry:
         matter_id=_linked_id(raw.get("matter_ref")) or "",
         billable=raw.get("is_billable") is True,
         billed=raw.get("is_billed") is True,
-        # pp.md §9: a blank rate takes PP's default for the user and matter; the rate PP holds is
-        # what its invoice bills, so it is the entry's rate.
+        # docs/vendors/practicepanther.md §9: a blank rate takes PP's default for the user and matter; the rate PP holds
+        # is what its invoice bills, so it is the entry's rate.
         rate=_rate_held(raw.get("rate")),
         task_code=_text(raw.get("task_code")) or None,
     )

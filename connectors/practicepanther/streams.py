@@ -1,10 +1,10 @@
 """The streams billsync reads from PracticePanther, each an explicit class over one list endpoint.
 
-Cursor: {"updated_since": ISO timestamp} (events add "ended_until"). PP has no webhooks (pp.md §7),
-so every stream polls. Each read starts an overlap window before the stored cursor, because
-`updated_since` may match strictly after the given time. Pages come in created_at order
-($top/$skip, pp.md §4), not updated_at order, so only the last page of a walk advances the cursor,
-to the highest updated_at seen; earlier pages repeat the starting cursor. A crash mid-walk
+Cursor: {"updated_since": ISO timestamp} (events add "ended_until"). PP has no webhooks
+(docs/vendors/practicepanther.md §7), so every stream polls. Each read starts an overlap window before the stored
+cursor, because `updated_since` may match strictly after the given time. Pages come in created_at order
+($top/$skip, docs/vendors/practicepanther.md §4), not updated_at order, so only the last page of a walk advances the
+cursor, to the highest updated_at seen; earlier pages repeat the starting cursor. A crash mid-walk
 therefore re-reads, never skips.
 """
 
@@ -132,7 +132,8 @@ class Matters(PracticePantherStream):
 
 
 class Invoices(PracticePantherStream):
-    """PP invoices -> RemoteBill: read-only copies for reconciliation and reports (pp.md §11)."""
+    """PP invoices -> RemoteBill: read-only copies for reconciliation and reports
+    (docs/vendors/practicepanther.md §11)."""
 
     name = "invoices"
     role = StreamRole.BILLS
@@ -144,7 +145,7 @@ class Invoices(PracticePantherStream):
 
 
 class Payments(PracticePantherStream):
-    """PP payments -> RemotePayment: trust or operating by their bank account (pp.md §9)."""
+    """PP payments -> RemotePayment: trust or operating by their bank account (docs/vendors/practicepanther.md §9)."""
 
     name = "payments"
     role = StreamRole.PAYMENTS
@@ -190,7 +191,7 @@ class CallLogs(ActivityStream):
 class Messages(ActivityStream):
     """Text messages sent by firm users -> SMS (never the body).
 
-    /messages declares no filters (pp.md §9): every read walks the whole list and keeps what
+    /messages declares no filters (docs/vendors/practicepanther.md §9): every read walks the whole list and keeps what
     changed since the cursor (less the overlap) on this side.
     """
 
@@ -231,7 +232,7 @@ class Events(ActivityStream):
 
     Ending does not update an event, so `updated_since` alone never brings it back: a second pass
     asks for events that started in the window that can hold events which ended since the last
-    read (`date_from`/`date_to` on the start, pp.md §8); the cursor remembers that point as
+    read (`date_from`/`date_to` on the start, docs/vendors/practicepanther.md §8); the cursor remembers that point as
     "ended_until".
     """
 

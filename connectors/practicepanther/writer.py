@@ -1,12 +1,12 @@
 """Writes billsync's time entries to PracticePanther, exactly once per key.
 
 PP has no idempotency key, so the entry's private notes (internal only, never on the client's
-invoice, pp.md §9) carry a marker `[bs:<hash of the key>]`. A POST is never re-sent blindly
+invoice, docs/vendors/practicepanther.md §9) carry a marker `[bs:<hash of the key>]`. A POST is never re-sent blindly
 (core.http raises Indeterminate when its outcome is unknown); core then calls find_time_entry,
 which looks for the marker before anything is sent again; entries an earlier store may have
 written are looked for in groups (find_time_entries): core asks for one matter's at a time, and
 they are found with one listing. Updates GET, merge and PUT the whole record, since PUT is a
-full replace (pp.md §3).
+full replace (docs/vendors/practicepanther.md §3).
 """
 
 from __future__ import annotations
@@ -46,28 +46,29 @@ class PracticePantherWriter:
 
     def find_time_entry(self, key: str, entry: TimeEntry) -> str | None:
         """The time entry whose private notes carry this key's marker, or None."""
-        # The user and matter narrow the list (pp.md §8: the filter is user_id).
+        # The user and matter narrow the list (docs/vendors/practicepanther.md §8: the filter is user_id).
         day = entry.work_date
         listing = self._listing(day, day, matter_id=entry.matter_id, user_id=entry.timekeeper_id)
         return _matched(listing, [key]).get(key)
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
         """core.connector.FindsManyEntries: one listing of one matter's entries (every user's,
-        pp.md §8 filters) over the wanted work dates, matched by marker as find_time_entry matches."""
+        docs/vendors/practicepanther.md §8 filters) over the wanted work dates, matched by marker as find_time_entry
+        matches."""
         matter_id = matter_of_group(wanted)
         days = [entry.work_date for _, entry in wanted]
         return _matched(self._listing(min(days), max(days), matter_id=matter_id), [key for key, _ in wanted])
 
     def _listing(self, first: date, last: date, **filters: str) -> Iterable[list[dict[str, Any]]]:
-        # A day either side covers a date PP shifted across midnight (pp.md §3, zone UNCONFIRMED);
-        # date_to is a moment, so the last day's end is the next day's start.
+        # A day either side covers a date PP shifted across midnight (docs/vendors/practicepanther.md §3, zone
+        # UNCONFIRMED); date_to is a moment, so the last day's end is the next day's start.
         start = datetime.combine(first, time(0), tzinfo=UTC) - timedelta(days=1)
         end = datetime.combine(last, time(0), tzinfo=UTC) + timedelta(days=2)
         params = {**filters, "date_from": mapping.query_time(start), "date_to": mapping.query_time(end)}
         return self._client.pages(PATH, params)
 
     def update_time_entry(self, remote_id: str, entry: TimeEntry, *, billable: bool) -> None:
-        """GET, merge billsync's fields into the whole record, PUT it back (pp.md §3)."""
+        """GET, merge billsync's fields into the whole record, PUT it back (docs/vendors/practicepanther.md §3)."""
         current = self._client.get(PATH, _checked(remote_id))
         if current.get("is_billed") is True:
             raise Fatal(f"PracticePanther time entry {remote_id} is billed; change it in PracticePanther")
@@ -79,7 +80,7 @@ class PracticePantherWriter:
     ) -> Sequence[RemoteEntry]:
         """The current state of the given entries, found by an id scan; a 404 confirms a deletion.
 
-        PP has no webhooks and no read-by-ids call (pp.md §7, §8), so deletions are found by
+        PP has no webhooks and no read-by-ids call (docs/vendors/practicepanther.md §7, §8), so deletions are found by
         scanning: one list walk over the entries' work-date window (a day of margin either side,
         for dates PP shifts across midnight) finds every entry still there. Only the ids the
         scan did not see are asked for one by one, and only a 404 makes one a deletion: absent

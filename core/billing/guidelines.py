@@ -2,7 +2,7 @@
 
 Entry rules (core.rules) look at one entry as it is captured; these look at the invoice the client
 will receive: hours per timekeeper per day across all its lines, duplicates between lines, codes
-in the right LEDES fields, line dates inside the billing period (billing-domain.md §5). Each
+in the right LEDES fields, line dates inside the billing period (docs/billing-domain.md §5). Each
 finding names its line. Severities: the defaults below, overridden firm-wide and then per client.
 """
 
@@ -135,7 +135,7 @@ def utbms_wrong_field(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[i
 def outside_period(prebill: PreBill, facts: InvoiceFacts) -> Iterator[tuple[int | None, str]]:
     """Every line date falls inside the billing period the invoice declares.
 
-    E-billing systems reject the invoice otherwise (billing-domain.md §5, [S91]), so this blocks by
+    E-billing systems reject the invoice otherwise (docs/billing-domain.md §5, [S91]), so this blocks by
     default. billsync's own pre-bills declare a period from their earliest line; this catches any
     that does not.
     """

@@ -1,4 +1,4 @@
-"""LEDES 1998B and LEDES98BI V2 files for a pre-bill (billing-domain.md §1-§2).
+"""LEDES 1998B and LEDES98BI V2 files for a pre-bill (docs/billing-domain.md §1-§2).
 
 Both are pipe-delimited text: a format line, a header line of field names, one line per line
 item; every line ends with `[]`, invoice-level fields repeat on every line, dates are YYYYMMDD.
@@ -62,7 +62,7 @@ LEDES_98BI_FIELDS: tuple[str, ...] = (
     "INVOICE_TAX_CURRENCY",
 )  # fmt: skip
 FORMAT_LINES = {LedesFormat.LEDES_1998B: "LEDES1998B", LedesFormat.LEDES_98BI: "LEDES98BI V2"}
-SUPPORT_CLASSIFICATIONS = ("FLTFEE", "ADJSMT")  # billing-domain.md §1: fee-support lines, not people
+SUPPORT_CLASSIFICATIONS = ("FLTFEE", "ADJSMT")  # docs/billing-domain.md §1: fee-support lines, not people
 LINE_END = "[]"
 
 
@@ -173,7 +173,7 @@ def _ledes_98bi(prebill: PreBill, parties: LedesParties) -> str:
             _rate(line.tax_rate), _money(line.tax), ascii_text(parties.tax_name) if line.tax_rate else "",
             _money(prebill.tax), prebill.currency,
         ]  # fmt: skip
-        # billing-domain.md §2: line total = base + line tax, and INVOICE_TOTAL = sum of line totals.
+        # docs/billing-domain.md §2: line total = base + line tax, and INVOICE_TOTAL = sum of line totals.
         common = _common(prebill, parties, line, prebill.total, line_total=line.total)
         rows.append([*common, *extra])
     return _file(LedesFormat.LEDES_98BI, LEDES_98BI_FIELDS, rows)

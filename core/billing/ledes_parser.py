@@ -5,7 +5,7 @@ well-formed: the format and header lines, every line ending in `[]`, exactly 24 
 no control characters (NUL, BEL, ESC, DEL, ... : a client's system may cut the line there or
 choke on it), YYYYMMDD dates, line dates inside the declared billing period, amounts in cents,
 codes in their own fields, invoice fields repeated unchanged on every line, and totals that add
-up (billing-domain.md §1-§2, §5).
+up (docs/billing-domain.md §1-§2, §5).
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ def _flat_fee(
         unit_cost=cfg.flat_fee,
         adjustment=ZERO,
         timekeeper_name="Flat fee",
-        classification="FLTFEE",  # billing-domain.md §1: a fee-support entry, not a person
+        classification="FLTFEE",  # docs/billing-domain.md §1: a fee-support entry, not a person
         task_code=matter.task_code,
     )
     return [line], None

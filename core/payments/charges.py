@@ -1,6 +1,6 @@
 """Exactly-once charges and refunds: an intent is stored before the gateway is called, and one
 whose outcome is unknown is looked up by its reference, never sent again; if it cannot be found it
-is held for a person (lawpay.md §13: the gateway offers no idempotency key).
+is held for a person (docs/vendors/lawpay.md §13: the gateway offers no idempotency key).
 
 An invoice charge and a refund are checked against what is free (core.payments.headroom) and
 their intents stored under the client's money lock (PaymentStore.movement), so concurrent

@@ -1,6 +1,6 @@
 """Gateway events, read in order from a stored cursor and applied once each.
 
-Webhook deliveries are unsigned (lawpay.md §11): a delivery only triggers this poll, and what
+Webhook deliveries are unsigned (docs/vendors/lawpay.md §11): a delivery only triggers this poll, and what
 is applied always comes from the gateway's API. Each batch's transactions, tasks, event ids and
 the new cursor are stored in one database transaction.
 """

@@ -2,7 +2,7 @@
 
 Billed comes from the PMS's issued bills; paid from gateway payments matched to them plus
 recorded trust transfers; trust from trust deposits less refunds and transfers out. Processing
-fees are never netted off anything (the gateway takes them from operating, lawpay.md §4).
+fees are never netted off anything (the gateway takes them from operating, docs/vendors/lawpay.md §4).
 """
 
 from __future__ import annotations

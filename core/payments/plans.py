@@ -32,7 +32,7 @@ def create_plan(
     count = instalments or config.plan_instalments
     today = fp.now().date()
     first = start or today + timedelta(days=1)
-    if first <= today:  # lawpay.md §8: first_occurrence_due_immediately
+    if first <= today:  # docs/vendors/lawpay.md §8: first_occurrence_due_immediately
         raise BillsyncError("a plan's first payment must be after today")
     account = fp.accounts.for_purpose(Purpose.PLAN)[0]
     kind = fp.account_kind(account)

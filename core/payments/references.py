@@ -1,6 +1,6 @@
 """The references billsync puts on gateway transactions, and how they are read back.
 
-A hosted-page payment carries exactly the invoice number (the page locks it, lawpay.md §15).
+A hosted-page payment carries exactly the invoice number (the page locks it, docs/vendors/lawpay.md §15).
 A charge billsync makes itself adds " | <intent id>" so that a lost answer can be found by
 reference without mistaking an earlier payment of the same invoice for it. Trust deposits carry
 "TRUST <client id>" or "TRUST <client id>/<matter id>". Gateways cap references at 128 characters.

@@ -3,7 +3,7 @@
 - Invoice payments (and plan instalments) are earned fees: operating.
 - Retainers and evergreen top-ups are unearned, client money: trust.
 - A charge to trust for an invoice is refused; trust pays an invoice only by a recorded transfer.
-- Processing fees never touch trust: the gateway takes them from operating (lawpay.md §4), and
+- Processing fees never touch trust: the gateway takes them from operating (docs/vendors/lawpay.md §4), and
   billsync records trust deposits gross and never nets a fee off them.
 """
 

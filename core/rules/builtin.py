@@ -94,7 +94,7 @@ _TASK_VERBS = {
     "attending",
     "researching",
 }
-# billing-domain.md §5 ("No vague narratives"): clients cut "telephone conference", "research",
+# docs/billing-domain.md §5 ("No vague narratives"): clients cut "telephone conference", "research",
 # "emails": a narrative needs verb + deliverable + issue. Attending a proceeding of a named kind
 # ("Attended: Mediation", "Appeared at hearing on motion to dismiss") has all three: the verb,
 # the proceeding, and the matter's own proceeding on that date as its subject. It is UTBMS

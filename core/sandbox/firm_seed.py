@@ -19,7 +19,7 @@ REFERENCE_AGE = timedelta(days=730)
 HAND_LOGGING_DELAY = timedelta(minutes=20)
 # A person logging time by hand rounds up to the tenth of an hour.
 HAND_INCREMENT_SECONDS = 360
-# Kinds without a measured length are logged at the default capture length (architecture.md).
+# Kinds without a measured length are logged at the default capture length (15 minutes, core.policy).
 DEFAULT_ENTRY_SECONDS = 900
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 

@@ -91,7 +91,7 @@ async def _payments(ctx: ServerContext, gateway: Connector, firm: str, request: 
     """A payment gateway's delivery: never trusted, only a doorbell for the firm's payments job.
 
     The job reads the gateway's events from its API and applies each once, so ringing it for a
-    forged or repeated delivery costs one poll and changes nothing (lawpay.md §11).
+    forged or repeated delivery costs one poll and changes nothing (docs/vendors/lawpay.md §11).
     """
     outcome = "error"
     try:

@@ -1,6 +1,6 @@
 """Standard Webhooks v1 signatures (HMAC-SHA256) for the generic ingest endpoint.
 
-Follows the spec and its reference Python library (reliability.md §2): the signed content is
+Follows the spec and its reference Python library (docs/reliability.md §2): the signed content is
 `{webhook-id}.{webhook-timestamp}.{raw body}`, the header is a space-separated list of
 `v1,<base64>` signatures (several during a secret rotation; other versions are skipped), and the
 timestamp must be within 5 minutes either side of now. The key comes from the firm's secret through

@@ -71,7 +71,7 @@ def test_a_cycle_bills_approved_entries_once_and_rebuilds_only_unapproved_drafts
 
 
 class Clio:
-    """An in-memory bill state machine with Clio's documented transitions (clio.md §3.13)."""
+    """An in-memory bill state machine with Clio's documented transitions (docs/vendors/clio.md §3.13)."""
 
     def __init__(self, states: dict[str, BillState]) -> None:
         self.states = states

@@ -1,4 +1,4 @@
-"""The contract every connector passes (docs/architecture.md "Connector contract").
+"""The contract every connector passes (README "Adding a vendor"; core/connector.py says what each part promises).
 
 One suite, parametrized over connectors. To add one, append a ContractCase to CASES in
 tests/contract/harnesses.py with a harness factory built on that connector's sandbox; the Harness

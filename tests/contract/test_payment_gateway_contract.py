@@ -134,7 +134,7 @@ def test_the_event_position_never_moves_backwards_and_rereading_from_it_brings_n
 
 @pytest.mark.parametrize("applied", [True, False], ids=["answer-lost-after-charge", "connection-lost-before-charge"])
 def test_the_same_reference_never_charges_twice(harness: GatewayHarness, applied: bool) -> None:
-    """The gateway has no idempotency key (lawpay.md §13): core's reference is the key. After an
+    """The gateway has no idempotency key (docs/vendors/lawpay.md §13): core's reference is the key. After an
     unknown outcome core looks the reference up before it charges again, and so does this test."""
     account = operating_card_account(harness.gateway)
     reference = "INV-5 | contract-once"

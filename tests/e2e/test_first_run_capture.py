@@ -49,7 +49,7 @@ def call(number: int, user: int, received_at: str, subject: str) -> dict[str, An
 
 
 def user(user_id: int, name: str, email: str, rate: float, time_zone: str, *, owner: bool) -> dict[str, Any]:
-    """A Clio user (clio.md §3.7 fields)."""
+    """A Clio user (docs/vendors/clio.md §3.7 fields)."""
     first, last = name.split()
     return {
         "id": user_id,

@@ -47,7 +47,7 @@ def clio_firm(rounding: int) -> dict[str, Any]:
                  "received_at": "2026-10-05T14:00:00+00:00", "user": {"id": 345}, "matter": {"id": 1001},
                  "created_at": "2026-10-05T14:20:00+00:00", "updated_at": "2026-10-05T14:20:00+00:00"},
             ],
-            # GET /settings/billing answers {"data": {...}} with these fields (clio.md §3.15).
+            # GET /settings/billing answers {"data": {...}} with these fields (docs/vendors/clio.md §3.15).
             "billing_settings": {"rounding": rounding, "use_decimal_rounding": False, "currency": "USD"},
         }
     }  # fmt: skip

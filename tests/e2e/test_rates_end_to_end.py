@@ -57,7 +57,7 @@ def _call(call_id: int, user: int, matter: int, at: str, subject: str) -> dict:
 
 
 def clio_firm() -> dict[str, Any]:
-    """A small firm in Clio's own record shapes (clio.md §3; the OpenAPI spec's field names)."""
+    """A small firm in Clio's own record shapes (docs/vendors/clio.md §3; the OpenAPI spec's field names)."""
     return {
         "clio": {
             "users": [
@@ -81,7 +81,7 @@ def clio_firm() -> dict[str, Any]:
                 {"id": BETA, "name": "Beta LLC", "type": "Company", "is_client": True, "is_co_counsel": True,
                  "created_at": STAMP, "updated_at": STAMP},
             ],
-            # GET /activity_rates rows (clio.md §3.3): Acme agreed 275 for Jane and 210 for the
+            # GET /activity_rates rows (docs/vendors/clio.md §3.3): Acme agreed 275 for Jane and 210 for the
             # litigation group; Beta is also co-counsel at 500, which prices Beta's own users' time.
             "activity_rates": [
                 {"id": 1, "rate": 275.0, "flat_rate": False, "contact_id": ACME, "user": {"id": JANE},
@@ -387,7 +387,7 @@ PP_STAMP = "2026-09-01T09:00:00"
 def _pp_user(user_id: str, name: str, role: str, default_rate: float) -> dict:
     first, last = name.split()
     # `role` and `default_rate` are PracticePanther's own settings, which its API never shows
-    # (pp.md §9): sandbox bookkeeping, used when an entry comes in without a rate.
+    # (docs/vendors/practicepanther.md §9): sandbox bookkeeping, used when an entry comes in without a rate.
     return {"id": user_id, "display_name": name, "first_name": first, "last_name": last,
             "email": f"{first.lower()}@firm.test", "is_active": True, "role": role, "default_rate": default_rate,
             "updated_at": PP_STAMP}  # fmt: skip
@@ -401,7 +401,7 @@ def _pp_call(number: int, user: str, matter: str, account: str, day: int, subjec
 
 
 def pp_firm() -> dict[str, Any]:
-    """A small firm in PracticePanther's own record shapes (pp.md §9)."""
+    """A small firm in PracticePanther's own record shapes (docs/vendors/practicepanther.md §9)."""
     return {
         "practicepanther": {
             "users": [

@@ -20,7 +20,7 @@ def test_a_timed_out_charge_never_becomes_two_charges(env) -> None:
     env.store.save_reference(FIRM, [bill("INV-7", "1200.00")])
     env.faults({**CHARGES, "kind": "timeout", "delay_seconds": 0})  # LawPay charges, the answer is lost
     intent = charges.charge_invoice(env.fp, "INV-7", method="card_good")
-    # Search indexes a second late (lawpay.md §10): the lookup finds nothing yet, so a person is asked.
+    # Search indexes a second late (docs/vendors/lawpay.md §10): the lookup finds nothing yet, so a person is asked.
     assert intent.status is IntentStatus.HELD
     assert [t.kind for t in env.fp.payments.tasks(FIRM)] == ["charge_unknown"]
     posts = [r for r in env.adapter.sent if r.method == "POST" and r.url.endswith("/v1/charges")]

@@ -59,7 +59,7 @@ def test_a_failed_plan_payment_and_an_expiring_card_become_tasks(tmp_path) -> No
     kinds = sorted(t.kind for t in env.fp.payments.tasks(FIRM))
     assert kinds == ["card_expiring", "card_expiring", "plan_payment_failed"]
     failed = next(t for t in env.fp.payments.tasks(FIRM) if t.kind == "plan_payment_failed")
-    assert "b-INV-31" in failed.message  # an occurrence carries no documented failure code (lawpay.md §8)
+    assert "b-INV-31" in failed.message  # an occurrence carries no documented failure code (docs/vendors/lawpay.md §8)
     assert env.fp.ledger().invoices["b-INV-31"].balance == Decimal("90.00")
 
 

@@ -81,7 +81,7 @@ def test_money_stays_right_under_concurrent_workers_and_faults(served: ServedGat
     served.admin("DELETE", "faults")
     served.admin("POST", "capture")
     fp = served.worker()
-    time.sleep(1.1)  # LawPay's search indexes a second late (lawpay.md §10)
+    time.sleep(1.1)  # LawPay's search indexes a second late (docs/vendors/lawpay.md §10)
     for _ in range(3):
         run_payments_cycle(fp)
     # What is still unknown was never acted on by LawPay (a connection dropped before it): a

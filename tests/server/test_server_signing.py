@@ -11,7 +11,7 @@ from core.errors import ConfigError, InvalidSignature
 from core.ingest_secret import secret_key
 from core.server.signing import sign, verify
 
-# The spec's known-answer vector (reliability.md §2).
+# The spec's known-answer vector (docs/reliability.md §2).
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
 STAMP = 1614265330

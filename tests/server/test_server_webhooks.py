@@ -117,7 +117,7 @@ def example_firm_settings(tmp_path: Path) -> BillsyncSettings:
 def test_a_gateway_delivery_for_a_firm_that_does_not_exist_looks_like_one_for_a_firm_that_does(
     tmp_path: Path,
 ) -> None:
-    """LawPay's deliveries are never signed (lawpay.md §11): a firm that takes payments answers any
+    """LawPay's deliveries are never signed (docs/vendors/lawpay.md §11): a firm that takes payments answers any
     one 200 and rings its payments job; a firm id that does not exist answers just the same, and
     rings nothing."""
     settings = example_firm_settings(tmp_path)
@@ -144,7 +144,7 @@ def test_a_gateway_delivery_for_a_firm_that_does_not_exist_looks_like_one_for_a_
 def test_a_gateway_delivery_is_only_a_doorbell_whatever_its_body_and_a_body_too_big_rings_nothing(
     tmp_path: Path,
 ) -> None:
-    """LawPay's deliveries are unsigned (lawpay.md §11), so nothing in one is believed: a body that
+    """LawPay's deliveries are unsigned (docs/vendors/lawpay.md §11), so nothing in one is believed: a body that
     is not JSON, or one claiming a paid charge, rings the firm's payments job and nothing else (the
     job reads the events from LawPay's API); the body is read within the same limit as any other
     delivery's, and one too big is refused before the handler sees it."""

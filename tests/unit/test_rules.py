@@ -119,7 +119,7 @@ def test_rule_stays_quiet_when_the_entry_complies(entry_kw, facts_kw, rule) -> N
     ],
 )
 def test_attending_a_named_proceeding_is_not_vague(narrative: str) -> None:
-    # billing-domain.md §5: verb + deliverable + issue; the proceeding is the deliverable (UTBMS A109).
+    # docs/billing-domain.md §5: verb + deliverable + issue; the proceeding is the deliverable (UTBMS A109).
     assert "vague_narrative" not in findings(entry(narrative=narrative), facts())
 
 

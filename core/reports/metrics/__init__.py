@@ -1,1 +1,1 @@
-"""One metric per module, each defined in its docstring against billing-domain.md §7."""
+"""One metric per module, each defined in its docstring against docs/billing-domain.md §7."""

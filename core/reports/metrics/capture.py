@@ -1,6 +1,6 @@
 """Capture rate and the capture funnel.
 
-Definition (billing-domain.md §7, "billable-hour capture rate", for the daemon): captured activity
+Definition (docs/billing-domain.md §7, "billable-hour capture rate", for the daemon): captured activity
 time that became approved entries ÷ captured activity time judged billable.
 
 - An activity's time is the duration capture gives it: its entry's raw seconds when it has one,

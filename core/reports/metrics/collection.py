@@ -1,6 +1,6 @@
 """Collection rate.
 
-Definition (billing-domain.md §7): collected $ ÷ billed $, over the invoices issued in the period,
+Definition (docs/billing-domain.md §7): collected $ ÷ billed $, over the invoices issued in the period,
 exactly as the ledger counts them (`core/payments/ledger.py`):
 
 - Billed: the total of each issued bill (awaiting payment or paid in the PMS) with its issue

@@ -1,7 +1,7 @@
 """Billable hours, in real time.
 
 Definition: the raw seconds (the time the work took as captured, before rounding up to the
-billing increment; billing-domain.md §8 "keep both raw_seconds and billed_hours") of every time
+billing increment; docs/billing-domain.md §8 "keep both raw_seconds and billed_hours") of every time
 entry that is billable (an hourly, billable matter) and approved (approved in billsync, posted
 billable to the PMS, or billed), with its work date in the period. Entries waiting for review,
 blocked, rejected or deleted in the PMS are not billable hours (yet). Hours are seconds / 3600,

@@ -1,6 +1,6 @@
 """Realization (billing realization, in dollars).
 
-Definition (billing-domain.md §7, "billed ÷ billable work done"; the report says which variant it
+Definition (docs/billing-domain.md §7, "billed ÷ billable work done"; the report says which variant it
 uses, as §7 asks): of the approved billable entries worked in the period that are on an issued
 PMS bill, what the bills charge for them ÷ their standard value.
 

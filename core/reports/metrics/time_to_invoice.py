@@ -1,6 +1,6 @@
 """Time to invoice.
 
-Definition (billing-domain.md §7, a derived definition): for each approved billable entry worked in
+Definition (docs/billing-domain.md §7, a derived definition): for each approved billable entry worked in
 the period that is on an issued bill, the days from its work date (LEDES `LINE_ITEM_DATE`) to the
 bill's issue date; reported as the median and the 90th percentile over those entries.
 

@@ -1,4 +1,4 @@
-"""OAuth 2.0 authorization-code grant as Clio Manage runs it (clio.md §1).
+"""OAuth 2.0 authorization-code grant as Clio Manage runs it (docs/vendors/clio.md §1).
 
 The grant itself is the kit's (core.sandbox.oauth); what is Clio's: the Doorkeeper error texts,
 an optional redirect_uri at the token endpoint, refresh tokens that never rotate, and revoking one
@@ -12,7 +12,7 @@ from core.sandbox import Clock
 from core.sandbox.oauth import AccessToken as KitAccessToken
 from core.sandbox.oauth import AuthorizationCodeTokens
 
-# clio.md §1: the FAQ says 30 days, a third-party doc 7; the sandbox uses the shorter.
+# docs/vendors/clio.md §1: the FAQ says 30 days, a third-party doc 7; the sandbox uses the shorter.
 DEFAULT_TOKEN_TTL_SECONDS = 7 * 24 * 3600
 
 _INVALID_GRANT = (
@@ -31,7 +31,7 @@ class TokenStore(AuthorizationCodeTokens[int]):
         super().__init__(clock, rng_label=f"clio-oauth-{seed}", ttl_seconds=ttl_seconds)
 
     def unauthorized(self) -> Exception:
-        """Doorkeeper's invalid_token 401 (clio.md §1)."""
+        """Doorkeeper's invalid_token 401 (docs/vendors/clio.md §1)."""
         return invalid_token()
 
     def exchange(self, code: str, redirect_uri: str | None) -> AccessToken:
@@ -44,7 +44,7 @@ class TokenStore(AuthorizationCodeTokens[int]):
         return self.issue(grant.user_id)
 
     def refresh(self, refresh_token: str) -> AccessToken:
-        """Issue a new access token; the refresh token stays the same (clio.md §1)."""
+        """Issue a new access token; the refresh token stays the same (docs/vendors/clio.md §1)."""
         user_id = self._refresh.get(refresh_token)
         if user_id is None:
             raise OAuthError(400, "invalid_grant", _INVALID_GRANT)

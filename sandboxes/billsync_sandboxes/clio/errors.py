@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-# Doorkeeper-style OAuth descriptions; the invalid_token text is quoted by clio.md §1 [SUP-401].
+# Doorkeeper-style OAuth descriptions; the invalid_token text is quoted by docs/vendors/clio.md §1 [SUP-401].
 INVALID_BEARER_DESCRIPTION = (
     "The access token provided is expired, revoked, malformed or invalid for other reasons."
 )
 
 
 class ClioError(Exception):
-    """An API error; the body follows the spec's Error schema (clio.md §2)."""
+    """An API error; the body follows the spec's Error schema (docs/vendors/clio.md §2)."""
 
     def __init__(self, status: int, error_type: str, message: str) -> None:
         super().__init__(message)
@@ -25,7 +25,7 @@ class ClioError(Exception):
 
 
 class OAuthError(Exception):
-    """An OAuth-layer error; the body is {"error", "error_description"} (clio.md §2)."""
+    """An OAuth-layer error; the body is {"error", "error_description"} (docs/vendors/clio.md §2)."""
 
     def __init__(self, status: int, error: str, description: str) -> None:
         super().__init__(description)

@@ -1,7 +1,7 @@
 """Turn a synthetic firm (core.demo_data) into a Clio seed, in the shapes Clio's API v4 returns.
 
 The seed feeds `ClioSandbox` for `billsync demo` and the integration tests. Field names and
-enums follow ../shared/reference/clio.md §3 and the OpenAPI spec it cites.
+enums follow docs/vendors/clio.md §3 and the OpenAPI spec it cites.
 
 Ids: every canonical id ends in a number, and that number is the Clio id ("u7" -> user 7,
 "c3" -> contact 3, "m12" -> matter 12). A canonical activity "act-N" becomes the record N of its
@@ -14,7 +14,7 @@ What is left out, and why:
   readable through API v4), so they have no home in the seed.
 - Activity that starts after `now`: the seed is Clio as it stands at `now`.
 - A note that names neither a matter nor a known client: Clio files every note on a matter or a
-  contact (clio.md §3.11), so such a note cannot exist there.
+  contact (docs/vendors/clio.md §3.11), so such a note cannot exist there.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _COMPANY_WORDS = frozenset(
     {"holdings", "llc", "llp", "inc", "inc.", "corp", "corp.", "co", "co.", "ltd", "group", "lp", "plc"}
 )
-# clio.md §3.5: responses capitalise the status (only writes and filters take lower case).
+# docs/vendors/clio.md §3.5: responses capitalise the status (only writes and filters take lower case).
 _STATUS = MappingProxyType(
     {MatterStatus.OPEN: "Open", MatterStatus.PENDING: "Pending", MatterStatus.CLOSED: "Closed"}
 )
@@ -157,7 +157,7 @@ class _SeedBuilder(FirmIndex):
             "rate": float(tk.default_rate),
             "roles": ["admin"] if first else [],
             # Lawyers hold an Attorney subscription, everyone else a NonAttorney one; the job title
-            # says the rest, as a firm types it in Clio (clio.md §3.7).
+            # says the rest, as a firm types it in Clio (docs/vendors/clio.md §3.7).
             "subscription_type": "Attorney" if tk.classification in _LAWYERS else "NonAttorney",
             "job_title": {"id": _JOB_TITLE_IDS[title], "name": title} if (title := _job_title(tk)) else None,
             "time_zone": tk.time_zone,
@@ -209,7 +209,7 @@ class _SeedBuilder(FirmIndex):
         if client.ledes_client_id:
             record["ledes_client_id"] = client.ledes_client_id
         if client.address is not None:
-            # clio.md §3.6: a contact's addresses[] and primary_address (Address: street, city,
+            # docs/vendors/clio.md §3.6: a contact's addresses[] and primary_address (Address: street, city,
             # province, postal_code, country; named Work, Home, Billing or Other).
             address = {
                 "id": contact_id * 100 + 1,
@@ -231,7 +231,7 @@ class _SeedBuilder(FirmIndex):
 
     def activity_description(self, category: ActivityCategory) -> Json:
         if category.flat:
-            # clio.md §3.2: a flat-fee category carries a FlatRate rate.
+            # docs/vendors/clio.md §3.2: a flat-fee category carries a FlatRate rate.
             rate: Json = {"amount": float(category.rate or 0), "type": "FlatRate", "hierarchy": "Activity"}
         elif category.rate is not None:
             rate = {"amount": float(category.rate), "type": "Custom", "hierarchy": "Activity"}
@@ -282,7 +282,7 @@ class _SeedBuilder(FirmIndex):
         return record
 
     def custom_rate(self, matter: Matter, attorney_id: int) -> Json | None:
-        """Matter rates and the billing method, as clio.md §3.4/§3.5 describe custom_rate."""
+        """Matter rates and the billing method, as docs/vendors/clio.md §3.4/§3.5 describe custom_rate."""
         method = matter.billing_method
         rows: list[Json] = []
         if method is BillingMethod.FLAT:
@@ -468,7 +468,7 @@ class _SeedBuilder(FirmIndex):
             "type": "TimeEntry",
             "date": activity.started_at.date().isoformat(),
             "quantity": float(quantity),
-            # clio.md §3.1: entries always carry a price; this is the rate Clio would pick.
+            # docs/vendors/clio.md §3.1: entries always carry a price; this is the rate Clio would pick.
             "price": self.hourly_rate(tk, matter),
             # A safe title only: never the body.
             "note": activity.title or activity.kind.value,

@@ -1,6 +1,6 @@
 """A local stand-in for Clio Manage's API v4 that keeps to its documented behaviour and limits.
 
-See connectors/clio/README.md ("Sandbox") and ../shared/reference/clio.md for the facts it follows.
+See connectors/clio/README.md ("Sandbox") and docs/vendors/clio.md for the facts it follows.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from core.sandbox.standin import StandIn
 
 DEFAULT_CLIENT_ID = "billsync-sandbox-client"
 DEFAULT_CLIENT_SECRET = "billsync-sandbox-secret"  # noqa: S105 - a public sandbox value
-# clio.md §2: 50 requests per minute per token at peak.
+# docs/vendors/clio.md §2: 50 requests per minute per token at peak.
 DEFAULT_RATE_LIMIT_PER_MINUTE = 50
 SEED_KEYS = frozenset(
     {
@@ -61,7 +61,7 @@ SEED_KEYS = frozenset(
         "billing_settings",
     }
 )
-# clio.md §4 item 2: rounding is a minute increment, 1 minute by default.
+# docs/vendors/clio.md §4 item 2: rounding is a minute increment, 1 minute by default.
 DEFAULT_BILLING_SETTINGS: Mapping[str, Any] = {
     "id": 1,
     "rounding": 1,
@@ -157,9 +157,9 @@ class ClioSandbox(StandIn):
             return removed
 
     def check_unlocked(self, activity: Record) -> None:
-        """Refuse changes to an activity on a bill (clio.md §3.13 "Locking")."""
+        """Refuse changes to an activity on a bill (docs/vendors/clio.md §3.13 "Locking")."""
         if self.renderer.activity_figures(activity)["on_bill"]:
-            # The real status and body are UNCONFIRMED in clio.md; 422 is the sandbox's choice.
+            # The real status and body are UNCONFIRMED in docs/vendors/clio.md; 422 is the sandbox's choice.
             raise unprocessable(
                 "This activity is on a bill and cannot be changed until the bill is "
                 "deleted or voided"
@@ -276,7 +276,7 @@ class ClioSandbox(StandIn):
     def _rates_apart(self, contact: Mapping[str, Any]) -> Mapping[str, Any]:
         """A seeded contact's own `activity_rates[]` and `co_counsel_rate`, kept as activity_rates rows.
 
-        Clio keeps them in one table (clio.md §3.3) and shows them on the contact; so does the
+        Clio keeps them in one table (docs/vendors/clio.md §3.3) and shows them on the contact; so does the
         sandbox, whichever of the two shapes a seed uses."""
         rest = dict(contact)
         for row in rest.pop("activity_rates", None) or []:

@@ -1,4 +1,4 @@
-"""Clio webhooks: subscriptions, the X-Hook-Secret handshake, signed deliveries (clio.md §3.16)."""
+"""Clio webhooks: subscriptions, the X-Hook-Secret handshake, signed deliveries (docs/vendors/clio.md §3.16)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ from core.sandbox import (
     parse_timestamp,
 )
 
-# clio.md §3.16: 3 days without expires_at, 31 days at most; fields capped at 1000 chars.
+# docs/vendors/clio.md §3.16: 3 days without expires_at, 31 days at most; fields capped at 1000 chars.
 DEFAULT_LIFETIME = timedelta(days=3)
 MAX_LIFETIME = timedelta(days=31)
 MAX_FIELDS_LENGTH = 1000
-# clio.md §3.16 [SUP-RETRY]: retries back off from 2 minutes, doubling, 5 attempts.
+# docs/vendors/clio.md §3.16 [SUP-RETRY]: retries back off from 2 minutes, doubling, 5 attempts.
 RETRY_BASE_SECONDS = 120
 RETRY_ATTEMPTS = 5
 BASE_EVENTS = ("created", "updated", "deleted")
@@ -52,7 +52,7 @@ class _Outgoing:
 
 
 def allowed_events(model: str) -> tuple[str, ...]:
-    """Return the events a model supports (clio.md §3.16 "Events")."""
+    """Return the events a model supports (docs/vendors/clio.md §3.16 "Events")."""
     if model == "matter":
         return BASE_EVENTS + MATTER_EVENTS
     if model == "clio_payments_payment":
@@ -163,7 +163,7 @@ class WebhookHub:
                 data = self._renderer.render(resource, record, selection)
                 seen = self._seen.setdefault(hook["id"], set())
                 # `fields` is the watch list: an update fires only when a selected field
-                # changed, except for the first webhook about an object (clio.md §3.16).
+                # changed, except for the first webhook about an object (docs/vendors/clio.md §3.16).
                 first = str(record["id"]) not in seen
                 if event == "updated" and not first and before is not None:
                     unchanged = self._renderer.render(resource, before, selection) == data
@@ -198,7 +198,7 @@ class WebhookHub:
         if outgoing.kind == "handshake":
             headers["X-Hook-Secret"] = hook["shared_secret"]
         else:
-            # Hex encoding is UNCONFIRMED in clio.md §3.16; third-party receivers assume hex.
+            # Hex encoding is UNCONFIRMED in docs/vendors/clio.md §3.16; third-party receivers assume hex.
             headers["X-Hook-Signature"] = hmac_sha256_hex(hook["shared_secret"], outgoing.body)
         result = deliver_with(self._deliver, hook["url"], headers, outgoing.body)
         with self._lock:
@@ -221,7 +221,7 @@ class WebhookHub:
                 if result.status == 200 and echoed == hook["shared_secret"]:
                     self._hooks.update(hook["id"], {"status": "enabled"})
             elif result.status == 410:
-                # clio.md §3.16: 410 Gone counts as success and disables the subscription.
+                # docs/vendors/clio.md §3.16: 410 Gone counts as success and disables the subscription.
                 self._hooks.update(hook["id"], {"status": "suspended"})
             elif not 200 <= result.status < 400 and outgoing.attempt <= RETRY_ATTEMPTS:
                 delay = RETRY_BASE_SECONDS * 2 ** (outgoing.attempt - 1)
@@ -231,7 +231,7 @@ class WebhookHub:
         return 1
 
     def _queue_handshake(self, hook: Record) -> None:
-        # The handshake body is not documented beyond "the id of the webhook" (clio.md §3.16).
+        # The handshake body is not documented beyond "the id of the webhook" (docs/vendors/clio.md §3.16).
         body = _json({"webhook_id": hook["id"]})
         self._outbox.append(_Outgoing(hook["id"], "handshake", None, body, 1, self._clock.now()))
 
@@ -277,7 +277,7 @@ class WebhookHub:
 
 
 def _model(value: Any) -> str:
-    # clio.md §3.16: model takes the name or its numeric id.
+    # docs/vendors/clio.md §3.16: model takes the name or its numeric id.
     if isinstance(value, str) and value in WEBHOOK_MODELS:
         return value
     if isinstance(value, int) and not isinstance(value, bool):

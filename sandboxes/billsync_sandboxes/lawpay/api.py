@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from billsync_sandboxes.lawpay.state import LawPaySandbox
 
 Json = dict[str, Any]
-DEFAULT_PAGE_SIZE = 20  # lawpay.md §10
+DEFAULT_PAGE_SIZE = 20  # docs/vendors/lawpay.md §10
 
 
 def build_api_app(sandbox: LawPaySandbox) -> FastAPI:
@@ -76,7 +76,7 @@ class _Api:
         s = self.sandbox
         method = request.method
         parts = path.split("/")
-        if parts == ["tokens"] and method == "POST":  # public key, not the secret key (lawpay.md §5)
+        if parts == ["tokens"] and method == "POST":  # public key, not the secret key (docs/vendors/lawpay.md §5)
             payload = _payload(body, request)
             public = payload.pop("public_key", None) or _basic_user_or_none(request)
             return JSONResponse(s.create_token(str(public) if public else None, payload))
@@ -119,7 +119,7 @@ class _Api:
     # -- hosted pages -------------------------------------------------------------------------------
 
     def show_page(self, merchant: str, page_slug: str, request: Request) -> Response:
-        """The pre-filled form (lawpay.md §15); fields in readOnlyFields cannot be changed."""
+        """The pre-filled form (docs/vendors/lawpay.md §15); fields in readOnlyFields cannot be changed."""
         try:
             page = self.sandbox.page(merchant, page_slug)
         except GatewayError as error:

@@ -1,4 +1,5 @@
-"""How LawPay knows its caller: the secret key (or, for tokens, the public key) as HTTP Basic user (lawpay.md §2)."""
+"""How LawPay knows its caller: the secret key (or, for tokens, the public key) as HTTP Basic user
+(docs/vendors/lawpay.md §2)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ class GatewayError(Exception):
         self.context = context
 
     def body(self) -> Json:
-        """The JSON error body (lawpay.md §12)."""
+        """The JSON error body (docs/vendors/lawpay.md §12)."""
         message: Json = {"code": self.code, "level": "error", "message": str(self), "facility": "gateway"}
         if self.context:
             message["context"] = self.context

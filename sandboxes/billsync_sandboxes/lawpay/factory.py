@@ -22,7 +22,7 @@ def build_sandbox(
 
     `clock`: the sandbox's clock (the demo's: its month's end, running on); None: the real clock.
     """
-    del rate_limit_per_minute  # lawpay.md: no documented limit; the sandbox invents none
+    del rate_limit_per_minute  # docs/vendors/lawpay.md: no documented limit; the sandbox invents none
     return LawPaySandbox(seed, clock=clock)
 
 
@@ -35,7 +35,7 @@ def firm_settings(sandbox: LawPaySandbox, base_url: str) -> dict[str, Any]:
     """What a firm on this sandbox configures (`billsync sandbox --write-config`): the connector and payments.
 
     The payments section names the merchant's test-mode deposit accounts by their trust flag
-    (lawpay.md §3: card and eCheck deposits have their own account ids) and the hosted pages that
+    (docs/vendors/lawpay.md §3: card and eCheck deposits have their own account ids) and the hosted pages that
     deposit into them (§15). A merchant without an operating and a trust card account, or without
     a page for each, cannot take payments as billsync requires: then only the connector is written.
     """

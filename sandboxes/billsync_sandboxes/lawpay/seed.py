@@ -1,9 +1,9 @@
 """The demo firm's LawPay merchant: deposit accounts with trust flags, hosted pages, saved cards.
 
-Shapes follow lawpay.md §3 (merchant_accounts / ach_accounts with `trust_account`) and §15
+Shapes follow docs/vendors/lawpay.md §3 (merchant_accounts / ach_accounts with `trust_account`) and §15
 (hosted pages). Card and eCheck deposits into the same bank account have different account ids
-(lawpay.md §3), so each of operating and trust has a card and a bank account id. A few clients
-keep a card on file (one of the documented test cards, lawpay.md §14) for payment plans; one of
+(docs/vendors/lawpay.md §3), so each of operating and trust has a card and a bank account id. A few clients
+keep a card on file (one of the documented test cards, docs/vendors/lawpay.md §14) for payment plans; one of
 them is the card that always declines, so the demo shows a failed plan payment becoming a task.
 """
 

@@ -33,7 +33,7 @@ DEFAULT_LIST_PAGE = 100
 CALL_RECORDS_PAGE = 60  # §6
 _MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
 # Graph takes a bound function with or without its parentheses and namespace: the SDKs send
-# `delta()`, billsync and most hand-written clients `delta` (microsoft365.md §4).
+# `delta()`, billsync and most hand-written clients `delta` (docs/vendors/microsoft365.md §4).
 DELTA_SPELLINGS = frozenset({"delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"})
 
 

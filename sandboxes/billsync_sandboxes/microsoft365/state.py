@@ -1,6 +1,6 @@
 """A local stand-in for Microsoft Graph v1.0 and Entra's token endpoint, kept to the documented behaviour.
 
-What it follows is in connectors/microsoft365/README.md ("Sandbox") and ../shared/reference/microsoft365.md.
+What it follows is in connectors/microsoft365/README.md ("Sandbox") and docs/vendors/microsoft365.md.
 Seed (Graph's own JSON shapes): {"users": [user...], "events": {upn: [event...]},
 "messages": {upn: [message...]}, "callRecords": [callRecord with "participants_v2": [...]...]}.
 

@@ -1,6 +1,6 @@
 """The HTTP face of the NetDocuments sandbox: /{host}/neWeb2/OAuth.aspx, /{host}/v1/OAuth, /{host}/v1/*.
 
-Mounted at /netdocuments. Facts from ../shared/reference/netdocuments.md (nd.md §n).
+Mounted at /netdocuments. Facts from docs/vendors/netdocuments.md.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
 
 BOM = "\ufeff".encode()
-LOG_DEFAULT_DAYS = 30  # nd.md §4: `start` defaults to 30 days back
-LOG_RIGHTS = frozenset({"admin", "full"})  # nd.md §6: probably repository admin (UNCONFIRMED)
-_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d")  # nd.md §4: the two forms `start`/`end` take
-# nd.md §1: the web host of each region; its API host is "api." + the web host.
+LOG_DEFAULT_DAYS = 30  # docs/vendors/netdocuments.md §4: `start` defaults to 30 days back
+LOG_RIGHTS = frozenset({"admin", "full"})  # docs/vendors/netdocuments.md §6: probably repository admin (UNCONFIRMED)
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d")  # docs/vendors/netdocuments.md §4: the two forms `start`/`end` take
+# docs/vendors/netdocuments.md §1: the web host of each region; its API host is "api." + the web host.
 WEB_HOSTS = {
     "us": "vault.netvoyage.com",
     "eu": "eu.netdocuments.com",
@@ -73,13 +73,13 @@ class _Api:
     def __init__(self, sandbox: NetDocumentsSandbox) -> None:
         self.sandbox = sandbox
 
-    # -- hosts and OAuth (nd.md §1, §3) -------------------------------------------------------------
+    # -- hosts and OAuth (docs/vendors/netdocuments.md §1, §3) --------------------------------------
 
     def _region_of(self, host: str, *, api: bool) -> str:
         for region, web in WEB_HOSTS.items():
             if host == (f"api.{web}" if api else web):
                 return region
-        # Old-style hosts (api.eu.vault.netvoyage.com) and anything else do not exist (nd.md §1).
+        # Old-style hosts (api.eu.vault.netvoyage.com) and anything else do not exist (docs/vendors/netdocuments.md §1).
         raise NetDocumentsError(404, "not_found", f"No NetDocuments host {host}.")
 
     def authorize(self, host: str, request: Request) -> Response:
@@ -108,7 +108,7 @@ class _Api:
         sandbox = self.sandbox
         if (
             creds is None
-            or region != sandbox.region  # the app and repository live in one region (nd.md §1)
+            or region != sandbox.region  # the app and repository live in one region (docs/vendors/netdocuments.md §1)
             or not hmac.compare_digest(creds.client_id, sandbox.client_id)
             or not hmac.compare_digest(creds.secret, sandbox.client_secret)
         ):
@@ -117,7 +117,7 @@ class _Api:
         with sandbox.lock:
             if grant == "client_credentials":
                 if creds.repository_id != sandbox.repository_id:
-                    # nd.md §3: the username must be "{client_id}|{repository_id}".
+                    # docs/vendors/netdocuments.md §3: the username must be "{client_id}|{repository_id}".
                     raise NetDocumentsError(401, "invalid_client", "The repository is not valid for this client.")
                 issued = sandbox.tokens.issue("service", scopes_of(form.get("scope")), with_refresh=False)
             elif grant == "authorization_code":
@@ -137,12 +137,13 @@ class _Api:
         sandbox = self.sandbox
         with sandbox.lock:
             if region != sandbox.region:
-                raise unauthorized("The access token is not valid in this region.")  # nd.md §1 (UNCONFIRMED)
+                # docs/vendors/netdocuments.md §1 (UNCONFIRMED)
+                raise unauthorized("The access token is not valid in this region.")
             token = sandbox.tokens.authenticate(request.headers.get("authorization"))
             note(request.scope, token_id=token.token_id)
             decision = sandbox.rate_limiter.hit(token.token_id)
             if not decision.allowed:
-                # nd.md §9: limits, headers and Retry-After are all UNCONFIRMED: a bare 429.
+                # docs/vendors/netdocuments.md §9: limits, headers and Retry-After are all UNCONFIRMED: a bare 429.
                 raise NetDocumentsError(429, "too_many_requests", "Too many requests.")
             fault = sandbox.faults.pick(request.method, request.url.path, f"/v1/{path}")
             if fault is not None:
@@ -163,7 +164,7 @@ class _Api:
 
     def _route(self, segments: list[str], request: Request, user_id: str, scopes: frozenset[str]) -> Response:
         sandbox = self.sandbox
-        lowered = [s.lower() for s in segments]  # nd.md cites /v1/cabinet and /v1/Cabinet alike
+        lowered = [s.lower() for s in segments]  # docs/vendors/netdocuments.md cites /v1/cabinet and /v1/Cabinet alike
         match lowered:
             case ["user", "info"]:
                 return JSONResponse(self._me(user_id))
@@ -199,7 +200,8 @@ class _Api:
 
     def _me(self, user_id: str) -> dict[str, Any]:
         if user_id == "service":
-            # nd.md §3: what a service-account token is is UNCONFIRMED; the sandbox names it plainly.
+            # docs/vendors/netdocuments.md §3: what a service-account token is is UNCONFIRMED; the sandbox names it
+            # plainly.
             return {"id": "service", "displayName": "Service account", "email": "", "primaryCabinet": ""}
         return {k: v for k, v in self.sandbox.user(user_id).items() if k != "lastLogin"}
 
@@ -208,7 +210,8 @@ class _Api:
             raise NetDocumentsError(404, "not_found", f"Repository {repository_id} was not found.")
 
     def _log(self, request: Request, scopes: frozenset[str]) -> Response:
-        """nd.md §6: a JSON array behind a UTF-8 byte-order mark, capped, oldest first, no paging."""
+        """docs/vendors/netdocuments.md §6: a JSON array behind a UTF-8 byte-order mark, capped, oldest first, no
+        paging."""
         if not scopes & LOG_RIGHTS:
             raise NetDocumentsError(403, "forbidden", "The repository log needs repository-administrator rights.")
         params = request.query_params

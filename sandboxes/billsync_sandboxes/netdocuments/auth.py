@@ -1,4 +1,5 @@
-"""OAuth as NetDocuments runs it (nd.md §3): three grants on POST /v1/OAuth, regional, expiring tokens."""
+"""OAuth as NetDocuments runs it (docs/vendors/netdocuments.md §3): three grants on POST /v1/OAuth, regional, expiring
+tokens."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Any
 from billsync_sandboxes.netdocuments.errors import NetDocumentsError
 from core.sandbox import Clock
 
-# nd.md §3: "45 to 90 minutes (based on scope) of no activity", and 24-48 hours at most. The
+# docs/vendors/netdocuments.md §3: "45 to 90 minutes (based on scope) of no activity", and 24-48 hours at most. The
 # sandbox takes the short ends: the client must cope with the earliest expiry NetDocuments allows.
 IDLE_SECONDS = 45 * 60
 MAX_AGE_SECONDS = 24 * 3600
-# What expires_in announces (as a JSON string, nd.md §3 [PE], INFERRED). It is longer than the
+# What expires_in announces (as a JSON string, docs/vendors/netdocuments.md §3 [PE], INFERRED). It is longer than the
 # idle limit on purpose: the announced lifetime does not protect an idle token.
 ANNOUNCED_SECONDS = 3600
 CODE_TTL_SECONDS = 600  # not documented; the usual OAuth server default
@@ -23,7 +24,7 @@ SCOPES = frozenset({"read", "organize", "edit", "delete_doc", "delete_container"
 
 
 def unauthorized(message: str = "The access token is missing, expired or not valid here.") -> NetDocumentsError:
-    """401: nd.md §3 'An expired token gives 401 Unauthorized'."""
+    """401: docs/vendors/netdocuments.md §3 'An expired token gives 401 Unauthorized'."""
     return NetDocumentsError(401, "invalid_token", message)
 
 
@@ -61,7 +62,7 @@ def basic_credentials(header: str | None, form: dict[str, str]) -> BasicCredenti
         client_id, _, repository = user.partition("|")
         return BasicCredentials(client_id, repository or None, secret)
     if form.get("client_id"):
-        # nd.md §3 [PPC tokenBodyTemplate]: credentials in the body work for the code flow.
+        # docs/vendors/netdocuments.md §3 [PPC tokenBodyTemplate]: credentials in the body work for the code flow.
         return BasicCredentials(form["client_id"], None, form.get("client_secret", ""))
     return None
 
@@ -132,7 +133,7 @@ class TokenStore:
         self._refresh.clear()
 
     def response(self, token: AccessToken) -> dict[str, Any]:
-        """The token endpoint's body; expires_in is a string (nd.md §3, INFERRED)."""
+        """The token endpoint's body; expires_in is a string (docs/vendors/netdocuments.md §3, INFERRED)."""
         body: dict[str, Any] = {
             "access_token": token.value,
             "token_type": "bearer",
@@ -147,7 +148,7 @@ class TokenStore:
 
 
 def scopes_of(text: str | None) -> frozenset[str]:
-    """Space-delimited scopes (nd.md §3); unknown ones are refused."""
+    """Space-delimited scopes (docs/vendors/netdocuments.md §3); unknown ones are refused."""
     scopes = frozenset((text or "").split())
     if not scopes or not scopes <= SCOPES:
         raise NetDocumentsError(400, "invalid_scope", "The requested scope is not valid.")

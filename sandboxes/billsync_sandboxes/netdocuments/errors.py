@@ -1,10 +1,11 @@
-"""The errors the NetDocuments stand-in answers with (nd.md §9)."""
+"""The errors the NetDocuments stand-in answers with (docs/vendors/netdocuments.md §9)."""
 
 from __future__ import annotations
 
 
 class NetDocumentsError(Exception):
-    """An API error: a JSON object describing the problem (nd.md §9; the exact schema is UNCONFIRMED)."""
+    """An API error: a JSON object describing the problem (docs/vendors/netdocuments.md §9; the exact schema is
+    UNCONFIRMED)."""
 
     def __init__(self, status: int, error: str, message: str) -> None:
         super().__init__(message)

@@ -1,8 +1,8 @@
 """A local stand-in for NetDocuments' REST API v1, keeping to what the reference documents.
 
-See connectors/netdocuments/README.md ("Sandbox") and ../shared/reference/netdocuments.md (cited
-as nd.md §n). One repository in one region; its hosts are served as path prefixes
-(`/{host}/v1/...`), so a client pointed at another region's host is refused as it would be.
+See connectors/netdocuments/README.md ("Sandbox") and docs/vendors/netdocuments.md. One repository in one region; its
+hosts are served as path prefixes (`/{host}/v1/...`), so a client pointed at another region's host is refused as it
+would be.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from core.sandbox.standin import StandIn
 DEFAULT_CLIENT_ID = "AP-SANDBOX1"
 DEFAULT_CLIENT_SECRET = "billsync-nd-sandbox-secret"  # noqa: S105 - a public sandbox value
 DEFAULT_REPOSITORY = "CA-SANDBOX1"
-# nd.md §9: rate limits are undocumented. Microsoft's wrapper holds itself to 100 calls per
+# docs/vendors/netdocuments.md §9: rate limits are undocumented. Microsoft's wrapper holds itself to 100 calls per
 # minute per connection; the sandbox uses that figure (UNCONFIRMED) and sends no Retry-After.
 DEFAULT_RATE_LIMIT = 100
 RATE_WINDOW_SECONDS = 60.0
-# nd.md §6: whether the log caps rows per call is UNCONFIRMED. The sandbox caps at this many
+# docs/vendors/netdocuments.md §6: whether the log caps rows per call is UNCONFIRMED. The sandbox caps at this many
 # (oldest first, no paging token), so a client that trusts one call to hold everything loses events.
 DEFAULT_LOG_ROW_CAP = 500
 SEED_KEYS = frozenset({"region", "repository", "cabinets", "customAttributes", "users", "documents", "log"})
@@ -78,14 +78,14 @@ class NetDocumentsSandbox(StandIn):
         return str(self.repository["id"])
 
     def hosts(self) -> tuple[str, str]:
-        """(web host, API host) of the repository's region (nd.md §1)."""
+        """(web host, API host) of the repository's region (docs/vendors/netdocuments.md §1)."""
         web = WEB_HOSTS[self.region]
         return web, f"api.{web}"
 
     # -- what people do in NetDocuments (the admin API and the seed) ------------------------------
 
     def add_document(self, document: Mapping[str, Any]) -> dict[str, Any]:
-        """Store a document profile ({standardAttributes, customAttributes, misc}, nd.md §5)."""
+        """Store a document profile ({standardAttributes, customAttributes, misc}, docs/vendors/netdocuments.md §5)."""
         with self.lock:
             stored = copy.deepcopy(dict(document))
             standard = stored.get("standardAttributes")
@@ -111,7 +111,7 @@ class NetDocumentsSandbox(StandIn):
             return copy.deepcopy(document)
 
     def append_log(self, entry: Mapping[str, Any]) -> dict[str, Any]:
-        """Add a raw log entry ({"activity": {...}}, nd.md §6)."""
+        """Add a raw log entry ({"activity": {...}}, docs/vendors/netdocuments.md §6)."""
         with self.lock:
             activity = entry.get("activity")
             if not isinstance(activity, Mapping) or not isinstance(activity.get("date"), str):
@@ -168,7 +168,7 @@ class NetDocumentsSandbox(StandIn):
 
 
 def log_entry(when: str, action: str, user: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
-    """A log entry in the shape Splunk reads (nd.md §6)."""
+    """A log entry in the shape Splunk reads (docs/vendors/netdocuments.md §6)."""
     standard = document.get("standardAttributes", {})
     return {
         "activity": {

@@ -1,4 +1,4 @@
-"""OAuth 2.0 authorization-code grant as PracticePanther runs it (pp.md §2).
+"""OAuth 2.0 authorization-code grant as PracticePanther runs it (docs/vendors/practicepanther.md §2).
 
 The grant itself is the kit's (core.sandbox.oauth); what is PracticePanther's: ASP.NET's 401
 text, a bare {"error"} body, an exact redirect_uri at the token endpoint, rotating refresh
@@ -12,9 +12,9 @@ from core.sandbox import Clock
 from core.sandbox.oauth import AccessToken as KitAccessToken
 from core.sandbox.oauth import AuthorizationCodeTokens
 
-# pp.md §2: access tokens last about 24 h (expires_in 86399-86400).
+# docs/vendors/practicepanther.md §2: access tokens last about 24 h (expires_in 86399-86400).
 DEFAULT_TOKEN_TTL_SECONDS = 86_400
-SCOPE = "full"  # pp.md §2: the single scope
+SCOPE = "full"  # docs/vendors/practicepanther.md §2: the single scope
 
 AccessToken = KitAccessToken[str]
 """An issued access token for a PracticePanther user id; token_id is the only part safe to log."""
@@ -26,7 +26,8 @@ def denied() -> PracticePantherError:
 
 
 class TokenStore(AuthorizationCodeTokens[str]):
-    """Issues and checks tokens. Refresh tokens rotate: each works once (pp.md §2, conservative)."""
+    """Issues and checks tokens. Refresh tokens rotate: each works once (docs/vendors/practicepanther.md §2,
+    conservative)."""
 
     def __init__(self, clock: Clock, seed: int, ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS) -> None:
         super().__init__(clock, rng_label=f"pp-oauth-{seed}", ttl_seconds=ttl_seconds)
@@ -51,7 +52,8 @@ class TokenStore(AuthorizationCodeTokens[str]):
         return self.issue(user_id)
 
     def revoke_all(self) -> None:
-        """Revoke every token, as a user revoking the app or changing a password would (pp.md §2)."""
+        """Revoke every token, as a user revoking the app or changing a password would
+        (docs/vendors/practicepanther.md §2)."""
         for token in self._tokens.values():
             token.revoked = True
         self._refresh.clear()

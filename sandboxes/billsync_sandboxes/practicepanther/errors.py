@@ -1,4 +1,5 @@
-"""The errors the PracticePanther stand-in answers with: the API's and the token endpoint's (pp.md §6)."""
+"""The errors the PracticePanther stand-in answers with: the API's and the token endpoint's
+(docs/vendors/practicepanther.md §6)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 
 class PracticePantherError(Exception):
-    """An API error in ASP.NET Web API's shape: {"message", "modelState"?} (pp.md §6)."""
+    """An API error in ASP.NET Web API's shape: {"message", "modelState"?} (docs/vendors/practicepanther.md §6)."""
 
     def __init__(self, status: int, message: str, model_state: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
@@ -23,7 +24,7 @@ class PracticePantherError(Exception):
 
 
 class OAuthError(Exception):
-    """A token-endpoint error: {"error": ...} (pp.md §6)."""
+    """A token-endpoint error: {"error": ...} (docs/vendors/practicepanther.md §6)."""
 
     def __init__(self, status: int, error: str) -> None:
         super().__init__(error)

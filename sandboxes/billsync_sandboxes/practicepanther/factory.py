@@ -24,7 +24,7 @@ from core.sandbox.server import api_root
 def build_sandbox(
     seed: Mapping[str, Any], *, rate_limit_per_minute: int | None = None, clock: Clock | None = None
 ) -> PracticePantherSandbox:
-    """A sandbox loaded with seed, limited to 300 requests per 5 minutes (pp.md §5).
+    """A sandbox loaded with seed, limited to 300 requests per 5 minutes (docs/vendors/practicepanther.md §5).
 
     The CLI passes one per-minute figure to every vendor (Clio's 50 by default, 100,000 for the
     demo). Scaled to PP's 5-minute window it may only raise the limit, never go below PP's 300;

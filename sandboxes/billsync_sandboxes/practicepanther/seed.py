@@ -1,16 +1,16 @@
 """Turn a synthetic firm (core.demo_data) into a PracticePanther seed, in the shapes PP's API v2 returns.
 
 The seed feeds `PracticePantherSandbox` for `billsync demo` and the end-to-end tests. Field names
-follow ../shared/reference/practicepanther.md (pp.md) and the Swagger definitions it cites.
+follow docs/vendors/practicepanther.md and the Swagger definitions it cites.
 
-Ids: PP ids are UUIDs (pp.md §3). Each is a uuid5 of the canonical id, so the same firm always
+Ids: PP ids are UUIDs (docs/vendors/practicepanther.md §3). Each is a uuid5 of the canonical id, so the same firm always
 gives the same seed ("u7" -> the user's UUID, "act-12" -> the call log, e-mail, ... made from it).
 Matter numbers are PP's integers: 1000 + the canonical matter's number ("m12" -> 1012), and a
 canonical matter number typed into a subject ("[0001-0012] ...") becomes PP's ("[1012] ...").
 
 How the demo shows work already billed: PP time entries carry no link to the activity they
-bill (pp.md §9), so a hand-made entry for an activity flagged covered_by_time_entry is one by the
-same user, on the same matter and day, whose description names the activity's subject; that is
+bill (docs/vendors/practicepanther.md §9), so a hand-made entry for an activity flagged covered_by_time_entry is one by
+the same user, on the same matter and day, whose description names the activity's subject; that is
 what the connector looks for (mapping.covered_by).
 
 What is left out, and why:
@@ -39,7 +39,7 @@ MATTER_NUMBER_OFFSET = 1000
 _STATUS: Mapping[MatterStatus, str] = MappingProxyType(
     {MatterStatus.OPEN: "Open", MatterStatus.PENDING: "Pending", MatterStatus.CLOSED: "Closed"}
 )
-# pp.md §9 "Matter billing type": the billing method is the matter's `rate` string.
+# docs/vendors/practicepanther.md §9 "Matter billing type": the billing method is the matter's `rate` string.
 _RATE: Mapping[BillingMethod, str] = MappingProxyType(
     {
         BillingMethod.HOURLY: "User Hourly Rate",
@@ -66,7 +66,7 @@ def vendor_id(kind: str, canonical_id: str) -> str:
 
 
 def vendor_time(moment: datetime) -> str:
-    """A datetime as PP writes it: UTC without a zone (pp.md §3)."""
+    """A datetime as PP writes it: UTC without a zone (docs/vendors/practicepanther.md §3)."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
@@ -137,7 +137,8 @@ class _SeedBuilder(FirmIndex):
             "created_at": self.reference_stamp,
             "updated_at": self.reference_stamp,
         }
-        if client.address is not None:  # pp.md, Account: address_street_1/2, city, state, country, zip_code
+        # docs/vendors/practicepanther.md §9, Account: address_street_1/2, city, state, country, zip_code
+        if client.address is not None:
             street = client.address.street.splitlines()
             record.update(
                 address_street_1=street[0] if street else "",
@@ -207,7 +208,7 @@ class _SeedBuilder(FirmIndex):
                 "id": vendor_id("calllog", n),
                 "subject": subject,
                 "notes": activity.body or "",  # privileged: capture must never copy it out
-                "duration": round(seconds / 3600, 4),  # units UNCONFIRMED (pp.md §9)
+                "duration": round(seconds / 3600, 4),  # units UNCONFIRMED (docs/vendors/practicepanther.md §9)
                 "date": vendor_time(activity.started_at),
                 "call_direction": "Outbound",
                 "assigned_to_users": users,
@@ -295,7 +296,7 @@ class _SeedBuilder(FirmIndex):
         tk = self.actor(activity)
         matter = self.matter_of(activity)
         if not tk.may_record_time or matter is None:
-            return None  # staff log no time; PP requires a matter on every entry (pp.md §9)
+            return None  # staff log no time; PP requires a matter on every entry (docs/vendors/practicepanther.md §9)
         hours = self.hand_logged_seconds(activity) / 3600
         logged = vendor_time(self.hand_logged_at(activity))
         return {

@@ -1,7 +1,6 @@
 """A local stand-in for PracticePanther's REST API v2 that keeps to its documented behaviour and limits.
 
-See connectors/practicepanther/README.md ("Sandbox") and ../shared/reference/practicepanther.md
-(cited as pp.md §n) for the facts it follows.
+See connectors/practicepanther/README.md ("Sandbox") and docs/vendors/practicepanther.md for the facts it follows.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from core.sandbox.standin import StandIn
 
 DEFAULT_CLIENT_ID = "billsync-pp-sandbox-client"
 DEFAULT_CLIENT_SECRET = "billsync-pp-sandbox-secret"  # noqa: S105 - a public sandbox value
-# pp.md §5: one integrator reports 300 requests per 5 minutes (UNCONFIRMED).
+# docs/vendors/practicepanther.md §5: one integrator reports 300 requests per 5 minutes (UNCONFIRMED).
 DEFAULT_RATE_LIMIT = 300
 RATE_WINDOW_SECONDS = 300.0
 
@@ -67,7 +66,7 @@ class PracticePantherSandbox(StandIn):
         }
         self.tokens = TokenStore(self.clock, rng_seed, token_ttl_seconds)
         self.rate_limiter = FixedWindowRateLimiter(rate_limit, self.clock, window_seconds=rate_window_seconds)
-        # Ids are UUIDs (pp.md §3); seeded so runs repeat.
+        # Ids are UUIDs (docs/vendors/practicepanther.md §3); seeded so runs repeat.
         self._rng = random.Random(f"pp-ids-{rng_seed}")  # noqa: S311
         self._authorize_user_id = authorize_user_id
         self._load(seed or {})
@@ -87,7 +86,7 @@ class PracticePantherSandbox(StandIn):
             return self.collections[resource.name].insert(record)
 
     def replace(self, resource: Resource, record_id: str, body: Mapping[str, Any]) -> Record:
-        """PUT ?id=: a full replace; every field the body omits is nulled (pp.md §3)."""
+        """PUT ?id=: a full replace; every field the body omits is nulled (docs/vendors/practicepanther.md §3)."""
         with self.lock:
             existing = self.existing(resource, record_id)
             record = self._validated(resource, body)
@@ -198,11 +197,11 @@ class PracticePantherSandbox(StandIn):
                 record["account_ref"] = {"id": matter["account_ref"]["id"]}
             record.setdefault("is_billed", existing.get("is_billed", False) if existing else False)
             if record.get("rate") is None:
-                # pp.md §9: a blank rate takes PP's default rate for the user and matter.
+                # docs/vendors/practicepanther.md §9: a blank rate takes PP's default rate for the user and matter.
                 user = self.collections["users"].peek(record["billed_by_user_ref"]["id"])
                 record["rate"] = default_rate(matter or {}, user or {})
         if resource is TASKS and record.get("status") is None:
-            record["status"] = "NotCompleted"  # pp.md §3: a null status breaks the PP UI
+            record["status"] = "NotCompleted"  # docs/vendors/practicepanther.md §3: a null status breaks the PP UI
         if resource is MATTERS:
             record["display_name"] = f"{record.get('number') or ''} - {record.get('name')}".strip(" -")
 

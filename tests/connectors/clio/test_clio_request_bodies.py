@@ -104,10 +104,10 @@ def test_query_parameters_are_ones_the_spec_declares() -> None:
             continue
         path = spec_path(str(request.url))
         if path.endswith("/activate"):
-            continue  # clio.md §3.16: the delayed handshake is documented in prose only
+            continue  # docs/vendors/clio.md §3.16: the delayed handshake is documented in prose only
         operation = spec()["paths"][path][str(request.method).lower()]
         declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
-        # clio.md §2: cursor paging needs order=id(asc) on every list, even where the spec's
+        # docs/vendors/clio.md §2: cursor paging needs order=id(asc) on every list, even where the spec's
         # parameter list omits `order` (calendar_entries, activity_descriptions).
         used = set(parse_qs(urlsplit(str(request.url)).query)) - {"order"}
         assert used <= declared, (path, used - declared)

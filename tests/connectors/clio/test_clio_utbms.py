@@ -62,7 +62,7 @@ def test_l120_and_a106_are_stored_with_clio_ids_in_the_sandbox() -> None:
     assert posted_description(env) == {"id": 77, "utbms_task_id": L120, "utbms_activity_id": A106}
     stored = env.admin("GET", f"activities/{remote_id}")
     assert stored["activity_description"] == {"id": 77, "utbms_task_id": L120, "utbms_activity_id": A106}
-    # And as Clio shows it through the API (clio.md §3.1: codes come through activity_description).
+    # And as Clio shows it through the API (docs/vendors/clio.md §3.1: codes come through activity_description).
     shown = env.connector.client.get(
         f"activities/{remote_id}", fields="id,activity_description{id,utbms_task_id,utbms_activity_id}"
     )
@@ -79,7 +79,7 @@ def test_codes_are_read_once_per_writer_and_only_when_needed() -> None:
     writer.write_time_entry(coded(id="entry-2"), "key-2", billable=True)
     writer.update_time_entry(remote_id, coded(narrative="Reviewed"), billable=True)
     [lookup] = sent(env, "GET", "/utbms/codes")
-    assert parse_qs(urlsplit(str(lookup.url)).query)["order"] == ["id(asc)"]  # cursor paging (clio.md §2)
+    assert parse_qs(urlsplit(str(lookup.url)).query)["order"] == ["id(asc)"]  # cursor paging (docs/vendors/clio.md §2)
     env.connector.writer().write_time_entry(coded(id="entry-3"), "key-3", billable=True)
     assert len(sent(env, "GET", "/utbms/codes")) == 2  # a new writer reads again
 
@@ -92,7 +92,8 @@ def test_an_update_sends_the_codes_with_the_category_and_keeps_the_price() -> No
     [patch] = sent(env, "PATCH", "/api/v4/activities")
     data = json.loads(patch.body or b"{}")["data"]
     assert data["activity_description"] == {"id": 77, "utbms_task_id": L120, "utbms_activity_id": A106}
-    assert data["price"] == 350.0  # always sent: a changed description may otherwise reset it (clio.md §3.1)
+    # always sent: a changed description may otherwise reset it (docs/vendors/clio.md §3.1)
+    assert data["price"] == 350.0
     stored = env.admin("GET", f"activities/{remote_id}")
     assert stored["activity_description"]["utbms_task_id"] == L120 and stored["price"] == 350.0
 

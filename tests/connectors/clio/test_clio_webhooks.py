@@ -1,6 +1,6 @@
 """Clio webhooks: handshake, signatures, dedupe ids, streams to re-poll, create and renew.
 
-No cassettes here (style-anchors §8.1): deliveries are built and signed in the test, or come
+No cassettes here (cassettes record only what billsync asks of a vendor): deliveries are built and signed in the test, or come
 from the sandbox, which calls the handler directly through its `deliver` hook.
 """
 
@@ -119,7 +119,7 @@ def test_the_delivery_id_is_stable_for_dedupe() -> None:
 
 
 def test_a_base64_signature_is_also_accepted() -> None:
-    # clio.md §3.16: hex vs base64 is UNCONFIRMED; both encodings of the right HMAC verify.
+    # docs/vendors/clio.md §3.16: hex vs base64 is UNCONFIRMED; both encodings of the right HMAC verify.
     handler = make_env().connector.webhooks()
     body = payload()
     signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
@@ -162,7 +162,7 @@ def test_ensure_subscribes_every_watched_model_and_the_handshake_enables_them() 
     assert subscription.expires_at == env.clock.now() + timedelta(days=30)
     assert sorted(subscription.id.split(",")) == sorted(f"{h['model']}:{h['id']}" for h in stored)
     assert json.loads(subscription.secret or "{}") == {str(h["id"]): h["shared_secret"] for h in stored}
-    # The notes list has no webhook model (clio.md §3.16): polling alone covers it.
+    # The notes list has no webhook model (docs/vendors/clio.md §3.16): polling alone covers it.
     assert "note" not in WATCHED_MODELS
 
     receiver.subscription = subscription

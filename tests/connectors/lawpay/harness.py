@@ -225,7 +225,7 @@ class LawPayGatewayHarness:
         self.env.faults()
 
     def catch_up(self) -> None:
-        """Let time pass: LawPay's search indexes a transaction about a second late (lawpay.md §10)."""
+        """Let time pass: LawPay's search indexes a transaction about a second late (docs/vendors/lawpay.md §10)."""
         self.env.clock.advance(2)
 
     def charges_with_reference(self, reference: str) -> int:

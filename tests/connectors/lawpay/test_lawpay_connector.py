@@ -87,7 +87,7 @@ def test_check_says_which_key_was_refused(tmp_path) -> None:
 def test_check_refuses_a_merchant_without_a_known_trust_account(tmp_path) -> None:
     data = seed()
     for account in data["accounts"]:
-        account.pop("trust_account")  # lawpay.md §3: omitted when unknown
+        account.pop("trust_account")  # docs/vendors/lawpay.md §3: omitted when unknown
     env = make_env(tmp_path, data=data)
     with pytest.raises(ConfigError, match="operating and a trust account"):
         env.connector.check()

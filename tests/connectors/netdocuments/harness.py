@@ -169,4 +169,4 @@ class NetDocumentsContractHarness:
         raise NotImplementedError("NetDocuments is an activity source: billsync writes nothing there")
 
     def signed_delivery(self) -> tuple[Any, Any]:
-        raise NotImplementedError("NetDocuments has no webhooks (nd.md §9)")
+        raise NotImplementedError("NetDocuments has no webhooks (docs/vendors/netdocuments.md §9)")

@@ -60,7 +60,8 @@ def test_the_service_account_gets_a_token_by_itself_and_keeps_it_encrypted() -> 
     env.connector.check()
     env.connector.client.user_info()
     assert len(env.token_requests()) == 1  # acquired once, then reused
-    assert basic_user(env) == f"AP-SANDBOX1|{DEFAULT_REPOSITORY}"  # nd.md §3: "{client_id}|{repository_id}"
+    # docs/vendors/netdocuments.md §3: "{client_id}|{repository_id}"
+    assert basic_user(env) == f"AP-SANDBOX1|{DEFAULT_REPOSITORY}"
     body = env.token_requests()[0].body
     assert body == "grant_type=client_credentials&scope=full"
     token = env.tokens.get(FIRM, "netdocuments")
@@ -89,7 +90,8 @@ def test_a_token_near_its_announced_expiry_is_renewed_before_use() -> None:
 def test_a_token_expired_while_idle_is_replaced_once_after_the_401() -> None:
     env = make_env()
     env.connector.client.user_info()
-    env.clock.advance(46 * 60)  # nd.md §3: idle tokens die after 45-90 minutes, whatever expires_in said
+    # docs/vendors/netdocuments.md §3: idle tokens die after 45-90 minutes, whatever expires_in said
+    env.clock.advance(46 * 60)
     assert env.connector.client.user_info()["id"] == "service"
     statuses = [r["status"] for r in env.requests_log() if r["path"].endswith("/User/info")]
     assert statuses == [200, 401, 200]

@@ -132,5 +132,5 @@ class PracticePantherContractHarness:
         return time_entry()
 
     def signed_delivery(self) -> tuple[Any, Any]:
-        """PracticePanther has no webhooks (pp.md §7)."""
+        """PracticePanther has no webhooks (docs/vendors/practicepanther.md §7)."""
         raise NotImplementedError("PracticePanther has no webhooks")

@@ -62,7 +62,7 @@ def test_a_401_forces_one_refresh_and_a_revoked_app_is_auth_failed() -> None:
     assert token is not None
     for live in env.sandbox.tokens._tokens.values():
         if live.value == token.access_token:
-            live.revoked = True  # revoked server-side before expiry (pp.md §2)
+            live.revoked = True  # revoked server-side before expiry (docs/vendors/practicepanther.md §2)
     env.connector.client.me()  # refreshed and retried
     env.admin("POST", "tokens/revoke")
     with pytest.raises(AuthFailed) as raised:

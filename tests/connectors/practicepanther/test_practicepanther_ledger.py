@@ -44,7 +44,7 @@ def test_an_invoice_a_person_generates_is_read_with_its_lines_and_totals() -> No
     env.admin("POST", "actions/generate_invoice", {"matter_id": HOURLY, "issue_date": "2026-04-01"})
     [bill] = read(env, "invoices")
     assert isinstance(bill, RemoteBill)
-    assert bill.number is None  # PP invoices carry no number (pp.md §9)
+    assert bill.number is None  # PP invoices carry no number (docs/vendors/practicepanther.md §9)
     assert bill.client_id == ACME and bill.matter_ids == (HOURLY,)
     assert bill.state is BillState.AWAITING_PAYMENT
     # the seeded covering entry (0.5 h at 300) was billable and unbilled too: 150.00

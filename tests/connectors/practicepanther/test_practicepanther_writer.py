@@ -155,7 +155,7 @@ def test_a_grouped_lookup_lists_each_matter_once_for_every_user() -> None:
     """Jane's and Sam's entries on the hourly matter, one on the flat-fee matter, one never written:
     one call per matter (core asks for one matter's entries at a time: FindsManyEntries) and one
     listing each, without a user filter, finds each by the marker in its private notes (which
-    stays there after approval: pp.md §9, never on the invoice)."""
+    stays there after approval: docs/vendors/practicepanther.md §9, never on the invoice)."""
     env = make_env()
     writer = env.connector.writer()
     janes = time_entry(id="e1", work_date=date(2026, 3, 30))

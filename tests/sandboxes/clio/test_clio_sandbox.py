@@ -119,7 +119,7 @@ def test_without_explicit_order_paging_is_offset_based_and_capped(env: Env) -> N
     next_url = first.json()["meta"]["paging"]["next"]
     assert parse_qs(urlsplit(next_url).query)["offset"] == ["2"]
     assert env.get(next_url).json()["meta"]["paging"]["previous"]
-    # clio.md §2: offset paging stops at 10,000 records with a 422.
+    # docs/vendors/clio.md §2: offset paging stops at 10,000 records with a 422.
     assert env.get("/activities.json?limit=200&offset=9800").status_code == 200
     capped = env.get("/activities.json?limit=200&offset=9900")
     assert capped.status_code == 422
@@ -197,7 +197,7 @@ def test_bad_fields_are_400(env: Env, fields: str) -> None:
 
 
 def test_quantity_in_seconds_and_rounded_total(env: Env) -> None:
-    # 21 minutes at 6-minute rounding bills as 24 minutes (clio.md §4 item 2).
+    # 21 minutes at 6-minute rounding bills as 24 minutes (docs/vendors/clio.md §4 item 2).
     data = env.get(
         "/activities/125565937.json?fields=quantity,rounded_quantity,quantity_in_hours,"
         "rounded_quantity_in_hours,price,total,billed,on_bill"
@@ -388,7 +388,7 @@ def test_refresh_issues_new_access_token_and_keeps_refresh_token() -> None:
     }
     first = env.client.post("/clio/oauth/token", data=form).json()
     second = env.client.post("/clio/oauth/token", data=form).json()
-    # clio.md §1: Manage refresh tokens are reusable and not rotated.
+    # docs/vendors/clio.md §1: Manage refresh tokens are reusable and not rotated.
     assert first["refresh_token"] == second["refresh_token"] == env.token["refresh_token"]
     assert first["access_token"] != second["access_token"]
     assert first["expires_in"] == 3600
@@ -474,7 +474,7 @@ def test_delete_activity(env: Env) -> None:
 
 def test_read_only_and_missing_routes(env: Env) -> None:
     before = len(env.sandbox.collections["bills"])
-    # clio.md §3.13: there is no POST /bills; Rails answers an unrouted method with 404.
+    # docs/vendors/clio.md §3.13: there is no POST /bills; Rails answers an unrouted method with 404.
     response = env.send("POST", "/bills.json", json={"data": {"matters": [{"id": 1001}]}})
     assert response.status_code == 404
     assert len(env.sandbox.collections["bills"]) == before
@@ -486,7 +486,7 @@ def test_read_only_and_missing_routes(env: Env) -> None:
     env.sandbox.generate_bill(1001)
     assert env.send("DELETE", "/bills/1.json").status_code == 501
     assert env.send("PATCH", "/line_items/1.json", json={"data": {"price": 1}}).status_code == 501
-    # A bill's state moves only along the transitions it offers now (clio.md §3.13): a draft is not voided.
+    # A bill's state moves only along the transitions it offers now (docs/vendors/clio.md §3.13): a draft is not voided.
     assert env.send("PATCH", "/bills/1.json", json={"data": {"state": "void"}}).status_code == 422
 
 
@@ -520,7 +520,7 @@ def test_generated_bill_locks_its_activities(env: Env) -> None:
     items = env.get(f"/line_items.json?bill_id={bill['id']}&fields=activity{{id}},quantity,total")
     assert sorted(i["activity"]["id"] for i in items.json()["data"]) == [125565936, 125565937, 125565938]
     hours = [i["quantity"] for i in items.json()["data"]][:2]
-    assert hours == [1.5, 0.4]  # line item quantity is hours (clio.md §4 item 1)
+    assert hours == [1.5, 0.4]  # line item quantity is hours (docs/vendors/clio.md §4 item 1)
 
     path = "/activities/125565936.json"
     flags = env.get(f"{path}?fields=on_bill,billed,bill{{id}}").json()["data"]
@@ -655,7 +655,7 @@ def test_seed_rejects_unknown_collections() -> None:
         ClioSandbox({"invoices": []})
 
 
-# -- activity rates (clio.md §3.3) -------------------------------------------------------------
+# -- activity rates (docs/vendors/clio.md §3.3) ------------------------------------------------
 
 
 def test_activity_rates_page_filter_and_select_fields_like_every_list(env: Env) -> None:

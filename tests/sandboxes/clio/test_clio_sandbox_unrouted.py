@@ -2,7 +2,7 @@
 
 Clio publishes no official Python client, so the body is checked against the Error schema of
 Clio's own OpenAPI spec when that file is present (tests/connectors/clio/test_clio_sandbox_openapi.py
-reads the same file), and against the shape clio.md §2 quotes in every case.
+reads the same file), and against the shape docs/vendors/clio.md §2 quotes in every case.
 """
 
 from __future__ import annotations

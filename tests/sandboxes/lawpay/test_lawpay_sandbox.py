@@ -1,4 +1,4 @@
-"""The LawPay sandbox keeps to the documented behaviour (lawpay.md §§2-15)."""
+"""The LawPay sandbox keeps to the documented behaviour (docs/vendors/lawpay.md §§2-15)."""
 
 from __future__ import annotations
 

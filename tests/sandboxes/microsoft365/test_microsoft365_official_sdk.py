@@ -321,7 +321,7 @@ def test_a_batch_of_absolute_urls_is_refused_as_graph_refuses_it(served: ServedS
 
 @pytest.mark.parametrize("spelling", ["delta", "delta()", "microsoft.graph.delta()"])
 def test_every_delta_spelling_graph_accepts(served: ServedSandbox, spelling: str) -> None:
-    """Graph takes the function with or without parentheses and with its namespace (microsoft365.md §4)."""
+    """Graph takes the function with or without parentheses and with its namespace (docs/vendors/microsoft365.md §4)."""
     answer = requests.get(
         f"{served.adapter.base_url}/users/{JANE}/mailFolders/sentitems/messages/{spelling}",
         headers={"Authorization": f"Bearer {_token(served.root)}"},

@@ -1,4 +1,5 @@
-"""The PracticePanther sandbox keeps to pp.md: OAuth, bare arrays, $top/$skip, PUT replace, limits."""
+"""The PracticePanther sandbox keeps to docs/vendors/practicepanther.md: OAuth, bare arrays, $top/$skip, PUT replace,
+limits."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_lists_are_bare_arrays_paged_with_top_and_skip() -> None:
             break
         skip += 1
     assert len(seen) == len(set(seen)) == 2
-    everything = app.get("calllogs").json()  # no $top: the whole table (pp.md §4)
+    everything = app.get("calllogs").json()  # no $top: the whole table (docs/vendors/practicepanther.md §4)
     assert len(everything) == 2
 
 

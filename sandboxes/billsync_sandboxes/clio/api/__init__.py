@@ -51,7 +51,7 @@ from core.sandbox.apps import build_logged_api_app
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox
 
-# clio.md §2 "API versioning": 4.0.13 is the default; quantity is in seconds from 4.0.4.
+# docs/vendors/clio.md §2 "API versioning": 4.0.13 is the default; quantity is in seconds from 4.0.4.
 DEFAULT_API_VERSION = "4.0.13"
 SUPPORTED_API_VERSIONS = frozenset(f"4.0.{minor}" for minor in range(4, 14))
 
@@ -67,7 +67,7 @@ class Call:
     token: AccessToken
 
     def data(self) -> Mapping[str, Any]:
-        """Return the `data` object of a JSON write body (clio.md §2)."""
+        """Return the `data` object of a JSON write body (docs/vendors/clio.md §2)."""
         try:
             payload = json.loads(self.body or b"null")
         except ValueError:
@@ -107,7 +107,7 @@ def build_api_app(sandbox: ClioSandbox) -> FastAPI:
 
 
 async def _unrouted(request: Request, exc: Exception) -> Response:
-    """A path or method with no route: 404 in Clio's Error shape (clio.md §2), not FastAPI's {"detail"}.
+    """A path or method with no route: 404 in Clio's Error shape (docs/vendors/clio.md §2), not FastAPI's {"detail"}.
 
     No handler here raises HTTPException, so only the router gets here, with 404 (no such path) or
     405 (a path without that method). Clio's Rails router answers both with 404, as /api/v4 does.
@@ -124,7 +124,7 @@ class _Api:
     def __init__(self, sandbox: ClioSandbox) -> None:
         self.sandbox = sandbox
 
-    # -- OAuth (clio.md §1) -----------------------------------------------------------------
+    # -- OAuth (docs/vendors/clio.md §1) ----------------------------------------------------
 
     def authorize(self, request: Request) -> Response:
         """Auto-approve: redirect to redirect_uri with a code and the caller's state."""
@@ -202,7 +202,7 @@ class _Api:
             decision = self.sandbox.rate_limiter.hit(token.token_id)
             headers = decision.headers()
             if not decision.allowed:
-                # clio.md §2: the Manage 429 body is UNCONFIRMED; the spec's Error shape is used.
+                # docs/vendors/clio.md §2: the Manage 429 body is UNCONFIRMED; the spec's Error shape is used.
                 refusal = ClioError(429, "RateLimited", "Too many requests; see Retry-After")
                 return JSONResponse(refusal.body(), status_code=429, headers=headers)
             fault = self.sandbox.faults.pick(request.method, request.url.path, "/api/v4/" + path)
@@ -226,7 +226,7 @@ class _Api:
         version = request.headers.get("x-api-version")
         try:
             if version is not None and version not in SUPPORTED_API_VERSIONS:
-                # clio.md §2: an invalid or retired X-API-VERSION gives 410 Gone.
+                # docs/vendors/clio.md §2: an invalid or retired X-API-VERSION gives 410 Gone.
                 raise ClioError(410, "Gone", f"API version {version} is not supported")
             segments = tuple(part for part in path.split("/") if part)
             if segments:
@@ -256,7 +256,7 @@ class _Api:
         if len(segments) == 3 and segments[0] == "webhooks" and segments[2] == "activate":
             if method != "PUT":
                 raise not_found()
-            # clio.md §3.16: the delayed handshake (prose only, not in the spec's paths).
+            # docs/vendors/clio.md §3.16: the delayed handshake (prose only, not in the spec's paths).
             self.sandbox.webhooks.activate(segments[1], call.request.headers.get("x-hook-secret"))
             return Response(status_code=204)
         resource = LISTED.get("/".join(segments))
@@ -273,7 +273,7 @@ class _Api:
         if call.method == "POST":
             self._check_write(call, resource)
             return self._create(call, resource)
-        # Rails answers an unrouted method with 404, so POST /bills is a 404 (clio.md §3.13).
+        # Rails answers an unrouted method with 404, so POST /bills is a 404 (docs/vendors/clio.md §3.13).
         raise not_found(f"No route matches {call.method} /api/v4/{resource.path}")
 
     def _member(self, call: Call, resource: Resource, record_id: str) -> Response:
@@ -330,7 +330,7 @@ class _Api:
         existing = self._find(resource, record_id)
         expected = call.request.headers.get("if-match")
         if expected is not None and not _etag_matches(expected, existing["etag"]):
-            # clio.md §2: If-Match guards PATCH against concurrent changes.
+            # docs/vendors/clio.md §2: If-Match guards PATCH against concurrent changes.
             raise precondition_failed()
         data = call.data()
         if resource is WEBHOOKS:
@@ -369,7 +369,7 @@ def _oauth_error(error: OAuthError) -> Response:
 
 
 def _validators(record: Record) -> dict[str, str]:
-    # clio.md §2 "ETags": single-record responses carry ETag and Last-Modified.
+    # docs/vendors/clio.md §2 "ETags": single-record responses carry ETag and Last-Modified.
     headers = {"ETag": str(record["etag"])}
     updated = record.get("updated_at")
     if isinstance(updated, str):

@@ -13,7 +13,7 @@ from core.sandbox import Record, RecordCollection
 
 ACTIVITY_TYPES = frozenset({"TimeEntry", "ExpenseEntry", "HardCostEntry", "SoftCostEntry"})
 TAX_SETTINGS = frozenset({"no_tax", "tax_1_only", "tax_2_only", "tax_1_and_tax_2"})
-# clio.md §3.1: on_bill covers draft..paid bills; billed only awaiting_payment and paid.
+# docs/vendors/clio.md §3.1: on_bill covers draft..paid bills; billed only awaiting_payment and paid.
 ON_BILL_STATES = frozenset({"draft", "awaiting_approval", "awaiting_payment", "paid"})
 BILLED_STATES = frozenset({"awaiting_payment", "paid"})
 UTBMS_OVERRIDES = ("utbms_task_id", "utbms_activity_id")
@@ -35,12 +35,12 @@ _REFERENCES: Mapping[str, str | None] = {
     "client_portal": None,
     "text_message_conversation": None,
 }
-# The spec allows the keyword null only for these associations (clio.md §3.1 write body).
+# The spec allows the keyword null only for these associations (docs/vendors/clio.md §3.1 write body).
 _NULLABLE = frozenset({"expense_category", "user"})
 
 
 def rounded_seconds(quantity: float, settings: Mapping[str, Any]) -> float:
-    """Round a duration up per the firm's billing settings (clio.md §4 item 2)."""
+    """Round a duration up per the firm's billing settings (docs/vendors/clio.md §4 item 2)."""
     rounded = quantity
     increment = settings.get("rounding") or 0
     if increment > 0:
@@ -69,7 +69,7 @@ def activity_figures(
     if kind == "TimeEntry":
         seconds = float(quantity or 0.0)
         rounded = rounded_seconds(seconds, settings)
-        # clio.md §3.1: total is computed from the rounded quantity.
+        # docs/vendors/clio.md §3.1: total is computed from the rounded quantity.
         amount = price if flat_rate else round(rounded / 3600 * price, 2)
         figures.update(
             quantity_in_hours=seconds / 3600,
@@ -129,7 +129,7 @@ class ActivityWriter:
         if "price" not in changes:
             record.update(self._rate_for(record))
         # A flat-rate category makes a flat-rate entry, whether or not a price is sent: its total
-        # is the price whatever the time (clio.md §3.2, §3.4).
+        # is the price whatever the time (docs/vendors/clio.md §3.2, §3.4).
         record["flat_rate"] = self._flat_category(record) is not None
         self._check_combination(record)
         return record
@@ -153,7 +153,7 @@ class ActivityWriter:
     def _validate(self, data: Mapping[str, Any]) -> Record:
         unknown = sorted(set(data) - ACTIVITIES.write_keys)
         if unknown:
-            # e.g. quantity_in_hours or rate, which are not in the write schema (clio.md §3.1).
+            # e.g. quantity_in_hours or rate, which are not in the write schema (docs/vendors/clio.md §3.1).
             raise bad_request(f"Unknown parameters for Activity: {', '.join(unknown)}")
         changes: Record = {}
         for key, value in data.items():
@@ -219,7 +219,7 @@ class ActivityWriter:
         return None
 
     def _rate_for(self, record: Mapping[str, Any]) -> Record:
-        """Pick a price by Clio's rate hierarchy (clio.md §3.4): flat-rate category > matter rate >
+        """Pick a price by Clio's rate hierarchy (docs/vendors/clio.md §3.4): flat-rate category > matter rate >
         client rate > category hourly rate > the user's rate. Group rates: the user's own first,
         then the highest of its groups' (§3.4: conflicting group rates, the highest)."""
         if record.get("type") != "TimeEntry":

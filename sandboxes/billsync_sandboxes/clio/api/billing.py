@@ -1,4 +1,4 @@
-"""What a person does with bills in Clio's UI: generate one, void or delete it (clio.md §3.13)."""
+"""What a person does with bills in Clio's UI: generate one, void or delete it (docs/vendors/clio.md §3.13)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ STATE_TRANSITIONS: Mapping[str, list[str]] = {
     "deleted": [],
 }
 UNLOCKING_STATES = frozenset({"void", "deleted"})
-# clio.md §3.13 "PATCH a bill": the documented write keys. The sandbox keeps the plain ones as
+# docs/vendors/clio.md §3.13 "PATCH a bill": the documented write keys. The sandbox keeps the plain ones as
 # given, moves `state` along the offered transitions, and answers 501 for the rest.
 PLAIN_BILL_KEYS = frozenset({"issued_at", "due_at", "subject", "memo", "number", "purchase_order", "use_grace_period"})
 UNSIMULATED_BILL_KEYS = frozenset(
@@ -172,7 +172,7 @@ def _line_item(
     bill: Record, activity: Record, figures: Mapping[str, Any], order: int
 ) -> Record:
     is_time = _is_time(activity)
-    # clio.md §4 item 1: LineItem.quantity is hours, unlike Activity.quantity (seconds).
+    # docs/vendors/clio.md §4 item 1: LineItem.quantity is hours, unlike Activity.quantity (seconds).
     quantity = figures["rounded_quantity_in_hours"] if is_time else activity.get("quantity", 1.0)
     return {
         "type": "ActivityLineItem",

@@ -1,6 +1,6 @@
 """The `fields` parameter: parsing a selection and rendering records through it.
 
-clio.md §2: without `fields` only `id` and `etag` come back; nested lists go one level deep,
+docs/vendors/clio.md §2: without `fields` only `id` and `etag` come back; nested lists go one level deep,
 `matter{client{...}}` is a 400, and a bare second-level name returns that object's defaults.
 """
 
@@ -122,7 +122,7 @@ class Renderer:
         return record.get(name)
 
     def _contact_rates(self, contact: Record, name: str) -> Any:
-        # clio.md §3.3/§3.6: a contact's rates are the activity_rates rows that name it.
+        # docs/vendors/clio.md §3.3/§3.6: a contact's rates are the activity_rates rows that name it.
         key = "contact_id" if name == "activity_rates" else "co_counsel_contact_id"
         rows = [
             {"id": row["id"]}
@@ -212,7 +212,7 @@ def _ref_id(value: Any) -> object:
 
 
 def _shallow(value: Any) -> Any:
-    # A second-level object only shows its default fields (clio.md §2).
+    # A second-level object only shows its default fields (docs/vendors/clio.md §2).
     if isinstance(value, dict):
         return {name: value.get(name) for name in DEFAULT_FIELDS}
     return value

@@ -1,4 +1,4 @@
-"""List queries: filters, ordering and Clio's two paging modes (clio.md §2 "Pagination")."""
+"""List queries: filters, ordering and Clio's two paging modes (docs/vendors/clio.md §2 "Pagination")."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from billsync_sandboxes.clio.api.resources import Resource
 from billsync_sandboxes.clio.errors import bad_request, unprocessable
 from core.sandbox import Record, id_sort_key, parse_timestamp
 
-# clio.md §2: offset paging stops at 10,000 records with a 422.
+# docs/vendors/clio.md §2: offset paging stops at 10,000 records with a 422.
 OFFSET_RECORD_CAP = 10_000
 
 Predicate = Callable[[Record], bool]
@@ -74,7 +74,7 @@ def paginate(
     order_param = params.get("order")
     offset_param = params.get("offset")
     page_token = params.get("page_token")
-    # clio.md §2: cursor paging needs order=id(asc) sent explicitly and no offset.
+    # docs/vendors/clio.md §2: cursor paging needs order=id(asc) sent explicitly and no offset.
     if order_param == "id(asc)" and offset_param is None:
         ordered = sorted(records, key=lambda record: id_sort_key(record["id"]))
         if page_token:
@@ -111,7 +111,7 @@ def _limit(raw: str | None, maximum: int) -> int:
     except ValueError:
         raise bad_request("limit must be an integer") from None
     if not 1 <= limit <= maximum:
-        # The spec: "Limit can range between 1 and 200"; clio.md does not say what Clio does
+        # The spec: "Limit can range between 1 and 200"; docs/vendors/clio.md does not say what Clio does
         # above it, so the sandbox refuses rather than silently clamping.
         raise bad_request(f"limit must be between 1 and {maximum}")
     return limit
@@ -178,7 +178,7 @@ def _timestamp(name: str, raw: str) -> datetime:
 
 
 def _after(field: str, since: datetime) -> Predicate:
-    # clio.md §2: *_since matches records strictly after the given time.
+    # docs/vendors/clio.md §2: *_since matches records strictly after the given time.
     def check(record: Record) -> bool:
         value = record.get(field)
         return isinstance(value, str) and parse_timestamp(value) > since
@@ -304,7 +304,7 @@ def _activity_status(
 def _matter_status(
     value: str, params: QueryParams, resource: Resource, renderer: Renderer
 ) -> Predicate:
-    # clio.md §3.5: the filter takes lowercase, comma-separated statuses; records say "Open".
+    # docs/vendors/clio.md §3.5: the filter takes lowercase, comma-separated statuses; records say "Open".
     wanted = {part.strip() for part in value.split(",")}
     if not wanted <= {"open", "closed", "pending"}:
         raise bad_request(f"Invalid status: {value}")
@@ -316,7 +316,7 @@ def _task_assignee(
 ) -> Predicate:
     kind = params.get("assignee_type")
     if kind not in ("user", "contact"):
-        # clio.md §3.10: assignee_type must accompany assignee_id.
+        # docs/vendors/clio.md §3.10: assignee_type must accompany assignee_id.
         raise bad_request("assignee_type (user or contact) is required with assignee_id")
 
     def check(record: Record) -> bool:
@@ -345,7 +345,7 @@ def _role(value: str, params: QueryParams, resource: Resource, renderer: Rendere
 
 BILL_STATES = ("draft", "awaiting_approval", "awaiting_payment", "paid", "void", "deleted")
 
-_REQUIRED: Mapping[str, tuple[str, ...]] = {"notes": ("type",)}  # clio.md §3.11
+_REQUIRED: Mapping[str, tuple[str, ...]] = {"notes": ("type",)}  # docs/vendors/clio.md §3.11
 
 _FILTERS: Mapping[str, Mapping[str, FilterFactory]] = {
     "activities": {

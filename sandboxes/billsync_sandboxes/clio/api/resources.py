@@ -1,6 +1,6 @@
 """The Clio resources the sandbox serves: field names, associations and write rules.
 
-Field names follow the response schemas of Clio's OpenAPI spec (clio.md §3, [SPEC26]).
+Field names follow the response schemas of Clio's OpenAPI spec (docs/vendors/clio.md §3, [SPEC26]).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _assocs(**targets: Assoc) -> Mapping[str, Assoc]:
 
 _ONE = Assoc()
 _MANY = Assoc(many=True)
-# The spec nests ActivityRate_base on a contact: no user, no group (clio.md §3.3, §3.6).
+# The spec nests ActivityRate_base on a contact: no user, no group (docs/vendors/clio.md §3.3, §3.6).
 _RATE_BASE_HIDES = frozenset({"user", "group"})
 
 ACTIVITIES = Resource(
@@ -136,7 +136,7 @@ USERS = Resource(
         job_title=_ONE,
         groups=_MANY,
     ),
-    max_limit=2000,  # clio.md §2: users is the exception with limit up to 2000
+    max_limit=2000,  # docs/vendors/clio.md §2: users is the exception with limit up to 2000
 )
 
 CONTACTS = Resource(
@@ -195,7 +195,7 @@ ACTIVITY_RATES = Resource(
         "id etag rate flat_rate created_at updated_at contact_id co_counsel_contact_id"
     ),
     assocs=_assocs(user=Assoc("users"), group=_ONE),
-    # clio.md §3.3: full CRUD. The spec's write body has no user or group (how to target one is
+    # docs/vendors/clio.md §3.3: full CRUD. The spec's write body has no user or group (how to target one is
     # UNCONFIRMED), so a body naming them is refused; per-user rates come from the seed or the
     # admin API, as a person sets them in Clio's UI.
     writes="rw",
@@ -269,7 +269,7 @@ COMMUNICATIONS = Resource(
         documents=Assoc("documents", many=True),
         notification_event_subscribers=_MANY,
     ),
-    default_order="date(asc)",  # clio.md §2: communications default to date(asc)
+    default_order="date(asc)",  # docs/vendors/clio.md §2: communications default to date(asc)
     writes="rw",
     write_keys=_names(
         "body external_properties matter notification_event_subscribers received_at receivers"
@@ -301,7 +301,7 @@ CALENDAR_ENTRIES = Resource(
         reminders=_MANY,
         external_properties=_MANY,
     ),
-    string_ids=True,  # clio.md §3.9: CalendarEntry id is typed string
+    string_ids=True,  # docs/vendors/clio.md §3.9: CalendarEntry id is typed string
     writes="rw",
     write_keys=_names(
         "_deleted all_day attendees calendar_entry_event_type calendar_owner conference_meeting"
@@ -358,7 +358,7 @@ DOCUMENTS = Resource(
         group=_ONE,
         external_properties=_MANY,
     ),
-    writes="partial",  # the 3-step S3 upload (clio.md §3.12) is not simulated
+    writes="partial",  # the 3-step S3 upload (docs/vendors/clio.md §3.12) is not simulated
     not_simulated=frozenset({"POST", "PATCH", "DELETE"}),
     webhook_model="document",
 )
@@ -422,7 +422,7 @@ BILLS = Resource(
         legal_aid_uk_bill=_ONE,
         split_invoice=_ONE,
     ),
-    # clio.md §3.13: no POST /bills; PATCH is simulated (state transitions, plain fields);
+    # docs/vendors/clio.md §3.13: no POST /bills; PATCH is simulated (state transitions, plain fields);
     # DELETE exists in Clio but is not simulated (a person deletes bills via the admin API).
     writes="partial",
     not_simulated=frozenset({"DELETE"}),
@@ -499,7 +499,7 @@ LISTED: Mapping[str, Resource] = MappingProxyType(
     {r.path: r for r in ALL_RESOURCES if r is not BILLING_SETTINGS}
 )
 
-# clio.md §3.16: webhook model names and their numeric ids.
+# docs/vendors/clio.md §3.16: webhook model names and their numeric ids.
 WEBHOOK_MODELS: Mapping[str, int] = MappingProxyType(
     {
         "matter": 1,

@@ -23,7 +23,7 @@ _TRANSIENT = frozenset(
         "cascading_source",
     }
 )
-# clio.md §3.5/§4 item 8: matter status is lowercase on write and capitalised on read.
+# docs/vendors/clio.md §3.5/§4 item 8: matter status is lowercase on write and capitalised on read.
 _MATTER_STATUS = {"open": "Open", "pending": "Pending", "closed": "Closed"}
 _ENUMS: Mapping[tuple[str, str], frozenset[str]] = {
     ("contacts", "type"): frozenset({"Person", "Company"}),
@@ -71,7 +71,7 @@ class GenericWriter:
             raise bad_request(f"Unknown parameters for {resource.name}: {', '.join(unknown)}")
         record: Record = {}
         if resource.name == "contacts" and "co_counsel_rate" in data:
-            # Clio keeps it as an activity rate row (clio.md §3.3); write that row instead.
+            # Clio keeps it as an activity rate row (docs/vendors/clio.md §3.3); write that row instead.
             raise not_simulated("a co_counsel_rate in", "/api/v4/contacts")
         for key, value in data.items():
             if key in _TRANSIENT:

@@ -1,8 +1,8 @@
 """A local stand-in for the LawPay (AffiniPay / 8am) payment gateway, kept to its documented behaviour.
 
-See connectors/lawpay/README.md ("Sandbox") and ../shared/reference/lawpay.md (lawpay.md §n).
+See connectors/lawpay/README.md ("Sandbox") and docs/vendors/lawpay.md.
 One merchant, two modes: every record carries the mode of the key that made it, and a key
-only sees its own mode (lawpay.md §2). Amounts are integer cents throughout.
+only sees its own mode (docs/vendors/lawpay.md §2). Amounts are integer cents throughout.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from core.sandbox.standin import StandIn
 TEST_SECRET_KEY = "sandbox-lawpay-test-secret"  # noqa: S105 - public sandbox values
 LIVE_SECRET_KEY = "sandbox-lawpay-live-secret"  # noqa: S105
 PUBLIC_KEY = "m_sandbox-lawpay-public"
-TOKEN_TTL = timedelta(minutes=5)  # lawpay.md §5
-SEARCH_INDEX_DELAY = timedelta(seconds=1)  # lawpay.md §10: search is indexed asynchronously
-REFUND_WINDOW = timedelta(days=183)  # lawpay.md §6: refunds up to 6 months after the charge
+TOKEN_TTL = timedelta(minutes=5)  # docs/vendors/lawpay.md §5
+SEARCH_INDEX_DELAY = timedelta(seconds=1)  # docs/vendors/lawpay.md §10: search is indexed asynchronously
+REFUND_WINDOW = timedelta(days=183)  # docs/vendors/lawpay.md §6: refunds up to 6 months after the charge
 MAX_REFERENCE = 128
 
 
@@ -75,7 +75,7 @@ class LawPaySandbox(StandIn):
     # -- merchant ---------------------------------------------------------------------------------
 
     def merchant_view(self, mode: str) -> Json:
-        """GET /v1/merchant: accounts of this mode, card and ACH apart (lawpay.md §3)."""
+        """GET /v1/merchant: accounts of this mode, card and ACH apart (docs/vendors/lawpay.md §3)."""
         mine = [a for a in self.accounts if a.get("mode", "test") == mode]
         return {
             **{k: v for k, v in self.merchant.items() if k != "slug"},
@@ -84,7 +84,7 @@ class LawPaySandbox(StandIn):
         }
 
     def update_merchant(self, changes: Mapping[str, Any]) -> None:
-        """PUT /v1/merchant: only the webhook URLs are simulated (max 1024 characters, lawpay.md §11)."""
+        """PUT /v1/merchant: only the webhook URLs are simulated (max 1024 characters, docs/vendors/lawpay.md §11)."""
         for name in ("live_events_urls", "test_events_urls"):
             if name in changes:
                 value = changes[name]
@@ -102,16 +102,16 @@ class LawPaySandbox(StandIn):
         raise GatewayError(422, "no_account_specified", "No such account", "account_id")
 
     def primary(self, mode: str, method_type: str) -> Json:
-        """The primary account for a method type (used when a charge names none, lawpay.md §3)."""
+        """The primary account for a method type (used when a charge names none, docs/vendors/lawpay.md §3)."""
         for a in self.accounts:
             if a.get("mode", "test") == mode and a.get("method", "card") == method_type and a.get("primary"):
                 return a
         raise GatewayError(422, "no_account_for_payment_method", "No account accepts this payment method")
 
-    # -- tokens and saved methods (lawpay.md §5, §9) ----------------------------------------------
+    # -- tokens and saved methods (docs/vendors/lawpay.md §5, §9) ---------------------------------
 
     def create_token(self, public_key: str | None, body: Mapping[str, Any]) -> Json:
-        """POST /v1/tokens with the public key: a one-time token (5 minutes, lawpay.md §5)."""
+        """POST /v1/tokens with the public key: a one-time token (5 minutes, docs/vendors/lawpay.md §5)."""
         if public_key != self.public_key:
             raise GatewayError(401, "not_authorized", "The public key is not valid")
         method = _method_from(body)
@@ -138,7 +138,7 @@ class LawPaySandbox(StandIn):
 
     def _resolve_method(self, mode: str, method: Any) -> Json:
         if not isinstance(method, str) or not method:
-            # lawpay.md §5: inline card data needs non_tokenized_payment_enabled; the sandbox has it off.
+            # docs/vendors/lawpay.md §5: inline card data needs non_tokenized_payment_enabled; the sandbox has it off.
             raise GatewayError(422, "invalid_data", "method must be a token or saved method id", "method")
         saved = self.methods.get(method)
         if saved is not None:
@@ -147,10 +147,10 @@ class LawPaySandbox(StandIn):
             return saved
         return self._spend_token(method)
 
-    # -- charges, refunds, voids (lawpay.md §6) ---------------------------------------------------
+    # -- charges, refunds, voids (docs/vendors/lawpay.md §6) --------------------------------------
 
     def charge(self, mode: str, body: Mapping[str, Any], *, recurring: Json | None = None) -> Json:
-        """POST /v1/charges. A decline makes no transaction: 422 with the code (lawpay.md §6)."""
+        """POST /v1/charges. A decline makes no transaction: 422 with the code (docs/vendors/lawpay.md §6)."""
         amount = _amount(body.get("amount"))
         ref = _reference(body.get("reference"))
         method = self._resolve_method(mode, body.get("method"))
@@ -188,7 +188,7 @@ class LawPaySandbox(StandIn):
         return self.render(tx)
 
     def refund(self, mode: str, charge_id: str, body: Mapping[str, Any]) -> Json:
-        """POST /v1/charges/{id}/refund: partial and repeated, up to what is left (lawpay.md §6)."""
+        """POST /v1/charges/{id}/refund: partial and repeated, up to what is left (docs/vendors/lawpay.md §6)."""
         charge = self._transaction(mode, charge_id)
         amount = _amount(body.get("amount", charge["amount"] - charge["amount_refunded"]))
         if charge["type"] != "CHARGE" or charge["status"] not in ("AUTHORIZED", "COMPLETED"):
@@ -198,7 +198,7 @@ class LawPaySandbox(StandIn):
         if amount > charge["amount"] - charge["amount_refunded"]:
             raise GatewayError(422, "refund_exceeds_transaction", "The refund exceeds the charge", "amount")
         now = self.clock.now()
-        # lawpay.md §7: the refund of an unsettled eCheck charge waits for the parent's settlement.
+        # docs/vendors/lawpay.md §7: the refund of an unsettled eCheck charge waits for the parent's settlement.
         deferred = charge["method"]["type"] == "bank" and charge["status"] != "COMPLETED"
         refund: Json = {
             "id": self.new_id(),
@@ -249,7 +249,7 @@ class LawPaySandbox(StandIn):
         ]
         for clause in qf:
             field, _, value = clause.partition(":")
-            # Matching is UNCONFIRMED (lawpay.md §10): case-insensitive prefix, the loose reading.
+            # Matching is UNCONFIRMED (docs/vendors/lawpay.md §10): case-insensitive prefix, the loose reading.
             found = [t for t in found if str(_dig(t, field) or "").lower().startswith(value.lower())]
         if params.get("account_id"):
             found = [t for t in found if t["account_id"] == params["account_id"]]
@@ -274,7 +274,7 @@ class LawPaySandbox(StandIn):
     # -- what happens later at the gateway (admin) -------------------------------------------------
 
     def capture(self) -> int:
-        """The daily auto-capture: AUTHORIZED charges and refunds become COMPLETED (lawpay.md §6)."""
+        """The daily auto-capture: AUTHORIZED charges and refunds become COMPLETED (docs/vendors/lawpay.md §6)."""
         done = 0
         for tx in list(self.transactions.values()):
             if tx["status"] == "AUTHORIZED":
@@ -298,7 +298,7 @@ class LawPaySandbox(StandIn):
         self._event(tx["mode"], "transaction.failed", tx)
         return self.render(tx)
 
-    # -- hosted payment pages (lawpay.md §15) -------------------------------------------------------
+    # -- hosted payment pages (docs/vendors/lawpay.md §15) ------------------------------------------
 
     def page(self, merchant_slug: str, page_slug: str) -> Json:
         """A hosted page of this merchant, or 404."""
@@ -319,7 +319,7 @@ class LawPaySandbox(StandIn):
         body = {"amount": fields.get("amount"), "reference": fields.get("reference") or None}
         return self.charge(mode, {**body, "method": token["id"], "account_id": account_id})
 
-    # -- recurring charges (lawpay.md §8) -----------------------------------------------------------
+    # -- recurring charges (docs/vendors/lawpay.md §8) ----------------------------------------------
 
     def create_recurring(self, mode: str, body: Mapping[str, Any]) -> Json:
         """POST /v1/recurring/charges: never due on its creation day (first_occurrence_due_immediately)."""
@@ -401,7 +401,7 @@ class LawPaySandbox(StandIn):
         mode = plan["mode"]
         due = plan["next_payment"]
         amount = plan["amount"]
-        if plan["max_amount"] is not None:  # lawpay.md §8: the last occurrence is prorated to max_amount
+        if plan["max_amount"] is not None:  # docs/vendors/lawpay.md §8: the last occurrence is prorated to max_amount
             amount = min(amount, plan["max_amount"] - plan["total_amount"])
         occurrence: Json = {
             "id": self.new_id(),
@@ -441,7 +441,7 @@ class LawPaySandbox(StandIn):
             self._event(mode, "recurring_charge.completed", plan)
 
     def expiring(self, method_id: str) -> int:
-        """It is the 1st of a saved card's expiry month: tell the merchant (lawpay.md §11)."""
+        """It is the 1st of a saved card's expiry month: tell the merchant (docs/vendors/lawpay.md §11)."""
         method = self.methods[method_id]
         self._event(method.get("mode", "test"), "payment_method.expiring", _masked(method))
         plans = [p for p in self.recurring.values() if p["method"] == method_id and p["status"] == "ACTIVE"]
@@ -449,7 +449,7 @@ class LawPaySandbox(StandIn):
             self._event(plan["mode"], "recurring_charge.payment_method.expiring", plan)
         return len(plans)
 
-    # -- events (lawpay.md §11) ---------------------------------------------------------------------
+    # -- events (docs/vendors/lawpay.md §11) --------------------------------------------------------
 
     def _event(self, mode: str, kind: str, data: Json) -> None:
         self.events.append(
@@ -504,7 +504,7 @@ def _public(account: Json) -> Json:
 
 
 def _amount(value: Any) -> int:
-    # lawpay.md §6: an integer number of cents; the docs send strings, clients send numbers.
+    # docs/vendors/lawpay.md §6: an integer number of cents; the docs send strings, clients send numbers.
     if isinstance(value, bool):
         raise GatewayError(422, "invalid_data", "amount must be a whole number of cents", "amount")
     try:

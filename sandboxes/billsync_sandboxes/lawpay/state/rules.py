@@ -1,11 +1,11 @@
-"""What the LawPay sandbox decides a payment method does: the documented test numbers (lawpay.md §14)."""
+"""What the LawPay sandbox decides a payment method does: the documented test numbers (docs/vendors/lawpay.md §14)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
 
-# lawpay.md §14, codes as §12 names them.
+# docs/vendors/lawpay.md §14, codes as §12 names them.
 DECLINING_CARDS: Mapping[str, str] = MappingProxyType(
     {
         "4000000000000002": "card_declined",
@@ -26,7 +26,7 @@ SUCCEEDING_CARDS = (
     "378282246310005",
     "6011111111111117",
 )
-# lawpay.md §14: with routing 000000013, accounts 1000000001-1000000009 fail in this order.
+# docs/vendors/lawpay.md §14: with routing 000000013, accounts 1000000001-1000000009 fail in this order.
 DECLINING_ROUTING = "000000013"
 DECLINING_ACH = (
     "ach_declined",

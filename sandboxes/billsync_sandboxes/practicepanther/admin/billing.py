@@ -1,8 +1,9 @@
-"""What a person does about money in PracticePanther's UI, which the API cannot do (pp.md §11).
+"""What a person does about money in PracticePanther's UI, which the API cannot do
+(docs/vendors/practicepanther.md §11).
 
 Generating an invoice bills a matter's billable, unbilled time entries (they become `is_billed`,
-pp.md §9); recording a payment lands in a bank account (Operating, Trust or CreditCard) and, for
-operating and card money, is applied to the account's open invoices, oldest first. Trust money
+docs/vendors/practicepanther.md §9); recording a payment lands in a bank account (Operating, Trust or CreditCard) and,
+for operating and card money, is applied to the account's open invoices, oldest first. Trust money
 stays unapplied until someone transfers it: it is the client's money (ABA Model Rule 1.15).
 """
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 API_PREFIX = "/api/v2/"
 _TIME_PARAMS = ("created_since", "updated_since", "date_from", "date_to", "due_date_from", "due_date_to")
-# pp.md §4: $select, $count and $inlinecount are UNCONFIRMED, so the sandbox refuses them.
+# docs/vendors/practicepanther.md §4: $select, $count and $inlinecount are UNCONFIRMED, so the sandbox refuses them.
 _UNCONFIRMED_ODATA = ("$select", "$count", "$inlinecount")
 
 
@@ -41,7 +41,7 @@ def build_api_app(sandbox: PracticePantherSandbox) -> FastAPI:
     app = build_logged_api_app(sandbox.request_log, sandbox.clock)
     api = _Api(sandbox)
 
-    # pp.md §2: /oauth/... and /OAuth/... both work; OAuth paths are case-insensitive.
+    # docs/vendors/practicepanther.md §2: /oauth/... and /OAuth/... both work; OAuth paths are case-insensitive.
     @app.api_route("/{prefix}/{action}", methods=["GET", "POST"])
     async def oauth(prefix: str, action: str, request: Request) -> Response:
         body = await request.body()
@@ -67,7 +67,7 @@ class _Api:
     def __init__(self, sandbox: PracticePantherSandbox) -> None:
         self.sandbox = sandbox
 
-    # -- OAuth (pp.md §2) ----------------------------------------------------------------------
+    # -- OAuth (docs/vendors/practicepanther.md §2) --------------------------------------------
 
     def authorize(self, request: Request) -> Response:
         """Auto-approve: all four parameters are required; redirect back with code and state."""
@@ -118,7 +118,8 @@ class _Api:
             note(request.scope, token_id=token.token_id)
             decision = self.sandbox.rate_limiter.hit(token.token_id)
             if not decision.allowed:
-                # pp.md §5: the limit and its headers are UNCONFIRMED; only Retry-After is sent.
+                # docs/vendors/practicepanther.md §5: the limit and its headers are UNCONFIRMED; only Retry-After is
+                # sent.
                 return JSONResponse(
                     {"message": "API calls quota exceeded."},
                     status_code=429,
@@ -150,7 +151,7 @@ class _Api:
         method = request.method
         if segments == ["users", "me"] and method == "GET":
             return self._json(self.sandbox.existing(USERS, user_id))
-        resource = BY_PATH.get(segments[0]) if segments else None  # exact casing (pp.md §3)
+        resource = BY_PATH.get(segments[0]) if segments else None  # exact casing (docs/vendors/practicepanther.md §3)
         if resource is None or len(segments) > 2:
             raise PracticePantherError(
                 404, f"No HTTP resource was found that matches the request URI '/api/v2/{path}'."
@@ -214,7 +215,7 @@ def _matches(resource: Resource, record: Record, params: Mapping[str, str]) -> b
 
 
 def _moment(text: str, name: str) -> datetime:
-    # pp.md §3: datetime literals without a zone give 400 (observed for $filter; the sandbox
+    # docs/vendors/practicepanther.md §3: datetime literals without a zone give 400 (observed for $filter; the sandbox
     # applies it to every datetime parameter, the conservative reading).
     if not has_zone(text):
         raise PracticePantherError(400, "The request is invalid.", {name: [f"{name} must carry a time zone."]})
@@ -232,7 +233,7 @@ def _at(value: Any) -> datetime:
 
 def _ordered(records: list[Record], orderby: str | None) -> list[Record]:
     if not orderby:
-        # Without $orderby the order is unspecified (pp.md §4): the sandbox scrambles it.
+        # Without $orderby the order is unspecified (docs/vendors/practicepanther.md §4): the sandbox scrambles it.
         return sorted(records, key=lambda r: hashlib.sha256(str(r["id"]).encode()).hexdigest())
     result = list(records)
     clauses = [c.split() for c in orderby.split(",") if c.strip()]
@@ -286,7 +287,8 @@ def _payload(body: bytes) -> Mapping[str, Any]:
 
 
 def _unsupported(method: str) -> PracticePantherError:
-    # ASP.NET Web API's answer for a route without that verb (invoices and payments, pp.md §11).
+    # ASP.NET Web API's answer for a route without that verb (invoices and payments,
+    # docs/vendors/practicepanther.md §11).
     return PracticePantherError(405, f"The requested resource does not support http method '{method}'.")
 
 

@@ -1,6 +1,6 @@
 """The PracticePanther resources the sandbox serves: paths, required fields, filters, rendering.
 
-Vendor facts are cited from ../shared/reference/practicepanther.md as "pp.md §n".
+Vendor facts are cited as "docs/vendors/practicepanther.md §n".
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from core.sandbox import Record, parse_timestamp
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One PP collection as /api/v2 exposes it (pp.md §8)."""
+    """One PP collection as /api/v2 exposes it (docs/vendors/practicepanther.md §8)."""
 
     name: str  # the collection key in seeds and the admin API
-    path: str  # the exact path segment: casing matters (pp.md §3)
+    path: str  # the exact path segment: casing matters (docs/vendors/practicepanther.md §3)
     required: tuple[str, ...] = ()
     writable: bool = True  # POST and PUT exist
     # query parameter -> field path; "[]" marks a list of refs (any element matches)
     filters: Mapping[str, str] = field(default_factory=dict)
     date_field: str | None = None  # what date_from/date_to compare
-    filterable: bool = True  # False: the list declares no filters (messages, pp.md §9)
+    filterable: bool = True  # False: the list declares no filters (messages, docs/vendors/practicepanther.md §9)
 
 
 _ACTIVITY_FILTERS = {
@@ -47,7 +47,7 @@ TIME_ENTRIES = Resource(
     "timeentries",
     "timeentries",
     required=("date", "hours", "matter_ref", "billed_by_user_ref"),
-    # pp.md §8: the time-entry list filter is user_id, not billed_by_user_id.
+    # docs/vendors/practicepanther.md §8: the time-entry list filter is user_id, not billed_by_user_id.
     filters={
         "account_id": "account_ref.id",
         "matter_id": "matter_ref.id",
@@ -105,7 +105,7 @@ ALL_RESOURCES: tuple[Resource, ...] = (
 )
 BY_NAME: Mapping[str, Resource] = {r.name: r for r in ALL_RESOURCES}
 BY_PATH: Mapping[str, Resource] = {r.path: r for r in ALL_RESOURCES}
-# Read-only on every record (pp.md §3: dropped from a merged PUT body).
+# Read-only on every record (docs/vendors/practicepanther.md §3: dropped from a merged PUT body).
 READ_ONLY = frozenset({"id", "created_at", "updated_at", "display_name"})
 # Ref fields and the collection they point into.
 REF_TARGETS: Mapping[str, str] = {
@@ -115,18 +115,18 @@ REF_TARGETS: Mapping[str, str] = {
     "item_ref": "items",
 }
 # Sandbox bookkeeping never served (PP keeps these internally; its API exposes no rates or roles,
-# pp.md §9): the etag, a user's default rate and role, and a matter's rate rules.
+# docs/vendors/practicepanther.md §9): the etag, a user's default rate and role, and a matter's rate rules.
 _HIDDEN = frozenset({"etag", "default_rate", "role", "rate_rules"})
 _ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$", re.IGNORECASE)
 
 
 def has_zone(text: str) -> bool:
-    """Whether a datetime literal carries a zone (pp.md §3: required in filters)."""
+    """Whether a datetime literal carries a zone (docs/vendors/practicepanther.md §3: required in filters)."""
     return bool(_ZONED.search(text.strip()))
 
 
 def vendor_timestamp(value: Any) -> Any:
-    """A stored timestamp as PP sends it: UTC without a zone (pp.md §3), else unchanged."""
+    """A stored timestamp as PP sends it: UTC without a zone (docs/vendors/practicepanther.md §3), else unchanged."""
     if not isinstance(value, str) or "T" not in value:
         return value
     try:
