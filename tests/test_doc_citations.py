@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED_DIRS = ("core", "connectors", "sandboxes", "tests", "bench", "config", "docs")
 SCANNED_ROOT_FILES = ("README.md",)
-VENDORS = ("clio", "practicepanther", "netdocuments", "lawpay", "microsoft365")
+VENDORS = tuple(sorted(p.stem for p in (ROOT / "docs" / "vendors").glob("*.md")))
 THIS_FILE = Path(__file__).resolve()
 
 # Every vendor doc named must exist, cited with a § or not ("docs/vendors/lawpay.md (cited as §n)").

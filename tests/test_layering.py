@@ -7,6 +7,7 @@ from its documentation: core and connectors never import them, and they never bo
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,8 +102,12 @@ def import_cycles(root: Path, top: str) -> list[list[str]]:
     return cycles
 
 
-def test_the_five_connector_folders_exist() -> None:
-    assert {"clio", "practicepanther", "netdocuments", "lawpay", "microsoft365"} <= set(CONNECTORS)
+def test_every_connector_folder_is_registered_under_its_folder_name() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    registered = project["entry-points"]["billsync.connectors"]
+    assert len(CONNECTORS) >= 5
+    assert set(registered) == set(CONNECTORS)
+    assert all(registered[name].startswith(f"connectors.{name}.connector:") for name in CONNECTORS)
 
 
 def test_core_never_imports_a_connector() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
@@ -11,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from connectors.lawpay.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, LawPayClient
 from connectors.lawpay.gateway import LawPayGateway
-from core.connector import Context, InboundRequest, Stream, Subscription, VendorUrl, WebhookResult
+from connectors.lawpay.webhooks import LawPayWebhooks
+from core.connector import Context, Stream, VendorUrl
 from core.errors import AuthFailed, ConfigError
 
 
@@ -35,22 +35,6 @@ class LawPaySettings(BaseModel):
             )
         return self
 
-
-class LawPayWebhooks:
-    """Deliveries are unsigned (docs/vendors/lawpay.md §11): one is only a doorbell to poll the events API."""
-
-    def handle(self, request: InboundRequest, subscription: Subscription | None) -> WebhookResult:
-        """Never trust the body: it only names a delivery id for dedupe; the events are re-read."""
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError:
-            body = None
-        event_id = body.get("id") if isinstance(body, dict) else None
-        return WebhookResult(streams=("events",), delivery_id=str(event_id) if event_id else None)
-
-    def ensure(self, callback_url: str, current: Subscription | None) -> Subscription | None:
-        """None: the URL is set once in LawPay (PUT /v1/merchant would overwrite the firm's other URLs)."""
-        return None
 
 
 class LawPayConnector:

@@ -1,8 +1,9 @@
 """The harnesses the contract suites run on: each connector wired to its vendor's stand-in.
 
 This is the one place the contract suites reach the stand-ins, through each connector's own test
-harness (tests/connectors/<vendor>/). To add a connector, append a ContractCase to CASES (or a
-gateway to GATEWAYS) with a harness factory; the protocols below say what a harness needs.
+harness (tests/connectors/<vendor>/). To add a connector, append one ContractCase to CASES (or a
+gateway to GATEWAYS): its class, a harness factory, and the optional capabilities it offers, which
+tests/contract/test_capabilities.py then holds it to. The protocols below say what a harness needs.
 """
 
 from __future__ import annotations
@@ -19,8 +20,20 @@ from connectors.lawpay.connector import LawPayConnector
 from connectors.microsoft365.connector import Microsoft365Connector
 from connectors.netdocuments.connector import NetDocumentsConnector
 from connectors.practicepanther.connector import PracticePantherConnector
-from core.connector import Connector, InboundRequest, Subscription
-from core.gateway import PaymentGateway
+from core.connector import (
+    BillMemoWriter,
+    Connector,
+    FindsManyEntries,
+    InboundRequest,
+    MovesBills,
+    OAuthConnector,
+    PaymentsByHand,
+    RoundingAdvisor,
+    Subscription,
+    TimeRounding,
+    WritePace,
+)
+from core.gateway import GatewayConnector, PaymentGateway
 from core.models import TimeEntry
 from tests.connectors.clio.harness import ClioContractHarness
 from tests.connectors.lawpay.harness import LawPayGatewayHarness
@@ -89,24 +102,43 @@ class GatewayHarness(Protocol):
 
 @dataclass(frozen=True)
 class ContractCase:
-    """A connector class and how to build its harness."""
+    """A connector class, how to build its harness, and exactly which optional capabilities it offers
+    (core.connector's runtime-checkable protocols, its writer's included): a renamed method cannot
+    drop one unnoticed."""
 
     connector_class: type[Any]
     harness: Callable[[], Harness]
+    offers: frozenset[type[Any]] = frozenset()
 
 
 @dataclass(frozen=True)
 class GatewayCase:
-    """A payment gateway connector class and how to build its harness (in a temporary folder)."""
+    """A payment gateway connector class, how to build its harness (in a temporary folder), and the
+    optional capabilities it offers."""
 
     connector_class: type[Any]
     harness: Callable[[Path], GatewayHarness]
+    offers: frozenset[type[Any]] = frozenset({GatewayConnector})
 
 
+CLIO_OFFERS = (OAuthConnector, TimeRounding, RoundingAdvisor, MovesBills, BillMemoWriter, PaymentsByHand)
 CASES = [
-    pytest.param(ContractCase(ClioConnector, ClioContractHarness), id="clio"),
-    pytest.param(ContractCase(PracticePantherConnector, PracticePantherContractHarness), id="practicepanther"),
-    pytest.param(ContractCase(NetDocumentsConnector, NetDocumentsContractHarness), id="netdocuments"),
+    pytest.param(
+        ContractCase(ClioConnector, ClioContractHarness, frozenset({*CLIO_OFFERS, WritePace, FindsManyEntries})),
+        id="clio",
+    ),
+    pytest.param(
+        ContractCase(
+            PracticePantherConnector,
+            PracticePantherContractHarness,
+            frozenset({OAuthConnector, PaymentsByHand, FindsManyEntries}),
+        ),
+        id="practicepanther",
+    ),
+    pytest.param(
+        ContractCase(NetDocumentsConnector, NetDocumentsContractHarness, frozenset({OAuthConnector})), id="netdocuments"
+    ),
+    # App-only access: its settings hold the credentials, so no OAuth sign-in.
     pytest.param(ContractCase(Microsoft365Connector, Microsoft365ContractHarness), id="microsoft365"),
 ]
 

@@ -2,7 +2,8 @@
 
 Core finds an optional capability with isinstance against a `@runtime_checkable` protocol
 (core.connector, core.gateway), so a method renamed in a connector would silently drop the
-capability: OFFERED pins what each connector offers, and every capability protocol must be pinned.
+capability: each case in tests/contract/harnesses.py pins what its connector offers, and every
+capability protocol must be pinned.
 Each capability's contract is then run over the connectors that offer it.
 """
 
@@ -52,22 +53,9 @@ HANDED_OUT = (BillWriter, PaymentGateway)
 # The Connector protocol's own parts: every connector has them, none is optional.
 REQUIRED = {"Connector", "Stream", "WebhookHandler", "Writer"}
 
-OFFERED: dict[str, set[type[Any]]] = {
-    "clio": {
-        OAuthConnector,
-        TimeRounding,
-        RoundingAdvisor,
-        MovesBills,
-        BillMemoWriter,
-        PaymentsByHand,
-        WritePace,
-        FindsManyEntries,
-    },
-    "practicepanther": {OAuthConnector, PaymentsByHand, FindsManyEntries},
-    "netdocuments": {OAuthConnector},
-    "microsoft365": set(),  # app-only access: its settings hold the credentials
-    "lawpay": {GatewayConnector},
-}
+# What each connector offers is pinned on its case in tests/contract/harnesses.py.
+_ALL_CASES = [typing.cast(ContractCase | GatewayCase, param.values[0]) for param in (*CASES, *GATEWAYS)]
+OFFERED: dict[str, frozenset[type[Any]]] = {case.connector_class.name: case.offers for case in _ALL_CASES}
 
 
 def _connector_cases() -> Iterator[ContractCase]:
@@ -113,12 +101,6 @@ def test_each_payment_gateway_offers_exactly_its_pinned_capabilities(gateway_cas
         assert isinstance(made.connector.payments(), PaymentGateway)
     finally:
         made.close()
-
-
-def test_the_pins_name_every_connector() -> None:
-    listed = {case.connector_class.name for case in _connector_cases()}
-    listed |= {typing.cast(GatewayCase, p.values[0]).connector_class.name for p in GATEWAYS}
-    assert set(OFFERED) == listed
 
 
 # Each capability's contract, over the connectors that offer it ---------------------------------

@@ -1,7 +1,8 @@
 """Clio webhooks: handshake, signatures, dedupe ids, streams to re-poll, create and renew.
 
-No cassettes here (cassettes record only what billsync asks of a vendor): deliveries are built and signed in the test, or come
-from the sandbox, which calls the handler directly through its `deliver` hook.
+No cassettes here (cassettes record only what billsync asks of a vendor): deliveries are built and
+signed in the test, or come from the sandbox, which calls the handler directly through its
+`deliver` hook.
 """
 
 from __future__ import annotations
