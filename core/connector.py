@@ -166,6 +166,21 @@ class StreamRole(StrEnum):
     PAYMENTS = "payments"
 
 
+class ConnectorRole(StrEnum):
+    """What a connector can be to a firm (the README's glossary). A firm's settings name one PMS,
+    its activity sources and at most one payment gateway, and each must offer the role it is given:
+    checked before anything connects (`billsync check-config`, the runtime).
+
+    PMS               writes time entries: `writer()` returns a Writer (Clio, PracticePanther)
+    ACTIVITY_SOURCE   has activity streams to capture (a PMS may be one too)
+    PAYMENT_GATEWAY   moves money: a core.gateway.GatewayConnector (LawPay)
+    """
+
+    PMS = "PMS"
+    ACTIVITY_SOURCE = "activity source"
+    PAYMENT_GATEWAY = "payment gateway"
+
+
 class Stream(Protocol):
     """One kind of record read incrementally from a vendor."""
 
@@ -282,6 +297,7 @@ class Connector(Protocol):
 
     name: ClassVar[str]
     Settings: ClassVar[type[BaseModel]]  # secrets typed SecretStr
+    roles: ClassVar[frozenset[ConnectorRole]]  # what a firm may use it as; the contract suite holds it to them
 
     def check(self) -> None:
         """Raise AuthFailed or Retryable with a clear message when the vendor cannot be used."""

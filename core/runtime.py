@@ -11,10 +11,10 @@ from pydantic import ValidationError
 from config.settings import BillsyncSettings, FirmSettings
 from core.billing.lifecycle import follow_new_bills
 from core.capture import engine_for
-from core.connector import Connector, Context
+from core.connector import Connector, ConnectorRole, Context
 from core.errors import ConfigError
 from core.http import HttpClient, Limiter
-from core.plugins import CONNECTORS, load
+from core.plugins import CONNECTORS, load, names
 from core.store.rate_windows import SharedRateLimiter
 from core.store.store import Store
 from core.sync import SyncRunner
@@ -49,6 +49,9 @@ def build_runtime(
     shared_http = http or HttpClient(limiter=limiter_for(store, firm_id))
     if firm.pms in firm.sources:
         raise ConfigError(f"firm {firm_id}: {firm.pms} is the PMS; drop it from sources")
+    problems = role_problems(firm_id, firm)
+    if problems:
+        raise ConfigError("; ".join(problems), tuple(problems))
     pms = _connector(firm_id, firm, firm.pms, tokens=tokens, http=shared_http, role="its PMS")
     sources = [
         _connector(firm_id, firm, name, tokens=tokens, http=shared_http, role="a source")
@@ -71,6 +74,35 @@ def build_runtime(
         else None
     )
     return FirmRuntime(firm_id, firm, store, tokens, pms, runner, payment_gateway=gateway, http=shared_http)
+
+
+def role_problems(firm_id: str, firm: FirmSettings) -> list[str]:
+    """One line for each connector a firm names in a role it does not offer (core.connector.ConnectorRole).
+
+    Checked from the connectors' classes, before anything connects: an activity source named as
+    the PMS would otherwise sync and capture while writing nothing, and say nothing of why.
+    """
+    wanted = [("pms", firm.pms, ConnectorRole.PMS)]
+    wanted += [("sources", name, ConnectorRole.ACTIVITY_SOURCE) for name in dict.fromkeys(firm.sources)]
+    if firm.payments is not None:
+        wanted.append(("payments.gateway", firm.payments.gateway, ConnectorRole.PAYMENT_GATEWAY))
+    problems: list[str] = []
+    for key, name, role in wanted:
+        try:
+            roles: frozenset[ConnectorRole] = load(CONNECTORS, name).roles
+        except ConfigError as exc:
+            problems.append(f"firms.{firm_id}.{key}: {exc}")
+            continue
+        if role not in roles:
+            able = ", ".join(other for other in names(CONNECTORS) if role in load(CONNECTORS, other).roles)
+            offers = " and ".join(_with_article(r) for r in sorted(roles)) or "nothing a firm can use"
+            problems.append(f"firms.{firm_id}.{key}: {name} cannot be {_with_article(role)}, it is {offers} ")
+            problems[-1] += f"({role} connectors installed: {able or 'none'})"
+    return problems
+
+
+def _with_article(role: ConnectorRole) -> str:
+    return f"an {role}" if role is ConnectorRole.ACTIVITY_SOURCE else f"a {role}"
 
 
 def limiter_for(store: Store, firm_id: str) -> Limiter | None:

@@ -14,7 +14,7 @@ from connectors.clio.client import MAX_PAGE_LIMIT, ClioClient, ClioForbidden
 from connectors.clio.streams import STREAM_CLASSES
 from connectors.clio.webhooks import ClioWebhooks
 from connectors.clio.writer import ClioWriter
-from core.connector import Context, Stream, VendorUrl
+from core.connector import ConnectorRole, Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
@@ -37,6 +37,7 @@ class ClioConnector:
     """Reads activity and reference data from Clio and writes time entries back."""
 
     name: ClassVar[str] = "clio"
+    roles: ClassVar[frozenset[ConnectorRole]] = frozenset({ConnectorRole.PMS, ConnectorRole.ACTIVITY_SOURCE})
     Settings: ClassVar[type[BaseModel]] = ClioSettings  # typed as the protocol declares it
 
     def __init__(self, settings: ClioSettings, ctx: Context, *, clock: Callable[[], datetime] | None = None) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from connectors.lawpay.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, LawPayClient
 from connectors.lawpay.gateway import LawPayGateway
 from connectors.lawpay.webhooks import LawPayWebhooks
-from core.connector import Context, Stream, VendorUrl
+from core.connector import ConnectorRole, Context, Stream, VendorUrl
 from core.errors import AuthFailed, ConfigError
 
 
@@ -41,6 +41,7 @@ class LawPayConnector:
     """Payment links, charges, refunds, recurring plans and events through the LawPay gateway."""
 
     name: ClassVar[str] = "lawpay"
+    roles: ClassVar[frozenset[ConnectorRole]] = frozenset({ConnectorRole.PAYMENT_GATEWAY})
     Settings: ClassVar[type[BaseModel]] = LawPaySettings
 
     def __init__(self, settings: LawPaySettings, ctx: Context) -> None:

@@ -13,7 +13,7 @@ from connectors.microsoft365.auth import GraphAuth, client_credential, is_loopba
 from connectors.microsoft365.client import GraphClient, GraphForbidden, GraphNotFound
 from connectors.microsoft365.streams import CalendarEvents, MailboxDirectory, SentMail, TeamsCalls
 from connectors.microsoft365.webhooks import GraphWebhooks
-from core.connector import Context, Stream, VendorUrl
+from core.connector import ConnectorRole, Context, Stream, VendorUrl
 from core.errors import AuthFailed
 
 PUBLIC_GRAPH = "https://graph.microsoft.com/v1.0"
@@ -71,6 +71,7 @@ class Microsoft365Connector:
     """Reads calendar events, sent mail and Teams calls of the firm's timekeepers from Microsoft Graph."""
 
     name: ClassVar[str] = "microsoft365"
+    roles: ClassVar[frozenset[ConnectorRole]] = frozenset({ConnectorRole.ACTIVITY_SOURCE})
     Settings: ClassVar[type[BaseModel]] = Microsoft365Settings
 
     def __init__(

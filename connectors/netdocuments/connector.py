@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from connectors.netdocuments import mapping
 from connectors.netdocuments.client import Grant, NetDocumentsClient, NetDocumentsForbidden, Region
 from connectors.netdocuments.streams import DocumentActivities
-from core.connector import Context, Stream, VendorUrl
+from core.connector import ConnectorRole, Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
@@ -58,6 +58,7 @@ class NetDocumentsConnector:
     """Reads document authoring work from the repository log; writes nothing."""
 
     name: ClassVar[str] = "netdocuments"
+    roles: ClassVar[frozenset[ConnectorRole]] = frozenset({ConnectorRole.ACTIVITY_SOURCE})
     Settings: ClassVar[type[BaseModel]] = NetDocumentsSettings
 
     def __init__(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from connectors.practicepanther.client import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PracticePantherClient
 from connectors.practicepanther.streams import STREAM_CLASSES
 from connectors.practicepanther.writer import PracticePantherWriter
-from core.connector import Context, Stream, VendorUrl
+from core.connector import ConnectorRole, Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
 from core.tokens import OAuthToken
 
@@ -32,6 +32,7 @@ class PracticePantherConnector:
     """Reads activity and reference data from PracticePanther and writes time entries back."""
 
     name: ClassVar[str] = "practicepanther"
+    roles: ClassVar[frozenset[ConnectorRole]] = frozenset({ConnectorRole.PMS, ConnectorRole.ACTIVITY_SOURCE})
     Settings: ClassVar[type[BaseModel]] = PracticePantherSettings
 
     def __init__(

@@ -71,6 +71,7 @@ from core.reports.review_filter import (
     short_ids,
     total_line,
 )
+from core.runtime import role_problems
 from core.store.store import Store
 
 _REFERENCE_MODELS: dict[str, Any] = {
@@ -456,8 +457,10 @@ def check_config(config: ConfigOption = None) -> None:
                 f"firm {firm_id} ({firm.name}): capture {'on' if policy.enabled else 'off'}, "
                 f"review {policy.review.value}, kinds: {kinds}"
             )
+            roles_wrong = role_problems(firm_id, firm)
+            problems += roles_wrong
             # The connector's class, not a connected instance: `config check` talks to no vendor.
-            pms_rounds = issubclass(load(CONNECTORS, firm.pms), TimeRounding)
+            pms_rounds = not roles_wrong and issubclass(load(CONNECTORS, firm.pms), TimeRounding)
             read = store.time_increment(firm_id, firm.pms) if store is not None and pms_rounds else None
             print_increment(increment_lines(firm_id, firm, pms_rounds=pms_rounds, read=read))
             for name, role in unconfigured_connectors(firm):

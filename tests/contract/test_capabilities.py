@@ -23,6 +23,7 @@ import core.gateway
 from core.connector import (
     BillMemoWriter,
     BillWriter,
+    ConnectorRole,
     FindsManyEntries,
     MovesBills,
     OAuthConnector,
@@ -99,6 +100,32 @@ def test_each_payment_gateway_offers_exactly_its_pinned_capabilities(gateway_cas
     try:
         assert {c.__name__ for c in _offered_by(made.connector)} == {c.__name__ for c in OFFERED[made.connector.name]}
         assert isinstance(made.connector.payments(), PaymentGateway)
+    finally:
+        made.close()
+
+
+def _roles_shown_by(connector: Any) -> set[ConnectorRole]:
+    """The roles a connector's behaviour shows: a writer, activity streams, a gateway."""
+    shown = set()
+    if connector.writer() is not None:
+        shown.add(ConnectorRole.PMS)
+    if any(stream.role is StreamRole.ACTIVITY for stream in connector.streams()):
+        shown.add(ConnectorRole.ACTIVITY_SOURCE)
+    if isinstance(connector, GatewayConnector):
+        shown.add(ConnectorRole.PAYMENT_GATEWAY)
+    return shown
+
+
+def test_a_connectors_declared_roles_are_exactly_what_it_does(harness: Harness) -> None:
+    """Settings are checked against `roles` before anything connects, so they must not lie."""
+    assert set(type(harness.connector).roles) == _roles_shown_by(harness.connector)
+
+
+@pytest.mark.parametrize("gateway_case", GATEWAYS)
+def test_a_gateways_declared_roles_are_exactly_what_it_does(gateway_case: Any, tmp_path: Path) -> None:
+    made = typing.cast(GatewayCase, gateway_case).harness(tmp_path)
+    try:
+        assert set(type(made.connector).roles) == _roles_shown_by(made.connector) == {ConnectorRole.PAYMENT_GATEWAY}
     finally:
         made.close()
 

@@ -133,3 +133,20 @@ def test_both_keys_with_different_values_are_one_error_line(tmp_path: Path) -> N
     assert "Traceback" not in done.stderr
     lines = [line for line in (done.stdout + done.stderr).splitlines() if "system_of_record" in line]
     assert len(lines) == 1 and "error:" in lines[0] and "they differ: give `pms` only" in lines[0], lines
+
+
+def test_each_connector_must_offer_the_role_the_firm_gives_it(tmp_path: Path) -> None:
+    """NetDocuments named as the PMS and LawPay as a source: billsync could write no entry to the
+    one and capture nothing from the other, so check-config says so, one line each, by key."""
+    wrong = GOOD.replace('pms = "clio"', 'pms = "netdocuments"').replace(
+        'sources = ["netdocuments", "microsoft365"]', 'sources = ["lawpay", "microsoft365"]'
+    )
+    done = check_config(tmp_path, wrong)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert errors(done) == [
+        "error: firms.acme.pms: netdocuments cannot be a PMS, it is an activity source "
+        "(PMS connectors installed: clio, practicepanther)",
+        "error: firms.acme.sources: lawpay cannot be an activity source, it is a payment gateway "
+        "(activity source connectors installed: clio, microsoft365, netdocuments, practicepanther)",
+    ]
+    assert "Traceback" not in done.stdout + done.stderr
