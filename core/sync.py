@@ -180,6 +180,7 @@ class SyncReport:
     write_failures: list[str] = field(default_factory=list)
     deferred: int = 0  # writes that will be retried later
     remote_edits: int = 0
+    priced_by_pms: int = 0  # entries sent without a rate that the PMS priced itself: not a person's edit
     tombstones: int = 0
     approvals_from_pms: int = 0
 
@@ -685,7 +686,13 @@ class SyncRunner:
         if changes:
             self.state.apply_remote(self.firm, entry.id, changes)
         edited = sorted(set(changes) - {"state"})  # an approval or a bill is not an edit of the entry
-        if edited:
+        # An entry sent without a rate (rate 0: the PMS's own data priced nothing) that comes back
+        # priced, and otherwise as sent, was priced by the PMS's rate rules, not edited by a person.
+        priced_there = entry.rate == 0 and remote.billed_seconds == entry.billed_seconds and rate > 0
+        if priced_there and set(edited) <= {"billed_seconds", "rate", "amount"}:
+            report.priced_by_pms += 1
+            per_record(self._log, "priced by the PMS", entry=entry.id)
+        elif edited:
             report.remote_edits += 1
             per_record(self._log, "edited in the PMS", reason=",".join(edited), entry=entry.id)
 

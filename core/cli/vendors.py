@@ -221,6 +221,7 @@ def print_sync_report(report: SyncReport) -> None:
         f"recovered after lost responses {report.recovered}, "
         f"updated {report.updated}, deferred {report.deferred}; from the PMS: edits {report.remote_edits}, "
         f"approvals {report.approvals_from_pms}, deletions {report.tombstones}"
+        + (f", entries it priced by its own rates {report.priced_by_pms}" if report.priced_by_pms else "")
     )
     for problem in report.record_errors[:20]:
         say(("record problem", "yellow"), f" {problem}")  # each says what became of the record

@@ -87,6 +87,7 @@ def reconcile(runtime: FirmRuntime, *, progress_every: float = DEFAULT_EVERY_SEC
         runtime.runner.drain_outbox(writer, report, progress=progress)
     return {
         "remote_edits": report.remote_edits,
+        "priced_by_pms": report.priced_by_pms,
         "tombstones": report.tombstones,
         "approvals_from_pms": report.approvals_from_pms,
         **_write_counts(report),

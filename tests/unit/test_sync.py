@@ -775,3 +775,23 @@ def test_an_entry_approved_while_its_create_is_on_its_way_is_made_billable_after
     assert [r.billable for r in writer.entries.values()] == [True]
     assert [e.state for e in store.entries(firm_id)] == [EntryState.POSTED]
     assert runner.run_once().updated == 0
+
+
+def test_an_entry_sent_without_a_rate_and_priced_by_the_pms_is_not_counted_as_a_persons_edit(
+    runner_for, store, firm_id
+) -> None:
+    """PracticePanther exposes no user rates: an entry rated from its data alone goes without a rate
+    and PP prices it by its own rules. That is followed, but it is nobody's edit."""
+    writer = FakeWriter()
+    unpriced = timekeeper(default_rate=Decimal("0"))
+    runner = runner_for(FakeConnector(calls(2), writer, [unpriced, client(), matter()]))
+    runner.run_once()
+    assert {e.rate for e in store.entries(firm_id)} == {Decimal("0")}
+    writer.entries["r1"] = replace(writer.entries["r1"], rate=Decimal("175"))  # PP's own rate, as sent otherwise
+    writer.entries["r2"] = replace(writer.entries["r2"], rate=Decimal("175"), seconds=1800)  # and a person's length
+    report = runner.run_once()
+    assert (report.priced_by_pms, report.remote_edits) == (1, 1)
+    first, second = store.entries(firm_id)
+    # By hand: 0.2 h x 175 = 35.00; 0.5 h x 175 = 87.50.
+    assert (first.rate, first.billed_seconds, first.amount) == (Decimal("175"), 720, Decimal("35.00"))
+    assert (second.rate, second.billed_seconds, second.amount) == (Decimal("175"), 1800, Decimal("87.50"))
