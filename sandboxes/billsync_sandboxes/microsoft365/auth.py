@@ -106,3 +106,5 @@ def _client_authenticated(sandbox: Microsoft365Sandbox, form: Mapping[str, str],
             return False
         return bool(claims.get("iss") == claims.get("sub") == sandbox.client_id)
     return False
+
+
