@@ -9,7 +9,8 @@ blindly: it raises `Indeterminate`, and the caller looks the write up before try
 A refused request's error carries the vendor's answer (`HttpAnswer`: status, headers, the start
 of the body). A vendor client names its refusals as data (`Refusal`, by status) and hands them to
 `request`: core then raises the vendor's error where it would have raised `Fatal`. What is
-retried, and what raises AuthFailed, Retryable or Indeterminate, stays core's alone.
+retried, and what raises AuthFailed, Retryable or Indeterminate, stays core's alone; `answer_error`
+classifies, by the same code, a refusal that arrived inside another answer (a batch member).
 
 Once the process begins to stop (`Shutdown.begin`, on SIGTERM), a client given the `Shutdown`
 starts no new request: it raises `ShuttingDown` before sending, and its waits (rate limit,
@@ -296,19 +297,12 @@ class HttpClient:
         self.limiter.observe(rate_key, response.status_code, response.headers)
         if self._on_response is not None:
             self._on_response(method, response.status_code)
-        status = response.status_code
-        if status < 400:
+        if response.status_code < 400:
             return response
-        detail = f"{method} {_path(url)}: HTTP {status}"
-        answer = HttpAnswer(status, CaseInsensitiveDict(response.headers), response.text[:ANSWER_BODY_LIMIT])
-        if status == 401:
-            raise _carrying(AuthFailed(f"{detail}: credentials rejected; reconnect the account"), answer)
-        if status in RETRY_STATUSES:
-            retry_after = retry_after_seconds(response.headers, self._clock())
-            if status == 429 or repeatable:  # a 429 was refused, not done: always safe to repeat
-                raise _carrying(Retryable(detail, retry_after=retry_after), answer)
-            raise _carrying(Indeterminate(f"{detail}, outcome unknown"), answer)
-        raise _carrying(Fatal(f"{detail}: {_snippet(response)}"), answer)
+        answer = HttpAnswer(
+            response.status_code, CaseInsensitiveDict(response.headers), response.text[:ANSWER_BODY_LIMIT]
+        )
+        raise _classified(method, url, answer, repeatable=repeatable, now=self._clock(), reason=response.reason or "")
 
     def _pause(self, seconds: float) -> None:
         """Sleep before a retry or for the rate limit; a stop cuts the sleep short (ShuttingDown)."""
@@ -329,6 +323,55 @@ class HttpClient:
         # Full jitter: uniform between 0 and the exponential ceiling.
         ceiling = min(cap, self.policy.base_seconds * 2 ** (state.attempt_number - 1))
         return self._random.uniform(0, ceiling)
+
+
+def answer_error(
+    method: str,
+    url: str,
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    idempotent: bool = False,
+    refusals: Refusals | None = None,
+    now: float | None = None,
+) -> BillsyncError:
+    """The error `HttpClient.request` would raise had it received this refusal (status 400 or more)
+    itself: for an answer that reached billsync inside another one (a member of a batch call).
+
+    The same classification, by the same code: AuthFailed for 401; Retryable (with the answer's
+    Retry-After) for 429 and the 5xx core retries when the request may be repeated, else
+    Indeterminate; the vendor's `refusals` where core's answer is Fatal; else Fatal. Nothing is
+    retried here: the caller acts on the error. `now` is the Unix time a Retry-After date is read
+    against (default: the clock). The error carries the answer, its body cut as core cuts it.
+    """
+    if status < 400:
+        raise ValueError(f"HTTP {status} is not a refusal")
+    method = method.upper()
+    if refusals:
+        _check_refusals(refusals)
+    answer = HttpAnswer(status, CaseInsensitiveDict(headers), body[:ANSWER_BODY_LIMIT])
+    repeatable = method in SAFE_METHODS or idempotent
+    error = _classified(method, url, answer, repeatable=repeatable, now=time.time() if now is None else now)
+    if isinstance(error, Fatal) and refusals:
+        return _named(error, refusals, request_line(method, url)) or error
+    return error
+
+
+def _classified(
+    method: str, url: str, answer: HttpAnswer, *, repeatable: bool, now: float, reason: str = ""
+) -> BillsyncError:
+    """Core's error for a refused answer, before any vendor naming: the one classification."""
+    status = answer.status
+    detail = f"{method} {_path(url)}: HTTP {status}"
+    if status == 401:
+        return _carrying(AuthFailed(f"{detail}: credentials rejected; reconnect the account"), answer)
+    if status in RETRY_STATUSES:
+        retry_after = retry_after_seconds(answer.headers, now)
+        if status == 429 or repeatable:  # a 429 was refused, not done: always safe to repeat
+            return _carrying(Retryable(detail, retry_after=retry_after), answer)
+        return _carrying(Indeterminate(f"{detail}, outcome unknown"), answer)
+    return _carrying(Fatal(f"{detail}: {_snippet(answer.body, reason)}"), answer)
 
 
 def request_line(method: str, url: str) -> str:
@@ -381,6 +424,6 @@ def _path(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def _snippet(response: requests.Response) -> str:
-    text = response.text[:200].replace("\n", " ")
-    return text or response.reason or "no body"
+def _snippet(body: str, reason: str) -> str:
+    text = body[:200].replace("\n", " ")
+    return text or reason or "no body"

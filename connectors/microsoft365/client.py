@@ -11,6 +11,7 @@ never carries two requests for the same mailbox.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ import requests
 from connectors.microsoft365.auth import GraphAuth
 from core.bearer import BearerAuth
 from core.connector import Context
-from core.errors import Fatal, HttpAnswer
-from core.http import Refusal, json_answer
+from core.errors import BillsyncError, Fatal, HttpAnswer
+from core.http import Refusal, answer_error, json_answer
 
 Json = dict[str, Any]
 
@@ -73,11 +74,16 @@ REFUSALS: Mapping[int, Refusal | tuple[Refusal, ...]] = MappingProxyType(
 
 @dataclass(frozen=True)
 class BatchAnswer:
-    """One member of a $batch answer."""
+    """One member of a $batch answer.
+
+    `error` is None for a success (status below 400); for a refusal it is the error a request of
+    its own would have raised (core.http.answer_error with Graph's REFUSALS), carrying the answer.
+    """
 
     status: int
     body: Json = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+    error: BillsyncError | None = None
 
 
 class MailboxGate:
@@ -207,28 +213,40 @@ class GraphClient:
                 slot.release()
         body = _object(response, "POST", idempotent=True)
         found: dict[str, BatchAnswer] = {}
+        urls = dict(chunk)
         for member in body.get("responses") or []:
-            if isinstance(member, dict) and str(member.get("id")) in dict(chunk):
-                member_body = member.get("body")
-                found[str(member["id"])] = BatchAnswer(
-                    status=int(member.get("status") or 0),
-                    body=member_body if isinstance(member_body, dict) else {},
-                    headers={str(k): str(v) for k, v in (member.get("headers") or {}).items()},
-                )
+            if isinstance(member, dict) and str(member.get("id")) in urls:
+                request_id = str(member["id"])
+                found[request_id] = self._member(urls[request_id][1], member)
         missing = [request_id for request_id, _ in chunk if request_id not in found]
         if missing:
             raise Fatal(f"Graph's $batch answer lacks members {missing}")
         return found
 
+    def _member(self, url: str, member: Mapping[str, Any]) -> BatchAnswer:
+        """One member of a $batch answer, its refusal classified as core classifies a GET's own."""
+        status = int(member.get("status") or 0)
+        body = member.get("body")
+        headers = {str(k): str(v) for k, v in (member.get("headers") or {}).items()}
+        answer = BatchAnswer(status=status, body=body if isinstance(body, dict) else {}, headers=headers)
+        if status < 400:
+            return answer
+        text = json.dumps(body) if body is not None else ""
+        error = answer_error("GET", self.url(url), status, headers, text, refusals=REFUSALS)
+        return BatchAnswer(status=status, body=answer.body, headers=headers, error=error)
+
     def _single(self, mailbox: str, url: str) -> BatchAnswer:
+        """A throttled member sent again on its own; Graph's named refusal becomes its answer."""
         try:
             return BatchAnswer(200, self.get(url, mailbox=mailbox, headers=self.page_headers()))
-        except DeltaExpired:
-            return BatchAnswer(410, {"error": {"code": "syncStateNotFound"}})
-        except GraphForbidden as exc:
-            return BatchAnswer(403, {"error": {"code": "ErrorAccessDenied", "message": str(exc)}})
-        except GraphNotFound as exc:
-            return BatchAnswer(404, {"error": {"code": "ErrorItemNotFound", "message": str(exc)}})
+        except (DeltaExpired, GraphForbidden, GraphNotFound) as refused:
+            answer = refused.answer
+            if answer is None:
+                raise
+            body = answer.json()
+            return BatchAnswer(
+                answer.status, body if isinstance(body, dict) else {}, dict(answer.headers), error=refused
+            )
 
     # -- writes (subscriptions) -------------------------------------------------------------------
 

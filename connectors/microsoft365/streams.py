@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import structlog
 
 from connectors.microsoft365 import mapping
-from connectors.microsoft365.client import TENANT_WIDE, DeltaExpired, GraphClient, Json
+from connectors.microsoft365.client import TENANT_WIDE, DeltaExpired, GraphClient, GraphNotFound, Json, error_code
 from core.connector import Cursor, Page, Record, StreamRole
 from core.errors import Fatal, Retryable
 from core.paging import cursor_time
@@ -129,19 +129,19 @@ class _MailboxDeltaStream(_FirmActivityStream):
         state = {m: known[m] for m in mailboxes if isinstance(known.get(m), Mapping)}
         starts = {m: self._start(m, state.get(m), now, backfill_from) for m in mailboxes}
         firsts = self._client.batch({m: (m, url) for m, (url, _) in starts.items()})
-        passing: list[str] = []  # mailboxes that answered 429 or 5xx inside the batch
+        passing: list[str] = []  # mailboxes refused for now inside the batch (429, 5xx: Retryable)
         for mailbox in mailboxes:
             url, fresh = starts[mailbox]
             answer = firsts[mailbox]
             first: Json | None = answer.body
-            if answer.status in (410,) or (answer.status >= 400 and _expired(answer.body)):
+            if isinstance(answer.error, DeltaExpired):
                 url, fresh = self._fresh(mailbox, now, backfill_from), True
                 first = None
-            elif answer.status == 429 or answer.status >= 500:
+            elif isinstance(answer.error, Retryable):
                 passing.append(f"{mailbox} ({answer.status})")
                 continue
-            elif answer.status >= 400:
-                problem = f"mailbox {mailbox}: HTTP {answer.status} {_code(answer.body)}; skipped this cycle"
+            elif answer.error is not None:
+                problem = f"mailbox {mailbox}: HTTP {answer.status} {error_code(answer.body)}; skipped this cycle"
                 yield Page(records=[], cursor=_cursor(state), errors=[problem])
                 continue
             try:
@@ -289,7 +289,7 @@ class CalendarEvents(_MailboxDeltaStream):
                 elif mapping.event_is_billable_shape(answer.body, mailbox) and answer.body.get("end"):
                     pending[event_id] = iso(mapping.event_end(answer.body))  # moved later: wait again
                     continue
-            elif answer.status not in (404, 410):
+            elif not isinstance(answer.error, (GraphNotFound, DeltaExpired)):  # 404 or 410: the event is gone
                 errors.append(f"{self.name} {mailbox} {event_id[:24]}: HTTP {answer.status}; will retry")
                 continue
             pending.pop(event_id, None)
@@ -391,7 +391,7 @@ class TeamsCalls(_FirmActivityStream):
             answer = answers[str(record["id"])]
             if answer.status != 200:
                 errors.append(f"teams call {str(record['id'])[:24]}: participants HTTP {answer.status}")
-                if answer.status == 429 or answer.status >= 500:
+                if isinstance(answer.error, Retryable):
                     retry.add(str(record["id"]))
                 continue
             participants = [p for page in self._client.pages("", first=answer.body) for p in page.get("value") or []]
@@ -420,12 +420,3 @@ def _start_or_min(value: Any) -> datetime:
 
 def _cursor(state: Mapping[str, Any]) -> Cursor:
     return {"mailboxes": {m: dict(v) for m, v in sorted(state.items())}} if state else None
-
-
-def _code(body: Json) -> str:
-    error = body.get("error")
-    return str(error.get("code") or "") if isinstance(error, Mapping) else ""
-
-
-def _expired(body: Json) -> bool:
-    return _code(body).lower() == "syncstatenotfound"

@@ -1,37 +1,31 @@
-"""A plain client for NetDocuments' REST API v1, on core.http: regional hosts, OAuth, the log.
+"""A plain client for NetDocuments' REST API v1, on core.http: regional hosts, endpoints, the log.
 
 It knows HTTP and NetDocuments, nothing of billsync's models (mapping.py's job). Vendor facts are
-cited as "docs/vendors/netdocuments.md §n".
-
-Two ways in (docs/vendors/netdocuments.md §3): a service account (client_credentials, the default: a harvester that
-reads the repository log needs no person), or a person's grant (authorization_code, with refresh
-tokens). Either way the token lives encrypted in core's TokenStore and is renewed before it
-expires, and a 401 (NetDocuments expires idle tokens after 45-90 minutes) renews it once.
+cited as "docs/vendors/netdocuments.md §n". Sign-in (both grants, docs/vendors/netdocuments.md §3)
+is auth.py's; a 401 (NetDocuments expires idle tokens after 45-90 minutes) renews the token once.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import requests
 from pydantic import SecretStr
 
 from connectors.netdocuments import mapping
+from connectors.netdocuments.auth import CONNECTOR, NetDocumentsAuth
+from connectors.netdocuments.auth import Grant as Grant  # noqa: PLC0414 - re-exported: connector.py imports it here
 from core.bearer import BearerAuth
 from core.connector import Context
-from core.errors import AuthFailed, Fatal, Retryable
+from core.errors import Fatal, Retryable
 from core.http import Refusal, json_answer
-from core.oauth import OAuthApp
 from core.tokens import OAuthToken
 
-CONNECTOR = "netdocuments"
-Grant = Literal["client_credentials", "authorization_code"]
 Region = Literal["us", "eu", "au", "de", "ca", "dev"]
 
 # docs/vendors/netdocuments.md §1: the web host serves the consent page; the API host is "api." + the web host.
@@ -43,10 +37,6 @@ WEB_HOSTS: Mapping[str, str] = {
     "ca": "can.netdocuments.com",
     "dev": "ducot.netdocuments.com",
 }
-# docs/vendors/netdocuments.md §3: tokens live 45-90 minutes idle; a missing or unreadable expires_in gets the shortest
-# lifetime anyone reports (the Ruby gem's 30 minutes).
-FALLBACK_TOKEN_SECONDS = 30 * 60
-
 Json = dict[str, Any]
 
 
@@ -94,28 +84,28 @@ class NetDocumentsClient:
     ) -> None:
         self._ctx = ctx
         self.repository_id = repository_id
-        self.grant = grant
-        self.scope = scope
-        self._clock = clock or (lambda: datetime.now(UTC))
         # A base_url (the sandbox) stands in for "https://": every regional host is a path under it.
         root = base_url.rstrip("/") if base_url else "https:/"
         self.api_root = f"{root}/{api_host(region)}"
         self.web_root = f"{root}/{WEB_HOSTS[region]}"
         self.token_url = f"{self.api_root}/v1/OAuth"  # token and refresh (docs/vendors/netdocuments.md §3)
-        self.oauth = OAuthApp(
-            vendor="NetDocuments",
-            connector=CONNECTOR,
+        self.auth = NetDocumentsAuth(
+            ctx,
             client_id=client_id,
             client_secret=client_secret,
-            authorize_endpoint=f"{self.web_root}/neWeb2/OAuth.aspx",
+            repository_id=repository_id,
+            grant=grant,
+            scope=scope,
             token_url=self.token_url,
+            authorize_endpoint=f"{self.web_root}/neWeb2/OAuth.aspx",
             rate_key=self._rate_key(),
+            clock=clock or (lambda: datetime.now(UTC)),
         )
         # docs/vendors/netdocuments.md §3: a 401 means the token expired (idle tokens do early); renew and retry once.
         self._bearer = BearerAuth(
             ctx.http,
             vendor=CONNECTOR,
-            token=lambda force: self.token(force=force).access_token,
+            token=lambda force: self.auth.token(force=force).access_token,
             reconnect="NetDocuments rejected a freshly issued access token (HTTP 401): the app's access was revoked "
             "or the token belongs to another region",
             refusals=REFUSALS,
@@ -193,68 +183,15 @@ class NetDocumentsClient:
                 return  # a full second of events and nothing later: nothing more to ask for
             frm = newest
 
-    # -- OAuth (docs/vendors/netdocuments.md §3) ------------------------------------------------
+    # -- sign-in (auth.py; the connector reaches it through the client) ---------------------------
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """The consent page for the authorization-code grant (`/neWeb2/OAuth.aspx`)."""
-        url = self.oauth.authorization_url(redirect_uri, state)
-        return f"{url}&{urlencode({'scope': self.scope})}"
+        return self.auth.authorize_url(redirect_uri, state)
 
     def exchange_code(self, code: str, redirect_uri: str) -> OAuthToken:
         """Trade an authorization code for tokens (POST /v1/OAuth, credentials in the body)."""
-        token = self.oauth.exchange_code(self._ctx.http, code, redirect_uri, now=self._clock())
-        return token if token.expires_at else _with_fallback_expiry(token, self._clock())
-
-    def token(self, *, force: bool = False) -> OAuthToken:
-        """A usable access token: the stored one, or a renewed one (saved before use)."""
-        tokens, firm = self._ctx.tokens, self._ctx.firm
-        if self.grant == "client_credentials" and tokens.get(firm, CONNECTOR) is None:
-            # A service account needs no person: the first use acquires the first token.
-            fresh = self._client_credentials()
-            tokens.save(firm, CONNECTOR, fresh)
-            return fresh
-        return tokens.current(firm, CONNECTOR, self._renew, force=force)
-
-    def _renew(self, token: OAuthToken) -> OAuthToken:
-        if self.grant == "client_credentials":
-            return self._client_credentials()
-        return self._refresh(token)
-
-    def _client_credentials(self) -> OAuthToken:
-        """A service-account token: Basic base64("{client_id}|{repository_id}:{secret}")
-        (docs/vendors/netdocuments.md §3)."""
-        user = f"{self.oauth.client_id}|{self.repository_id}"
-        # docs/vendors/netdocuments.md §3 [HLX]: the scope needs a literal space between scopes, so the body is written
-        # by hand (a form encoder would send "+").
-        body = f"grant_type=client_credentials&scope={quote(self.scope, safe=' ')}"
-        return self._token_request(user, body, previous=None, refusal="the service account's credentials")
-
-    def _refresh(self, token: OAuthToken) -> OAuthToken:
-        if not token.refresh_token:
-            raise AuthFailed("the stored NetDocuments token has no refresh token: run `billsync connect netdocuments`")
-        body = urlencode({"grant_type": "refresh_token", "refresh_token": token.refresh_token})
-        return self._token_request(self.oauth.client_id, body, previous=token, refusal="the refresh token")
-
-    def _token_request(self, user: str, body: str, *, previous: OAuthToken | None, refusal: str) -> OAuthToken:
-        secret = self.oauth.client_secret.get_secret_value()
-        basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
-        headers = {
-            "Authorization": f"Basic {basic}",
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        }
-        try:
-            # A token request is refused or answered; repeating one changes nothing at ND.
-            response = self._ctx.http.request(
-                "POST", self.token_url, rate_key=self._rate_key(), idempotent=True, data=body, headers=headers
-            )
-        except (Fatal, AuthFailed):
-            raise AuthFailed(
-                f"NetDocuments refused {refusal} (expired, revoked or wrong region?): "
-                f"check the netdocuments settings{'' if self.grant == 'client_credentials' else ' and reconnect'}"
-            ) from None
-        answer = _object(json_answer(response, "POST", idempotent=True), "token")
-        return OAuthToken.from_response(_readable_expiry(answer), self._clock(), previous=previous)
+        return self.auth.exchange_code(code, redirect_uri)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -268,28 +205,6 @@ class NetDocumentsClient:
 
     def _send(self, method: str, url: str, *, params: Mapping[str, str] | None = None) -> requests.Response:
         return self._bearer.request(method, url, rate_key=self._rate_key(), params=dict(params) if params else None)
-
-
-def _readable_expiry(body: Json) -> Json:
-    """docs/vendors/netdocuments.md §3: `expires_in` may come as a JSON string; anything unreadable gets the
-    fallback."""
-    raw = body.get("expires_in")
-    try:
-        seconds = float(str(raw).strip())
-        if not seconds > 0:
-            raise ValueError
-    except ValueError:
-        seconds = FALLBACK_TOKEN_SECONDS
-    return {**body, "expires_in": seconds}
-
-
-def _with_fallback_expiry(token: OAuthToken, now: datetime) -> OAuthToken:
-    return OAuthToken(
-        access_token=token.access_token,
-        refresh_token=token.refresh_token,
-        expires_at=now + timedelta(seconds=FALLBACK_TOKEN_SECONDS),
-        extra=token.extra,
-    )
 
 
 def _object(body: Any, what: str) -> Json:

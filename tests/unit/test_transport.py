@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from core import oauth
 from core.bearer import BearerAuth, token_rate_key
 from core.errors import AuthFailed, Fatal, HttpAnswer, Indeterminate, NotConnected, Retryable
-from core.http import ANSWER_BODY_LIMIT, HttpClient, RateLimiter, Refusal, RetryPolicy
+from core.http import ANSWER_BODY_LIMIT, HttpClient, RateLimiter, Refusal, RetryPolicy, answer_error
 from core.tokens import OAuthToken
 
 URL = "https://vendor.example/api/records/7?email=someone%40example.com"
@@ -163,6 +163,45 @@ def test_core_keeps_401_429_and_5xx_whatever_a_vendor_says() -> None:
     vendor = Vendor(Step(503), Step(200))  # refusals given: the retry policy is unchanged
     assert http_for(vendor).request("GET", URL, refusals={404: Refusal(Rejected)}).status_code == 200
     assert len(vendor.sent) == 2
+
+
+# -- an answer core did not receive itself (a batch member) ---------------------------------------
+
+
+def test_a_batch_members_refusal_is_classified_as_core_classifies_its_own() -> None:
+    """answer_error gives, for each status, the error `request` raises for the same answer."""
+    refusals = {410: Refusal(Gone, "{request}: version gone (HTTP {status})")}
+    cases: list[tuple[str, Step]] = [
+        ("GET", Step(401)),
+        ("GET", Step(429, headers={"Retry-After": "7"})),
+        ("GET", Step(503, headers={"Retry-After": "2"})),
+        ("POST", Step(500)),
+        ("GET", Step(410)),
+        ("GET", Step(418, "teapot")),
+    ]
+    for method, step in cases:
+        vendor = Vendor(step, step, step)
+        with pytest.raises(Exception) as raised:
+            http_for(vendor).request(method, URL, refusals=refusals)
+        got = answer_error(method, URL, step.status, step.headers, step.body, refusals=refusals, now=0.0)
+        assert type(got) is type(raised.value) and str(got) == str(raised.value)
+        assert got.answer is not None and got.answer.status == step.status
+        if isinstance(got, Retryable):
+            assert got.retry_after == raised.value.retry_after  # type: ignore[attr-defined]
+
+
+def test_a_batch_members_error_carries_its_answer_cut_as_cores_and_retry_after_read_against_now() -> None:
+    body = "y" * (2 * ANSWER_BODY_LIMIT)
+    error = answer_error("get", URL, 429, {"retry-after": "Thu, 01 Jan 1970 00:01:40 GMT"}, body, now=40.0)
+    assert isinstance(error, Retryable) and error.retry_after == 60.0  # a date: seconds from `now`
+    assert error.answer is not None and error.answer.body == body[:ANSWER_BODY_LIMIT]
+    assert error.answer.headers["Retry-After"]  # headers are case-insensitive, as on core's own answers
+    post = answer_error("POST", URL, 503, {}, "", idempotent=True)
+    assert type(post) is Retryable  # a POST the caller marks repeatable is Retryable, not Indeterminate
+    with pytest.raises(ValueError, match="HTTP 200"):
+        answer_error("GET", URL, 200, {}, "")
+    with pytest.raises(ValueError, match="HTTP 429"):
+        answer_error("GET", URL, 404, {}, "", refusals={429: Refusal(Rejected)})
 
 
 # -- one bearer-auth piece ------------------------------------------------------------------------

@@ -15,16 +15,16 @@ import base64
 import copy
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import requests
 from starlette.types import ASGIApp
 
+from billsync_sandboxes.microsoft365 import webhooks
 from billsync_sandboxes.microsoft365.admin import build_admin_app
 from billsync_sandboxes.microsoft365.api import build_api_app, public_subscription
 from billsync_sandboxes.microsoft365.errors import GraphError, Json
@@ -49,7 +49,6 @@ CONCURRENCY_RETRY_AFTER = 1  # seconds; Graph's value for this case is UNCONFIRM
 CALL_RECORD_RETENTION = timedelta(days=30)
 # §7 "Maximum expiration" (the cited, conservative figures).
 MAX_SUBSCRIPTION_MINUTES = {"event": 4230, "message": 4230, "callRecord": 4230, "user": 41760}
-VALIDATION_TIMEOUT_SECONDS = 10.0
 BODY_FIELDS = frozenset({"body", "bodyPreview", "uniqueBody"})
 SEED_KEYS = frozenset({"users", "events", "messages", "callRecords"})
 # The @odata.type of each member of a call participant's identity set, which the SDKs read to pick
@@ -65,19 +64,6 @@ IDENTITY_TYPES = {
     "onPremises": "#microsoft.graph.communicationsUserIdentity",
     "azureCommunicationServicesUser": "#microsoft.graph.azureCommunicationServicesUserIdentity",
 }
-
-# post(url, headers, body) -> (status, headers, body): Graph's handshake reads the answer's body,
-# so the sandbox's poster returns it (core.sandbox.webhooks' Deliver gives status and headers only).
-Post = Callable[[str, Mapping[str, str], bytes], tuple[int, Mapping[str, str], bytes]]
-
-
-def http_post(url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Mapping[str, str], bytes]:
-    """POST for real; an unreachable receiver or a timeout answers status 0."""
-    try:
-        response = requests.post(url, data=body, headers=dict(headers), timeout=VALIDATION_TIMEOUT_SECONDS)
-    except requests.RequestException:
-        return 0, {}, b""
-    return response.status_code, dict(response.headers), response.content[:4096]
 
 
 def graph_time(moment: datetime) -> str:
@@ -124,7 +110,7 @@ class Microsoft365Sandbox(StandIn):
         roles: frozenset[str] = DEFAULT_ROLES,
         certificate_pem: str | None = None,
         clock: Clock | None = None,
-        post: Post = http_post,
+        post: webhooks.Post = webhooks.http_post,
         rng_seed: int = 0,
     ) -> None:
         self.tenant_id = tenant_id
@@ -544,60 +530,20 @@ class Microsoft365Sandbox(StandIn):
             )
 
     def _validate_endpoint(self, url: str) -> None:
-        # §7: POST {url}?validationToken=... ; 200, text/plain, the decoded token, within 10 seconds.
-        token = (
-            f"Validation: Testing client application reachability for subscription Request-Id: {secrets.token_hex(8)}"
-        )
-        target = f"{url}{'&' if '?' in url else '?'}validationToken={quote(token)}"
-        status, headers, answer = self._send(target, {"Content-Type": "text/plain; charset=utf-8"}, b"")
-        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "").lower()
-        if status != 200 or not content_type.startswith("text/plain") or answer.decode(errors="replace") != token:
-            raise GraphError(
-                400,
-                "ValidationError",
-                "Subscription validation request failed. Notification endpoint must respond with 200 OK to "
-                f"validation request. ({urlsplit(url).netloc})",
-            )
+        webhooks.validate_endpoint(self.post, url)
         self.validations.append(url)
 
     def notify(self, kind: str, user: Json | None, item: Mapping[str, Any], change: str) -> int:
         """Deliver basic change notifications to the subscriptions watching this resource (§7)."""
-        kind_name = {"events": "event", "messages": "message", "callRecords": "callRecord"}[kind]
-        delivered = 0
-        for subscription in self.live_subscriptions():
-            if subscription["_kind"] != kind_name or subscription.get("_user") != (str(user["id"]) if user else None):
-                continue
-            if change not in str(subscription["changeType"]).split(","):
-                continue
-            if (
-                kind == "messages"
-                and str(item.get("parentFolderId", "sentitems")).lower() != "sentitems"
-                and ("sentitems" in subscription["resource"].lower())
-            ):
-                continue
-            resource_path = (
-                f"communications/callRecords/{item['id']}"
-                if user is None
-                else f"Users/{user['id']}/{'Events' if kind == 'events' else 'Messages'}/{item['id']}"
-            )
-            data: Json = {
-                "@odata.type": f"#Microsoft.Graph.{kind_name[0].upper()}{kind_name[1:]}",
-                "@odata.id": resource_path,
-                "id": item["id"],
-            }
-            if "@odata.etag" in item:
-                data["@odata.etag"] = item["@odata.etag"]
-            notification = {
-                "subscriptionId": subscription["id"],
-                "subscriptionExpirationDateTime": subscription["expirationDateTime"],
-                "changeType": change,
-                "resource": resource_path,
-                "resourceData": data,
-                "clientState": subscription.get("clientState"),
-                "tenantId": self.tenant_id,
-            }
-            delivered += self._post(subscription["notificationUrl"], {"value": [notification]})
-        return delivered
+        return webhooks.notify_change(
+            self.post,
+            self.live_subscriptions(),
+            tenant_id=self.tenant_id,
+            kind=kind,
+            user=user,
+            item=item,
+            change=change,
+        )
 
     def lifecycle(self, subscription_id: str, event: str) -> int:
         """Send a lifecycle notification (§7); subscriptionRemoved also removes the subscription."""
@@ -611,15 +557,7 @@ class Microsoft365Sandbox(StandIn):
                 self.subscriptions.pop(subscription_id, None)
         if event == "missed" and subscription["_kind"] not in ("event", "message"):
             raise GraphError(400, "BadRequest", "missed is sent only for Outlook resources")
-        notification = {
-            "subscriptionId": subscription_id,
-            "subscriptionExpirationDateTime": subscription["expirationDateTime"],
-            "tenantId": self.tenant_id,
-            "clientState": subscription.get("clientState"),
-            "lifecycleEvent": event,
-        }
-        url = subscription.get("lifecycleNotificationUrl") or subscription["notificationUrl"]
-        return self._post(str(url), {"value": [notification]})
+        return webhooks.notify_lifecycle(self.post, subscription, event, tenant_id=self.tenant_id)
 
     def reauthorize(self, subscription_id: str) -> None:
         """POST /subscriptions/{id}/reauthorize."""
@@ -636,18 +574,6 @@ class Microsoft365Sandbox(StandIn):
     def admin_app(self) -> ASGIApp:
         """The admin API, to be mounted at /_sandbox/microsoft365."""
         return build_admin_app(self)
-
-    def _post(self, url: str, payload: Json) -> int:
-        status, _, _ = self._send(
-            url, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(payload).encode()
-        )
-        return 1 if 200 <= status < 300 else 0
-
-    def _send(self, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Mapping[str, str], bytes]:
-        try:
-            return self.post(url, headers, body)
-        except Exception:  # any receiver failure is a failed delivery, as for Graph
-            return 0, {}, b""
 
 
 def _type_identities(participant: Any) -> None:

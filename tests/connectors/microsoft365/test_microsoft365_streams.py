@@ -129,6 +129,18 @@ def test_a_mailbox_refused_for_now_stops_the_poll_after_the_others_and_is_read_n
     assert {r.actor for r in again} == {JOHN}
 
 
+def test_a_mailbox_graph_refuses_for_good_is_reported_and_skipped_without_stopping_the_poll() -> None:
+    # A $batch member's 403 is classified as core classifies a request's own (GraphForbidden, not
+    # Retryable): each mailbox is reported with Graph's error code and the poll goes on.
+    env = make_env(roles=frozenset({"Calendars.Read", "CallRecords.Read.All", "User.Read.All"}))
+    stream = next(s for s in env.connector.streams() if s.name == "sent_mail")
+    pages = list(stream.read(None))
+    assert [error for page in pages for error in page.errors] == [
+        f"mailbox {mailbox}: HTTP 403 erroraccessdenied; skipped this cycle" for mailbox in (JANE, JOHN)
+    ]
+    assert [record for page in pages for record in page.records] == []
+
+
 def test_call_records_older_than_thirty_days_are_gone() -> None:
     data = seed()
     old = data["callRecords"][0] | {

@@ -115,7 +115,7 @@ def test_a_token_that_cannot_read_the_log_is_reported_at_check() -> None:
 
 
 def test_expires_in_is_read_defensively() -> None:
-    from connectors.netdocuments.client import _readable_expiry
+    from connectors.netdocuments.auth import _readable_expiry
 
     assert _readable_expiry({"expires_in": "3600"})["expires_in"] == 3600.0
     assert _readable_expiry({"expires_in": 1800})["expires_in"] == 1800.0
