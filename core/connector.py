@@ -247,7 +247,7 @@ class FindsManyEntries(Protocol):
     """
 
     def find_time_entries(self, wanted: Sequence[tuple[str, TimeEntry]]) -> Mapping[str, str]:
-        """Key → remote remote_id for each (key, entry) found, matched exactly as `find_time_entry` matches.
+        """Key → remote id for each (key, entry) found, matched exactly as `find_time_entry` matches.
 
         A key missing from the answer was looked for and not found (so it may be written). A failed
         lookup raises (Retryable, Fatal, AuthFailed) and answers nothing: core then looks for each
@@ -376,7 +376,7 @@ class MovesBills(Protocol):
 
 @runtime_checkable
 class PaymentsByHand(Protocol):
-    """A system of record whose API cannot record a payment on a bill.
+    """A PMS whose API cannot record a payment on a bill.
 
     billsync then lists each payment, refund and trust movement for a person to post in the PMS
     (`billsync pay post-list`) and says why in the vendor's own terms. A class method: the command

@@ -62,8 +62,8 @@ DEFAULT_INCREMENT_MINUTES = 6  # a tenth of an hour: for a PMS without a roundin
 class CapturePolicy(Strict):
     """What turns activity into entries, for one firm.
 
-    The billing increment in effect is `increment_minutes` when the firm sets it, else the system
-    of record's own time rounding (Clio's settings/billing `rounding`), else 6 minutes. Each entry
+    The billing increment in effect is `increment_minutes` when the firm sets it, else the PMS's own
+    time rounding (Clio's settings/billing `rounding`), else 6 minutes. Each entry
     is rounded up to it once, by billsync; because the default is the PMS's own increment, the
     PMS's rounding finds a whole number of its increments and leaves the entry as sent.
     """

@@ -5,7 +5,7 @@ Two ways to match, depending on what the vendor gives:
   the remote id of a billsync entry. The pre-bill is the one on the bill's matter sharing the most
   entries; differences are entries missing from the bill, extra entries (unapproved ones called
   out), and lines whose amount differs.
-- By content (PracticePanther: invoice lines carry no entry reference): the pre-bill on the bill's
+- By content (PracticePanther: invoice lines carry no remote id): the pre-bill on the bill's
   matter whose period ended last on or before the bill's date; lines are paired by date, hours
   and amount, so a difference names the line that has no partner.
 In both, the bill's total must equal the pre-bill's within the firm's tolerance.
@@ -39,7 +39,7 @@ class Comparison:
     prebill: PreBill
     bill: RemoteBill
     differences: tuple[str, ...]
-    by_entry: bool  # matched through entry references (Clio), not by content
+    by_entry: bool  # matched through the lines' remote ids (Clio), not by content
     not_in_pms: tuple[str, ...] = ()  # lines the bill lacks because their approval is not in the PMS yet
 
     @property

@@ -193,7 +193,7 @@ def _insert_lines(conn: Connection, firm: str, prebill: PreBill) -> None:
             "activity_code": ln.activity_code,
             "expense_code": ln.expense_code,
             "entry_id": ln.entry_id,
-            "entry_ref": ln.remote_id,
+            "remote_id": ln.remote_id,
             "note": ln.note[:200],
         }
         for ln in prebill.lines
@@ -232,7 +232,7 @@ def _with_lines(conn: Connection, firm: str, heads: list[dict[str, Any]]) -> lis
                 activity_code=r["activity_code"],
                 expense_code=r["expense_code"],
                 entry_id=r["entry_id"],
-                remote_id=r["entry_ref"],
+                remote_id=r["remote_id"],
                 note=r["note"],
             )
         )

@@ -77,7 +77,7 @@ pre_bill_lines = Table(
     Column("activity_code", String(16)),
     Column("expense_code", String(16)),
     Column("entry_id", String(32)),  # billsync's time entry, for fee lines that bill one
-    Column("entry_ref", String(128)),  # that entry's id in the PMS
+    Column("remote_id", String(128)),  # that entry's id in the PMS
     Column("note", String(200), nullable=False),
     PrimaryKeyConstraint("firm_id", "pre_bill_id", "number"),
     ForeignKeyConstraint(["firm_id", "pre_bill_id"], ["pre_bills.firm_id", "pre_bills.id"], ondelete="CASCADE"),

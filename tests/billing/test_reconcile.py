@@ -174,7 +174,7 @@ def test_the_prebill_is_found_by_shared_entries_and_never_taken_twice() -> None:
     assert find_prebill(bill, [replace(october, pms_bill_id="77")]).pms_bill_id == "77"  # already linked
 
 
-def test_practicepanther_invoices_without_entry_references_match_by_matter_date_hours_and_amount() -> None:
+def test_practicepanther_invoices_without_remote_ids_match_by_matter_date_hours_and_amount() -> None:
     prebill = prebill_of([entry(), entry(work_date=date(2026, 10, 9), billed_seconds=4320)])
     lines = tuple(
         BillLine(work_date=ln.work_date, hours=ln.units.normalize(), amount=ln.base) for ln in reversed(prebill.lines)

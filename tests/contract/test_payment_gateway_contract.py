@@ -108,7 +108,7 @@ def test_a_declined_charge_raises_payment_declined_and_charges_nothing(harness: 
     assert harness.charges_with_reference(reference) == 0
 
 
-def test_the_event_position_never_moves_backwards_and_rereading_from_it_brings_nothing_new(
+def test_the_event_cursor_never_moves_backwards_and_rereading_from_it_brings_nothing_new(
     harness: GatewayHarness,
 ) -> None:
     charge(harness, "10.00", "INV-1 | contract-events-1")

@@ -288,7 +288,7 @@ def test_a_month_billed_as_the_client_receives_it(firm: Firm, tmp_path: Path) ->
 
 
 def test_a_practicepanther_invoice_made_before_an_approval_is_written_waits_for_the_pms(tmp_path: Path) -> None:
-    """PracticePanther invoices carry no entry references: the pre-bill is matched by content, and an
+    """PracticePanther invoice lines carry no remote ids: the pre-bill is matched by content, and an
     approval still in the outbox must not look like a wrong invoice there either."""
     synthetic = generate_firm(
         timekeepers=3, clients=4, matters=6, activities=60, seed=11, month_start=datetime(2026, 10, 1, tzinfo=UTC)

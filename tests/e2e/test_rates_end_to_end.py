@@ -375,65 +375,74 @@ def test_a_wrong_agreement_is_one_line_naming_its_key(tmp_path: Path, table: str
 
 # -- PracticePanther ------------------------------------------------------------------------------
 
-PP_JANE = "0b6c7a52-1f0e-4d5a-9d1e-000000000001"
-PP_SAM = "0b6c7a52-1f0e-4d5a-9d1e-000000000002"
-PP_PAT = "0b6c7a52-1f0e-4d5a-9d1e-000000000003"
-PP_KIM = "0b6c7a52-1f0e-4d5a-9d1e-000000000004"
-PP_ACME, PP_BETA = "1a1a1a1a-0000-4000-8000-000000000001", "1a1a1a1a-0000-4000-8000-000000000002"
-PP_RULED, PP_PLAIN = "2b2b2b2b-0000-4000-8000-000000000001", "2b2b2b2b-0000-4000-8000-000000000002"
-PP_STAMP = "2026-09-01T09:00:00"
+PRACTICEPANTHER_JANE = "0b6c7a52-1f0e-4d5a-9d1e-000000000001"
+PRACTICEPANTHER_SAM = "0b6c7a52-1f0e-4d5a-9d1e-000000000002"
+PRACTICEPANTHER_PAT = "0b6c7a52-1f0e-4d5a-9d1e-000000000003"
+PRACTICEPANTHER_KIM = "0b6c7a52-1f0e-4d5a-9d1e-000000000004"
+PRACTICEPANTHER_ACME = "1a1a1a1a-0000-4000-8000-000000000001"
+PRACTICEPANTHER_BETA = "1a1a1a1a-0000-4000-8000-000000000002"
+PRACTICEPANTHER_RULED = "2b2b2b2b-0000-4000-8000-000000000001"
+PRACTICEPANTHER_PLAIN = "2b2b2b2b-0000-4000-8000-000000000002"
+PRACTICEPANTHER_STAMP = "2026-09-01T09:00:00"
 
 
-def _pp_user(user_id: str, name: str, role: str, default_rate: float) -> dict:
+def _practicepanther_user(user_id: str, name: str, role: str, default_rate: float) -> dict:
     first, last = name.split()
     # `role` and `default_rate` are PracticePanther's own settings, which its API never shows
     # (docs/vendors/practicepanther.md §9): sandbox bookkeeping, used when an entry comes in without a rate.
     return {"id": user_id, "display_name": name, "first_name": first, "last_name": last,
             "email": f"{first.lower()}@firm.test", "is_active": True, "role": role, "default_rate": default_rate,
-            "updated_at": PP_STAMP}  # fmt: skip
+            "updated_at": PRACTICEPANTHER_STAMP}  # fmt: skip
 
 
-def _pp_call(number: int, user: str, matter: str, account: str, day: int, subject: str) -> dict:
+def _practicepanther_call(number: int, user: str, matter: str, account: str, day: int, subject: str) -> dict:
     at = f"2026-10-{day:02d}T14:00:00"
     return {"id": f"5e5e5e5e-0000-4000-8000-{number:012d}", "subject": subject, "date": at,
             "call_direction": "Outbound", "assigned_to_users": [{"id": user}], "matter_ref": {"id": matter},
             "account_ref": {"id": account}, "updated_at": at}  # fmt: skip
 
 
-def pp_firm() -> dict[str, Any]:
+def practicepanther_firm() -> dict[str, Any]:
     """A small firm in PracticePanther's own record shapes (docs/vendors/practicepanther.md §9)."""
     return {
         "practicepanther": {
             "users": [
-                _pp_user(PP_JANE, "Jane Doe", "Partner", 300.0),
-                _pp_user(PP_SAM, "Sam Lee", "Associate", 200.0),
-                _pp_user(PP_PAT, "Pat Kim", "Paralegal", 120.0),
-                _pp_user(PP_KIM, "Kim Park", "Associate", 180.0),
+                _practicepanther_user(PRACTICEPANTHER_JANE, "Jane Doe", "Partner", 300.0),
+                _practicepanther_user(PRACTICEPANTHER_SAM, "Sam Lee", "Associate", 200.0),
+                _practicepanther_user(PRACTICEPANTHER_PAT, "Pat Kim", "Paralegal", 120.0),
+                _practicepanther_user(PRACTICEPANTHER_KIM, "Kim Park", "Associate", 180.0),
             ],
             "accounts": [
-                {"id": PP_ACME, "display_name": "Acme Corp", "company_name": "Acme Corp", "number": 7,
+                {"id": PRACTICEPANTHER_ACME, "display_name": "Acme Corp", "company_name": "Acme Corp", "number": 7,
                  "primary_contact": {"id": "4d4d4d4d-0000-4000-8000-000000000001", "email": "ann@acme.test"},
-                 "updated_at": PP_STAMP},
-                {"id": PP_BETA, "display_name": "Beta LLC", "company_name": "Beta LLC", "number": 8,
+                 "updated_at": PRACTICEPANTHER_STAMP},
+                {"id": PRACTICEPANTHER_BETA, "display_name": "Beta LLC", "company_name": "Beta LLC", "number": 8,
                  "primary_contact": {"id": "4d4d4d4d-0000-4000-8000-000000000002", "email": "bo@beta.test"},
-                 "updated_at": PP_STAMP},
+                 "updated_at": PRACTICEPANTHER_STAMP},
             ],
             "matters": [
                 # The matter's hourly rates as set in PracticePanther: Jane 350, associates 240,
                 # everyone else 160 (sandbox bookkeeping, as above).
-                {"id": PP_RULED, "account_ref": {"id": PP_ACME}, "number": 1001, "name": "Acme v. Gamma",
-                 "status": "Open", "rate": "User Hourly Rate", "assigned_to_users": [{"id": PP_JANE}],
-                 "rate_rules": [{"user_id": PP_JANE, "rate": 350}, {"role": "Associate", "rate": 240}, {"rate": 160}],
-                 "updated_at": PP_STAMP},
-                {"id": PP_PLAIN, "account_ref": {"id": PP_BETA}, "number": 1002, "name": "Beta lease",
-                 "status": "Open", "rate": "User Hourly Rate", "assigned_to_users": [{"id": PP_KIM}],
-                 "updated_at": PP_STAMP},
+                {"id": PRACTICEPANTHER_RULED, "account_ref": {"id": PRACTICEPANTHER_ACME}, "number": 1001,
+                 "name": "Acme v. Gamma", "status": "Open", "rate": "User Hourly Rate",
+                 "assigned_to_users": [{"id": PRACTICEPANTHER_JANE}],
+                 "rate_rules": [{"user_id": PRACTICEPANTHER_JANE, "rate": 350}, {"role": "Associate", "rate": 240},
+                                {"rate": 160}],
+                 "updated_at": PRACTICEPANTHER_STAMP},
+                {"id": PRACTICEPANTHER_PLAIN, "account_ref": {"id": PRACTICEPANTHER_BETA}, "number": 1002,
+                 "name": "Beta lease",
+                 "status": "Open", "rate": "User Hourly Rate", "assigned_to_users": [{"id": PRACTICEPANTHER_KIM}],
+                 "updated_at": PRACTICEPANTHER_STAMP},
             ],
             "calllogs": [
-                _pp_call(1, PP_JANE, PP_RULED, PP_ACME, 5, "Strategy for the hearing"),
-                _pp_call(2, PP_SAM, PP_RULED, PP_ACME, 6, "Deposition outline"),
-                _pp_call(3, PP_PAT, PP_RULED, PP_ACME, 7, "Exhibit binder"),
-                _pp_call(4, PP_KIM, PP_PLAIN, PP_BETA, 8, "Landlord's counter-offer"),
+                _practicepanther_call(1, PRACTICEPANTHER_JANE, PRACTICEPANTHER_RULED, PRACTICEPANTHER_ACME, 5,
+                                      "Strategy for the hearing"),
+                _practicepanther_call(2, PRACTICEPANTHER_SAM, PRACTICEPANTHER_RULED, PRACTICEPANTHER_ACME, 6,
+                                      "Deposition outline"),
+                _practicepanther_call(3, PRACTICEPANTHER_PAT, PRACTICEPANTHER_RULED, PRACTICEPANTHER_ACME, 7,
+                                      "Exhibit binder"),
+                _practicepanther_call(4, PRACTICEPANTHER_KIM, PRACTICEPANTHER_PLAIN, PRACTICEPANTHER_BETA, 8,
+                                      "Landlord's counter-offer"),
             ],
         }
     }  # fmt: skip
@@ -441,26 +450,31 @@ def pp_firm() -> dict[str, Any]:
 
 def test_a_practicepanther_firm_bills_practicepanthers_own_rate_rules(tmp_path: Path) -> None:
     seed, config = tmp_path / "seed.json", tmp_path / "firm.toml"
-    seed.write_text(json.dumps(pp_firm()))
+    seed.write_text(json.dumps(practicepanther_firm()))
     with serve_sandbox(seed, config) as base:
         firm = Firm(config, base)
         firm.add_config(
             '\n[firms.demo.capture.kinds.call]\nminutes = 30\n'
-            f'\n[firms.demo.billing.clients."{PP_BETA}"]\ndiscount = {{ kind = "fixed_per_hour", value = "30" }}\n'
+            f'\n[firms.demo.billing.clients."{PRACTICEPANTHER_BETA}"]\n'
+            'discount = { kind = "fixed_per_hour", value = "30" }\n'
         )
         firm.ok("connect", "practicepanther", "--config", str(config), "--auto-approve")
         firm.ok("sync", "--once")
-        in_pp = {e["billed_by_user_ref"]["id"]: e for e in firm.admin("practicepanther", "GET", "timeentries")}
+        in_practicepanther = {
+            e["billed_by_user_ref"]["id"]: e for e in firm.admin("practicepanther", "GET", "timeentries")
+        }
         ours = {e.timekeeper_id: e for e in firm.entries().values()}
     # By hand, 30-minute calls = 0.5 h:
     expected = {
-        PP_JANE: (D("350"), D("175.00")),  # the matter's rate for Jane herself beats her role's and her own 300
-        PP_SAM: (D("240"), D("120.00")),  # no rule for Sam: his role's (Associate) beats everyone's and his 200
-        PP_PAT: (D("160"), D("80.00")),  # no rule for Pat or paralegals: the matter's rate for everyone
+        # The matter's rate for Jane herself beats her role's and her own 300:
+        PRACTICEPANTHER_JANE: (D("350"), D("175.00")),
+        # No rule for Sam: his role's (Associate) beats everyone's and his 200:
+        PRACTICEPANTHER_SAM: (D("240"), D("120.00")),
+        PRACTICEPANTHER_PAT: (D("160"), D("80.00")),  # no rule for Pat or paralegals: the matter's rate for everyone
         # No rules on Beta's matter: Kim's own 180; Beta agreed 30 off each hour: 0.5 x (180 - 30).
-        PP_KIM: (D("180"), D("75.00")),
+        PRACTICEPANTHER_KIM: (D("180"), D("75.00")),
     }
-    assert set(in_pp) == set(ours) == set(expected)
+    assert set(in_practicepanther) == set(ours) == set(expected)
     for user, (rate, amount) in expected.items():
-        assert D(str(in_pp[user]["rate"])) == rate, user  # what PracticePanther will invoice
+        assert D(str(in_practicepanther[user]["rate"])) == rate, user  # what PracticePanther will invoice
         assert (ours[user].rate, ours[user].amount) == (rate, amount), user

@@ -1,8 +1,8 @@
 """A store rebuilt from nothing, with several sources: no activity's entry is written twice.
 
-IT loses billsync's database (or starts a new one) and syncs again against the same system of
-record. The entries billsync wrote earlier, for the PMS's own activity and for NetDocuments and
-Microsoft 365 work alike, are found in the PMS and never written a second time ("one activity
+IT loses billsync's database (or starts a new one) and syncs again against the same PMS. The
+entries billsync wrote earlier, for the PMS's own activity and for NetDocuments and Microsoft 365
+work alike, are found in the PMS and never written a second time ("one activity
 gives at most one remote entry, ever"). Everything runs as the firm runs it: `billsync sandbox`
 serving records in each vendor's own shapes, and the CLI as processes; the entries are counted in
 the sandbox, the way a person would count them in the PMS.

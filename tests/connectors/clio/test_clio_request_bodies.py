@@ -55,12 +55,12 @@ def traffic() -> list[Any]:
         list(stream.read({"updated_since": "2026-01-01T00:00:00+00:00", "ended_until": "2026-04-01T00:00:00+00:00"}))
     writer = env.connector.writer()
     remote_id = writer.write_time_entry(time_entry(), "key-1", billable=False)
-    calendar_ref = writer.write_time_entry(
+    calendar_remote_id = writer.write_time_entry(
         time_entry(id="e2", activity_key=("clio", "calendar_entry:9001"), category_id=None), "key-2", billable=False
     )
     writer.find_time_entry("key-1", time_entry())
     writer.update_time_entry(remote_id, time_entry(narrative="Reviewed"), billable=True)
-    writer.read_time_entries([remote_id, calendar_ref])
+    writer.read_time_entries([remote_id, calendar_remote_id])
     webhooks = env.connector.webhooks()
     webhooks.ensure("https://billsync.example.test/hooks/clio", None)
     env.clock.advance(29 * 24 * 3600)

@@ -196,16 +196,16 @@ def test_a_grouped_lookup_lists_each_matter_once_and_finds_marked_and_approved_e
     for n, decoy in enumerate(decoys):
         remote_id = writer.write_time_entry(decoy, f"decoy-{n}", billable=False)
         writer.update_time_entry(remote_id, decoy, billable=True)  # approved: no marker left on its note
-    ref_marked = writer.write_time_entry(marked_one, "k1", billable=False)
-    ref_approved = writer.write_time_entry(approved, "k2", billable=False)
-    writer.update_time_entry(ref_approved, approved, billable=True)
-    ref_other = writer.write_time_entry(other_matter, "k3", billable=False)
-    assert [a["note"] for a in env.activities() if str(a["id"]) == ref_approved] == ["Review of lease terms"]
+    remote_id_marked = writer.write_time_entry(marked_one, "k1", billable=False)
+    remote_id_approved = writer.write_time_entry(approved, "k2", billable=False)
+    writer.update_time_entry(remote_id_approved, approved, billable=True)
+    remote_id_other = writer.write_time_entry(other_matter, "k3", billable=False)
+    assert [a["note"] for a in env.activities() if str(a["id"]) == remote_id_approved] == ["Review of lease terms"]
 
     before = len(env.adapter.sent)
     found = writer.find_time_entries([("k1", marked_one), ("k2", approved), ("k4", unwritten)])
-    assert found == {"k1": ref_marked, "k2": ref_approved}  # k4 absent: never written
-    assert writer.find_time_entries([("k3", other_matter)]) == {"k3": ref_other}
+    assert found == {"k1": remote_id_marked, "k2": remote_id_approved}  # k4 absent: never written
+    assert writer.find_time_entries([("k3", other_matter)]) == {"k3": remote_id_other}
     listings = [urlsplit(str(r.url)) for r in env.adapter.sent[before:]]
     assert [r.path for r in listings] == ["/clio/api/v4/activities.json"] * 2
     queries = [parse_qs(r.query) for r in listings]
@@ -216,7 +216,7 @@ def test_a_grouped_lookup_lists_each_matter_once_and_finds_marked_and_approved_e
     ]
     assert all(q["type"] == ["TimeEntry"] and q["limit"] == ["200"] for q in queries)
     # Each entry alone finds the same activity with its own lookup.
-    assert writer.find_time_entry("k2", approved) == ref_approved
+    assert writer.find_time_entry("k2", approved) == remote_id_approved
     assert writer.find_time_entry("k4", unwritten) is None
 
 
