@@ -18,8 +18,7 @@ import requests
 from pydantic import SecretStr
 
 from connectors.netdocuments import mapping
-from connectors.netdocuments.auth import CONNECTOR, NetDocumentsAuth
-from connectors.netdocuments.auth import Grant as Grant  # noqa: PLC0414 - re-exported: connector.py imports it here
+from connectors.netdocuments.auth import CONNECTOR, Grant, NetDocumentsAuth
 from core.bearer import BearerAuth
 from core.connector import Context
 from core.errors import Fatal, Retryable

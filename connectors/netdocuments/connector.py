@@ -9,7 +9,8 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.netdocuments import mapping
-from connectors.netdocuments.client import Grant, NetDocumentsClient, NetDocumentsForbidden, Region
+from connectors.netdocuments.auth import Grant
+from connectors.netdocuments.client import NetDocumentsClient, NetDocumentsForbidden, Region
 from connectors.netdocuments.streams import DocumentActivities
 from core.connector import ConnectorRole, Context, Stream, VendorUrl
 from core.errors import AuthFailed, NotConnected
