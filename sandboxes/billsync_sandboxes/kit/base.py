@@ -1,18 +1,18 @@
-"""What every vendor's stand-in holds besides its records, whatever the vendor."""
+"""What every vendor's sandbox holds besides its records, whatever the vendor."""
 
 from __future__ import annotations
 
 import threading
 
-from core.sandbox.clock import Clock, SystemClock
-from core.sandbox.faults import FaultInjector
-from core.sandbox.requestlog import RequestLog
+from billsync_sandboxes.kit.clock import Clock, SystemClock
+from billsync_sandboxes.kit.faults import FaultInjector
+from billsync_sandboxes.kit.requestlog import RequestLog
 
 
-class StandIn:
-    """A stand-in's clock, lock, fault injector and request log; a vendor's sandbox class extends it.
+class SandboxBase:
+    """A sandbox's clock, lock, fault injector and request log; each vendor's sandbox class extends it.
 
-    `lock` guards all of the stand-in's state: the API answers in a thread pool and webhook
+    `lock` guards all of the sandbox's state: the API answers in a thread pool and webhook
     deliveries run beside it. `faults` is seeded by `rng_seed`, so a fault pattern repeats per seed.
     """
 

@@ -25,15 +25,15 @@ from zoneinfo import ZoneInfo
 import requests
 from starlette.types import ASGIApp
 
-from billsync_sandboxes.microsoft365.admin import build_admin_app
-from billsync_sandboxes.microsoft365.api import build_api_app, public_subscription
-from billsync_sandboxes.microsoft365.errors import GraphError, Json
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     Clock,
     FixedWindowRateLimiter,
     parse_timestamp,
 )
-from core.sandbox.standin import StandIn
+from billsync_sandboxes.kit.base import SandboxBase
+from billsync_sandboxes.microsoft365.admin import build_admin_app
+from billsync_sandboxes.microsoft365.api import build_api_app, public_subscription
+from billsync_sandboxes.microsoft365.errors import GraphError, Json
 
 DEFAULT_TENANT = "8a5e1f4c-0000-4000-8000-0000000b111e"
 DEFAULT_CLIENT_ID = "5b0f7e2a-0000-4000-8000-000000c11e47"
@@ -67,7 +67,7 @@ IDENTITY_TYPES = {
 }
 
 # post(url, headers, body) -> (status, headers, body): Graph's handshake reads the answer's body,
-# so the sandbox's poster returns it (core.sandbox.webhooks' Deliver gives status and headers only).
+# so the sandbox's poster returns it (billsync_sandboxes.kit.webhooks' Deliver gives status and headers only).
 Post = Callable[[str, Mapping[str, str], bytes], tuple[int, Mapping[str, str], bytes]]
 
 
@@ -111,7 +111,7 @@ def decode_token(token: str) -> Json:
     return decoded
 
 
-class Microsoft365Sandbox(StandIn):
+class Microsoft365Sandbox(SandboxBase):
     """One simulated Microsoft 365 tenant: users, mailboxes, call records, tokens, subscriptions."""
 
     def __init__(
