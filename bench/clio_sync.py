@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.data import generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import generate_firm
 from core.logging import configure_logging
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 
 

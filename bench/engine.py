@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.demo_data import SyntheticFirm, generate_firm
+from billsync_sandboxes.demo.data import SyntheticFirm, generate_firm
+
 from core.engine import CaptureEngine
 from core.policy import CapturePolicy, RuleSets
 from core.process import tune_garbage_collector

@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.data import generate_firm
+from billsync_sandboxes.kit import hmac_sha256_hex
+from billsync_sandboxes.kit.server import build_server_app
 
 from config.settings import load_settings
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import generate_firm
 from core.logging import configure_logging
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.process import tune_garbage_collector
 from core.runtime import FirmRuntime
-from core.sandbox import hmac_sha256_hex
-from core.sandbox.server import build_server_app
 from core.server import BackgroundWork, build_app
 from core.serving import run_in_thread, serve
 

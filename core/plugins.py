@@ -1,9 +1,10 @@
-"""Connectors and the vendors' sandboxes (local stand-ins of their APIs), found through package entry points.
+"""Connectors, the vendors' sandboxes (local stand-ins of their APIs) and extra commands, found through entry points.
 
 Core never imports a connector or a sandbox: each one declares itself under the groups below, an
 explicit list that the package metadata carries. Connectors come with billsync (pyproject.toml);
 the sandboxes are a separate distribution, billsync-sandboxes (sandboxes/pyproject.toml), that a
-production install leaves out.
+production install leaves out. It also brings the commands that need them (`billsync demo`,
+`billsync sandbox`), registered under COMMANDS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ SANDBOXES = "billsync.sandboxes"
 SANDBOX_SETTINGS = "billsync.sandbox_settings"
 SANDBOX_FIRM_SETTINGS = "billsync.sandbox_firm_settings"
 DEMO_SEEDS = "billsync.demo_seeds"
+# Commands another distribution adds to the `billsync` CLI: each a typer command function or a typer app.
+COMMANDS = "billsync.commands"
 SANDBOX_GROUPS = frozenset({SANDBOXES, SANDBOX_SETTINGS, SANDBOX_FIRM_SETTINGS, DEMO_SEEDS})
 SANDBOXES_MISSING = (
     "the vendors' sandboxes (billsync-sandboxes) are not installed: "
@@ -45,3 +48,8 @@ def load(group: str, name: str) -> Any:
 def names(group: str) -> list[str]:
     """Every name registered in a group."""
     return sorted(ep.name for ep in entry_points(group=group))
+
+
+def load_all(group: str) -> dict[str, Any]:
+    """Every object registered in a group, by name (none when nothing that registers there is installed)."""
+    return {ep.name: ep.load() for ep in sorted(entry_points(group=group), key=lambda ep: ep.name)}

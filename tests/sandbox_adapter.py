@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import requests
+from billsync_sandboxes.kit import ConnectionDropped
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from starlette.testclient import TestClient
-
-from core.sandbox import ConnectionDropped
 
 
 class SandboxAdapter(BaseAdapter):

@@ -9,6 +9,8 @@ from pathlib import Path
 from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parent.parent
+# billsync-sandboxes' packages that fake no vendor: the sandbox kit, the demo firm, the commands.
+VENDOR_FREE = {"kit", "demo", "cli"}
 
 
 def packages_of(pyproject: Path) -> list[str]:
@@ -19,13 +21,23 @@ def packages_of(pyproject: Path) -> list[str]:
 
 def test_the_production_distribution_has_no_stand_in() -> None:
     packages = packages_of(ROOT / "pyproject.toml")
-    assert {"core", "core.sandbox", "connectors.clio", "config"} <= set(packages)  # the finder sees the tree
+    assert {"core", "core.cli", "connectors.clio", "config"} <= set(packages)  # the finder sees the tree
     assert [p for p in packages if p.split(".")[0] in ("billsync_sandboxes", "sandboxes")] == []
+
+
+def test_the_production_distribution_has_no_sandbox_kit_and_no_demo() -> None:
+    """The sandbox kit, the demo firm and the commands that serve them ship with billsync-sandboxes only."""
+    packages = packages_of(ROOT / "pyproject.toml")
+    modules = {f"{p}.{m.stem}" for p in packages for m in (ROOT / p.replace(".", "/")).glob("*.py")}
+    assert {"core.cli.vendors", "core.plugins"} <= modules  # the listing sees the modules
+    assert [m for m in packages + sorted(modules) if "sandbox" in m.split(".")[-1] or "demo" in m] == []
+    stand_ins = set(packages_of(ROOT / "sandboxes" / "pyproject.toml"))
+    assert {"billsync_sandboxes.kit", "billsync_sandboxes.demo", "billsync_sandboxes.cli"} <= stand_ins
 
 
 def test_the_sandboxes_distribution_holds_every_vendors_stand_in() -> None:
     packages = packages_of(ROOT / "sandboxes" / "pyproject.toml")
-    vendors = {p.split(".")[1] for p in packages if p.count(".") >= 1}
+    vendors = {p.split(".")[1] for p in packages if p.count(".") >= 1} - VENDOR_FREE
     connectors = {p.name for p in (ROOT / "connectors").iterdir() if (p / "connector.py").is_file()}
     assert vendors == connectors  # one stand-in folder per connector folder, none without its connector
     assert all(p.split(".")[0] == "billsync_sandboxes" for p in packages)
@@ -38,7 +50,8 @@ def test_only_connectors_register_in_the_production_metadata() -> None:
     stand_ins = tomllib.loads((ROOT / "sandboxes" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     groups = stand_ins["entry-points"]
     assert set(groups) == {"billsync.sandboxes", "billsync.sandbox_settings", "billsync.sandbox_firm_settings",
-                           "billsync.demo_seeds"}
+                           "billsync.demo_seeds", "billsync.commands"}
+    assert set(groups["billsync.commands"]) == {"demo", "sandbox"}
     targets = [target for group in groups.values() for target in group.values()]
     assert all(target.startswith("billsync_sandboxes.") for target in targets)
 

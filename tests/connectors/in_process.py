@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 import requests
+from billsync_sandboxes.kit import FakeClock
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from core.http import HttpClient, RateLimiter
-from core.sandbox import FakeClock
 from core.store.schema import metadata, oauth_tokens
 from core.tokens import TokenStore
 from tests.sandbox_adapter import SandboxAdapter

@@ -26,7 +26,7 @@ def sandbox(tmp_path: Path):
             "-c",
             (
                 "import json, sys; from datetime import datetime, UTC;"
-                "from core.demo_data import generate_firm; from core.plugins import load, DEMO_SEEDS;"
+                "from billsync_sandboxes.demo.data import generate_firm; from core.plugins import load, DEMO_SEEDS;"
                 "firm = generate_firm(timekeepers=5, clients=8, matters=16, activities=150, seed=2);"
                 "json.dump({'clio': load(DEMO_SEEDS, 'clio')(firm, now=datetime(2026, 11, 1, tzinfo=UTC))},"
                 " open(sys.argv[1], 'w'))"

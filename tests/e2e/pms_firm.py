@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.data import SyntheticFirm, generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import SyntheticFirm, generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.models import EntryState
 from core.plugins import SANDBOXES, load
 from core.runtime import FirmRuntime
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.sync_state import PENDING, SENDING
 

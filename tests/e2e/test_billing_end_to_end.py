@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.data import generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 
 from core.billing.ledes_parser import parse_ledes
 from core.billing.model import PreBill, PreBillStatus
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.models import EntryState, Severity
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.billing import BillingStore
 from core.store.sync_state import SyncState

@@ -31,15 +31,15 @@ from typing import Any
 
 import pytest
 import requests
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.data import generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 
 from config.settings import load_settings
 from core.billing.ledes_parser import parse_ledes
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.models import EntryState
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.store import Store
 from tests.e2e.conftest import RUN

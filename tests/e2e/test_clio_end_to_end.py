@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from billsync_sandboxes.demo.data import SyntheticFirm
 
-from core.demo_data import SyntheticFirm
 from core.plugins import DEMO_SEEDS, load
 from tests.e2e.pms_firm import (
     PmsFirm,

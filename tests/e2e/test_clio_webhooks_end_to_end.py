@@ -12,18 +12,19 @@ from pathlib import Path
 
 import pytest
 import requests
+from billsync_sandboxes.cli.sandbox import write_sandbox_config
 from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox
+from billsync_sandboxes.demo.data import generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 from sqlalchemy import select
 
 from config.settings import load_settings
-from core.cli.vendors import connect_account, write_sandbox_config
+from core.cli.vendors import connect_account
 from core.connector import InboundRequest
-from core.demo_data import generate_firm
 from core.errors import InvalidSignature
 from core.http import HttpClient, RetryPolicy
 from core.plugins import DEMO_SEEDS, load
 from core.runtime import build_runtime
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.schema import webhook_subscriptions
 from core.store.store import Store

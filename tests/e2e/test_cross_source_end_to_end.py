@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.data import PRIVILEGED_BODY, generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 from sqlalchemy import select
 
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import PRIVILEGED_BODY, generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.runtime import FirmRuntime
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.schema import activities
 from tests.clio_calls import logged_call

@@ -147,7 +147,7 @@ def test_the_sign_in_limit_believes_x_forwarded_for_only_from_a_trusted_proxy(
     tmp_path: Path, trusted: str | None
 ) -> None:
     """Ten wrong tokens from one machine, each claiming another address: only a trusted proxy's header counts."""
-    from core.cli.vendors import write_sandbox_config
+    from billsync_sandboxes.cli.sandbox import write_sandbox_config
 
     config = tmp_path / "billsync.toml"
     write_sandbox_config(config, "http://127.0.0.1:9", ["clio"])  # no vendor needed for sign-in

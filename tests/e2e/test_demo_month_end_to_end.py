@@ -10,9 +10,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from billsync_sandboxes.demo.firm import demo_firm, demo_seeds
 
 from config.settings import load_settings
-from core.demo_firm import demo_firm, demo_seeds
 from core.models import ActivityKind, ActivityStatus
 from core.store.reports import ReportStore
 from core.store.store import Store

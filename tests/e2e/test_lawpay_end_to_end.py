@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 RUN = [sys.executable, "-c", "from core.cli import main; main()"]
 SEED = (
     "import json, sys; from datetime import datetime, UTC;"
-    "from core.demo_data import generate_firm; from core.plugins import load, DEMO_SEEDS;"
+    "from billsync_sandboxes.demo.data import generate_firm; from core.plugins import load, DEMO_SEEDS;"
     "firm = generate_firm(timekeepers=3, clients=4, matters=6, activities=20, seed=5);"
     "now = datetime(2026, 11, 1, tzinfo=UTC);"
     "json.dump({v: load(DEMO_SEEDS, v)(firm, now=now) for v in ('clio', 'lawpay')}, open(sys.argv[1], 'w'))"

@@ -19,12 +19,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import structlog
+from billsync_sandboxes.demo.data import PRIVILEGED_BODY, generate_firm
 from billsync_sandboxes.microsoft365.seed import microsoft365_seed
 
 from config.settings import load_settings
 from connectors.microsoft365.connector import Microsoft365Connector
 from core.connector import Context, InboundRequest, Subscription
-from core.demo_data import PRIVILEGED_BODY, generate_firm
 from core.http import HttpClient
 from core.models import ActivityKind
 from tests.connectors.microsoft365.harness import _no_tokens

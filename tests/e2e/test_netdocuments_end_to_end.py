@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 import structlog
+from billsync_sandboxes.demo.data import generate_firm
 from billsync_sandboxes.netdocuments.seed import netdocuments_seed
 from sqlalchemy import select
 
@@ -26,7 +27,6 @@ from connectors.netdocuments.connector import NetDocumentsConnector
 from core.capture import engine_for
 from core.cli.vendors import connect_account
 from core.connector import Context
-from core.demo_data import generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.plugins import DEMO_SEEDS, load
 from core.runtime import FirmRuntime, build_runtime

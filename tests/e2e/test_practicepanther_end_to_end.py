@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from billsync_sandboxes.demo.data import SyntheticFirm
 from billsync_sandboxes.practicepanther.seed import practicepanther_seed
 
-from core.demo_data import SyntheticFirm
 from core.models import EntryState
 from tests.e2e.pms_firm import (
     PmsFirm,

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 import requests
+from billsync_sandboxes.demo.data import generate_firm
 
-from core.demo_data import generate_firm
 from core.plugins import DEMO_SEEDS, load
 from tests.e2e.conftest import RUN, serve_sandbox
 

@@ -232,6 +232,22 @@ def test_without_the_stand_ins_demo_and_sandbox_say_how_to_install_them(folder: 
     assert sorted(p.name for p in folder.iterdir()) == ["seed.json"]  # nothing written, nothing served
 
 
+@pytest.mark.parametrize("hidden", [True, False])
+def test_production_help_lists_no_command_that_needs_the_stand_ins(folder: Path, hidden: bool) -> None:
+    """billsync-sandboxes adds `demo` and `sandbox` (billsync.commands); without it --help offers neither."""
+    script = WITHOUT_STAND_INS if hidden else WITHOUT_STAND_INS.replace(
+        "sys.meta_path.insert(0, NotInstalled())", ""
+    ).replace("metadata.entry_points = entry_points", "")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--help"],
+        capture_output=True, text=True, timeout=180, check=False, cwd=folder, env=ENV,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 1}
+    assert "sync" in listed  # the listing is read
+    assert ({"demo", "sandbox"} & listed) == (set() if hidden else {"demo", "sandbox"})
+
+
 def test_the_hidden_stand_ins_are_what_the_demo_needs(folder: Path) -> None:
     """Guard against a test that cannot fail: the same bootstrap, nothing hidden, serves the sandboxes."""
     visible = WITHOUT_STAND_INS.replace("sys.meta_path.insert(0, NotInstalled())", "").replace(

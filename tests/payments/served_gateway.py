@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 import structlog
+from billsync_sandboxes.kit.server import build_server_app
 from billsync_sandboxes.lawpay.state import TEST_SECRET_KEY, LawPaySandbox
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
@@ -25,7 +26,6 @@ from core.connector import Context
 from core.http import HttpClient, RetryPolicy
 from core.models import RemoteBill
 from core.payments.firm import FirmPayments
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.payments import PaymentStore
 from core.store.store import Store

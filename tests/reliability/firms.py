@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from billsync_sandboxes.cli.sandbox import write_sandbox_config
+from billsync_sandboxes.demo.data import SyntheticFirm, generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 
 from config.settings import load_settings
-from core.cli.vendors import connect_account, write_sandbox_config
-from core.demo_data import SyntheticFirm, generate_firm
+from core.cli.vendors import connect_account
 from core.http import HttpClient, RetryPolicy
 from core.models import EntryState
 from core.plugins import DEMO_SEEDS, SANDBOX_SETTINGS, SANDBOXES, load
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from core.store.store import Store
 from core.store.sync_state import PENDING, SENDING

@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from billsync_sandboxes.cli.demo import DEMO_RULES
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.data import generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 from fastapi.testclient import TestClient
 
 from config.billing import BillingSettings
@@ -23,14 +27,10 @@ from config.settings import BillsyncSettings, load_settings
 from core.billing.cycle import run_billing_cycle
 from core.billing.lifecycle import follow_bills
 from core.billing.period import month
-from core.cli.demo import DEMO_RULES
-from core.cli.vendors import connect_to_sandbox
-from core.demo_data import generate_firm
 from core.http import HttpClient, RetryPolicy
 from core.models import EntryState
 from core.payments.models import AccountKind, Transaction
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
-from core.sandbox.server import build_server_app
 from core.server import BackgroundWork, build_app
 from core.serving import run_in_thread
 from core.store.billing import BillingStore

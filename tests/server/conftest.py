@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 import requests
+from billsync_sandboxes.cli.sandbox import write_sandbox_config
+from billsync_sandboxes.demo.data import generate_firm
+from billsync_sandboxes.kit.server import build_server_app
 from pydantic import SecretStr
 
 from config.settings import BillsyncSettings, load_settings
-from core.cli.vendors import connect_account, write_sandbox_config
-from core.demo_data import generate_firm
+from core.cli.vendors import connect_account
 from core.http import HttpClient, RetryPolicy
 from core.plugins import DEMO_SEEDS, SANDBOXES, load
 from core.runtime import FirmRuntime, build_runtime
-from core.sandbox.server import build_server_app
 from core.server import BackgroundWork, build_app
 from core.server.signing import sign
 from core.serving import run_in_thread

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from billsync_sandboxes.cli.sandbox import write_sandbox_config
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from config.server import ServerSettings
 from config.settings import BillsyncSettings, load_settings
-from core.cli.vendors import write_sandbox_config
 from core.errors import ConfigError
 from core.runtime import FirmRuntime, build_runtime
 from core.server import BackgroundWork, build_app

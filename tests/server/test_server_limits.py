@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from billsync_sandboxes.cli.sandbox import write_sandbox_config
 from fastapi import FastAPI
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -22,7 +23,6 @@ from structlog.testing import capture_logs
 from config.server import ServerSettings
 from config.settings import load_settings
 from core.cli.run import connection_limits
-from core.cli.vendors import write_sandbox_config
 from core.runtime import build_runtime
 from core.server import BackgroundWork, build_app
 from core.serving import BODY_DEADLINE_GRACE_SECONDS, run_in_thread

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from billsync_sandboxes.cli.sandbox import write_sandbox_config
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from config.server import ServerSettings
 from config.settings import load_settings
-from core.cli.vendors import write_sandbox_config
 from core.runtime import build_runtime
 from core.server import BackgroundWork, build_app
 from core.store.store import Store

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from billsync_sandboxes.cli.sandbox import write_sandbox_config
 from pydantic import SecretStr, ValidationError
 
 from config.server import ServerSettings
 from config.settings import BillsyncSettings, load_settings
-from core.cli.vendors import write_sandbox_config
 from core.runtime import build_runtime
 from core.server import BackgroundWork, build_app
 from core.serving import run_in_thread

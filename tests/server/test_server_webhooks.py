@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from billsync_sandboxes.cli.sandbox import build_sandboxes, read_seed, sandbox_firm_settings
+from billsync_sandboxes.kit.firm_config import write_firm_config
 from fastapi.testclient import TestClient
 
 from config.settings import BillsyncSettings, load_settings
 from connectors.clio.webhooks import sign as clio_sign
-from core.cli.vendors import build_sandboxes, read_seed, sandbox_firm_settings
 from core.runtime import build_runtime
-from core.sandbox.firm_config import write_firm_config
 from core.server import BackgroundWork, build_app
 from core.store.payments import PaymentStore
 from core.store.store import Store

@@ -10,8 +10,8 @@ import io
 import json
 
 import structlog
+from billsync_sandboxes.demo.data import generate_firm
 
-from core.demo_data import generate_firm
 from core.logging import configure_logging
 from tests.capture import capture_engine
 

@@ -9,8 +9,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from billsync_sandboxes.clio.errors import ClioError
-from core.sandbox.admin import JsonBody, OptionalJsonBody
-from core.sandbox.apps import build_control_app
+from billsync_sandboxes.kit.admin import JsonBody, OptionalJsonBody
+from billsync_sandboxes.kit.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox

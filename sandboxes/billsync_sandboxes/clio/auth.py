@@ -1,6 +1,6 @@
 """OAuth 2.0 authorization-code grant as Clio Manage runs it (docs/vendors/clio.md §1).
 
-The grant itself is the kit's (core.sandbox.oauth); what is Clio's: the Doorkeeper error texts,
+The grant itself is the kit's (billsync_sandboxes.kit.oauth); what is Clio's: the Doorkeeper error texts,
 an optional redirect_uri at the token endpoint, refresh tokens that never rotate, and revoking one
 app authorization at a time.
 """
@@ -8,9 +8,9 @@ app authorization at a time.
 from __future__ import annotations
 
 from billsync_sandboxes.clio.errors import OAuthError, invalid_token
-from core.sandbox import Clock
-from core.sandbox.oauth import AccessToken as KitAccessToken
-from core.sandbox.oauth import AuthorizationCodeTokens
+from billsync_sandboxes.kit import Clock
+from billsync_sandboxes.kit.oauth import AccessToken as KitAccessToken
+from billsync_sandboxes.kit.oauth import AuthorizationCodeTokens
 
 # docs/vendors/clio.md §1: the FAQ says 30 days, a third-party doc 7; the sandbox uses the shorter.
 DEFAULT_TOKEN_TTL_SECONDS = 7 * 24 * 3600

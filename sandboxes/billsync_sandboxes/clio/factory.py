@@ -15,8 +15,8 @@ from billsync_sandboxes.clio.state import (
     DEFAULT_RATE_LIMIT_PER_MINUTE,
     ClioSandbox,
 )
-from core.sandbox import Clock
-from core.sandbox.server import api_root
+from billsync_sandboxes.kit import Clock
+from billsync_sandboxes.kit.server import api_root
 
 
 def build_sandbox(

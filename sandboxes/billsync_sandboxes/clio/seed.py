@@ -1,4 +1,4 @@
-"""Turn a synthetic firm (core.demo_data) into a Clio seed, in the shapes Clio's API v4 returns.
+"""Turn a synthetic firm (billsync_sandboxes.demo.data) into a Clio seed, in the shapes Clio's API v4 returns.
 
 The seed feeds `ClioSandbox` for `billsync demo` and the integration tests. Field names and
 enums follow docs/vendors/clio.md §3 and the OpenAPI spec it cites.
@@ -26,7 +26,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from core.demo_data import SyntheticFirm
+from billsync_sandboxes.demo.data import SyntheticFirm
+from billsync_sandboxes.demo.firm_index import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
+from billsync_sandboxes.kit import iso_timestamp
 from core.models import (
     Activity,
     ActivityCategory,
@@ -38,8 +40,6 @@ from core.models import (
     MatterStatus,
     Timekeeper,
 )
-from core.sandbox import iso_timestamp
-from core.sandbox.firm_seed import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
 
 Json = dict[str, Any]
 

@@ -28,7 +28,7 @@ from billsync_sandboxes.clio.api.writes import GenericWriter
 from billsync_sandboxes.clio.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenStore
 from billsync_sandboxes.clio.errors import not_found, unprocessable
 from billsync_sandboxes.clio.webhooks import MATTER_STATUS_EVENTS, WebhookHub
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     Clock,
     Deliver,
     FixedWindowRateLimiter,
@@ -36,7 +36,7 @@ from core.sandbox import (
     RecordCollection,
     http_deliver,
 )
-from core.sandbox.standin import StandIn
+from billsync_sandboxes.kit.base import SandboxBase
 
 DEFAULT_CLIENT_ID = "billsync-sandbox-client"
 DEFAULT_CLIENT_SECRET = "billsync-sandbox-secret"  # noqa: S105 - a public sandbox value
@@ -84,7 +84,7 @@ DEFAULT_BILLING_SETTINGS: Mapping[str, Any] = {
 }
 
 
-class ClioSandbox(StandIn):
+class ClioSandbox(SandboxBase):
     """One simulated Clio Manage account: its records, tokens, limits, faults and webhooks."""
 
     def __init__(

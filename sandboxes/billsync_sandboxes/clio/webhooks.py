@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from billsync_sandboxes.clio.api.fields import Renderer, parse_fields
 from billsync_sandboxes.clio.api.resources import MODEL_RESOURCES, WEBHOOK_MODELS, WEBHOOKS, Resource
 from billsync_sandboxes.clio.errors import bad_request, not_found, unprocessable
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     Clock,
     Deliver,
     Record,

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
+from billsync_sandboxes.kit.admin import OptionalJsonBody
+from billsync_sandboxes.kit.apps import build_control_app
 from billsync_sandboxes.lawpay.errors import GatewayError, stamp
-from core.sandbox.admin import OptionalJsonBody
-from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.lawpay.state import LawPaySandbox

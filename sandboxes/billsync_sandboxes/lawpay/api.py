@@ -12,10 +12,10 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from billsync_sandboxes.kit import DroppedConnection, FaultKind, TruncatedResponse, note
+from billsync_sandboxes.kit.apps import build_logged_api_app
 from billsync_sandboxes.lawpay.auth import basic_user
 from billsync_sandboxes.lawpay.errors import GatewayError, stamp
-from core.sandbox import DroppedConnection, FaultKind, TruncatedResponse, note
-from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.lawpay.state import LawPaySandbox

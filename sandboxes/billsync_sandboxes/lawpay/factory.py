@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from billsync_sandboxes.kit import Clock
+from billsync_sandboxes.kit.server import api_root
 from billsync_sandboxes.lawpay.errors import Json
 from billsync_sandboxes.lawpay.state import TEST_SECRET_KEY, LawPaySandbox
-from core.sandbox import Clock
-from core.sandbox.server import api_root
 
 
 def build_sandbox(

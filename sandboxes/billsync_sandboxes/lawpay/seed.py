@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.demo_data import SyntheticFirm
+from billsync_sandboxes.demo.data import SyntheticFirm
 
 MERCHANT_SLUG = "sandbox-law"
 OPERATING_CARD, OPERATING_BANK = "acct_operating_card", "acct_operating_bank"

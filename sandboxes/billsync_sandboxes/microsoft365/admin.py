@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
+from billsync_sandboxes.kit.admin import JsonBody
+from billsync_sandboxes.kit.apps import build_control_app
 from billsync_sandboxes.microsoft365.api import public_subscription
 from billsync_sandboxes.microsoft365.errors import GraphError
-from core.sandbox.admin import JsonBody
-from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.microsoft365.state import Microsoft365Sandbox

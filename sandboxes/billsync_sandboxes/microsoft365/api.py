@@ -18,10 +18,10 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from billsync_sandboxes.kit import FaultKind, TruncatedResponse, connection_fault, note
+from billsync_sandboxes.kit.apps import build_logged_api_app
 from billsync_sandboxes.microsoft365.auth import add_entra_routes
 from billsync_sandboxes.microsoft365.errors import GraphError, Json, error_body
-from core.sandbox import FaultKind, TruncatedResponse, connection_fault, note
-from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.microsoft365.state import Microsoft365Sandbox

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from billsync_sandboxes.kit import Clock
+from billsync_sandboxes.kit.server import api_root
 from billsync_sandboxes.microsoft365.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_TENANT,
     Microsoft365Sandbox,
 )
-from core.sandbox import Clock
-from core.sandbox.server import api_root
 
 
 def build_sandbox(

@@ -1,4 +1,4 @@
-"""The demo firm's Microsoft 365 tenant (core.demo_data), in Graph's own JSON shapes.
+"""The demo firm's Microsoft 365 tenant (billsync_sandboxes.demo.data), in Graph's own JSON shapes.
 
 Mailboxes are the timekeepers' e-mail addresses; meetings, sent mail and Teams calls are with the
 demo clients' addresses and phone numbers. Some subjects carry a matter number, some meetings a
@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.demo_data import PRIVILEGED_BODY, SyntheticFirm
+from billsync_sandboxes.demo.data import PRIVILEGED_BODY, SyntheticFirm
 from core.models import Client, Matter, Timekeeper
 
 Json = dict[str, Any]

@@ -24,16 +24,16 @@ from zoneinfo import ZoneInfo
 
 from starlette.types import ASGIApp
 
-from billsync_sandboxes.microsoft365 import webhooks
-from billsync_sandboxes.microsoft365.admin import build_admin_app
-from billsync_sandboxes.microsoft365.api import build_api_app, public_subscription
-from billsync_sandboxes.microsoft365.errors import GraphError, Json
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     Clock,
     FixedWindowRateLimiter,
     parse_timestamp,
 )
-from core.sandbox.standin import StandIn
+from billsync_sandboxes.kit.base import SandboxBase
+from billsync_sandboxes.microsoft365 import webhooks
+from billsync_sandboxes.microsoft365.admin import build_admin_app
+from billsync_sandboxes.microsoft365.api import build_api_app, public_subscription
+from billsync_sandboxes.microsoft365.errors import GraphError, Json
 
 DEFAULT_TENANT = "8a5e1f4c-0000-4000-8000-0000000b111e"
 DEFAULT_CLIENT_ID = "5b0f7e2a-0000-4000-8000-000000c11e47"
@@ -97,7 +97,7 @@ def decode_token(token: str) -> Json:
     return decoded
 
 
-class Microsoft365Sandbox(StandIn):
+class Microsoft365Sandbox(SandboxBase):
     """One simulated Microsoft 365 tenant: users, mailboxes, call records, tokens, subscriptions."""
 
     def __init__(

@@ -25,7 +25,7 @@ ANSWER_BYTES_KEPT = 4096  # of a receiver's answer: room for the echoed validati
 KIND_NAMES = {"events": "event", "messages": "message", "callRecords": "callRecord"}
 
 # post(url, headers, body) -> (status, headers, body): Graph's handshake reads the answer's body,
-# so the sandbox's poster returns it (core.sandbox.webhooks' Deliver gives status and headers only).
+# so the sandbox's poster returns it (billsync_sandboxes.kit.webhooks' Deliver gives status and headers only).
 Post = Callable[[str, Mapping[str, str], bytes], tuple[int, Mapping[str, str], bytes]]
 
 

@@ -15,10 +15,10 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from billsync_sandboxes.kit import FaultKind, FaultRule, TruncatedResponse, connection_fault, note
+from billsync_sandboxes.kit.apps import build_logged_api_app
 from billsync_sandboxes.netdocuments.auth import basic_credentials, scopes_of, unauthorized
 from billsync_sandboxes.netdocuments.errors import NetDocumentsError
-from core.sandbox import FaultKind, FaultRule, TruncatedResponse, connection_fault, note
-from core.sandbox.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox

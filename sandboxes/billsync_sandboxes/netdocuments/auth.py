@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from billsync_sandboxes.kit import Clock
 from billsync_sandboxes.netdocuments.errors import NetDocumentsError
-from core.sandbox import Clock
 
 # docs/vendors/netdocuments.md §3: "45 to 90 minutes (based on scope) of no activity", and 24-48 hours at most. The
 # sandbox takes the short ends: the client must cope with the earliest expiry NetDocuments allows.

@@ -1,4 +1,4 @@
-"""Turn a synthetic firm (core.demo_data) into a NetDocuments seed, in NetDocuments' own JSON shapes.
+"""Turn a synthetic firm (billsync_sandboxes.demo.data) into a NetDocuments seed, in NetDocuments' own JSON shapes.
 
 The firm's document activities become documents in a "Client Matters" cabinet, profiled with
 the Client and Matter attributes that spell the firm's matter numbers ("0003-0042" is client
@@ -15,9 +15,9 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from billsync_sandboxes.demo.data import SyntheticFirm
 from billsync_sandboxes.netdocuments.state import DEFAULT_REPOSITORY
 from billsync_sandboxes.netdocuments.state import log_entry as _log_entry
-from core.demo_data import SyntheticFirm
 from core.models import ActivityKind, Matter, Timekeeper
 
 MATTERS_CABINET = "NG-SANDBOX1"

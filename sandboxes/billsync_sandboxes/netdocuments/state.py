@@ -14,12 +14,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from billsync_sandboxes.kit import Clock, FixedWindowRateLimiter
+from billsync_sandboxes.kit.base import SandboxBase
 from billsync_sandboxes.netdocuments.admin import build_admin_app
 from billsync_sandboxes.netdocuments.api import WEB_HOSTS, build_api_app
 from billsync_sandboxes.netdocuments.auth import TokenStore
 from billsync_sandboxes.netdocuments.errors import NetDocumentsError
-from core.sandbox import Clock, FixedWindowRateLimiter
-from core.sandbox.standin import StandIn
 
 DEFAULT_CLIENT_ID = "AP-SANDBOX1"
 DEFAULT_CLIENT_SECRET = "billsync-nd-sandbox-secret"  # noqa: S105 - a public sandbox value
@@ -34,7 +34,7 @@ DEFAULT_LOG_ROW_CAP = 500
 SEED_KEYS = frozenset({"region", "repository", "cabinets", "customAttributes", "users", "documents", "log"})
 
 
-class NetDocumentsSandbox(StandIn):
+class NetDocumentsSandbox(SandboxBase):
     """One simulated repository: users, cabinets, documents, the activity log, tokens, limits, faults."""
 
     def __init__(

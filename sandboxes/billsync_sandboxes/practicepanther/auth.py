@@ -1,16 +1,16 @@
 """OAuth 2.0 authorization-code grant as PracticePanther runs it (docs/vendors/practicepanther.md §2).
 
-The grant itself is the kit's (core.sandbox.oauth); what is PracticePanther's: ASP.NET's 401
+The grant itself is the kit's (billsync_sandboxes.kit.oauth); what is PracticePanther's: ASP.NET's 401
 text, a bare {"error"} body, an exact redirect_uri at the token endpoint, rotating refresh
 tokens, the single scope, and revoking everything at once.
 """
 
 from __future__ import annotations
 
+from billsync_sandboxes.kit import Clock
+from billsync_sandboxes.kit.oauth import AccessToken as KitAccessToken
+from billsync_sandboxes.kit.oauth import AuthorizationCodeTokens
 from billsync_sandboxes.practicepanther.errors import OAuthError, PracticePantherError
-from core.sandbox import Clock
-from core.sandbox.oauth import AccessToken as KitAccessToken
-from core.sandbox.oauth import AuthorizationCodeTokens
 
 # docs/vendors/practicepanther.md §2: access tokens last about 24 h (expires_in 86399-86400).
 DEFAULT_TOKEN_TTL_SECONDS = 86_400

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from billsync_sandboxes.kit import Clock
+from billsync_sandboxes.kit.server import api_root
 from billsync_sandboxes.practicepanther.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -17,8 +19,6 @@ from billsync_sandboxes.practicepanther.state import (
     RATE_WINDOW_SECONDS,
     PracticePantherSandbox,
 )
-from core.sandbox import Clock
-from core.sandbox.server import api_root
 
 
 def build_sandbox(

@@ -1,4 +1,4 @@
-"""Turn a synthetic firm (core.demo_data) into a PracticePanther seed, in the shapes PP's API v2 returns.
+"""Turn a synthetic firm (billsync_sandboxes.demo.data) into a PracticePanther seed, in the shapes PP's API v2 returns.
 
 The seed feeds `PracticePantherSandbox` for `billsync demo` and the end-to-end tests. Field names
 follow docs/vendors/practicepanther.md and the Swagger definitions it cites.
@@ -28,9 +28,9 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from core.demo_data import SyntheticFirm
+from billsync_sandboxes.demo.data import SyntheticFirm
+from billsync_sandboxes.demo.firm_index import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, MatterStatus, Timekeeper
-from core.sandbox.firm_seed import DEFAULT_ENTRY_SECONDS, REFERENCE_AGE, FirmIndex, trailing_number
 
 Json = dict[str, Any]
 

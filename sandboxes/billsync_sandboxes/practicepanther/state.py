@@ -12,6 +12,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from billsync_sandboxes.kit import (
+    Clock,
+    FixedWindowRateLimiter,
+    Record,
+    RecordCollection,
+)
+from billsync_sandboxes.kit.base import SandboxBase
 from billsync_sandboxes.practicepanther.admin import build_admin_app
 from billsync_sandboxes.practicepanther.api import build_api_app
 from billsync_sandboxes.practicepanther.api.resources import (
@@ -27,13 +34,6 @@ from billsync_sandboxes.practicepanther.api.resources import (
 )
 from billsync_sandboxes.practicepanther.auth import DEFAULT_TOKEN_TTL_SECONDS, TokenStore
 from billsync_sandboxes.practicepanther.errors import PracticePantherError
-from core.sandbox import (
-    Clock,
-    FixedWindowRateLimiter,
-    Record,
-    RecordCollection,
-)
-from core.sandbox.standin import StandIn
 
 DEFAULT_CLIENT_ID = "billsync-pp-sandbox-client"
 DEFAULT_CLIENT_SECRET = "billsync-pp-sandbox-secret"  # noqa: S105 - a public sandbox value
@@ -42,7 +42,7 @@ DEFAULT_RATE_LIMIT = 300
 RATE_WINDOW_SECONDS = 300.0
 
 
-class PracticePantherSandbox(StandIn):
+class PracticePantherSandbox(SandboxBase):
     """One simulated PracticePanther firm: records, tokens, rate limit, faults and a request log."""
 
     def __init__(

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import structlog
 import vcr
 from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
+from billsync_sandboxes.kit import FakeClock
 from pydantic import SecretStr
 
 from connectors.clio.connector import ClioConnector
 from core.connector import Context
 from core.models import ActivityKind, TimeEntry
-from core.sandbox import FakeClock
 from core.tokens import OAuthToken, TokenStore
 from tests.cassettes import vendor_vcr
 from tests.connectors.in_process import in_process_http, token_store

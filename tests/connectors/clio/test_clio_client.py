@@ -20,6 +20,7 @@ import requests
 import structlog
 from billsync_sandboxes.clio.errors import OAuthError
 from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
+from billsync_sandboxes.kit import FakeClock
 from pydantic import SecretStr
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
@@ -40,7 +41,6 @@ from connectors.clio.writer import ClioWriter
 from core.connector import Context
 from core.errors import AuthFailed, Fatal, Indeterminate, Retryable
 from core.http import HttpClient
-from core.sandbox import FakeClock
 from core.tokens import OAuthToken
 from tests.cassettes import cassette_tokens, serve_for_recording
 from tests.connectors.clio.harness import (

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from billsync_sandboxes.kit import iso_timestamp
 from pydantic import SecretStr
 
 from connectors.clio.connector import ClioConnector
@@ -23,7 +24,6 @@ from core.models import (
     RemoteBill,
     Timekeeper,
 )
-from core.sandbox import iso_timestamp
 from tests.connectors.clio.harness import BASE, ClioEnv, make_env, seed, time_entry
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 import structlog
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.lawpay.seed import OPERATING_BANK, OPERATING_CARD, TRUST_BANK, TRUST_CARD
 from billsync_sandboxes.lawpay.state import PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from cryptography.fernet import Fernet
@@ -25,7 +26,6 @@ from core.connector import Context
 from core.http import HttpClient, RateLimiter, RetryPolicy
 from core.models import BillState, Client, Matter, RemoteBill
 from core.payments.firm import FirmPayments
-from core.sandbox import FakeClock
 from core.store.payments import PaymentStore
 from core.store.store import Store
 from core.tokens import TokenStore

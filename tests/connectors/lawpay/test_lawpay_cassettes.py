@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.lawpay.state import PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
@@ -26,7 +27,6 @@ from connectors.lawpay.connector import LawPayConnector, LawPaySettings
 from core.connector import Context
 from core.gateway import PaymentDeclined
 from core.http import HttpClient
-from core.sandbox import FakeClock
 from core.store.schema import metadata
 from core.tokens import TokenStore
 from tests.cassettes import serve_for_recording, vendor_vcr

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import structlog
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.microsoft365.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -28,7 +29,6 @@ from pydantic import SecretStr
 
 from connectors.microsoft365.connector import Microsoft365Connector
 from core.connector import Context, InboundRequest, Subscription
-from core.sandbox import FakeClock
 from core.tokens import TokenStore
 from tests.connectors.in_process import in_process_http
 from tests.sandbox_adapter import SandboxAdapter, SandboxAdmin

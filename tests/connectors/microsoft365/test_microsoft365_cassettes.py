@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import structlog
 import vcr
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.microsoft365.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -27,7 +28,6 @@ from pydantic import SecretStr
 from connectors.microsoft365.connector import Microsoft365Connector
 from core.connector import Context
 from core.http import HttpClient
-from core.sandbox import FakeClock
 from tests.cassettes import serve_for_recording
 from tests.connectors.microsoft365.harness import CANARY, JANE, JOHN, NOW, _no_tokens, create_app, seed
 

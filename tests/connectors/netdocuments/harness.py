@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 import structlog
 import vcr
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.netdocuments.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -27,7 +28,6 @@ from pydantic import SecretStr
 
 from connectors.netdocuments.connector import NetDocumentsConnector
 from core.connector import Context
-from core.sandbox import FakeClock
 from core.tokens import TokenStore
 from tests.connectors.in_process import in_process_http
 from tests.connectors.in_process import token_store as in_memory_token_store

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import structlog
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.netdocuments.state import (
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REPOSITORY,
@@ -28,7 +29,6 @@ from connectors.netdocuments.connector import NetDocumentsConnector
 from core.connector import Context
 from core.errors import AuthFailed
 from core.http import HttpClient
-from core.sandbox import FakeClock
 from core.store.schema import oauth_tokens
 from core.tokens import OAuthToken
 from tests.cassettes import serve_for_recording

@@ -6,9 +6,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.practicepanther.state import PracticePantherSandbox, create_app
 
-from core.sandbox import FakeClock
 from tests.connectors.practicepanther.seed import seed
 
 with warnings.catch_warnings():

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.practicepanther.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -25,7 +26,6 @@ from connectors.practicepanther.connector import PracticePantherConnector
 from connectors.practicepanther.mapping import marker
 from core.connector import Context
 from core.models import ActivityKind, TimeEntry
-from core.sandbox import FakeClock
 from core.tokens import OAuthToken, TokenStore
 from tests.connectors.in_process import in_process_http, token_store
 from tests.connectors.practicepanther.seed import HOURLY, JANE, seed

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.practicepanther.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -28,7 +29,6 @@ from connectors.practicepanther.connector import PracticePantherConnector
 from core.connector import Context
 from core.http import HttpClient
 from core.models import RemoteBill, Timekeeper
-from core.sandbox import FakeClock
 from tests.cassettes import cassette_tokens, serve_for_recording, vendor_vcr
 from tests.connectors.practicepanther.harness import FIRM, time_entry
 from tests.connectors.practicepanther.seed import HOURLY, seed

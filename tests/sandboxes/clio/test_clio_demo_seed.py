@@ -15,12 +15,12 @@ from billsync_sandboxes.clio.api.resources import BY_NAME
 from billsync_sandboxes.clio.factory import build_sandbox, connector_settings
 from billsync_sandboxes.clio.seed import CALENDAR_ID_OFFSET, calendar_id, clio_id, clio_seed
 from billsync_sandboxes.clio.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ClioSandbox, create_app
+from billsync_sandboxes.demo.data import PRIVILEGED_BODY, SyntheticFirm, generate_firm
+from billsync_sandboxes.kit import FakeClock
+from billsync_sandboxes.kit.server import build_server_app
 
 from connectors.clio import mapping
-from core.demo_data import PRIVILEGED_BODY, SyntheticFirm, generate_firm
 from core.models import ActivityKind, BillingMethod
-from core.sandbox import FakeClock
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 from tests.testclient import TestClient
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from billsync_sandboxes.clio.state import ClioSandbox, create_app
+from billsync_sandboxes.kit import ConnectionDropped, FakeClock
 
-from core.sandbox import ConnectionDropped, FakeClock
 from tests.testclient import TestClient
 
 CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too

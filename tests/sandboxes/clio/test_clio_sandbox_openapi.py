@@ -18,10 +18,10 @@ from billsync_sandboxes.clio.api.resources import (
     Resource,
 )
 from billsync_sandboxes.clio.state import ClioSandbox, create_app
+from billsync_sandboxes.kit import FakeClock
 from jsonschema import Draft4Validator, FormatChecker
 
 from connectors.clio.streams import Contacts
-from core.sandbox import FakeClock
 from tests.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

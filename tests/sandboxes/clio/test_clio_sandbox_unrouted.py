@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from billsync_sandboxes.clio.state import ClioSandbox, create_app
+from billsync_sandboxes.kit import FakeClock
 from jsonschema import Draft4Validator
 
-from core.sandbox import FakeClock
 from tests.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

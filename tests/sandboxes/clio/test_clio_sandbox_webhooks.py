@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from billsync_sandboxes.clio.state import ClioSandbox, create_app
+from billsync_sandboxes.kit import FakeClock
 
-from core.sandbox import FakeClock
 from tests.testclient import TestClient
 
 CLIO_FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "clio" / "fixtures"  # the connector's too

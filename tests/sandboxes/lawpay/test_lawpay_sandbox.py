@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from billsync_sandboxes.kit import FakeClock
 from billsync_sandboxes.lawpay.state import LIVE_SECRET_KEY, PUBLIC_KEY, TEST_SECRET_KEY, LawPaySandbox, create_app
 from billsync_sandboxes.lawpay.state.rules import DECLINING_ACH, DECLINING_CARDS, SUCCEEDING_CARDS
 
-from core.sandbox import FakeClock
 from tests.connectors.lawpay.harness import START, seed
 from tests.testclient import TestClient
 

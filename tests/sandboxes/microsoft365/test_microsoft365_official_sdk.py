@@ -27,6 +27,8 @@ import requests
 if os.environ.get("CI") != "true":
     pytest.importorskip("msgraph", reason="msgraph-sdk is not installed: pip install -e '.[dev]' (CI=true runs it)")
 
+from billsync_sandboxes.kit import FakeClock
+from billsync_sandboxes.kit.server import build_server_app
 from billsync_sandboxes.microsoft365.state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -58,8 +60,6 @@ from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
 from msgraph_core.requests.batch_response_content import BatchResponseContent
 
-from core.sandbox import FakeClock
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 
 NOW = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from billsync_sandboxes.demo.data import generate_firm
 from billsync_sandboxes.netdocuments.seed import CLIENT_ATTRIBUTE, MATTER_ATTRIBUTE, netdocuments_seed
 from billsync_sandboxes.netdocuments.state import NetDocumentsSandbox
 
-from core.demo_data import generate_firm
 from core.plugins import DEMO_SEEDS, load
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -120,7 +120,7 @@ def test_a_person_acting_adds_to_the_log() -> None:
 def test_the_factory_serves_the_demo_seed_and_settings_reach_it() -> None:
     from datetime import UTC, datetime
 
-    from core.demo_data import generate_firm
+    from billsync_sandboxes.demo.data import generate_firm
 
     firm = generate_firm(timekeepers=3, clients=3, matters=5, activities=60)
     sandbox = build_sandbox(netdocuments_seed(firm, now=datetime(2026, 11, 1, tzinfo=UTC)), rate_limit_per_minute=50)

@@ -10,11 +10,11 @@ from functools import cache
 from typing import Any
 
 import pytest
+from billsync_sandboxes.demo.data import generate_firm
 from billsync_sandboxes.practicepanther.api.resources import BY_NAME
 from billsync_sandboxes.practicepanther.seed import practicepanther_seed
 
 from connectors.practicepanther import mapping
-from core.demo_data import generate_firm
 from core.models import Activity, ActivityKind, BillingMethod, Client, Matter, Timekeeper
 from core.sync import STORED_ROLES
 from tests.connectors.practicepanther.harness import make_env, time_entry
@@ -35,7 +35,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 @cache
 def demo_seed() -> dict[str, list[dict[str, Any]]]:
-    # The demo's firm size (core.cli.demo): 12 users, 40 clients, 120 matters.
+    # The demo's firm size (billsync_sandboxes.cli.demo): 12 users, 40 clients, 120 matters.
     firm = generate_firm(activities=400, seed=7, month_start=datetime(2026, 10, 1, tzinfo=UTC), body=CANARY)
     return practicepanther_seed(firm, now=NOW)
 

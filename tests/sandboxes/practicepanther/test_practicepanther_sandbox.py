@@ -4,8 +4,8 @@ limits."""
 from __future__ import annotations
 
 import pytest
+from billsync_sandboxes.kit import ConnectionDropped
 
-from core.sandbox import ConnectionDropped
 from tests.connectors.practicepanther.app import API, make_app
 from tests.connectors.practicepanther.seed import ACME, HOURLY, JANE
 

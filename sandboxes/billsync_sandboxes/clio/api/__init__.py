@@ -37,7 +37,7 @@ from billsync_sandboxes.clio.errors import (
     not_simulated,
     precondition_failed,
 )
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     FaultKind,
     FaultRule,
     Record,
@@ -46,7 +46,7 @@ from core.sandbox import (
     note,
     parse_timestamp,
 )
-from core.sandbox.apps import build_logged_api_app
+from billsync_sandboxes.kit.apps import build_logged_api_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox

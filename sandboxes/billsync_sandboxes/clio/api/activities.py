@@ -9,7 +9,7 @@ from typing import Any
 
 from billsync_sandboxes.clio.api.resources import ACTIVITIES
 from billsync_sandboxes.clio.errors import bad_request, unprocessable
-from core.sandbox import Record, RecordCollection
+from billsync_sandboxes.kit import Record, RecordCollection
 
 ACTIVITY_TYPES = frozenset({"TimeEntry", "ExpenseEntry", "HardCostEntry", "SoftCostEntry"})
 TAX_SETTINGS = frozenset({"no_tax", "tax_1_only", "tax_2_only", "tax_1_and_tax_2"})

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from billsync_sandboxes.clio.api.activities import ON_BILL_STATES
 from billsync_sandboxes.clio.api.resources import ACTIVITIES, BILLS, LINE_ITEMS
 from billsync_sandboxes.clio.errors import bad_request, not_found, not_simulated, unprocessable
-from core.sandbox import Record
+from billsync_sandboxes.kit import Record
 
 if TYPE_CHECKING:
     from billsync_sandboxes.clio.state import ClioSandbox

@@ -13,7 +13,7 @@ from typing import Any
 from billsync_sandboxes.clio.api.activities import activity_figures, utbms_overlay
 from billsync_sandboxes.clio.api.resources import ACTIVITIES, BY_NAME, Assoc, Resource
 from billsync_sandboxes.clio.errors import bad_request
-from core.sandbox import Record, RecordCollection
+from billsync_sandboxes.kit import Record, RecordCollection
 
 DEFAULT_FIELDS: tuple[str, ...] = ("id", "etag")
 

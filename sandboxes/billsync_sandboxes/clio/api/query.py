@@ -15,7 +15,7 @@ from starlette.datastructures import URL, QueryParams
 from billsync_sandboxes.clio.api.fields import Renderer
 from billsync_sandboxes.clio.api.resources import Resource
 from billsync_sandboxes.clio.errors import bad_request, unprocessable
-from core.sandbox import Record, id_sort_key, parse_timestamp
+from billsync_sandboxes.kit import Record, id_sort_key, parse_timestamp
 
 # docs/vendors/clio.md §2: offset paging stops at 10,000 records with a 422.
 OFFSET_RECORD_CAP = 10_000

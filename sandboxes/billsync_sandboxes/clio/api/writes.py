@@ -7,7 +7,7 @@ from typing import Any
 
 from billsync_sandboxes.clio.api.resources import Resource
 from billsync_sandboxes.clio.errors import bad_request, not_simulated, unprocessable
-from core.sandbox import Record, RecordCollection
+from billsync_sandboxes.kit import Record, RecordCollection
 
 # Write-only switches that change how Clio processes a request but are not stored.
 _TRANSIENT = frozenset(

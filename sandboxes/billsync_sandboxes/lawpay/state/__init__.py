@@ -18,13 +18,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from billsync_sandboxes.kit import Clock
+from billsync_sandboxes.kit.base import SandboxBase
 from billsync_sandboxes.lawpay.admin import build_admin_app
 from billsync_sandboxes.lawpay.api import build_api_app
 from billsync_sandboxes.lawpay.auth import basic_user
 from billsync_sandboxes.lawpay.errors import GatewayError, Json, stamp
 from billsync_sandboxes.lawpay.state import rules
-from core.sandbox import Clock
-from core.sandbox.standin import StandIn
 
 TEST_SECRET_KEY = "sandbox-lawpay-test-secret"  # noqa: S105 - public sandbox values
 LIVE_SECRET_KEY = "sandbox-lawpay-live-secret"  # noqa: S105
@@ -35,7 +35,7 @@ REFUND_WINDOW = timedelta(days=183)  # docs/vendors/lawpay.md §6: refunds up to
 MAX_REFERENCE = 128
 
 
-class LawPaySandbox(StandIn):
+class LawPaySandbox(SandboxBase):
     """One simulated merchant: accounts, hosted pages, tokens, saved methods, transactions, plans, events."""
 
     def __init__(self, seed: Mapping[str, Any] | None = None, *, clock: Clock | None = None, rng_seed: int = 0) -> None:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
+from billsync_sandboxes.kit.admin import JsonBody, OptionalJsonBody
+from billsync_sandboxes.kit.apps import build_control_app
 from billsync_sandboxes.practicepanther.admin.billing import generate_invoice, record_payment
 from billsync_sandboxes.practicepanther.errors import PracticePantherError
-from core.sandbox.admin import JsonBody, OptionalJsonBody
-from core.sandbox.apps import build_control_app
 
 if TYPE_CHECKING:
     from billsync_sandboxes.practicepanther.state import PracticePantherSandbox

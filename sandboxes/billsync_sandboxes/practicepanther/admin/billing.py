@@ -14,8 +14,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from billsync_sandboxes.kit import Record
 from billsync_sandboxes.practicepanther.errors import PracticePantherError
-from core.sandbox import Record
 
 if TYPE_CHECKING:
     from billsync_sandboxes.practicepanther.state import PracticePantherSandbox

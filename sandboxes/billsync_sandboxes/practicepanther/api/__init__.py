@@ -14,9 +14,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from billsync_sandboxes.practicepanther.api.resources import BY_PATH, USERS, Resource, field_values, has_zone
-from billsync_sandboxes.practicepanther.errors import OAuthError, PracticePantherError
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     FaultKind,
     FaultRule,
     Record,
@@ -25,7 +23,9 @@ from core.sandbox import (
     note,
     parse_timestamp,
 )
-from core.sandbox.apps import build_logged_api_app
+from billsync_sandboxes.kit.apps import build_logged_api_app
+from billsync_sandboxes.practicepanther.api.resources import BY_PATH, USERS, Resource, field_values, has_zone
+from billsync_sandboxes.practicepanther.errors import OAuthError, PracticePantherError
 
 if TYPE_CHECKING:
     from billsync_sandboxes.practicepanther.state import PracticePantherSandbox

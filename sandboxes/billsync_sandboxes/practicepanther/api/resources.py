@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from core.sandbox import Record, parse_timestamp
+from billsync_sandboxes.kit import Record, parse_timestamp
 
 
 @dataclass(frozen=True, slots=True)

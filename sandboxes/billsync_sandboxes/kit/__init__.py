@@ -1,9 +1,9 @@
-"""Vendor-free building blocks for local stand-ins of vendor APIs."""
+"""The sandbox kit: vendor-free building blocks of every vendor's sandbox (a local stand-in of its API)."""
 
 from __future__ import annotations
 
-from core.sandbox.clock import Clock, FakeClock, ShiftedClock, SystemClock
-from core.sandbox.faults import (
+from billsync_sandboxes.kit.clock import Clock, FakeClock, ShiftedClock, SystemClock
+from billsync_sandboxes.kit.faults import (
     ConnectionDropped,
     DroppedConnection,
     FaultInjector,
@@ -12,8 +12,8 @@ from core.sandbox.faults import (
     TruncatedResponse,
     connection_fault,
 )
-from core.sandbox.ratelimit import FixedWindowRateLimiter, RateDecision
-from core.sandbox.records import (
+from billsync_sandboxes.kit.ratelimit import FixedWindowRateLimiter, RateDecision
+from billsync_sandboxes.kit.records import (
     Record,
     RecordCollection,
     RecordId,
@@ -22,8 +22,8 @@ from core.sandbox.records import (
     iso_timestamp,
     parse_timestamp,
 )
-from core.sandbox.requestlog import LoggedRequest, RequestLog, RequestLogMiddleware, note
-from core.sandbox.webhooks import (
+from billsync_sandboxes.kit.requestlog import LoggedRequest, RequestLog, RequestLogMiddleware, note
+from billsync_sandboxes.kit.webhooks import (
     Deliver,
     DeliveryResult,
     deliver_with,

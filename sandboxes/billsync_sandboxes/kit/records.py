@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from core.sandbox.clock import Clock
+from billsync_sandboxes.kit.clock import Clock
 
 RecordId = int | str
 Record = dict[str, Any]

@@ -1,4 +1,7 @@
-"""`billsync demo`: a synthetic firm's month through the sandboxes and one sync cycle."""
+"""`billsync demo`: a synthetic firm's month through the sandboxes and one sync cycle.
+
+The command reaches billsync's CLI through the `billsync.commands` entry point (sandboxes/pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from config.settings import load_settings
-from core.cli.common import app, console, print_entries, print_findings, say, text_cells
-from core.cli.demo_month_end import MONTH_END_SETTINGS, month_end
-from core.cli.vendors import connect_to_sandbox, print_sync_report
-from core.demo_firm import (
+from billsync_sandboxes.cli.month_end import MONTH_END_SETTINGS, month_end
+from billsync_sandboxes.cli.sandbox import connect_to_sandbox
+from billsync_sandboxes.demo.firm import (
     DEFAULT_SOURCES,
     DEMO_ACTIVITIES,
     DEMO_RATE_LIMIT,
@@ -23,11 +24,14 @@ from core.demo_firm import (
     demo_firm,
     demo_seeds,
 )
+from billsync_sandboxes.kit.server import build_server_app
+from config.settings import load_settings
+from core.cli.common import console, print_entries, print_findings, say, text_cells
+from core.cli.vendors import print_sync_report
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
 from core.plugins import SANDBOXES, load, require_sandboxes
 from core.process import tune_garbage_collector
-from core.sandbox.server import build_server_app
 from core.serving import run_in_thread
 
 # The demo firm refuses to send vague narratives to its clients: such entries are held in
@@ -38,7 +42,6 @@ severity = "block"
 """
 
 
-@app.command()
 def demo(
     activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = DEMO_ACTIVITIES,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,

@@ -10,12 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     ConnectionDropped,
     DroppedConnection,
     FakeClock,
@@ -24,6 +19,11 @@ from core.sandbox import (
     FaultRule,
     TruncatedResponse,
 )
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from tests.testclient import TestClient
 
 BODY = {"data": [{"id": n, "note": "x" * 20} for n in range(20)]}

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import requests
 
+from billsync_sandboxes.demo.firm import MONTH_END
 from config.settings import BillsyncSettings
 from core.billing.cycle import run_billing_cycle
 from core.billing.model import PreBill, PreBillStatus
 from core.billing.period import month
 from core.cli.common import console, say
 from core.cli.payments import print_ledger
-from core.demo_firm import MONTH_END
 from core.models import BillState, EntryState, Severity
 from core.payments.collection import invoice_link
 from core.payments.cycle import run_payments_cycle

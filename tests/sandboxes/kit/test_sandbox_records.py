@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from core.sandbox import FakeClock, RecordCollection, RecordNotFound, id_sort_key
+from billsync_sandboxes.kit import FakeClock, RecordCollection, RecordNotFound, id_sort_key
 
 
 def test_insert_assigns_id_etag_and_timestamps() -> None:

@@ -6,7 +6,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from core.sandbox.clock import Clock
+from billsync_sandboxes.kit.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)

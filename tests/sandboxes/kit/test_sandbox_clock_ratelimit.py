@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from core.sandbox import FakeClock, FixedWindowRateLimiter, ShiftedClock, SystemClock
+from billsync_sandboxes.kit import FakeClock, FixedWindowRateLimiter, ShiftedClock, SystemClock
 
 START = datetime(2026, 4, 6, 15, 0, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from core.sandbox.clock import Clock
+from billsync_sandboxes.kit.clock import Clock
 
 # No vendor we stand in for documents it; ten minutes is the usual OAuth server default (Doorkeeper).
 CODE_TTL_SECONDS = 600

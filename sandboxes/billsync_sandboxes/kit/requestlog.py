@@ -8,9 +8,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.sandbox.clock import Clock
-from core.sandbox.faults import FaultKind
-from core.sandbox.records import iso_timestamp
+from billsync_sandboxes.kit.clock import Clock
+from billsync_sandboxes.kit.faults import FaultKind
+from billsync_sandboxes.kit.records import iso_timestamp
 
 # Inner layers write notes about a request (token id, injected fault) into this scope key.
 SCOPE_NOTES = "billsync.sandbox.notes"

@@ -1,6 +1,6 @@
 """The two ASGI apps every vendor's stand-in builds, wired the same way for every vendor.
 
-The API app logs each request (core.sandbox.requestlog) and publishes no docs of its own; the
+The API app logs each request (billsync_sandboxes.kit.requestlog) and publishes no docs of its own; the
 admin app answers the vendor's own errors in the vendor's shape and carries the shared control
 routes (faults, request log). What a vendor does differently is added to the returned app.
 """
@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core.sandbox.admin import JsonBody, add_control_routes
-from core.sandbox.clock import Clock
-from core.sandbox.faults import FaultInjector
-from core.sandbox.ratelimit import FixedWindowRateLimiter
-from core.sandbox.requestlog import RequestLog, RequestLogMiddleware
+from billsync_sandboxes.kit.admin import JsonBody, add_control_routes
+from billsync_sandboxes.kit.clock import Clock
+from billsync_sandboxes.kit.faults import FaultInjector
+from billsync_sandboxes.kit.ratelimit import FixedWindowRateLimiter
+from billsync_sandboxes.kit.requestlog import RequestLog, RequestLogMiddleware
 
 
 @runtime_checkable

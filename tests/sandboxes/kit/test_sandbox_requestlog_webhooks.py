@@ -6,12 +6,7 @@ import hashlib
 import hmac
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from core.sandbox import (
+from billsync_sandboxes.kit import (
     ConnectionDropped,
     DroppedConnection,
     FakeClock,
@@ -22,6 +17,11 @@ from core.sandbox import (
     http_deliver,
     note,
 )
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from tests.testclient import TestClient
 
 

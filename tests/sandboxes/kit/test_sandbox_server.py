@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from billsync_sandboxes.kit.server import VendorSandbox, build_server_app
 from fastapi import FastAPI, Request
 
-from core.sandbox.server import VendorSandbox, build_server_app
 from core.serving import run_in_thread, serve
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -120,7 +120,7 @@ SERVE_SCRIPT = textwrap.dedent(
     """
     import sys
     from fastapi import FastAPI
-    from core.sandbox.server import build_server_app
+    from billsync_sandboxes.kit.server import build_server_app
     from core.serving import serve
 
     class Dummy:

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from core.demo_data import SyntheticFirm, generate_firm
+from billsync_sandboxes.demo.data import SyntheticFirm, generate_firm
+from billsync_sandboxes.kit import Clock, ShiftedClock
 from core.plugins import DEMO_SEEDS, SANDBOXES, load, names
-from core.sandbox import Clock, ShiftedClock
 
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 MONTH_END = datetime(2026, 11, 1, tzinfo=UTC)  # the moment the month ended: every seed is made then

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI
 from starlette.responses import JSONResponse, Response
 
-from core.sandbox.faults import FaultInjector, FaultRule
-from core.sandbox.requestlog import RequestLog
+from billsync_sandboxes.kit.faults import FaultInjector, FaultRule
+from billsync_sandboxes.kit.requestlog import RequestLog
 
 JsonBody = Annotated[dict[str, Any], Body()]
 OptionalJsonBody = Annotated[dict[str, Any] | None, Body()]

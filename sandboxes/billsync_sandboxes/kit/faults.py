@@ -14,7 +14,7 @@ import anyio.to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from core.sandbox.clock import Clock
+from billsync_sandboxes.kit.clock import Clock
 
 
 class FaultKind(StrEnum):

@@ -1,4 +1,4 @@
-"""What every vendor's demo seed reads off a synthetic firm (core.demo_data), whatever the vendor.
+"""What every vendor's demo seed reads off a synthetic firm (billsync_sandboxes.demo.data), whatever the vendor.
 
 A vendor's seed builder subclasses `FirmIndex` for the lookups (who did an activity, which matter
 and client a person filing it would pick) and writes the records in its vendor's shapes itself.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from core.demo_data import SyntheticFirm
+from billsync_sandboxes.demo.data import SyntheticFirm
 from core.models import Activity, Client, Matter, Timekeeper
 
 # Reference data (users, clients, categories) predates the month by this much.
