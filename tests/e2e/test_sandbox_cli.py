@@ -133,6 +133,15 @@ def test_two_systems_of_record_cannot_make_one_firm(folder: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["seed.json"]
 
 
+@pytest.mark.parametrize("pms", ["netdocuments", "lawpay", "[bold]clio[/bold]"])
+def test_the_demo_refuses_a_pms_that_cannot_take_entries_before_starting_anything(folder: Path, pms: str) -> None:
+    """NetDocuments (an activity source) and LawPay (a payment gateway) cannot take time entries:
+    the demo says which can, in one line, instead of a month that writes nothing."""
+    line = one_error_line(billsync("demo", "--activities", "20", "--pms", pms, cwd=folder))
+    assert line == f"error: --pms {pms}: not a PMS connector with a sandbox (choose one of: clio, practicepanther)"
+    assert list(folder.iterdir()) == []
+
+
 def test_seed_and_demo_firm_are_one_or_the_other(folder: Path) -> None:
     assert "--seed FILE" in one_error_line(billsync("sandbox", "--port", "0", cwd=folder))
     both = billsync("sandbox", "--port", "0", "--seed", str(EXAMPLE_SEED), "--demo-firm", cwd=folder)

@@ -28,9 +28,11 @@ from billsync_sandboxes.kit.server import build_server_app
 from config.settings import load_settings
 from core.cli.common import console, print_entries, print_findings, say, text_cells
 from core.cli.vendors import print_sync_report
+from core.connector import ConnectorRole
+from core.errors import ConfigError
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
-from core.plugins import SANDBOXES, load, require_sandboxes
+from core.plugins import CONNECTORS, SANDBOXES, load, names, require_sandboxes
 from core.process import tune_garbage_collector
 from core.serving import run_in_thread
 
@@ -46,7 +48,7 @@ def demo(
     activities: Annotated[int, typer.Option(help="How many activities the synthetic month has.")] = DEMO_ACTIVITIES,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's config and database in this folder.")] = None,
     pms: Annotated[
-        str, typer.Option(help="The practice-management system the demo firm uses (clio, practicepanther).")
+        str, typer.Option(help="The PMS the demo firm uses: an installed PMS connector with a sandbox.")
     ] = "clio",
     # `--pms` under its old name, still accepted and hidden from --help.
     system_of_record: Annotated[str | None, typer.Option("--system-of-record", hidden=True)] = None,
@@ -60,6 +62,7 @@ def demo(
     configure_logging(level="warning")  # the demo's tables say what happened; logs would drown them
     firm = demo_firm(activities)
     vendor = pms if system_of_record is None else system_of_record
+    refuse_what_cannot_be_a_pms(vendor)
     chosen = [s for s in (DEFAULT_SOURCES if sources is None else sources) if s and s != vendor]
     # LawPay collects the month's invoices (the month end runs on Clio, whose bills billsync can follow).
     seeds = demo_seeds(firm, pms=vendor, sources=chosen)
@@ -122,3 +125,11 @@ def _print_states(entries: list[TimeEntry]) -> None:
     for state, count in Counter(e.state.value for e in entries).most_common():
         table.add_row(*text_cells(state, count))
     console.print(table)
+
+
+def refuse_what_cannot_be_a_pms(vendor: str) -> None:
+    """One line before any sandbox starts when `vendor` is no PMS billsync can demo (no writer, or no sandbox)."""
+    with_sandboxes = set(names(SANDBOXES))
+    able = [n for n in names(CONNECTORS) if n in with_sandboxes and ConnectorRole.PMS in load(CONNECTORS, n).roles]
+    if vendor not in able:
+        raise ConfigError(f"--pms {vendor}: not a PMS connector with a sandbox (choose one of: {', '.join(able)})")
