@@ -47,8 +47,6 @@ def build_runtime(
     firm = settings.firm(firm_id)
     tokens = TokenStore(store.engine, fernet_from_key(settings.encryption_key()))
     shared_http = http or HttpClient(limiter=limiter_for(store, firm_id))
-    if firm.pms in firm.sources:
-        raise ConfigError(f"firm {firm_id}: {firm.pms} is the PMS; drop it from sources")
     problems = role_problems(firm_id, firm)
     if problems:
         raise ConfigError("; ".join(problems), tuple(problems))
@@ -87,6 +85,8 @@ def role_problems(firm_id: str, firm: FirmSettings) -> list[str]:
     if firm.payments is not None:
         wanted.append(("payments.gateway", firm.payments.gateway, ConnectorRole.PAYMENT_GATEWAY))
     problems: list[str] = []
+    if firm.pms in firm.sources:  # its activity is read as the PMS's already: a second poll would read it twice
+        problems.append(f"firms.{firm_id}.sources: {firm.pms} is the PMS; drop it from sources")
     for key, name, role in wanted:
         try:
             roles: frozenset[ConnectorRole] = load(CONNECTORS, name).roles

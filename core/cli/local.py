@@ -459,10 +459,12 @@ def check_config(config: ConfigOption = None) -> None:
             )
             roles_wrong = role_problems(firm_id, firm)
             problems += roles_wrong
+            pms_unusable = any(line.startswith(f"firms.{firm_id}.pms:") for line in roles_wrong)
             # The connector's class, not a connected instance: `config check` talks to no vendor.
-            pms_rounds = not roles_wrong and issubclass(load(CONNECTORS, firm.pms), TimeRounding)
+            pms_rounds = not pms_unusable and issubclass(load(CONNECTORS, firm.pms), TimeRounding)
             read = store.time_increment(firm_id, firm.pms) if store is not None and pms_rounds else None
-            print_increment(increment_lines(firm_id, firm, pms_rounds=pms_rounds, read=read))
+            if not pms_unusable:  # an increment "of" a PMS that cannot be one would only mislead
+                print_increment(increment_lines(firm_id, firm, pms_rounds=pms_rounds, read=read))
             for name, role in unconfigured_connectors(firm):
                 # `capture` from a file needs none; `sync`, `check` and `run` refuse to start without it.
                 section = f"[firms.{firm_id}.connectors.{name}]"

@@ -295,7 +295,8 @@ def check(config: ConfigOption = None) -> None:
             runtime = build_runtime(settings, firm_id, store)
         except BillsyncError as exc:
             problems += 1
-            say((f"firm {firm_id}: {exc}", "red"))
+            named = str(exc).startswith((f"firm {firm_id}", f"firms.{firm_id}"))  # the message names the firm
+            say((str(exc) if named else f"firm {firm_id}: {exc}", "red"))
             continue
         failed = set()
         for connector in runtime.runner.connectors:

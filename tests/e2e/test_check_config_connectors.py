@@ -143,10 +143,23 @@ def test_each_connector_must_offer_the_role_the_firm_gives_it(tmp_path: Path) ->
     )
     done = check_config(tmp_path, wrong)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert errors(done) == [
-        "error: firms.acme.pms: netdocuments cannot be a PMS, it is an activity source "
-        "(PMS connectors installed: clio, practicepanther)",
-        "error: firms.acme.sources: lawpay cannot be an activity source, it is a payment gateway "
-        "(activity source connectors installed: clio, microsoft365, netdocuments, practicepanther)",
-    ]
+    pms_line, source_line = errors(done)
+    # The lists name what is installed: at least these, whatever vendor is added later.
+    pms_said, pms_installed = pms_line.split(" (PMS connectors installed: ")
+    assert pms_said == "error: firms.acme.pms: netdocuments cannot be a PMS, it is an activity source"
+    assert {"clio", "practicepanther"} <= set(pms_installed.rstrip(")").split(", "))
+    assert "netdocuments" not in pms_installed and "lawpay" not in pms_installed
+    source_said, sources_installed = source_line.split(" (activity source connectors installed: ")
+    assert source_said == "error: firms.acme.sources: lawpay cannot be an activity source, it is a payment gateway"
+    assert {"clio", "microsoft365", "netdocuments", "practicepanther"} <= set(sources_installed.rstrip(")").split(", "))
+    assert "lawpay" not in sources_installed
+    assert "increment" not in done.stdout  # no increment "of" a PMS that cannot be one
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_pms_named_again_as_a_source_is_refused_by_check_config_as_by_sync(tmp_path: Path) -> None:
+    """`sync` refuses it (its activity would be read twice), so check-config must not pass it."""
+    done = check_config(tmp_path, GOOD.replace('sources = ["netdocuments", "microsoft365"]', 'sources = ["clio"]'))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert errors(done) == ["error: firms.acme.sources: clio is the PMS; drop it from sources"]
+    assert "clio rounds" in done.stdout or "increment" in done.stdout  # the PMS itself is fine: its increment is said

@@ -51,7 +51,9 @@ def sandbox(
     ] = None,
     rate_limit: Annotated[
         int | None,
-        typer.Option(help=f"Clio requests per minute per token (default {SANDBOX_RATE_LIMIT}; demo firm: 100,000)."),
+        typer.Option(
+            help=f"Requests per minute per token each sandbox allows (default {SANDBOX_RATE_LIMIT}; demo firm: 100000)."
+        ),
     ] = None,
 ) -> None:
     """Serve every vendor sandbox in the seed (or the demo firm's) on one loopback port until SIGTERM."""
