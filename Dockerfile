@@ -5,7 +5,7 @@ COPY pyproject.toml README.md ./
 COPY core ./core
 COPY connectors ./connectors
 COPY config ./config
-# sandboxes/ (the vendors' local stand-ins) stays out: a production image serves no fake vendor.
+# The vendors' sandboxes (sandboxes/) stay out: a production image serves no fake vendor.
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim

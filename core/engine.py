@@ -82,7 +82,7 @@ _NOT_COUNTED = (EntryState.REJECTED, EntryState.DELETED_REMOTELY, EntryState.BLO
 _DAY = timedelta(days=1)
 
 
-def entry_write_key(activity_key: tuple[str, str]) -> str:
+def idempotency_key_for(activity_key: tuple[str, str]) -> str:
     """The idempotency key of the write of an activity's entry: the same in every store, ever.
 
     It is made from the activity alone (its source and id there), never from the entry's row id,
@@ -337,7 +337,7 @@ class CaptureEngine:
                 entries.append(entry)
                 result.states[entry.state] += 1
                 if entry.state in _POSTABLE:
-                    key = entry_write_key(entry.activity_key)
+                    key = idempotency_key_for(entry.activity_key)
                     outbox.append(OutboxItem(self._make_id(), entry.id, "create", key))
         if self._persist and records:
             self._store.save_capture(self.firm, records, entries, outbox, store_payload=self.policy.store_raw_payload)

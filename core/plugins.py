@@ -1,4 +1,4 @@
-"""Connectors, the vendors' sandboxes (local stand-ins of their APIs) and extra commands, found through entry points.
+"""Connectors, the vendors' sandboxes and extra commands, found through entry points.
 
 Core never imports a connector or a sandbox: each one declares itself under the groups below, an
 explicit list that the package metadata carries. Connectors come with billsync (pyproject.toml);

@@ -610,7 +610,7 @@ class SyncRunner:
     def _may_be_written_already(self, entry: TimeEntry) -> bool:
         """Whether another store (an earlier one, since lost or thrown away) may have written this entry.
 
-        The write key is made from the activity alone (core.engine.entry_write_key), so such an
+        The idempotency key is made from the activity alone (core.engine.idempotency_key_for), so such an
         entry carries the same marker. Only work that began before this store made its first entry
         (less a margin for the vendors' clocks) can have been seen by an earlier store: a backfill,
         or the first syncs of a rebuilt store. Those are looked up before their first write (a

@@ -4,7 +4,7 @@ Comments, docstrings and READMEs cite facts as `docs/vendors/clio.md §3.16`,
 `docs/vendors/clio.md §4 item 2` or `docs/billing-domain.md §1-§2, §5`. The cited file must exist
 and hold a heading with each cited number (`## 4. ...`, `### 3.16 ...`), and for "item M" a
 numbered item M in that section; `§11.3` may also name item 3 of §11. A bare `§n` in a vendor's
-own folder (connectors/<vendor>/, its stand-in folder, tests/connectors/<vendor>/) cites that
+own folder (connectors/<vendor>/, its sandbox folder, tests/connectors/<vendor>/) cites that
 vendor's file, and a bare `§n` in a docs file cites that file.
 
 Nothing cites the team's research notes outside the repository (../shared/reference/clio.md and

@@ -1,6 +1,6 @@
 """The architecture's import rules, enforced: core knows no vendor; connectors know no other vendor.
 
-The vendors' local stand-ins (sandboxes/billsync_sandboxes, a distribution of its own) fake a vendor
+The vendors' sandboxes (sandboxes/billsync_sandboxes, a distribution of its own) fake a vendor
 from its documentation: core and connectors never import them, and they never borrow a connector's code.
 """
 
@@ -131,8 +131,8 @@ def test_a_connector_never_imports_another_connector() -> None:
     assert offenders == []
 
 
-def test_core_and_connectors_never_import_a_stand_in() -> None:
-    """Core finds the stand-ins through entry points only; a connector talks to a vendor, real or not, over HTTP."""
+def test_core_and_connectors_never_import_a_sandbox() -> None:
+    """Core finds the sandboxes through entry points only; a connector talks to a vendor, real or not, over HTTP."""
     offenders = [
         f"{path.relative_to(ROOT)} imports {module}"
         for folder in ("core", "connectors")
@@ -143,11 +143,11 @@ def test_core_and_connectors_never_import_a_stand_in() -> None:
     assert offenders == []
 
 
-def test_a_stand_in_never_imports_a_connector() -> None:
-    """A stand-in fakes its vendor from the vendor's documentation; borrowing the connector's code would hide
-    exactly the misreadings of that documentation the stand-in is there to catch."""
+def test_a_sandbox_never_imports_a_connector() -> None:
+    """A sandbox fakes its vendor from the vendor's documentation; borrowing the connector's code would hide
+    exactly the misreadings of that documentation the sandbox is there to catch."""
     files = python_files("billsync_sandboxes", SANDBOXES_ROOT)
-    assert len(files) > 30  # the checker reads the stand-ins' tree
+    assert len(files) > 30  # the checker reads the sandboxes' tree
     offenders = [
         f"{path.relative_to(ROOT)} imports {module}"
         for path in files
@@ -163,7 +163,7 @@ def test_a_stand_in_never_imports_a_connector() -> None:
 VENDOR_FREE_IMPORTS = {"kit": set(), "demo": {"kit"}, "cli": {"kit", "demo"}}
 
 
-def test_a_stand_in_never_imports_another_vendors_stand_in() -> None:
+def test_a_sandbox_never_imports_another_vendors_sandbox() -> None:
     offenders = []
     for path in python_files("billsync_sandboxes", SANDBOXES_ROOT):
         owner = path.relative_to(SANDBOXES_ROOT / "billsync_sandboxes").parts[0]
@@ -175,28 +175,28 @@ def test_a_stand_in_never_imports_another_vendors_stand_in() -> None:
     assert offenders == []
 
 
-def test_the_stand_ins_have_no_import_cycle() -> None:
-    """Each stand-in's modules import one way (state -> api, admin, auth, webhooks -> errors), so any of them
+def test_the_sandboxes_have_no_import_cycle() -> None:
+    """Each sandbox's modules import one way (state -> api, admin, auth, webhooks -> errors), so any of them
     imports first without a deferred import inside a function."""
     assert import_cycles(SANDBOXES_ROOT, "billsync_sandboxes") == []
 
 
 def test_the_cycle_finder_sees_a_cycle(tmp_path: Path) -> None:
     """Guard against a test that cannot fail: a deferred import and a package's __init__ both count."""
-    vendor = tmp_path / "stand_ins" / "vendor"
+    vendor = tmp_path / "sandboxes" / "vendor"
     (vendor / "api").mkdir(parents=True)
-    for name in ("stand_ins/__init__.py", "stand_ins/vendor/__init__.py", "stand_ins/vendor/errors.py"):
+    for name in ("sandboxes/__init__.py", "sandboxes/vendor/__init__.py", "sandboxes/vendor/errors.py"):
         (tmp_path / name).write_text("")
-    (vendor / "state.py").write_text("from stand_ins.vendor.api import build\n")
-    (vendor / "api" / "__init__.py").write_text("from stand_ins.vendor.api.rules import RULE\n")
-    (vendor / "api" / "rules.py").write_text("def late():\n    from stand_ins.vendor import state\n")
+    (vendor / "state.py").write_text("from sandboxes.vendor.api import build\n")
+    (vendor / "api" / "__init__.py").write_text("from sandboxes.vendor.api.rules import RULE\n")
+    (vendor / "api" / "rules.py").write_text("def late():\n    from sandboxes.vendor import state\n")
     (vendor / "admin.py").write_text(
-        "from typing import TYPE_CHECKING\nfrom stand_ins.vendor import errors\n"
-        "if TYPE_CHECKING:\n    from stand_ins.vendor.state import S\n"
+        "from typing import TYPE_CHECKING\nfrom sandboxes.vendor import errors\n"
+        "if TYPE_CHECKING:\n    from sandboxes.vendor.state import S\n"
     )
-    cycles = import_cycles(tmp_path, "stand_ins")
+    cycles = import_cycles(tmp_path, "sandboxes")
     assert len(cycles) == 1
-    assert set(cycles[0]) == {"stand_ins.vendor.state", "stand_ins.vendor.api", "stand_ins.vendor.api.rules"}
+    assert set(cycles[0]) == {"sandboxes.vendor.state", "sandboxes.vendor.api", "sandboxes.vendor.api.rules"}
 
 
 def test_the_checker_sees_violations(tmp_path: Path) -> None:

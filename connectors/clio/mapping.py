@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from core.connector import RemoteEntry
-from core.engine import entry_write_key
+from core.engine import idempotency_key_for
 from core.models import (
     Activity,
     ActivityCategory,
@@ -75,15 +75,15 @@ SOURCE_LINKS: Mapping[str, str] = {
     "note": "matter_note",
 }
 # docs/vendors/clio.md §3.1 write body: UTBMS codes ride on activity_description as these keys, each naming
-# a code of this type from GET /utbms/codes (§3.15). Entry field -> (write key, Clio type).
+# a code of this type from GET /utbms/codes (§3.15). Entry field -> (Clio key, Clio type).
 UTBMS_FIELDS: Mapping[str, tuple[str, str]] = {
     "task_code": ("utbms_task_id", "UtbmsTask"),
     "activity_code": ("utbms_activity_id", "UtbmsActivity"),
 }
 # A code string like L120 or A106; anything else is reported without repeating it.
 _UTBMS_CODE = re.compile(r"[A-Z][A-Z0-9]{1,7}")
-UTBMS_FIELDS_ORDER = tuple(write_key for write_key, _ in UTBMS_FIELDS.values())
-_UTBMS_WRITE_KEYS = frozenset(UTBMS_FIELDS_ORDER)
+UTBMS_FIELDS_ORDER = tuple(clio_key for clio_key, _ in UTBMS_FIELDS.values())
+_UTBMS_CLIO_KEYS = frozenset(UTBMS_FIELDS_ORDER)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -510,8 +510,8 @@ def covered_by_time_entry(raw: Mapping[str, Any], *, own_key: str | None = None)
     """Whether time was already logged against this record in Clio, by a person or by billsync.
 
     docs/vendors/clio.md §3.1: an activity links back to its communication, calendar entry, task or note,
-    and those list it in `time_entries`. An entry carrying the marker of `own_key` (the write key
-    of this record's own entry, core.engine.entry_write_key) is the entry an earlier store wrote
+    and those list it in `time_entries`. An entry carrying the marker of `own_key` (the idempotency key
+    of this record's own entry, core.engine.idempotency_key_for) is the entry an earlier store wrote
     for this very record (a store rebuilt from nothing): it does not cover the record, so core
     decides it again, finds that entry by its marker before writing and takes it over in the state
     Clio shows (waiting for review while not billable), instead of dropping it out of review. Any
@@ -538,7 +538,7 @@ def _activity(raw: Mapping[str, Any], **fields: Any) -> Activity:
         title=title,
         counterpart=counterpart[:COUNTERPART_MAX] if counterpart else None,
         matter_id=_linked_id(raw.get("matter")),
-        covered_by_time_entry=covered_by_time_entry(raw, own_key=entry_write_key((SOURCE, fields["external_id"]))),
+        covered_by_time_entry=covered_by_time_entry(raw, own_key=idempotency_key_for((SOURCE, fields["external_id"]))),
         **fields,
     )
 
@@ -622,7 +622,7 @@ def activity_description(entry: TimeEntry, utbms: Mapping[str, int]) -> dict[str
         # id; conservative: codes are never sent without the category they belong to.
         return None
     description = {"id": api_id(entry.category_id, "activity description")}
-    description.update({key: value for key, value in utbms.items() if key in _UTBMS_WRITE_KEYS})
+    description.update({key: value for key, value in utbms.items() if key in _UTBMS_CLIO_KEYS})
     return description
 
 
@@ -642,10 +642,10 @@ def utbms_index(raw_codes: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str],
 def resolve_utbms(
     entry: TimeEntry, index: Mapping[tuple[str, str], Sequence[tuple[int, int | None]]]
 ) -> tuple[dict[str, int], tuple[str, ...]]:
-    """(write key -> Clio UTBMS id, reasons for codes left out); reasons name codes, never narrative."""
+    """(Clio key -> Clio UTBMS id, reasons for codes left out); reasons name codes, never narrative."""
     wanted: dict[str, tuple[str, str, Sequence[tuple[int, int | None]]]] = {}
     problems: list[str] = []
-    for field, (write_key, kind) in UTBMS_FIELDS.items():
+    for field, (clio_key, kind) in UTBMS_FIELDS.items():
         value = getattr(entry, field)
         if not value:
             continue
@@ -654,10 +654,10 @@ def resolve_utbms(
         if not _UTBMS_CODE.fullmatch(code):
             problems.append(f"{label} is not a UTBMS code")  # the value itself is not repeated
             continue
-        wanted[write_key] = (label, code, index.get((kind, code), ()))
+        wanted[clio_key] = (label, code, index.get((kind, code), ()))
     chosen: dict[str, tuple[int, int | None]] = {k: found[0] for k, (_, _, found) in wanted.items() if len(found) == 1}
-    for write_key, (label, code, found) in wanted.items():
-        if write_key in chosen:
+    for clio_key, (label, code, found) in wanted.items():
+        if clio_key in chosen:
             continue
         if not found:
             problems.append(f"{label} {code} is not a UTBMS code in Clio")
@@ -666,7 +666,7 @@ def resolve_utbms(
         sets = {set_id for _, set_id in chosen.values() if set_id is not None}
         same_set = [candidate for candidate in found if candidate[1] in sets]
         if len(same_set) == 1:
-            chosen[write_key] = same_set[0]
+            chosen[clio_key] = same_set[0]
         else:
             problems.append(f"{label} {code} is in {len(found)} UTBMS sets in Clio")
     return {key: chosen[key][0] for key in UTBMS_FIELDS_ORDER if key in chosen}, tuple(problems)

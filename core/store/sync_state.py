@@ -145,7 +145,7 @@ class SyncState:
         return Counter({(operation, status == SENDING): count for operation, status, count in rows})
 
     def due_creates(self, firm: str) -> list[tuple[str, str]]:
-        """(entry id, write key) of the due creates whose outcome is known (none was sent, or none
+        """(entry id, idempotency key) of the due creates whose outcome is known (none was sent, or none
         arrived): the rows `claim` would take that are not in "sending", oldest first.
 
         For the grouped lookups of entries an earlier store may have written (core.sync); a row in

@@ -1,6 +1,6 @@
-"""The harnesses the contract suites run on: each connector wired to its vendor's stand-in.
+"""The harnesses the contract suites run on: each connector wired to its vendor's sandbox.
 
-This is the one place the contract suites reach the stand-ins, through each connector's own test
+This is the one place the contract suites reach the sandboxes, through each connector's own test
 harness (tests/connectors/<vendor>/). To add a connector, append one ContractCase to CASES (or a
 gateway to GATEWAYS): its class, a harness factory, and the optional capabilities it offers, which
 tests/contract/test_capabilities.py then holds it to. The protocols below say what a harness needs.

@@ -60,7 +60,7 @@ def test_accounts_say_whether_they_hold_trust_money(harness: GatewayHarness) -> 
         assert account.id and account.name, account
         assert account.method in ("card", "bank"), account
         assert account.trust in (True, False, None), account
-    # The stand-in's merchant, as a firm needs it: operating and trust, each told apart by its flag.
+    # The sandbox's merchant, as a firm needs it: operating and trust, each told apart by its flag.
     assert any(a.trust is True for a in accounts) and any(a.trust is False for a in accounts)
 
 

@@ -1,9 +1,9 @@
 """The Docker image, checked without Docker (no daemon on the build machine): its build and its runtime.
 
 The build stage's own steps are replayed: exactly the paths it COPYs, installed with its `pip
-install --prefix`; the image holds none of the vendors' stand-ins (sandboxes/, a distribution of
+install --prefix`; the image holds none of the vendors' sandboxes (sandboxes/, a distribution of
 its own). The installed package (not this checkout) then runs the daemon's database migration, and,
-with the stand-ins installed beside it as `make demo` does, a sandbox demo with the dashboard: both
+with the sandboxes installed beside it as `make demo` does, a sandbox demo with the dashboard: both
 need every migration, template and entry point to have been packaged. The runtime stage is read
 for what IT staff rely on.
 

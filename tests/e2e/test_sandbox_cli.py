@@ -201,7 +201,7 @@ def test_the_example_seed_gives_a_config_using_every_vendor_it_serves(folder: Pa
 # A production install (`pip install .`, the image) has billsync without the sandboxes' distribution.
 # This environment has both, so the command runs with billsync-sandboxes hidden: its entry points are
 # not listed and its modules cannot be imported, as when it was never installed.
-WITHOUT_STAND_INS = """
+WITHOUT_SANDBOXES = """
 import importlib.metadata as metadata
 import sys
 
@@ -231,10 +231,10 @@ main()
     "command",
     [("demo", "--activities", "50"), ("sandbox", "--demo-firm", "--port", "0"), ("sandbox", "--seed", "seed.json")],
 )
-def test_without_the_stand_ins_demo_and_sandbox_say_how_to_install_them(folder: Path, command: tuple[str, ...]) -> None:
+def test_without_the_sandboxes_demo_and_sandbox_say_how_to_install_them(folder: Path, command: tuple[str, ...]) -> None:
     (folder / "seed.json").write_text(EXAMPLE_SEED.read_text(encoding="utf-8"), encoding="utf-8")
     hidden = subprocess.run(
-        [sys.executable, "-c", WITHOUT_STAND_INS, *command],
+        [sys.executable, "-c", WITHOUT_SANDBOXES, *command],
         capture_output=True, text=True, timeout=180, check=False, cwd=folder, env=ENV,
     )
     line = one_error_line(hidden)
@@ -244,9 +244,9 @@ def test_without_the_stand_ins_demo_and_sandbox_say_how_to_install_them(folder: 
 
 
 @pytest.mark.parametrize("hidden", [True, False])
-def test_production_help_lists_no_command_that_needs_the_stand_ins(folder: Path, hidden: bool) -> None:
+def test_production_help_lists_no_command_that_needs_the_sandboxes(folder: Path, hidden: bool) -> None:
     """billsync-sandboxes adds `demo` and `sandbox` (billsync.commands); without it --help offers neither."""
-    script = WITHOUT_STAND_INS if hidden else WITHOUT_STAND_INS.replace(
+    script = WITHOUT_SANDBOXES if hidden else WITHOUT_SANDBOXES.replace(
         "sys.meta_path.insert(0, NotInstalled())", ""
     ).replace("metadata.entry_points = entry_points", "")
     done = subprocess.run(
@@ -259,9 +259,9 @@ def test_production_help_lists_no_command_that_needs_the_stand_ins(folder: Path,
     assert ({"demo", "sandbox"} & listed) == (set() if hidden else {"demo", "sandbox"})
 
 
-def test_the_hidden_stand_ins_are_what_the_demo_needs(folder: Path) -> None:
+def test_the_hidden_sandboxes_are_what_the_demo_needs(folder: Path) -> None:
     """Guard against a test that cannot fail: the same bootstrap, nothing hidden, serves the sandboxes."""
-    visible = WITHOUT_STAND_INS.replace("sys.meta_path.insert(0, NotInstalled())", "").replace(
+    visible = WITHOUT_SANDBOXES.replace("sys.meta_path.insert(0, NotInstalled())", "").replace(
         "metadata.entry_points = entry_points", ""
     )
     done = subprocess.run(

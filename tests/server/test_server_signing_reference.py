@@ -1,7 +1,7 @@
 """The ingest endpoint's Standard Webhooks check, judged by the reference library (`standardwebhooks`).
 
 Standard Webhooks signatures are used in one place only: the generic ingest endpoint
-(core/server/signing.py). No stand-in sends them: Clio's deliveries are signed with X-Hook-Signature
+(core/server/signing.py). No sandbox sends them: Clio's deliveries are signed with X-Hook-Signature
 and Graph's carry a clientState. test_server_signing.py checks the secret reading and the known-answer
 vector; here the same message goes to both verifiers, and they must agree on every ordinary case.
 Where billsync is deliberately stricter, the test says so case by case. Last, a batch the library

@@ -339,7 +339,7 @@ def test_entries_approved_at_capture_are_written_billable(runner_for, store, fir
 
 
 def test_entries_an_earlier_store_wrote_are_taken_over_not_written_again(runner_for, store, firm_id) -> None:
-    """A store rebuilt from nothing: the write key is the activity's own, so the PMS entry an
+    """A store rebuilt from nothing: the idempotency key is the activity's own, so the PMS entry an
     earlier store wrote for it is found by its marker before anything is sent."""
     earlier = FakeWriter()
     runner_for(FakeConnector(calls(3), earlier)).run_once()

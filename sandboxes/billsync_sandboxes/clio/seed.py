@@ -536,7 +536,7 @@ class _SeedBuilder(FirmIndex):
 
 
 def _email(tk: Timekeeper) -> str:
-    # Clio requires every user to have an e-mail address; the reserved .invalid TLD marks a stand-in.
+    # Clio requires every user to have an e-mail address; the reserved .invalid TLD marks a made-up one.
     return tk.email or f"{tk.id}@firm.invalid"
 
 

@@ -1,4 +1,4 @@
-"""A local stand-in for Clio Manage's API v4 that keeps to its documented behaviour and limits.
+"""The sandbox of Clio Manage's API v4, kept to its documented behaviour and limits.
 
 See connectors/clio/README.md ("Sandbox") and docs/vendors/clio.md for the facts it follows.
 """

@@ -1,4 +1,4 @@
-"""The sandbox kit: vendor-free building blocks of every vendor's sandbox (a local stand-in of its API)."""
+"""The sandbox kit: vendor-free building blocks of every vendor's sandbox."""
 
 from __future__ import annotations
 

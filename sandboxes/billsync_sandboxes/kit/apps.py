@@ -1,4 +1,4 @@
-"""The two ASGI apps every vendor's stand-in builds, wired the same way for every vendor.
+"""The two ASGI apps every vendor's sandbox builds, wired the same way for every vendor.
 
 The API app logs each request (billsync_sandboxes.kit.requestlog) and publishes no docs of its own; the
 admin app answers the vendor's own errors in the vendor's shape and carries the shared control
@@ -23,7 +23,7 @@ from billsync_sandboxes.kit.requestlog import RequestLog, RequestLogMiddleware
 
 @runtime_checkable
 class VendorError(Protocol):
-    """An error a stand-in answers with: an HTTP status and the vendor's body for it."""
+    """An error a sandbox answers with: an HTTP status and the vendor's body for it."""
 
     status: int
 

@@ -39,7 +39,7 @@ class SystemClock:
 class ShiftedClock:
     """A wall clock set to `start` when made: it then runs in real time (sleeping really waits).
 
-    The demo's stand-ins stand as they did when the demo month ended, so what a vendor keeps only
+    The demo's sandboxes stand as they did when the demo month ended, so what a vendor keeps only
     for a while (Teams call records: 30 days) is measured from that moment, not from today.
     """
 

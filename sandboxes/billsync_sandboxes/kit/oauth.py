@@ -1,4 +1,4 @@
-"""The OAuth 2.0 authorization-code grant every OAuth vendor's stand-in serves (RFC 6749 §4.1).
+"""The OAuth 2.0 authorization-code grant every OAuth vendor's sandbox serves (RFC 6749 §4.1).
 
 A vendor's token store subclasses `AuthorizationCodeTokens` and keeps only what its vendor does
 differently: the error it answers a refused grant or a bad bearer token with, whether a refresh
@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 from billsync_sandboxes.kit.clock import Clock
 
-# No vendor we stand in for documents it; ten minutes is the usual OAuth server default (Doorkeeper).
+# None of the vendors with a sandbox documents it; ten minutes is the usual OAuth server default (Doorkeeper).
 CODE_TTL_SECONDS = 600
 
 UserId = TypeVar("UserId")

@@ -20,7 +20,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class VendorSandbox(Protocol):
-    """A vendor's local stand-in: an API app and an admin app, both ASGI."""
+    """A vendor's sandbox: an API app and an admin app, both ASGI."""
 
     def api_app(self) -> ASGIApp:
         """Return the app that answers like the vendor's API."""

@@ -1,1 +1,1 @@
-"""A local stand-in for the LawPay payment gateway (API, hosted pages) and its admin API."""
+"""The sandbox of the LawPay payment gateway (API, hosted pages) and its admin API."""

@@ -1,4 +1,4 @@
-"""The LawPay stand-in's error answers, and the timestamp format its modules share."""
+"""The LawPay sandbox's error answers, and the timestamp format its modules share."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""A local stand-in for Microsoft Graph v1.0 and Entra's token endpoint, and its admin API."""
+"""The sandbox of Microsoft Graph v1.0 and Entra's token endpoint, and its admin API."""

@@ -1,4 +1,4 @@
-"""The Microsoft 365 stand-in's admin API (mounted at /_sandbox/microsoft365): what people and Microsoft do."""
+"""The Microsoft 365 sandbox's admin API (mounted at /_sandbox/microsoft365): what people and Microsoft do."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP face of the Graph stand-in: Graph v1.0 under /graph/v1.0, and Entra under /login (auth.py).
+"""HTTP face of the Graph sandbox: Graph v1.0 under /graph/v1.0, and Entra under /login (auth.py).
 
 Graph requests are dispatched by one function so that $batch members run through exactly the
 same code (authentication, permissions, per-mailbox limits, faults) as single requests (§9).

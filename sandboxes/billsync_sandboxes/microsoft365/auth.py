@@ -1,7 +1,7 @@
 """How Entra signs the app in: its OpenID configuration and the client-credentials token endpoint.
 
 The app proves itself with its client secret or a certificate-signed client assertion; the access
-tokens it gets are kept by the stand-in's state (Microsoft365Sandbox.issue_token / authenticate).
+tokens it gets are kept by the sandbox's state (Microsoft365Sandbox.issue_token / authenticate).
 """
 
 from __future__ import annotations

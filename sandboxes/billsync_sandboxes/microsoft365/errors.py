@@ -1,4 +1,4 @@
-"""The errors the Microsoft 365 stand-in answers with, in Graph's error body shape."""
+"""The errors the Microsoft 365 sandbox answers with, in Graph's error body shape."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def error_body(code: str, message: str, now: datetime, client_request_id: str | 
 
     innerError says when the request failed and under which ids (Graph's "error responses" and
     "JSON batching" pages): Graph echoes the caller's client-request-id header; without one the
-    stand-in repeats its request-id (UNCONFIRMED). The date is UTC without an offset, as Graph writes it.
+    sandbox repeats its request-id (UNCONFIRMED). The date is UTC without an offset, as Graph writes it.
     """
     request_id = str(uuid.uuid4())
     inner = {

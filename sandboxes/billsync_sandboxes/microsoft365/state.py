@@ -1,4 +1,4 @@
-"""A local stand-in for Microsoft Graph v1.0 and Entra's token endpoint, kept to the documented behaviour.
+"""The sandbox of Microsoft Graph v1.0 and Entra's token endpoint, kept to the documented behaviour.
 
 What it follows is in connectors/microsoft365/README.md ("Sandbox") and docs/vendors/microsoft365.md.
 Seed (Graph's own JSON shapes): {"users": [user...], "events": {upn: [event...]},

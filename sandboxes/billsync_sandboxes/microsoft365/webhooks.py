@@ -1,4 +1,4 @@
-"""What the Microsoft 365 stand-in sends out (docs/vendors/microsoft365.md §7): the validation
+"""What the Microsoft 365 sandbox sends out (docs/vendors/microsoft365.md §7): the validation
 handshake a new subscription's URLs must pass, basic change notifications and lifecycle
 notifications.
 

@@ -1,1 +1,1 @@
-"""A local stand-in for NetDocuments' REST API v1 and its admin API."""
+"""The sandbox of NetDocuments' REST API v1 and its admin API."""

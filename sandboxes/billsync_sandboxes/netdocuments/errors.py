@@ -1,4 +1,4 @@
-"""The errors the NetDocuments stand-in answers with (docs/vendors/netdocuments.md §9)."""
+"""The errors the NetDocuments sandbox answers with (docs/vendors/netdocuments.md §9)."""
 
 from __future__ import annotations
 

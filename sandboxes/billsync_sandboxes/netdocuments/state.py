@@ -1,4 +1,4 @@
-"""A local stand-in for NetDocuments' REST API v1, keeping to what the reference documents.
+"""The sandbox of NetDocuments' REST API v1, keeping to what the reference documents.
 
 See connectors/netdocuments/README.md ("Sandbox") and docs/vendors/netdocuments.md. One repository in one region; its
 hosts are served as path prefixes (`/{host}/v1/...`), so a client pointed at another region's host is refused as it

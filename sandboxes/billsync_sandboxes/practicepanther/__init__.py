@@ -1,1 +1,1 @@
-"""A local stand-in for PracticePanther's REST API v2 and its admin API."""
+"""The sandbox of PracticePanther's REST API v2 and its admin API."""

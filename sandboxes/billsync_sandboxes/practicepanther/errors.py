@@ -1,4 +1,4 @@
-"""The errors the PracticePanther stand-in answers with: the API's and the token endpoint's
+"""The errors the PracticePanther sandbox answers with: the API's and the token endpoint's
 (docs/vendors/practicepanther.md §6)."""
 
 from __future__ import annotations

@@ -352,5 +352,5 @@ class _SeedBuilder(FirmIndex):
 
 
 def _email(tk: Timekeeper) -> str:
-    # The reserved .invalid TLD marks a stand-in address.
+    # The reserved .invalid TLD marks a made-up address.
     return tk.email or f"{tk.id}@firm.invalid"

@@ -1,4 +1,4 @@
-"""A local stand-in for PracticePanther's REST API v2 that keeps to its documented behaviour and limits.
+"""The sandbox of PracticePanther's REST API v2, kept to its documented behaviour and limits.
 
 See connectors/practicepanther/README.md ("Sandbox") and docs/vendors/practicepanther.md for the facts it follows.
 """

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.clio import mapping
-from core.engine import entry_write_key
+from core.engine import idempotency_key_for
 from core.models import ActivityKind, BillingMethod, MatterStatus
 from tests.connectors.clio.harness import CANARY, time_entry
 
@@ -267,7 +267,7 @@ def test_the_entry_an_earlier_store_wrote_for_this_very_record_does_not_cover_it
     assert mapping.covered_by_time_entry({"time_entries": [person], "time_entries_count": 1}, own_key=key)
     # Read from Clio, a call the earlier store's entry links to is decided again, not covered.
     call = communication(type="PhoneCommunication", senders=[], receivers=[])
-    call_key = entry_write_key(("clio", f"communication:{call['id']}"))
+    call_key = idempotency_key_for(("clio", f"communication:{call['id']}"))
     call["time_entries"] = [{"id": 9, "note": f"Telephone call {mapping.marker(call_key)}"}]
     call["time_entries_count"] = 1
     found = mapping.communication_activity(call)

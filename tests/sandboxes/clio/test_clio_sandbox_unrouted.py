@@ -1,7 +1,7 @@
-"""A path or method the Clio stand-in has no route for answers as Clio does: 404 with Clio's Error body.
+"""A path or method the Clio sandbox has no route for answers as Clio does: 404 with Clio's Error body.
 
 Clio publishes no official Python client, so the body is checked against the Error schema of
-Clio's own OpenAPI spec when that file is present (tests/connectors/clio/test_clio_sandbox_openapi.py
+Clio's own OpenAPI spec when that file is present (tests/sandboxes/clio/test_clio_sandbox_openapi.py
 reads the same file), and against the shape docs/vendors/clio.md §2 quotes in every case.
 """
 
@@ -40,7 +40,7 @@ def clio() -> TestClient:
     ("method", "path"),
     [
         ("GET", "/nothing/here"),  # no such path at all
-        ("GET", "/api/v3/matters.json"),  # an API version the stand-in (and billsync) does not serve
+        ("GET", "/api/v3/matters.json"),  # an API version the sandbox (and billsync) does not serve
         ("GET", "/oauth/token"),  # a path Clio routes for POST only: Rails answers 404, not 405
         ("DELETE", "/oauth/authorize"),
     ],

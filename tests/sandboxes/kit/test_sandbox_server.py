@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 class DummySandbox:
-    """A vendor stand-in with one API route and one admin route."""
+    """A vendor's sandbox with one API route and one admin route."""
 
     def __init__(self, vendor: str) -> None:
         self.vendor = vendor

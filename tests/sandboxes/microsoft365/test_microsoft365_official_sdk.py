@@ -1,4 +1,4 @@
-"""The Graph stand-in, driven by Microsoft's own Python SDK (msgraph-sdk) over real HTTP on loopback.
+"""The Graph sandbox, driven by Microsoft's own Python SDK (msgraph-sdk) over real HTTP on loopback.
 
 The SDK builds its URLs from Graph's published API description and parses every answer into
 Graph's typed models, so what it accepts here is checked by code this project did not write: the
@@ -126,8 +126,8 @@ def _seed() -> dict[str, Any]:
     }
 
 
-class _StandInToken(AccessTokenProvider):
-    """Hands the SDK the stand-in's bearer token (Entra's role, played over HTTP in `_token`)."""
+class _SandboxToken(AccessTokenProvider):
+    """Hands the SDK the sandbox's bearer token (Entra's role, played over HTTP in `_token`)."""
 
     def __init__(self, token: str) -> None:
         self._token = token
@@ -141,7 +141,7 @@ class _StandInToken(AccessTokenProvider):
 
 @dataclass
 class ServedSandbox:
-    """The Graph stand-in on a loopback port, and the official SDK pointed at it."""
+    """The Graph sandbox on a loopback port, and the official SDK pointed at it."""
 
     sandbox: Microsoft365Sandbox
     root: str  # http://127.0.0.1:{port}/microsoft365
@@ -149,7 +149,7 @@ class ServedSandbox:
     adapter: GraphRequestAdapter
 
     def admin(self, method: str, path: str, payload: Any = None) -> Any:
-        """What a person does in Outlook or Teams (the stand-in's admin API)."""
+        """What a person does in Outlook or Teams (the sandbox's admin API)."""
         answer = requests.request(
             method, self.root.replace("/microsoft365", "/_sandbox/microsoft365") + path, json=payload, timeout=10
         )
@@ -158,7 +158,7 @@ class ServedSandbox:
 
 
 def _token(root: str) -> str:
-    """A client-credentials token from the stand-in's Entra endpoint."""
+    """A client-credentials token from the sandbox's Entra endpoint."""
     answer = requests.post(
         f"{root}/login/{DEFAULT_TENANT}/oauth2/v2.0/token",
         data={
@@ -180,7 +180,7 @@ def served() -> Iterator[ServedSandbox]:
     root = f"http://127.0.0.1:{port}/microsoft365"
     try:
         http = GraphClientFactory.create_with_default_middleware()
-        adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(_StandInToken(_token(root))), http)
+        adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(_SandboxToken(_token(root))), http)
         adapter.base_url = f"{root}/graph/v1.0"
         yield ServedSandbox(sandbox, root, GraphServiceClient(request_adapter=adapter), adapter)
     finally:
@@ -271,7 +271,7 @@ def test_an_error_answer_carries_graphs_inner_error(served: ServedSandbox) -> No
     assert error.error is not None and error.error.code == "Request_ResourceNotFound"
     inner = error.error.inner_error
     assert inner is not None and inner.request_id and inner.date is not None
-    assert inner.date.replace(tzinfo=UTC) == NOW  # the stand-in's clock, in Graph's format
+    assert inner.date.replace(tzinfo=UTC) == NOW  # the sandbox's clock, in Graph's format
 
 
 def _batch(served: ServedSandbox, relative: bool, **paths: str) -> BatchRequestContent:

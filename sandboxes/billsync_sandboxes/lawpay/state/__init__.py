@@ -1,4 +1,4 @@
-"""A local stand-in for the LawPay (AffiniPay / 8am) payment gateway, kept to its documented behaviour.
+"""The sandbox of the LawPay (AffiniPay / 8am) payment gateway, kept to its documented behaviour.
 
 See connectors/lawpay/README.md ("Sandbox") and docs/vendors/lawpay.md.
 One merchant, two modes: every record carries the mode of the key that made it, and a key
