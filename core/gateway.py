@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from core.connector import Cursor
 from core.errors import Fatal
@@ -157,6 +157,8 @@ class GatewayConnector(Protocol):
 
     Named by a firm's `payments.gateway`; core checks with isinstance, as for any optional
     capability (core.connector)."""
+
+    vendor: ClassVar[str]  # how people know the gateway ("LawPay"): the name in what billsync tells them
 
     def payments(self) -> PaymentGateway:
         """The payment operations for the connector's merchant account."""

@@ -110,6 +110,63 @@ def test_every_connector_folder_is_registered_under_its_folder_name() -> None:
     assert all(registered[name].startswith(f"connectors.{name}.connector:") for name in CONNECTORS)
 
 
+# The fixed file names (README "Adding a vendor"): one name per role, in every vendor's folders.
+CONNECTOR_REQUIRED_FILES = frozenset({"connector.py", "client.py", "mapping.py", "README.md"})
+CONNECTOR_FILES = CONNECTOR_REQUIRED_FILES | {
+    "__init__.py",
+    "streams.py",
+    "writer.py",
+    "webhooks.py",
+    "bills.py",
+    "gateway.py",
+    "auth.py",
+}
+# A stand-in's role is a module (name.py) or, once large, a package of that name (name/).
+STAND_IN_REQUIRED_ROLES = frozenset({"state", "api", "admin", "auth", "errors", "factory", "seed"})
+STAND_IN_ROLES = STAND_IN_REQUIRED_ROLES | {"webhooks"}
+NOT_A_VENDOR_STAND_IN = frozenset({"kit", "demo", "cli"})  # billsync_sandboxes' vendor-free packages
+
+
+def folder_entries(folder: Path) -> set[str]:
+    """What a folder holds, less Python's caches and hidden files."""
+    return {p.name for p in folder.iterdir() if p.name != "__pycache__" and not p.name.startswith(".")}
+
+
+def stand_in_role(entry: Path) -> str | None:
+    """The role a stand-in's module (name.py) or package (name/) plays; None for anything else."""
+    if entry.is_dir() and (entry / "__init__.py").is_file():
+        return entry.name
+    if entry.is_file() and entry.suffix == ".py" and entry.name != "__init__.py":
+        return entry.stem
+    return None
+
+
+def test_every_connector_folder_holds_the_fixed_files_only() -> None:
+    for vendor in CONNECTORS:
+        held = folder_entries(ROOT / "connectors" / vendor)
+        assert held >= CONNECTOR_REQUIRED_FILES, f"connectors/{vendor} lacks {sorted(CONNECTOR_REQUIRED_FILES - held)}"
+        assert held <= CONNECTOR_FILES, f"connectors/{vendor}: {sorted(held - CONNECTOR_FILES)} is no fixed name"
+
+
+def test_every_stand_in_folder_holds_the_fixed_roles_only() -> None:
+    package = SANDBOXES_ROOT / "billsync_sandboxes"
+    vendors = [p for p in package.iterdir() if p.is_dir() and not p.name.startswith("_")]
+    vendors = [p for p in vendors if p.name not in NOT_A_VENDOR_STAND_IN]
+    assert len(vendors) >= 5
+    for folder in vendors:
+        where = f"sandboxes/billsync_sandboxes/{folder.name}"
+        entries = {name: folder / name for name in folder_entries(folder)}
+        roles = {stand_in_role(path) for path in entries.values()}
+        assert "README.md" in entries, f"{where} lacks README.md"
+        assert roles >= STAND_IN_REQUIRED_ROLES, f"{where} lacks {sorted(STAND_IN_REQUIRED_ROLES - roles)}"
+        others = sorted(
+            name
+            for name, path in entries.items()
+            if name not in {"README.md", "__init__.py"} and stand_in_role(path) not in STAND_IN_ROLES
+        )
+        assert not others, f"{where}: {others} is no fixed name"
+
+
 def test_core_never_imports_a_connector() -> None:
     offenders = [
         f"{path.relative_to(ROOT)} imports {module}"

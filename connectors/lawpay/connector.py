@@ -36,11 +36,11 @@ class LawPaySettings(BaseModel):
         return self
 
 
-
 class LawPayConnector:
     """Payment links, charges, refunds, recurring plans and events through the LawPay gateway."""
 
     name: ClassVar[str] = "lawpay"
+    vendor: ClassVar[str] = "LawPay"
     roles: ClassVar[frozenset[ConnectorRole]] = frozenset({ConnectorRole.PAYMENT_GATEWAY})
     Settings: ClassVar[type[BaseModel]] = LawPaySettings
 

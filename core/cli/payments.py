@@ -24,7 +24,7 @@ from core.plugins import CONNECTORS, load
 from core.runtime import build_runtime
 from core.store.store import Store
 
-pay_app = typer.Typer(no_args_is_help=True, help="Collect payments through the payment gateway (LawPay).")
+pay_app = typer.Typer(no_args_is_help=True, help="Collect payments through the firm's payment gateway.")
 app.add_typer(pay_app, name="pay")
 
 AmountOption = Annotated[str | None, typer.Option(help="Dollars and cents, e.g. 1250.00 (default: what is owed).")]
@@ -43,11 +43,12 @@ def _attach_memo_writer(fp: FirmPayments, config: ConfigOption) -> None:
         fp.memo_writer = runtime.pms
 
 
-def _outcome(what: str, intent: Intent) -> None:
-    """One line: the intent, its status, LawPay's transaction id (what `pay refund` takes); exit 1 unless it moved."""
+def _outcome(fp: FirmPayments, what: str, intent: Intent) -> None:
+    """One line: the intent, its status, the gateway's transaction id (what `pay refund` takes); exit 1 unless
+    it moved."""
     say(
         f"{what} {intent.id}: {intent.status.value}"
-        + (f", LawPay transaction {intent.transaction_id}" if intent.transaction_id else "")
+        + (f", {fp.gateway_vendor} transaction {intent.transaction_id}" if intent.transaction_id else "")
         + (f" ({intent.error})" if intent.error else "")
     )
     if intent.status is not IntentStatus.SUCCEEDED:
@@ -93,8 +94,9 @@ def charge(
     firm: FirmOption = None,
 ) -> None:
     """Charge an invoice once (into operating); an unknown outcome is looked up, never re-sent."""
-    intent = charges.charge_invoice(_firm(config, firm), invoice, method=method, amount=_money(amount))
-    _outcome("charge", intent)
+    fp = _firm(config, firm)
+    intent = charges.charge_invoice(fp, invoice, method=method, amount=_money(amount))
+    _outcome(fp, "charge", intent)
 
 
 @pay_app.command("retainer")
@@ -113,7 +115,7 @@ def retainer(
         say(collection.trust_link(fp, client, value, matter))
         return
     intent = charges.deposit_to_trust(fp, client, value, method=method, matter_id=matter, purpose=Purpose.RETAINER)
-    _outcome("deposit", intent)
+    _outcome(fp, "deposit", intent)
 
 
 @pay_app.command("evergreen")
@@ -174,7 +176,7 @@ def refund(
     Never more than the charge has left, and from trust never more than the client's trust holds.
     """
     fp = _firm(config, firm)
-    _outcome("refund", charges.refund_charge(fp, charges.charge_id(fp, transaction), parse_amount(amount)))
+    _outcome(fp, "refund", charges.refund_charge(fp, charges.charge_id(fp, transaction), parse_amount(amount)))
 
 
 @pay_app.command("events")
@@ -196,15 +198,16 @@ def ledger(
 ) -> None:
     """Billed, paid, outstanding, credit and trust per client (by name) and matter (by number)."""
     fp = _firm(config, firm)
-    print_ledger(fp.ledger(), fp.store.load_reference(fp.firm), client)
+    print_ledger(fp.ledger(), fp.store.load_reference(fp.firm), fp.gateway_vendor, client)
 
 
-def print_ledger(book: Ledger, reference: ReferenceData, client: str | None = None) -> None:
+def print_ledger(book: Ledger, reference: ReferenceData, gateway_vendor: str, client: str | None = None) -> None:
     """The ledger as a table, with its totals: clients by name and matters by number, as the PMS shows them.
+    `gateway_vendor` is how people know the firm's payment gateway (FirmPayments.gateway_vendor).
 
     A client or matter the PMS no longer lists (deleted since it was billed) is shown by its id.
     """
-    table = Table(title="Ledger (billed from the PMS; paid and trust from LawPay and recorded transfers)")
+    table = Table(title=f"Ledger (billed from the PMS; paid and trust from {gateway_vendor} and recorded transfers)")
     for column in ("client", "matter", "billed", "paid", "outstanding", "credit", "trust"):
         table.add_column(column, justify="left" if column in ("client", "matter") else "right")
     rows = [r for r in book.rows if client is None or client in (r.client_id, _client_name(reference, r.client_id))]

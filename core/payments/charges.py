@@ -127,7 +127,7 @@ def refund_charge(fp: FirmPayments, charge_id: str, amount: Decimal) -> Intent:
     if kind is AccountKind.UNKNOWN:
         raise TrustViolation(
             f"refused: charge {charge_id} went to account {at_gateway.account_id}, which the gateway does not flag "
-            "as trust or operating: refund it in LawPay by hand"
+            f"as trust or operating: refund it in {fp.gateway_vendor} by hand"
         )
     charge = replace(fp.local(at_gateway), account_kind=kind)
     fp.payments.save_transactions(fp.firm, [charge])  # so the ledger knows whose money it is
@@ -147,7 +147,8 @@ def refund_charge(fp: FirmPayments, charge_id: str, amount: Decimal) -> Intent:
             if client_id is None:
                 raise TrustViolation(
                     f"refused: trust charge {charge_id} names no client (reference {charge.reference!r}), so whose "
-                    "trust money would pay the refund is unknown: decide in LawPay and the trust ledger by hand"
+                    f"trust money would pay the refund is unknown: decide in {fp.gateway_vendor} and the trust ledger "
+                    "by hand"
                 )
             held = claims.trust(client_id, pool)
             if amount > held.free:
@@ -299,7 +300,8 @@ def resolve(fp: FirmPayments, intent_id: str, *, transaction_id: str | None) -> 
 def _hold(fp: FirmPayments, intent: Intent, why: str) -> Intent:
     what = "Refund" if intent.purpose is Purpose.REFUND else "Charge"
     message = (
-        f"{what} of ${intent.amount} ({intent.reference}) has an unknown outcome and {why}. Look for it in LawPay; "
+        f"{what} of ${intent.amount} ({intent.reference}) has an unknown outcome and {why}. "
+        f"Look for it in {fp.gateway_vendor}; "
         f"then `billsync pay resolve {intent.id} --transaction ID` or `--not-charged`. "
         "Do not send it again before that."
     )

@@ -36,7 +36,8 @@ class FirmPayments:
     firm: str
     settings: PaymentsSettings
     gateway: PaymentGateway
-    gateway_name: str
+    gateway_name: str  # the gateway connector's name ("lawpay"): settings and stored cursors use it
+    gateway_vendor: str  # how people know the gateway ("LawPay"): messages, tasks and errors use it
     store: Store
     payments: PaymentStore
     firm_name: str = ""
@@ -185,6 +186,7 @@ def build_firm_payments(
         settings=firm.payments,
         gateway=connector.payments(),
         gateway_name=name,
+        gateway_vendor=connector.vendor,
         store=store,
         payments=PaymentStore(store.engine),
         firm_name=firm.name,

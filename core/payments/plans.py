@@ -96,7 +96,7 @@ def create_plan(
                     "plan_unknown",
                     reference,
                     f"Payment plan for invoice {number} may or may "
-                    f"not exist in LawPay (reference {reference}): check before creating another",
+                    f"not exist in {fp.gateway_vendor} (reference {reference}): check before creating another",
                 )
             ],
         )
@@ -106,7 +106,7 @@ def create_plan(
     except (PaymentDeclined, Fatal) as exc:
         fp.payments.set_intent(fp.firm, intent.id, IntentStatus.DECLINED, error=str(exc))
         fp.payments.save_plan(fp.firm, replace(plan, status="refused"))
-        raise BillsyncError(f"LawPay refused the plan for invoice {number}: {exc}") from None
+        raise BillsyncError(f"{fp.gateway_vendor} refused the plan for invoice {number}: {exc}") from None
     fp.payments.set_intent(fp.firm, intent.id, IntentStatus.SUCCEEDED)
     active = replace(plan, status="active", gateway_plan_id=made.id)
     fp.payments.save_plan(fp.firm, active)

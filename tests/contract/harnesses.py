@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,6 +56,9 @@ class Harness(Protocol):
 
     def restore(self) -> None:
         """Clear injected faults."""
+
+    def now(self) -> datetime:
+        """The sandbox clock's current time: the vendor holds nothing later."""
 
     def remote_entries_with_key(self, key: str) -> int:
         """How many remote entries carry the marker of `key`."""

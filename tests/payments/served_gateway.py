@@ -68,6 +68,7 @@ class ServedGateway:
             settings=base.model_copy(update={"operating_page_url": f"{self.base}/lawpay/pages/sandbox-law/operating"}),
             gateway=connector.payments(),
             gateway_name="lawpay",
+            gateway_vendor=LawPayConnector.vendor,
             store=store,
             payments=PaymentStore(store.engine),
             firm_name="Test Law",

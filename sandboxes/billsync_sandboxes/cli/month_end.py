@@ -119,7 +119,8 @@ def _collect(runtime: FirmRuntime, settings: BillsyncSettings, moved: list[PreBi
         f"Collection: {paid} of {len(moved)} invoices paid through their LawPay links; {cycle.events.events} "
         "gateway events reconciled by reference" + ("; the other clients still owe" if paid < len(moved) else "")
     )
-    print_ledger(build_firm_payments(settings, FIRM, runtime.store).ledger(), runtime.store.load_reference(FIRM))
+    payments = build_firm_payments(settings, FIRM, runtime.store)
+    print_ledger(payments.ledger(), runtime.store.load_reference(FIRM), payments.gateway_vendor)
 
 
 def _report(runtime: FirmRuntime, folder: Path | None) -> None:

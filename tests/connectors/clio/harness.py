@@ -177,6 +177,10 @@ class ClioContractHarness:
         """Creates lose their answer: after Clio stored the entry (applied) or before."""
         self.env.lose_create_answers("/api/v4/activities*", applied=applied)
 
+    def now(self) -> datetime:
+        """The sandbox clock's current time."""
+        return self.env.clock.now()
+
     def restore(self) -> None:
         """Clear injected faults."""
         self.env.faults()

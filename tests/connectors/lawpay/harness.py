@@ -195,6 +195,7 @@ def make_env(
         settings=settings or payments_settings(),
         gateway=connector.payments(),
         gateway_name="lawpay",
+        gateway_vendor=LawPayConnector.vendor,
         store=store,
         payments=PaymentStore(store.engine, clock=clock.now),
         firm_name="Test Law",

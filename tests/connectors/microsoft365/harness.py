@@ -242,6 +242,10 @@ class Microsoft365ContractHarness:
     def lose_write_answers(self, *, applied: bool) -> None:
         raise NotImplementedError("Microsoft 365 is an activity source: it writes nothing")
 
+    def now(self) -> datetime:
+        """The sandbox clock's current time."""
+        return self.env.clock.now()
+
     def restore(self) -> None:
         self.env.faults()
 

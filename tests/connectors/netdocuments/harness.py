@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -157,6 +158,10 @@ class NetDocumentsContractHarness:
 
     def lose_write_answers(self, *, applied: bool) -> None:
         raise NotImplementedError("NetDocuments is an activity source: billsync writes nothing there")
+
+    def now(self) -> datetime:
+        """The sandbox clock's current time."""
+        return self.env.clock.now()
 
     def restore(self) -> None:
         """Clear injected faults."""

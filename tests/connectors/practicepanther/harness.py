@@ -119,6 +119,10 @@ class PracticePantherContractHarness:
         """Creates lose their answer: after PP stored the entry (applied) or before."""
         self.env.lose_create_answers("/api/v2/timeentries*", applied=applied)
 
+    def now(self) -> datetime:
+        """The sandbox clock's current time."""
+        return self.env.clock.now()
+
     def restore(self) -> None:
         """Clear injected faults."""
         self.env.faults()
