@@ -121,10 +121,10 @@ CONNECTOR_FILES = CONNECTOR_REQUIRED_FILES | {
     "gateway.py",
     "auth.py",
 }
-# A stand-in's role is a module (name.py) or, once large, a package of that name (name/).
-STAND_IN_REQUIRED_ROLES = frozenset({"state", "api", "admin", "auth", "errors", "factory", "seed"})
-STAND_IN_ROLES = STAND_IN_REQUIRED_ROLES | {"webhooks"}
-NOT_A_VENDOR_STAND_IN = frozenset({"kit", "demo", "cli"})  # billsync_sandboxes' vendor-free packages
+# A sandbox's role is a module (name.py) or, once large, a package of that name (name/).
+SANDBOX_REQUIRED_ROLES = frozenset({"state", "api", "admin", "auth", "errors", "factory", "seed"})
+SANDBOX_ROLES = SANDBOX_REQUIRED_ROLES | {"webhooks"}
+NOT_A_VENDOR_SANDBOX = frozenset({"kit", "demo", "cli"})  # billsync_sandboxes' vendor-free packages
 
 
 def folder_entries(folder: Path) -> set[str]:
@@ -132,8 +132,8 @@ def folder_entries(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if p.name != "__pycache__" and not p.name.startswith(".")}
 
 
-def stand_in_role(entry: Path) -> str | None:
-    """The role a stand-in's module (name.py) or package (name/) plays; None for anything else."""
+def sandbox_role(entry: Path) -> str | None:
+    """The role a sandbox's module (name.py) or package (name/) plays; None for anything else."""
     if entry.is_dir() and (entry / "__init__.py").is_file():
         return entry.name
     if entry.is_file() and entry.suffix == ".py" and entry.name != "__init__.py":
@@ -148,21 +148,21 @@ def test_every_connector_folder_holds_the_fixed_files_only() -> None:
         assert held <= CONNECTOR_FILES, f"connectors/{vendor}: {sorted(held - CONNECTOR_FILES)} is no fixed name"
 
 
-def test_every_stand_in_folder_holds_the_fixed_roles_only() -> None:
+def test_every_sandbox_folder_holds_the_fixed_roles_only() -> None:
     package = SANDBOXES_ROOT / "billsync_sandboxes"
     vendors = [p for p in package.iterdir() if p.is_dir() and not p.name.startswith("_")]
-    vendors = [p for p in vendors if p.name not in NOT_A_VENDOR_STAND_IN]
+    vendors = [p for p in vendors if p.name not in NOT_A_VENDOR_SANDBOX]
     assert len(vendors) >= 5
     for folder in vendors:
         where = f"sandboxes/billsync_sandboxes/{folder.name}"
         entries = {name: folder / name for name in folder_entries(folder)}
-        roles = {stand_in_role(path) for path in entries.values()}
+        roles = {sandbox_role(path) for path in entries.values()}
         assert "README.md" in entries, f"{where} lacks README.md"
-        assert roles >= STAND_IN_REQUIRED_ROLES, f"{where} lacks {sorted(STAND_IN_REQUIRED_ROLES - roles)}"
+        assert roles >= SANDBOX_REQUIRED_ROLES, f"{where} lacks {sorted(SANDBOX_REQUIRED_ROLES - roles)}"
         others = sorted(
             name
             for name, path in entries.items()
-            if name not in {"README.md", "__init__.py"} and stand_in_role(path) not in STAND_IN_ROLES
+            if name not in {"README.md", "__init__.py"} and sandbox_role(path) not in SANDBOX_ROLES
         )
         assert not others, f"{where}: {others} is no fixed name"
 
