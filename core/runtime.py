@@ -94,11 +94,16 @@ def role_problems(firm_id: str, firm: FirmSettings) -> list[str]:
             problems.append(f"firms.{firm_id}.{key}: {exc}")
             continue
         if role not in roles:
-            able = ", ".join(other for other in names(CONNECTORS) if role in load(CONNECTORS, other).roles)
+            able = ", ".join(connectors_offering(role))
             offers = " and ".join(_with_article(r) for r in sorted(roles)) or "nothing a firm can use"
             problems.append(f"firms.{firm_id}.{key}: {name} cannot be {_with_article(role)}, it is {offers} ")
             problems[-1] += f"({role} connectors installed: {able or 'none'})"
     return problems
+
+
+def connectors_offering(role: ConnectorRole) -> list[str]:
+    """The installed connectors (by name, sorted) that a firm may use in `role`."""
+    return [name for name in names(CONNECTORS) if role in load(CONNECTORS, name).roles]
 
 
 def _with_article(role: ConnectorRole) -> str:

@@ -34,7 +34,7 @@ from core.cli.common import (
     say,
     settings_from,
 )
-from core.connector import TimeRounding
+from core.connector import ConnectorRole, TimeRounding
 from core.errors import BillsyncError, ConfigError
 from core.models import (
     Activity,
@@ -71,7 +71,7 @@ from core.reports.review_filter import (
     short_ids,
     total_line,
 )
-from core.runtime import role_problems
+from core.runtime import connectors_offering, role_problems
 from core.store.store import Store
 
 _REFERENCE_MODELS: dict[str, Any] = {
@@ -459,7 +459,7 @@ def check_config(config: ConfigOption = None) -> None:
             )
             roles_wrong = role_problems(firm_id, firm)
             problems += roles_wrong
-            pms_unusable = any(line.startswith(f"firms.{firm_id}.pms:") for line in roles_wrong)
+            pms_unusable = firm.pms not in connectors_offering(ConnectorRole.PMS)
             # The connector's class, not a connected instance: `config check` talks to no vendor.
             pms_rounds = not pms_unusable and issubclass(load(CONNECTORS, firm.pms), TimeRounding)
             read = store.time_increment(firm_id, firm.pms) if store is not None and pms_rounds else None

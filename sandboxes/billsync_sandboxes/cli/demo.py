@@ -32,8 +32,9 @@ from core.connector import ConnectorRole
 from core.errors import ConfigError
 from core.logging import configure_logging
 from core.models import EntryState, TimeEntry
-from core.plugins import CONNECTORS, SANDBOXES, load, names, require_sandboxes
+from core.plugins import SANDBOXES, load, names, require_sandboxes
 from core.process import tune_garbage_collector
+from core.runtime import connectors_offering
 from core.serving import run_in_thread
 
 # The demo firm refuses to send vague narratives to its clients: such entries are held in
@@ -130,6 +131,6 @@ def _print_states(entries: list[TimeEntry]) -> None:
 def refuse_what_cannot_be_a_pms(vendor: str) -> None:
     """One line before any sandbox starts when `vendor` is no PMS billsync can demo (no writer, or no sandbox)."""
     with_sandboxes = set(names(SANDBOXES))
-    able = [n for n in names(CONNECTORS) if n in with_sandboxes and ConnectorRole.PMS in load(CONNECTORS, n).roles]
+    able = [name for name in connectors_offering(ConnectorRole.PMS) if name in with_sandboxes]
     if vendor not in able:
         raise ConfigError(f"--pms {vendor}: not a PMS connector with a sandbox (choose one of: {', '.join(able)})")
